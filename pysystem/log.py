@@ -1,0 +1,69 @@
+"""``-d`` log categories and the ``-D`` log file, as QEMU's qemu_log_mask.
+
+Code checks ``log.enabled.<cat>``-style flags outside hot paths only: the CPU
+translator consults the mask when it generates code, not per instruction.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Dict, Set, TextIO
+
+CATEGORIES: Dict[str, str] = {
+    "in_asm": "show target assembly code for each compiled TB",
+    "op": "show the generated Python code for each compiled TB",
+    "exec": "show trace before each executed TB (lots of logs)",
+    "cpu": "show CPU registers before entering a TB (lots of logs)",
+    "int": "show interrupts/exceptions in short format",
+    "mmu": "log MMU-related activities",
+    "unimp": "log unimplemented functionality",
+    "guest_errors": "log when the guest OS does something invalid (eg accessing a non-existent register)",
+    "page": "dump pages at beginning of user mode emulation",
+    "nochain": "do not chain compiled TBs so that \"exec\" and \"cpu\" show complete traces",
+    "trace": "log device register accesses (pysystem extension)",
+}
+
+mask: Set[str] = set()
+_out: TextIO = sys.stderr
+
+
+class LogError(ValueError):
+    pass
+
+
+def set_mask(spec: str) -> None:
+    """Parse ``-d in_asm,int,...`` and enable those categories."""
+    names = [n for n in spec.split(",") if n]
+    for n in names:
+        if n not in CATEGORIES:
+            raise LogError(f"Log items (comma separated): unknown item '{n}' (try -d help)")
+    mask.clear()
+    mask.update(names)
+
+
+def set_file(path: str) -> None:
+    global _out
+    try:
+        _out = open(path, "w", buffering=1)
+    except OSError as e:
+        raise LogError(f"cannot open log file '{path}': {e.strerror}") from None
+
+
+def enabled(cat: str) -> bool:
+    return cat in mask
+
+
+def log(cat: str, msg: str) -> None:
+    """Write ``msg`` (one line, newline added) if category ``cat`` is on."""
+    if cat in mask:
+        _out.write(msg if msg.endswith("\n") else msg + "\n")
+
+
+def write(text: str) -> None:
+    """Write unconditionally to the log (used by callers that checked ``enabled``)."""
+    _out.write(text)
+
+
+def help_text() -> str:
+    lines = ["Log items (comma separated):"]
+    lines += [f"{k:<13}{v}" for k, v in CATEGORIES.items()]
+    return "\n".join(lines)
