@@ -6,7 +6,7 @@ translator consults the mask when it generates code, not per instruction.
 from __future__ import annotations
 
 import sys
-from typing import Dict, Set, TextIO
+from typing import Dict, Optional, Set, TextIO
 
 CATEGORIES: Dict[str, str] = {
     "in_asm": "show target assembly code for each compiled TB",
@@ -40,8 +40,12 @@ def set_mask(spec: str) -> None:
     mask.update(names)
 
 
-def set_file(path: str) -> None:
+def set_file(path: Optional[str]) -> None:
+    """Send the log to ``path`` (``-D``), or back to stderr with None."""
     global _out
+    if path is None:
+        _out = sys.stderr
+        return
     try:
         _out = open(path, "w", buffering=1)
     except OSError as e:

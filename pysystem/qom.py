@@ -22,6 +22,7 @@ A QOM-like model, kept small:
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
 
@@ -393,6 +394,25 @@ class Object:
                 setattr(self, f.name, values[f.name])
         self.post_load()
 
+    def state_bytes(self) -> bytes:
+        """The declared state in a canonical encoding (identical state, identical bytes)."""
+        return json.dumps(self.save_state(), separators=(",", ":")).encode()
+
+    def load_state_bytes(self, blob: bytes) -> None:
+        try:
+            data = json.loads(blob)
+        except (ValueError, UnicodeDecodeError):
+            raise QOMError(f"state of '{self.TYPE}' is not readable") from None
+        self.load_state(data)
+
+    @classmethod
+    def example(cls) -> "Object":
+        """A realized, reset instance for generic tests; types with required properties override."""
+        obj = cls()
+        obj.realize()
+        obj.reset()
+        return obj
+
     def post_load(self) -> None:
         """Recompute what derives from restored state (IRQ levels, caches)."""
 
@@ -410,6 +430,9 @@ class Object:
                 text = repr(v)
             lines.append(f"{f.name} = {text}")
         return lines
+
+
+register(Object)
 
 
 @register
