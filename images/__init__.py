@@ -1,0 +1,27 @@
+"""How pysystem obtains real guest images: Debian 12 kernels, DTBs, busybox initramfs.
+
+Nothing here is committed as a binary: ``pysystem-images`` (or ``python -m
+pysystem.images``) downloads Debian's own packages into a user cache.
+
+Python interface:
+
+* ``guest_files(arch, cache_dir=None, mirror=None, refresh=False)`` -> ``GuestFiles``
+  (``.kernel``, ``.dtb`` (None on mipsel), ``.initrd``, ``.busybox``,
+  ``.kernel_version``, ``.append``, ``.machine``) for "arm" or "mipsel".
+* ``build_initramfs(arch, init_script=None, modules=(), extra_files=None, out=None)``
+  -> Path of a busybox initramfs whose /init is ``init_script``.
+* ``ImageError`` (one-line message) and its subclass ``OfflineError``.
+
+Modules: ``fetch`` (cache, command line), ``aptsources`` (mirror discovery),
+``packages`` (Packages index), ``debver`` (version order), ``download``, ``deb``
+(ar + tar unpacking), ``kmod`` (kernel module dependencies), ``cpio`` (newc
+writer), ``initramfs``.
+"""
+from __future__ import annotations
+
+from .errors import ImageError, OfflineError
+from .fetch import GuestFiles, default_cache_dir, guest_files
+from .initramfs import BANNER, DEFAULT_INIT, build_initramfs, make_initramfs
+
+__all__ = ["guest_files", "GuestFiles", "build_initramfs", "make_initramfs", "default_cache_dir",
+           "ImageError", "OfflineError", "BANNER", "DEFAULT_INIT"]

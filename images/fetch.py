@@ -1,0 +1,430 @@
+"""Fetch Debian 12 guest kernels and busybox into a user cache; the command line.
+
+Interface:
+
+* ``guest_files(arch, cache_dir=None, mirror=None, refresh=False, quiet=False)``
+  -> ``GuestFiles`` for ``arch`` "arm" (armhf, ``linux-image-*-armmp``, zImage +
+  ``vexpress-v2p-ca9.dtb``) or "mipsel" (``linux-image-*-4kc-malta``, an ELF
+  vmlinux), each with ``busybox-static`` and a default initramfs.  When the
+  cache already holds a complete set (``<cache>/<arch>/guest.json`` and its
+  files), nothing touches the network; ``refresh=True`` looks for newer
+  packages.
+* ``default_cache_dir()``: ``$XDG_CACHE_HOME/pysystem`` or ``~/.cache/pysystem``.
+* ``main(argv)``: the ``pysystem-images`` command (also ``python -m
+  pysystem.images``); ``--help`` lists the options.
+
+How: the mirror comes from ``--mirror``/``$PYSYSTEM_DEBIAN_MIRROR`` or the host's
+apt sources (``aptsources``); ``dists/bookworm/Release`` and
+``main/binary-<arch>/Packages.xz`` are downloaded and the index checked against
+the Release file's SHA256; the newest matching package is chosen
+(``packages``), its .deb downloaded and checked against the index's SHA256
+(``download``), and unpacked in Python (``deb``).
+
+Cache layout (``<cache>``):
+  debs/<file>.deb                      downloaded packages, verified
+  index/<arch>/Packages.xz, Release    package indexes (re-read after a day)
+  pkgs/<package>_<version>_<arch>/     unpacked packages
+  arm/zImage, arm/vexpress-v2p-ca9.dtb, arm/initramfs.cpio.gz, arm/guest.json
+  mipsel/vmlinux, mipsel/initramfs.cpio.gz, mipsel/guest.json
+A lock file (``<cache>/.lock``) serialises concurrent fetches.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple, Union
+
+from .aptsources import MIRROR_ENV, mirror_from
+from .deb import extract_deb
+from .download import download, fetch_bytes, sha256_file
+from .errors import ImageError, OfflineError
+from .initramfs import make_initramfs
+from .kmod import ModuleTree
+from .packages import Stanza, decompress_index, kernel_package_re, newest, parse_packages
+
+__all__ = ["GuestArch", "GuestFiles", "ARCHES", "SUITE", "guest_files", "default_cache_dir",
+           "main"]
+
+SUITE = "bookworm"
+INDEX_MAX_AGE = 24 * 3600
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class GuestArch:
+    name: str                 # our name: "arm", "mipsel"
+    debian: str               # Debian architecture
+    flavour: str              # kernel flavour
+    kernel_file: str          # name of the kernel in the cache
+    dtb: Optional[str]        # device tree to copy out of the kernel package
+    append: str               # a kernel command line that reaches the initramfs shell
+    machine: str              # the board to run it on
+    elf_machine: int          # e_machine of the kernel / busybox ELF (busybox always ELF)
+
+
+ARCHES: Dict[str, GuestArch] = {
+    "arm": GuestArch("arm", "armhf", "armmp", "zImage", "vexpress-v2p-ca9.dtb",
+                     "console=ttyAMA0 rdinit=/init", "vexpress-a9", 40),
+    "mipsel": GuestArch("mipsel", "mipsel", "4kc-malta", "vmlinux", None,
+                        "console=ttyS0 rdinit=/init", "malta", 8),
+}
+_ALIASES = {"armhf": "arm", "arm": "arm", "mipsel": "mipsel"}
+
+
+@dataclass
+class GuestFiles:
+    """Paths of one architecture's guest images (all inside the cache)."""
+    arch: str
+    kernel: Path
+    dtb: Optional[Path]
+    initrd: Path
+    busybox: Path
+    kernel_version: str                  # e.g. 6.1.0-50-armmp
+    kernel_tree: Path                    # the unpacked linux-image package
+    packages: Dict[str, str] = field(default_factory=dict)   # name -> version
+    append: str = ""
+    machine: str = ""
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, Path):
+                d[k] = str(v)
+        return d
+
+
+def lookup_arch(arch: str) -> GuestArch:
+    try:
+        return ARCHES[_ALIASES[arch]]
+    except KeyError:
+        raise ImageError(f"unknown guest architecture '{arch}' (choose from: "
+                         f"{', '.join(ARCHES)})") from None
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pysystem"
+
+
+@contextmanager
+def _locked(cache: Path) -> Iterator[None]:
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".json-", dir=str(path.parent))
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _copy_atomic(src: Path, dest: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".copy-", dir=str(dest.parent))
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# --- the package index ----------------------------------------------------------------
+
+def _release_sha256(release: str, member: str) -> Optional[Tuple[str, int]]:
+    """The SHA256 and size that a Release file lists for ``member``."""
+    in_sha = False
+    for line in release.splitlines():
+        if not line.startswith(" "):
+            in_sha = line.startswith("SHA256:")
+            continue
+        if in_sha:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == member:
+                return parts[0].lower(), int(parts[1])
+    return None
+
+
+def _load_index(mirror: str, ga: GuestArch, cache: Path, refresh: bool, quiet: bool) -> str:
+    folder = cache / "index" / ga.debian
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "Packages.xz"
+    source = folder / "mirror"
+    fresh = (path.exists() and source.exists() and source.read_text().strip() == mirror
+             and time.time() - path.stat().st_mtime < INDEX_MAX_AGE)
+    if refresh or not fresh:
+        dist = f"{mirror}/dists/{SUITE}"
+        member = f"main/binary-{ga.debian}/Packages.xz"
+        release = fetch_bytes(f"{dist}/Release").decode("utf-8", "replace")
+        listed = _release_sha256(release, member)
+        if listed is None:
+            raise ImageError(f"{dist}/Release does not list {member}: "
+                             f"is this a Debian mirror serving {SUITE} for {ga.debian}?")
+        download(f"{dist}/{member}", str(path), listed[0], listed[1], quiet=quiet)
+        source.write_text(mirror + "\n")
+    return decompress_index(path.read_bytes(), path.name)
+
+
+def _choose(text: str, ga: GuestArch) -> Tuple[Stanza, Stanza]:
+    kre = kernel_package_re(ga.flavour)
+    kernel = newest(parse_packages(text, lambda n: kre.fullmatch(n) is not None))
+    if kernel is None:
+        raise ImageError(f"no linux-image-*-{ga.flavour} package in {SUITE}/main "
+                         f"for {ga.debian}")
+    busybox = newest(parse_packages(text, lambda n: n == "busybox-static"))
+    if busybox is None:
+        raise ImageError(f"no busybox-static package in {SUITE}/main for {ga.debian}")
+    return kernel, busybox
+
+
+def _get_deb(mirror: str, st: Stanza, cache: Path, quiet: bool) -> Path:
+    dest = cache / "debs" / os.path.basename(st.filename)
+    if dest.exists() and dest.stat().st_size == st.size and sha256_file(str(dest)) == st.sha256:
+        return dest
+    if not st.sha256:
+        raise ImageError(f"the index has no SHA256 for {st.name}")
+    download(f"{mirror}/{st.filename}", str(dest), st.sha256, st.size, quiet=quiet)
+    return dest
+
+
+def _unpacked(deb: Path, st: Stanza, ga: GuestArch, cache: Path) -> Path:
+    """Unpack a .deb once into pkgs/<name>_<version>_<arch>/ (atomically)."""
+    version = st.version.replace(":", "%3a")
+    dest = cache / "pkgs" / f"{st.name}_{version}_{ga.debian}"
+    if (dest / ".complete").exists():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=str(dest.parent)))
+    try:
+        extract_deb(str(deb), str(tmp))
+        (tmp / ".complete").write_text(f"{st.name} {st.version}\n")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.rename(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return dest
+
+
+# --- checks of what we unpacked -------------------------------------------------------
+
+def _check_elf(path: Path, ga: GuestArch, what: str) -> None:
+    with open(path, "rb") as f:
+        head = f.read(20)
+    if (len(head) < 20 or head[:4] != b"\x7fELF" or head[4] != 1 or head[5] != 1
+            or int.from_bytes(head[18:20], "little") != ga.elf_machine):
+        raise ImageError(f"{path}: {what} is not a 32-bit little-endian "
+                         f"{ga.debian} ELF file")
+
+
+def _check_zimage(path: Path) -> None:
+    with open(path, "rb") as f:
+        head = f.read(0x30)
+    if int.from_bytes(head[0x24:0x28], "little") != 0x016F2818:
+        raise ImageError(f"{path}: not an ARM zImage (no magic at offset 0x24)")
+
+
+def _check_dtb(path: Path) -> None:
+    with open(path, "rb") as f:
+        if f.read(4) != b"\xd0\x0d\xfe\xed":
+            raise ImageError(f"{path}: not a flattened device tree")
+
+
+# --- the cache as a whole -------------------------------------------------------------
+
+def _manifest_ok(path: Path) -> Optional[GuestFiles]:
+    try:
+        data = json.loads(path.read_text())
+        if data.pop("format", None) != MANIFEST_VERSION:
+            return None
+        gf = GuestFiles(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    for k in ("kernel", "dtb", "initrd", "busybox", "kernel_tree"):
+        v = getattr(gf, k)
+        if v is not None:
+            setattr(gf, k, Path(v))
+            if not Path(v).exists():
+                return None
+    return gf
+
+
+def guest_files(arch: str, cache_dir: Union[str, "os.PathLike[str]", None] = None,
+                mirror: Optional[str] = None, refresh: bool = False,
+                quiet: bool = False) -> GuestFiles:
+    """Kernel, DTB, initramfs and busybox for ``arch``, fetched into the cache if needed."""
+    ga = lookup_arch(arch)
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache = cache.expanduser().absolute()
+    out_dir = cache / ga.name
+    manifest = out_dir / "guest.json"
+    try:
+        with _locked(cache):
+            if not refresh:
+                gf = _manifest_ok(manifest)
+                if gf is not None:
+                    return gf
+            url = mirror_from(mirror, SUITE)
+            text = _load_index(url, ga, cache, refresh, quiet)
+            kst, bst = _choose(text, ga)
+            try:
+                kdeb = _get_deb(url, kst, cache, quiet)
+                bdeb = _get_deb(url, bst, cache, quiet)
+            except ImageError as e:
+                if "404" not in str(e) or refresh:
+                    raise
+                # the index we kept is older than the mirror: read it again, once
+                text = _load_index(url, ga, cache, True, quiet)
+                kst, bst = _choose(text, ga)
+                kdeb = _get_deb(url, kst, cache, quiet)
+                bdeb = _get_deb(url, bst, cache, quiet)
+            ktree = _unpacked(kdeb, kst, ga, cache)
+            btree = _unpacked(bdeb, bst, ga, cache)
+            return _assemble(ga, out_dir, kst, bst, ktree, btree, manifest)
+    except OSError as e:
+        raise ImageError(f"cache {cache}: {e.strerror or e}"
+                         + (f" ({e.filename})" if e.filename else "")) from None
+
+
+def _assemble(ga: GuestArch, out_dir: Path, kst: Stanza, bst: Stanza, ktree: Path,
+              btree: Path, manifest: Path) -> GuestFiles:
+    kver = kst.name[len("linux-image-"):]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    src = ktree / "boot" / f"vmlinuz-{kver}"
+    if not src.is_file():
+        raise ImageError(f"{kst.name} has no /boot/vmlinuz-{kver}")
+    kernel = out_dir / ga.kernel_file
+    _copy_atomic(src, kernel)
+    if ga.kernel_file == "zImage":
+        _check_zimage(kernel)
+    else:
+        _check_elf(kernel, ga, "the kernel")
+    dtb = None
+    if ga.dtb:
+        found = sorted((ktree / "usr" / "lib").glob(f"linux-image-{kver}/**/{ga.dtb}"))
+        if not found:
+            raise ImageError(f"{kst.name} has no {ga.dtb} under /usr/lib/linux-image-{kver}")
+        dtb = out_dir / ga.dtb
+        _copy_atomic(found[0], dtb)
+        _check_dtb(dtb)
+    busybox = btree / "bin" / "busybox"
+    if not busybox.is_file():
+        raise ImageError(f"{bst.name} has no /bin/busybox")
+    _check_elf(busybox, ga, "busybox")
+    initrd = make_initramfs(busybox, out_dir / "initramfs.cpio.gz")
+    gf = GuestFiles(ga.name, kernel, dtb, initrd, busybox, kver, ktree,
+                    {kst.name: kst.version, bst.name: bst.version}, ga.append, ga.machine)
+    data = gf.to_json()
+    data["format"] = MANIFEST_VERSION
+    _write_json_atomic(manifest, data)
+    return gf
+
+
+# --- the command line -----------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pysystem-images",
+        description="Fetch Debian 12 kernels (armhf armmp, mipsel 4kc-malta) and busybox into "
+                    "a user cache and build busybox initramfs images.",
+        epilog=f"The mirror comes from --mirror, ${MIRROR_ENV}, or the host's apt sources.")
+    p.add_argument("--arch", action="append", choices=sorted(set(_ALIASES)),
+                   help="guest architecture (repeatable; default: arm and mipsel)")
+    p.add_argument("--mirror", metavar="URL", help="Debian archive URL (the folder holding dists/)")
+    p.add_argument("--cache-dir", metavar="DIR", type=Path,
+                   help=f"cache folder (default: {default_cache_dir()})")
+    p.add_argument("--refresh", action="store_true",
+                   help="look for newer packages even if the cache is complete")
+    p.add_argument("--init", metavar="FILE", type=Path,
+                   help="build an initramfs whose /init is this script")
+    p.add_argument("--modules", metavar="M1,M2", default="",
+                   help="kernel modules (with their dependencies) to put in the initramfs")
+    p.add_argument("--add", metavar="GUEST=HOST", action="append", default=[],
+                   help="copy host file HOST to GUEST in the initramfs (repeatable)")
+    p.add_argument("-o", "--output", metavar="FILE", type=Path,
+                   help="where to write the custom initramfs (needs one --arch)")
+    p.add_argument("--json", action="store_true", help="print the paths as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no download progress")
+    return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    arches = [lookup_arch(a).name for a in (args.arch or ["arm", "mipsel"])]
+    arches = list(dict.fromkeys(arches))
+    custom = bool(args.init or args.modules or args.add or args.output)
+    if args.output and len(arches) != 1:
+        raise ImageError("--output needs exactly one --arch")
+    init_script = None
+    if args.init:
+        try:
+            init_script = args.init.read_text()
+        except OSError as e:
+            raise ImageError(f"cannot read --init file '{args.init}': {e.strerror}") from None
+    extra: Dict[str, Union[str, Path]] = {}
+    for item in args.add:
+        guest, sep, host = item.partition("=")
+        if not sep or not guest or not host:
+            raise ImageError(f"--add wants GUEST=HOST, got '{item}'")
+        extra[guest] = Path(host)
+    modules = [m for m in args.modules.split(",") if m.strip()]
+
+    results = {}
+    for a in arches:
+        gf = guest_files(a, args.cache_dir, args.mirror, args.refresh, args.quiet)
+        entry = gf.to_json()
+        if custom:
+            out = args.output or gf.kernel.parent / "initramfs-custom.cpio.gz"
+            tree = ModuleTree(str(gf.kernel_tree), gf.kernel_version) if modules else None
+            entry["initrd"] = str(make_initramfs(gf.busybox, out, init_script, tree, modules,
+                                                 extra))
+        results[a] = entry
+
+    if args.json:
+        print(json.dumps(results, indent=2, sort_keys=True))
+        return 0
+    for a, e in results.items():
+        print(f"{a} kernel: {e['kernel']}")
+        if e["dtb"]:
+            print(f"{a} dtb: {e['dtb']}")
+        print(f"{a} initrd: {e['initrd']}")
+        print(f"{a} packages: " + ", ".join(f"{n} {v}" for n, v in sorted(e["packages"].items())))
+        cmd = f"pysystem-{a} -M {e['machine']} -m 256 -kernel {e['kernel']}"
+        if e["dtb"]:
+            cmd += f" -dtb {e['dtb']}"
+        cmd += f" -initrd {e['initrd']} -append '{e['append']}' -nographic"
+        print(f"{a} run: {cmd}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ImageError as e:
+        sys.stderr.write(f"pysystem-images: error: {e}\n")
+        return 2 if isinstance(e, OfflineError) else 1
+    except KeyboardInterrupt:
+        sys.stderr.write("pysystem-images: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
