@@ -7,13 +7,14 @@
   and accesses a device does not accept raise ``BusError(addr, is_write, size)``.
   Guest writes to ROM are dropped (``-d guest_errors`` logs them).
 * ``read_bytes(addr, n)`` / ``write_bytes(addr, data)``: for loaders and DMA;
-  RAM and ROM are both writable here; I/O regions are accessed in the biggest
-  pieces they accept.  ``BusError`` if any part is unassigned.
+  RAM, ROM and ROM devices' backing are all writable here; I/O regions are
+  accessed in the biggest pieces they accept.  ``BusError`` if any part is
+  unassigned (checked before anything is written).
 * ``lookup(addr) -> FlatRange | None`` and ``ram_block(addr, for_write=False)
   -> (bytearray, offset, length) | None``: the direct backing of RAM/ROM at
   ``addr`` (``length`` bytes are contiguous from ``offset``), for soft-TLB fills
-  and DMA.  With ``for_write=True`` ROM gives None (its writes must come back
-  through ``write``).
+  and DMA.  With ``for_write=True`` only RAM answers: writes to ROM and ROM
+  devices must come back through ``write``.
 * ``add_topology_listener(cb)``: ``cb()`` runs when the flat view goes stale
   (a region was added, removed, moved, enabled or disabled); the next access
   rebuilds it.  The CPU flushes its TLB here.
@@ -118,7 +119,7 @@ class AddressSpace:
 
     def ram_block(self, addr: int, for_write: bool = False) -> Optional[Tuple[bytearray, int, int]]:
         r = self.lookup(addr)
-        if r is None or r.data is None or (for_write and r.readonly):
+        if r is None or r.data is None or (for_write and not r.writable):
             return None
         return r.data, addr - r.start + r.offset_in_region, r.end - addr
 
@@ -126,7 +127,7 @@ class AddressSpace:
         """Each RAM/ROM region visible in this space, once (for snapshots and `info`)."""
         seen = set()
         for r in self.flat_ranges():
-            if r.data is not None and id(r.region) not in seen:
+            if r.backing is not None and id(r.region) not in seen:
                 seen.add(id(r.region))
                 yield r.region
 
@@ -164,16 +165,15 @@ class AddressSpace:
             self._write_split(addr, value, size)
             return
         off = addr - r.start + r.offset_in_region
-        data = r.data
-        if data is not None:
-            if r.readonly:
-                if "guest_errors" in log.mask:
-                    log.log("guest_errors", f"write of {size} bytes to ROM '{r.region.name}' "
-                                            f"at 0x{addr:x} ignored")
-                return
-            data[off:off + size] = (value & ((1 << (size * 8)) - 1)).to_bytes(size, self._order)
+        if r.writable:
+            r.data[off:off + size] = (value & ((1 << (size * 8)) - 1)).to_bytes(size, self._order)
             for cb in self._write_listeners:
                 cb(addr, size)
+            return
+        if r.readonly:
+            if "guest_errors" in log.mask:
+                log.log("guest_errors", f"write of {size} bytes to ROM '{r.region.name}' "
+                                        f"at 0x{addr:x} ignored")
             return
         region = r.region
         if not (isinstance(region, IORegion) and region.dispatch_write(off, value, size,
@@ -211,7 +211,7 @@ class AddressSpace:
             if r is None:
                 raise BusError(addr, is_write, end - addr)
             length = min(end, r.end) - addr
-            if r.data is None:
+            if (r.backing if is_write else r.data) is None:
                 region = r.region
                 if not isinstance(region, IORegion):
                     raise BusError(addr, is_write, length)
@@ -236,11 +236,11 @@ class AddressSpace:
     def write_bytes(self, addr: int, data: bytes) -> None:
         data = bytes(data)
         pos = 0
-        for r, a, length in self._pieces(addr, len(data), True):
+        for r, a, length in list(self._pieces(addr, len(data), True)):
             off = a - r.start + r.offset_in_region
             chunk = data[pos:pos + length]
-            if r.data is not None:
-                r.data[off:off + length] = chunk
+            if r.backing is not None:
+                r.backing[off:off + length] = chunk
                 for cb in self._write_listeners:
                     cb(a, length)
             else:

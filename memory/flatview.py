@@ -20,11 +20,15 @@ __all__ = ["FlatRange", "flatten", "flatview_root"]
 class FlatRange:
     """``[start, end)`` of an address space answered by ``region`` from ``offset_in_region``.
 
-    ``data`` is the backing bytearray for RAM and ROM (else None); the byte at
-    address ``a`` of the range is ``data[a - start + offset_in_region]``.
+    ``data`` is the bytearray guest reads come from directly (RAM, ROM, a ROM
+    device in ROMD mode; else None); the byte at address ``a`` of the range is
+    ``data[a - start + offset_in_region]``.  ``writable``: guest writes may go
+    to ``data`` directly (RAM only).  ``readonly``: guest writes are dropped.
+    ``backing``: the region's bytearray whatever the mode (loaders write it).
     """
 
-    __slots__ = ("start", "end", "region", "offset_in_region", "priority", "readonly", "data")
+    __slots__ = ("start", "end", "region", "offset_in_region", "priority", "readonly", "data",
+                 "writable", "backing")
 
     def __init__(self, start: int, end: int, region: MemoryRegion, offset_in_region: int,
                  readonly: bool):
@@ -34,7 +38,10 @@ class FlatRange:
         self.offset_in_region = offset_in_region
         self.priority = region.priority
         self.readonly = readonly
-        self.data = getattr(region, "data", None)
+        self.backing = getattr(region, "data", None)
+        romd = getattr(region, "romd_mode", None)
+        self.data = self.backing if romd is None or romd else None
+        self.writable = self.data is not None and romd is None and not readonly
 
     @property
     def size(self) -> int:

@@ -10,6 +10,9 @@ Kinds (as QEMU's MemoryRegion):
   ``AddressSpace.write_bytes``.
 * ``IORegion``: ``read(offset, size) -> int`` and ``write(offset, value, size)``
   callbacks, with QEMU's access rules (see the class).
+* ``ROMDeviceRegion``: QEMU's ROM device (flash): ``data`` is read directly
+  while in ROMD mode (``set_romd(True)``, the default); writes, and reads
+  outside ROMD mode, go to the I/O callbacks.
 * ``AliasRegion``: a window onto ``size`` bytes of another region from ``offset``.
 
 Every region can hold subregions: ``add_subregion(offset, region, priority=0)``.
@@ -27,7 +30,7 @@ from pysystem import log
 
 __all__ = [
     "MemoryRegion", "ContainerRegion", "RAMRegion", "ROMRegion", "IORegion",
-    "AliasRegion", "MemoryTreeError",
+    "ROMDeviceRegion", "AliasRegion", "MemoryTreeError",
 ]
 
 # Address spaces register a callback here; it is told about every change in any tree.
@@ -254,6 +257,29 @@ class IORegion(MemoryRegion):
             part = value >> shift if shift >= 0 else value << -shift
             self.write(offset + i, part & mask, step)
         return True
+
+
+class ROMDeviceRegion(IORegion):
+    """A ROM device (QEMU memory_region_init_rom_device): direct reads in ROMD mode, I/O otherwise.
+
+    Writes always reach ``write``.  Loaders fill ``data`` through
+    ``AddressSpace.write_bytes`` in either mode.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.data = bytearray(self.size)
+        self.romd_mode = True
+
+    @property
+    def kind(self) -> str:
+        return "romd" if self.romd_mode else "i/o"
+
+    def set_romd(self, romd: bool) -> None:
+        romd = bool(romd)
+        if romd != self.romd_mode:
+            self.romd_mode = romd
+            _changed(self)
 
 
 class AliasRegion(MemoryRegion):
