@@ -131,6 +131,7 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=2, sort_keys=True)
         f.write("\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -262,8 +263,10 @@ def _manifest_ok(path: Path) -> Optional[GuestFiles]:
         v = getattr(gf, k)
         if v is not None:
             setattr(gf, k, Path(v))
-            if not Path(v).exists():
+            if not Path(v).exists() and k != "initrd":
                 return None
+    if not gf.initrd.exists():            # rebuilt from the cache, no network needed
+        make_initramfs(gf.busybox, gf.initrd)
     return gf
 
 

@@ -56,7 +56,8 @@ class ModuleTree:
             raise ImageError(f"no /lib/modules/{version} in the unpacked kernel package")
         self._paths: Optional[Dict[str, str]] = None
         self._builtin: Optional[set] = None
-        self._aliases: Optional[Dict[str, str]] = None
+        self._aliases: Optional[Dict[str, List[str]]] = None
+        self._builtin_aliases: set = set()
         self._info: Dict[str, Dict[str, List[str]]] = {}
 
     # --- lookup -----------------------------------------------------------------
@@ -113,20 +114,31 @@ class ModuleTree:
             self._info[name] = _parse_modinfo(self.read(rel), rel)
         return self._info[name]
 
-    def _alias(self, alias: str) -> Optional[str]:
-        """A module that declares ``alias=<alias>`` (slow: scans every module once)."""
+    def _alias(self, alias: str) -> List[str]:
+        """Loadable modules that declare ``alias=<alias>`` (slow: scans every module once).
+
+        Empty if none does or a built-in module provides it.  When several do (a
+        generic and an accelerated crc32c, say), the generic ones are chosen.
+        """
         if self._aliases is None:
             self._aliases = {}
-            for name, rel in self._index().items():
-                data = self.read(rel)
-                pos = data.find(b"alias=")
-                while pos >= 0:
-                    end = data.find(b"\0", pos)
-                    value = data[pos + 6:end].decode("ascii", "replace")
-                    if "*" not in value and ":" not in value:
-                        self._aliases.setdefault(canonical(value), name)
-                    pos = data.find(b"alias=", end)
-        return self._aliases.get(canonical(alias))
+            for name, rel in sorted(self._index().items()):
+                for value in _alias_values(self.read(rel)):
+                    self._aliases.setdefault(value, []).append(name)
+            self._builtin_aliases = set()
+            path = os.path.join(self.base, "modules.builtin.modinfo")
+            if os.path.isfile(path):
+                with open(path, "rb") as f:
+                    for item in f.read().split(b"\0"):
+                        mod, sep, value = item.partition(b".alias=")
+                        if sep:
+                            self._builtin_aliases.add(canonical(value.decode("ascii", "replace")))
+        alias = canonical(alias)
+        if alias in self._builtin_aliases:
+            return []
+        found = self._aliases.get(alias, [])
+        generic = [n for n in found if "generic" in n]
+        return generic or found
 
     # --- dependency order ---------------------------------------------------------
     def resolve(self, names: Sequence[str]) -> List[Tuple[str, str]]:
@@ -141,15 +153,12 @@ class ModuleTree:
             if self.path_of(name) is None:
                 if self.is_builtin(name):
                     return
-                target = self._alias(name) if soft else None
-                if target is None:
-                    if soft:
-                        return
+                if not soft:
                     raise ImageError(f"no module '{name}' in /lib/modules/{self.version} "
                                      "(and it is not built in)")
-                name = target
-                if name in done or name in active:
-                    return
+                for target in self._alias(name):
+                    visit(target, True)
+                return
             active.add(name)
             info = self.modinfo(name)
             pre, post = _softdeps(info)
@@ -175,6 +184,21 @@ class ModuleTree:
         for field in self.modinfo(name).get("depends", []):
             out += [canonical(d) for d in field.split(",") if d]
         return out
+
+
+def _alias_values(data: bytes) -> List[str]:
+    """Plain (wildcard-free) ``alias=`` values in a module's bytes."""
+    out = []
+    pos = data.find(b"alias=")
+    while pos >= 0:
+        end = data.find(b"\0", pos)
+        if end < 0:
+            break
+        value = data[pos + 6:end].decode("ascii", "replace")
+        if value and "*" not in value and ":" not in value:
+            out.append(canonical(value))
+        pos = data.find(b"alias=", end)
+    return out
 
 
 def _softdeps(info: Dict[str, List[str]]) -> Tuple[List[str], List[str]]:
