@@ -1,0 +1,457 @@
+"""Differential tests of pysystem.cpu.softfloat against real VFP instructions.
+
+The oracle is Unicorn (QEMU's TCG): an ARM loop walks a table of records
+{FPSCR, a, b, c}, loads a -> d0, b -> d1, c -> d2, sets FPSCR, runs one VFP
+instruction, and stores d2 and the resulting FPSCR.  The same records go
+through softfloat and must give identical result bits and identical FPSCR
+(flags, NZCV for compares).  Operands are random but biased to the corners:
+zeros, infinities, quiet/signalling NaNs with payloads, denormals, extreme
+normals, exponents chosen so results land near underflow/overflow, short
+mantissas that make exact and halfway cases; all four rounding modes with
+FZ, DN (and AHP for half conversions) on and off.
+
+Cortex-A9 (VFPv3 + half conversions) runs everything except VFMA, which needs
+VFPv4 (Cortex-A15), and the direct f64<->f16 conversions, which need ARMv8
+(Unicorn's "max" CPU).
+"""
+from __future__ import annotations
+
+import random
+import struct
+
+import pytest
+
+unicorn = pytest.importorskip("unicorn")
+keystone = pytest.importorskip("keystone")
+
+from unicorn import Uc, UC_ARCH_ARM, UC_MODE_ARM  # noqa: E402
+from unicorn import arm_const  # noqa: E402
+
+from pysystem.cpu import softfloat as sf  # noqa: E402
+
+CODE = 0x10000
+INBUF = 0x100000
+OUTBUF = 0x1000000
+MAX_RECORDS = 1 << 16
+IN_SIZE = 32
+OUT_SIZE = 16
+
+FMT = {16: sf.F16, 32: sf.F32, 64: sf.F64}
+
+_ks = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM)
+
+
+def asm(text: str) -> bytes:
+    enc, _ = _ks.asm(text, CODE)
+    return bytes(enc)
+
+
+class VFPOracle:
+    """One Unicorn ARM CPU with VFP on, running one VFP op over a table."""
+
+    def __init__(self, model: int):
+        uc = Uc(UC_ARCH_ARM, UC_MODE_ARM)
+        uc.ctl_set_cpu_model(model)
+        uc.mem_map(CODE, 0x10000)
+        uc.mem_map(INBUF, IN_SIZE * MAX_RECORDS)
+        uc.mem_map(OUTBUF, OUT_SIZE * MAX_RECORDS)
+        self.uc = uc
+        # Enable cp10/cp11 in CPACR and set FPEXC.EN, as a kernel would.
+        pre = asm("mov r3, #0xf00000; mcr p15, 0, r3, c1, c0, 2; isb;"
+                  "mov r3, #0x40000000; vmsr fpexc, r3; nop")
+        uc.mem_write(CODE, pre)
+        uc.emu_start(CODE, CODE + len(pre) - 4)
+        self.code = None
+
+    def load_op(self, op_word: int) -> None:
+        loop = ("loop: ldr r3, [r0]; vmsr fpscr, r3; vldr d0, [r0, #8];"
+                "vldr d1, [r0, #16]; vldr d2, [r0, #24]; .word 0x%08x;"
+                "vmrs r3, fpscr; vstr d2, [r1]; str r3, [r1, #8];"
+                "add r0, r0, #32; add r1, r1, #16; subs r2, r2, #1; bne loop; nop"
+                % op_word)
+        code = asm(loop)
+        if code != self.code:
+            self.uc.mem_write(CODE, code)
+            self.code = code
+
+    def run(self, records):
+        """records: list of (fpscr, a, b, c) -> list of (d2, fpscr)."""
+        out = []
+        for i in range(0, len(records), MAX_RECORDS):
+            chunk = records[i:i + MAX_RECORDS]
+            data = b"".join(struct.pack("<IIQQQ", f, 0, a, b, c) for f, a, b, c in chunk)
+            self.uc.mem_write(INBUF, data)
+            self.uc.reg_write(arm_const.UC_ARM_REG_R0, INBUF)
+            self.uc.reg_write(arm_const.UC_ARM_REG_R1, OUTBUF)
+            self.uc.reg_write(arm_const.UC_ARM_REG_R2, len(chunk))
+            self.uc.emu_start(CODE, CODE + len(self.code) - 4)
+            raw = bytes(self.uc.mem_read(OUTBUF, OUT_SIZE * len(chunk)))
+            out.extend((r, f) for r, f, _ in struct.iter_unpack("<QIi", raw))
+        return out
+
+
+_oracles = {}
+
+
+def oracle(model: str) -> VFPOracle:
+    if model not in _oracles:
+        _oracles[model] = VFPOracle({"a9": arm_const.UC_CPU_ARM_CORTEX_A9,
+                                     "a15": arm_const.UC_CPU_ARM_CORTEX_A15,
+                                     "max": arm_const.UC_CPU_ARM_MAX}[model])
+    return _oracles[model]
+
+
+# ---------------------------------------------------------------- operands
+
+def special_values(F):
+    s = F.sign
+    one = F.bias << F.fbits
+    vals = [0, F.inf, F.inf | F.quiet, F.inf | 1, F.inf | F.quiet | 5,
+            F.inf | (F.quiet >> 1) | 3, F.inf | F.frac_mask, 1, F.frac_mask,
+            F.hidden, F.inf - 1, one, one | 1, one - 1, one | F.quiet,
+            (F.bias + 1) << F.fbits]
+    return vals + [v | s for v in vals]
+
+
+def rand_frac(F, rng):
+    k = rng.random()
+    if k < 0.3:
+        return rng.getrandbits(F.fbits)
+    if k < 0.6:   # few significant bits: exact and halfway results
+        return (rng.getrandbits(4) << (F.fbits - 4)) | (rng.getrandbits(2) << rng.randrange(F.fbits - 1))
+    if k < 0.8:   # runs of ones and zeros near the rounding point
+        n = rng.randrange(F.fbits)
+        return ((1 << n) - 1) << rng.randrange(F.fbits - n + 1) & F.frac_mask
+    return rng.choice((0, 1, F.frac_mask, F.quiet, F.frac_mask - 1))
+
+
+def rand_with_exp(F, rng, e):
+    """A value with biased exponent e (clamped to the finite range)."""
+    e = max(0, min(F.emax_field - 1, e))
+    return (rng.getrandbits(1) * F.sign) | (e << F.fbits) | rand_frac(F, rng)
+
+
+def rand_value(F, rng):
+    k = rng.random()
+    if k < 0.12:
+        return rng.choice(special_values(F))
+    if k < 0.17:   # NaNs with random payloads
+        f = rng.getrandbits(F.fbits) or 1
+        return (rng.getrandbits(1) * F.sign) | F.inf | f
+    if k < 0.3:
+        return rand_with_exp(F, rng, 0)
+    if k < 0.4:
+        return rand_with_exp(F, rng, rng.choice((1, 2, F.emax_field - 1, F.emax_field - 2)))
+    if k < 0.7:
+        return rand_with_exp(F, rng, F.bias + rng.randrange(-F.fbits - 3, F.fbits + 3))
+    return rand_with_exp(F, rng, rng.randrange(F.emax_field))
+
+
+def rand_pair(F, rng, op):
+    a = rand_value(F, rng)
+    if rng.random() < 0.4:
+        return a, rand_value(F, rng)
+    ea = (a >> F.fbits) & F.emax_field
+    if op in ("add", "sub", "cmp", "cmpe"):
+        eb = ea + rng.randrange(-F.fbits - 4, F.fbits + 4)
+    elif op == "mul":   # aim the product at the edges and the middle
+        target = rng.choice((0, 1, -F.fbits, F.emax_field, F.emax_field - 1, F.bias))
+        eb = target - ea + F.bias + rng.randrange(-2, 3)
+    else:               # div
+        target = rng.choice((0, 1, -F.fbits, F.emax_field, F.emax_field - 1, F.bias))
+        eb = ea - target + F.bias + rng.randrange(-2, 3)
+    return a, rand_with_exp(F, rng, eb)
+
+
+def rand_fpscr(rng, ahp=False):
+    v = rng.randrange(4) << 22
+    if rng.random() < 0.3:
+        v |= sf.FPSCR_FZ
+    if rng.random() < 0.3:
+        v |= sf.FPSCR_DN
+    if ahp and rng.random() < 0.5:
+        v |= sf.FPSCR_AHP
+    return v
+
+
+# ---------------------------------------------------------------- checking
+
+def vfp_word(text: str) -> int:
+    return struct.unpack("<I", asm(text))[0]
+
+
+def check(model, op_word, records, expect, result_mask):
+    """Run records on the oracle and through ``expect(st, a, b, c) -> (result, nzcv)``."""
+    orc = oracle(model)
+    orc.load_op(op_word)
+    got = orc.run(records)
+    bad = []
+    st = sf.FPStatus()
+    for (fpscr, a, b, c), (r, f) in zip(records, got):
+        st.set_fpscr(fpscr)
+        res, nzcv = expect(st, a, b, c)
+        want = (res & result_mask, fpscr | st.flags | (nzcv << 28))
+        if (r & result_mask, f) != want:
+            bad.append("fpscr=%08x a=%x b=%x c=%x: unicorn %x/%08x, softfloat %x/%08x"
+                       % (fpscr, a, b, c, r & result_mask, f, want[0], want[1]))
+    assert not bad, "%d of %d mismatch:\n%s" % (len(bad), len(records), "\n".join(bad[:20]))
+
+
+# Hand encodings for what keystone does not know (ARM ARM A8.8.xx).
+VFMA = {32: 0xEEA02A01, 64: 0xEEA02B01}            # vfma.fXX s4/d2, s0/d0, s2/d1
+VCVTB_F32_F16 = 0xEEB22A40                          # vcvtb.f32.f16 s4, s0
+VCVTB_F16_F32 = 0xEEB32A40                          # vcvtb.f16.f32 s4, s0
+VCVTB_F64_F16 = 0xEEB22B40                          # vcvtb.f64.f16 d2, s0
+VCVTB_F16_F64 = 0xEEB32B40                          # vcvtb.f16.f64 s4, d0
+
+BINOPS = {"add": "vadd", "sub": "vsub", "mul": "vmul", "div": "vdiv"}
+
+
+def regs(w):
+    return ("s4", "s0", "s2") if w == 32 else ("d2", "d0", "d1")
+
+
+def mask(w):
+    return (1 << w) - 1
+
+
+def run_binop(w, op, n, seed):
+    F = FMT[w]
+    fn = getattr(sf, "f%d_%s" % (w, op))
+    rng = random.Random(seed)
+    recs = []
+    for _ in range(n):
+        a, b = rand_pair(F, rng, op)
+        if rng.random() < 0.5:
+            a, b = b, a
+        recs.append((rand_fpscr(rng), a, b, 0))
+    d, x, y = regs(w)
+    check("a9", vfp_word("%s.f%d %s, %s, %s" % (BINOPS[op], w, d, x, y)), recs,
+          lambda st, a, b, c: (fn(a, b, st), 0), mask(w))
+
+
+def run_sqrt(w, n, seed):
+    F = FMT[w]
+    fn = getattr(sf, "f%d_sqrt" % w)
+    rng = random.Random(seed)
+    recs = [(rand_fpscr(rng), rand_value(F, rng), 0, 0) for _ in range(n)]
+    d, x, _ = regs(w)
+    check("a9", vfp_word("vsqrt.f%d %s, %s" % (w, d, x)), recs,
+          lambda st, a, b, c: (fn(a, st), 0), mask(w))
+
+
+def run_muladd(w, n, seed):
+    F = FMT[w]
+    fn = getattr(sf, "f%d_muladd" % w)
+    mul = getattr(sf, "f%d_mul" % w)
+    rng = random.Random(seed)
+    recs = []
+    for _ in range(n):
+        fpscr = rand_fpscr(rng)
+        a, b = rand_pair(F, rng, "mul")
+        k = rng.random()
+        if k < 0.4:
+            # an addend close to -(a*b): cancellation, exact zeros, sticky cases
+            p = mul(a, b, sf.FPStatus(rounding=rng.randrange(4)))
+            c = p ^ (F.sign if rng.random() < 0.7 else 0)
+            if (c & F.mag) < F.inf:
+                c = (c + rng.randrange(-3, 4)) & mask(w)
+        elif k < 0.6:
+            c = rand_with_exp(F, rng, ((a >> F.fbits) & F.emax_field) + ((b >> F.fbits) & F.emax_field)
+                              - F.bias + rng.randrange(-2 * F.fbits - 4, F.fbits + 4))
+        else:
+            c = rand_value(F, rng)
+        recs.append((fpscr, a, b, c))
+    check("a15", VFMA[w], recs, lambda st, a, b, c: (fn(a, b, c, st), 0), mask(w))
+
+
+def run_compare(w, signal, n, seed):
+    F = FMT[w]
+    fn = getattr(sf, "f%d_compare" % w)
+    rng = random.Random(seed)
+    recs = []
+    for _ in range(n):
+        a, b = rand_pair(F, rng, "cmp")
+        if rng.random() < 0.2:
+            b = a if rng.random() < 0.5 else a ^ F.sign
+        recs.append((rand_fpscr(rng), a, b, 0))
+    _, x, y = regs(w)
+    check("a9", vfp_word("vcmp%s.f%d %s, %s" % ("e" if signal else "", w, x, y)), recs,
+          lambda st, a, b, c: (0, fn(a, b, st, signal)), 0)
+
+
+def run_convert(src, dst, n, seed):
+    F = FMT[src]
+    fn = getattr(sf, "f%d_to_f%d" % (src, dst))
+    rng = random.Random(seed)
+    recs = []
+    D = FMT[dst]
+    for _ in range(n):
+        if src > dst and rng.random() < 0.5:
+            # aim at the destination's denormal/overflow boundaries
+            e = rng.choice((D.emin - D.fbits - 1, D.emin - D.fbits, D.emin - 1, D.emin, 0,
+                            D.bias, D.bias + 1, D.bias - 1)) + rng.randrange(-2, 3)
+            a = rand_with_exp(F, rng, e + F.bias)
+        else:
+            a = rand_value(F, rng)
+        recs.append((rand_fpscr(rng, ahp=16 in (src, dst)), a, 0, 0))
+    if (src, dst) == (32, 64):
+        word, model = vfp_word("vcvt.f64.f32 d2, s0"), "a9"
+    elif (src, dst) == (64, 32):
+        word, model = vfp_word("vcvt.f32.f64 s4, d0"), "a9"
+    elif (src, dst) == (16, 32):
+        word, model = VCVTB_F32_F16, "a9"
+    elif (src, dst) == (32, 16):
+        word, model = VCVTB_F16_F32, "a9"
+    elif (src, dst) == (16, 64):
+        word, model = VCVTB_F64_F16, "max"
+    else:
+        word, model = VCVTB_F16_F64, "max"
+    check(model, word, recs, lambda st, a, b, c: (fn(a, st), 0), mask(dst))
+
+
+def run_to_int(w, signed, rounding_from_fpscr, n, seed):
+    F = FMT[w]
+    fn = getattr(sf, "f%d_to_int" % w)
+    rng = random.Random(seed)
+    recs = []
+    for _ in range(n):
+        if rng.random() < 0.6:
+            a = rand_with_exp(F, rng, F.bias + rng.randrange(-3, 34))
+        else:
+            a = rand_value(F, rng)
+        recs.append((rand_fpscr(rng), a, 0, 0))
+    _, x, _ = regs(w)
+    text = "vcvt%s.%s32.f%d s4, %s" % ("r" if rounding_from_fpscr else "", "s" if signed else "u", w, x)
+    check("a9", vfp_word(text), recs,
+          lambda st, a, b, c: (fn(a, signed, 32, 0, st.rounding if rounding_from_fpscr else sf.RZ, st), 0),
+          mask(32))
+
+
+def run_from_int(w, signed, n, seed):
+    fn = getattr(sf, "int_to_f%d" % w)
+    rng = random.Random(seed)
+    recs = []
+    for _ in range(n):
+        v = rng.getrandbits(32) >> rng.randrange(32)
+        if rng.random() < 0.5:
+            v = (-v) & 0xffffffff
+        recs.append((rand_fpscr(rng), v, 0, 0))
+    d = "s4" if w == 32 else "d2"
+    text = "vcvt.f%d.%s32 %s, s0" % (w, "s" if signed else "u", d)
+    check("a9", vfp_word(text), recs, lambda st, a, b, c: (fn(a, signed, 32, 0, st), 0), mask(w))
+
+
+def run_fixed(w, signed, size, fbits, to_fixed, n, seed):
+    """VCVT between floating point and fixed point (in place in s4 / d2)."""
+    F = FMT[w]
+    rng = random.Random(seed)
+    recs = []
+    for _ in range(n):
+        if to_fixed:
+            if rng.random() < 0.6:
+                c = rand_with_exp(F, rng, F.bias + rng.randrange(-fbits - 3, size - fbits + 3))
+            else:
+                c = rand_value(F, rng)
+        else:
+            c = rng.getrandbits(size) >> rng.randrange(size)
+            if rng.random() < 0.5:
+                c = -c
+            c &= mask(64)
+            if rng.random() < 0.5:   # junk above the operand's width must be ignored
+                c ^= rng.getrandbits(64) & ~mask(size)
+        recs.append((rand_fpscr(rng), 0, 0, c))
+    d = "s4" if w == 32 else "d2"
+    kind = "%s%d" % ("s" if signed else "u", size)
+    if to_fixed:
+        fn = getattr(sf, "f%d_to_int" % w)
+        text = "vcvt.%s.f%d %s, %s, #%d" % (kind, w, d, d, fbits)
+
+        def expect(st, a, b, c):
+            return fn(c & mask(w), signed, size, fbits, sf.RZ, st), 0
+    else:
+        fn = getattr(sf, "int_to_f%d" % w)
+        text = "vcvt.f%d.%s %s, %s, #%d" % (w, kind, d, d, fbits)
+
+        def expect(st, a, b, c):
+            return fn(c, signed, size, fbits, st), 0
+    check("a9", vfp_word(text), recs, expect, mask(w))
+
+
+# ---------------------------------------------------------------- the tests
+
+N = 4000        # per case in the fast suite
+N_SLOW = 100000
+
+
+@pytest.mark.parametrize("w", [32, 64])
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_binop(w, op):
+    run_binop(w, op, N, seed=w * 10 + list(BINOPS).index(op))
+
+
+@pytest.mark.parametrize("w", [32, 64])
+def test_sqrt(w):
+    run_sqrt(w, N, seed=w)
+
+
+@pytest.mark.parametrize("w", [32, 64])
+def test_muladd(w):
+    run_muladd(w, N, seed=w + 1)
+
+
+@pytest.mark.parametrize("w", [32, 64])
+@pytest.mark.parametrize("signal", [False, True])
+def test_compare(w, signal):
+    run_compare(w, signal, N, seed=w + signal)
+
+
+@pytest.mark.parametrize("src,dst", [(32, 64), (64, 32), (16, 32), (32, 16), (16, 64), (64, 16)])
+def test_convert(src, dst):
+    run_convert(src, dst, N, seed=src * 100 + dst)
+
+
+@pytest.mark.parametrize("w", [32, 64])
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("vcvtr", [False, True])
+def test_to_int(w, signed, vcvtr):
+    run_to_int(w, signed, vcvtr, N // 2, seed=w + 2 * signed + 4 * vcvtr)
+
+
+@pytest.mark.parametrize("w", [32, 64])
+@pytest.mark.parametrize("signed", [False, True])
+def test_from_int(w, signed):
+    run_from_int(w, signed, N // 2, seed=w + signed)
+
+
+@pytest.mark.parametrize("w", [32, 64])
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("size,fbits", [(16, 1), (16, 8), (16, 16), (32, 1), (32, 16), (32, 32)])
+@pytest.mark.parametrize("to_fixed", [False, True])
+def test_fixed(w, signed, size, fbits, to_fixed):
+    run_fixed(w, signed, size, fbits, to_fixed, N // 8, seed=w + signed + size + fbits + to_fixed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("w", [32, 64])
+def test_slow_campaign(w):
+    for i, op in enumerate(("add", "sub", "mul", "div")):
+        run_binop(w, op, N_SLOW, seed=1000 + i)
+    run_sqrt(w, N_SLOW, seed=2000)
+    run_muladd(w, N_SLOW, seed=3000)
+    run_compare(w, False, N_SLOW // 4, seed=4000)
+    run_compare(w, True, N_SLOW // 4, seed=4001)
+    for signed in (False, True):
+        for vcvtr in (False, True):
+            run_to_int(w, signed, vcvtr, N_SLOW // 4, seed=5000 + 2 * signed + vcvtr)
+        run_from_int(w, signed, N_SLOW // 4, seed=6000 + signed)
+        for size in (16, 32):
+            for fbits in range(1, size + 1):
+                run_fixed(w, signed, size, fbits, True, N_SLOW // 50, seed=7000 + fbits)
+                run_fixed(w, signed, size, fbits, False, N_SLOW // 50, seed=8000 + fbits)
+
+
+@pytest.mark.slow
+def test_slow_convert():
+    for src, dst in [(32, 64), (64, 32), (16, 32), (32, 16), (16, 64), (64, 16)]:
+        run_convert(src, dst, N_SLOW, seed=9000 + src + dst)
