@@ -178,13 +178,20 @@ class RegisterBank:
     def _label(reg: Reg, index: int) -> str:
         return f"{reg.name}[{index}]" if reg.count > 1 else reg.name
 
-    def region(self, dev: Any, name: str, size: int, min_access: int = 1, max_access: int = 4):
-        """An IORegion dispatching through this table."""
+    def region(self, dev: Any, name: str, size: int, min_access: int = 1, max_access: int = 4,
+               impl_min: int = 1, impl_max: int = 4):
+        """An IORegion dispatching through this table.
+
+        ``impl_min=4`` makes narrower guest accesses reach the table as 4-byte
+        ones (QEMU's ``.impl.min_access_size = 4``): a 16-bit write to a data
+        register then writes it whole instead of merging with a read of it.
+        """
         from pysystem.memory import IORegion
         return IORegion(dev, name, size,
                         read=lambda off, sz: self.read(dev, off, sz),
                         write=lambda off, val, sz: self.write(dev, off, val, sz),
-                        min_access=min_access, max_access=max_access, impl_min=1, impl_max=4)
+                        min_access=min_access, max_access=max_access,
+                        impl_min=impl_min, impl_max=impl_max)
 
     def names(self) -> List[str]:
         return [r.name for r in self.regs]
