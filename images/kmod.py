@@ -24,9 +24,9 @@ Interface:
 from __future__ import annotations
 
 import gzip
-import io
 import lzma
 import os
+import struct
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import ImageError
@@ -216,17 +216,38 @@ def _softdeps(info: Dict[str, List[str]]) -> Tuple[List[str], List[str]]:
     return pre, post
 
 
+def _elf_section(data: bytes, wanted: str) -> Optional[bytes]:
+    """The contents of the named section of an ELF file (32/64-bit, either endian)."""
+    if data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
+        raise ValueError("no ELF header")
+    fmt = "<" if data[5] == 1 else ">"
+    if data[4] == 1:
+        shoff, = struct.unpack_from(fmt + "I", data, 0x20)
+        shentsize, shnum, shstrndx = struct.unpack_from(fmt + "HHH", data, 0x2E)
+        sh = fmt + "IIIIIIIIII"
+        off_i, size_i = 4, 5
+    else:
+        shoff, = struct.unpack_from(fmt + "Q", data, 0x28)
+        shentsize, shnum, shstrndx = struct.unpack_from(fmt + "HHH", data, 0x3A)
+        sh = fmt + "IIQQQQIIQQ"
+        off_i, size_i = 4, 5
+    headers = [struct.unpack_from(sh, data, shoff + i * shentsize) for i in range(shnum)]
+    strtab = headers[shstrndx]
+    names = data[strtab[off_i]:strtab[off_i] + strtab[size_i]]
+    for h in headers:
+        end = names.find(b"\0", h[0])
+        if names[h[0]:end].decode("ascii", "replace") == wanted:
+            return data[h[off_i]:h[off_i] + h[size_i]]
+    return None
+
+
 def _parse_modinfo(data: bytes, rel: str) -> Dict[str, List[str]]:
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
     try:
-        sec = ELFFile(io.BytesIO(data)).get_section_by_name(".modinfo")
-    except ELFError as e:
+        section = _elf_section(data, ".modinfo")
+    except (ValueError, IndexError, struct.error) as e:
         raise ImageError(f"{rel}: not an ELF module ({e})") from None
     info: Dict[str, List[str]] = {}
-    if sec is None:
-        return info
-    for item in sec.data().split(b"\0"):
+    for item in (section or b"").split(b"\0"):
         if b"=" in item:
             key, value = item.decode("utf-8", "replace").split("=", 1)
             info.setdefault(key, []).append(value)
