@@ -1,0 +1,207 @@
+"""Block backends: raw disk images behind the storage devices (virtio-blk, SD cards).
+
+    backend = open_drive(path, readonly=False, snapshot=False, format="raw")
+    backend.size                      # bytes
+    backend.read(offset, n) -> bytes  # BlockError past the end
+    backend.write(offset, data)       # BlockError if read-only or past the end
+    backend.flush()                   # os.fsync: data is in the image file on return
+    backend.close()                   # flush and close; every clean exit calls it
+
+* Only the raw format exists (``format=None`` or ``"raw"``); anything else, and a
+  missing, unreadable or unwritable file, raises ``BlockError`` with a one-line
+  message in QEMU's words.
+* ``snapshot=True`` (``-drive snapshot=on`` and the global ``-snapshot``) keeps every
+  write in an in-memory overlay of 512-byte sectors: the guest reads its own writes,
+  the image file never changes.  ``flush()`` then has nothing to do.
+* ``readonly=True`` opens the file read-only; ``write`` raises ``BlockError`` (the
+  devices turn that into their I/O error status, or refuse writes before).
+* ``size`` is the file's size rounded up to whole 512-byte sectors, as QEMU's raw
+  driver reports it; the missing tail reads as zeros.
+* Reads and writes go straight to the file descriptor (``os.pread``/``os.pwrite``);
+  nothing is buffered in the process, so even an unclean exit loses no data the
+  guest wrote.  ``close_all()`` closes every open backend (registered with atexit).
+
+``size_to_str(n)`` formats a size as QEMU's messages do ("977 KiB", "1.5 GiB").
+"""
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import stat
+from typing import Dict, List, Optional
+
+__all__ = ["BlockError", "BlockBackend", "open_drive", "close_all", "size_to_str",
+           "SECTOR_SIZE"]
+
+SECTOR_SIZE = 512
+
+
+class BlockError(Exception):
+    """A block backend problem; the message is one line (or QEMU's text) for the user."""
+
+
+def size_to_str(value: int) -> str:
+    """A byte count as QEMU prints sizes: three significant digits and a binary suffix."""
+    suffixes = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+    _, exp = math.frexp(value / (1000.0 / 1024.0))
+    index = max(0, (exp - 1) // 10)
+    index = min(index, len(suffixes) - 1)
+    scaled = value / float(1 << (index * 10))
+    return f"{scaled:0.3g} {suffixes[index]}B"
+
+
+class BlockBackend:
+    """An open raw image; see the module docstring."""
+
+    def __init__(self, path: str, fd: int, size: int, readonly: bool, snapshot: bool):
+        self.path = path
+        self.size = size
+        self.readonly = readonly
+        self.snapshot = snapshot
+        self._fd: Optional[int] = fd
+        self._overlay: Dict[int, bytes] = {}   # sector -> 512 bytes (snapshot mode)
+
+    def __repr__(self) -> str:
+        mode = "ro" if self.readonly else ("snapshot" if self.snapshot else "rw")
+        return f"<BlockBackend {self.path!r} {self.size} bytes {mode}>"
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    def _check(self, offset: int, n: int) -> None:
+        if self._fd is None:
+            raise BlockError(f"'{self.path}' is closed")
+        if offset < 0 or n < 0 or offset + n > self.size:
+            raise BlockError(f"access of {n} bytes at {offset} is outside '{self.path}' "
+                             f"({self.size} bytes)")
+
+    def _pread(self, offset: int, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            try:
+                chunk = os.pread(self._fd, n - len(out), offset + len(out))
+            except OSError as e:
+                raise BlockError(f"read error on '{self.path}': {e.strerror}") from None
+            if not chunk:   # the file shrank under us: read as zeros
+                out += bytes(n - len(out))
+                break
+            out += chunk
+        return bytes(out)
+
+    def read(self, offset: int, n: int) -> bytes:
+        self._check(offset, n)
+        if not self._overlay:
+            return self._pread(offset, n)
+        out = bytearray()
+        pos, end = offset, offset + n
+        while pos < end:
+            sector, within = divmod(pos, SECTOR_SIZE)
+            take = min(SECTOR_SIZE - within, end - pos)
+            data = self._overlay.get(sector)
+            if data is not None:
+                out += data[within:within + take]
+                pos += take
+                continue
+            # a run of sectors not in the overlay: one read from the file
+            run_end = pos + take
+            while run_end < end and (run_end // SECTOR_SIZE) not in self._overlay:
+                run_end = min(end, (run_end // SECTOR_SIZE + 1) * SECTOR_SIZE)
+            out += self._pread(pos, run_end - pos)
+            pos = run_end
+        return bytes(out)
+
+    def write(self, offset: int, data: bytes) -> None:
+        n = len(data)
+        self._check(offset, n)
+        if self.readonly:
+            raise BlockError(f"'{self.path}' is read-only")
+        if not self.snapshot:
+            view = memoryview(bytes(data))
+            done = 0
+            while done < n:
+                try:
+                    done += os.pwrite(self._fd, view[done:], offset + done)
+                except OSError as e:
+                    raise BlockError(f"write error on '{self.path}': {e.strerror}") from None
+            return
+        pos, end = offset, offset + n
+        while pos < end:
+            sector, within = divmod(pos, SECTOR_SIZE)
+            take = min(SECTOR_SIZE - within, end - pos)
+            chunk = data[pos - offset:pos - offset + take]
+            if take == SECTOR_SIZE:
+                self._overlay[sector] = bytes(chunk)
+            else:
+                base = self._overlay.get(sector)
+                if base is None:
+                    start = sector * SECTOR_SIZE
+                    base = self._pread(start, min(SECTOR_SIZE, self.size - start))
+                    base = base + bytes(SECTOR_SIZE - len(base))
+                self._overlay[sector] = base[:within] + bytes(chunk) + base[within + take:]
+            pos += take
+
+    def flush(self) -> None:
+        if self._fd is None or self.readonly or self.snapshot:
+            return
+        try:
+            os.fsync(self._fd)
+        except OSError as e:
+            raise BlockError(f"flush error on '{self.path}': {e.strerror}") from None
+
+    def close(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self.flush()
+        finally:
+            os.close(self._fd)
+            self._fd = None
+            self._overlay.clear()
+            if self in _OPEN:
+                _OPEN.remove(self)
+
+
+_OPEN: List[BlockBackend] = []
+
+
+def close_all() -> None:
+    """Flush and close every open backend (clean exit)."""
+    for backend in list(_OPEN):
+        try:
+            backend.close()
+        except BlockError:
+            pass
+
+
+atexit.register(close_all)
+
+
+def open_drive(file: str, readonly: bool = False, snapshot: bool = False,
+               format: Optional[str] = "raw") -> BlockBackend:
+    """Open a raw image; ``BlockError`` with a one-line message if that is not possible."""
+    if format not in (None, "", "raw"):
+        raise BlockError(f"Unknown driver '{format}' (only raw images are supported)")
+    if not file:
+        raise BlockError("A block device must be specified for \"file\"")
+    flags = os.O_RDONLY if readonly else os.O_RDWR
+    try:
+        fd = os.open(file, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise BlockError(f"Could not open '{file}': {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise BlockError(f"Could not open '{file}': Is a directory")
+        size = st.st_size if stat.S_ISREG(st.st_mode) else os.lseek(fd, 0, os.SEEK_END)
+    except BlockError:
+        os.close(fd)
+        raise
+    except OSError as e:
+        os.close(fd)
+        raise BlockError(f"Could not open '{file}': {e.strerror}") from None
+    size = -(-size // SECTOR_SIZE) * SECTOR_SIZE   # QEMU counts whole sectors
+    backend = BlockBackend(file, fd, size, bool(readonly), bool(snapshot))
+    _OPEN.append(backend)
+    return backend

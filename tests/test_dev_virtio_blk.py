@@ -1,0 +1,319 @@
+"""virtio-mmio + virtio-blk, black box: a guest driver in RAM, the image file checked."""
+import struct
+
+import pytest
+
+from pysystem import log
+from pysystem.block import open_drive
+from pysystem.devices.virtio_blk import VirtIOBlock
+from pysystem.devices.virtio_mmio import VirtIOMMIO
+from pysystem.qom import QOMError
+
+from virtio_driver import RAM_BASE, F_INDIRECT, F_NEXT, F_WRITE, Driver, make_bus
+
+SECTORS = 64
+HDR = RAM_BASE + 0x100000      # request header
+DATA = RAM_BASE + 0x101000     # data buffer
+STATUS = RAM_BASE + 0x102000   # status byte
+IND = RAM_BASE + 0x103000      # indirect table
+
+
+@pytest.fixture
+def image(tmp_path):
+    path = tmp_path / "disk.img"
+    path.write_bytes(bytes(range(256)) * (SECTORS * 2))
+    return path
+
+
+def machine(backend, legacy=True, transports=4, slot=3, **props):
+    ts = []
+    for _ in range(transports):
+        t = VirtIOMMIO(force_legacy=legacy)
+        t.realize()
+        ts.append(t)
+    mem, ram = make_bus(ts)
+    levels = []
+    for t in ts:
+        t.memory = mem
+    ts[slot].irqs[0].connect(lambda n, level: levels.append(level))
+    blk = VirtIOBlock(drive=backend, **props)
+    blk.realize()
+    ts[slot].plug(blk)
+    for t in ts:
+        t.reset()
+    return ts, mem, ram, levels
+
+
+def request(drv, rtype, sector, nbytes, write_data=None, status_len=1):
+    """Submit one request as three descriptors; returns (used elem, status, data read)."""
+    drv.mem.write_bytes(HDR, struct.pack("<IIQ", rtype, 0, sector))
+    drv.mem.write_bytes(STATUS, b"\xee")
+    bufs = [(HDR, 16, False)]
+    if write_data is not None:
+        drv.mem.write_bytes(DATA, write_data)
+        bufs.append((DATA, len(write_data), False))
+    elif nbytes:
+        bufs.append((DATA, nbytes, True))
+    bufs.append((STATUS, status_len, True))
+    before = drv.used_idx()
+    drv.submit(drv.chain(bufs))
+    assert drv.used_idx() == (before + 1) & 0xFFFF
+    return drv.used_elem(before), drv.mem.read_bytes(STATUS, 1)[0], \
+        drv.mem.read_bytes(DATA, nbytes) if nbytes else b""
+
+
+def test_empty_transport_reads_device_id_zero():
+    t = VirtIOMMIO()
+    t.realize()
+    mem, _ = make_bus([t])
+    t.memory = mem
+    t.reset()
+    drv = Driver(mem)
+    assert drv.r(0x000) == 0x74726976 and drv.r(0x004) == 1
+    assert drv.r(0x008) == 0 and drv.r(0x00C) == 0x554D4551
+    drv.w(0x070, 7)
+    assert drv.r(0x070) == 0 and drv.r(0x034) == 0
+
+
+def test_identity_features_and_config(image):
+    ts, mem, _, _ = machine(open_drive(str(image)))
+    drv = Driver(mem, base=0x10013600)
+    assert drv.r(0x008) == 2 and drv.r(0x004) == 1
+    accepted = drv.probe()
+    assert accepted & (1 << 9)                 # FLUSH
+    assert accepted & (1 << 28)                # INDIRECT_DESC
+    assert not accepted & (1 << 5)             # not read-only
+    assert not accepted & (1 << 29)            # no EVENT_IDX: not implemented
+    cap = sum(drv.r(0x100 + i, 1) << (8 * i) for i in range(8))   # bytewise, as Linux legacy
+    assert cap == SECTORS
+    assert drv.r(0x10C) == 254                 # seg_max = queue-size - 2
+    assert drv.r(0x114) == 512                 # blk_size
+    assert drv.status() == 7
+
+
+def test_read_write_flush_get_id(image):
+    backend = open_drive(str(image))
+    ts, mem, ram, levels = machine(backend, serial="pysys-disk-1")
+    drv = Driver(mem, base=0x10013600)
+    drv.probe()
+    used, st, data = request(drv, 0, 3, 1024)
+    assert st == 0 and data == image.read_bytes()[3 * 512:5 * 512]
+    assert used == (0, 1025)
+    assert levels == [1] and ts[3].irqs[0].level == 1
+    assert drv.ack() == 1 and ts[3].irqs[0].level == 0
+    pattern = bytes((i * 7) & 0xFF for i in range(512))
+    _, st, _ = request(drv, 1, 10, 512, write_data=pattern)
+    assert st == 0
+    assert image.read_bytes()[10 * 512:11 * 512] == pattern   # no flush needed to reach the file
+    _, st, _ = request(drv, 4, 0, 0)
+    assert st == 0
+    _, st, data = request(drv, 8, 0, 20)
+    assert st == 0 and data == b"pysys-disk-1" + bytes(8)
+    _, st, _ = request(drv, 99, 0, 0)
+    assert st == 2                              # UNSUPP
+    assert drv.status() & 0x40 == 0
+
+
+def test_out_of_range_and_partial_sector_are_ioerr(image):
+    ts, mem, _, _ = machine(open_drive(str(image)))
+    drv = Driver(mem, base=0x10013600)
+    drv.probe()
+    _, st, _ = request(drv, 0, SECTORS - 1, 1024)
+    assert st == 1
+    _, st, _ = request(drv, 1, SECTORS, 512, write_data=bytes(512))
+    assert st == 1
+    _, st, _ = request(drv, 0, 0, 100)
+    assert st == 1
+    _, st, _ = request(drv, 0, SECTORS - 1, 512)
+    assert st == 0
+    assert drv.status() & 0x40 == 0
+
+
+def test_read_only_drive_refuses_writes(image):
+    before = image.read_bytes()
+    ts, mem, _, _ = machine(open_drive(str(image), readonly=True))
+    drv = Driver(mem, base=0x10013600)
+    assert drv.probe() & (1 << 5)               # VIRTIO_BLK_F_RO
+    _, st, _ = request(drv, 1, 0, 512, write_data=b"\xff" * 512)
+    assert st == 1
+    assert image.read_bytes() == before
+
+
+def test_snapshot_keeps_image_unchanged(image):
+    before = image.read_bytes()
+    backend = open_drive(str(image), snapshot=True)
+    ts, mem, _, _ = machine(backend)
+    drv = Driver(mem, base=0x10013600)
+    drv.probe()
+    _, st, _ = request(drv, 1, 5, 1024, write_data=b"\xab" * 1024)
+    assert st == 0
+    _, st, data = request(drv, 0, 4, 2048)
+    assert st == 0 and data == before[2048:2560] + b"\xab" * 1024 + before[3072:3584]
+    _, st, _ = request(drv, 4, 0, 0)
+    assert st == 0
+    backend.close()
+    assert image.read_bytes() == before
+
+
+def test_indirect_descriptors(image):
+    ts, mem, _, _ = machine(open_drive(str(image)))
+    drv = Driver(mem, base=0x10013600)
+    drv.probe()
+    mem.write_bytes(HDR, struct.pack("<IIQ", 0, 0, 1))
+    for k, (addr, length, flags) in enumerate([(HDR, 16, F_NEXT), (DATA, 512, F_WRITE | F_NEXT),
+                                               (STATUS, 1, F_WRITE)]):
+        drv.put_desc(k, addr, length, flags, k + 1, table=IND)
+    drv.put_desc(0, IND, 48, F_INDIRECT)
+    drv.submit(0)
+    assert drv.used_idx() == 1 and mem.read_bytes(STATUS, 1) == b"\x00"
+    assert mem.read_bytes(DATA, 512) == image.read_bytes()[512:1024]
+
+
+def test_header_split_across_descriptors(image):
+    ts, mem, _, _ = machine(open_drive(str(image)))
+    drv = Driver(mem, base=0x10013600)
+    drv.probe()
+    mem.write_bytes(HDR, struct.pack("<IIQ", 0, 0, 2))
+    head = drv.chain([(HDR, 4, False), (HDR + 4, 12, False), (DATA, 512, True), (STATUS, 1, True)])
+    drv.submit(head)
+    assert mem.read_bytes(STATUS, 1) == b"\x00"
+    assert mem.read_bytes(DATA, 512) == image.read_bytes()[1024:1536]
+
+
+def test_modern_interface(image):
+    ts, mem, _, levels = machine(open_drive(str(image)), legacy=False)
+    drv = Driver(mem, base=0x10013600)
+    assert drv.r(0x004) == 2
+    drv.probe()
+    assert drv.status() == 0xF
+    _, st, data = request(drv, 0, 0, 512)
+    assert st == 0 and data == image.read_bytes()[:512] and levels == [1]
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_reset_by_status_zero(image, legacy):
+    ts, mem, _, _ = machine(open_drive(str(image)), legacy=legacy)
+    drv = Driver(mem, base=0x10013600)
+    drv.probe()
+    request(drv, 0, 0, 512)
+    drv.w(0x070, 0)
+    assert drv.status() == 0 and drv.r(0x060) == 0 and ts[3].irqs[0].level == 0
+    drv.w(0x030, 0)
+    assert (drv.r(0x040) if legacy else drv.r(0x044)) == 0
+    drv2 = Driver(mem, base=0x10013600)
+    drv2.probe()
+    _, st, _ = request(drv2, 0, 1, 512)
+    assert st == 0
+
+
+def _broken_case(image, build):
+    """Run ``build`` (which submits something malformed); returns the guest_errors log."""
+    ts, mem, _, levels = machine(open_drive(str(image)))
+    drv = Driver(mem, base=0x10013600)
+    drv.probe()
+    logfile = image.parent / "guest_errors.log"
+    log.set_file(str(logfile))
+    log.mask.add("guest_errors")
+    try:
+        build(drv, mem)
+    finally:
+        log.mask.discard("guest_errors")
+        log.set_file(None)
+    assert drv.status() & 0x40, "device must report DEVICE_NEEDS_RESET"
+    # a broken device ignores further kicks until reset
+    drv.w(0x050, 0)
+    drv.w(0x070, 0)
+    assert drv.status() == 0
+    drv2 = Driver(mem, base=0x10013600)
+    drv2.probe()
+    _, st, _ = request(drv2, 0, 0, 512)
+    assert st == 0
+    return logfile.read_text()
+
+
+def test_descriptor_loop_breaks_device(image):
+    def build(drv, mem):
+        mem.write_bytes(HDR, struct.pack("<IIQ", 0, 0, 0))
+        drv.put_desc(0, HDR, 16, F_NEXT, 1)
+        drv.put_desc(1, DATA, 512, F_WRITE | F_NEXT, 2)
+        drv.put_desc(2, STATUS, 1, F_WRITE | F_NEXT, 1)     # back to 1: a loop
+        drv.submit(0)
+    assert "loops" in _broken_case(image, build)
+
+
+def test_out_of_ram_address_breaks_device(image):
+    def build(drv, mem):
+        mem.write_bytes(HDR, struct.pack("<IIQ", 0, 0, 0))
+        drv.submit(drv.chain([(HDR, 16, False), (0x00001000, 512, True), (STATUS, 1, True)]))
+    _broken_case(image, build)
+
+
+def test_out_of_ram_ring_breaks_device(image):
+    def build(drv, mem):
+        drv.put_desc(0, 0xF0000000, 16, F_INDIRECT)
+        drv.submit(0)
+    _broken_case(image, build)
+
+
+def test_short_header_breaks_device(image):
+    def build(drv, mem):
+        drv.submit(drv.chain([(HDR, 8, False), (STATUS, 1, True)]))
+    _broken_case(image, build)
+
+
+def test_missing_status_breaks_device(image):
+    def build(drv, mem):
+        mem.write_bytes(HDR, struct.pack("<IIQ", 4, 0, 0))
+        drv.submit(drv.chain([(HDR, 16, False)]))
+    _broken_case(image, build)
+
+
+def test_bad_head_and_runaway_avail_index_break_device(image):
+    def build(drv, mem):
+        mem.write_bytes(drv.avail + 4, struct.pack("<H", 999))
+        mem.write_bytes(drv.avail + 2, struct.pack("<H", 1))
+        drv.w(0x050, 0)
+    _broken_case(image, build)
+
+    def build2(drv, mem):
+        mem.write_bytes(drv.avail + 2, struct.pack("<H", 500))
+        drv.w(0x050, 0)
+    _broken_case(image, build2)
+
+
+def test_writable_before_readable_breaks_device(image):
+    def build(drv, mem):
+        drv.submit(drv.chain([(STATUS, 1, True), (HDR, 16, False)]))
+    _broken_case(image, build)
+
+
+def test_plug_rules(image):
+    t = VirtIOMMIO()
+    t.realize()
+    blk = VirtIOBlock(drive=open_drive(str(image)))
+    blk.realize()
+    assert t.is_free()
+    t.plug(blk)
+    assert not t.is_free()
+    other = VirtIOBlock(drive=open_drive(str(image)))
+    with pytest.raises(QOMError):
+        t.plug(other)
+    with pytest.raises(QOMError):
+        VirtIOBlock().realize()
+    with pytest.raises(QOMError):
+        VirtIOBlock(bogus=1)
+
+
+def test_state_round_trip_with_queue_in_use(image):
+    ts, mem, _, _ = machine(open_drive(str(image)))
+    drv = Driver(mem, base=0x10013600)
+    drv.probe()
+    request(drv, 0, 0, 512)
+    blk = ts[3].vdev
+    saved_t, saved_b = ts[3].state_bytes(), blk.state_bytes()
+    drv.w(0x070, 0)
+    ts[3].load_state_bytes(saved_t)
+    blk.load_state_bytes(saved_b)
+    assert ts[3].irqs[0].level == 1
+    _, st, data = request(drv, 0, 2, 512)
+    assert st == 0 and data == image.read_bytes()[1024:1536]
