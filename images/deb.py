@@ -23,7 +23,7 @@ import lzma
 import os
 import shutil
 import tarfile
-from typing import Iterable, List, Tuple
+from typing import BinaryIO, Iterable, List, Tuple
 
 from .errors import ImageError
 
@@ -57,37 +57,48 @@ def ar_members(data: bytes) -> List[Tuple[str, bytes]]:
     return out
 
 
-def _decompress(name: str, blob: bytes) -> bytes:
-    try:
-        if name.endswith(".xz"):
-            return lzma.decompress(blob)
-        if name.endswith(".gz"):
-            return gzip.decompress(blob)
-        if name.endswith(".bz2"):
-            return bz2.decompress(blob)
-        if name.endswith(".zst"):
-            try:
-                import zstandard  # type: ignore
-            except ImportError:
-                raise ImageError(f"{name} is zstd-compressed; install the 'zstandard' "
-                                 "Python module to unpack it") from None
-            return zstandard.ZstdDecompressor().decompressobj().decompress(blob)
-        if name.endswith(".tar"):
-            return blob
-    except (lzma.LZMAError, OSError, EOFError, ValueError) as e:
-        raise ImageError(f"{name}: corrupt compressed data ({e})") from None
+def _stream(name: str, blob: bytes) -> BinaryIO:
+    """A file object that decompresses the ar member ``name`` as it is read."""
+    raw = io.BytesIO(blob)
+    if name.endswith(".xz"):
+        return lzma.LZMAFile(raw)           # type: ignore[return-value]
+    if name.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw)   # type: ignore[return-value]
+    if name.endswith(".bz2"):
+        return bz2.BZ2File(raw)             # type: ignore[return-value]
+    if name.endswith(".zst"):
+        try:
+            import zstandard  # type: ignore
+        except ImportError:
+            raise ImageError(f"{name} is zstd-compressed; install the 'zstandard' "
+                             "Python module to unpack it") from None
+        return zstandard.ZstdDecompressor().stream_reader(raw)
+    if name.endswith(".tar"):
+        return raw
     raise ImageError(f"unsupported .deb member compression '{name}'")
 
 
-def deb_data_tar(data: bytes) -> Tuple[str, bytes]:
+_CORRUPT = (lzma.LZMAError, OSError, EOFError, ValueError, tarfile.TarError)
+
+
+def _data_member(data: bytes) -> Tuple[str, bytes]:
     members = ar_members(data)
     names = [n for n, _ in members]
     if not names or names[0] != "debian-binary":
         raise ImageError("not a Debian package (first ar member is not debian-binary)")
     for name, blob in members:
         if name.startswith("data.tar"):
-            return name, _decompress(name, blob)
+            return name, blob
     raise ImageError(f"no data.tar member in package (members: {', '.join(names)})")
+
+
+def deb_data_tar(data: bytes) -> Tuple[str, bytes]:
+    name, blob = _data_member(data)
+    try:
+        with _stream(name, blob) as f:
+            return name, f.read()
+    except _CORRUPT as e:
+        raise ImageError(f"{name}: corrupt compressed data ({e})") from None
 
 
 def _member_path(name: str) -> str:
@@ -106,49 +117,52 @@ def extract_deb(deb_path: str, dest: str, skip: Iterable[str] = DEFAULT_SKIP) ->
     """Unpack ``deb_path``'s data into ``dest``; returns the relative names written."""
     with open(deb_path, "rb") as f:
         data = f.read()
-    member, tar_bytes = deb_data_tar(data)
-    skip = tuple(skip)
-    written = []
+    member, blob = _data_member(data)
+    del data
     os.makedirs(dest, exist_ok=True)
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:")
-    except tarfile.TarError as e:
+        with _stream(member, blob) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+            return _extract_members(tar, dest, tuple(skip), os.path.basename(deb_path))
+    except _CORRUPT as e:
         raise ImageError(f"{os.path.basename(deb_path)}: corrupt {member} ({e})") from None
-    with tar:
-        for ti in tar:
-            rel = _member_path(ti.name)
-            if rel in (".", "") or (rel + "/").startswith(skip) or rel.startswith(skip):
-                continue
-            if os.path.isabs(rel) or rel.split(os.sep)[0] == "..":
-                raise ImageError(f"{os.path.basename(deb_path)}: unsafe path '{ti.name}'")
-            target = os.path.join(dest, rel)
-            if not _inside(dest, os.path.dirname(target)):
-                raise ImageError(f"{os.path.basename(deb_path)}: path '{ti.name}' "
-                                 "leaves the unpack directory")
-            if ti.isdir():
-                os.makedirs(target, exist_ok=True)
-            elif ti.isfile():
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                src = tar.extractfile(ti)
-                assert src is not None
+
+
+def _extract_members(tar: tarfile.TarFile, dest: str, skip: Tuple[str, ...],
+                     pkg: str) -> List[str]:
+    written: List[str] = []
+    for ti in tar:
+        rel = _member_path(ti.name)
+        if rel in (".", "") or (rel + "/").startswith(skip) or rel.startswith(skip):
+            continue
+        if os.path.isabs(rel) or rel.split(os.sep)[0] == "..":
+            raise ImageError(f"{pkg}: unsafe path '{ti.name}'")
+        target = os.path.join(dest, rel)
+        if not _inside(dest, os.path.dirname(target)):
+            raise ImageError(f"{pkg}: path '{ti.name}' leaves the unpack directory")
+        if ti.isdir():
+            os.makedirs(target, exist_ok=True)
+        elif ti.isfile():
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            src = tar.extractfile(ti)
+            assert src is not None
+            if os.path.lexists(target):
+                os.unlink(target)
+            with open(target, "wb") as out:
+                out.write(src.read())
+            os.chmod(target, (ti.mode & 0o777) | 0o600)
+            written.append(rel)
+        elif ti.issym():
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.lexists(target):
+                os.unlink(target)
+            os.symlink(ti.linkname, target)
+            written.append(rel)
+        elif ti.islnk():
+            source = os.path.join(dest, _member_path(ti.linkname))
+            if _inside(dest, source) and os.path.isfile(source):
                 if os.path.lexists(target):
                     os.unlink(target)
-                with open(target, "wb") as out:
-                    out.write(src.read())
-                os.chmod(target, (ti.mode & 0o777) | 0o600)
+                shutil.copyfile(source, target)
                 written.append(rel)
-            elif ti.issym():
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                if os.path.lexists(target):
-                    os.unlink(target)
-                os.symlink(ti.linkname, target)
-                written.append(rel)
-            elif ti.islnk():
-                source = os.path.join(dest, _member_path(ti.linkname))
-                if _inside(dest, source) and os.path.isfile(source):
-                    if os.path.lexists(target):
-                        os.unlink(target)
-                    shutil.copyfile(source, target)
-                    written.append(rel)
-            # device nodes and fifos: not needed from the packages we use
+        # device nodes and fifos: not needed from the packages we use
     return written

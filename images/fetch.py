@@ -126,6 +126,17 @@ def _locked(cache: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
+def _remove_leftovers(cache: Path) -> None:
+    """Temporary files of a fetch that was killed (we hold the lock: none is live)."""
+    for pattern in ("debs/.part-*", "index/*/.part-*", "pkgs/.unpack-*", "*/.copy-*",
+                    "*/.json-*"):
+        for p in cache.glob(pattern):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink()
+
+
 def _write_json_atomic(path: Path, data: dict) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".json-", dir=str(path.parent))
     with os.fdopen(fd, "w") as f:
@@ -281,6 +292,7 @@ def guest_files(arch: str, cache_dir: Union[str, "os.PathLike[str]", None] = Non
     manifest = out_dir / "guest.json"
     try:
         with _locked(cache):
+            _remove_leftovers(cache)
             if not refresh:
                 gf = _manifest_ok(manifest)
                 if gf is not None:

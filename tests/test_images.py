@@ -291,6 +291,10 @@ def test_deb_errors(tmp_path):
         deb.deb_data_tar(_ar([("debian-binary", b"2.0\n"), ("data.tar.lz4", b"x")]))
     with pytest.raises(ImageError, match="truncated"):
         deb.ar_members(_ar([("debian-binary", b"2.0\n")])[:-3])
+    corrupt = tmp_path / "corrupt.deb"
+    corrupt.write_bytes(_ar([("debian-binary", b"2.0\n"), ("data.tar.xz", b"\xfd7zXZ\0junk")]))
+    with pytest.raises(ImageError, match="corrupt data.tar.xz"):
+        deb.extract_deb(str(corrupt), str(tmp_path / "out0"))
     evil = tmp_path / "evil.deb"
     evil.write_bytes(_deb([("../../escape", b"x")]))
     with pytest.raises(ImageError, match="unsafe path"):
@@ -489,11 +493,14 @@ def test_guest_files_from_local_mirror(tmp_path):
     assert gf.kernel_version == "6.1.0-3-armmp" and gf.machine == "vexpress-a9"
     assert gf.packages == {"linux-image-6.1.0-3-armmp": "6.1.10-1", "busybox-static": "1:1.35.0-4"}
     assert gzip.decompress(gf.initrd.read_bytes()).startswith(b"070701")
-    # complete cache: no mirror needed at all
+    # complete cache: no mirror needed at all; a killed run's temporary file is cleared
     shutil.rmtree(mirror)
+    (cache / "debs/.part-killed").write_bytes(b"half")
     again = guest_files("arm", cache_dir=cache, mirror="http://127.0.0.1:9/none", quiet=True)
     assert again.kernel == gf.kernel and again.packages == gf.packages
     assert not list(cache.glob("**/.part-*")) and not list(cache.glob("pkgs/.unpack-*"))
+    assert sorted(p.name for p in (cache / "arm").iterdir()) == [
+        "guest.json", "initramfs.cpio.gz", "vexpress-v2p-ca9.dtb", "zImage"]
 
 
 def test_hash_mismatch_and_missing_package(tmp_path):
