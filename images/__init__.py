@@ -10,7 +10,7 @@ Python interface:
   ``.kernel_version``, ``.append``, ``.machine``) for "arm" or "mipsel".
 * ``build_initramfs(arch, init_script=None, modules=(), extra_files=None, out=None)``
   -> Path of a busybox initramfs whose /init is ``init_script``.
-* ``ImageError`` (one-line message) and its subclass ``OfflineError``.
+* ``ImageError`` (one-line message) and its subclasses ``OfflineError``, ``NotFoundError``.
 
 Modules: ``fetch`` (cache, command line), ``aptsources`` (mirror discovery),
 ``packages`` (Packages index), ``debver`` (version order), ``download``, ``deb``
@@ -19,9 +19,9 @@ writer), ``initramfs``.
 """
 from __future__ import annotations
 
-from .errors import ImageError, OfflineError
+from .errors import ImageError, NotFoundError, OfflineError
 from .fetch import GuestFiles, default_cache_dir, guest_files
 from .initramfs import BANNER, DEFAULT_INIT, build_initramfs, make_initramfs
 
 __all__ = ["guest_files", "GuestFiles", "build_initramfs", "make_initramfs", "default_cache_dir",
-           "ImageError", "OfflineError", "BANNER", "DEFAULT_INIT"]
+           "ImageError", "OfflineError", "NotFoundError", "BANNER", "DEFAULT_INIT"]

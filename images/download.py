@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 from typing import Optional
 
-from .errors import ImageError, OfflineError
+from .errors import ImageError, NotFoundError, OfflineError
 
 __all__ = ["download", "fetch_bytes", "sha256_file", "TIMEOUT"]
 
@@ -38,13 +38,13 @@ def _open(url: str):
         return urllib.request.urlopen(req, timeout=TIMEOUT)
     except urllib.error.HTTPError as e:
         if e.code == 404:
-            raise ImageError(f"not found on the mirror (HTTP 404): {url}") from None
+            raise NotFoundError(f"not found on the mirror (HTTP 404): {url}") from None
         raise ImageError(f"HTTP error {e.code} ({e.reason}) for {url}") from None
     except urllib.error.URLError as e:
         reason = e.reason
         if isinstance(reason, FileNotFoundError) or (
                 isinstance(reason, str) and url.startswith("file:")):
-            raise ImageError(f"not found on the mirror: {url}") from None
+            raise NotFoundError(f"not found on the mirror: {url}") from None
         raise OfflineError(f"cannot reach {url}: {reason} (offline? pass --mirror URL "
                            "for a reachable Debian mirror)") from None
     except (socket.timeout, OSError) as e:

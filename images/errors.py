@@ -4,10 +4,11 @@
   bad option, hash mismatch, unsupported archive format).
 * ``OfflineError(ImageError)``: the mirror cannot be reached at all (no network,
   DNS failure, connection refused), so tests can skip instead of failing.
+* ``NotFoundError(ImageError)``: the mirror answered but has no such file.
 """
 from __future__ import annotations
 
-__all__ = ["ImageError", "OfflineError"]
+__all__ = ["ImageError", "OfflineError", "NotFoundError"]
 
 
 class ImageError(Exception):
@@ -16,3 +17,7 @@ class ImageError(Exception):
 
 class OfflineError(ImageError):
     """The Debian mirror could not be reached."""
+
+
+class NotFoundError(ImageError):
+    """The mirror has no such file (HTTP 404, or missing under a file: URL)."""

@@ -46,7 +46,7 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 from .aptsources import MIRROR_ENV, mirror_from
 from .deb import extract_deb
 from .download import download, fetch_bytes, sha256_file
-from .errors import ImageError, OfflineError
+from .errors import ImageError, NotFoundError, OfflineError
 from .initramfs import make_initramfs
 from .kmod import ModuleTree
 from .packages import Stanza, decompress_index, kernel_package_re, newest, parse_packages
@@ -303,8 +303,8 @@ def guest_files(arch: str, cache_dir: Union[str, "os.PathLike[str]", None] = Non
             try:
                 kdeb = _get_deb(url, kst, cache, quiet)
                 bdeb = _get_deb(url, bst, cache, quiet)
-            except ImageError as e:
-                if "404" not in str(e) or refresh:
+            except NotFoundError:
+                if refresh:
                     raise
                 # the index we kept is older than the mirror: read it again, once
                 text = _load_index(url, ga, cache, True, quiet)

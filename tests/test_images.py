@@ -503,6 +503,17 @@ def test_guest_files_from_local_mirror(tmp_path):
         "guest.json", "initramfs.cpio.gz", "vexpress-v2p-ca9.dtb", "zImage"]
 
 
+def test_stale_cached_index_is_read_again(tmp_path):
+    mirror, cache = tmp_path / "mirror", tmp_path / "cache"
+    _make_mirror(mirror, "6.1.0-3")
+    assert guest_files("arm", cache, mirror.as_uri(), quiet=True).kernel_version == "6.1.0-3-armmp"
+    for folder in ("arm", "debs", "pkgs"):
+        shutil.rmtree(cache / folder)
+    shutil.rmtree(mirror)                   # a point release replaced the kernel package
+    _make_mirror(mirror, "6.1.0-4")
+    assert guest_files("arm", cache, mirror.as_uri(), quiet=True).kernel_version == "6.1.0-4-armmp"
+
+
 def test_hash_mismatch_and_missing_package(tmp_path):
     mirror = tmp_path / "mirror"
     _make_mirror(mirror)
