@@ -12,7 +12,9 @@ Images:
   is the ELF entry (moved to the physical address when an executable segment's
   physical and virtual addresses differ and no ``translate`` is given, as QEMU
   does), ``low``/``high`` the loaded physical range (``high`` exclusive).
-* ``load_raw(path, space, addr, max_size=None) -> size``.
+* ``load_raw(path, space, addr, max_size=None) -> size``;
+  ``load_ramdisk(path, space, addr, max_size=None) -> size`` (a U-Boot ramdisk
+  image's payload, else the raw file, as QEMU's -initrd).
 * ``parse_uimage(path) -> UImage`` (U-Boot legacy image; header and data CRCs
   checked, gzip payloads decompressed); ``load_uimage(path, space)``.
 * ``is_zimage(data)``: an ARM zImage (magic 0x016f2818 at 0x24).
@@ -45,7 +47,7 @@ from pysystem.memory import AddressSpace, BusError
 
 __all__ = [
     "LoaderError", "ElfInfo", "UImage", "Rom", "load_elf", "load_raw", "parse_uimage",
-    "load_uimage", "is_zimage", "load_dtb", "parse_dtb_bytes", "dtb_bytes", "set_memory",
+    "load_uimage", "load_ramdisk", "is_zimage", "load_dtb", "parse_dtb_bytes", "dtb_bytes", "set_memory",
     "set_chosen", "add_node", "sized_cells", "find_compatible", "phandle_of", "get_cells",
     "add_rom", "roms", "roms_text", "rom_reset", "clear_roms", "arm_boot_layout",
     "read_image",
@@ -196,6 +198,23 @@ def load_raw(path: str, space: AddressSpace, addr: int, max_size: Optional[int] 
                           f"at most {max_size} fit)")
     add_rom(name or path, addr, data, space)
     return len(data)
+
+
+def load_ramdisk(path: str, space: AddressSpace, addr: int, max_size: Optional[int] = None) -> int:
+    """An initrd: a U-Boot ramdisk image's payload if it is one, else the raw file; return its size."""
+    with_magic = read_image(path, "initrd")
+    if len(with_magic) >= 64 and int.from_bytes(with_magic[:4], "big") == IH_MAGIC:
+        img = parse_uimage(path)
+        if img.image_type == IH_TYPE_RAMDISK:
+            if max_size is not None and len(img.data) > max_size:
+                raise LoaderError(f"could not load initrd '{path}': too big to fit into RAM "
+                                  f"after the kernel")
+            add_rom(path, addr, img.data, space)
+            return len(img.data)
+    if max_size is not None and len(with_magic) > max_size:
+        raise LoaderError(f"could not load initrd '{path}': too big to fit into RAM after the kernel")
+    add_rom(path, addr, with_magic, space)
+    return len(with_magic)
 
 
 def is_zimage(data: bytes) -> bool:

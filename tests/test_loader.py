@@ -242,6 +242,20 @@ def test_uimage_parse_and_corruption(tmp_path):
         loader.parse_uimage(str(p))
 
 
+def test_ramdisk_raw_or_uimage(tmp_path):
+    space, ram = vexpress_space()
+    payload = os.urandom(5000)
+    raw = tmp_path / "rd.raw"
+    raw.write_bytes(payload)
+    wrapped = tmp_path / "rd.uimg"
+    wrapped.write_bytes(make_uimage(payload, load=0, entry=0, itype=3))
+    assert loader.load_ramdisk(str(raw), space, RAM_BASE) == 5000
+    assert loader.load_ramdisk(str(wrapped), space, RAM_BASE + 0x2000) == 5000
+    assert bytes(ram.data[0x2000:0x2000 + 5000]) == bytes(ram.data[:5000]) == payload
+    with pytest.raises(LoaderError, match="too big"):
+        loader.load_ramdisk(str(raw), space, RAM_BASE + 0x4000, max_size=4096)
+
+
 @needs_qemu
 def test_uimage_load_matches_qemu(tmp_path):
     payload = os.urandom(3000)
@@ -249,7 +263,7 @@ def test_uimage_load_matches_qemu(tmp_path):
     p.write_bytes(make_uimage(payload, load=0x60008000, entry=0x60008040, comp=1))
     out = qemu_monitor(["-m", "256", "-kernel", "uImage"], ["info roms"], tmp_path)
     space, ram = vexpress_space()
-    img, load, entry = loader.load_uimage("uImage" if False else str(p), space)
+    img, load, entry = loader.load_uimage(str(p), space)
     assert (load, entry) == (0x60008000, 0x60008040)
     assert bytes(ram.data[0x8000:0x8000 + 3000]) == payload
     rom_line = [line for line in qemu_roms(out).splitlines() if "uImage" in line]
