@@ -151,7 +151,8 @@ class ArmMPTimer(SysBusDevice):
         if timer.deadline is None:
             return self.count[i]
         left = (timer.deadline - self.clock.now()) // self._tick_ns(i)
-        return min(max(0, left), _W32)
+        # after a reload the counter holds at most the value it was reloaded with
+        return min(max(0, left), self.count[i])
 
     def _start(self, i: int, value: int) -> None:
         """Let CPU i's counter run down from ``value`` now (or hold it if disabled)."""
