@@ -5,7 +5,8 @@ Interface:
 * ``build_initramfs(arch, init_script=None, modules=(), extra_files=None,
   out=None, cache_dir=None, mirror=None)`` -> Path of a gzip'ed newc cpio.
   Fetches the guest packages first if needed (see ``fetch.guest_files``).
-  ``out`` defaults to ``<cache>/<arch>/initramfs-custom.cpio.gz``.
+  ``out`` defaults to ``<cache>/<arch>/initramfs-custom.cpio.gz``; tests that
+  may run in parallel should pass their own ``out``.
 * ``make_initramfs(busybox, out, init_script=None, module_tree=None,
   modules=(), extra_files=None)`` -> the same from files already on disk
   (no network).
@@ -153,7 +154,10 @@ def make_initramfs(busybox: Union[str, "os.PathLike[str]"], out: Union[str, "os.
     w.file("init", script.encode() if isinstance(script, str) else bytes(script), 0o755)
     for guest_path, value in (extra_files or {}).items():
         data, mode = _extra_content(value)
-        w.file(guest_path, data, mode)
+        try:
+            w.file(guest_path, data, mode)
+        except ValueError as e:
+            raise ImageError(str(e)) from None
     return Path(w.write_gz(os.fspath(out)))
 
 
