@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from pysystem.memory import AddressSpace, BusError
 
@@ -265,7 +265,7 @@ def load_elf(path: str, space: AddressSpace, translate: Optional[Callable[[int],
             segments.append((i, seg, data[seg["p_offset"]:seg["p_offset"] + filesz]))
     except ELFError as e:
         raise LoaderError(f"could not load '{path}': corrupt ELF file ({e})") from None
-    except (struct.error, ValueError, KeyError) as e:
+    except (struct.error, ValueError, KeyError):
         raise LoaderError(f"could not load '{path}': corrupt or truncated ELF file") from None
     if header["e_type"] not in ("ET_EXEC", "ET_DYN"):
         raise LoaderError(f"could not load '{path}': not an executable ELF file")
