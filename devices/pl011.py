@@ -16,11 +16,12 @@ Behaviour (QEMU 7.2's hw/char/pl011.c): transmission is instantaneous, so the TX
 FIFO always reads empty (FR.TXFE set, TXFF and BUSY clear) and TXIS is raised on
 every write to DR; the RX FIFO is 16 entries deep with LCR_H.FEN, one entry
 without, and each entry carries the error bits (break in bit 10) that DR returns;
-RXIS is raised when the first character arrives (QEMU uses a trigger level of
+control registers keep all 32 bits written, as in QEMU; RXIS is raised when the first character arrives (QEMU uses a trigger level of
 one whatever IFLS says, because Linux only drains the FIFO on an interrupt) and
 dropped when the FIFO is read empty; writing LCR_H.FEN flushes the FIFO.  CR.LBE
-loopback sends transmitted characters to the RX FIFO and the modem outputs to
-the modem status bits.
+loopback (as newer QEMU and the hardware do; QEMU 7.2 has none) sends
+transmitted characters and breaks to the RX FIFO and the modem outputs to the
+modem status bits.
 
 Not modelled: baud rate timing, the receive timeout interrupt (never raised, as
 in QEMU), overrun/parity/framing errors, DMA (DMACR is stored; enabling it is
@@ -70,12 +71,12 @@ class PL011(SysBusDevice):
         Reg("RSR", 0x004, write="_write_ecr", doc="receive status; any write clears it (ECR)"),
         Reg("FR", 0x018, reset=FR_RXFE | FR_TXFE, access="ro", doc="flags"),
         Reg("ILPR", 0x020, doc="IrDA low-power counter"),
-        Reg("IBRD", 0x024, mask=0xFFFF, doc="integer baud rate divisor"),
-        Reg("FBRD", 0x028, mask=0x3F, doc="fractional baud rate divisor"),
+        Reg("IBRD", 0x024, doc="integer baud rate divisor"),
+        Reg("FBRD", 0x028, doc="fractional baud rate divisor"),
         Reg("LCR_H", 0x02C, write="_write_lcr_h", doc="line control"),
         Reg("CR", 0x030, reset=0x300, on_write="_loopback_modem", doc="control"),
         Reg("IFLS", 0x034, reset=0x12, doc="FIFO interrupt levels (stored; trigger is always 1)"),
-        Reg("IMSC", 0x038, mask=0x7FF, on_write="_update_irq", doc="interrupt mask"),
+        Reg("IMSC", 0x038, on_write="_update_irq", doc="interrupt mask"),
         Reg("RIS", 0x03C, access="ro", doc="raw interrupt status"),
         Reg("MIS", 0x040, access="ro", read="_read_mis", stored=False, doc="masked interrupt status"),
         Reg("ICR", 0x044, access="wo", write="_write_icr", stored=False, doc="interrupt clear"),
