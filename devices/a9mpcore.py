@@ -13,7 +13,7 @@ watchdog in watchdog mode expires.
 Inputs: ``set_irq(n, level)`` drives SPI n (GIC interrupt 32 + n), as QEMU's gpio inputs.
 Internal wiring, per CPU i: global timer -> PPI 27, TWD -> PPI 29, watchdog -> PPI 30.
 Properties: num-cpu (1..4), num-irq (GIC lines including the 32 internal ones; 96 on
-vexpress-a9).  Attribute ``clock``: the board's VirtualClock, set before realize().
+vexpress-a9), has-security-extensions (the GIC's; default on, as QEMU gives vexpress-a9).  Attribute ``clock``: the board's VirtualClock, set before realize().
 The parts are children named scu, gic, gtimer, mptimer and wdt; their state is theirs.
 Not modelled: see the parts' modules.
 """
@@ -45,6 +45,8 @@ class A9MPCorePriv(SysBusDevice):
     PROPERTIES = (
         Property("num-cpu", "uint32", 1, "number of CPUs (1..4)"),
         Property("num-irq", "uint32", 96, "GIC interrupt lines, 32 internal included"),
+        Property("has-security-extensions", "bool", True,
+                 "GIC with TrustZone groups (as QEMU's vexpress-a9, whose A9 has EL3)"),
     )
 
     def __init__(self, **props):
@@ -70,7 +72,9 @@ class A9MPCorePriv(SysBusDevice):
         n = self.num_cpu
         this_cpu = lambda: self.current_cpu()  # noqa: E731 (the board may replace ours later)
         self.scu = self.add_child("scu", A9SCU(num_cpu=n))
-        self.gic = self.add_child("gic", ArmGIC(num_cpu=n, num_irq=self.num_irq))
+        self.gic = self.add_child("gic", ArmGIC(
+            num_cpu=n, num_irq=self.num_irq,
+            has_security_extensions=self.has_security_extensions))
         self.gtimer = self.add_child("gtimer", A9GlobalTimer(num_cpu=n))
         self.mptimer = self.add_child("mptimer", ArmMPTimer(num_cpu=n))
         self.wdt = self.add_child("wdt", ArmMPTimer(num_cpu=n, watchdog=True))

@@ -16,7 +16,9 @@ board's ``pic[n]``); ``set_ppi(cpu, irq, level)`` drives private interrupt ``irq
 ``cpu``; ``set_internal(cpu * 32 + irq, level)`` is the same in the one-number form that
 ``IRQ.connect`` passes.
 
-Properties: num-cpu (1..4), num-irq (32 + a multiple of 32, up to 1020; 96 on vexpress-a9).
+Properties: num-cpu (1..4), num-irq (32 + a multiple of 32, up to 1020; 96 on vexpress-a9),
+has-security-extensions (bool, QEMU's name; the A9's GIC has them, and QEMU's vexpress-a9
+turns them on with the CPU's TrustZone).
 
 Behaviour (GICv1 architecture, A9 TRM):
 * SGIs 0-15 are always enabled and edge triggered; SGI/PPI enable, pending, active and
@@ -30,8 +32,17 @@ Behaviour (GICv1 architecture, A9 TRM):
 * ITARGETSR are read-as-zero/write-ignored on a one-CPU GIC (as QEMU, GICv2 spec), where
   every SPI goes to CPU 0; SPIs use the 1-N model (one pending/active state, first CPU wins).
 
-Not modelled: the Security Extensions (GICD_IGROUPR and ICCABPR read as zero, no FIQs are
-ever signalled, GICD_TYPER.SecurityExtn = 0, as QEMU's a9mpcore GIC), the legacy nFIQ/nIRQ
+Security Extensions (has-security-extensions=on): GICD_TYPER.SecurityExtn reads 1, every
+interrupt has a group (GICD_IGROUPR, banked below 32; reset: all group 0); GICD_CTLR has
+EnableGrp0/EnableGrp1, ICCICR EnableGrp0, EnableGrp1, AckCtl, FIQEn and CBPR; group 0
+interrupts go to nFIQ when FIQEn is set, group 1 ones always to nIRQ; ICCABPR is group 1's
+binary point (at least 3) unless CBPR; reading IAR or HPPIR when the highest pending
+interrupt is group 1 and AckCtl is clear gives 1022.  Every access is taken as a Secure
+one (the memory API carries no security attribute; Linux runs Secure on vexpress-a9).
+Without them IGROUPR and ABPR read as zero, only bit 0 of the control registers exists and
+FIQ is never signalled.
+
+Not modelled: Non-secure accesses (the banked Non-secure views), the legacy nFIQ/nIRQ
 PPIs 28 and 31, and wakeup/power signals.
 """
 from __future__ import annotations
@@ -46,9 +57,11 @@ from pysystem.regbank import Reg, RegisterBank
 MAX_CPU = 4
 MAX_IRQ = 1020
 SPURIOUS = 1023
+GROUP1_SPURIOUS = 1022
 PRIO_MASK = 0xF8       # 5 implemented priority bits
 MIN_BPR = 2            # 7 - implemented bits
 _W32 = 0xFFFFFFFF
+CPU_ACKCTL, CPU_FIQEN, CPU_CBPR = 1 << 2, 1 << 3, 1 << 4
 _SGI_BITS = 0xFFFF
 
 # Peripheral/component ID bytes at 0xFD0..0xFFC (PIDR4-7, PIDR0-3, CIDR0-3)
@@ -63,10 +76,11 @@ def _cpu0() -> int:
 
 DIST_REGS = RegisterBank(
     "arm_gic",
-    Reg("CTLR", 0x000, mask=0x1, on_write="_update_irq", doc="distributor enable"),
+    Reg("CTLR", 0x000, write="_write_ctlr", doc="distributor enable (per group)"),
     Reg("TYPER", 0x004, access="ro", stored=False, read="_read_typer"),
     Reg("IIDR", 0x008, access="ro", stored=False, read="_read_iidr"),
-    Reg("IGROUPR", 0x080, count=32, stored=False, doc="no security extensions: RAZ/WI"),
+    Reg("IGROUPR", 0x080, count=128, width=1, stored=False,
+        read="_read_group", write="_write_group"),
     Reg("ISENABLER", 0x100, count=128, width=1, stored=False,
         read="_read_enable", write="_write_set_enable"),
     Reg("ICENABLER", 0x180, count=128, width=1, stored=False,
@@ -97,7 +111,7 @@ CPU_REGS = RegisterBank(
     Reg("EOIR", 0x10, access="wo", stored=False, write="_write_eoir"),
     Reg("RPR", 0x14, access="ro", stored=False, read="_read_rpr"),
     Reg("HPPIR", 0x18, access="ro", stored=False, read="_read_hppir"),
-    Reg("ABPR", 0x1C, stored=False, doc="no security extensions: RAZ/WI"),
+    Reg("ABPR", 0x1C, stored=False, read="_read_abpr", write="_write_abpr"),
     Reg("IIDR", 0xFC, access="ro", stored=False, read="_read_cpu_iidr"),
 )
 
@@ -114,11 +128,14 @@ class ArmGIC(SysBusDevice):
     PROPERTIES = (
         Property("num-cpu", "uint32", 1, "number of CPU interfaces (1..4)"),
         Property("num-irq", "uint32", 96, "interrupt lines: 32 internal + SPIs (multiple of 32)"),
+        Property("has-security-extensions", "bool", False,
+                 "interrupt groups, FIQ for group 0 (TrustZone)"),
     )
     STATE = DIST_REGS.fields() + (
-        Field("cpu_ctlr", "u32[4]", 0, "ICCICR per CPU (bit 0: enable)"),
+        Field("cpu_ctlr", "u32[4]", 0, "ICCICR per CPU"),
         Field("pmr", "u8[4]", 0, "priority mask per CPU"),
         Field("bpr", "u8[4]", MIN_BPR, "binary point per CPU"),
+        Field("abpr", "u8[4]", MIN_BPR + 1, "group 1 binary point per CPU"),
         Field("apr", "u32[4]", 0, "active priorities per CPU: bit n = group priority n*8 active"),
         Field("ppi_enabled", "u32[4]", 0, "enable bits of IRQs 16-31 per CPU"),
         Field("ppi_pending", "u32[4]", 0, "pending latches of IRQs 16-31 per CPU"),
@@ -129,6 +146,8 @@ class ArmGIC(SysBusDevice):
         Field("spi_active", "int", 0, "active bits of SPIs"),
         Field("spi_level", "int", 0, "input levels of SPIs"),
         Field("edge", "int", 0, "edge-triggered configuration (bit n = IRQ n, PPIs and SPIs)"),
+        Field("ppi_group", "u32[4]", 0, "group bits of IRQs 0-31 per CPU"),
+        Field("spi_group", "int", 0, "group bits of SPIs"),
         Field("priority_banked", "u8[128]", 0, "priorities of IRQs 0-31, CPU-major"),
         Field("priority", "u8[1020]", 0, "priorities of SPIs (indexed by IRQ)"),
         Field("targets", "u8[1020]", 0, "CPU targets of SPIs (indexed by IRQ)"),
@@ -285,13 +304,24 @@ class ArmGIC(SysBusDevice):
     def _active_view(self, cpu: int) -> int:
         return (self.ppi_active[cpu] & _W32) | (self.spi_active & self._spi_valid)
 
+    def _group_view(self, cpu: int) -> int:
+        if not self.has_security_extensions:
+            return 0
+        return (self.ppi_group[cpu] & _W32) | (self.spi_group & self._spi_valid)
+
+    def _group(self, irq: int, cpu: int) -> int:
+        return self._group_view(cpu) >> irq & 1
+
     def _prio(self, irq: int, cpu: int) -> int:
         if irq < 32:
             return self.priority_banked[cpu * 32 + irq] & PRIO_MASK
         return self.priority[irq] & PRIO_MASK
 
-    def _group_prio(self, prio: int, cpu: int) -> int:
-        bpr = max(MIN_BPR, min(self.bpr[cpu], 7))
+    def _group_prio(self, prio: int, cpu: int, group: int = 0) -> int:
+        if group and not self.cpu_ctlr[cpu] & CPU_CBPR:
+            bpr = max(MIN_BPR + 1, min(self.abpr[cpu], 7)) - 1
+        else:
+            bpr = max(MIN_BPR, min(self.bpr[cpu], 7))
         return prio & (0xFF << (bpr + 1)) & 0xFF
 
     def _running(self, cpu: int) -> int:
@@ -301,10 +331,16 @@ class ArmGIC(SysBusDevice):
     def _best(self, cpu: int):
         """(irq, priority) of the highest-priority pending, enabled, inactive interrupt
         that passes the priority mask, or (1023, 0xFF)."""
-        if not (self.ctlr & 1 and self.cpu_ctlr[cpu] & 1):
+        ctlr, cctlr = self.ctlr, self.cpu_ctlr[cpu]
+        groups = 0
+        if ctlr & 1 and cctlr & 1:
+            groups = ~self._group_view(cpu)
+        if self.has_security_extensions and ctlr & 2 and cctlr & 2:
+            groups |= self._group_view(cpu)
+        if not groups:
             return SPURIOUS, 0xFF
         cand = self._enabled_view(cpu) & self._pending_view(cpu) & ~self._active_view(cpu) \
-            & (_W32 | self._route[cpu])
+            & (_W32 | self._route[cpu]) & groups
         best, best_prio = SPURIOUS, 0x100
         while cand:
             low = cand & -cand
@@ -321,13 +357,34 @@ class ArmGIC(SysBusDevice):
         """Recompute every CPU's IRQ (and FIQ) output from the raw state."""
         for cpu in range(self.num_cpu):
             irq, prio = self._best(cpu)
-            level = irq != SPURIOUS and self._group_prio(prio, cpu) < self._running(cpu)
-            self.irq_out[cpu].set(level)
-            self.fiq_out[cpu].set(0)
+            irq_level = fiq_level = False
+            if irq != SPURIOUS:
+                group = self._group(irq, cpu)
+                if self._group_prio(prio, cpu, group) < self._running(cpu):
+                    if group == 0 and self.cpu_ctlr[cpu] & CPU_FIQEN and \
+                            self.has_security_extensions:
+                        fiq_level = True
+                    else:
+                        irq_level = True
+            self.irq_out[cpu].set(irq_level)
+            self.fiq_out[cpu].set(fiq_level)
 
     # --- distributor registers ------------------------------------------------------
     def _read_typer(self) -> int:
-        return ((self.num_irq // 32) - 1) | ((self.num_cpu - 1) << 5)
+        return ((self.num_irq // 32) - 1) | ((self.num_cpu - 1) << 5) | \
+            (int(self.has_security_extensions) << 10)
+
+    def _write_ctlr(self, value: int) -> None:
+        self.ctlr = value & (3 if self.has_security_extensions else 1)
+        self._update_irq()
+
+    def _read_group(self, i: int) -> int:
+        return self._byte_of(self._group_view(self._cur), i)
+
+    def _write_group(self, i: int, value: int) -> None:
+        if self.has_security_extensions:
+            self._change_bits("ppi_group", "spi_group", i, value, True, 0)
+            self._change_bits("ppi_group", "spi_group", i, ~value & 0xFF, False, 0)
 
     def _read_iidr(self) -> int:
         return _DIST_IIDR
@@ -451,12 +508,25 @@ class ArmGIC(SysBusDevice):
         self._update_irq()
 
     # --- CPU interface registers (self._cur is the CPU) --------------------------------
+    def _cpu_ctlr_mask(self) -> int:
+        return 0x1F if self.has_security_extensions else 0x1
+
     def _read_cpu_ctlr(self) -> int:
-        return self.cpu_ctlr[self._cur] & 1
+        return self.cpu_ctlr[self._cur] & self._cpu_ctlr_mask()
 
     def _write_cpu_ctlr(self, value: int) -> None:
-        self.cpu_ctlr[self._cur] = value & 1
+        self.cpu_ctlr[self._cur] = value & self._cpu_ctlr_mask()
         self._update_irq()
+
+    def _read_abpr(self) -> int:
+        if not self.has_security_extensions:
+            return 0
+        return max(MIN_BPR + 1, min(self.abpr[self._cur], 7))
+
+    def _write_abpr(self, value: int) -> None:
+        if self.has_security_extensions:
+            self.abpr[self._cur] = max(MIN_BPR + 1, value & 7)
+            self._update_irq()
 
     def _read_pmr(self) -> int:
         return self.pmr[self._cur] & PRIO_MASK
@@ -475,8 +545,15 @@ class ArmGIC(SysBusDevice):
     def _read_rpr(self) -> int:
         return self._running(self._cur)
 
+    def _group1_hidden(self, irq: int, cpu: int) -> bool:
+        """A Secure read of IAR/HPPIR must not see group 1 unless AckCtl is set."""
+        return irq != SPURIOUS and self._group(irq, cpu) == 1 and \
+            not self.cpu_ctlr[cpu] & CPU_ACKCTL
+
     def _hppir_value(self, cpu: int) -> int:
         irq, _ = self._best(cpu)
+        if self._group1_hidden(irq, cpu):
+            return GROUP1_SPURIOUS
         if irq < 16:
             src = self.sgi_sources[cpu * 16 + irq] & ((1 << self.num_cpu) - 1)
             return irq | (_lowest_bit(src) << 10 if src else 0)
@@ -488,8 +565,14 @@ class ArmGIC(SysBusDevice):
     def _read_iar(self) -> int:
         cpu = self._cur
         irq, prio = self._best(cpu)
-        if irq == SPURIOUS or self._group_prio(prio, cpu) >= self._running(cpu):
+        if irq == SPURIOUS:
             return SPURIOUS
+        group = self._group(irq, cpu)
+        gprio = self._group_prio(prio, cpu, group)
+        if gprio >= self._running(cpu):
+            return SPURIOUS
+        if self._group1_hidden(irq, cpu):
+            return GROUP1_SPURIOUS
         value = irq
         bit = 1 << irq
         if irq < 16:
@@ -505,14 +588,14 @@ class ArmGIC(SysBusDevice):
         else:
             self.spi_pending &= ~bit
             self.spi_active |= bit
-        self.apr[cpu] |= 1 << (self._group_prio(prio, cpu) >> 3)
+        self.apr[cpu] |= 1 << (gprio >> 3)
         self._update_irq()
         return value
 
     def _write_eoir(self, value: int) -> None:
         cpu = self._cur
         irq = value & 0x3FF
-        if irq >= self.num_irq or self.apr[cpu] == 0:
+        if irq >= self.num_irq or self.apr[cpu] == 0:  # 1022, 1023 included
             log.log("guest_errors", f"arm_gic: EOI of interrupt {irq} with nothing active")
             return
         apr = self.apr[cpu]

@@ -89,7 +89,7 @@ class A9Board:
 def test_parts_at_their_offsets():
     b = A9Board(num_cpu=2)
     assert b.r(SCU + 0x04) == 0x31                    # 2 CPUs in SMP
-    assert b.r(GICD + 0x004) == 0x22                  # 96 lines, 2 CPUs
+    assert b.r(GICD + 0x004) == 0x422                 # 96 lines, 2 CPUs, TrustZone
     assert b.r(GICD + 0xFE8) == 0x1B
     assert b.r(GICC + 0xFC) == 0x3901243B
     b.w(GT + 0x18, 1234)

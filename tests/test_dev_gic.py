@@ -37,8 +37,8 @@ class Board:
     """The GIC mapped as on the A9 (distributor at 0x1000, CPU interface at 0x100); the
     accessing CPU is chosen with ``self.cpu``."""
 
-    def __init__(self, num_cpu=1, num_irq=96):
-        self.gic = ArmGIC(num_cpu=num_cpu, num_irq=num_irq)
+    def __init__(self, num_cpu=1, num_irq=96, secure=False):
+        self.gic = ArmGIC(num_cpu=num_cpu, num_irq=num_irq, has_security_extensions=secure)
         self.gic.realize()
         self.gic.reset()
         self.cpu = 0
@@ -137,9 +137,14 @@ def test_reset_state_and_sgis_always_enabled():
     assert b.cr(C_RPR) == 0xFF
     assert b.cr(C_IAR) == 1023
     assert b.cr(C_BPR) == 2
-    assert b.dr(IGROUPR := 0x080) == 0     # noqa: F841 (no security extensions: RAZ/WI)
+    assert b.dr(0x080) == 0                # IGROUPR: no security extensions, RAZ/WI
     b.dw(0x080, 0xFFFFFFFF)
     assert b.dr(0x080) == 0
+    b.cw(0x1C, 5)                           # ABPR likewise
+    assert b.cr(0x1C) == 0
+    b.dw(CTLR, 3)
+    b.cw(C_CTLR, 0x1F)
+    assert b.dr(CTLR) == 1 and b.cr(C_CTLR) == 1
 
 
 def test_uniprocessor_targets_read_as_zero_and_route_to_cpu0():
@@ -417,3 +422,71 @@ def test_snapshot_restores_lines_and_reset_keeps_input_levels():
     b.linux_init()
     b.enable(40)
     assert b.lines.irq == [1]
+
+
+def test_security_extensions_linux_runs_secure_with_group_0():
+    b = Board(secure=True)
+    assert b.dr(TYPER) == 0x402
+    b.linux_init()                          # Linux never touches IGROUPR: all group 0
+    assert b.dr(CTLR) == 1 and b.cr(C_CTLR) == 1
+    b.enable(40)
+    b.gic.set_irq(8, 1)
+    assert b.lines.irq == [1] and b.lines.fiq == [0]
+    assert b.cr(C_IAR) == 40
+
+
+def test_security_extensions_groups_fiq_and_ackctl():
+    b = Board(secure=True)
+    b.linux_init()
+    b.dw(0x080 + 4, 1 << 9)                 # IRQ 41 is group 1
+    assert b.dr(0x080 + 4) == 1 << 9
+    b.enable(40)
+    b.enable(41)
+    b.gic.set_irq(9, 1)
+    assert b.lines.irq == [0]               # group 1 not enabled
+    b.dw(CTLR, 3)
+    assert b.lines.irq == [0]
+    b.cw(C_CTLR, 0b00011)                   # EnableGrp0 | EnableGrp1
+    assert b.lines.irq == [1]
+    assert b.cr(C_HPPIR) == 1022 and b.cr(C_IAR) == 1022   # AckCtl clear
+    b.cw(C_CTLR, 0b00111)
+    assert b.cr(C_IAR) == 41
+    b.gic.set_irq(9, 0)
+    b.cw(C_EOIR, 41)
+    b.cw(C_CTLR, 0b01011)                   # FIQEn: group 0 goes to nFIQ
+    b.gic.set_irq(8, 1)
+    assert b.lines.fiq == [1] and b.lines.irq == [0]
+    assert b.cr(C_IAR) == 40
+    assert b.lines.fiq == [0]
+    b.cw(C_EOIR, 40)
+
+
+def test_security_extensions_abpr_groups_group_1():
+    b = Board(secure=True)
+    b.linux_init()
+    assert b.cr(0x1C) == 3
+    b.dw(0x080 + 4, 0b11 << 8)              # IRQs 40, 41 group 1
+    b.dw(CTLR, 3)
+    b.cw(C_CTLR, 0b10111)                   # both groups, AckCtl, CBPR: BPR for both
+    b.enable(40)
+    b.enable(41)
+    b.set_prio(40, 0xA0)
+    b.set_prio(41, 0x98)
+    b.gic.set_irq(8, 1)
+    assert b.cr(C_IAR) == 40
+    b.gic.set_irq(9, 1)
+    assert b.lines.irq == [1]               # BPR 2: 0x98 preempts 0xA0
+    assert b.cr(C_IAR) == 41
+    b.gic.set_irq(9, 0)
+    b.cw(C_EOIR, 41)
+    b.gic.set_irq(8, 0)
+    b.cw(C_EOIR, 40)
+    assert b.cr(C_RPR) == 0xFF
+    b.cw(C_CTLR, 0b00111)                   # CBPR clear: group 1 uses ABPR
+    b.cw(0x1C, 5)                           # group priority = bits [7:5]
+    assert b.cr(0x1C) == 5
+    b.gic.set_irq(8, 1)
+    assert b.cr(C_IAR) == 40
+    assert b.cr(C_RPR) == 0x80
+    b.gic.set_irq(9, 1)
+    assert b.lines.irq == [0]               # 0x98 and 0xA0 are both group priority 0x80
