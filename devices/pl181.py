@@ -17,7 +17,9 @@ path moves bytes between the card and the FIFO whenever a register access leaves
 room (reads) or data (writes), with DataCnt counting bytes not yet moved to or
 from the card and FifoCnt = ceil(DataCnt / 4), as the Linux mmci driver expects.
 DataEnd and DataBlockEnd are set when DataCnt reaches zero; the data path turns
-itself off (DataCtrl.Enable clears) once the FIFO is also empty.
+itself off (DataCtrl.Enable clears) once the FIFO is also empty.  A read armed
+before a command that the card answers without sending data (an out-of-range
+address) ends at once with DataTimeOut, where the hardware's data timer would.
 Not modelled: DMA requests, stream mode, CRC errors, the command timer, pending
 and interrupt-mode commands (logged under unimp), clock and power timing.
 """
@@ -47,6 +49,7 @@ DATA_MODE = 1 << 2
 DATA_DMA = 1 << 3
 
 CMDTIMEOUT = 1 << 2
+DATATIMEOUT = 1 << 3
 CMDRESPEND = 1 << 6
 CMDSENT = 1 << 7
 DATAEND = 1 << 8
@@ -66,6 +69,7 @@ RX_BITS = RXACTIVE | RXFIFOHALFFULL | RXFIFOFULL | RXFIFOEMPTY | RXDATAAVLBL
 CLEARABLE = 0x7FF
 
 FIFO_WORDS = 16
+READ_COMMANDS = frozenset((6, 17, 18, 51))   # SWITCH_FUNC, READ_*_BLOCK, SEND_SCR
 PERIPH_ID = (0x81, 0x11, 0x04, 0x00)
 CELL_ID = (0x0D, 0xF0, 0x05, 0xB1)
 
@@ -132,8 +136,6 @@ class PL181(SysBusDevice):
         self._update_irq()
 
     def post_load(self) -> None:
-        self.fifo_pos &= FIFO_WORDS - 1
-        self.fifo_len = min(self.fifo_len, FIFO_WORDS)
         self._update_irq()
 
     def _update_irq(self) -> None:
@@ -152,6 +154,7 @@ class PL181(SysBusDevice):
         else:
             self._send_command()
             self._run_data_path()
+            self._check_read_started()
         self.command &= ~CMD_ENABLE
         self._update_irq()
 
@@ -175,6 +178,18 @@ class PL181(SysBusDevice):
             self.response = [words[0], 0, 0, 0]
         self.status |= CMDRESPEND
 
+    def _check_read_started(self) -> None:
+        """A read armed before a command the card answered without starting to send data
+        (an address error, say) would wait for ever: report a data timeout instead, as
+        the data timer would."""
+        if self.command & CMD_INDEX not in READ_COMMANDS:
+            return      # CMD23/CMD55 may precede the read command with the read armed
+        if self.status & CMDRESPEND and self.datactrl & DATA_ENABLE and \
+                self.datactrl & DATA_DIRECTION and self.datacnt and not self.fifo_len and \
+                (self.card is None or not self.card.data_ready()):
+            self.status = (self.status & ~RX_BITS) | DATATIMEOUT
+            self.datactrl &= ~DATA_ENABLE
+
     # --- the data path --------------------------------------------------------------
     def _datactrl_written(self) -> None:
         if self.datactrl & DATA_ENABLE:
@@ -190,7 +205,7 @@ class PL181(SysBusDevice):
         self.fifo_len += 1
 
     def _pop(self) -> int:
-        word = self.fifo[self.fifo_pos]
+        word = self.fifo[self.fifo_pos % FIFO_WORDS]
         self.fifo_pos = (self.fifo_pos + 1) % FIFO_WORDS
         self.fifo_len -= 1
         return word
@@ -202,7 +217,7 @@ class PL181(SysBusDevice):
         card = self.card
         if self.datacnt and card is not None:
             if reading:
-                room = min(self.datacnt, 4 * (FIFO_WORDS - self.fifo_len))
+                room = min(self.datacnt, 4 * max(0, FIFO_WORDS - self.fifo_len))
                 data = card.read_data(room) if room and card.data_ready() else b""
                 self.datacnt -= len(data)
                 for i in range(0, len(data), 4):
@@ -242,7 +257,7 @@ class PL181(SysBusDevice):
         if not self.datactrl & DATA_ENABLE or self.datacnt == 0:
             log.log("guest_errors", "pl181: FIFO write with no transfer in progress")
             return
-        if self.fifo_len == FIFO_WORDS:
+        if self.fifo_len >= FIFO_WORDS:
             log.log("guest_errors", "pl181: FIFO overflow")
             return
         self._push(value)

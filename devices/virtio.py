@@ -79,6 +79,7 @@ class VirtIODevice(Device):
     def __init__(self, **props):
         super().__init__(**props)
         self.bus = None   # the transport, set by its plug()
+        self._serving = False   # re-entrancy guard: a buffer may point at our own registers
 
     # --- for subclasses -----------------------------------------------------------
     def device_features(self) -> int:
@@ -162,7 +163,11 @@ class VirtIODevice(Device):
         if q is None:
             log.log("guest_errors", f"{self.TYPE}: notify of queue {index} that is not set up")
             return
+        if self._serving:
+            log.log("guest_errors", f"{self.TYPE}: queue {index} notified from inside a request")
+            return
         served = 0
+        self._serving = True
         try:
             while True:
                 elem = q.pop()
@@ -176,6 +181,8 @@ class VirtIODevice(Device):
             self.vq_last_avail[index], self.vq_used_idx[index] = q.last_avail, q.used_idx
             self.set_broken(f"queue {index}: {e}")
             return
+        finally:
+            self._serving = False
         self.vq_last_avail[index], self.vq_used_idx[index] = q.last_avail, q.used_idx
         if wants:
             self.isr |= ISR_QUEUE

@@ -45,9 +45,12 @@ class Host:
         self.w(0x38, status & 0x7FF)
         return status, [self.r(0x14 + 4 * i) for i in range(4)]
 
-    def acmd(self, index, arg=0, rca=0, **kw):
+    def acmd(self, index, arg=0, rca=0, read_len=0, **kw):
+        """CMD55, then (as mmci_request does) arm a read of ``read_len`` bytes, then ACMD."""
         st, r = self.cmd(55, rca << 16)
         assert st & CMDRESPEND and r[0] & (1 << 5), "CMD55 must answer with APP_CMD"
+        if read_len:
+            self.start_data(read_len, read=True, blksz_log2=read_len.bit_length() - 1)
         return self.cmd(index, arg, **kw)
 
     def start_data(self, length, read, blksz_log2=9):
@@ -141,8 +144,7 @@ def test_linux_init_sequence(image):
     assert csd[0] >> 6 == 0 and csd_capacity(csd) == 1 << 20
     st, r = h.cmd(13, rca << 16)
     assert (r[0] >> 9) & 0xF == 4                           # transfer state
-    h.start_data(8, read=True, blksz_log2=3)
-    st, r = h.acmd(51, rca=rca)
+    st, r = h.acmd(51, rca=rca, read_len=8)
     scr = h.pio_read(8)
     assert scr[0] & 0xF == 2 and scr[1] & 0x5 == 0x5           # spec 2.00, 1/4-bit
     assert h.r(0x34) & DATAEND
@@ -280,3 +282,12 @@ def test_state_round_trip_mid_transfer(image):
     h.dev.card.load_state_bytes(saved[1])
     again = h.pio_read(924)
     assert first + rest == first + again == image.read_bytes()[:1024]
+
+
+def test_rejected_read_ends_with_data_timeout(image):
+    h = Host(open_drive(str(image)))
+    h.init_card()
+    h.start_data(512, read=True)
+    st, r = h.cmd(17, 1 << 20)             # beyond the card: R1 with ADDRESS_ERROR, no data
+    assert r[0] & (1 << 30) and st & (1 << 3)
+    assert not h.r(0x2C) & 1

@@ -317,3 +317,15 @@ def test_state_round_trip_with_queue_in_use(image):
     assert ts[3].irqs[0].level == 1
     _, st, data = request(drv, 0, 2, 512)
     assert st == 0 and data == image.read_bytes()[1024:1536]
+
+
+def test_buffer_aimed_at_own_registers_does_not_recurse(image):
+    ts, mem, _, _ = machine(open_drive(str(image)))
+    drv = Driver(mem, base=0x10013600)
+    drv.probe()
+    mem.write_bytes(HDR, struct.pack("<IIQ", 0, 0, 0))
+    # the data buffer of a read is the transport's QueueNotify register
+    drv.submit(drv.chain([(HDR, 16, False), (0x10013650, 4, True), (STATUS, 1, True)]))
+    assert drv.used_idx() == 1
+    _, st, _ = request(drv, 0, 1, 512)
+    assert st == 0
