@@ -470,12 +470,12 @@ def test_security_extensions_abpr_groups_group_1():
     b.cw(C_CTLR, 0b10111)                   # both groups, AckCtl, CBPR: BPR for both
     b.enable(40)
     b.enable(41)
-    b.set_prio(40, 0xA0)
-    b.set_prio(41, 0x98)
+    b.set_prio(40, 0x90)
+    b.set_prio(41, 0x88)
     b.gic.set_irq(8, 1)
     assert b.cr(C_IAR) == 40
     b.gic.set_irq(9, 1)
-    assert b.lines.irq == [1]               # BPR 2: 0x98 preempts 0xA0
+    assert b.lines.irq == [1]               # BPR 2: 0x88 preempts 0x90
     assert b.cr(C_IAR) == 41
     b.gic.set_irq(9, 0)
     b.cw(C_EOIR, 41)
@@ -489,4 +489,4 @@ def test_security_extensions_abpr_groups_group_1():
     assert b.cr(C_IAR) == 40
     assert b.cr(C_RPR) == 0x80
     b.gic.set_irq(9, 1)
-    assert b.lines.irq == [0]               # 0x98 and 0xA0 are both group priority 0x80
+    assert b.lines.irq == [0]               # 0x88 and 0x90 are both group priority 0x80
