@@ -14,7 +14,8 @@ Bus: one slot.  ``plug(dev)`` puts a virtio device (e.g. virtio-blk-device) in i
 ``is_free()`` says whether it is empty.  An empty transport reads MagicValue,
 Version and VendorID and DeviceID 0, ignores writes, and Linux skips it.
 QEMU hands ``-device virtio-*-device`` to the free transport with the highest
-address first (on vexpress-a9: 0x10013600, then 0x10013400, ...).
+address first (on vexpress-a9: 0x10013600, then 0x10013400, ...);
+``pick_free_transport(transports)`` makes that choice for a board.
 
 Not modelled: shared memory regions (SHMSel...), notification data, queue reset.
 Registers accessed in the wrong mode (a legacy register in modern mode or the
@@ -314,3 +315,15 @@ class VirtIOMMIO(SysBusDevice):
     def _w_config(self, index: int, value: int) -> None:
         if self.vdev is not None:
             self.vdev.config_write(4 * index, value, 4)
+
+
+def pick_free_transport(transports):
+    """The transport QEMU would give the next ``-device virtio-*-device``.
+
+    ``transports`` in increasing address order; the free one with the highest
+    address wins (QEMU's bus list is in reverse creation order).  None if all are taken.
+    """
+    for t in reversed(list(transports)):
+        if t.is_free():
+            return t
+    return None

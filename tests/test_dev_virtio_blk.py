@@ -329,3 +329,57 @@ def test_buffer_aimed_at_own_registers_does_not_recurse(image):
     assert drv.used_idx() == 1
     _, st, _ = request(drv, 0, 1, 512)
     assert st == 0
+
+
+def _qemu_xp(args, reads):
+    """Read guest-physical words from a paused qemu-system-arm vexpress-a9 via HMP ``xp``."""
+    import os
+    import re
+    import subprocess
+    script = "".join(f"xp /{n}wx 0x{addr:x}\n" for addr, n in reads) + "quit\n"
+    proc = subprocess.run(
+        ["qemu-system-arm", "-M", "vexpress-a9", "-S", "-display", "none", "-serial", "null",
+         "-audiodev", "none,id=a", "-monitor", "stdio"] + args,
+        input=script, capture_output=True, text=True, timeout=30,
+        env=dict(os.environ, QEMU_AUDIO_DRV="none"))
+    words = {}
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^([0-9a-f]{16}): (.*)$", line.strip())
+        if m:
+            base = int(m.group(1), 16)
+            for i, w in enumerate(m.group(2).split()):
+                words[base + 4 * i] = int(w, 16)
+    return words
+
+
+@pytest.mark.skipif(__import__("shutil").which("qemu-system-arm") is None,
+                    reason="needs qemu-system-arm")
+def test_registers_match_qemu(image):
+    q = _qemu_xp(["-drive", f"if=none,id=d0,file={image},format=raw",
+                  "-device", "virtio-blk-device,drive=d0"],
+                 [(0x10013600, 8), (0x10013630, 4), (0x10013700, 8), (0x10013000, 4)])
+    ts, mem, _, _ = machine(open_drive(str(image)))
+    ours = {a: mem.read(a, 4) for a in q}
+    for addr in (0x10013600, 0x10013604, 0x10013608, 0x1001360C, 0x10013634,
+                 0x10013700, 0x10013704, 0x10013708, 0x1001370C, 0x10013714,
+                 0x10013000, 0x10013004, 0x10013008, 0x1001300C):
+        assert ours[addr] == q[addr], f"register at 0x{addr:x}"
+    # we offer a subset of QEMU's features (no GEOMETRY, SCSI, CONFIG_WCE, DISCARD,
+    # WRITE_ZEROES, NOTIFY_ON_EMPTY, EVENT_IDX)
+    assert ours[0x10013610] & ~q[0x10013610] == 0
+
+
+def test_pick_free_transport_follows_qemu_order(image):
+    from pysystem.devices.virtio_mmio import pick_free_transport
+    ts = [VirtIOMMIO() for _ in range(4)]
+    for t in ts:
+        t.realize()
+    picked = []
+    for _ in range(5):
+        t = pick_free_transport(ts)
+        picked.append(None if t is None else ts.index(t))
+        if t is not None:
+            blk = VirtIOBlock(drive=open_drive(str(image)))
+            blk.realize()
+            t.plug(blk)
+    assert picked == [3, 2, 1, 0, None]
