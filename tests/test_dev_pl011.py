@@ -148,11 +148,11 @@ def test_rx_interrupt_is_raised_by_the_first_character_only():
 def test_fifo_enable_change_flushes():
     r = Rig()
     r.write(LCR_H, FEN)
-    r.chr.handlers = (lambda: 16,) + r.chr.handlers[1:]
-    r.dev._receive(b"abc")
+    r.chr.send(b"abc")
     r.write(LCR_H, 0)
-    assert r.read(FR) & RXFE
-    assert r.dev._can_receive() == 1
+    assert r.read(FR) & (RXFE | RXFF) == RXFE
+    r.chr.send(b"de")  # back to a one-character holding register
+    assert r.chr.pending == b"e" and r.read(DR) == ord("d")
 
 
 def test_break_event():
@@ -221,4 +221,39 @@ def test_registers_match_qemu():
             got.append(r.read(op[1]))
         else:
             r.write(op[1], op[2])
+    assert [hex(v) for v in got] == [hex(v) for v in expected]
+
+
+# Receive path compared with QEMU: bytes and a break sent into UART0 over a socket.
+RX_ORACLE_OPS = [
+    ("w", IMSC, 0x7FF), ("send", b"A"), ("r", FR), ("r", RIS), ("r", MIS),
+    ("r", DR), ("r", FR), ("r", RIS), ("r", RSR),
+    ("w", LCR_H, 0x70), ("send", b"0123456789"), ("r", FR), ("r", RIS),
+] + [op for _ in range(10) for op in (("r", DR), ("r", FR), ("r", RIS))] + [
+    ("send", b"xy"), ("w", ICR, RXI), ("r", RIS), ("r", DR), ("r", RIS), ("r", DR), ("r", FR),
+    ("send", b"ABCDEFGHIJKLMNOP"), ("r", FR),
+] + [op for _ in range(16) for op in (("r", DR), ("r", FR))] + [
+    ("break",), ("r", FR), ("r", RIS), ("r", DR), ("r", RSR), ("w", RSR, 0), ("r", RSR),
+]
+# Known difference: QEMU 7.2 empties the FIFO on a change of LCR_H.FEN but leaves FR's
+# RXFF/RXFE as they were (fixed in later QEMU); here FR reads empty after the flush,
+# see test_fifo_enable_change_flushes.
+
+
+def test_receive_matches_qemu():
+    qemu_ops = []
+    for op in RX_ORACLE_OPS:
+        qemu_ops.append((op[0], 0x10009000 + op[1]) + op[2:] if op[0] in ("r", "w") else op)
+    expected = qemu_vexpress(qemu_ops, serial=True)
+    r = Rig()
+    got = []
+    for op in RX_ORACLE_OPS:
+        if op[0] == "r":
+            got.append(r.read(op[1]))
+        elif op[0] == "w":
+            r.write(op[1], op[2])
+        elif op[0] == "send":
+            r.chr.send(op[1])
+        else:
+            r.chr.send_break()
     assert [hex(v) for v in got] == [hex(v) for v in expected]
