@@ -41,7 +41,7 @@ switches, the boot chip-select.
 """
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional
 
 from pysystem import log
 from pysystem.clock import NS_PER_SEC, VirtualClock

@@ -233,3 +233,17 @@ def test_registers_match_qemu():
         else:
             b.write(op[1], op[2])
     assert [hex(v) for v in got] == [hex(v) for v in expected]
+
+
+def test_mmc_lines_connect_like_irqs():
+    from pysystem.irq import IRQ
+    b = Board()
+    cardin, wprot = IRQ("card-inserted"), IRQ("card-read-only")
+    cardin.set(1)  # already high when the board connects it
+    cardin.connect(b.dev.gpio_in, 1)
+    wprot.connect(b.dev.gpio_in, 0)
+    assert b.read(SYS_MCI) == 1
+    wprot.set(1)
+    assert b.read(SYS_MCI) == 3
+    cardin.set(0)
+    assert b.read(SYS_MCI) == 2
