@@ -1,0 +1,305 @@
+"""Guest memory access for the ARM CPU: soft TLB, slow paths, translated-code tracking.
+
+The soft TLB is two dicts per privilege (``tlb_read[user]``, ``tlb_write[user]``)
+mapping a page's virtual base address to ``host_offset - page_va`` in the
+*primary RAM* (the largest RAM region; its memoryviews ``m8/m16/m32`` are what
+generated code indexes).  Other memory (ROM, small RAMs, devices) always takes
+the slow path.  Entries are added by the slow path after a successful walk and
+dropped wholesale by ``tlb_flush_all`` (TLBI, TTBR/TTBCR/DACR/SCTLR/CONTEXTIDR
+writes, memory topology changes).
+
+Translated blocks are cached by (key, physical address, size limit) in ``tbs``;
+``code_pages`` maps a physical page number to the cache keys of the blocks with
+code in it.  Pages with code never get write-TLB entries, so every store to
+them comes through ``AddressSpace.write``, whose write listener (also called for
+DMA and loaders) invalidates the page's blocks.  The jump cache ``jc`` (virtual
+key -> block) is cleared whenever a mapping or a block goes away.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+from pysystem import log
+
+from . import mmu
+from .exceptions import (FSR_ALIGNMENT, FSR_EXT, FSR_SYNC_EXTERNAL, FSR_WNR, DataAbort, MMUFault,
+                         PrefetchAbort)
+
+M32 = 0xFFFFFFFF
+PAGE_MASK = 0xFFFFF000
+
+
+def _is_bus_error(e: Exception) -> bool:
+    return type(e).__name__ == "BusError"
+
+
+class MemoryAccessMixin:
+    """Mixed into ARMCPU; see the module docstring."""
+
+    def init_memory_access(self) -> None:
+        self.tlb_read: List[Dict[int, int]] = [{}, {}]
+        self.tlb_write: List[Dict[int, int]] = [{}, {}]
+        self.tbs: Dict[tuple, object] = {}
+        self.code_pages: Dict[int, List[tuple]] = {}
+        self._ram: Optional[bytearray] = None
+        self._views = {1: memoryview(bytearray(4)), 2: memoryview(bytearray(4)).cast("H"),
+                       4: memoryview(bytearray(4)).cast("I")}
+        self._slow_fns: Dict[tuple, object] = {}
+
+    def attach_address_space(self, space) -> None:
+        space.add_topology_listener(self._topology_changed)
+        space.add_write_listener(self._ram_written)
+        self._choose_ram()
+
+    def _choose_ram(self) -> bool:
+        """Pick the largest RAM region as the primary RAM; True if it changed."""
+        best = None
+        for region in self.address_space.ram_regions():
+            data = getattr(region, "data", None)
+            if data is None or getattr(region, "readonly", False) or len(data) % 4:
+                continue
+            if best is None or len(data) > len(best):
+                best = data
+        if best is self._ram:
+            return False
+        self._ram = best
+        if best is not None:
+            mv = memoryview(best)
+            self._views = {1: mv, 2: mv.cast("H"), 4: mv.cast("I")}
+        return True
+
+    def ram_view(self, size: int):
+        return self._views[size]
+
+    def _topology_changed(self) -> None:
+        self.exit_request = True
+        self._topology_dirty = True
+        self.tlb_flush_all()
+        self.flush_code()
+
+    # --- caches -----------------------------------------------------------------------
+    def tlb_flush_all(self, key=None, value=None) -> None:
+        for d in self.tlb_read + self.tlb_write:
+            d.clear()
+        self.jc.clear()
+        self.jc_step.clear()
+        if getattr(self, "_topology_dirty", False):
+            self._topology_dirty = False
+            if self._choose_ram():
+                self.flush_code()
+
+    def flush_code(self) -> None:
+        self.tbs.clear()
+        self.code_pages.clear()
+        self.jc.clear()
+        self.jc_step.clear()
+
+    def flush_all(self) -> None:
+        self._topology_dirty = True
+        self.tlb_flush_all()
+        self.flush_code()
+
+    def register_block(self, ck: tuple, blk) -> None:
+        self.tbs[ck] = blk
+        for page in blk.pages:
+            lst = self.code_pages.get(page)
+            if lst is None:
+                self.code_pages[page] = [ck]
+                self._protect_page(page)
+            else:
+                lst.append(ck)
+
+    def _protect_page(self, page: int) -> None:
+        """Drop write-TLB entries that reach physical page ``page``."""
+        rb = self.address_space.ram_block(page << 12)
+        if rb is None or rb[0] is not self._ram:
+            return
+        host = rb[1]
+        for d in self.tlb_write:
+            stale = [va for va, add in d.items() if va + add == host]
+            for va in stale:
+                del d[va]
+
+    def _ram_written(self, addr: int, length: int) -> None:
+        cp = self.code_pages
+        if not cp:
+            return
+        first, last = addr >> 12, (addr + max(length, 1) - 1) >> 12
+        for page in range(first, last + 1):
+            if page in cp:
+                self.invalidate_page(page)
+
+    def invalidate_page(self, page: int) -> None:
+        keys = self.code_pages.pop(page, ())
+        for ck in keys:
+            blk = self.tbs.pop(ck, None)
+            if blk is not None:
+                for p in blk.pages:
+                    if p != page and p in self.code_pages:
+                        lst = self.code_pages[p]
+                        if ck in lst:
+                            lst.remove(ck)
+        self.jc.clear()
+        self.jc_step.clear()
+
+    # --- code fetch ---------------------------------------------------------------------
+    def translate_code(self, va: int, user: bool) -> int:
+        pa, _ = mmu.translate(self, va, mmu.EXEC, user)
+        return pa
+
+    def fetch_code(self, va: int, size: int, start_va: int, start_pa: int, user: bool,
+                   pages: list) -> Optional[int]:
+        if (va ^ start_va) & PAGE_MASK == 0:
+            pa = start_pa + (va - start_va)
+        else:
+            try:
+                pa = self.translate_code(va, user)
+            except MMUFault:
+                return None
+            if pa >> 12 not in pages:
+                pages.append(pa >> 12)
+        try:
+            return self.address_space.read(pa, size)
+        except Exception as e:
+            if _is_bus_error(e):
+                return None
+            raise
+
+    # --- data access slow paths ---------------------------------------------------------------
+    def _fault(self, f: MMUFault, va: int, write: bool, idx: int):
+        fsr = f.fsr() | (FSR_WNR if write else 0)
+        if log.enabled("mmu"):
+            log.log("mmu", f"data abort at 0x{va:08x}: DFSR 0x{fsr:x} ({'write' if write else 'read'})")
+        return DataAbort(idx, fsr, va)
+
+    def _translate_data(self, va: int, write: bool, user: bool, idx: int) -> int:
+        """Walk, check, fill the TLB for ``va``'s page; return the physical address."""
+        try:
+            pa, writable = mmu.translate(self, va, mmu.WRITE if write else mmu.READ, user)
+        except MMUFault as f:
+            raise self._fault(f, va, write, idx) from None
+        ram = self._ram
+        if ram is not None:
+            page_pa = pa & PAGE_MASK
+            rb = self.address_space.ram_block(page_pa)
+            if rb is not None and rb[0] is ram and rb[2] >= 0x1000:
+                add = rb[1] - (va & PAGE_MASK)
+                self.tlb_read[user][va & PAGE_MASK] = add
+                if writable and (page_pa >> 12) not in self.code_pages:
+                    wb = self.address_space.ram_block(page_pa, True)
+                    if wb is not None and wb[0] is ram:
+                        self.tlb_write[user][va & PAGE_MASK] = add
+        return pa
+
+    def _bus_abort(self, e: Exception, va: int, write: bool, idx: int):
+        fsr = FSR_SYNC_EXTERNAL | FSR_EXT | (FSR_WNR if write else 0)
+        if log.enabled("guest_errors"):
+            log.log("guest_errors", f"{'write' if write else 'read'} at 0x{va:08x}: {e} -> data abort")
+        return DataAbort(idx, fsr, va)
+
+    def _check_align(self, va: int, size: int, aligned: bool, write: bool, idx: int) -> bool:
+        """Raise an alignment fault if needed; True if the access is unaligned but allowed."""
+        if va & (size - 1):
+            if aligned or self.cp15_sctlr & 2:
+                raise DataAbort(idx, FSR_ALIGNMENT | (FSR_WNR if write else 0), va)
+            return True
+        return False
+
+    def load_checked(self, va: int, size: int, idx: int, user: Optional[bool] = None,
+                     aligned: bool = False) -> int:
+        if user is None:
+            user = self.mode == 0x10
+        if self._check_align(va, size, aligned, False, idx) and (va & 0xFFF) + size > 0x1000:
+            out = 0
+            for i in range(size):
+                out |= self.load_checked((va + i) & M32, 1, idx, user) << (8 * i)
+            return out
+        pa = self._translate_data(va, False, user, idx)
+        try:
+            v = self.address_space.read(pa, size)
+        except Exception as e:
+            if _is_bus_error(e):
+                raise self._bus_abort(e, va, False, idx) from None
+            raise
+        if self.cpsr_e and size > 1:
+            v = int.from_bytes(v.to_bytes(size, "little"), "big")
+        return v
+
+    def store_checked(self, va: int, value: int, size: int, idx: int, user: Optional[bool] = None,
+                      aligned: bool = False) -> None:
+        if user is None:
+            user = self.mode == 0x10
+        value &= (1 << (8 * size)) - 1
+        if self.cpsr_e and size > 1:
+            value = int.from_bytes(value.to_bytes(size, "little"), "big")
+        if self._check_align(va, size, aligned, True, idx) and (va & 0xFFF) + size > 0x1000:
+            # check both pages before writing anything
+            self._translate_data(va, True, user, idx)
+            self._translate_data((va + size - 1) & M32, True, user, idx)
+            for i in range(size):
+                self.store_checked((va + i) & M32, value >> (8 * i), 1, idx, user)
+            return
+        pa = self._translate_data(va, True, user, idx)
+        try:
+            self.address_space.write(pa, value, size)
+        except Exception as e:
+            if _is_bus_error(e):
+                raise self._bus_abort(e, va, True, idx) from None
+            raise
+
+    def slow_load_fn(self, size: int, user: bool, aligned: bool):
+        k = ("ld", size, user, aligned)
+        fn = self._slow_fns.get(k)
+        if fn is None:
+            lc = self.load_checked
+
+            def fn(va, idx):
+                return lc(va, size, idx, user, aligned)
+            self._slow_fns[k] = fn
+        return fn
+
+    def slow_store_fn(self, size: int, user: bool, aligned: bool):
+        k = ("st", size, user, aligned)
+        fn = self._slow_fns.get(k)
+        if fn is None:
+            sc = self.store_checked
+
+            def fn(va, value, idx):
+                sc(va, value, size, idx, user, aligned)
+            self._slow_fns[k] = fn
+        return fn
+
+    # --- exclusives ---------------------------------------------------------------------------
+    def ldrex(self, va: int, size: int, idx: int) -> int:
+        if size == 8:
+            if va & 7:
+                raise DataAbort(idx, FSR_ALIGNMENT, va)
+            lo = self.load_checked(va, 4, idx, aligned=True)
+            hi = self.load_checked((va + 4) & M32, 4, idx, aligned=True)
+            value = lo | (hi << 32)
+        else:
+            value = self.load_checked(va, size, idx, aligned=True)
+        self.excl_addr = va
+        self.excl_val = value
+        return value
+
+    def strex(self, va: int, value: int, size: int, idx: int) -> int:
+        if va & (min(size, 8) - 1):
+            raise DataAbort(idx, FSR_ALIGNMENT | FSR_WNR, va)
+        if self.excl_addr != va:
+            self.excl_addr = 0xFFFFFFFFFFFFFFFF
+            return 1
+        if size == 8:
+            cur = self.load_checked(va, 4, idx, aligned=True) | \
+                (self.load_checked((va + 4) & M32, 4, idx, aligned=True) << 32)
+        else:
+            cur = self.load_checked(va, size, idx, aligned=True)
+        self.excl_addr = 0xFFFFFFFFFFFFFFFF
+        if cur != self.excl_val:
+            return 1
+        if size == 8:
+            self.store_checked(va, value & M32, 4, idx, aligned=True)
+            self.store_checked((va + 4) & M32, value >> 32, 4, idx, aligned=True)
+        else:
+            self.store_checked(va, value, size, idx, aligned=True)
+        return 0

@@ -1,0 +1,396 @@
+"""The block translator: guest code -> Python source -> a compiled function.
+
+A block is a run of guest instructions ending at a branch, a write to the PC,
+a state-changing system instruction, a page boundary or ``MAX_INSNS``.  It is
+compiled to one Python function ``tb(R)`` that
+
+* loads the guest registers it uses from ``R`` (the CPU's ``regs`` list) into
+  locals ``r0``..``r14`` and the flags it uses into ``nf zf cf vf`` (QEMU's
+  lazy form: N is bit 31 of ``nf``, Z is ``zf == 0``, C is ``cf`` (0/1), V is
+  bit 31 of ``vf``),
+* runs straight-line code produced by one generator per instruction form,
+* writes back what it changed and returns the *key* of the next block:
+  ``pc | thumb | flags << 32`` (see ``ARMCPU.key``).
+
+Guest exceptions raised inside (slow-path helpers, UNDEF, SVC) pass through an
+``except`` clause that writes back the locals first, so registers are exact at
+the faulting instruction; the exception's ``idx`` names that instruction.
+
+Memory accesses go through the soft TLB inline::
+
+    try: r2 = m32[(a + tr[a & 0xfffff003]) >> 2]
+    except KeyError: r2 = ld32(a, IDX)
+
+``tr``/``tw`` map an aligned virtual address's page (the low bits of the
+key keep unaligned accesses out) to ``ram_offset - page_va``; ``m8/m16/m32`` are
+memoryviews of guest RAM.  A miss calls the CPU's slow path, which walks the
+tables, checks permissions, fills the TLB or does an MMIO access.
+
+Generators (``trans_*`` functions in the ``trans_*.py`` modules) receive a
+``Ctx`` and the decoded ``Args``; they call the ``Ctx`` API below and return
+``False`` to make the instruction UNDEFINED.  The same generators serve the A32
+and T32 decoders.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from pysystem import log
+
+M32 = 0xFFFFFFFF
+MAX_INSNS = 32
+
+# condition code -> Python expression over nf/zf/cf/vf; (flags read)
+COND_EXPR = {
+    0x0: "zf == 0",
+    0x1: "zf != 0",
+    0x2: "cf",
+    0x3: "not cf",
+    0x4: "nf > 0x7fffffff",
+    0x5: "nf < 0x80000000",
+    0x6: "vf > 0x7fffffff",
+    0x7: "vf < 0x80000000",
+    0x8: "cf and zf != 0",
+    0x9: "not cf or zf == 0",
+    0xA: "(nf ^ vf) < 0x80000000",
+    0xB: "(nf ^ vf) > 0x7fffffff",
+    0xC: "zf != 0 and (nf ^ vf) < 0x80000000",
+    0xD: "zf == 0 or (nf ^ vf) > 0x7fffffff",
+}
+COND_FLAGS = {0: "z", 1: "z", 2: "c", 3: "c", 4: "n", 5: "n", 6: "v", 7: "v",
+              8: "cz", 9: "cz", 10: "nv", 11: "nv", 12: "znv", 13: "znv"}
+
+_CODE_CACHE: Dict[str, Any] = {}
+
+
+class Block:
+    """One translated block."""
+
+    __slots__ = ("key", "phys", "func", "ninsns", "pcs", "source", "asm", "pages")
+
+    def __init__(self, key: int, phys: int):
+        self.key, self.phys = key, phys
+        self.func: Optional[Callable] = None
+        self.ninsns = 0
+        self.pcs: List[int] = []
+        self.source = ""
+        self.asm: List[str] = []
+        self.pages = [phys >> 12]  # physical pages holding its code
+
+
+class Ctx:
+    """What an instruction generator sees: the block's code buffer and its state.
+
+    Attributes for generators: ``pc`` (address of this instruction), ``thumb``,
+    ``size`` (2 or 4), ``idx`` (index in the block), ``user`` (unprivileged),
+    ``key_hi`` (constant upper key bits), ``cpu``.  Set ``ended = True`` when the
+    instruction must end the block (it then has emitted its own exit).
+    """
+
+    def __init__(self, cpu, key: int):
+        self.cpu = cpu
+        self.key = key
+        self.thumb = bool(key & 1)
+        self.key_hi = key & ~M32
+        self.user = bool((key >> 32) & 1)
+        self.lines: List[Tuple[int, str]] = []
+        self.indent = 1
+        self.read: set = set()
+        self.written: set = set()
+        self.flags_read: set = set()
+        self.flags_written: set = set()
+        self.bind: Dict[str, Any] = {}
+        self.ntmp = 0
+        self.pc = 0
+        self.size = 4
+        self.idx = 0
+        self.insn = 0
+        self.ended = False
+        self.cond = 14
+        self.itstate_next = None  # T32: IT state for the following instruction
+
+    # --- code buffer ---------------------------------------------------------------
+    def emit(self, line: str) -> None:
+        self.lines.append((self.indent, line))
+
+    def push(self) -> None:
+        self.indent += 1
+
+    def pop(self) -> None:
+        self.indent -= 1
+
+    def tmp(self, prefix: str = "t") -> str:
+        self.ntmp += 1
+        return f"{prefix}{self.ntmp}"
+
+    def helper(self, name: str, obj: Any) -> str:
+        """Make ``obj`` available to the block as the local ``name`` (a default arg)."""
+        self.bind[name] = obj
+        return name
+
+    # --- registers -------------------------------------------------------------------
+    @property
+    def pc_read(self) -> int:
+        """The value reading r15 gives: this instruction + 8 (ARM) or + 4 (Thumb)."""
+        return (self.pc + (4 if self.thumb else 8)) & M32
+
+    def r(self, n: int) -> str:
+        """An expression for register ``n`` (r15 reads as a constant)."""
+        if n == 15:
+            return hex(self.pc_read)
+        self.read.add(n)
+        return f"r{n}"
+
+    def w(self, n: int, expr: str, pc_mode: str = "alu") -> None:
+        """Emit ``rN = expr``; writing r15 branches (see ``write_pc``)."""
+        if n == 15:
+            self.write_pc(expr, pc_mode)
+            return
+        self.written.add(n)
+        self.emit(f"r{n} = {expr}")
+
+    def next_key(self) -> str:
+        return hex((self.pc + self.size) | (1 if self.thumb else 0) | self.key_hi)
+
+    def write_pc(self, expr: str, mode: str = "alu") -> None:
+        """Branch to ``expr``.
+
+        ``mode``: "branch" (stay in the current state), "bx" (bit 0 selects Thumb:
+        BX, BLX, loads to the PC), "alu" (ARM ALU writes interwork like BX in ARMv7;
+        Thumb ALU writes to the PC do not).
+        """
+        hi = self.key_hi
+        if mode == "alu":
+            mode = "branch" if self.thumb else "bx"
+        if mode == "branch":
+            if self.thumb:
+                self.exit(f"(({expr}) & 0xfffffffe) | {hex(hi | 1)}")
+            else:
+                self.exit(f"(({expr}) & 0xfffffffc) | {hex(hi)}" if hi else f"({expr}) & 0xfffffffc")
+        else:
+            t = self.tmp("b")
+            self.emit(f"{t} = {expr}")
+            self.exit(f"({t} | {hex(hi)}) if {t} & 1 else ({t} & 0xfffffffc) | {hex(hi)}")
+
+    # --- flags -----------------------------------------------------------------------
+    def use_flags(self, which: str) -> None:
+        for f in which:
+            self.flags_read.add(f)
+
+    def set_flags(self, which: str) -> None:
+        for f in which:
+            self.flags_written.add(f)
+
+    def cond_expr(self, cond: int) -> Optional[str]:
+        if cond >= 14:
+            return None
+        self.use_flags(COND_FLAGS[cond])
+        return COND_EXPR[cond]
+
+    def set_nz(self, value: str) -> None:
+        self.set_flags("nz")
+        self.emit(f"nf = zf = {value}")
+
+    # --- control -----------------------------------------------------------------------
+    def exit(self, key_expr: str) -> None:
+        """Leave the block (write back, return the next key)."""
+        self.lines.append((self.indent, "\0EXIT " + key_expr))
+        self.ended = True
+
+    def exit_raw(self, key_expr: str) -> None:
+        """Return ``key_expr`` without writing back (after ``sync()`` and a helper that
+        changed the mode: the locals are stale then)."""
+        self.lines.append((self.indent, "\0RET " + key_expr))
+        self.ended = True
+
+    def sync(self) -> None:
+        """Write back all registers and flags (before a helper that reads or changes
+        the CPU state as a whole, e.g. a mode change)."""
+        self.lines.append((self.indent, "\0SYNC"))
+
+    def raise_exc(self, cls_name: str, *args: str) -> None:
+        """Raise a guest exception at this instruction (ends the block)."""
+        from . import exceptions
+        self.helper(cls_name, getattr(exceptions, cls_name))
+        extra = "".join(", " + a for a in args)
+        self.emit(f"raise {cls_name}({self.idx}{extra})")
+        self.ended = True
+
+    def undef(self) -> None:
+        self.raise_exc("Undefined")
+
+    # --- memory ------------------------------------------------------------------------
+    def load(self, size: int, addr: str, dest: str, signed: bool = False, user: bool = False,
+             aligned: bool = False) -> None:
+        """Emit ``dest = <size-byte load from addr>`` (addr: an expression, evaluated
+        once).  ``user``: LDRT-style unprivileged access.  ``aligned``: the access
+        must be aligned whatever SCTLR.A says (LDREX, LDRD...)."""
+        cpu = self.cpu
+        a = addr if addr.isidentifier() else None
+        if a is None:
+            a = self.tmp("a")
+            self.emit(f"{a} = {addr}")
+        priv = "u" if (user or self.user) else "p"
+        tr = self.helper("tr" + priv, cpu.tlb_read[priv == "u"])
+        slow = self.helper(f"ld{size * 8}{priv}{'a' if aligned else ''}",
+                           cpu.slow_load_fn(size, priv == "u", aligned))
+        if size == 4:
+            fast = f"m32[({a} + {tr}[{a} & 0xfffff003]) >> 2]"
+        elif size == 2:
+            fast = f"m16[({a} + {tr}[{a} & 0xfffff001]) >> 1]"
+        else:
+            fast = f"m8[{a} + {tr}[{a} & 0xfffff000]]"
+        self.helper("m" + str(size * 8), cpu.ram_view(size))
+        if self.key_hi & (1 << 33):  # big-endian data (SETEND BE): always the slow path
+            call = f"{slow}({a}, {self.idx})"
+            if signed:
+                bit = 1 << (size * 8 - 1)
+                call = f"(({call} ^ {hex(bit)}) - {hex(bit)}) & 0xffffffff"
+            self.emit(f"{dest} = {call}")
+            return
+        if signed:
+            bit = 1 << (size * 8 - 1)
+            self.emit(f"try: {dest} = (({fast} ^ {hex(bit)}) - {hex(bit)}) & 0xffffffff")
+            self.emit(f"except KeyError: {dest} = (({slow}({a}, {self.idx}) ^ {hex(bit)}) - {hex(bit)}) & 0xffffffff")
+        else:
+            self.emit(f"try: {dest} = {fast}")
+            self.emit(f"except KeyError: {dest} = {slow}({a}, {self.idx})")
+
+    def store(self, size: int, addr: str, value: str, user: bool = False,
+              aligned: bool = False) -> None:
+        """Emit a ``size``-byte store of ``value`` (already masked to its size or a
+        32-bit value: it is truncated) to ``addr``."""
+        cpu = self.cpu
+        a = addr if addr.isidentifier() else None
+        if a is None:
+            a = self.tmp("a")
+            self.emit(f"{a} = {addr}")
+        priv = "u" if (user or self.user) else "p"
+        tw = self.helper("tw" + priv, cpu.tlb_write[priv == "u"])
+        slow = self.helper(f"st{size * 8}{priv}{'a' if aligned else ''}",
+                           cpu.slow_store_fn(size, priv == "u", aligned))
+        self.helper("m" + str(size * 8), cpu.ram_view(size))
+        if size == 4:
+            fast = f"m32[({a} + {tw}[{a} & 0xfffff003]) >> 2]"
+            v = value
+        elif size == 2:
+            fast = f"m16[({a} + {tw}[{a} & 0xfffff001]) >> 1]"
+            v = f"({value}) & 0xffff"
+        else:
+            fast = f"m8[{a} + {tw}[{a} & 0xfffff000]]"
+            v = f"({value}) & 0xff"
+        if not value.isidentifier() and not value.startswith("0x"):
+            t = self.tmp("v")
+            self.emit(f"{t} = {value}")
+            value = t
+            v = t if size == 4 else f"{t} & {'0xffff' if size == 2 else '0xff'}"
+        if self.key_hi & (1 << 33):
+            self.emit(f"{slow}({a}, {value}, {self.idx})")
+            return
+        self.emit(f"try: {fast} = {v}")
+        self.emit(f"except KeyError: {slow}({a}, {value}, {self.idx})")
+
+    # --- assembling the function -----------------------------------------------------
+    def _writeback(self, indent: int, out: List[str]) -> None:
+        pad = "    " * indent
+        regs = sorted(self.written)
+        if regs:
+            out.append(pad + "; ".join(f"R[{n}] = r{n}" for n in regs))
+        fl = sorted(self.flags_written)
+        if fl:
+            out.append(pad + "; ".join(f"cpu.{f.upper()}F = {f}f" for f in fl))
+
+    def source(self, name: str) -> str:
+        regs = sorted(self.read | self.written)
+        flags = sorted(self.flags_read | self.flags_written)
+        binds = sorted(self.bind)
+        params = ", ".join(["R", "cpu=cpu"] + [f"{b}={b}" for b in binds])
+        out = [f"def {name}({params}):"]
+        if regs:
+            out.append("    " + "; ".join(f"r{n} = R[{n}]" for n in regs))
+        if flags:
+            out.append("    " + "; ".join(f"{f}f = cpu.{f.upper()}F" for f in flags))
+        out.append("    try:")
+        for indent, text in self.lines:
+            if text.startswith("\0EXIT "):
+                self._writeback(indent + 1, out)
+                out.append("    " * (indent + 1) + "return " + text[6:])
+            elif text.startswith("\0RET "):
+                out.append("    " * (indent + 1) + "return " + text[5:])
+            elif text == "\0SYNC":
+                self._writeback(indent + 1, out)
+                fl = sorted(self.flags_read - self.flags_written)
+                if fl:
+                    out.append("    " * (indent + 1) + "; ".join(f"cpu.{f.upper()}F = {f}f" for f in fl))
+            else:
+                out.append("    " * (indent + 1) + text)
+        out.append("    except GuestException:")
+        wb: List[str] = []
+        self._writeback(2, wb)
+        out.extend(wb or ["        pass"])
+        out.append("        raise")
+        return "\n".join(out) + "\n"
+
+
+def compile_block(ctx: Ctx, name: str, extra_globals: Dict[str, Any]) -> Tuple[Callable, str]:
+    """Compile the block's source (code objects are shared by identical sources)."""
+    src = ctx.source(name)
+    code = _CODE_CACHE.get(src)
+    if code is None:
+        code = compile(src, f"<tb {name}>", "exec")
+        if len(_CODE_CACHE) > 200000:
+            _CODE_CACHE.clear()
+        _CODE_CACHE[src] = code
+    ns = dict(extra_globals)
+    ns.update(ctx.bind)
+    ns["cpu"] = ctx.cpu
+    exec(code, ns)
+    return ns[name], src
+
+
+def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int]],
+              decode: Callable, max_insns: int = MAX_INSNS) -> Block:
+    """Translate the block at ``key`` (its first instruction at physical ``phys``).
+
+    ``fetch(va, size)`` returns the instruction halfword/word at a virtual
+    address (None on a fault); ``decode(ctx, f)`` translates one instruction
+    at ``ctx.pc`` (``f(offset, size)`` fetches relative to it) and returns its
+    size (0: could not fetch), setting ``ctx.ended`` when the block must end.
+    """
+    from .exceptions import FSR_EXT, FSR_SYNC_EXTERNAL, GuestException, PrefetchAbort
+    blk = Block(key, phys)
+    ctx = Ctx(cpu, key)
+    start = key & M32 & ~1
+    pc = start
+    page_end = (pc | 0xFFF) + 1
+    n = 0
+    asm_on = log.enabled("in_asm")
+    trace = log.enabled("exec") or log.enabled("cpu")
+    if trace:
+        ctx.helper("trace_block", cpu.trace_block)
+        ctx.lines.append((1, f"trace_block({hex(start)}, {hex(key)})"))
+    while True:
+        ctx.pc = pc
+        ctx.idx = n
+        ctx.ended = False
+        size = decode(ctx, lambda off, sz, _pc=pc: fetch((_pc + off) & M32, sz))
+        if size == 0:
+            if n == 0:
+                raise PrefetchAbort(-1, FSR_SYNC_EXTERNAL | FSR_EXT, pc)
+            ctx.exit(hex(pc | (1 if ctx.thumb else 0) | ctx.key_hi))
+            break
+        blk.pcs.append(pc)
+        if asm_on:
+            blk.asm.append(cpu.disas(pc, ctx.insn, size, ctx.thumb))
+        n += 1
+        pc = (pc + size) & M32
+        if ctx.ended:
+            break
+        if n >= max_insns or pc >= page_end or pc == 0:
+            ctx.exit(hex(pc | (1 if ctx.thumb else 0) | ctx.key_hi))
+            break
+    blk.ninsns = n
+    name = f"tb_{start:08x}"
+    func, src = compile_block(ctx, name, {"GuestException": GuestException})
+    blk.func, blk.source = func, src
+    return blk
