@@ -34,12 +34,14 @@ def _random_value(field, rng):
             return rng.random() < 0.5
         if base == "str":
             return "".join(rng.choice("abcxyz") for _ in range(rng.randrange(6)))
+        if base == "int":
+            return rng.getrandbits(40)
         if base.startswith("u"):
             return rng.getrandbits(int(base[1:]))
         if base.startswith("i"):
             bits = int(base[1:])
             return rng.getrandbits(bits) - (1 << (bits - 1))
-        return rng.getrandbits(40)  # int
+        raise AssertionError(f"no random values for kind {base}")
     if field.base == "bytes":
         return bytearray(rng.getrandbits(8) for _ in range(rng.randrange(64)))
     if field.count is not None:
