@@ -287,6 +287,8 @@ class ArmGIC(SysBusDevice):
         bits = 0
         src = self.sgi_sources
         base = cpu * 16
+        if not any(src[base:base + 16]):
+            return 0
         for i in range(16):
             if src[base + i]:
                 bits |= 1 << i
