@@ -29,6 +29,9 @@ Behaviour (GICv1 architecture, A9 TRM):
   the binary point is at least 2.  Preemption: an interrupt is signalled only if its
   priority is below PMR and its group priority below the running priority; the running
   priority is tracked as the A9 does with one active-priority bit per group priority.
+* The A9's PPI and SPI status registers (0xD00, 0xD04-0xD7C) show the input levels; the
+  input levels are wires driven by other devices, so a reset of the GIC keeps them.
+* Identification: ICDIIDR 0x0102043B, ICCIIDR 0x3901243B, peripheral ID 0x90 0xB3 0x1B.
 * ITARGETSR are read-as-zero/write-ignored on a one-CPU GIC (as QEMU, GICv2 spec), where
   every SPI goes to CPU 0; SPIs use the 1-N model (one pending/active state, first CPU wins).
 
