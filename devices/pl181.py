@@ -12,7 +12,10 @@ Properties:
                command that expects a response times out and card_inserted is low.
                The card is created at realize() as child "sd-card"
                (devices/sd.py; QEMU's size rule applies: BlockError otherwise).
-Behaviour: commands complete at once (CmdRespEnd, CmdSent or CmdTimeOut); the data
+Behaviour follows QEMU 7.2's model (checked register by register against it
+through qtest): Clock keeps 8 bits, RespCmd stays 0, and DataEnd/DataBlockEnd
+are set after every command while no transfer is pending.
+Commands complete at once (CmdRespEnd, CmdSent or CmdTimeOut); the data
 path moves bytes between the card and the FIFO whenever a register access leaves
 room (reads) or data (writes), with DataCnt counting bytes not yet moved to or
 from the card and FifoCnt = ceil(DataCnt / 4), as the Linux mmci driver expects.
@@ -84,10 +87,10 @@ class PL181(SysBusDevice):
     REGS = RegisterBank(
         "pl181",
         Reg("Power", 0x00, mask=0xFF),
-        Reg("Clock", 0x04, mask=0xFFF),
+        Reg("Clock", 0x04, mask=0xFF),
         Reg("Argument", 0x08),
         Reg("Command", 0x0C, mask=0x7FF, on_write="_command_written"),
-        Reg("RespCmd", 0x10, access="ro"),
+        Reg("RespCmd", 0x10, access="ro", doc="never set, as on QEMU 7.2"),
         Reg("Response", 0x14, count=4, access="ro"),
         Reg("DataTimer", 0x24),
         Reg("DataLength", 0x28, mask=0xFFFF),
@@ -162,7 +165,6 @@ class PL181(SysBusDevice):
         cmd = self.command
         index = cmd & CMD_INDEX
         resp = self.card.do_command(index, self.argument) if self.card is not None else b""
-        self.respcmd = index
         if not cmd & CMD_RESPONSE:
             self.status |= CMDSENT
             return
@@ -189,6 +191,7 @@ class PL181(SysBusDevice):
                 (self.card is None or not self.card.data_ready()):
             self.status = (self.status & ~RX_BITS) | DATATIMEOUT
             self.datactrl &= ~DATA_ENABLE
+            self.datacnt = 0
 
     # --- the data path --------------------------------------------------------------
     def _datactrl_written(self) -> None:
@@ -211,24 +214,25 @@ class PL181(SysBusDevice):
         return word
 
     def _run_data_path(self) -> None:
-        if not self.datactrl & DATA_ENABLE:
-            return
         reading = bool(self.datactrl & DATA_DIRECTION)
         card = self.card
-        if self.datacnt and card is not None:
+        if self.datacnt:
             if reading:
                 room = min(self.datacnt, 4 * max(0, FIFO_WORDS - self.fifo_len))
-                data = card.read_data(room) if room and card.data_ready() else b""
+                ready = room and card is not None and card.data_ready()
+                data = card.read_data(room) if ready else b""
                 self.datacnt -= len(data)
                 for i in range(0, len(data), 4):
                     self._push(int.from_bytes(data[i:i + 4], "little"))
-            else:
+            else:   # written data leaves the FIFO even with no card to take it
                 while self.datacnt and self.fifo_len:
                     take = min(4, self.datacnt)
-                    card.write_data(self._pop().to_bytes(4, "little")[:take])
+                    word = self._pop()
+                    if card is not None:
+                        card.write_data(word.to_bytes(4, "little")[:take])
                     self.datacnt -= take
         self.status &= ~(TX_BITS | RX_BITS)
-        if self.datacnt == 0:
+        if self.datacnt == 0:   # also after every command without data, as QEMU 7.2
             self.status |= DATAEND | DATABLOCKEND
             if self.fifo_len == 0:
                 self.datactrl &= ~DATA_ENABLE

@@ -104,6 +104,8 @@ def make_csd(size: int) -> bytes:
     return _with_crc(body)
 
 
+# SWITCH_FUNC support bits of groups 1..6, as QEMU's card reports them
+SWITCH_GROUPS = (0x8003, 0x8043, 0x8001, 0x8001, 0x8001, 0x8001)
 SCR = bytes((0x02, 0x25, 0x00, 0x00, 0, 0, 0, 0))   # spec 2.00, security 2, 1/4-bit bus
 
 # R1 status bits as they go into an R6 response (bits 23, 22, 19, 12:0)
@@ -229,8 +231,13 @@ class SDCard(Device):
         if self.state == INACTIVE:
             return b""
         entry = (self.APP_COMMANDS if app else self.COMMANDS).get(cmd)
-        if entry is None and app:
-            entry = self.COMMANDS.get(cmd)   # an ACMD number without one is the plain CMD
+        if not app:
+            self.card_status &= ~APP_CMD            # CMD55 sets it again
+        else:
+            if entry is None:
+                entry = self.COMMANDS.get(cmd)   # an ACMD number without one is the plain CMD
+            else:
+                self.card_status |= APP_CMD     # reported in the ACMD's response too
         response: Optional[bytes] = None
         before = self.state
         if entry is not None:
@@ -275,32 +282,29 @@ class SDCard(Device):
     def _cmd_switch(self, cmd, arg, st):
         if st != TRAN:
             return None
-        mode = arg >> 31
         status = bytearray(64)
-        status[0:2] = b"\x00\x01"                         # max current 1 mA
-        supported = [0x8001] * 6
-        supported[0] = 0x8003                             # group 1: default, high speed
-        for g in range(6):
-            struct.pack_into(">H", status, 12 - 2 * g, supported[g])
-        for g in range(6):
-            want = (arg >> (4 * g)) & 0xF
-            ok = want == 0xF or supported[g] >> want & 1
-            chosen = (0 if want == 0xF else want) if ok else 0xF
-            status[16 - g // 2] |= chosen << (4 * (g % 2))
-        if mode:
-            log.log("unimp", f"sd-card: SWITCH_FUNC set 0x{arg:08x} ignored")
+        status[0:2] = b"\x00\x01"                       # max current 1 mA
+        for g, supported in enumerate(SWITCH_GROUPS):      # groups 1..6 at bytes 12..2
+            struct.pack_into(">H", status, 12 - 2 * g, supported)
+        for g in range(6):                                 # the functions asked for, echoed
+            status[16 - g // 2] |= ((arg >> (4 * g)) & 0xF) << (4 * (g % 2))
+        if arg >> 31:
+            log.log("unimp", f"sd-card: SWITCH_FUNC set 0x{arg:08x} has no effect")
         self._start_read_buffer(cmd, bytes(status))
         return self._r1(st)
 
     def _cmd_select(self, cmd, arg, st):
-        if self._rca_matches(arg) and self.rca:
-            if st not in (STBY, TRAN):
-                return None
-            self.state = TRAN
+        """CMD7: the matching card goes stand-by -> transfer; the others deselect."""
+        mine = self._rca_matches(arg)
+        if st in (STBY, DIS):
+            if not mine:
+                return b""
+            self.state = TRAN if st == STBY else PRG
             return self._r1(st)
-        if st in (TRAN, DATA, PRG):   # deselected by another card's address
-            self.state = STBY if st == TRAN else DIS
-        return b""
+        if st in (TRAN, DATA, PRG) and not mine:
+            self.state = DIS if st == PRG else STBY
+            return self._r1(st)
+        return None
 
     def _cmd_if_cond(self, cmd, arg, st):
         if st != IDLE:
@@ -365,7 +369,7 @@ class SDCard(Device):
         if addr + self._xfer_len() > self.size:
             log.log("guest_errors", f"sd-card: access at 0x{addr:x} beyond the card "
                                     f"({self.size} bytes)")
-            self.card_status |= ADDRESS_ERROR | OUT_OF_RANGE
+            self.card_status |= ADDRESS_ERROR     # QEMU 7.2 reports this bit alone
             return False
         return True
 
@@ -407,6 +411,8 @@ class SDCard(Device):
         return self._r1(st)
 
     def _cmd_app(self, cmd, arg, st):
+        if st in (READY, IDENT):
+            return None
         if st != IDLE and not self._rca_matches(arg):
             return b""
         self.expecting_acmd = True

@@ -291,3 +291,114 @@ def test_rejected_read_ends_with_data_timeout(image):
     st, r = h.cmd(17, 1 << 20)             # beyond the card: R1 with ADDRESS_ERROR, no data
     assert r[0] & (1 << 30) and st & (1 << 3)
     assert not h.r(0x2C) & 1
+
+
+# --- QEMU as the oracle: the same register sequence on qemu-system-arm's pl181 + sd-card ----
+
+def _oracle_ops():
+    """A Linux-like session as (op, offset, value/label); reads are labelled."""
+    ops = []
+
+    def r(off, label):
+        ops.append(("r", off, label))
+
+    def w(off, value):
+        ops.append(("w", off, value))
+
+    def cmd(index, arg=0, resp=True, long=False):
+        w(0x08, arg)
+        w(0x0C, index | ENABLE | (RESP if resp else 0) | (LONG if long else 0))
+        r(0x34, f"status after CMD{index}")
+        for k in range(4):
+            r(0x14 + 4 * k, f"response{k} of CMD{index}")
+        r(0x10, "respcmd")
+        w(0x38, 0x7FF)
+
+    def read_data(words, label):
+        # mmci_pio_read: status and FifoCnt, then a burst; QEMU refills on the status read
+        for k in range(0, words, 8):
+            r(0x34, "data-phase status")
+            r(0x48, "data-phase fifocnt")
+            for _ in range(min(8, words - k)):
+                r(0x80, label)
+        r(0x34, f"status after {label}")
+
+    r(0x34, "status at reset")
+    w(0x3C, 0), w(0x40, 0), w(0x38, 0xFFF), w(0x00, 0x83), w(0x04, 0x1FF)
+    r(0x00, "power"), r(0x04, "clock")
+    cmd(52, 0x88000C08)
+    cmd(0, resp=False), cmd(8, 0x1AA), cmd(5, 0)
+    cmd(55), cmd(41, 0)
+    cmd(0, resp=False), cmd(8, 0x1AA)
+    cmd(55), cmd(41, 0x40300000)
+    cmd(55), cmd(41, 0x40300000)           # CMD55 is illegal in the ready state
+    cmd(2, long=True), cmd(3), cmd(9, 0x4567 << 16, long=True)
+    cmd(10, 0x4567 << 16, long=True), cmd(13, 0x4567 << 16), cmd(7, 0x4567 << 16)
+    cmd(55, 0x4567 << 16)
+    w(0x24, 0xFFFFFFFF), w(0x28, 8), w(0x2C, 1 | 2 | 3 << 4)
+    cmd(51)
+    read_data(2, "SCR")
+    r(0x2C, "datactrl after SCR")
+    cmd(55, 0x4567 << 16)
+    w(0x28, 64), w(0x2C, 1 | 2 | 6 << 4)
+    cmd(13)
+    read_data(16, "SD status")
+    w(0x28, 64), w(0x2C, 1 | 2 | 6 << 4)
+    cmd(6, 0x00FFFFF0)
+    read_data(16, "switch status")
+    cmd(16, 512)
+    w(0x28, 1024), w(0x2C, 1 | 2 | 9 << 4)
+    cmd(18, 512)
+    read_data(256, "blocks 1-2")
+    r(0x2C, "datactrl after read")
+    cmd(12)
+    cmd(24, 4096)
+    w(0x28, 512), w(0x2C, 1 | 9 << 4)
+    for k in range(128):
+        if k % 8 == 0:
+            r(0x34, "write status")
+            r(0x30, "write datacnt")
+        w(0x80, 0x01020304 * (k + 1) & 0xFFFFFFFF)
+    r(0x34, "status after write"), r(0x2C, "datactrl after write")
+    cmd(13, 0x4567 << 16)
+    w(0x28, 512), w(0x2C, 1 | 2 | 9 << 4)
+    cmd(17, 4096)
+    read_data(128, "block 8 read back")
+    cmd(7, 0)                               # deselect
+    cmd(13, 0x4567 << 16)
+    for k in range(8):
+        r(0xFE0 + 4 * k, "id")
+    return ops
+
+
+# Where the models differ on purpose: QEMU defers refilling the read FIFO until the
+# status is read (its "linux_hack"), we refill at once, so status and FifoCnt read in
+# the middle of a read differ; the data does not.
+_NOT_COMPARED = ("data-phase status", "data-phase fifocnt")
+
+
+@pytest.mark.parametrize("with_card", [True, False])
+def test_registers_match_qemu(tmp_path, with_card):
+    from qtest_oracle import qemu_vexpress
+    img = tmp_path / "sd.img"
+    img.write_bytes(bytes((i * 13 + i // 512) & 0xFF for i in range(1 << 20)))
+    ops = _oracle_ops()
+    args = ["-drive", f"if=sd,file={img},format=raw"] if with_card else []
+    expected = qemu_vexpress([(op, BASE + off, v) if op == "w" else (op, BASE + off)
+                              for op, off, v in ops], args)
+    qemu_image = img.read_bytes()
+    img.write_bytes(bytes((i * 13 + i // 512) & 0xFF for i in range(1 << 20)))
+    h = Host(open_drive(str(img)) if with_card else None)
+    h.dev.reset()
+    got = []
+    for op, off, v in ops:
+        if op == "r":
+            got.append(h.r(off))
+        else:
+            h.w(off, v)
+    labels = [v for op, _, v in ops if op == "r"]
+    diffs = [f"{label}: qemu 0x{a:08x} ours 0x{b:08x}"
+             for label, a, b in zip(labels, expected, got)
+             if a != b and label not in _NOT_COMPARED]
+    assert not diffs, "\n".join(diffs[:20])
+    assert img.read_bytes() == qemu_image
