@@ -179,6 +179,8 @@ class VirtIODevice(Device):
             wants = served and q.wants_interrupt()
         except VirtQueueError as e:
             self.vq_last_avail[index], self.vq_used_idx[index] = q.last_avail, q.used_idx
+            if served:   # what completed before the bad request is still signalled
+                self.isr |= ISR_QUEUE
             self.set_broken(f"queue {index}: {e}")
             return
         finally:

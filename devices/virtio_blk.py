@@ -4,7 +4,7 @@ Created with ``-device virtio-blk-device,drive=ID`` (user-creatable) or by the
 board for ``-drive if=virtio``; it plugs into a virtio-mmio transport.
 Properties:
   drive       any  - the BlockBackend (pysystem.block.open_drive); required
-  serial      str  - the string GET_ID returns (20 bytes, zero-padded)
+  serial      str  - the string GET_ID returns (with its NUL, at most 20 bytes)
   queue-size  uint16 (default 256) - sets seg_max = queue-size - 2, as QEMU does
 Features offered: SEG_MAX, BLK_SIZE, FLUSH, TOPOLOGY, RO (read-only drive) and the
 ring's INDIRECT_DESC.  Config space (little-endian): capacity in 512-byte
@@ -128,9 +128,9 @@ class VirtIOBlock(VirtIODevice):
             elif rtype == T_FLUSH:
                 self.drive.flush()
                 status = S_OK
-            elif rtype == T_GET_ID:
-                ident = self.serial.encode()[:ID_BYTES]
-                elem.write(mem, 0, (ident + bytes(ID_BYTES))[:min(ID_BYTES, data_in)])
+            elif rtype == T_GET_ID:   # the serial and its NUL, at most 20 bytes (as QEMU)
+                ident = self.serial.encode() + b"\x00"
+                elem.write(mem, 0, ident[:min(ID_BYTES, data_in)])
                 status = S_OK
             else:
                 log.log("guest_errors", f"virtio-blk: unsupported request type {rtype}")
