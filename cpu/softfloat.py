@@ -11,8 +11,11 @@ Status
     ``FPStatus`` carries the mode and accumulates the cumulative flags:
       rounding        RN=0 nearest-even, RP=1 toward +inf, RM=2 toward -inf, RZ=3
                       toward zero (the FPSCR.RMode encoding)
-      flush_to_zero   FZ: denormal inputs become signed zero (IDC), results tiny
-                      before rounding become signed zero (UFC, no IXC)
+      flush_to_zero   FZ: results tiny before rounding become signed zero (UFC,
+                      no IXC)
+      flush_inputs_to_zero  denormal inputs become signed zero (IDC); follows
+                      flush_to_zero unless given (ARM FZ sets both; QEMU's
+                      MIPS FS flushes results only)
       default_nan     DN: every NaN result is the default NaN
       ahp             FPSCR.AHP: binary16 conversions use ARM's alternative half
                       format (no Inf/NaN, exponent 31 is a normal number)
@@ -29,12 +32,16 @@ Operations (XX is f32 or f64; ``st`` is an FPStatus)
     XX_sqrt(a, st)
     XX_muladd(a, b, c, st)     fused a*b + c, one rounding (ARM VFMA; negate
                                operands with XX_neg for VFMS/VFNMA/VFNMS)
+    XX_max(a, b, st)  XX_min(a, b, st)
+                               ARM FPMax/FPMin (NEON VMAX/VMIN): NaNs handled
+                               as in add, max(+0, -0) = +0, min(+0, -0) = -0
     XX_neg(a)  XX_abs(a)       sign-bit operations, no flags, NaNs untouched
     XX_compare(a, b, st, signal=False)
                                returns NZCV as a 4-bit int: NZCV_LT 0b1000,
                                NZCV_EQ 0b0110, NZCV_GT 0b0010, NZCV_UN 0b0011;
                                IOC for an SNaN operand, or any NaN if signal
-                               (VCMPE)
+                               (VCMPE).  NEON VCEQ is compare(..) == EQ,
+                               VCGE/VCGT use signal=True.
     f32_to_f64(a, st)  f64_to_f32(a, st)
     f16_to_f32(a, st)  f32_to_f16(a, st)  f16_to_f64(a, st)  f64_to_f16(a, st)
                                binary16 side uses st.ahp; half inputs are never
@@ -59,6 +66,7 @@ per format at import time.
 from __future__ import annotations
 
 from math import isqrt
+from typing import Optional
 
 RN, RP, RM, RZ = 0, 1, 2, 3
 
@@ -83,19 +91,23 @@ FPSCR_FZ = 1 << 24
 class FPStatus:
     """Rounding mode, flush/NaN modes and the accumulated exception flags."""
 
-    __slots__ = ("rounding", "flush_to_zero", "default_nan", "ahp", "flags",
-                 "tininess_before_rounding", "snan_bit_is_one", "nan_rules")
+    __slots__ = ("rounding", "flush_to_zero", "flush_inputs_to_zero", "default_nan",
+                 "ahp", "flags", "tininess_before_rounding", "snan_bit_is_one",
+                 "nan_rules")
 
     def __init__(self, rounding: int = RN, flush_to_zero: bool = False,
                  default_nan: bool = False, ahp: bool = False, flags: int = 0,
                  tininess_before_rounding: bool = True,
-                 snan_bit_is_one: bool = False, nan_rules: str = "arm"):
+                 snan_bit_is_one: bool = False, nan_rules: str = "arm",
+                 flush_inputs_to_zero: Optional[bool] = None):
         if rounding not in (RN, RP, RM, RZ):
             raise ValueError("rounding mode must be 0..3, not %r" % (rounding,))
         if nan_rules not in ("arm", "mips"):
             raise ValueError("nan_rules must be 'arm' or 'mips', not %r" % (nan_rules,))
         self.rounding = rounding
         self.flush_to_zero = flush_to_zero
+        self.flush_inputs_to_zero = (flush_to_zero if flush_inputs_to_zero is None
+                                     else flush_inputs_to_zero)
         self.default_nan = default_nan
         self.ahp = ahp
         self.flags = flags
@@ -112,7 +124,7 @@ class FPStatus:
     def set_fpscr(self, fpscr: int) -> None:
         """Take RMode, FZ, DN, AHP and the cumulative flags from an FPSCR value."""
         self.rounding = (fpscr >> 22) & 3
-        self.flush_to_zero = bool(fpscr & FPSCR_FZ)
+        self.flush_to_zero = self.flush_inputs_to_zero = bool(fpscr & FPSCR_FZ)
         self.default_nan = bool(fpscr & FPSCR_DN)
         self.ahp = bool(fpscr & FPSCR_AHP)
         self.flags = fpscr & FLAG_MASK
@@ -185,6 +197,8 @@ def _make_round_pack(F: _Format, can_flush: bool, ahp: bool):
         # with an unbounded exponent is still below 2**emin.
         n = m.bit_length()
         s = n - precision
+        if s <= 0:
+            return True
         r = m >> s
         rem = m & ((1 << s) - 1)
         mode = st.rounding
@@ -353,11 +367,19 @@ def _make_ops(F: _Format):
                 return order[i]
         raise AssertionError("nan3 without a NaN operand")
 
+    def passed(a, st):
+        """An operand returned as the result: a denormal is still subject to
+        flush-to-zero of results (reachable only with input flushing off)."""
+        if not a & INF and a & FM and st.flush_to_zero:
+            st.flags |= UFC
+            return a & SIGN
+        return a
+
     def add(a, b, st):
         ea = (a >> fbits) & EM
         eb = (b >> fbits) & EM
         if ea == EM or eb == EM or not ea or not eb:
-            if st.flush_to_zero:
+            if st.flush_inputs_to_zero:
                 if not ea and a & FM:
                     a &= SIGN
                     st.flags |= IDC
@@ -375,9 +397,9 @@ def _make_ops(F: _Format):
                     if (a ^ b) & SIGN:
                         return SIGN if st.rounding == RM else 0
                     return a
-                return b
+                return passed(b, st)
             if not b & MAG:
-                return a
+                return passed(a, st)
             if ea:
                 ma = (a & FM) | HID
             else:
@@ -416,7 +438,7 @@ def _make_ops(F: _Format):
         eb = (b >> fbits) & EM
         sign = (a ^ b) & SIGN
         if ea == EM or eb == EM or not ea or not eb:
-            if st.flush_to_zero:
+            if st.flush_inputs_to_zero:
                 if not ea and a & FM:
                     a &= SIGN
                     st.flags |= IDC
@@ -451,7 +473,7 @@ def _make_ops(F: _Format):
         eb = (b >> fbits) & EM
         sign = (a ^ b) & SIGN
         if ea == EM or eb == EM or not ea or not eb:
-            if st.flush_to_zero:
+            if st.flush_inputs_to_zero:
                 if not ea and a & FM:
                     a &= SIGN
                     st.flags |= IDC
@@ -495,7 +517,7 @@ def _make_ops(F: _Format):
         if ea == EM or not ea or a & SIGN:
             if (a & MAG) > INF:
                 return nan1(a, st)
-            if st.flush_to_zero and not ea and a & FM:
+            if st.flush_inputs_to_zero and not ea and a & FM:
                 a &= SIGN
                 st.flags |= IDC
             if not a & MAG:
@@ -523,7 +545,7 @@ def _make_ops(F: _Format):
         ea = (a >> fbits) & EM
         eb = (b >> fbits) & EM
         ec = (c >> fbits) & EM
-        if st.flush_to_zero:
+        if st.flush_inputs_to_zero:
             if not ea and a & FM:
                 a &= SIGN
                 st.flags |= IDC
@@ -552,7 +574,7 @@ def _make_ops(F: _Format):
                 if c & SIGN == psign:
                     return c
                 return SIGN if st.rounding == RM else 0
-            return c
+            return passed(c, st)
         if ea:
             ma = (a & FM) | HID
         else:
@@ -588,6 +610,32 @@ def _make_ops(F: _Format):
             return SIGN if st.rounding == RM else 0
         return round_pack(psign, mp + mc, e, st)
 
+    def minmax(a, b, st, is_max):
+        if st.flush_inputs_to_zero:
+            if not a & INF and a & FM:
+                a &= SIGN
+                st.flags |= IDC
+            if not b & INF and b & FM:
+                b &= SIGN
+                st.flags |= IDC
+        am = a & MAG
+        bm = b & MAG
+        if am > INF or bm > INF:
+            return nan2(a, b, st)
+        if not (am | bm):
+            return a & b if is_max else a | b
+        ka = -am if a & SIGN else am
+        kb = -bm if b & SIGN else bm
+        if is_max:
+            return passed(a if ka > kb else b, st)
+        return passed(a if ka < kb else b, st)
+
+    def fmax(a, b, st):
+        return minmax(a, b, st, True)
+
+    def fmin(a, b, st):
+        return minmax(a, b, st, False)
+
     def neg(a):
         return a ^ SIGN
 
@@ -595,11 +643,11 @@ def _make_ops(F: _Format):
         return a & MAG
 
     def compare(a, b, st, signal=False):
-        if st.flush_to_zero:
-            if not a & (EM << fbits) and a & FM:
+        if st.flush_inputs_to_zero:
+            if not a & INF and a & FM:
                 a &= SIGN
                 st.flags |= IDC
-            if not b & (EM << fbits) and b & FM:
+            if not b & INF and b & FM:
                 b &= SIGN
                 st.flags |= IDC
         am = a & MAG
@@ -632,7 +680,7 @@ def _make_ops(F: _Format):
         if not e:
             if not f:
                 return 0
-            if st.flush_to_zero:
+            if st.flush_inputs_to_zero:
                 st.flags |= IDC
                 return 0
             m = f
@@ -684,7 +732,7 @@ def _make_ops(F: _Format):
 
     return {
         "add": add, "sub": sub, "mul": mul, "div": div, "sqrt": sqrt,
-        "muladd": muladd, "neg": neg, "abs": fabs, "compare": compare,
+        "muladd": muladd, "max": fmax, "min": fmin, "neg": neg, "abs": fabs, "compare": compare,
         "to_int": to_int, "from_int": from_int, "is_nan": is_nan,
         "is_snan": is_snan, "round_pack": round_pack,
     }
@@ -732,13 +780,13 @@ def _make_convert(S: _Format, D: _Format):
             f = f << widen if widen >= 0 else f >> -widen
             if not st.snan_bit_is_one:
                 f |= d_quiet
-            elif not f:
-                return d_dnan_legacy
+            # (legacy MIPS: a quiet NaN whose payload is all below the kept
+            # bits narrows to an infinity, as QEMU does)
             return sign | d_inf | f
         if not e:
             if not f:
                 return sign
-            if not s_half and st.flush_to_zero:
+            if not s_half and st.flush_inputs_to_zero:
                 st.flags |= IDC
                 return sign
             m = f
@@ -760,6 +808,8 @@ f32_mul = _f32["mul"]
 f32_div = _f32["div"]
 f32_sqrt = _f32["sqrt"]
 f32_muladd = _f32["muladd"]
+f32_max = _f32["max"]
+f32_min = _f32["min"]
 f32_neg = _f32["neg"]
 f32_abs = _f32["abs"]
 f32_compare = _f32["compare"]
@@ -774,6 +824,8 @@ f64_mul = _f64["mul"]
 f64_div = _f64["div"]
 f64_sqrt = _f64["sqrt"]
 f64_muladd = _f64["muladd"]
+f64_max = _f64["max"]
+f64_min = _f64["min"]
 f64_neg = _f64["neg"]
 f64_abs = _f64["abs"]
 f64_compare = _f64["compare"]

@@ -1,4 +1,4 @@
-"""Differential tests of pysystem.cpu.softfloat against real VFP instructions.
+"""Differential tests of pysystem.cpu.softfloat against real FPU instructions.
 
 The oracle is Unicorn (QEMU's TCG): an ARM loop walks a table of records
 {FPSCR, a, b, c}, loads a -> d0, b -> d1, c -> d2, sets FPSCR, runs one VFP
@@ -13,6 +13,10 @@ FZ, DN (and AHP for half conversions) on and off.
 Cortex-A9 (VFPv3 + half conversions) runs everything except VFMA, which needs
 VFPv4 (Cortex-A15), and the direct f64<->f16 conversions, which need ARMv8
 (Unicorn's "max" CPU).
+
+A second, smaller campaign runs the MIPS 24Kf FPU (legacy NaNs: SNaN bit is
+one, tininess after rounding, unfused MADD, FS flushing results only) the
+same way, checking the knobs the MIPS CPU will use.
 """
 from __future__ import annotations
 
@@ -24,12 +28,14 @@ import pytest
 unicorn = pytest.importorskip("unicorn")
 keystone = pytest.importorskip("keystone")
 
-from unicorn import Uc, UC_ARCH_ARM, UC_MODE_ARM  # noqa: E402
-from unicorn import arm_const  # noqa: E402
+from unicorn import Uc, UC_ARCH_ARM, UC_ARCH_MIPS, UC_MODE_ARM  # noqa: E402
+from unicorn import UC_MODE_MIPS32, UC_MODE_LITTLE_ENDIAN  # noqa: E402
+from unicorn import arm_const, mips_const  # noqa: E402
 
 from pysystem.cpu import softfloat as sf  # noqa: E402
 
 CODE = 0x10000
+PREAMBLE = 0x18000      # apart from CODE: no stale translated block is reused
 INBUF = 0x100000
 OUTBUF = 0x1000000
 MAX_RECORDS = 1 << 16
@@ -39,10 +45,17 @@ OUT_SIZE = 16
 FMT = {16: sf.F16, 32: sf.F32, 64: sf.F64}
 
 _ks = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM)
+_ks_mips = keystone.Ks(keystone.KS_ARCH_MIPS,
+                       keystone.KS_MODE_MIPS32 + keystone.KS_MODE_LITTLE_ENDIAN)
 
 
 def asm(text: str) -> bytes:
     enc, _ = _ks.asm(text, CODE)
+    return bytes(enc)
+
+
+def asm_mips(text: str) -> bytes:
+    enc, _ = _ks_mips.asm(text, CODE)
     return bytes(enc)
 
 
@@ -59,8 +72,8 @@ class VFPOracle:
         # Enable cp10/cp11 in CPACR and set FPEXC.EN, as a kernel would.
         pre = asm("mov r3, #0xf00000; mcr p15, 0, r3, c1, c0, 2; isb;"
                   "mov r3, #0x40000000; vmsr fpexc, r3; nop")
-        uc.mem_write(CODE, pre)
-        uc.emu_start(CODE, CODE + len(pre) - 4)
+        uc.mem_write(PREAMBLE, pre)
+        uc.emu_start(PREAMBLE, PREAMBLE + len(pre) - 4)
         self.code = None
 
     def load_op(self, op_word: int) -> None:
@@ -72,6 +85,8 @@ class VFPOracle:
         code = asm(loop)
         if code != self.code:
             self.uc.mem_write(CODE, code)
+            # Unicorn does not always notice rewritten code: drop its blocks
+            self.uc.ctl_remove_cache(CODE, CODE + 0x1000)
             self.code = code
 
     def run(self, records):
@@ -388,9 +403,38 @@ def run_fixed(w, signed, size, fbits, to_fixed, n, seed):
     check("a9", vfp_word(text), recs, expect, mask(w))
 
 
+def run_neon(op, n, seed):
+    """NEON lane 0 (lane 1 is 0 op 0): the "standard FPSCR" - FZ, DN, RN -
+    whatever FPSCR holds; the cumulative flags still land in FPSCR."""
+    F = sf.F32
+    rng = random.Random(seed)
+    recs = []
+    for _ in range(n):
+        a, b = rand_pair(F, rng, "mul" if op == "mul" else "add")
+        recs.append((rand_fpscr(rng), a, b, 0))
+    if op == "to_int":
+        fn = sf.f32_to_int
+
+        def call(a, b, s):
+            return fn(a, True, 32, 0, sf.RZ, s)
+    else:
+        fn = getattr(sf, "f32_" + op)
+
+        def call(a, b, s):
+            return fn(a, b, s)
+
+    def expect(st, a, b, c):
+        s = sf.FPStatus(flush_to_zero=True, default_nan=True)
+        r = call(a, b, s)
+        st.flags |= s.flags
+        return r, 0
+    text = {"to_int": "vcvt.s32.f32 d2, d0"}.get(op, "v%s.f32 d2, d0, d1" % op)
+    check("a9", vfp_word(text), recs, expect, mask(32))
+
+
 # ---------------------------------------------------------------- the tests
 
-N = 4000        # per case in the fast suite
+N = 10000       # per case in the fast suite
 N_SLOW = 1000000
 
 
@@ -442,6 +486,11 @@ def test_fixed(w, signed, size, fbits, to_fixed):
     run_fixed(w, signed, size, fbits, to_fixed, N // 8, seed=w + signed + size + fbits + to_fixed)
 
 
+@pytest.mark.parametrize("op", ["add", "mul", "max", "min", "to_int"])
+def test_neon_standard_fpscr(op):
+    run_neon(op, N // 2, seed=len(op))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("w", [32, 64])
 def test_slow_campaign(w):
@@ -465,3 +514,163 @@ def test_slow_campaign(w):
 def test_slow_convert():
     for src, dst in [(32, 64), (64, 32), (16, 32), (32, 16), (16, 64), (64, 16)]:
         run_convert(src, dst, N_SLOW, seed=9000 + src + dst)
+    for op in ("add", "mul", "max", "min", "to_int"):
+        run_neon(op, N_SLOW // 4, seed=9100 + len(op))
+
+
+# ---------------------------------------------------------------- MIPS 24Kf
+
+class MIPSOracle(VFPOracle):
+    """The same table walk on a MIPS32 24Kf (FR=0: doubles in even/odd pairs)."""
+
+    def __init__(self):
+        uc = Uc(UC_ARCH_MIPS, UC_MODE_MIPS32 + UC_MODE_LITTLE_ENDIAN)
+        uc.ctl_set_cpu_model(mips_const.UC_CPU_MIPS32_24KF)
+        uc.mem_map(CODE, 0x10000)
+        uc.mem_map(INBUF, IN_SIZE * MAX_RECORDS)
+        uc.mem_map(OUTBUF, OUT_SIZE * MAX_RECORDS)
+        self.uc = uc
+        pre = asm_mips("mfc0 $t0, $12; lui $t1, 0x2000; or $t0, $t0, $t1;"
+                       "mtc0 $t0, $12; ehb; nop")          # Status.CU1
+        uc.mem_write(PREAMBLE, pre)
+        uc.emu_start(PREAMBLE, PREAMBLE + len(pre) - 4)
+        self.code = None
+        self.regs = (mips_const.UC_MIPS_REG_A0, mips_const.UC_MIPS_REG_A1,
+                     mips_const.UC_MIPS_REG_A2)
+
+    def load_mips(self, insn: str) -> None:
+        code = asm_mips("loop: lw $t0, 0($a0); ctc1 $t0, $31; ldc1 $f0, 8($a0);"
+                        "ldc1 $f2, 16($a0); ldc1 $f4, 24($a0); %s; cfc1 $t0, $31;"
+                        "sdc1 $f4, 0($a1); sw $t0, 8($a1); addiu $a0, $a0, 32;"
+                        "addiu $a1, $a1, 16; addiu $a2, $a2, -1; bnez $a2, loop; nop; nop"
+                        % insn)
+        if code != self.code:
+            self.uc.mem_write(CODE, code)
+            # Unicorn does not always notice rewritten code: drop its blocks
+            self.uc.ctl_remove_cache(CODE, CODE + 0x1000)
+            self.code = code
+
+    def run(self, records):
+        out = []
+        a0, a1, a2 = self.regs
+        for i in range(0, len(records), MAX_RECORDS):
+            chunk = records[i:i + MAX_RECORDS]
+            data = b"".join(struct.pack("<IIQQQ", f, 0, a, b, c) for f, a, b, c in chunk)
+            self.uc.mem_write(INBUF, data)
+            self.uc.reg_write(a0, INBUF)
+            self.uc.reg_write(a1, OUTBUF)
+            self.uc.reg_write(a2, len(chunk))
+            self.uc.emu_start(CODE, CODE + len(self.code) - 4)
+            raw = bytes(self.uc.mem_read(OUTBUF, OUT_SIZE * len(chunk)))
+            out.extend((r, f) for r, f, _ in struct.iter_unpack("<QIi", raw))
+        return out
+
+
+MIPS_RM = (sf.RN, sf.RZ, sf.RP, sf.RM)      # FCSR.RM -> softfloat rounding
+MIPS_FLAG_BITS = ((sf.IXC, 1 << 2), (sf.UFC, 1 << 3), (sf.OFC, 1 << 4),
+                  (sf.DZC, 1 << 5), (sf.IOC, 1 << 6))
+MIPS_FS = 1 << 24
+MIPS_FCC0 = 1 << 23
+
+
+def mips_status(fcsr):
+    fs = bool(fcsr & MIPS_FS)
+    return sf.FPStatus(rounding=MIPS_RM[fcsr & 3], flush_to_zero=fs,
+                       flush_inputs_to_zero=False, tininess_before_rounding=False,
+                       snan_bit_is_one=True, nan_rules="mips")
+
+
+_mips = []
+
+
+def check_mips(insn, records, expect, result_mask):
+    """expect(st, a, b, c) -> (result, fcc); flags mapped to FCSR flags + cause."""
+    if not _mips:
+        _mips.append(MIPSOracle())
+    orc = _mips[0]
+    orc.load_mips(insn)
+    got = orc.run(records)
+    bad = []
+    for (fcsr, a, b, c), (r, f) in zip(records, got):
+        st = mips_status(fcsr)
+        res, fcc = expect(st, a, b, c)
+        flags = st.flags
+        if st.flush_to_zero:
+            flags &= ~sf.UFC        # QEMU's MIPS reports nothing for a flushed result
+        m = 0
+        for ours, theirs in MIPS_FLAG_BITS:
+            if flags & ours:
+                m |= theirs
+        want = (res & result_mask, fcsr | m | (m << 10) | (MIPS_FCC0 if fcc else 0))
+        if (r & result_mask, f) != want:
+            bad.append("fcsr=%08x a=%x b=%x c=%x: unicorn %x/%08x, softfloat %x/%08x"
+                       % (fcsr, a, b, c, r & result_mask, f, want[0], want[1]))
+    assert not bad, "%d of %d mismatch:\n%s" % (len(bad), len(records), "\n".join(bad[:20]))
+
+
+def rand_fcsr(rng):
+    return rng.randrange(4) | (MIPS_FS if rng.random() < 0.3 else 0)
+
+
+def run_mips(w, op, n, seed):
+    F = FMT[w]
+    fmt = "s" if w == 32 else "d"
+    rng = random.Random(seed)
+    recs = []
+    for _ in range(n):
+        a, b = rand_pair(F, rng, {"madd": "mul", "sqrt": "mul"}.get(op, op if op in BINOPS else "add"))
+        c = rand_value(F, rng)
+        if op == "sqrt" and rng.random() < 0.8 and (a & F.mag) <= F.inf:
+            a &= F.mag
+        recs.append((rand_fcsr(rng), a, b, c))
+    call = None
+    if op in BINOPS:
+        fn = getattr(sf, "f%d_%s" % (w, op))
+        insn = "%s.%s $f4, $f0, $f2" % (op, fmt)
+        call = lambda st, a, b, c: (fn(a, b, st), 0)   # noqa: E731
+    elif op == "sqrt":
+        fn = getattr(sf, "f%d_sqrt" % w)
+        insn = "sqrt.%s $f4, $f0" % fmt
+        call = lambda st, a, b, c: (fn(a, st), 0)      # noqa: E731
+    elif op == "madd":      # unfused on the 24Kf: fd = fs * ft + fr
+        mul = getattr(sf, "f%d_mul" % w)
+        add = getattr(sf, "f%d_add" % w)
+        insn = ".word 0x4c82012%d" % (w == 64)   # madd.fmt $f4, $f4, $f0, $f2
+        call = lambda st, a, b, c: (add(mul(a, b, st), c, st), 0)  # noqa: E731
+    elif op in ("cvt.w", "trunc.w"):
+        fn = getattr(sf, "f%d_to_int" % w)
+        insn = "%s.%s $f4, $f0" % (op, fmt)
+
+        def call(st, a, b, c):
+            r = fn(a, True, 32, 0, sf.RZ if op == "trunc.w" else st.rounding, st)
+            return (0x7fffffff if st.flags & sf.IOC else r), 0
+    elif op == "cvt":
+        fn = sf.f32_to_f64 if w == 32 else sf.f64_to_f32
+        insn = "cvt.%s.%s $f4, $f0" % ("d" if w == 32 else "s", fmt)
+        call = lambda st, a, b, c: (fn(a, st), 0)      # noqa: E731
+    else:                   # c.cond
+        cmp = getattr(sf, "f%d_compare" % w)
+        signal = op in ("c.lt",)
+        true_for = {"c.eq": (sf.NZCV_EQ,), "c.olt": (sf.NZCV_LT,), "c.lt": (sf.NZCV_LT,),
+                    "c.ule": (sf.NZCV_UN, sf.NZCV_LT, sf.NZCV_EQ)}[op]
+        insn = "%s.%s $f0, $f2" % (op, fmt)
+        call = lambda st, a, b, c: (c, cmp(a, b, st, signal) in true_for)  # noqa: E731
+    out_mask = mask(64 if w == 32 and op == "cvt" else 32 if op == "cvt" or op.endswith(".w") else w)
+    check_mips(insn, recs, call, out_mask)
+
+
+MIPS_OPS = ["add", "sub", "mul", "div", "sqrt", "madd", "cvt", "cvt.w", "trunc.w",
+            "c.eq", "c.olt", "c.lt", "c.ule"]
+
+
+@pytest.mark.parametrize("w", [32, 64])
+@pytest.mark.parametrize("op", MIPS_OPS)
+def test_mips(w, op):
+    run_mips(w, op, N // 4, seed=w + MIPS_OPS.index(op))
+
+
+@pytest.mark.slow
+def test_slow_mips():
+    for w in (32, 64):
+        for i, op in enumerate(MIPS_OPS):
+            run_mips(w, op, N_SLOW // 10, seed=10000 + w + i)
