@@ -30,14 +30,14 @@ TXBUSY clear).  Actions:
     interface (registers zero, SLFR = the three TX-empty bits, SR1 = TXFE|RXFE|TXHE,
     FIFO empty).
 The LM4549 codec: 64 16-bit registers at even addresses with the part's reset
-values; writing Reset (0x00) resets them; the DAC rate takes 4000-48000 only;
+values; writing Reset (0x00) resets them; the DAC rate takes any value (7.2;
+later QEMUs ignore rates outside 4000-48000);
 Powerdown keeps its 4 status bits; Ext Audio ID and the vendor IDs are read-only.
 
 Not modelled: sound output, recording, channels 2-4, DMA, the codec's timing.
 """
 from __future__ import annotations
 
-from pysystem import log
 from pysystem.qdev import SysBusDevice
 from pysystem.qom import Field, Property, QOMError, register
 from pysystem.regbank import Reg, RegisterBank
@@ -66,7 +66,7 @@ CODEC_RESET = {
     0x7C: 0x4E53, 0x7E: 0x4331,
 }
 CODEC_READ_ONLY = (0x28, 0x7C, 0x7E)
-CODEC_DAC_RATE, CODEC_POWERDOWN = 0x2C, 0x26
+CODEC_POWERDOWN = 0x26
 
 
 def _codec_reset_values():
@@ -229,11 +229,6 @@ class PL041(SysBusDevice):
     def _codec_write(self, address: int, value: int) -> None:
         if address == 0x00:
             self.codec = _codec_reset_values()
-        elif address == CODEC_DAC_RATE:
-            if 4000 <= value <= 48000:
-                self.codec[address] = value
-            else:
-                log.log("guest_errors", f"pl041: DAC sample rate {value} Hz is invalid, ignoring it")
         elif address == CODEC_POWERDOWN:
             self.codec[address] = (value & ~0xF) | (self.codec[address] & 0xF)
         elif address not in CODEC_READ_ONLY:
