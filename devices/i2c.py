@@ -50,8 +50,8 @@ class I2CBus:
         self._current: Optional[I2CSlave] = None
 
     def attach(self, device: I2CSlave, address: Optional[int] = None) -> None:
-        if address is not None:
-            device.set_prop("address", address)
+        if address is not None and address != device.address:
+            device.set_prop("address", address)     # only before realize()
         if device.address in self.devices:
             raise QOMError(f"i2c bus '{self.name}': address 0x{device.address:02x} is taken")
         self.devices[device.address] = device
