@@ -490,3 +490,68 @@ def test_security_extensions_abpr_groups_group_1():
     assert b.cr(C_RPR) == 0x80
     b.gic.set_irq(9, 1)
     assert b.lines.irq == [0]               # 0x88 and 0x90 are both group priority 0x80
+
+
+# --- properties over random guest behaviour ---------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_OP = st.one_of(
+    st.tuples(st.just("line"), st.integers(0, 63), st.integers(0, 1)),
+    st.tuples(st.just("ppi"), st.integers(0, 1), st.integers(16, 31), st.integers(0, 1)),
+    st.tuples(st.just("dw"), st.integers(0, 0x3FF).map(lambda x: x * 4),
+              st.integers(0, 0xFFFFFFFF), st.integers(0, 1)),
+    st.tuples(st.just("cw"), st.sampled_from([0, 4, 8, 0x10, 0x1C]),
+              st.integers(0, 0xFFFFFFFF), st.integers(0, 1)),
+    st.tuples(st.just("ack"), st.integers(0, 1)),
+    st.tuples(st.just("prio"), st.integers(0, 95), st.integers(0, 255), st.integers(0, 1)),
+    st.tuples(st.just("eoi"), st.integers(0, 1)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.booleans(), st.lists(_OP, max_size=40))
+def test_random_guest_never_breaks_the_gic(secure, ops):
+    """Any register writes and input changes: no exception, IAR only hands out enabled,
+    pending interrupts, and the IRQ line is high exactly when IAR has one to give."""
+    b = Board(num_cpu=2, secure=secure)
+    b.linux_init()
+    for cpu in (0, 1):
+        b.dw(ISENABLER, 0xFFFFFFFF, cpu=cpu)
+        b.dw(ITARGETSR + 32 + 4 * cpu, 0x03030303)
+    b.dw(ISENABLER + 4, 0xFFFFFFFF)
+    b.dw(ISENABLER + 8, 0xFFFFFFFF)
+    acked = {0: [], 1: []}
+    for op in ops:
+        kind = op[0]
+        if kind == "line":
+            b.gic.set_irq(op[1], op[2])
+        elif kind == "ppi":
+            b.gic.set_ppi(op[1], op[2], op[3])
+        elif kind == "dw":
+            b.dw(op[1], op[2], cpu=op[3])
+        elif kind == "cw":
+            b.cw(op[1], op[2], cpu=op[3])
+        elif kind == "prio":
+            b.set_prio(op[1], op[2], cpu=op[3])
+        elif kind == "eoi":
+            if acked[op[1]]:
+                b.cw(C_EOIR, acked[op[1]].pop(), cpu=op[1])
+        else:
+            cpu = op[1]
+            signalled = b.lines.irq[cpu] or b.lines.fiq[cpu]
+            hppir = b.cr(C_HPPIR, cpu=cpu)
+            enabled = b.gic._enabled_view(cpu)
+            iar = b.cr(C_IAR, cpu=cpu)
+            if iar < 1020:
+                assert signalled and iar & 0x3FF == hppir & 0x3FF
+                assert enabled >> (iar & 0x3FF) & 1
+                assert b.gic._active_view(cpu) >> (iar & 0x3FF) & 1
+                acked[cpu].append(iar)
+            elif iar == 1023:
+                assert not signalled
+        for cpu in (0, 1):
+            assert b.gic.apr[cpu] == 0 or b.cr(C_RPR, cpu=cpu) < 0xFF
+    for cpu in (0, 1):                       # ending every acknowledged interrupt idles
+        for iar in reversed(acked[cpu]):
+            b.cw(C_EOIR, iar, cpu=cpu)
+        assert b.cr(C_RPR, cpu=cpu) == 0xFF
