@@ -452,7 +452,7 @@ def _oracle_session():
         w(Q + 512 + 4 + 2 * i, heads[i] | heads[i + 1] << 16)
     w(Q + 512, len(requests) << 16)
     w(T + 0x050, 0)
-    for _ in range(200):                     # QEMU completes requests in its main loop
+    for _ in range(1000):                    # QEMU completes requests in its main loop
         r(T + 0x000, "settle")
     r(Q + 4096, "used flags/idx")
     for k in range(len(requests)):
