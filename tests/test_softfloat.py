@@ -143,6 +143,27 @@ def test_legacy_mips_nans():
     assert run(sf.f32_to_f64, 0x7f800001, snan_bit_is_one=True) == (0x7ff0000020000000, 0)
 
 
+def test_max_min():
+    assert run(sf.f32_max, ONE, TWO) == (TWO, 0)
+    assert run(sf.f32_min, ONE, TWO) == (ONE, 0)
+    assert run(sf.f32_max, 0x80000000, 0) == (0, 0)
+    assert run(sf.f32_min, 0, 0x80000000) == (0x80000000, 0)
+    assert run(sf.f32_max, QNAN | 1, ONE) == (QNAN | 1, 0)
+    assert run(sf.f32_min, ONE, 0x7f800001) == (QNAN | 1, IOC)
+    assert run(sf.f32_max, 1, 0x80000005, flush_to_zero=True) == (0, IDC)
+
+
+def test_flush_results_only():
+    """QEMU's MIPS FS: results flush, inputs do not; an operand passed
+    through as the result is a result too."""
+    mips_fs = dict(flush_to_zero=True, flush_inputs_to_zero=False)
+    assert run(sf.f32_add, 5, 0x80000000, **mips_fs) == (0, UFC)
+    assert run(sf.f32_add, 5, 5, **mips_fs) == (0, UFC)
+    assert run(sf.f32_mul, 0x00400000, TWO, **mips_fs) == (MINN, 0)   # denormal in, normal out
+    assert run(sf.f32_muladd, 0, ONE, 0x80000003, **mips_fs) == (0x80000000, UFC)
+    assert run(sf.f32_add, 5, 5, flush_inputs_to_zero=True) == (0, IDC)
+
+
 # -------------------------------------------------------------- compare
 
 def test_compare():
