@@ -22,7 +22,10 @@ from the card and FifoCnt = ceil(DataCnt / 4), as the Linux mmci driver expects.
 DataEnd and DataBlockEnd are set when DataCnt reaches zero; the data path turns
 itself off (DataCtrl.Enable clears) once the FIFO is also empty.  A read armed
 before a command that the card answers without sending data (an out-of-range
-address) ends at once with DataTimeOut, where the hardware's data timer would.
+address) ends at once with DataTimeOut, where the hardware's data timer would
+(QEMU leaves it waiting for ever).  QEMU delays refilling the read FIFO until the
+Status or FifoCnt register is read; here it refills at once, so those two
+registers differ from QEMU's in the middle of a read (the data does not).
 Not modelled: DMA requests, stream mode, CRC errors, the command timer, pending
 and interrupt-mode commands (logged under unimp), clock and power timing.
 """

@@ -17,8 +17,12 @@ above it SDHC (block addressing, CSD version 2.0, OCR CCS set).
 Identity as QEMU's card: CID "QEMU!" by "XY" (MID 0xaa), serial 0xdeadbeef,
 02/2006; SCR: physical spec 2.00, 1- and 4-bit bus; RCA 0x4567.
 Commands: CMD0 2 3 6 7 8 9 10 12 13 15 16 17 18 23 24 25 55; ACMD6 13 22 23 41 42 51.
-Illegal commands (CMD1, CMD5, CMD52, ... in SD mode) give no response and set
-ILLEGAL_COMMAND for the next response, as a real card.  Not modelled: erase,
+Illegal commands (CMD1, CMD5, CMD52, ... in SD mode; CMD55 in the ready and
+identification states) give no response and set ILLEGAL_COMMAND for the next
+response.  APP_CMD shows in the responses of CMD55 and of the ACMD after it; an
+address beyond the card sets ADDRESS_ERROR; SWITCH_FUNC reports QEMU's function
+groups and echoes the request.  All of this matches QEMU 7.2's card register for
+register over a Linux-like session (tests/test_dev_pl181.py, through qtest).  Not modelled: erase,
 write protection groups, locking, SPI mode, UHS switching, power-up delay.
 """
 from __future__ import annotations
