@@ -160,3 +160,10 @@ class ArmSbconI2C(SysBusDevice):
             self.state = SENT_NACK
             self.bus.nack()
         return self._ret(1)
+
+
+@register
+class ArmSbconI2CNamed(ArmSbconI2C):
+    """The same device under its later QEMU name (7.2 calls it only ``versatile_i2c``)."""
+
+    TYPE = "arm_sbcon_i2c"
