@@ -11,8 +11,10 @@
   missing, unreadable or unwritable file, raises ``BlockError`` with a one-line
   message in QEMU's words.
 * ``snapshot=True`` (``-drive snapshot=on`` and the global ``-snapshot``) keeps every
-  write in an in-memory overlay of 512-byte sectors: the guest reads its own writes,
-  the image file never changes.  ``flush()`` then has nothing to do.
+  write in an overlay: an unlinked temporary file holding the written 512-byte
+  sectors at their own offsets, and one bit per sector in memory.  The guest reads
+  its own writes, the image file never changes, and the overlay disappears with the
+  process.  ``flush()`` then has nothing to do.
 * ``readonly=True`` opens the file read-only; ``write`` raises ``BlockError`` (the
   devices turn that into their I/O error status, or refuse writes before).
 * ``size`` is the file's size rounded up to whole 512-byte sectors, as QEMU's raw
@@ -29,7 +31,8 @@ import atexit
 import math
 import os
 import stat
-from typing import Dict, List, Optional
+import tempfile
+from typing import List, Optional
 
 __all__ = ["BlockError", "BlockBackend", "open_drive", "close_all", "size_to_str",
            "SECTOR_SIZE"]
@@ -60,7 +63,10 @@ class BlockBackend:
         self.readonly = readonly
         self.snapshot = snapshot
         self._fd: Optional[int] = fd
-        self._overlay: Dict[int, bytes] = {}   # sector -> 512 bytes (snapshot mode)
+        # snapshot mode: written sectors live in an unlinked temporary file at their own
+        # offsets; one bit per sector says which
+        self._overlay_fd: Optional[int] = None
+        self._dirty = bytearray()
 
     def __repr__(self) -> str:
         mode = "ro" if self.readonly else ("snapshot" if self.snapshot else "rw")
@@ -77,38 +83,43 @@ class BlockBackend:
             raise BlockError(f"access of {n} bytes at {offset} is outside '{self.path}' "
                              f"({self.size} bytes)")
 
-    def _pread(self, offset: int, n: int) -> bytes:
+    def _pread(self, fd: int, offset: int, n: int) -> bytes:
         out = bytearray()
         while len(out) < n:
             try:
-                chunk = os.pread(self._fd, n - len(out), offset + len(out))
+                chunk = os.pread(fd, n - len(out), offset + len(out))
             except OSError as e:
                 raise BlockError(f"read error on '{self.path}': {e.strerror}") from None
-            if not chunk:   # the file shrank under us: read as zeros
+            if not chunk:   # past the end of the file (or a shrunken file): zeros
                 out += bytes(n - len(out))
                 break
             out += chunk
         return bytes(out)
 
+    def _pwrite(self, fd: int, offset: int, data: bytes) -> None:
+        view = memoryview(bytes(data))
+        done = 0
+        while done < len(view):
+            try:
+                done += os.pwrite(fd, view[done:], offset + done)
+            except OSError as e:
+                raise BlockError(f"write error on '{self.path}': {e.strerror}") from None
+
+    def _is_dirty(self, sector: int) -> bool:
+        return bool(self._dirty[sector >> 3] >> (sector & 7) & 1)
+
     def read(self, offset: int, n: int) -> bytes:
         self._check(offset, n)
-        if not self._overlay:
-            return self._pread(offset, n)
+        if self._overlay_fd is None:
+            return self._pread(self._fd, offset, n)
         out = bytearray()
         pos, end = offset, offset + n
         while pos < end:
-            sector, within = divmod(pos, SECTOR_SIZE)
-            take = min(SECTOR_SIZE - within, end - pos)
-            data = self._overlay.get(sector)
-            if data is not None:
-                out += data[within:within + take]
-                pos += take
-                continue
-            # a run of sectors not in the overlay: one read from the file
-            run_end = pos + take
-            while run_end < end and (run_end // SECTOR_SIZE) not in self._overlay:
-                run_end = min(end, (run_end // SECTOR_SIZE + 1) * SECTOR_SIZE)
-            out += self._pread(pos, run_end - pos)
+            dirty = self._is_dirty(pos // SECTOR_SIZE)
+            run_end = min(end, (pos // SECTOR_SIZE + 1) * SECTOR_SIZE)
+            while run_end < end and self._is_dirty(run_end // SECTOR_SIZE) == dirty:
+                run_end = min(end, run_end + SECTOR_SIZE)
+            out += self._pread(self._overlay_fd if dirty else self._fd, pos, run_end - pos)
             pos = run_end
         return bytes(out)
 
@@ -118,29 +129,30 @@ class BlockBackend:
         if self.readonly:
             raise BlockError(f"'{self.path}' is read-only")
         if not self.snapshot:
-            view = memoryview(bytes(data))
-            done = 0
-            while done < n:
-                try:
-                    done += os.pwrite(self._fd, view[done:], offset + done)
-                except OSError as e:
-                    raise BlockError(f"write error on '{self.path}': {e.strerror}") from None
+            self._pwrite(self._fd, offset, data)
             return
-        pos, end = offset, offset + n
-        while pos < end:
-            sector, within = divmod(pos, SECTOR_SIZE)
-            take = min(SECTOR_SIZE - within, end - pos)
-            chunk = data[pos - offset:pos - offset + take]
-            if take == SECTOR_SIZE:
-                self._overlay[sector] = bytes(chunk)
-            else:
-                base = self._overlay.get(sector)
-                if base is None:
-                    start = sector * SECTOR_SIZE
-                    base = self._pread(start, min(SECTOR_SIZE, self.size - start))
-                    base = base + bytes(SECTOR_SIZE - len(base))
-                self._overlay[sector] = base[:within] + bytes(chunk) + base[within + take:]
-            pos += take
+        if n == 0:
+            return
+        if self._overlay_fd is None:
+            self._open_overlay()
+        first, last = offset // SECTOR_SIZE, (offset + n - 1) // SECTOR_SIZE
+        for sector in {first, last}:   # partly written sectors start as the image's
+            if not self._is_dirty(sector):
+                start = sector * SECTOR_SIZE
+                self._pwrite(self._overlay_fd, start, self._pread(self._fd, start, SECTOR_SIZE))
+        self._pwrite(self._overlay_fd, offset, data)
+        for sector in range(first, last + 1):
+            self._dirty[sector >> 3] |= 1 << (sector & 7)
+
+    def _open_overlay(self) -> None:
+        try:
+            fd, name = tempfile.mkstemp(prefix="pysystem-snapshot-")
+            os.unlink(name)
+        except OSError as e:
+            raise BlockError(f"cannot create the snapshot overlay for '{self.path}': "
+                             f"{e.strerror}") from None
+        self._overlay_fd = fd
+        self._dirty = bytearray((self.size // SECTOR_SIZE + 7) // 8)
 
     def flush(self) -> None:
         if self._fd is None or self.readonly or self.snapshot:
@@ -158,7 +170,10 @@ class BlockBackend:
         finally:
             os.close(self._fd)
             self._fd = None
-            self._overlay.clear()
+            if self._overlay_fd is not None:
+                os.close(self._overlay_fd)
+                self._overlay_fd = None
+            self._dirty = bytearray()
             if self in _OPEN:
                 _OPEN.remove(self)
 
