@@ -1,7 +1,7 @@
 """Block backends: raw disk images behind the storage devices (virtio-blk, SD cards).
 
     backend = open_drive(path, readonly=False, snapshot=False, format="raw")
-    backend.size                      # bytes
+    backend.size                      # bytes; also .path, .format ("raw"), .readonly, .snapshot
     backend.read(offset, n) -> bytes  # BlockError past the end
     backend.write(offset, data)       # BlockError if read-only or past the end
     backend.flush()                   # os.fsync: data is in the image file on return
@@ -59,6 +59,7 @@ class BlockBackend:
 
     def __init__(self, path: str, fd: int, size: int, readonly: bool, snapshot: bool):
         self.path = path
+        self.format = "raw"
         self.size = size
         self.readonly = readonly
         self.snapshot = snapshot
