@@ -402,3 +402,29 @@ def test_registers_match_qemu(tmp_path, with_card):
              if a != b and label not in _NOT_COMPARED]
     assert not diffs, "\n".join(diffs[:20])
     assert img.read_bytes() == qemu_image
+
+
+def test_random_register_traffic_never_crashes(image):
+    """Any sequence of guest accesses leaves the model consistent (no exception)."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    h = Host(open_drive(str(image)))
+    offsets = st.sampled_from([0x00, 0x04, 0x08, 0x0C, 0x24, 0x28, 0x2C, 0x34, 0x38, 0x3C,
+                               0x40, 0x48, 0x80, 0x84, 0xBC, 0x30, 0xFE0])
+    values = st.integers(0, 0xFFFFFFFF) | st.sampled_from([0x400 | 17, 0x440 | 18, 0x440 | 24,
+                                                           0x440 | 55, 0x4C0 | 2, 0x1 | 0x2,
+                                                           0x1, 512, 1 << 20])
+
+    @settings(max_examples=200, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.booleans(), offsets, values), max_size=60))
+    def run(accesses):
+        h.dev.reset()
+        for is_write, off, value in accesses:
+            if is_write:
+                h.w(off, value)
+            else:
+                h.r(off)
+        assert 0 <= h.dev.fifo_len <= 16 and h.dev.datacnt <= 0xFFFF
+
+    run()
