@@ -16,6 +16,7 @@ from typing import Callable, Optional
 from pysystem import log
 
 from . import a32
+from . import vfp_decode  # noqa: F401  (registers the VFP forms with a32)
 from .translator import Ctx
 
 
@@ -24,6 +25,7 @@ def emit_insn(ctx: Ctx, form, args, cond: Optional[int]) -> None:
     mark = len(ctx.lines)
     indent = ctx.indent
     ctx.ended = False
+    ctx.cond = cond if cond is not None and cond < 14 else None
     if cond is not None and cond < 14:
         ctx.emit(f"if {ctx.cond_expr(cond)}:")
         ctx.push()

@@ -1,0 +1,189 @@
+"""VFPv3-D32 state of the Cortex-A9: system registers, access checks, register file
+access and the runtime helpers that translated code calls for the arithmetic.
+
+State (declared in ``ARMCPU.STATE``): ``vfp_d`` (d0-d31 as u64; s<2k> is the low and
+s<2k+1> the high half of d<k>), ``fpscr``, ``fpexc``.  ``fpscr`` always holds the
+cumulative exception flags too: every helper folds the flags it raised back into it.
+
+Identification registers (constants; writes from PL1 are ignored, as QEMU does):
+
+* ``FPSID`` 0x41033090: QEMU's cortex-a9 value (r0p0, matching MIDR 0x410fc090 and the
+  reference boot log's "VFP support v0.3: implementor 41 architecture 3 part 30
+  variant 9 rev 0"); the A9 FPU TRM's later revisions read 0x41033094.
+* ``MVFR0`` 0x10110222: the A9 TRM value (32 double registers, single and double
+  precision, divide, square root, all rounding modes, *no short vectors*).
+  QEMU's model advertises short vectors (0x11110222); we do not support them.
+* ``MVFR1`` 0x01000011: the A9's 0x01111111 with the Advanced SIMD fields cleared
+  (NEON is not advertised, so Linux and glibc never use it): FPHP=1 (VCVTB/VCVTT
+  half-precision conversions), D_NaN=1 (default NaN mode), FtZ=1 (flush to zero).
+
+Behaviour as a Cortex-A9 without NEON (checked against Unicorn where it agrees):
+
+* FPSCR: writable bits 0xfff7009f (NZCV, QC, AHP, DN, FZ, RMode, STRIDE, LEN and the
+  cumulative flags; the trap enables are RAZ/WI since the A9 does not trap).
+* FPEXC: only EN (bit 30) is writable; EX/DEX/... read as zero.
+* Short vectors: not supported.  A VFP data-processing instruction of the kind that
+  would iterate (VMOV/VABS/VNEG/VSQRT/arithmetic) UNDEFs when FPSCR.LEN or STRIDE is
+  non-zero, which is what the A9 does and what lets Linux's VFP support code
+  emulate them.  (QEMU, hence Unicorn, executes them as vectors.)
+* Access (``access_ok``): CPACR.cp10 (bits 21:20) 00/10 -> no access, 01 -> PL1 only,
+  11 -> full; in the Non-secure state NSACR.CP10 must be set too; then FPEXC.EN must
+  be set, except for VMRS/VMSR of FPSID, FPEXC, MVFR0/1 at PL1 (which is how Linux
+  reads the IDs and enables the unit).  PL0 may only access FPSCR.
+  CPACR.D32DIS/ASEDIS are not enforced (as QEMU).
+
+Runtime helpers: ``unit(cpu)`` returns the per-CPU ``VFPUnit``; its ``fp1/fp2/...``
+attributes are closures translated code binds with ``ctx.helper``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .. import softfloat as sf
+
+FPSID = 0x41033090
+MVFR0 = 0x10110222
+MVFR1 = 0x01000011
+
+FPSCR_WMASK = 0xFFF7009F
+FPSCR_VEC = 0x00370000      # STRIDE and LEN
+FPEXC_EN = 1 << 30
+FPEXC_WMASK = FPEXC_EN
+
+# VMRS/VMSR register numbers (the "reg" field)
+REG_FPSID, REG_FPSCR, REG_MVFR1, REG_MVFR0, REG_FPEXC = 0, 1, 6, 7, 8
+SYSREG_NAMES = {REG_FPSID: "fpsid", REG_FPSCR: "fpscr", REG_MVFR1: "mvfr1",
+                REG_MVFR0: "mvfr0", REG_FPEXC: "fpexc"}
+CONST_REGS = {REG_FPSID: FPSID, REG_MVFR1: MVFR1, REG_MVFR0: MVFR0}
+
+_MON = 0x16
+
+
+def access_ok(cpu, user: bool, need_en: bool = True) -> bool:
+    """May the current mode use cp10/cp11 now (CPACR, NSACR, and FPEXC.EN if ``need_en``)?"""
+    cp10 = (cpu.cp15_cpacr >> 20) & 3
+    if cp10 == 0 or cp10 == 2 or (cp10 == 1 and user):
+        return False
+    if cpu.cp15_scr & 1 and cpu.mode != _MON and not (cpu.cp15_nsacr >> 10) & 1:
+        return False
+    return not need_en or bool(cpu.fpexc & FPEXC_EN)
+
+
+# --- register file (for the debugger, the monitor and tests) ------------------------------
+
+def get_s(cpu, n: int) -> int:
+    d = cpu.vfp_d[n >> 1]
+    return (d >> 32) if n & 1 else d & 0xFFFFFFFF
+
+
+def set_s(cpu, n: int, value: int) -> None:
+    k = n >> 1
+    d = cpu.vfp_d[k]
+    value &= 0xFFFFFFFF
+    cpu.vfp_d[k] = (d & 0xFFFFFFFF) | (value << 32) if n & 1 else (d & ~0xFFFFFFFF) | value
+
+
+def get_d(cpu, n: int) -> int:
+    return cpu.vfp_d[n]
+
+
+def set_d(cpu, n: int, value: int) -> None:
+    cpu.vfp_d[n] = value & 0xFFFFFFFFFFFFFFFF
+
+
+def read_sysreg(cpu, reg: int) -> int:
+    """VMRS value of a VFP system register (no access checks)."""
+    if reg == REG_FPSCR:
+        return cpu.fpscr
+    if reg == REG_FPEXC:
+        return cpu.fpexc
+    return CONST_REGS[reg]
+
+
+def write_sysreg(cpu, reg: int, value: int) -> None:
+    """VMSR to a VFP system register (no access checks; ID registers ignore writes)."""
+    if reg == REG_FPSCR:
+        cpu.fpscr = value & FPSCR_WMASK
+    elif reg == REG_FPEXC:
+        cpu.fpexc = value & FPEXC_WMASK
+
+
+def expand_imm(imm8: int, double: bool) -> int:
+    """VFPExpandImm: the VMOV.F32/F64 #imm constant from its 8-bit encoding."""
+    sign = imm8 >> 7
+    b6 = (imm8 >> 6) & 1
+    if double:
+        exp = ((b6 ^ 1) << 10) | ((0xFF if b6 else 0) << 2) | ((imm8 >> 4) & 3)
+        return (sign << 63) | (exp << 52) | ((imm8 & 0xF) << 48)
+    exp = ((b6 ^ 1) << 7) | ((0x1F if b6 else 0) << 2) | ((imm8 >> 4) & 3)
+    return (sign << 31) | (exp << 23) | ((imm8 & 0xF) << 19)
+
+
+# --- runtime helpers ----------------------------------------------------------------------
+
+class VFPUnit:
+    """Per-CPU floating-point status and the helper closures bound into blocks.
+
+    The ``FPStatus`` is rebuilt whenever ``cpu.fpscr`` differs from the value it was
+    built from (VMSR, snapshot load, debugger write): every helper checks that first.
+    """
+
+    def __init__(self, cpu):
+        self.cpu = cpu
+        st = self.st = sf.FPStatus()
+        src = [-1]
+
+        def status() -> sf.FPStatus:
+            f = cpu.fpscr
+            if f != src[0]:
+                st.set_fpscr(f)
+                src[0] = f
+            return st
+
+        def fold() -> None:
+            f = cpu.fpscr | st.flags
+            cpu.fpscr = f
+            src[0] = f
+
+        def fp1(fn: Callable, a: int) -> int:
+            r = fn(a, status())
+            fold()
+            return r
+
+        def fp2(fn: Callable, a: int, b: int) -> int:
+            r = fn(a, b, status())
+            fold()
+            return r
+
+        def fpcmp(fn: Callable, a: int, b: int, signal: bool) -> None:
+            nzcv = fn(a, b, status(), signal)
+            f = (cpu.fpscr | st.flags) & 0x0FFFFFFF | (nzcv << 28)
+            cpu.fpscr = f
+            src[0] = f
+
+        def toint(fn: Callable, a: int, signed: int, width: int, fbits: int, rz: int) -> int:
+            s = status()
+            r = fn(a, signed, width, fbits, sf.RZ if rz else s.rounding, s)
+            fold()
+            return r
+
+        def fromint(fn: Callable, v: int, signed: int, width: int, fbits: int) -> int:
+            r = fn(v, signed, width, fbits, status())
+            fold()
+            return r
+
+        def ok(user: bool, need_en: bool, dp: bool) -> bool:
+            if not access_ok(cpu, user, need_en):
+                return False
+            return not (dp and cpu.fpscr & FPSCR_VEC)
+
+        self.status, self.fp1, self.fp2, self.fpcmp = status, fp1, fp2, fpcmp
+        self.toint, self.fromint, self.ok = toint, fromint, ok
+
+
+def unit(cpu) -> VFPUnit:
+    """The CPU's ``VFPUnit`` (created on first use)."""
+    u = cpu.__dict__.get("_vfp_unit")
+    if u is None:
+        u = cpu.__dict__["_vfp_unit"] = VFPUnit(cpu)
+    return u
