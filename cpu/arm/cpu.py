@@ -223,6 +223,7 @@ class ARMCPU(MemoryAccessMixin, Device):
     def _set_from_key(self, key: int) -> None:
         self.thumb = key & 1
         self.regs[15] = key & M32 & ~1
+        self.itstate = (key >> KEY_IT_SHIFT) & 0xFF
 
     # --- helpers called from generated code ------------------------------------------
     def read_cpsr_mrs(self) -> int:
@@ -584,10 +585,7 @@ class ARMCPU(MemoryAccessMixin, Device):
                     pc = blk.pcs[idx]
                     self.thumb = blk.key & 1
                     self.itstate = (blk.key >> KEY_IT_SHIFT) & 0xFF
-                    if idx + 1 < len(blk.pcs):
-                        size = blk.pcs[idx + 1] - pc
-                    else:
-                        size = self._insn_size(pc)
+                    size = self._insn_size(pc)
                 self._deliver(e, pc, size)
                 key = self.key()
                 continue

@@ -71,6 +71,7 @@ def translate_t32_missing(ctx: Ctx, fetch) -> int:
 
 
 translate_t32 = translate_t32_missing
+from .t32 import translate_t32  # noqa: E402,F811  (T32 decoder; it uses emit_insn above)
 
 
 def translate_insn(ctx: Ctx, fetch) -> int:

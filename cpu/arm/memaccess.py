@@ -42,7 +42,7 @@ class MemoryAccessMixin:
         self.tbs: Dict[tuple, object] = {}
         self.code_pages: Dict[int, List[tuple]] = {}
         self._ram: Optional[bytearray] = None
-        self._views = {1: memoryview(bytearray(4)), 2: memoryview(bytearray(4)).cast("H"),
+        self._views = {1: bytearray(4), 2: memoryview(bytearray(4)).cast("H"),
                        4: memoryview(bytearray(4)).cast("I")}
         self._slow_fns: Dict[tuple, object] = {}
 
@@ -65,10 +65,12 @@ class MemoryAccessMixin:
         self._ram = best
         if best is not None:
             mv = memoryview(best)
-            self._views = {1: mv, 2: mv.cast("H"), 4: mv.cast("I")}
+            self._views = {1: best, 2: mv.cast("H"), 4: mv.cast("I")}
         return True
 
     def ram_view(self, size: int):
+        """The primary RAM as generated code indexes it: the bytearray (size 1) or
+        memoryviews of 16/32-bit words."""
         return self._views[size]
 
     def _topology_changed(self) -> None:

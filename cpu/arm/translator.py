@@ -33,9 +33,13 @@ and T32 decoders.
 """
 from __future__ import annotations
 
+import platform
+import struct as _struct
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pysystem import log
+
+PYPY = platform.python_implementation() == "PyPy"
 
 M32 = 0xFFFFFFFF
 MAX_INSNS = 32
@@ -106,7 +110,9 @@ class Ctx:
         self.idx = 0
         self.insn = 0
         self.ended = False
-        self.cond = 14
+        self.cond: Optional[int] = None   # this instruction's condition (None: always)
+        self.follow: Optional[int] = None  # set by a generator: continue translating there
+        self.visited: set = set()          # instruction addresses already in the block
         self.itstate_next = None  # T32: IT state for the following instruction
 
     # --- code buffer ---------------------------------------------------------------
@@ -220,6 +226,18 @@ class Ctx:
         self.raise_exc("Undefined")
 
     # --- memory ------------------------------------------------------------------------
+    def _fast_ref(self, size: int, a: str, tlb: str) -> str:
+        """The host location of a guest access that hits the TLB (an expression)."""
+        low = {4: "0xfffff003", 2: "0xfffff001", 1: "0xfffff000"}[size]
+        off = f"{a} + {tlb}[{a} & {low}]"
+        self.helper("ram", self.cpu.ram_view(1))
+        if size == 1:
+            return f"ram[{off}]"
+        if PYPY:  # struct on the bytearray is what PyPy's JIT compiles best
+            return off
+        self.helper("m" + str(size * 8), self.cpu.ram_view(size))
+        return f"m{size * 8}[({off}) >> {size.bit_length() - 1}]"
+
     def load(self, size: int, addr: str, dest: str, signed: bool = False, user: bool = False,
              aligned: bool = False) -> None:
         """Emit ``dest = <size-byte load from addr>`` (addr: an expression, evaluated
@@ -234,32 +252,32 @@ class Ctx:
         tr = self.helper("tr" + priv, cpu.tlb_read[priv == "u"])
         slow = self.helper(f"ld{size * 8}{priv}{'a' if aligned else ''}",
                            cpu.slow_load_fn(size, priv == "u", aligned))
-        if size == 4:
-            fast = f"m32[({a} + {tr}[{a} & 0xfffff003]) >> 2]"
-        elif size == 2:
-            fast = f"m16[({a} + {tr}[{a} & 0xfffff001]) >> 1]"
-        else:
-            fast = f"m8[{a} + {tr}[{a} & 0xfffff000]]"
-        self.helper("m" + str(size * 8), cpu.ram_view(size))
-        if self.key_hi & (1 << 33):  # big-endian data (SETEND BE): always the slow path
-            call = f"{slow}({a}, {self.idx})"
-            if signed:
-                bit = 1 << (size * 8 - 1)
-                call = f"(({call} ^ {hex(bit)}) - {hex(bit)}) & 0xffffffff"
-            self.emit(f"{dest} = {call}")
-            return
+        bit = 1 << (size * 8 - 1)
+        slow_call = f"{slow}({a}, {self.idx})"
         if signed:
-            bit = 1 << (size * 8 - 1)
-            self.emit(f"try: {dest} = (({fast} ^ {hex(bit)}) - {hex(bit)}) & 0xffffffff")
-            self.emit(f"except KeyError: {dest} = (({slow}({a}, {self.idx}) ^ {hex(bit)}) - {hex(bit)}) & 0xffffffff")
+            slow_call = f"(({slow_call} ^ {hex(bit)}) - {hex(bit)}) & 0xffffffff"
+        if self.key_hi & (1 << 33):  # big-endian data (SETEND BE): always the slow path
+            self.emit(f"{dest} = {slow_call}")
+            return
+        ref = self._fast_ref(size, a, tr)
+        if PYPY and size > 1:
+            fmt = {(2, False): "<H", (2, True): "<h", (4, False): "<I", (4, True): "<i"}[(size, signed)]
+            fn = self.helper("unpack_" + {"<H": "u16", "<h": "s16", "<I": "u32", "<i": "s32"}[fmt],
+                             _struct.Struct(fmt).unpack_from)
+            fast = f"{fn}(ram, {ref})[0]"
+            if signed:
+                fast += " & 0xffffffff"
+        elif signed:
+            fast = f"(({ref} ^ {hex(bit)}) - {hex(bit)}) & 0xffffffff"
         else:
-            self.emit(f"try: {dest} = {fast}")
-            self.emit(f"except KeyError: {dest} = {slow}({a}, {self.idx})")
+            fast = ref
+        self.emit(f"try: {dest} = {fast}")
+        self.emit(f"except KeyError: {dest} = {slow_call}")
 
     def store(self, size: int, addr: str, value: str, user: bool = False,
               aligned: bool = False) -> None:
-        """Emit a ``size``-byte store of ``value`` (already masked to its size or a
-        32-bit value: it is truncated) to ``addr``."""
+        """Emit a ``size``-byte store of ``value`` (a 32-bit value; it is truncated)
+        to ``addr``."""
         cpu = self.cpu
         a = addr if addr.isidentifier() else None
         if a is None:
@@ -269,25 +287,21 @@ class Ctx:
         tw = self.helper("tw" + priv, cpu.tlb_write[priv == "u"])
         slow = self.helper(f"st{size * 8}{priv}{'a' if aligned else ''}",
                            cpu.slow_store_fn(size, priv == "u", aligned))
-        self.helper("m" + str(size * 8), cpu.ram_view(size))
-        if size == 4:
-            fast = f"m32[({a} + {tw}[{a} & 0xfffff003]) >> 2]"
-            v = value
-        elif size == 2:
-            fast = f"m16[({a} + {tw}[{a} & 0xfffff001]) >> 1]"
-            v = f"({value}) & 0xffff"
-        else:
-            fast = f"m8[{a} + {tw}[{a} & 0xfffff000]]"
-            v = f"({value}) & 0xff"
-        if not value.isidentifier() and not value.startswith("0x"):
+        if not (value.isidentifier() or value.startswith("0x")):
             t = self.tmp("v")
             self.emit(f"{t} = {value}")
             value = t
-            v = t if size == 4 else f"{t} & {'0xffff' if size == 2 else '0xff'}"
         if self.key_hi & (1 << 33):
             self.emit(f"{slow}({a}, {value}, {self.idx})")
             return
-        self.emit(f"try: {fast} = {v}")
+        v = value if size == 4 else f"{value} & {'0xffff' if size == 2 else '0xff'}"
+        ref = self._fast_ref(size, a, tw)
+        if PYPY and size > 1:
+            fmt = "<I" if size == 4 else "<H"
+            fn = self.helper("pack_" + ("u32" if size == 4 else "u16"), _struct.Struct(fmt).pack_into)
+            self.emit(f"try: {fn}(ram, {ref}, {v})")
+        else:
+            self.emit(f"try: {ref} = {v}")
         self.emit(f"except KeyError: {slow}({a}, {value}, {self.idx})")
 
     # --- assembling the function -----------------------------------------------------
@@ -373,6 +387,8 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
         ctx.pc = pc
         ctx.idx = n
         ctx.ended = False
+        ctx.follow = None
+        ctx.visited.add(pc)
         size = decode(ctx, lambda off, sz, _pc=pc: fetch((_pc + off) & M32, sz))
         if size == 0:
             if n == 0:
@@ -386,6 +402,9 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
         pc = (pc + size) & M32
         if ctx.ended:
             break
+        if ctx.follow is not None:
+            pc = ctx.follow
+            page_end = (pc | 0xFFF) + 1
         if n >= max_insns or pc >= page_end or pc == 0:
             ctx.exit(hex(pc | (1 if ctx.thumb else 0) | ctx.key_hi))
             break

@@ -1,0 +1,557 @@
+"""Directed tests of the ARMCPU system level: exceptions and their return addresses,
+modes and banked registers, interrupts and WFI, MMU walks and every fault type,
+the exclusive monitor, code invalidation, snapshots, debugger helpers."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from machine import Machine, asm
+
+from pysystem import log
+from pysystem.cpu.arm.cpu import ABT, FIQ, IRQ, SVC, UND, USR
+
+VECTORS = """
+    b .          @ 0x00 reset
+    b .          @ 0x04 undef
+    b .          @ 0x08 svc
+    b .          @ 0x0c prefetch abort
+    b .          @ 0x10 data abort
+    b .
+    b .          @ 0x18 irq
+    b .          @ 0x1c fiq
+"""
+
+
+@pytest.fixture
+def m():
+    mach = Machine()
+    mach.load(0, VECTORS)
+    return mach
+
+
+def test_reset_state(m):
+    cpu = m.cpu
+    assert cpu.cpsr == 0x1D3 and cpu.mode == SVC and cpu.regs[15] == 0
+    assert cpu.dump_registers().splitlines()[-1] == "PSR=000001d3 ---- A svc32"
+    assert cpu.dump_registers().splitlines()[0] == "R00=00000000 R01=00000000 R02=00000000 R03=00000000"
+
+
+def test_svc_from_user_and_return(m):
+    cpu = m.cpu
+    m.load(0x08, "b 0x200")
+    m.load(0x200, "mov r5, lr\n mrs r6, spsr\n movs pc, lr")
+    m.load(0x1000, """
+        mov sp, #0x9000
+        msr cpsr_c, #0x10       @ to user mode
+        mov sp, #0x8000
+        mov r0, #7
+        svc #0x12
+        add r0, r0, #1
+    """)
+    cpu.regs[15] = 0x1000
+    m.run_to(0x1010)
+    assert cpu.mode == USR and cpu.regs[13] == 0x8000
+    m.run_to(0x200)
+    assert cpu.mode == SVC and cpu.regs[14] == 0x1014 and cpu.regs[13] == 0x9000
+    assert cpu.spsr_bank[3] & 0x1F == USR and cpu.cpsr & 0x80
+    m.run_to(0x1014)
+    assert cpu.mode == USR and cpu.regs[13] == 0x8000 and cpu.regs[5] == 0x1014
+    m.run_to(0x1018)
+    assert cpu.regs[0] == 8
+
+
+def test_undefined_instruction(m):
+    cpu = m.cpu
+    m.load(0x1000, "mov r0, #1\n udf #3\n mov r0, #2")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x04)
+    assert cpu.mode == UND and cpu.regs[14] == 0x1008 and cpu.spsr_bank[6] == 0x1D3
+    assert cpu.cpsr & 0x1FF == 0x1DB
+
+
+def test_unknown_encoding_is_undefined(m):
+    cpu = m.cpu
+    m.word(0x1000, 0xE7100010)  # SDIV: not on a Cortex-A9
+    cpu.regs[15] = 0x1000
+    cpu.single_step()
+    assert cpu.mode == UND and cpu.regs[15] == 4 and cpu.regs[14] == 0x1004
+
+
+def test_conditional_undefined_is_skipped(m):
+    cpu = m.cpu
+    m.load(0x1000, "movs r0, #1")        # Z clear
+    m.word(0x1004, 0x07100010)           # SDIVEQ: condition fails -> skipped
+    m.load(0x1008, "mov r1, #5")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x100C)
+    assert cpu.regs[1] == 5 and cpu.mode == SVC
+
+
+def test_data_abort_on_bus_error(m):
+    cpu = m.cpu
+    m.load(0x1000, "mov r1, #0x20000000\n mov r0, #1\n ldr r0, [r1, #4]\n mov r2, #3")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x10)
+    assert cpu.mode == ABT and cpu.regs[14] == 0x1008 + 8
+    assert cpu.cp15_dfsr == 0x1008 and cpu.cp15_dfar == 0x20000004
+    assert cpu.regs[0] == 1  # precise: the load did not happen
+    assert cpu.cpsr & 0x1C0 == 0x1C0
+
+
+def test_data_abort_on_bus_error_store_sets_wnr(m):
+    cpu = m.cpu
+    m.load(0x1000, "mov r1, #0x20000000\n str r0, [r1]")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x10)
+    assert cpu.cp15_dfsr == 0x1808 and cpu.cp15_dfar == 0x20000000
+
+
+def test_prefetch_abort_on_bus_error(m):
+    cpu = m.cpu
+    m.load(0x1000, "mov r0, #0x20000000\n bx r0")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x0C)
+    assert cpu.mode == ABT and cpu.regs[14] == 0x20000004
+    assert cpu.cp15_ifsr == 0x1008 and cpu.cp15_ifar == 0x20000000
+
+
+def test_bkpt_is_a_prefetch_abort(m):
+    cpu = m.cpu
+    m.load(0x1000, "bkpt #1")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x0C)
+    assert cpu.regs[14] == 0x1004 and cpu.cp15_ifsr == 0x2
+
+
+def test_irq_entry_and_return(m):
+    cpu = m.cpu
+    m.load(0x18, "b 0x300")
+    m.load(0x300, "add r9, r9, #1\n subs pc, lr, #4")
+    m.load(0x1000, "cpsie i\n loop: add r0, r0, #1\n b loop")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x1004)
+    m.run_to(0x1004)  # one iteration
+    cpu.set_irq_line(0, 1)
+    assert cpu.exit_request
+    cpu.single_step()
+    assert cpu.mode == IRQ and cpu.regs[15] == 0x300 and cpu.regs[14] == 0x1004 + 4
+    assert cpu.spsr_bank[2] & 0x80 == 0 and cpu.cpsr & 0x180 == 0x180
+    cpu.set_irq_line(0, 0)
+    m.run_to(0x1004)
+    assert cpu.mode == SVC and cpu.regs[9] == 1 and not cpu.cpsr & 0x80
+
+
+def test_masked_irq_is_not_taken(m):
+    cpu = m.cpu
+    m.load(0x1000, "loop: add r0, r0, #1\n b loop")
+    cpu.regs[15] = 0x1000
+    cpu.set_irq_line(0, 1)
+    assert cpu.run(100) >= 100
+    assert cpu.mode == SVC
+
+
+def test_fiq_banks_r8_to_r12(m):
+    cpu = m.cpu
+    m.load(0x1C, "mov r8, #0x88\n mov r13, #0xd0\n subs pc, lr, #4")
+    m.load(0x1000, "mov r8, #1\n mov r12, #2\n cpsie f\n loop: b loop")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x100C)
+    cpu.set_irq_line(1, 1)
+    cpu.single_step()  # takes the FIQ and executes its first instruction
+    assert cpu.mode == FIQ and cpu.regs[15] == 0x20 and cpu.regs[8] == 0x88 and cpu.regs[12] == 0
+    cpu.set_irq_line(1, 0)
+    m.run_to(0x100C)
+    assert cpu.mode == SVC and cpu.regs[8] == 1 and cpu.regs[12] == 2
+    assert cpu.fiq_regs[0] == 0x88 and cpu.r13_bank[1] == 0xD0
+
+
+def test_wfi_halts_until_interrupt_even_if_masked(m):
+    cpu = m.cpu
+    m.load(0x1000, "mov r0, #1\n wfi\n mov r0, #2\n b .")
+    cpu.regs[15] = 0x1000
+    cpu.run(100)
+    assert cpu.halted and cpu.regs[15] == 0x1008 and cpu.regs[0] == 1
+    assert cpu.run(100) == 0
+    cpu.set_irq_line(0, 1)  # masked by CPSR.I, but wakes the core
+    cpu.run(2)
+    assert not cpu.halted and cpu.regs[0] == 2 and cpu.mode == SVC
+
+
+def test_banked_sp_lr_across_modes(m):
+    cpu = m.cpu
+    m.load(0x1000, """
+        mov sp, #0x100
+        mov lr, #0x101
+        cps #0x12
+        mov sp, #0x200
+        cps #0x17
+        mov sp, #0x300
+        cps #0x1f
+        mov sp, #0x400
+        cps #0x13
+    """)
+    cpu.regs[15] = 0x1000
+    m.run_to(0x1024)
+    assert cpu.regs[13] == 0x100 and cpu.regs[14] == 0x101
+    assert cpu.r13_bank[2] == 0x200 and cpu.r13_bank[5] == 0x300 and cpu.r13_bank[0] == 0x400
+
+
+def test_stm_ldm_user_bank_and_exception_return(m):
+    cpu = m.cpu
+    m.load(0x1000, """
+        cps #0x1f
+        mov sp, #0x5000
+        mov lr, #0x5004
+        cps #0x13
+        mov sp, #0x6000
+        mov r0, #0x7000
+        stmia r0, {sp, lr}^
+        mov r1, #0x2000
+        str r1, [r0, #8]
+        mov r2, #0x10
+        msr spsr_fsxc, r2
+        add r3, r0, #8
+        ldmia r3, {pc}^
+    """)
+    m.load(0x2000, "nop")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x2000)
+    assert m.read_word(0x7000) == 0x5000 and m.read_word(0x7004) == 0x5004
+    assert cpu.mode == USR and cpu.regs[13] == 0x5000
+
+
+def test_srs_rfe(m):
+    cpu = m.cpu
+    m.load(0x1000, """
+        cps #0x12
+        mov sp, #0x6000
+        cps #0x13
+        mov lr, #0x3000
+        mov r0, #0x1f
+        msr spsr_fsxc, r0
+        srsdb sp!, #0x12
+        cps #0x12
+        rfeia sp!
+    """)
+    m.load(0x3000, "nop")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x3000)
+    assert m.read_word(0x6000 - 8) == 0x3000 and m.read_word(0x6000 - 4) == 0x1F
+    assert cpu.mode == 0x1F and cpu.r13_bank[2] == 0x6000
+
+
+def test_high_vectors_and_vbar(m):
+    cpu = m.cpu
+    cpu.cp15_vbar = 0x4000
+    m.load(0x1000, "svc #0")
+    cpu.regs[15] = 0x1000
+    cpu.single_step()
+    assert cpu.regs[15] == 0x4008
+    cpu.cp15_sctlr |= 1 << 13
+    cpu.write_cpsr(0x1D3, 0xFFFFFFFF)
+    cpu.regs[15] = 0x1000
+    cpu.single_step()
+    assert cpu.regs[15] == 0xFFFF0008
+
+
+def test_cp15_identification(m):
+    cpu = m.cpu
+    m.load(0x1000, """
+        mrc p15, 0, r0, c0, c0, 0
+        mrc p15, 0, r1, c0, c0, 5
+        mrc p15, 0, r2, c0, c0, 1
+        mrc p15, 4, r3, c15, c0, 0
+        mrc p15, 0, r4, c1, c0, 0
+        mrc p14, 0, r5, c0, c0, 0
+    """)
+    cpu.regs[15] = 0x1000
+    m.run_to(0x1018)
+    assert cpu.regs[0] == 0x410FC090 and cpu.regs[1] == 0x80000000 and cpu.regs[2] == 0x80038003
+    assert cpu.regs[4] == 0x00C50078 and cpu.regs[5] == 0x35141000
+
+
+def test_unknown_cp15_register_undefs_and_logs(m, monkeypatch):
+    cpu = m.cpu
+    m.load(0x1000, "mrc p15, 0, r0, c11, c0, 0")
+    cpu.regs[15] = 0x1000
+    buf = io.StringIO()
+    monkeypatch.setattr(log, "_out", buf)
+    log.set_mask("unimp")
+    try:
+        cpu.single_step()
+    finally:
+        log.set_mask("")
+    assert cpu.mode == UND
+    assert "unimplemented cp15 read" in buf.getvalue()
+
+
+def test_user_mode_cannot_read_privileged_cp15(m):
+    cpu = m.cpu
+    m.load(0x1000, "cps #0x10\n mrc p15, 0, r0, c13, c0, 3\n mrc p15, 0, r0, c1, c0, 0")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x1008)
+    assert cpu.mode == USR
+    cpu.single_step()
+    assert cpu.mode == UND and cpu.regs[14] == 0x100C
+
+
+# --- MMU ---------------------------------------------------------------------------------
+
+def mmu_on(m, **kw):
+    m.identity_sections(**kw)
+    m.cpu.cp15_dacr = 1  # domain 0 client
+    m.cpu.cp15_sctlr |= 1
+    m.cpu.tlb_flush_all()
+
+
+def test_mmu_section_translation(m):
+    cpu = m.cpu
+    mmu_on(m)
+    m.word(0x8000 + 4 * 0x300, 0x00000C02)  # VA 0x30000000 -> PA 0x00000000
+    cpu.tlb_flush_all()
+    m.word(0x2000, 0x12345678)
+    m.load(0x1000, "mov r1, #0x30000000\n add r1, r1, #0x2000\n ldr r0, [r1]\n str r0, [r1, #4]")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x1010)
+    assert cpu.regs[0] == 0x12345678 and m.read_word(0x2004) == 0x12345678
+    assert cpu.virt_to_phys(0x30002000) == 0x2000
+    assert cpu.read_virt(0x30002000, 4) == bytes.fromhex("78563412")
+
+
+def _fault(m, code, vector=0x10):
+    m.load(0x1000, code)
+    m.cpu.regs[15] = 0x1000
+    m.run_to(vector)
+
+
+def test_translation_fault_section(m):
+    mmu_on(m)
+    m.word(0x8000 + 4 * 0x300, 0)
+    m.cpu.tlb_flush_all()
+    _fault(m, "mov r1, #0x30000000\n ldr r0, [r1, #0x10]")
+    assert m.cpu.cp15_dfsr == 0x005 and m.cpu.cp15_dfar == 0x30000010
+
+
+def test_small_pages_and_page_faults(m):
+    cpu = m.cpu
+    mmu_on(m)
+    # VA 0x30000000: coarse table at 0xA000, domain 2
+    m.word(0x8000 + 4 * 0x300, 0xA000 | (2 << 5) | 1)
+    m.word(0xA000 + 4 * 0, 0x00002000 | (3 << 4) | 2)        # page 0 -> PA 0x2000, RW
+    m.word(0xA000 + 4 * 1, 0x00003000 | (1 << 9) | (1 << 4) | 2)  # page 1: APX=1 AP=01: priv RO
+    m.word(0xA000 + 4 * 2, 0)                                  # page 2: fault
+    cpu.cp15_dacr = 1 | (1 << 4)  # domains 0 and 2 client
+    cpu.tlb_flush_all()
+    m.word(0x2010, 0xCAFE)
+    m.load(0x1000, "mov r1, #0x30000000\n ldr r0, [r1, #0x10]")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x1008)
+    assert cpu.regs[0] == 0xCAFE
+    _fault(m, "mov r1, #0x30000000\n add r1, r1, #0x2000\n ldr r0, [r1]")
+    assert cpu.cp15_dfsr == 0x027 and cpu.cp15_dfar == 0x30002000  # translation, page, domain 2
+    cpu.write_cpsr(0x1D3, 0xFFFFFFFF)
+    _fault(m, "mov r1, #0x30000000\n add r1, r1, #0x1000\n str r0, [r1, #4]")
+    assert cpu.cp15_dfsr == 0x82F and cpu.cp15_dfar == 0x30001004  # permission, page, WnR
+
+
+def test_domain_fault(m):
+    mmu_on(m)
+    m.word(0x8000 + 4 * 0x300, (3 << 10) | (5 << 5) | 2)  # domain 5: no access
+    m.cpu.tlb_flush_all()
+    _fault(m, "mov r1, #0x30000000\n ldr r0, [r1]")
+    assert m.cpu.cp15_dfsr == 0x059
+
+
+def test_manager_domain_ignores_permissions(m):
+    mmu_on(m)
+    m.word(0x8000 + 4 * 0x300, (5 << 5) | 2)  # AP=0: no access for clients
+    m.cpu.cp15_dacr = 1 | (3 << 10)            # domain 5 manager
+    m.cpu.tlb_flush_all()
+    m.load(0x1000, "mov r1, #0x30000000\n mov r0, #9\n add r1, r1, #0x2000\n str r0, [r1]")
+    m.cpu.regs[15] = 0x1000
+    m.run_to(0x1010)
+    assert m.read_word(0x2000) == 9
+
+
+def test_permission_fault_user_on_privileged_section(m):
+    cpu = m.cpu
+    mmu_on(m, ap=1)  # priv RW, user none
+    _fault(m, "mov r1, #0x2000\n ldrt r0, [r1]")
+    assert cpu.cp15_dfsr == 0x00D and cpu.cp15_dfar == 0x2000
+
+
+def test_alignment_fault_when_sctlr_a(m):
+    cpu = m.cpu
+    m.load(0x1000, "mov r1, #0x2001\n ldr r0, [r1]")
+    cpu.regs[15] = 0x1000
+    m.word(0x2000, 0x44332211)
+    m.word(0x2004, 0x88776655)
+    m.run_to(0x1008)
+    assert cpu.regs[0] == 0x55443322  # unaligned load allowed with SCTLR.A = 0
+    cpu.cp15_sctlr |= 2
+    cpu.tlb_flush_all()
+    _fault(m, "mov r1, #0x2001\n ldr r0, [r1]")
+    assert cpu.cp15_dfsr == 0x001 and cpu.cp15_dfar == 0x2001
+
+
+def test_ldrd_and_ldm_need_alignment(m):
+    cpu = m.cpu
+    _fault(m, "mov r1, #0x2002\n ldrd r2, r3, [r1]")
+    assert cpu.cp15_dfsr == 0x001 and cpu.cp15_dfar == 0x2002
+
+
+def test_access_flag_fault_with_afe(m):
+    cpu = m.cpu
+    mmu_on(m)
+    cpu.cp15_sctlr |= 1 << 29
+    m.word(0x8000 + 4 * 0x300, (2 << 10) | 2)  # AP[0] = 0: access flag clear
+    cpu.tlb_flush_all()
+    _fault(m, "mov r1, #0x30000000\n ldr r0, [r1]")
+    assert cpu.cp15_dfsr == 0x003
+
+
+def test_prefetch_abort_on_xn(m):
+    cpu = m.cpu
+    mmu_on(m)
+    m.word(0x8000 + 4 * 0x300, (3 << 10) | (1 << 4) | 2)  # XN, maps PA 0
+    cpu.tlb_flush_all()
+    _fault(m, "ldr r0, =0x30002000\n bx r0", vector=0x0C)
+    assert cpu.cp15_ifsr == 0x00D and cpu.cp15_ifar == 0x30002000 and cpu.regs[14] == 0x30002004
+
+
+def test_ats1cpr_writes_par(m):
+    cpu = m.cpu
+    mmu_on(m)
+    m.word(0x8000 + 4 * 0x300, 0x00100C02)
+    cpu.tlb_flush_all()
+    m.load(0x1000, """
+        ldr r0, =0x30001234
+        mcr p15, 0, r0, c7, c8, 0
+        mrc p15, 0, r1, c7, c4, 0
+        ldr r0, =0x50000000
+        mcr p15, 0, r0, c7, c8, 0
+        mrc p15, 0, r2, c7, c4, 0
+    """)
+    m.word(0x8000 + 4 * 0x500, 0)
+    cpu.regs[15] = 0x1000
+    m.run_to(0x1018)
+    assert cpu.regs[1] == 0x00101000 and cpu.regs[2] & 1
+
+
+# --- exclusives, code coherence ------------------------------------------------------------
+
+def test_exclusive_monitor(m):
+    cpu = m.cpu
+    m.word(0x2000, 5)
+    m.load(0x1000, """
+        mov r1, #0x2000
+        ldrex r0, [r1]
+        add r0, r0, #1
+        strex r2, r0, [r1]
+        strex r3, r0, [r1]
+        ldrex r0, [r1]
+        clrex
+        strex r4, r0, [r1]
+        ldrex r0, [r1]
+        strex r5, r0, [r1]
+    """)
+    cpu.regs[15] = 0x1000
+    m.run_to(0x1028)
+    assert m.read_word(0x2000) == 6
+    assert (cpu.regs[2], cpu.regs[3], cpu.regs[4], cpu.regs[5]) == (0, 1, 1, 0)
+
+
+def test_self_modifying_code(m):
+    cpu = m.cpu
+    m.load(0x1000, """
+        mov r0, #0
+        ldr r1, =0xe2800005    @ add r0, r0, #5
+        mov r2, #0x1100
+        bl 0x1100
+        str r1, [r2]
+        isb                     @ the architecture's requirement; ends our block
+        bl 0x1100
+        b .
+    """)
+    m.load(0x1100, "add r0, r0, #1\n bx lr")
+    cpu.regs[15] = 0x1000
+    cpu.run(20)
+    assert cpu.regs[0] == 6
+
+
+def test_dma_write_invalidates_code(m):
+    cpu = m.cpu
+    m.load(0x1000, "mov r0, #1\n b .")
+    cpu.regs[15] = 0x1000
+    cpu.run(10)
+    assert cpu.regs[0] == 1
+    m.load(0x1000, "mov r0, #2\n b .")
+    cpu.regs[15] = 0x1000
+    cpu.run(10)
+    assert cpu.regs[0] == 2
+
+
+# --- execution control, state --------------------------------------------------------------
+
+def test_instruction_count_is_exact(m):
+    cpu = m.cpu
+    m.load(0x1000, "loop: add r0, r0, #1\n add r1, r1, #1\n b loop")
+    cpu.regs[15] = 0x1000
+    total = 0
+    for budget in (1, 5, 7, 100):
+        total += cpu.run(budget)
+    assert cpu.clock.icount == total
+    assert cpu.regs[0] + cpu.regs[1] + (total - cpu.regs[0] - cpu.regs[1]) == total
+    assert cpu.regs[0] == (total + 2) // 3
+
+
+def test_single_step(m):
+    cpu = m.cpu
+    m.load(0x1000, "mov r0, #1\n mov r0, #2\n mov r0, #3")
+    cpu.regs[15] = 0x1000
+    assert cpu.single_step() == 1 and cpu.regs[0] == 1 and cpu.regs[15] == 0x1004
+    assert cpu.single_step() == 1 and cpu.regs[0] == 2
+
+
+def test_snapshot_round_trip_is_deterministic(m):
+    cpu = m.cpu
+    m.load(0x1000, """
+        mov r1, #0x2000
+    loop:
+        ldr r0, [r1]
+        adds r0, r0, r2, ror #3
+        str r0, [r1], #4
+        eor r2, r2, r0
+        bic r1, r1, #0x100
+        b loop
+    """)
+    cpu.regs[15] = 0x1000
+    cpu.run(1000)
+    state = cpu.save_state()
+    ram = bytes(m.ram.data)
+    cpu.run(5000)
+    after = (cpu.save_state(), bytes(m.ram.data))
+    cpu.load_state(state)
+    m.ram.data[:] = ram
+    cpu.run(5000)
+    assert (cpu.save_state(), bytes(m.ram.data)) == after
+    assert cpu.save_state()["cpsr"] == cpu.cpsr
+
+
+def test_exec_and_in_asm_logging(m, monkeypatch):
+    cpu = m.cpu
+    m.load(0x1000, "mov r0, #1\n b .")
+    cpu.regs[15] = 0x1000
+    buf = io.StringIO()
+    monkeypatch.setattr(log, "_out", buf)
+    log.set_mask("in_asm,exec,cpu,int")
+    try:
+        cpu.run(3)
+    finally:
+        log.set_mask("")
+    err = buf.getvalue()
+    assert "IN: \n0x00001000:  e3a00001  mov" in err
+    assert "Trace 0: " in err and "[00000000/00001000/" in err
+    assert "R00=00000000" in err
