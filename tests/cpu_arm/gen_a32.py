@@ -347,3 +347,44 @@ def random_sequence(rng: random.Random, n: int, forms=None) -> List[int]:
     while len(out) < n:
         out += GENERATORS[rng.choice(names)](rng)
     return out
+
+
+def random_program(rng: random.Random, n: int, base: int, forms=None, branch_rate: float = 0.08) -> List[int]:
+    """Like ``random_sequence`` but with forward branches between instruction groups:
+    conditional B/BL, and BX through r12, to the start of a later group (or the end).
+    ``base`` is the address the code will run at."""
+    names = list(forms or GENERATORS)
+    groups: List[list] = []
+    count = 0
+    while count < n:
+        if rng.random() < branch_rate:
+            kind = rng.choice(["B", "BL", "BX"])
+            groups.append([kind, cond(rng), rng.randrange(0, 4)])
+            count += 3 if kind == "BX" else 1
+        else:
+            g = GENERATORS[rng.choice(names)](rng)
+            groups.append(g)
+            count += len(g)
+    sizes = [3 if g[0] == "BX" else 1 if g[0] in ("B", "BL") else len(g) for g in groups]
+    starts = []
+    pos = base
+    for sz in sizes:
+        starts.append(pos)
+        pos += 4 * sz
+    end = pos
+    out: List[int] = []
+    for i, g in enumerate(groups):
+        if g[0] in ("B", "BL", "BX"):
+            kind, c, skip = g
+            j = i + 1 + skip
+            target = starts[j] if j < len(groups) else end
+            here = starts[i]
+            if kind == "BX":
+                out += set_reg(12, target)
+                out.append(encode("BX", cond=c, rm=12))
+            else:
+                off = (target - (here + 8)) >> 2
+                out.append(encode("B", cond=c, link=int(kind == "BL"), imm24=off & 0xFFFFFF))
+        else:
+            out += g
+    return out

@@ -6,9 +6,9 @@ Cortex-A9 with the same map (1 MiB of RAM at 0):
     CODE_BASE  0x10000   the code under test, followed by ``b .``
     DATA_BASE  0x80000   DATA_SIZE bytes of data, randomised per run
 
-``pair.run(code, regs, cpsr_flags, data, thumb=False)`` loads the same state into
-both, runs the straight-line ``code`` (no branches out; exceptions are not
-expected) in both, and returns a list of mismatch descriptions (empty when they
+``pair.run(code, regs, cpsr_flags, data, thumb=False, mode=0x13)`` loads the
+same state into both (in SVC or another mode), runs ``code`` (forward branches
+only, ending at its last instruction; exceptions are not expected) in both, and returns a list of mismatch descriptions (empty when they
 agree): r0-r14, the CPSR's NZCVQ and GE bits, and the data region.
 
 Generating instructions for a form: see gen_a32.py (``A32Gen``): each form has a
@@ -68,11 +68,11 @@ class Pair:
         self._last_len = 0
 
     def run(self, code: bytes, regs: Sequence[int], flags: int, data: bytes,
-            thumb: bool = False, ninsns: Optional[int] = None) -> List[str]:
+            thumb: bool = False, ninsns: Optional[int] = None, mode: int = 0x13) -> List[str]:
         end = CODE_BASE + len(code)
         tail = (b"\xfe\xe7" * 2) if thumb else struct.pack("<I", 0xEAFFFFFE)  # b .
         blob = bytes(code) + tail
-        cpsr = (flags & CPSR_CMP_MASK) | 0x1D3 | (0x20 if thumb else 0)
+        cpsr = (flags & CPSR_CMP_MASK) | 0x1C0 | mode | (0x20 if thumb else 0)
         # Unicorn
         uc = self.uc
         uc.mem_write(CODE_BASE, blob)
@@ -87,7 +87,7 @@ class Pair:
         cpu = self.cpu
         self.space.write_bytes(CODE_BASE, blob)
         self.space.write_bytes(DATA_BASE, bytes(data))
-        cpu.cpsr = cpsr
+        cpu.write_cpsr(cpsr, 0xFFFFFFFF)
         for i in range(15):
             cpu.regs[i] = regs[i]
         cpu.regs[15] = CODE_BASE
@@ -97,7 +97,7 @@ class Pair:
         while cpu.regs[15] != end and guard < 64:
             n += cpu.run(max(1, budget - n))
             guard += 1
-        self.count += budget
+        self.count += n
         out = []
         upc = uc.reg_read(A.UC_ARM_REG_PC)
         if upc != end:

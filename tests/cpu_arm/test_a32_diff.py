@@ -8,7 +8,8 @@ import struct
 import pytest
 
 from harness import Pair, random_state
-from gen_a32 import GENERATORS, NOT_RANDOM, random_sequence
+from gen_a32 import GENERATORS, NOT_RANDOM, random_program, random_sequence
+from harness import CODE_BASE
 
 from pysystem.cpu.arm import a32
 
@@ -39,22 +40,23 @@ def test_form(pair, name):
 
 
 def _campaign(seed, sequences, length):
+    """Random programs (with forward branches), alternately in SVC and User mode;
+    returns the number of instructions executed."""
     pair = Pair()
     rng = random.Random(seed)
-    total = 0
     for s in range(sequences):
-        insns = random_sequence(rng, length)
+        insns = random_program(rng, length, CODE_BASE)
         regs, flags, data = random_state(rng)
-        diff = pair.run(_code(insns), regs, flags, data)
-        assert not diff, f"sequence {s}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
-        total += len(insns)
-    return total
+        mode = 0x10 if s % 2 else 0x13
+        diff = pair.run(_code(insns), regs, flags, data, mode=mode)
+        assert not diff, f"sequence {s} (mode {mode:#x}): {diff}\n" + " ".join(f"{i:08x}" for i in insns)
+    return pair.count
 
 
 def test_random_sequences():
-    assert _campaign(1, 300, 200) >= 60000
+    assert _campaign(1, 500, 300) >= 100000
 
 
 @pytest.mark.slow
 def test_random_sequences_long():
-    assert _campaign(2, 3000, 300) >= 900000
+    assert _campaign(2, 4000, 300) >= 800000
