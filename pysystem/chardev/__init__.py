@@ -1,0 +1,148 @@
+"""Character devices: the host side of serial ports and the monitor.
+
+    from pysystem.chardev import (Chardev, ChardevError, create, parse_legacy, lookup,
+                                  close_all, EVENT_BREAK, ...)
+
+* ``create(opts)`` makes a chardev from ``-chardev`` options (a dict:
+  ``backend``, ``id``, backend options, ``mux=on`` to share it); the chardev is
+  kept under its id for ``lookup(id)`` and ``chardev:ID`` references.
+* ``parse_legacy(text)`` turns the ``-serial``/``-monitor`` shorthand (``stdio``,
+  ``mon:stdio``, ``null``, ``file:PATH``, ``pty``, ``chardev:ID``, ``none``, ...)
+  into such options.
+* Backends, one per module: stdio, null, file, pty, and mux (the multiplexer
+  behind ``-nographic``).  The other QEMU backends (tcp, telnet, unix, ringbuf,
+  serial, ...) are recognised and refused with "not supported yet".
+* ``open_all(loop)`` starts host I/O once the machine is built; ``close_all()``
+  releases everything and restores the terminal (every exit path calls it).
+
+The frontend interface (``write``, ``set_handlers``, ``accept_input``, events)
+is described in base.py.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+from ..qom import QOMError
+from .base import (EVENT_BREAK, EVENT_CLOSED, EVENT_MUX_IN, EVENT_MUX_OUT, EVENT_OPENED,
+                   Chardev, ChardevError)
+from .file import FileChardev
+from .mux import MuxChardev, MuxPort
+from .null import NullChardev
+from .pty import PtyChardev
+from .stdio import StdioChardev, restore_terminal
+
+__all__ = [
+    "Chardev", "ChardevError", "EVENT_BREAK", "EVENT_CLOSED", "EVENT_MUX_IN",
+    "EVENT_MUX_OUT", "EVENT_OPENED", "MuxChardev", "MuxPort", "StdioChardev", "NullChardev",
+    "FileChardev", "PtyChardev", "BACKENDS", "UNSUPPORTED", "create", "parse_legacy",
+    "lookup", "all_chardevs", "open_all", "close_all", "restore_terminal",
+]
+
+BACKENDS = {cls.BACKEND: cls for cls in (StdioChardev, NullChardev, FileChardev, PtyChardev)}
+UNSUPPORTED = ("tcp", "telnet", "websocket", "socket", "unix", "udp", "ringbuf", "memory",
+               "serial", "tty", "pipe", "parallel", "parport", "vc", "msmouse", "wctablet",
+               "braille", "testdev", "spicevmc", "spiceport", "qemu-vdagent", "dbus")
+COMMON_OPTIONS = ("backend", "id", "mux", "logfile", "logappend")
+
+_CHARDEVS: Dict[str, Chardev] = {}
+_ANON: List[Chardev] = []
+
+
+def create(opts: Dict[str, str]) -> Chardev:
+    """A chardev from ``-chardev`` style options; ``mux=on`` wraps it in a mux."""
+    opts = dict(opts)
+    backend = opts.pop("backend", None)
+    label = opts.pop("id", None)
+    mux = opts.pop("mux", "off")
+    if not backend:
+        raise ChardevError("chardev: no backend given")
+    if backend in UNSUPPORTED:
+        raise ChardevError(f"chardev backend '{backend}' is not supported yet")
+    cls = BACKENDS.get(backend)
+    if cls is None:
+        raise ChardevError(f"'{backend}' is not a valid char driver name")
+    if label is not None and label in _CHARDEVS:
+        raise ChardevError(f"attempt to add duplicate property '{label}' to object (type 'container')")
+    for key in ("logfile", "logappend"):
+        if key in opts:
+            raise ChardevError(f"chardev option '{key}' is not supported yet")
+    props = cls.class_properties()
+    for key in opts:
+        if key not in props or key == "id":
+            raise ChardevError(f"Invalid parameter '{key}'")
+    try:
+        mux_on = {"on": True, "yes": True, "off": False, "no": False}[mux]
+    except KeyError:
+        raise ChardevError(f"Parameter 'mux' expects 'on' or 'off'") from None
+    try:
+        chardev = cls(id=(label + "-base") if (mux_on and label) else label, **opts)
+        if mux_on:
+            chardev = MuxChardev(backend=chardev, id=label)
+    except QOMError as e:
+        raise ChardevError(str(e)) from None
+    if label is not None:
+        _CHARDEVS[label] = chardev
+    else:
+        _ANON.append(chardev)
+    return chardev
+
+
+def parse_legacy(text: str) -> Optional[Dict[str, str]]:
+    """Options for the ``-serial``/``-monitor`` shorthand; None for ``none``.
+
+    A ``mon:`` prefix adds ``mux=on`` (the caller also puts a monitor on it) and,
+    for stdio, ``signal=off`` as QEMU does.  ``chardev:ID`` gives ``{"chardev": ID}``.
+    """
+    mux = text.startswith("mon:")
+    if mux:
+        text = text[4:]
+    if text == "none":
+        return None
+    if text.startswith("chardev:"):
+        return {"chardev": text[8:]}
+    if text in ("stdio", "null", "pty"):
+        opts = {"backend": text}
+    elif text.startswith("file:"):
+        opts = {"backend": "file", "path": text[5:]}
+    elif text.startswith("vc"):
+        opts = {"backend": "null"}          # no graphical console: the vc shows nowhere
+    else:
+        name = text.split(":", 1)[0]
+        if name in UNSUPPORTED or name in ("tcp", "telnet", "unix", "udp", "pipe"):
+            raise ChardevError(f"chardev backend '{name}' is not supported yet")
+        if text.startswith("/dev/"):
+            raise ChardevError("host serial devices are not supported yet")
+        raise ChardevError(f"'{text}' is not a valid char driver")
+    if mux:
+        opts["mux"] = "on"
+        if opts["backend"] == "stdio":
+            opts["signal"] = "off"
+    return opts
+
+
+def lookup(label: str) -> Chardev:
+    try:
+        return _CHARDEVS[label]
+    except KeyError:
+        raise ChardevError(f"chardev '{label}' not found") from None
+
+
+def all_chardevs() -> List[Chardev]:
+    return list(_CHARDEVS.values()) + list(_ANON)
+
+
+def open_all(loop) -> None:
+    for chardev in all_chardevs():
+        chardev.open(loop)
+
+
+def close_all() -> None:
+    """Close every chardev (restores the terminal); safe on every exit path."""
+    for chardev in all_chardevs():
+        try:
+            chardev.close()
+        except Exception:  # noqa: BLE001 - closing must never hide the real exit reason
+            pass
+    _CHARDEVS.clear()
+    _ANON.clear()
+    restore_terminal()

@@ -1,0 +1,346 @@
+"""The machine (board) base type: what a board file subclasses.
+
+A board is a registered subclass of ``Machine`` with class data::
+
+    NAME = "vexpress-a9"            # the -M name
+    DESC = "ARM Versatile Express for Cortex-A9"   # the -M help line
+    ARCHES = ("arm",)               # binaries that list it: arm, mipsel, mips
+    DEFAULT_RAM_SIZE, MAX_RAM_SIZE, DEFAULT_CPU, VALID_CPUS, MAX_CPUS
+    IS_DEFAULT = False              # chosen without -M ("(default)" in -M help)
+    AVAILABLE = True                # False: listed, but choosing it is an error
+    BIG_ENDIAN = False              # the system address space's byte order
+
+and implements ``build()`` (create CPUs, memory and devices), optionally
+``load_images()`` (kernel/initrd/dtb) and ``reset_cpus()`` (put the boot state
+into the CPUs after their reset).
+
+Lifecycle: the command line constructs it with properties (ram-size, kernel,
+initrd, dtb, append, cpu-type, smp, icount-shift, rtc-base, no-reboot,
+no-shutdown, snapshot), fills ``serial_hds``, ``drives`` and ``device_specs``,
+then calls ``realize()`` (clock, system memory, ``build()``, ``load_images()``,
+checks that every -drive/-device found a home) and ``reset()``.
+
+What a board gets:
+  ``clock`` (VirtualClock), ``cpus`` (it fills the list), ``system_memory`` (the
+  root container) and ``address_space`` (its AddressSpace "memory"),
+  ``serial_hd(i)`` (QEMU's serial_hd: the chardev for serialN or None),
+  ``claim_drive(interface, index)`` -> DriveSpec or None, ``open_drive(spec)`` ->
+  block backend, ``user_devices(base_type)`` -> [(name, device)] made by
+  ``-device`` (not realized), ``add_child_device(name, dev)`` (puts it in the
+  QOM tree: /machine/unattached/NAME, or /machine/peripheral[-anon]/ for
+  -device ones), ``warn(msg)``.
+Requests (from devices, the monitor, signals), acted on by the main loop between
+slices: ``request_shutdown()`` (guest power-off: exit status 0, or pause with
+-no-shutdown), ``request_reset()`` (guest reboot: system reset, or exit with
+-no-reboot), ``pause()``/``resume()`` (monitor stop/cont, -S), ``quit()``.
+``run_state`` is QEMU's: prelaunch, running, paused, shutdown.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Dict, List, Optional, Tuple
+
+from . import loader
+from .clock import DEFAULT_SHIFT, VirtualClock
+from .qdev import Device
+from .qom import Container, Object, Property, QOMError, register, root, type_names, lookup_type
+
+__all__ = ["Machine", "MachineError", "DriveSpec", "DeviceSpec", "machine_classes",
+           "find_machine", "PROGRAM"]
+
+PROGRAM = ["pysystem"]      # the program name for messages; the command line sets it
+
+INTERFACES = ("none", "ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen")
+
+
+class MachineError(Exception):
+    """A machine cannot be built from what the user asked for; one line."""
+
+
+class DriveSpec:
+    """One parsed ``-drive``: the board claims it by interface and index."""
+
+    def __init__(self, file: str, interface: str, index: int, *, id: Optional[str] = None,
+                 format: str = "raw", readonly: bool = False, snapshot: bool = False,
+                 media: str = "disk", text: str = ""):
+        self.file, self.interface, self.index, self.id = file, interface, index, id
+        self.format, self.readonly, self.snapshot, self.media = format, readonly, snapshot, media
+        self.text = text            # the option as written, for messages
+        self.claimed = False
+        self.backend = None
+
+    def __repr__(self) -> str:
+        return f"<DriveSpec {self.interface}{self.index} {self.file!r}>"
+
+
+class DeviceSpec:
+    """One ``-device``: the object made from it, waiting for its board."""
+
+    def __init__(self, device: Device, text: str, id: Optional[str] = None):
+        self.device, self.text, self.id = device, text, id
+        self.claimed = False
+
+
+@register
+class Machine(Object):
+    TYPE = "machine"
+    ABSTRACT = True
+
+    NAME = ""
+    DESC = ""
+    ARCHES: Tuple[str, ...] = ()
+    DEFAULT_RAM_SIZE = 128 << 20
+    MAX_RAM_SIZE: Optional[int] = None
+    DEFAULT_CPU: Optional[str] = None
+    VALID_CPUS: Tuple[str, ...] = ()
+    MAX_CPUS = 1
+    IS_DEFAULT = False
+    AVAILABLE = True
+    BIG_ENDIAN = False
+    BLOCK_DEFAULT_TYPE = "ide"
+
+    PROPERTIES = (
+        Property("ram-size", "size", None, "RAM size in bytes (default: the board's)"),
+        Property("kernel", "str", None, "kernel image (-kernel)"),
+        Property("initrd", "str", None, "initial ram disk (-initrd)"),
+        Property("dtb", "str", None, "device tree blob (-dtb)"),
+        Property("append", "str", "", "kernel command line (-append)"),
+        Property("cpu-type", "str", None, "CPU model (-cpu; default: the board's)"),
+        Property("smp", "int", 1, "number of CPUs (-smp)"),
+        Property("icount-shift", "int", DEFAULT_SHIFT, "each instruction takes 2**shift ns"),
+        Property("icount-sleep", "bool", False, "an idle guest waits in host time"),
+        Property("rtc-base", "str", "utc", "guest wall clock at start: utc, localtime or a date"),
+        Property("no-reboot", "bool", False, "exit instead of rebooting"),
+        Property("no-shutdown", "bool", False, "stop instead of exiting at guest power-off"),
+        Property("snapshot", "bool", False, "write to temporary files instead of disk images"),
+        Property("accel", "str", "tcg", "accelerator (only tcg)", choices=("tcg",)),
+    )
+
+    def __init__(self, **props):
+        super().__init__(**props)
+        self.clock: Optional[VirtualClock] = None
+        self.cpus: List[Any] = []
+        self.system_memory = None
+        self.address_space = None
+        self.serial_hds: List[Any] = []
+        self.drives: List[DriveSpec] = []
+        self.device_specs: List[DeviceSpec] = []
+        self.loop = None
+        self.run_state = "prelaunch"
+        self.start_paused = False
+        self._requests: List[str] = []
+        self._anon = 0
+        self._unattached = 0
+        self.shutdown_reason: Optional[str] = None
+
+    # --- the board's hooks ----------------------------------------------------------
+    def build(self) -> None:
+        """Create CPUs, memory and devices.  Boards implement it."""
+
+    def load_images(self) -> None:
+        """Load kernel/initrd/dtb into memory.  Boards implement it."""
+
+    def reset_cpus(self) -> None:
+        for cpu in self.cpus:
+            cpu.reset()
+
+    # --- construction ---------------------------------------------------------------
+    def realize(self) -> None:
+        cls = type(self)
+        if not cls.AVAILABLE:
+            raise MachineError(f"machine '{cls.NAME}' is not implemented yet")
+        if self.ram_size is None:
+            self.ram_size = cls.DEFAULT_RAM_SIZE
+        if cls.MAX_RAM_SIZE is not None and self.ram_size > cls.MAX_RAM_SIZE:
+            raise MachineError(f"{cls.NAME}: cannot model more than "
+                               f"{_size_text(cls.MAX_RAM_SIZE)} of RAM")
+        if self.smp < 1:
+            raise MachineError(f"Invalid SMP CPUs {self.smp}")
+        if self.smp > cls.MAX_CPUS:
+            raise MachineError(f"Invalid SMP CPUs {self.smp}. The max CPUs supported by "
+                               f"machine '{cls.NAME}' is {cls.MAX_CPUS}")
+        if self.cpu_type is None:
+            self.cpu_type = cls.DEFAULT_CPU
+        elif cls.VALID_CPUS and self.cpu_type not in cls.VALID_CPUS:
+            raise MachineError(f"Invalid CPU model '{self.cpu_type}' for machine '{cls.NAME}' "
+                               f"(valid: {', '.join(cls.VALID_CPUS)})")
+        self.clock = VirtualClock(shift=self.icount_shift)
+        try:
+            self.clock.set_rtc_base(self.rtc_base)
+        except QOMError as e:
+            raise MachineError(str(e)) from None
+        from .memory import AddressSpace, ContainerRegion
+        self.system_memory = ContainerRegion(self, "system", 1 << 64)
+        self.address_space = AddressSpace("memory", self.system_memory, big_endian=cls.BIG_ENDIAN)
+        top = root()
+        if "machine" in top.children:
+            raise MachineError("a machine already exists in this process")
+        top.add_child("machine", self)
+        for name in ("unattached", "peripheral", "peripheral-anon"):
+            self.add_child(name, Container())
+        self.check_images()
+        self.build()
+        self.load_images()
+        self._check_claims()
+        super().realize()
+
+    def check_images(self) -> None:
+        """Every -kernel/-initrd/-dtb must be a readable file (QEMU's messages)."""
+        for what, path in (("kernel", self.kernel), ("initrd", self.initrd), ("dtb", self.dtb)):
+            if path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
+                if what == "dtb":
+                    raise loader.LoaderError(f"Couldn't open dtb file {path}")
+                raise loader.LoaderError(f"could not load {what} '{path}'")
+
+    def _check_claims(self) -> None:
+        for d in self.drives:
+            if not d.claimed and d.interface != "none":
+                raise MachineError(f"machine type does not support if={d.interface},"
+                                   f"index={d.index} (-drive {d.text})")
+        for spec in self.device_specs:
+            if not spec.claimed:
+                raise MachineError(f"-device {spec.text}: no place for a "
+                                   f"'{spec.device.TYPE}' on machine '{type(self).NAME}'")
+
+    def serial_hd(self, index: int):
+        return self.serial_hds[index] if index < len(self.serial_hds) else None
+
+    def claim_drive(self, interface: str, index: int) -> Optional[DriveSpec]:
+        for d in self.drives:
+            if d.interface == interface and d.index == index and not d.claimed:
+                d.claimed = True
+                return d
+        return None
+
+    def find_drive(self, drive_id: str) -> DriveSpec:
+        for d in self.drives:
+            if d.id == drive_id:
+                return d
+        raise MachineError(f"Property 'drive' can't find value '{drive_id}'")
+
+    def open_drive(self, spec: DriveSpec):
+        from . import block
+        if spec.backend is None:
+            try:
+                spec.backend = block.open_drive(spec.file, readonly=spec.readonly,
+                                                snapshot=spec.snapshot or self.snapshot,
+                                                format=spec.format)
+            except block.BlockError as e:
+                raise MachineError(f"-drive {spec.text}: {e}") from None
+        return spec.backend
+
+    def user_devices(self, base_type: str = "device") -> List[Tuple[str, Device]]:
+        """The -device objects that are ``base_type``s, claimed by the caller in order."""
+        out = []
+        for spec in self.device_specs:
+            if not spec.claimed and spec.device.is_a(base_type):
+                spec.claimed = True
+                out.append((spec.id or spec.device.TYPE, spec.device))
+        return out
+
+    def add_child_device(self, name: str, dev: Object) -> Object:
+        spec = next((s for s in self.device_specs if s.device is dev), None)
+        if spec is not None and spec.id:
+            return self.children["peripheral"].add_child(spec.id, dev)
+        if spec is not None:
+            self._anon += 1
+            return self.children["peripheral-anon"].add_child(f"device[{self._anon - 1}]", dev)
+        return self.children["unattached"].add_child(name, dev)
+
+    def warn(self, msg: str) -> None:
+        sys.stderr.write(f"{PROGRAM[0]}: warning: {msg}\n")
+
+    # --- running --------------------------------------------------------------------
+    def reset(self) -> None:
+        """System reset: every device in the tree, the ROM blobs, then the CPUs."""
+        cpus = set(id(c) for c in self.cpus)
+        for obj in self.walk():
+            if obj is not self and id(obj) not in cpus and isinstance(obj, Device):
+                obj.reset()
+        loader.rom_reset()
+        self.reset_cpus()
+
+    @property
+    def running(self) -> bool:
+        return self.run_state == "running"
+
+    def start(self) -> None:
+        """Leave prelaunch: run, or stay paused under -S."""
+        self.run_state = "prelaunch" if self.start_paused else "running"
+
+    def _kick(self) -> None:
+        for cpu in self.cpus:
+            cpu.exit_request = True
+
+    def request_shutdown(self, reason: str = "guest-shutdown") -> None:
+        self._requests.append("shutdown:" + reason)
+        self._kick()
+
+    def request_reset(self, reason: str = "guest-reset") -> None:
+        self._requests.append("reset:" + reason)
+        self._kick()
+
+    def quit(self) -> None:
+        self._requests.append("quit:host-qmp-quit")
+        self._kick()
+
+    def pause(self) -> None:
+        if self.run_state == "running":
+            self.run_state = "paused"
+            self._kick()
+
+    def resume(self) -> None:
+        if self.run_state in ("paused", "prelaunch"):
+            self.run_state = "running"
+        elif self.run_state == "shutdown":
+            self.reset()
+            self.run_state = "running"
+
+    def has_requests(self) -> bool:
+        return bool(self._requests)
+
+    def handle_requests(self) -> None:
+        """Act on pending requests (the main loop calls this between slices)."""
+        while self._requests:
+            kind, reason = self._requests.pop(0).split(":", 1)
+            if kind == "quit":
+                self._exit(0, reason)
+            elif kind == "shutdown" or (kind == "reset" and self.no_reboot):
+                if self.no_shutdown and kind == "shutdown":
+                    self.run_state = "shutdown"
+                    self.shutdown_reason = reason
+                else:
+                    self._exit(0, reason)
+            elif kind == "reset":
+                self.reset()
+
+    def _exit(self, status: int, reason: str) -> None:
+        self.shutdown_reason = reason
+        self._requests.clear()
+        if self.loop is not None:
+            self.loop.request_exit(status)
+
+
+def _size_text(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"
+
+
+def machine_classes(arch: Optional[str] = None) -> List[type]:
+    """Registered boards (for ``arch`` only if given), sorted by name."""
+    out = []
+    for tname in type_names("machine"):
+        cls = lookup_type(tname)
+        if cls.NAME and (arch is None or arch in cls.ARCHES):
+            out.append(cls)
+    return sorted(out, key=lambda c: c.NAME)
+
+
+def find_machine(name: str, arch: Optional[str] = None) -> Optional[type]:
+    """The board called ``name``; an available one wins over a placeholder."""
+    found = [c for c in machine_classes(arch) if c.NAME == name]
+    found.sort(key=lambda c: not c.AVAILABLE)
+    return found[0] if found else None

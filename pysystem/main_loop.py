@@ -1,0 +1,167 @@
+"""The main loop: run the CPUs in slices, fire timers, service host I/O.
+
+    loop = MainLoop(machine)
+    loop.add_reader(fd, on_readable, ready=None)   # ready() -> bool: watch fd now?
+    loop.remove_reader(fd)
+    loop.add_poll_hook(fn)                         # called at every host I/O poll
+    status = loop.run()                            # until request_exit(status)
+
+One iteration: ``budget = clock.insns_until_deadline(SLICE)``; each CPU that is
+not halted runs up to that many instructions (round robin, each CPU's budget
+recomputed since every CPU advances the clock); ``clock.run_timers()``.  When
+every CPU is halted (WFI) the clock warps straight to the next timer deadline;
+with no timer armed the loop blocks on host I/O, which is then the only thing
+that can wake the guest.  A machine without CPUs (``-M none``) or a paused one
+(``-S``, monitor ``stop``) also just blocks on host I/O.
+
+Guest time never depends on the host: host I/O is polled (select with timeout 0)
+between slices, at most every POLL_INTERVAL of host time, and input delivered
+there lands at whatever guest time the slice ended.  With ``sleep=True``
+(``-icount sleep=on``) an idle guest waits in host time until its next deadline
+(so an idle shell does not spin the host CPU) - the warp itself stays exact.
+
+The machine's requests (shutdown, reset, pause) are acted on between slices: a
+device asks through ``machine.request_*`` and sets the CPUs' ``exit_request``.
+"""
+from __future__ import annotations
+
+import errno
+import select
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+SLICE = 100_000             # instructions per slice at most
+POLL_INTERVAL = 0.01        # host seconds between I/O polls while the guest runs
+IDLE_POLL_LIMIT = 1.0       # a blocked loop re-checks readers this often
+
+
+class MainLoop:
+    def __init__(self, machine=None, sleep: bool = False):
+        self.machine = machine
+        self.sleep = sleep
+        self._readers: Dict[int, Tuple[Callable[[], None], Optional[Callable[[], bool]]]] = {}
+        self._hooks: List[Callable[[], None]] = []
+        self.exit_status: Optional[int] = None
+        self._last_poll = 0.0
+        if machine is not None:
+            machine.loop = self
+
+    # --- host I/O -------------------------------------------------------------------
+    def add_reader(self, fd: int, callback: Callable[[], None],
+                   ready: Optional[Callable[[], bool]] = None) -> None:
+        self._readers[fd] = (callback, ready)
+
+    def remove_reader(self, fd: int) -> None:
+        self._readers.pop(fd, None)
+
+    def add_poll_hook(self, hook: Callable[[], None]) -> None:
+        if hook not in self._hooks:
+            self._hooks.append(hook)
+
+    def request_exit(self, status: int = 0) -> None:
+        self.exit_status = status
+        if self.machine is not None:
+            for cpu in self.machine.cpus:
+                cpu.exit_request = True
+
+    @property
+    def exiting(self) -> bool:
+        return self.exit_status is not None
+
+    def poll(self, timeout: Optional[float] = 0.0) -> None:
+        """Service host I/O: wait up to ``timeout`` seconds (None: until something happens)."""
+        self._last_poll = time.monotonic()
+        for hook in list(self._hooks):
+            hook()
+        fds = [fd for fd, (_, ready) in self._readers.items() if ready is None or ready()]
+        if timeout is None or timeout > IDLE_POLL_LIMIT:
+            timeout = IDLE_POLL_LIMIT
+        if not fds:
+            if timeout > 0:
+                time.sleep(timeout)
+            return
+        try:
+            readable, _, _ = select.select(fds, [], [], timeout)
+        except InterruptedError:
+            return
+        except OSError as e:
+            if e.errno == errno.EINTR:
+                return
+            raise
+        for fd in readable:
+            entry = self._readers.get(fd)
+            if entry is not None:
+                entry[0]()
+        for hook in list(self._hooks):
+            hook()
+
+    def _poll_if_due(self) -> None:
+        if time.monotonic() - self._last_poll >= POLL_INTERVAL:
+            self.poll(0.0)
+
+    # --- the loop -------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until ``request_exit``; returns the exit status."""
+        machine = self.machine
+        clock = machine.clock
+        self.poll(0.0)
+        while self.exit_status is None:
+            machine.handle_requests()
+            if self.exit_status is not None:
+                break
+            if not machine.running or not machine.cpus:
+                self._idle_wait(clock)
+                continue
+            executed = 0
+            for cpu in machine.cpus:
+                if not has_work(cpu):
+                    continue
+                executed += cpu.run(clock.insns_until_deadline(SLICE))
+                if machine.has_requests() or self.exit_status is not None:
+                    break
+            clock.run_timers()
+            if not executed and not any(has_work(cpu) for cpu in machine.cpus):
+                self._idle_warp(clock)
+                continue
+            self._poll_if_due()
+        return self.exit_status
+
+    def _idle_warp(self, clock) -> None:
+        """Every CPU waits for an interrupt: jump to the next deadline, or block on I/O."""
+        self.poll(0.0)
+        if self._woken():
+            return
+        deadline = clock.next_deadline()
+        if deadline is None:
+            self.poll(None)
+            return
+        if self.sleep:
+            wait = (deadline - clock.now()) / 1e9
+            if wait > 0:
+                self.poll(wait)
+                if self._woken():
+                    return
+        clock.warp_to_next_deadline()
+        clock.run_timers()
+
+    def _woken(self) -> bool:
+        m = self.machine
+        return (self.exit_status is not None or m.has_requests() or not m.running
+                or any(has_work(cpu) for cpu in m.cpus))
+
+    def _idle_wait(self, clock) -> None:
+        """Paused, or no CPU at all: only host I/O (and, with no CPU, timers) happen."""
+        if self.machine.running and not self.machine.cpus and clock.next_deadline() is not None:
+            clock.warp_to_next_deadline()
+            clock.run_timers()
+            self.poll(0.0)
+            return
+        self.poll(None)
+
+
+def has_work(cpu) -> bool:
+    """A CPU runs unless it is halted (WFI) with no interrupt line raised."""
+    fn = getattr(cpu, "has_work", None)
+    if fn is not None:
+        return fn()
+    return not cpu.halted or any(getattr(cpu, "irq_level", ()))
