@@ -134,6 +134,8 @@ class Config:
     def __init__(self):
         self.machine: Dict[str, str] = {}
         self.machine_text: Optional[str] = None
+        self.machine_word = "-machine"
+        self.word = ""
         self.props: Dict[str, object] = {}
         self.cpu: Optional[str] = None
         self.nographic = False
@@ -154,6 +156,7 @@ def _parse(arch: str, argv: List[str]) -> Config:
         if not opt.supported:
             raise CLIError("not supported yet", word, value)
         handler = _HANDLERS.get(name)
+        cfg.word = word
         try:
             handler(cfg, value, arch)
         except CLIError as e:
@@ -185,6 +188,7 @@ def _opt_machine(cfg: Config, value: str, arch) -> None:
         return
     if "type" in opts:
         cfg.machine_text = value
+        cfg.machine_word = cfg.word
     cfg.machine.update(opts)
 
 
@@ -585,9 +589,12 @@ def _choose_machine(arch: str, cfg: Config):
         if cls is None:
             raise CLIError(f"unsupported machine type '{name}' "
                            "(use -machine help to list supported machines)",
-                           "-machine", cfg.machine_text)
+                           cfg.machine_word, cfg.machine_text)
     if not cls.AVAILABLE:
-        raise CLIError(f"machine '{cls.NAME}' is not implemented yet", "-machine", cls.NAME)
+        if name is None:
+            raise CLIError(f"machine '{cls.NAME}' (the default) is not implemented yet")
+        raise CLIError(f"machine '{cls.NAME}' is not implemented yet",
+                       cfg.machine_word, cfg.machine_text)
     return cls
 
 
@@ -604,7 +611,7 @@ def _make_machine(arch: str, cfg: Config) -> Machine:
         try:
             machine.set_prop(key, value)
         except QOMError as e:
-            raise CLIError(_one_line(e), "-machine", cfg.machine_text or key) from None
+            raise CLIError(_one_line(e), cfg.machine_word, cfg.machine_text or key) from None
     machine.start_paused = cfg.start_paused
     return machine
 
