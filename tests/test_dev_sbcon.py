@@ -199,3 +199,34 @@ def test_matches_qemu():
     expected = qemu_vexpress([(op[0], BASE + op[1]) + op[2:] for op in o.ops])
     dev, _ = rig()
     assert [hex(v) for v in run(dev, o.ops)] == [hex(v) for v in expected]
+
+
+def test_ddc_edid_through_the_bus_matches_qemu():
+    from pysystem.devices.i2c_ddc import I2CDDC
+    dev, _ = rig()
+    ddc = I2CDDC(address=0x50)
+    ddc.realize()
+    ddc.reset()
+    dev.bus.attach(ddc)
+    ops = register_read(0x50, 0x00, 128) + register_read(0x50, 0xF0, 32)
+    expected = qemu_vexpress([(op[0], BASE + op[1]) + op[2:] for op in ops])
+    got = run(dev, ops)
+    assert got == expected
+    acks, edid = bytes_read(run(dev, register_read(0x50, 0x00, 128)), 128)
+    assert acks == [0, 0, 0]
+    assert bytes(edid[:8]) == b"\x00\xff\xff\xff\xff\xff\xff\x00" and sum(edid) % 256 == 0
+    assert bytes(edid[0x71:0x7D]) == b"QEMU Monitor"
+    # the preferred timing: 1280x800
+    assert (edid[0x38] | (edid[0x3A] >> 4) << 8, edid[0x3B] | (edid[0x3D] >> 4) << 8) == (1280, 800)
+
+
+def test_ddc_offset_and_wrap():
+    from pysystem.devices.i2c_ddc import I2CDDC, generate_edid
+    dev, _ = rig()
+    ddc = I2CDDC(address=0x50, xres=1024, yres=768)
+    ddc.realize()
+    ddc.reset()
+    dev.bus.attach(ddc)
+    _, data = bytes_read(run(dev, register_read(0x50, 0x7E, 4)), 4)
+    edid = generate_edid(1024, 768)
+    assert data == [edid[0x7E], edid[0x7F], edid[0], edid[1]]
