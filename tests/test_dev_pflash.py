@@ -128,13 +128,16 @@ def test_unknown_command_returns_to_read_array():
     assert r.romd() and r.read(BASE + 0x100) == 0xCAFEF00D
 
 
+SMALL = {"num-blocks": 4}   # 1 MiB: drive tests need not write 64 MiB files
+
+
 def test_drive_contents_writes_and_readonly(tmp_path):
     path = tmp_path / "flash.img"
-    image = bytearray(b"\xff" * SIZE)
+    image = bytearray(b"\xff" * 4 * SECTOR)
     image[0:8] = b"BOOTCODE"
     path.write_bytes(image)
     drive = open_drive(str(path))
-    r = Rig(drive=drive)
+    r = Rig(drive=drive, **SMALL)
     assert r.read(0, 4) == int.from_bytes(b"BOOT", "little")
     r.write(BASE, w2(0x20))                                 # erase sector 0
     r.write(BASE, w2(0xD0))
@@ -146,7 +149,7 @@ def test_drive_contents_writes_and_readonly(tmp_path):
     drive.close()
 
     ro = open_drive(str(path), readonly=True)
-    r = Rig(drive=ro)
+    r = Rig(drive=ro, **SMALL)
     r.write(BASE, w2(0x40))
     r.write(BASE + 0x2000, 0)
     assert r.read(BASE) == 0x00900090                       # ready | program error
@@ -160,9 +163,9 @@ def test_drive_contents_writes_and_readonly(tmp_path):
 
 def test_snapshot_drive_keeps_file(tmp_path):
     path = tmp_path / "flash.img"
-    path.write_bytes(b"\0" * SIZE)
+    path.write_bytes(b"\0" * 4 * SECTOR)
     drive = open_drive(str(path), snapshot=True)
-    r = Rig(drive=drive)
+    r = Rig(drive=drive, **SMALL)
     r.write(BASE, w2(0x20))
     r.write(BASE, w2(0xD0))
     r.write(BASE, w2(0xFF))
