@@ -376,11 +376,9 @@ def _opt_global(cfg: Config, value: str, arch) -> None:
         set_global(value)
         return
     opts = parse_keyval(value)
-    try:
-        spec = f"{opts['driver']}.{opts['property']}={opts['value']}"
-    except KeyError as e:
-        raise CLIError(f"Parameter {e.args[0]!r} is missing") from None
-    set_global(spec)
+    if set(opts) != {"driver", "property", "value"}:
+        raise CLIError("expects TYPE.PROPERTY=VALUE or driver=TYPE,property=PROPERTY,value=VALUE")
+    set_global(f"{opts['driver']}.{opts['property']}={opts['value']}")
 
 
 def _opt_start_paused(cfg: Config, value, arch) -> None:
