@@ -278,6 +278,7 @@ def _make_ops(F: _Format):
     DNAN = F.default_nan
     DNAN_LEGACY = F.default_nan_legacy
     P = fbits + 1
+    SHIFT_CAP = P + 4            # beyond this an operand is only a sticky bit
     round_pack = _make_round_pack(F, True, False)
 
     def default_nan(st):
@@ -413,11 +414,32 @@ def _make_ops(F: _Format):
         else:
             ma = (a & FM) | HID
             mb = (b & FM) | HID
-        if ea >= eb:
-            ma <<= ea - eb
+        d = ea - eb
+        if d > 3 or d < -3:
+            # Far apart: three guard bits and a sticky bit keep the ints
+            # small (a jammed subtrahend gives the jammed exact difference
+            # because the minuend, shifted by three, is even).
+            if d > 0:
+                e = ea - 3
+                ma <<= 3
+                if d < SHIFT_CAP:
+                    t = mb << 3
+                    mb = (t >> d) | (1 if t & ((1 << d) - 1) else 0)
+                else:
+                    mb = 1
+            else:
+                e = eb - 3
+                mb <<= 3
+                if -d < SHIFT_CAP:
+                    t = ma << 3
+                    ma = (t >> -d) | (1 if t & ((1 << -d) - 1) else 0)
+                else:
+                    ma = 1
+        elif d >= 0:
+            ma <<= d
             e = eb
         else:
-            mb <<= eb - ea
+            mb <<= -d
             e = ea
         if (a ^ b) & SIGN:
             m = ma - mb
