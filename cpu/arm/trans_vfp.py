@@ -22,7 +22,8 @@ unconditional instruction's check covers the rest of the block: nothing but VMSR
 
 The register file is ``cpu.vfp_d``, read into the local ``VD`` by each instruction
 (a snapshot load may replace the list).  Moves, loads and stores are inline; the
-arithmetic calls softfloat through the ``VFPUnit`` closures (``fp1``, ``fp2``, ...).
+arithmetic calls the ``VFPUnit`` closures: host-float fast paths for ADD/SUB/MUL/DIV in
+round-to-nearest (see ``vfp._fast_ops``), softfloat (``fp1``, ``fp2``, ...) otherwise.
 """
 from __future__ import annotations
 
@@ -298,20 +299,23 @@ def _fn(ctx: Ctx, sz: int, name: str) -> str:
     return ctx.helper(f"f{64 if sz else 32}_{name}", _F[sz][name])
 
 
+def _arith(ctx: Ctx, sz: int, name: str) -> str:
+    """The fast-path function for ADD/SUB/MUL/DIV (falls back to softfloat itself)."""
+    return ctx.helper(f"v{name}{64 if sz else 32}", vfp.unit(ctx.cpu).fast[sz, name])
+
+
 def trans_vfp_3op(ctx: Ctx, a) -> bool:
     _check(ctx, dp=True)
-    u = vfp.unit(ctx.cpu)
-    fp2 = ctx.helper("fp2", u.fp2)
     sz, op = a.sz, a.op
     sign = _SIGN[sz]
     _regs(ctx)
     n, m = _get(sz, a.vn), _get(sz, a.vm)
     simple = {"ADD": "add", "SUB": "sub", "MUL": "mul", "DIV": "div"}
     if op in simple:
-        _set(ctx, sz, a.vd, f"{fp2}({_fn(ctx, sz, simple[op])}, {n}, {m})")
+        _set(ctx, sz, a.vd, f"{_arith(ctx, sz, simple[op])}({n}, {m})")
         return True
     p = ctx.tmp("p")
-    ctx.emit(f"{p} = {fp2}({_fn(ctx, sz, 'mul')}, {n}, {m})")
+    ctx.emit(f"{p} = {_arith(ctx, sz, 'mul')}({n}, {m})")
     if op == "NMUL":
         _set(ctx, sz, a.vd, f"{p} ^ {sign}")
         return True
@@ -320,7 +324,7 @@ def trans_vfp_3op(ctx: Ctx, a) -> bool:
         ctx.emit(f"{p} ^= {sign}")
     if op in ("NMLS", "NMLA"):
         d = f"{d} ^ {sign}"
-    _set(ctx, sz, a.vd, f"{fp2}({_fn(ctx, sz, 'add')}, {d}, {p})")
+    _set(ctx, sz, a.vd, f"{_arith(ctx, sz, 'add')}({d}, {p})")
     return True
 
 

@@ -179,6 +179,154 @@ class VFPUnit:
 
         self.status, self.fp1, self.fp2, self.fpcmp = status, fp1, fp2, fpcmp
         self.toint, self.fromint, self.ok = toint, fromint, ok
+        self.fast = _fast_ops(cpu, fp2)
+
+
+_DBL_MIN = 2.2250738585072014e-308
+_DBL_MAX = 1.7976931348623157e308
+_FLT_MIN = 1.1754943508222875e-38
+_FLT_MAX = 3.4028234663852886e38
+_M52 = (1 << 52) - 1
+_M23 = (1 << 23) - 1
+
+
+def _fast_ops(cpu, fp2):
+    """Host-float fast paths for ADD/SUB/MUL/DIV in round-to-nearest.
+
+    They apply when both operands and the result are normal numbers (so FZ, DN,
+    underflow and overflow cannot matter) and otherwise call softfloat.  The host's
+    double arithmetic is correctly rounded to nearest-even; single precision is
+    computed in double and rounded once more, which is exact for + - * / because
+    53 >= 2 * 24 + 2.  Inexactness (IXC) is found exactly: by the TwoSum error term
+    for addition, by comparing the single result with the exact double product, and
+    by integer tests on the significands for the double product and the quotients.
+    A result of magnitude exactly DBL_MIN/FLT_MIN takes the slow path (tininess is
+    detected before rounding on ARM).  Returns {name: function(a, b) -> bits}.
+    """
+    buf = bytearray(16)
+    mq = memoryview(buf).cast("Q")
+    md = memoryview(buf).cast("d")
+    ml = memoryview(buf).cast("I")
+    mf = memoryview(buf).cast("f")
+    add64, sub64, mul64, div64 = sf.f64_add, sf.f64_sub, sf.f64_mul, sf.f64_div
+    add32, sub32, mul32, div32 = sf.f32_add, sf.f32_sub, sf.f32_mul, sf.f32_div
+    IXC = sf.IXC
+
+    def inexact():
+        f = cpu.fpscr
+        if not f & IXC:
+            cpu.fpscr = f | IXC
+
+    def fadd64(a, b, neg=False):
+        if cpu.fpscr & 0xC00000:
+            return fp2(sub64 if neg else add64, a, b)
+        mq[0] = a
+        mq[1] = b
+        x = md[0]
+        y = -md[1] if neg else md[1]
+        s = x + y
+        if _DBL_MIN < abs(s) <= _DBL_MAX and _DBL_MIN <= abs(x) <= _DBL_MAX and _DBL_MIN <= abs(y) <= _DBL_MAX:
+            bb = s - x
+            if (x - (s - bb)) + (y - bb) != 0.0:
+                inexact()
+            md[0] = s
+            return mq[0]
+        return fp2(sub64 if neg else add64, a, b)
+
+    def fsub64(a, b):
+        return fadd64(a, b, True)
+
+    def fmul64(a, b):
+        if cpu.fpscr & 0xC00000:
+            return fp2(mul64, a, b)
+        mq[0] = a
+        mq[1] = b
+        x = md[0]
+        y = md[1]
+        p = x * y
+        if _DBL_MIN < abs(p) <= _DBL_MAX and _DBL_MIN <= abs(x) <= _DBL_MAX and _DBL_MIN <= abs(y) <= _DBL_MAX:
+            prod = ((a & _M52) | (1 << 52)) * ((b & _M52) | (1 << 52))
+            if prod & ((1 << (prod.bit_length() - 53)) - 1):
+                inexact()
+            md[0] = p
+            return mq[0]
+        return fp2(mul64, a, b)
+
+    def fdiv64(a, b):
+        if cpu.fpscr & 0xC00000:
+            return fp2(div64, a, b)
+        mq[0] = a
+        mq[1] = b
+        x = md[0]
+        y = md[1]
+        if _DBL_MIN <= abs(x) <= _DBL_MAX and _DBL_MIN <= abs(y) <= _DBL_MAX:
+            q = x / y
+            if _DBL_MIN < abs(q) <= _DBL_MAX:
+                mb = (b & _M52) | (1 << 52)
+                if ((a & _M52) | (1 << 52)) % (mb >> ((mb & -mb).bit_length() - 1)):
+                    inexact()
+                md[0] = q
+                return mq[0]
+        return fp2(div64, a, b)
+
+    def single(r, a, b, slow, exact=None):
+        """Round the double r to single; None if the result is not a normal single."""
+        try:
+            mf[0] = r
+        except OverflowError:
+            return fp2(slow, a, b)
+        v = mf[0]
+        if _FLT_MIN < abs(v) <= _FLT_MAX:
+            if v != r if exact is None else not exact:
+                inexact()
+            return ml[0]
+        return fp2(slow, a, b)
+
+    def fadd32(a, b, neg=False):
+        slow = sub32 if neg else add32
+        if cpu.fpscr & 0xC00000:
+            return fp2(slow, a, b)
+        ml[0] = a
+        ml[1] = b
+        x = mf[0]
+        y = -mf[1] if neg else mf[1]
+        if _FLT_MIN <= abs(x) <= _FLT_MAX and _FLT_MIN <= abs(y) <= _FLT_MAX:
+            s = x + y
+            bb = s - x
+            if (x - (s - bb)) + (y - bb) != 0.0:
+                return single(s, a, b, slow, False)
+            return single(s, a, b, slow)
+        return fp2(slow, a, b)
+
+    def fsub32(a, b):
+        return fadd32(a, b, True)
+
+    def fmul32(a, b):
+        if cpu.fpscr & 0xC00000:
+            return fp2(mul32, a, b)
+        ml[0] = a
+        ml[1] = b
+        x = mf[0]
+        y = mf[1]
+        if _FLT_MIN <= abs(x) <= _FLT_MAX and _FLT_MIN <= abs(y) <= _FLT_MAX:
+            return single(x * y, a, b, mul32)
+        return fp2(mul32, a, b)
+
+    def fdiv32(a, b):
+        if cpu.fpscr & 0xC00000:
+            return fp2(div32, a, b)
+        ml[0] = a
+        ml[1] = b
+        x = mf[0]
+        y = mf[1]
+        if _FLT_MIN <= abs(x) <= _FLT_MAX and _FLT_MIN <= abs(y) <= _FLT_MAX:
+            mb = (b & _M23) | (1 << 23)
+            exact = not ((a & _M23) | (1 << 23)) % (mb >> ((mb & -mb).bit_length() - 1))
+            return single(x / y, a, b, div32, exact)
+        return fp2(div32, a, b)
+
+    return {(1, "add"): fadd64, (1, "sub"): fsub64, (1, "mul"): fmul64, (1, "div"): fdiv64,
+            (0, "add"): fadd32, (0, "sub"): fsub32, (0, "mul"): fmul32, (0, "div"): fdiv32}
 
 
 def unit(cpu) -> VFPUnit:
