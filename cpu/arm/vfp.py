@@ -21,11 +21,12 @@ Behaviour as a Cortex-A9 without NEON (checked against Unicorn where it agrees):
 
 * FPSCR: writable bits 0xfff7009f (NZCV, QC, AHP, DN, FZ, RMode, STRIDE, LEN and the
   cumulative flags; the trap enables are RAZ/WI since the A9 does not trap).
-* FPEXC: only EN (bit 30) is writable; EX/DEX/... read as zero.
-* Short vectors: not supported.  A VFP data-processing instruction of the kind that
-  would iterate (VMOV/VABS/VNEG/VSQRT/arithmetic) UNDEFs when FPSCR.LEN or STRIDE is
-  non-zero, which is what the A9 does and what lets Linux's VFP support code
-  emulate them.  (QEMU, hence Unicorn, executes them as vectors.)
+* FPEXC: EN (bit 30) and DEX (bit 29) are writable, the rest reads as zero (the A9
+  does not trap; QEMU keeps only EN).
+* Short vectors: not supported (A9 FPU TRM).  A VFP data-processing instruction of the
+  kind that would iterate (VMOV/VABS/VNEG/VSQRT/arithmetic) sets FPEXC.DEX and UNDEFs
+  when FPSCR.LEN or STRIDE is non-zero; Linux's VFP support code sees DEX and
+  emulates the instruction.  (QEMU, hence Unicorn, executes them as vectors.)
 * Access (``access_ok``): CPACR.cp10 (bits 21:20) 00/10 -> no access, 01 -> PL1 only,
   11 -> full; in the Non-secure state NSACR.CP10 must be set too; then FPEXC.EN must
   be set, except for VMRS/VMSR of FPSID, FPEXC, MVFR0/1 at PL1 (which is how Linux
@@ -48,7 +49,8 @@ MVFR1 = 0x01000011
 FPSCR_WMASK = 0xFFF7009F
 FPSCR_VEC = 0x00370000      # STRIDE and LEN
 FPEXC_EN = 1 << 30
-FPEXC_WMASK = FPEXC_EN
+FPEXC_DEX = 1 << 29
+FPEXC_WMASK = FPEXC_EN | FPEXC_DEX
 
 # VMRS/VMSR register numbers (the "reg" field)
 REG_FPSID, REG_FPSCR, REG_MVFR1, REG_MVFR0, REG_FPEXC = 0, 1, 6, 7, 8
@@ -175,7 +177,10 @@ class VFPUnit:
         def ok(user: bool, need_en: bool, dp: bool) -> bool:
             if not access_ok(cpu, user, need_en):
                 return False
-            return not (dp and cpu.fpscr & FPSCR_VEC)
+            if dp and cpu.fpscr & FPSCR_VEC:
+                cpu.fpexc |= FPEXC_DEX
+                return False
+            return True
 
         self.status, self.fp1, self.fp2, self.fpcmp = status, fp1, fp2, fpcmp
         self.toint, self.fromint, self.ok = toint, fromint, ok

@@ -190,10 +190,10 @@ def test_system_registers_with_en_clear(pair):
     cpu = run_ours(pair, code, fpexc=0)
     assert cpu.regs[15] == CODE_BASE + 4 * len(code)
     assert cpu.regs[1:5] == [vfp.FPSID, vfp.MVFR0, vfp.MVFR1, 0]
-    assert cpu.regs[6] == 0x40000000 and cpu.fpexc == 0x40000000   # only EN is writable
+    assert cpu.regs[6] == 0x60000000 and cpu.fpexc == 0x60000000   # EN and DEX are writable
     assert cpu.regs[7:9] == [vfp.FPSID, vfp.MVFR0]                 # ID writes ignored
     assert (vfp.FPSID, vfp.MVFR0, vfp.MVFR1) == (0x41033090, 0x10110222, 0x01000011)
-    # Unicorn agrees on FPEXC (and on FPSID/MVFR access; its ID values are QEMU's)
+    # Unicorn agrees on access (its ID values are QEMU's, and only FPEXC.EN is writable)
     with pytest.raises(UcError):  # VMRS FPSCR with EN=0
         _uc_run(pair, [vmrs(1, 0)], 0)
     _uc_run(pair, [vmrs(0, 1), vmrs(8, 4)] + set_reg(5, 0xFFFFFFFF) + [vmsr(8, 5), vmrs(8, 6)], 0)
@@ -243,6 +243,16 @@ def test_cpacr(pair, cpacr, mode, ok):
             _undef_at(cpu, 1, mode)
 
 
+def test_fpexc_en_cleared_mid_block(pair):
+    """VMSR FPEXC (EN=0) makes the next VFP instruction of the same block UNDEF."""
+    code = [vadd(0, 0, 1, 2)] + set_reg(1, 0) + [vmsr(8, 1), vadd(0, 0, 1, 2)]
+    cpu = run_ours(pair, code)
+    _undef_at(cpu, 4)
+    code = set_reg(1, 0x40000000) + [vmsr(8, 1), vadd(0, 0, 1, 2), NOP]
+    cpu = run_ours(pair, code, fpexc=0)
+    assert cpu.regs[15] == CODE_BASE + 4 * len(code)
+
+
 def test_cpacr_written_by_mcr_takes_effect(pair):
     mcr_cpacr = 0xEE011F50  # mcr p15, 0, r1, c1, c0, 2
     code = set_reg(1, 0) + [mcr_cpacr, vmrs(1, 0)]
@@ -284,11 +294,12 @@ SHORT_VECTOR_OK = [two("VCMP", 0, 0, 1, z=0, e=0), two("VCVT_ds", 0, 0, 1),
 def test_short_vectors_undef(pair, fpscr):
     """The A9 has no short vectors (MVFR0.ShortVectors = 0): data processing that would
     iterate UNDEFs with LEN/STRIDE non-zero (Linux then emulates it); compares, conversions,
-    transfers run as usual.  (Unicorn's A9 executes them as vectors.)"""
+    transfers run as usual.  (A9 FPU TRM; Unicorn's A9 executes them as vectors.)"""
     for insn in SHORT_VECTOR_UNDEF:
         code = set_reg(1, fpscr) + [vmsr(1, 1), insn]
         cpu = run_ours(pair, code, regs=[0] * 13 + [DATA_BASE])
         _undef_at(cpu, 3)
+        assert cpu.fpexc == 0x60000000  # DEX tells Linux to emulate the instruction
     for insn in SHORT_VECTOR_OK:
         code = set_reg(1, fpscr) + [vmsr(1, 1), insn]
         cpu = run_ours(pair, code, regs=[0] * 13 + [DATA_BASE])
