@@ -403,33 +403,52 @@ def run_fixed(w, signed, size, fbits, to_fixed, n, seed):
     check("a9", vfp_word(text), recs, expect, mask(w))
 
 
+NEON_UNARY = {"to_int": "vcvt.s32.f32", "recpe": "vrecpe.f32", "rsqrte": "vrsqrte.f32",
+              "recpe_u32": "vrecpe.u32", "rsqrte_u32": "vrsqrte.u32"}
+NEON_BINARY = {"add": "vadd.f32", "mul": "vmul.f32", "max": "vmax.f32", "min": "vmin.f32",
+               "recps": "vrecps.f32", "rsqrts": "vrsqrts.f32"}
+
+
 def run_neon(op, n, seed):
-    """NEON lane 0 (lane 1 is 0 op 0): the "standard FPSCR" - FZ, DN, RN -
-    whatever FPSCR holds; the cumulative flags still land in FPSCR."""
+    """NEON with the same operand in both lanes: the "standard FPSCR" - FZ,
+    DN, RN - whatever FPSCR holds; the cumulative flags still land in FPSCR."""
     F = sf.F32
     rng = random.Random(seed)
     recs = []
     for _ in range(n):
-        a, b = rand_pair(F, rng, "mul" if op == "mul" else "add")
-        recs.append((rand_fpscr(rng), a, b, 0))
-    if op == "to_int":
-        fn = sf.f32_to_int
-
-        def call(a, b, s):
-            return fn(a, True, 32, 0, sf.RZ, s)
-    else:
-        fn = getattr(sf, "f32_" + op)
-
-        def call(a, b, s):
-            return fn(a, b, s)
+        a, b = rand_pair(F, rng, "mul" if op in ("mul", "recps", "rsqrts") else "add")
+        if op.endswith("u32"):
+            a = rng.getrandbits(32) >> rng.choice((0, 0, 1, 2, 3))
+        elif op in ("recpe", "rsqrte") and rng.random() < 0.3:
+            a = rand_with_exp(F, rng, rng.choice((0, 1, 2, 252, 253, 254)))
+        elif op in ("recps", "rsqrts") and rng.random() < 0.2:
+            a = rng.choice((F.inf, F.inf | F.sign))
+            b = rng.choice((0, F.sign, 1, F.sign | 5, F.hidden, sf.F32.bias << 23))
+        recs.append((rand_fpscr(rng), a | a << 32, b | b << 32, 0))
+    calls = {
+        "to_int": lambda a, b, s: sf.f32_to_int(a, True, 32, 0, sf.RZ, s),
+        "recpe": lambda a, b, s: sf.f32_recip_estimate(a, s),
+        "rsqrte": lambda a, b, s: sf.f32_rsqrt_estimate(a, s),
+        "recpe_u32": lambda a, b, s: sf.u32_recip_estimate(a),
+        "rsqrte_u32": lambda a, b, s: sf.u32_rsqrt_estimate(a),
+        "recps": sf.f32_recip_step,
+        "rsqrts": sf.f32_rsqrt_step,
+    }
+    call = calls.get(op) or getattr(sf, "f32_" + op)
 
     def expect(st, a, b, c):
-        s = sf.FPStatus(flush_to_zero=True, default_nan=True)
-        r = call(a, b, s)
+        s = sf.FPStatus.arm_standard()
+        r = call(a & 0xffffffff, b & 0xffffffff, s)
         st.flags |= s.flags
         return r, 0
-    text = {"to_int": "vcvt.s32.f32 d2, d0"}.get(op, "v%s.f32 d2, d0, d1" % op)
+    if op in NEON_UNARY:
+        text = NEON_UNARY[op] + " d2, d0"
+    else:
+        text = NEON_BINARY[op] + " d2, d0, d1"
     check("a9", vfp_word(text), recs, expect, mask(32))
+
+
+NEON_OPS = sorted(NEON_UNARY) + sorted(NEON_BINARY)
 
 
 # ---------------------------------------------------------------- the tests
@@ -486,9 +505,9 @@ def test_fixed(w, signed, size, fbits, to_fixed):
     run_fixed(w, signed, size, fbits, to_fixed, N // 8, seed=w + signed + size + fbits + to_fixed)
 
 
-@pytest.mark.parametrize("op", ["add", "mul", "max", "min", "to_int"])
+@pytest.mark.parametrize("op", NEON_OPS)
 def test_neon_standard_fpscr(op):
-    run_neon(op, N // 2, seed=len(op))
+    run_neon(op, N // 2, seed=NEON_OPS.index(op))
 
 
 @pytest.mark.slow
@@ -514,8 +533,8 @@ def test_slow_campaign(w):
 def test_slow_convert():
     for src, dst in [(32, 64), (64, 32), (16, 32), (32, 16), (16, 64), (64, 16)]:
         run_convert(src, dst, N_SLOW, seed=9000 + src + dst)
-    for op in ("add", "mul", "max", "min", "to_int"):
-        run_neon(op, N_SLOW // 4, seed=9100 + len(op))
+    for i, op in enumerate(NEON_OPS):
+        run_neon(op, N_SLOW // 4, seed=9100 + i)
 
 
 # ---------------------------------------------------------------- MIPS 24Kf
