@@ -219,9 +219,12 @@ def gen_vldm(rng):
         n = rng.randrange(1, 32 - vd + 1)
         imm8 = n
     rn = BASE if rng.random() < 0.7 else 13
+    if l and not w and rng.random() < 0.2:
+        rn = 15  # literal pool (reads the code region)
     f = dict(cond=cond(rng), p=p, u=u, w=w, l=l, rn=rn, sz=sz, imm8=imm8)
     f.update(_fields("vdr", vd, sz, "d"))
-    return set_reg(rn, BASE_ADDR + rng.randrange(-16, 16) * 4) + [encode("VLDM", **f)]
+    pro = [] if rn == 15 else set_reg(rn, BASE_ADDR + rng.randrange(-16, 16) * 4)
+    return pro + [encode("VLDM", **f)]
 
 
 def gen_vmov_64(rng):

@@ -279,6 +279,23 @@ def test_nsacr_in_non_secure_state(pair):
     assert cpu.regs[15] == CODE_BASE + 8
 
 
+# Advanced SIMD (not advertised) and later VFP versions are UNDEFINED with the VFP enabled
+OTHER_UNDEF = {
+    "VMOV.8 to scalar": 0xEE400B10, "VMOV.S16 from scalar": 0xEE100B30, "VDUP.32": 0xEE800B10,
+    "VADD.I32 q0": 0xF2200840, "VLD1.32": 0xF420078F, "VFMA.F32 (VFPv4)": 0xEEA00A00,
+    "VCVTB.F64.F16 (v8)": 0xEEB20B40, "VSEL (v8)": 0xFE000A00, "VMAXNM (v8)": 0xFE800A00,
+    "VMOV_64 Sm=s31": 0xEC410A3F, "VMOV_64 to core rt=rt2": 0xEC511B10,
+    "VLDM zero regs": 0xEC900B00, "VLDM 17 doubles": 0xEC900B22, "VLDM past s31": 0xECD0FA02,
+    "VCVT.F32.S16 fbits<0": 0xEEBA0A68, "VCMP #0 with Vm": 0xEEB50A41, "VMSR pc": 0xEEE1FA10,
+}
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_UNDEF))
+def test_other_encodings_undef(pair, name):
+    cpu = run_ours(pair, [NOP, OTHER_UNDEF[name]], regs=[DATA_BASE] * 14)
+    _undef_at(cpu, 1)
+
+
 # --- short vectors ---------------------------------------------------------------------------
 
 SHORT_VECTOR_UNDEF = [vadd(0, 0, 1, 2), dp3(0, 0, 1, 0, 1, 2), two("VMOV_reg", 0, 0, 1),
