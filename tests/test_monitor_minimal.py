@@ -1,0 +1,101 @@
+"""The minimal HMP monitor against a real (empty) machine: commands and QEMU's texts."""
+from __future__ import annotations
+
+import pytest
+
+from pysystem import qom
+from pysystem.chardev import Chardev
+from pysystem.machines.none import NoneMachine
+from pysystem.monitor.hmp import COMMANDS, INFO_COMMANDS, Monitor
+
+
+@pytest.fixture
+def machine():
+    qom.reset_root()
+    m = NoneMachine(**{"ram-size": 16 << 20})
+    m.realize()
+    m.reset()
+    m.start()
+    yield m
+    qom.reset_root()
+
+
+def test_help_lists_the_table(machine):
+    mon = Monitor(machine)
+    out = mon.execute("help")
+    assert "info [subcommand] -- show various information about the system state\n" in out
+    assert "quit|q  -- quit the emulator\n" in out
+    assert len(out.splitlines()) == len(COMMANDS)
+    info = mon.execute("help info")
+    assert "info status  -- show the current VM status (running|paused)\n" in info
+    assert len(info.splitlines()) == len(INFO_COMMANDS)
+    assert mon.execute("info") == info
+    assert mon.execute("help quit") == "quit|q  -- quit the emulator\n"
+
+
+def test_status_stop_cont(machine):
+    mon = Monitor(machine)
+    assert mon.execute("info status") == "VM status: running\n"
+    assert mon.execute("stop") == ""
+    assert mon.execute("info status") == "VM status: paused\n"
+    assert mon.execute("c") == ""
+    assert mon.execute("info status") == "VM status: running\n"
+
+
+def test_unknown_commands_keep_running(machine):
+    mon = Monitor(machine)
+    assert mon.execute("foo") == "unknown command: 'foo'\n"
+    assert mon.execute("info foo") == "unknown command: 'info foo'\n"
+    assert mon.execute("   ") == ""
+    assert machine.run_state == "running"
+
+
+def test_info_mtree(machine):
+    mon = Monitor(machine)
+    out = mon.execute("info mtree")
+    assert out.startswith("address-space: memory\n  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n")
+    assert "    0000000000000000-0000000000ffffff (prio 0, ram): ram\n" in out
+    flat = mon.execute("info mtree -f")
+    assert 'AS "memory", root: system' in flat
+    assert "0000000000000000-0000000000ffffff (prio 0, ram): ram" in flat
+    assert "invalid option" in mon.execute("info mtree -z")
+
+
+def test_quit_and_reset_requests(machine):
+    from pysystem.main_loop import MainLoop
+    loop = MainLoop(machine)
+    mon = Monitor(machine)
+    mon.execute("system_reset")
+    mon.execute("quit")
+    assert loop.run() == 0
+    assert machine.shutdown_reason == "host-qmp-quit"
+
+
+class Terminal(Chardev):
+    """What the monitor writes, and a way to type at it."""
+
+    TYPE = "test-monitor-terminal"
+    ABSTRACT = False
+
+    def __init__(self, **props):
+        super().__init__(**props)
+        self.written = bytearray()
+
+    def _write(self, data: bytes) -> int:
+        self.written += data
+        return len(data)
+
+
+def test_line_editing_on_a_chardev(machine):
+    term = Terminal(id="t")
+    mon = Monitor(machine)
+    mon.attach(term)
+    term.open(None)
+    assert bytes(term.written) == (b"pysystem 0.1.0 monitor - type 'help' for more information\r\n"
+                                   b"(qemu) ")
+    term.written.clear()
+    term.deliver(b"info statux\x7fs\r\n")
+    assert bytes(term.written) == (b"info statux\b \bs\r\nVM status: running\r\n(qemu) ")
+    term.written.clear()
+    term.deliver(b"bogus\x15info version\r")
+    assert b"\r\n0.1.0 (pysystem" in term.written
