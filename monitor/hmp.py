@@ -75,6 +75,7 @@ class Monitor:
         self.banner_shown = False
         self.focused = False
         self.is_mux = False
+        self.quitting = False       # after quit: no new prompt
 
     # --- commands -------------------------------------------------------------------
     def execute(self, cmdline: str) -> str:
@@ -130,7 +131,7 @@ class Monitor:
                 self.line.clear()
                 self._out("\n")
                 self._out(self.execute(line))
-                if self.chardev is not None:
+                if not self.quitting:
                     self._out(PROMPT)
                 continue
             self._last = b
@@ -179,6 +180,7 @@ def _info(mon: Monitor, args: List[str]) -> str:
 @command("quit|q", "", "quit the emulator")
 def _quit(mon: Monitor, args: List[str]) -> str:
     _machine(mon).quit()
+    mon.quitting = True
     return ""
 
 

@@ -76,7 +76,7 @@ def main(arch: str, argv: Optional[List[str]] = None) -> int:
     except Exception as e:  # noqa: BLE001 - the one place that turns bugs into one line
         detail = traceback.format_exc()
         try:
-            if log.mask or log._out is not sys.stderr:
+            if log._out is not sys.stderr:
                 log.write(detail)
         except Exception:  # noqa: BLE001
             pass
@@ -679,15 +679,16 @@ def _make_consoles(machine: Machine, cfg: Config):
     """Serial ports and monitors; returns the monitors' chardevs."""
     serials = list(cfg.serials)
     monitors = list(cfg.monitors)
+    has_monitor = bool(monitors) or any(s.startswith("mon:") for s in serials)
     if not cfg.nodefaults:
         graphic_default = not cfg.nographic and cfg.display is None
         if cfg.nographic or graphic_default:
-            if not serials and not monitors:
+            if not serials and not has_monitor:
                 serials = ["mon:stdio"]
             else:
                 if not serials:
                     serials = ["stdio"]
-                if not monitors:
+                if not has_monitor:
                     monitors = [("legacy", "stdio")]
         else:                                   # -display none: QEMU's vc, shown nowhere
             if not serials:
