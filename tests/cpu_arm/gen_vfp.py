@@ -378,3 +378,23 @@ def random_sequence(rng: random.Random, n: int, forms=None) -> List[int]:
 
 def code_bytes(insns: Sequence[int]) -> bytes:
     return b"".join(struct.pack("<I", i) for i in insns)
+
+
+def t32_bytes(insns: Sequence[int]) -> bytes:
+    """The same instructions in Thumb state: a VFP instruction is its A32 encoding with
+    the condition replaced by 1110 (preceded by ``IT <cond>`` if it was conditional);
+    the prologues' MOVW/MOVT become their T32 encodings."""
+    out = b""
+    for i in insns:
+        c = i >> 28
+        if (i & 0x0FB00000) == 0x03000000:  # MOVW/MOVT
+            imm = ((i >> 4) & 0xF000) | (i & 0xFFF)
+            hw1 = 0xF240 | ((i >> 15) & 0x80) | ((imm >> 1) & 0x400) | (imm >> 12)
+            hw2 = ((imm << 4) & 0x7000) | (i & 0xF000) >> 4 | (imm & 0xFF)
+            out += struct.pack("<HH", hw1, hw2)
+            continue
+        if c != AL:
+            out += struct.pack("<H", 0xBF08 | c << 4)  # IT <cond>
+        i = (i & 0x0FFFFFFF) | 0xE0000000
+        out += struct.pack("<HH", i >> 16, i & 0xFFFF)
+    return out

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from gen_a32 import random_sequence as a32_sequence
-from gen_vfp import GENERATORS, VFPPair, code_bytes, random_sequence, random_vfp_state
+from gen_vfp import GENERATORS, VFPPair, code_bytes, random_sequence, random_vfp_state, t32_bytes
 from harness import random_state
 
 from pysystem.cpu.arm import vfp_decode
@@ -35,20 +35,34 @@ def test_form(pair, name):
         assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
 
 
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_form_thumb(pair, name):
+    """T32 decodes coprocessor instructions through the A32 VFP forms (see t32.py)."""
+    rng = random.Random("vfp-t32-" + name)
+    for trial in range(15):
+        insns = random_sequence(rng, 8, [name])
+        regs, flags, data = random_state(rng)
+        diff = pair.run(t32_bytes(insns), regs, flags, data, random_vfp_state(rng), thumb=True)
+        assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
+
+
 def _campaign(seed, sequences, length):
     pair = VFPPair()
     rng = random.Random(seed)
     total = 0
     for s in range(sequences):
-        if rng.random() < 0.3:  # interleave core instructions
+        thumb = rng.random() < 0.25
+        if not thumb and rng.random() < 0.4:  # interleave core instructions (A32)
             insns = []
             while len(insns) < length:
                 insns += (a32_sequence if rng.random() < 0.2 else random_sequence)(rng, 1)
         else:
             insns = random_sequence(rng, length)
         regs, flags, data = random_state(rng)
-        diff = pair.run(code_bytes(insns), regs, flags, data, random_vfp_state(rng))
-        assert not diff, f"sequence {s}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
+        code = t32_bytes(insns) if thumb else code_bytes(insns)
+        diff = pair.run(code, regs, flags, data, random_vfp_state(rng), thumb=thumb)
+        assert not diff, f"sequence {s} ({'T32' if thumb else 'A32'}): {diff}\n" + \
+            " ".join(f"{i:08x}" for i in insns)
         total += len(insns)
     return total
 
