@@ -290,6 +290,45 @@ def run_muladd(w, n, seed):
     check("a15", VFMA[w], recs, lambda st, a, b, c: (fn(a, b, c, st), 0), mask(w))
 
 
+# The multiply-accumulate forms, composed as cpu/softfloat's docstring says.
+COMPOSED = {
+    "vnmul": (False, lambda o, n, m, d, st: o.neg(o.mul(n, m, st))),
+    "vmla": (False, lambda o, n, m, d, st: o.add(d, o.mul(n, m, st), st)),
+    "vmls": (False, lambda o, n, m, d, st: o.add(d, o.neg(o.mul(n, m, st)), st)),
+    "vnmla": (False, lambda o, n, m, d, st: o.add(o.neg(d), o.neg(o.mul(n, m, st)), st)),
+    "vnmls": (False, lambda o, n, m, d, st: o.add(o.neg(d), o.mul(n, m, st), st)),
+    "vfms": (0x40, lambda o, n, m, d, st: o.muladd(o.neg(n), m, d, st)),
+    "vfnma": (0x300040, lambda o, n, m, d, st: o.muladd(o.neg(n), m, o.neg(d), st)),
+    "vfnms": (0x300000, lambda o, n, m, d, st: o.muladd(n, m, o.neg(d), st)),
+}
+
+
+class _Ops:
+    def __init__(self, w):
+        for name in ("add", "mul", "neg", "muladd"):
+            setattr(self, name, getattr(sf, "f%d_%s" % (w, name)))
+
+
+def run_composed(w, form, n, seed):
+    F = FMT[w]
+    rng = random.Random(seed)
+    recs = []
+    for _ in range(n):
+        a, b = rand_pair(F, rng, "mul")
+        c = rand_value(F, rng) if rng.random() < 0.5 else \
+            rand_with_exp(F, rng, ((a >> F.fbits) & F.emax_field) + ((b >> F.fbits) & F.emax_field)
+                          - F.bias + rng.randrange(-4, 4))
+        recs.append((rand_fpscr(rng), a, b, c))
+    fused, fn = COMPOSED[form]
+    ops = _Ops(w)
+    if fused is False:
+        d, x, y = regs(w)
+        word, model = vfp_word("%s.f%d %s, %s, %s" % (form, w, d, x, y)), "a9"
+    else:
+        word, model = VFMA[w] ^ fused, "a15"     # VFMS: op bit 6; VFNMA/VFNMS: bits 21:20 = 01
+    check(model, word, recs, lambda st, a, b, c: (fn(ops, a, b, c, st), 0), mask(w))
+
+
 def run_compare(w, signal, n, seed):
     F = FMT[w]
     fn = getattr(sf, "f%d_compare" % w)
@@ -474,6 +513,12 @@ def test_muladd(w):
 
 
 @pytest.mark.parametrize("w", [32, 64])
+@pytest.mark.parametrize("form", sorted(COMPOSED))
+def test_composed_multiply_accumulate(w, form):
+    run_composed(w, form, N // 4, seed=w + sorted(COMPOSED).index(form))
+
+
+@pytest.mark.parametrize("w", [32, 64])
 @pytest.mark.parametrize("signal", [False, True])
 def test_compare(w, signal):
     run_compare(w, signal, N, seed=w + signal)
@@ -517,6 +562,8 @@ def test_slow_campaign(w):
         run_binop(w, op, N_SLOW, seed=1000 + i)
     run_sqrt(w, N_SLOW, seed=2000)
     run_muladd(w, N_SLOW, seed=3000)
+    for i, form in enumerate(sorted(COMPOSED)):
+        run_composed(w, form, N_SLOW // 10, seed=3100 + i)
     run_compare(w, False, N_SLOW // 4, seed=4000)
     run_compare(w, True, N_SLOW // 4, seed=4001)
     for signed in (False, True):

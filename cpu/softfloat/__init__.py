@@ -66,9 +66,12 @@ NEON (binary32 only; pass FPStatus.arm_standard())
     f32_recip_step(a, b, st)  f32_rsqrt_step(a, b, st)      VRECPS/VRSQRTS
 
 Notes for callers
-    VNMUL is neg(mul(..)) (negation after rounding), VMLA/VMLS are mul then
-    add/sub (two roundings), VFMS/VFNMA/VFNMS negate operands with XX_neg
-    before XX_muladd.  Flags accumulate in st.flags: copy them into FPSCR's
+    Compose the ARM forms as the ARM ARM does (XX_neg also flips a NaN's
+    sign, XX_sub does not): VNMUL = neg(mul(n, m)); VMLA = add(d, mul(n, m));
+    VMLS = add(d, neg(mul(n, m))); VNMLA = add(neg(d), neg(mul(n, m)));
+    VNMLS = add(neg(d), mul(n, m)); VFMA = muladd(n, m, d); VFMS =
+    muladd(neg(n), m, d); VFNMA = muladd(neg(n), m, neg(d)); VFNMS =
+    muladd(n, m, neg(d)).  Flags accumulate in st.flags: copy them into FPSCR's
     cumulative bits.  For MIPS: FPStatus(snan_bit_is_one=True,
     nan_rules="mips", tininess_before_rounding=False, flush_inputs_to_zero=
     False), map RN/RZ/RP/RM from FCSR.RM (0 RN, 1 RZ, 2 RP, 3 RM), replace a
