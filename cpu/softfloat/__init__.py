@@ -53,7 +53,9 @@ Operations (XX is f32 or f64; ``st`` is an FPStatus)
                                ``width`` bits (16, 32 or 64); NaN gives 0; IOC
                                on NaN or saturation (then no IXC), IXC when
                                inexact.  Returns the integer VALUE (negative
-                               for signed results): mask it to the register.
+                               for signed results): mask it to the register
+                               (VCVT to 16-bit fixed point writes the value
+                               sign-/zero-extended to the whole S or D reg).
     int_to_XX(v, signed, width, fbits, st)
                                the low ``width`` bits of v as a signed/unsigned
                                integer, divided by 2**fbits, rounded with
