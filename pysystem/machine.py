@@ -257,7 +257,7 @@ class Machine(Object):
         cpus = set(id(c) for c in self.cpus)
         for obj in self.walk():
             if obj is not self and id(obj) not in cpus and isinstance(obj, Device):
-                obj.reset()
+                type(obj).reset(obj)    # through the class: a state field may be called "reset"
         loader.rom_reset()
         self.reset_cpus()
 
