@@ -12,6 +12,7 @@ from .formats import Format, make_round_pack
 from .status import (DZC, IDC, IOC, NZCV_EQ, NZCV_GT, NZCV_LT, NZCV_UN, RM,
                      UFC)
 
+
 def make_ops(F: Format) -> dict:
     """The arithmetic of one format, as a dict of plain functions."""
     fbits = F.fbits

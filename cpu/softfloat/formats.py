@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .status import IOC, IXC, OFC, RM, RN, RP, UFC
 
+
 class Format:
     """Constants of one binary interchange format."""
 
