@@ -93,6 +93,8 @@ class Monitor:
             out = cmd.handler(self, words[1:])
         except MonitorError as e:
             out = str(e)
+        except Exception as e:  # noqa: BLE001 - a broken command must not stop the VM
+            out = f"internal error in '{words[0]}': {type(e).__name__}: {e}"
         if not out:
             return ""
         return out if out.endswith("\n") else out + "\n"
@@ -229,3 +231,20 @@ def _info_mtree(mon: Monitor, args: List[str]) -> str:
     if bad:
         raise MonitorError(f"info mtree: invalid option '-{sorted(bad)[0]}'")
     return mtree_text(None, flatview="f" in flags, disabled="d" in flags)
+
+
+@info_command("qom-tree", "[path]", "show QOM composition tree")
+def _info_qom_tree(mon: Monitor, args: List[str]) -> str:
+    from pysystem.qom import resolve_path
+    path = args[0] if args else "/machine"
+    top = resolve_path(path)
+    if top is None:
+        raise MonitorError(f"Path '{path}' could not be resolved")
+    lines: List[str] = []
+
+    def walk(obj, depth: int) -> None:
+        lines.append(f"{'  ' * depth}/{obj.name or ''} ({obj.TYPE})")
+        for child in obj.children.values():
+            walk(child, depth + 1)
+    walk(top, 0)
+    return "\n".join(lines)

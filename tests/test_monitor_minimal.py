@@ -99,3 +99,17 @@ def test_line_editing_on_a_chardev(machine):
     term.written.clear()
     term.deliver(b"bogus\x15info version\r")
     assert b"\r\n0.1.0 (pysystem" in term.written
+
+
+def test_info_qom_tree(machine):
+    mon = Monitor(machine)
+    assert mon.execute("info qom-tree") == ("/machine (none-machine)\n  /unattached (container)\n"
+                                            "  /peripheral (container)\n  /peripheral-anon (container)\n")
+    assert mon.execute("info qom-tree /nope") == "Path '/nope' could not be resolved\n"
+
+
+def test_a_failing_command_does_not_stop_the_vm(machine, monkeypatch):
+    mon = Monitor(machine)
+    monkeypatch.setattr(machine, "pause", lambda: 1 / 0)
+    assert mon.execute("stop").startswith("internal error in 'stop': ZeroDivisionError")
+    assert mon.execute("info status") == "VM status: running\n"
