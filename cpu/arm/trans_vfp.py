@@ -356,10 +356,9 @@ def trans_vcmp(ctx: Ctx, a) -> bool:
     if a.z and a.vm:
         return False  # the Vm/M bits must be zero in the compare-with-zero form
     _check(ctx)
-    fpcmp = ctx.helper("fpcmp", vfp.unit(ctx.cpu).fpcmp)
     _regs(ctx)
     m = "0" if a.z else _get(a.sz, a.vm)
-    ctx.emit(f"{fpcmp}({_fn(ctx, a.sz, 'cmp')}, {_get(a.sz, a.vd)}, {m}, {bool(a.e)})")
+    ctx.emit(f"{_arith(ctx, a.sz, 'cmp')}({_get(a.sz, a.vd)}, {m}, {bool(a.e)})")
     return True
 
 

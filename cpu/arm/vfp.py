@@ -38,6 +38,8 @@ attributes are closures translated code binds with ``ctx.helper``.
 """
 from __future__ import annotations
 
+import platform
+import struct
 from typing import Callable
 
 from .. import softfloat as sf
@@ -184,7 +186,7 @@ class VFPUnit:
 
         self.status, self.fp1, self.fp2, self.fpcmp = status, fp1, fp2, fpcmp
         self.toint, self.fromint, self.ok = toint, fromint, ok
-        self.fast = _fast_ops(cpu, fp2)
+        self.fast = _fast_ops(cpu, fp2, fpcmp)
 
 
 _DBL_MIN = 2.2250738585072014e-308
@@ -195,8 +197,59 @@ _M52 = (1 << 52) - 1
 _M23 = (1 << 23) - 1
 
 
-def _fast_ops(cpu, fp2):
-    """Host-float fast paths for ADD/SUB/MUL/DIV in round-to-nearest.
+def _converters():
+    """(d64, b64, d32, s32): bits -> double, double -> bits, single bits -> double, and
+    double -> (single bits, its value) rounded to nearest-even (OverflowError if out of
+    range).  memoryviews are the fastest on CPython, struct on PyPy (its JIT)."""
+    if platform.python_implementation() == "PyPy":
+        SQ, SD, SI, SF = (struct.Struct(f) for f in ("<Q", "<d", "<I", "<f"))
+        pq, ud, pd, uq = SQ.pack, SD.unpack, SD.pack, SQ.unpack
+        pi, uf, pf, ui = SI.pack, SF.unpack, SF.pack, SI.unpack
+
+        def d64(a):
+            return ud(pq(a))[0]
+
+        def b64(x):
+            return uq(pd(x))[0]
+
+        def d32(a):
+            return uf(pi(a))[0]
+
+        def s32(x):
+            p = pf(x)
+            return ui(p)[0], uf(p)[0]
+        return d64, b64, d32, s32
+    buf = bytearray(8)
+    mq, md = memoryview(buf).cast("Q"), memoryview(buf).cast("d")
+    ml, mf = memoryview(buf).cast("I"), memoryview(buf).cast("f")
+
+    def d64(a):
+        mq[0] = a
+        return md[0]
+
+    def b64(x):
+        md[0] = x
+        return mq[0]
+
+    def d32(a):
+        ml[0] = a
+        return mf[0]
+
+    def s32(x):
+        mf[0] = x
+        v = mf[0]
+        if v in (_INF, -_INF) and x not in (_INF, -_INF):
+            raise OverflowError
+        return ml[0], v
+    return d64, b64, d32, s32
+
+
+_INF = float("inf")
+
+
+def _fast_ops(cpu, fp2, fpcmp):
+    """Host-float fast paths for ADD/SUB/MUL/DIV in round-to-nearest, and for VCMP(E)
+    of numbers that are neither NaNs nor denormals (in any mode).
 
     They apply when both operands and the result are normal numbers (so FZ, DN,
     underflow and overflow cannot matter) and otherwise call softfloat.  The host's
@@ -206,13 +259,9 @@ def _fast_ops(cpu, fp2):
     for addition, by comparing the single result with the exact double product, and
     by integer tests on the significands for the double product and the quotients.
     A result of magnitude exactly DBL_MIN/FLT_MIN takes the slow path (tininess is
-    detected before rounding on ARM).  Returns {name: function(a, b) -> bits}.
+    detected before rounding on ARM).  Returns {(sz, name): function}.
     """
-    buf = bytearray(16)
-    mq = memoryview(buf).cast("Q")
-    md = memoryview(buf).cast("d")
-    ml = memoryview(buf).cast("I")
-    mf = memoryview(buf).cast("f")
+    d64, b64, d32, s32 = _converters()
     add64, sub64, mul64, div64 = sf.f64_add, sf.f64_sub, sf.f64_mul, sf.f64_div
     add32, sub32, mul32, div32 = sf.f32_add, sf.f32_sub, sf.f32_mul, sf.f32_div
     IXC = sf.IXC
@@ -225,17 +274,14 @@ def _fast_ops(cpu, fp2):
     def fadd64(a, b, neg=False):
         if cpu.fpscr & 0xC00000:
             return fp2(sub64 if neg else add64, a, b)
-        mq[0] = a
-        mq[1] = b
-        x = md[0]
-        y = -md[1] if neg else md[1]
+        x = d64(a)
+        y = -d64(b) if neg else d64(b)
         s = x + y
         if _DBL_MIN < abs(s) <= _DBL_MAX and _DBL_MIN <= abs(x) <= _DBL_MAX and _DBL_MIN <= abs(y) <= _DBL_MAX:
             bb = s - x
             if (x - (s - bb)) + (y - bb) != 0.0:
                 inexact()
-            md[0] = s
-            return mq[0]
+            return b64(s)
         return fp2(sub64 if neg else add64, a, b)
 
     def fsub64(a, b):
@@ -244,57 +290,48 @@ def _fast_ops(cpu, fp2):
     def fmul64(a, b):
         if cpu.fpscr & 0xC00000:
             return fp2(mul64, a, b)
-        mq[0] = a
-        mq[1] = b
-        x = md[0]
-        y = md[1]
+        x = d64(a)
+        y = d64(b)
         p = x * y
         if _DBL_MIN < abs(p) <= _DBL_MAX and _DBL_MIN <= abs(x) <= _DBL_MAX and _DBL_MIN <= abs(y) <= _DBL_MAX:
             prod = ((a & _M52) | (1 << 52)) * ((b & _M52) | (1 << 52))
             if prod & ((1 << (prod.bit_length() - 53)) - 1):
                 inexact()
-            md[0] = p
-            return mq[0]
+            return b64(p)
         return fp2(mul64, a, b)
 
     def fdiv64(a, b):
         if cpu.fpscr & 0xC00000:
             return fp2(div64, a, b)
-        mq[0] = a
-        mq[1] = b
-        x = md[0]
-        y = md[1]
+        x = d64(a)
+        y = d64(b)
         if _DBL_MIN <= abs(x) <= _DBL_MAX and _DBL_MIN <= abs(y) <= _DBL_MAX:
             q = x / y
             if _DBL_MIN < abs(q) <= _DBL_MAX:
                 mb = (b & _M52) | (1 << 52)
                 if ((a & _M52) | (1 << 52)) % (mb >> ((mb & -mb).bit_length() - 1)):
                     inexact()
-                md[0] = q
-                return mq[0]
+                return b64(q)
         return fp2(div64, a, b)
 
     def single(r, a, b, slow, exact=None):
-        """Round the double r to single; None if the result is not a normal single."""
+        """Round the double r to single (slow path unless the result is normal)."""
         try:
-            mf[0] = r
+            bits, v = s32(r)
         except OverflowError:
             return fp2(slow, a, b)
-        v = mf[0]
         if _FLT_MIN < abs(v) <= _FLT_MAX:
             if v != r if exact is None else not exact:
                 inexact()
-            return ml[0]
+            return bits
         return fp2(slow, a, b)
 
     def fadd32(a, b, neg=False):
         slow = sub32 if neg else add32
         if cpu.fpscr & 0xC00000:
             return fp2(slow, a, b)
-        ml[0] = a
-        ml[1] = b
-        x = mf[0]
-        y = -mf[1] if neg else mf[1]
+        x = d32(a)
+        y = -d32(b) if neg else d32(b)
         if _FLT_MIN <= abs(x) <= _FLT_MAX and _FLT_MIN <= abs(y) <= _FLT_MAX:
             s = x + y
             bb = s - x
@@ -309,10 +346,8 @@ def _fast_ops(cpu, fp2):
     def fmul32(a, b):
         if cpu.fpscr & 0xC00000:
             return fp2(mul32, a, b)
-        ml[0] = a
-        ml[1] = b
-        x = mf[0]
-        y = mf[1]
+        x = d32(a)
+        y = d32(b)
         if _FLT_MIN <= abs(x) <= _FLT_MAX and _FLT_MIN <= abs(y) <= _FLT_MAX:
             return single(x * y, a, b, mul32)
         return fp2(mul32, a, b)
@@ -320,18 +355,37 @@ def _fast_ops(cpu, fp2):
     def fdiv32(a, b):
         if cpu.fpscr & 0xC00000:
             return fp2(div32, a, b)
-        ml[0] = a
-        ml[1] = b
-        x = mf[0]
-        y = mf[1]
+        x = d32(a)
+        y = d32(b)
         if _FLT_MIN <= abs(x) <= _FLT_MAX and _FLT_MIN <= abs(y) <= _FLT_MAX:
             mb = (b & _M23) | (1 << 23)
             exact = not ((a & _M23) | (1 << 23)) % (mb >> ((mb & -mb).bit_length() - 1))
             return single(x / y, a, b, div32, exact)
         return fp2(div32, a, b)
 
+    def make_cmp(sz):
+        slow = sf.f64_compare if sz else sf.f32_compare
+        absmask = 0x7FFFFFFFFFFFFFFF if sz else 0x7FFFFFFF
+        inf = 0x7FF0000000000000 if sz else 0x7F800000
+        low = 0x0010000000000000 if sz else 0x00800000
+        conv = d64 if sz else d32
+
+        def fcmp(a, b, signal):
+            """VCMP(E) without NaNs or denormals (no flags, FZ irrelevant) on the host."""
+            aa = a & absmask
+            ab = b & absmask
+            if (low <= aa <= inf or not aa) and (low <= ab <= inf or not ab):
+                x = conv(a)
+                y = conv(b)
+                nzcv = 0x6 if x == y else (0x8 if x < y else 0x2)
+                cpu.fpscr = (cpu.fpscr & 0x0FFFFFFF) | nzcv << 28
+            else:
+                fpcmp(slow, a, b, signal)
+        return fcmp
+
     return {(1, "add"): fadd64, (1, "sub"): fsub64, (1, "mul"): fmul64, (1, "div"): fdiv64,
-            (0, "add"): fadd32, (0, "sub"): fsub32, (0, "mul"): fmul32, (0, "div"): fdiv32}
+            (0, "add"): fadd32, (0, "sub"): fsub32, (0, "mul"): fmul32, (0, "div"): fdiv32,
+            (1, "cmp"): make_cmp(1), (0, "cmp"): make_cmp(0)}
 
 
 def unit(cpu) -> VFPUnit:

@@ -1,5 +1,5 @@
 """The host-float fast paths of cpu/arm/vfp.py against softfloat (bit-exact results and
-flags), on operands chosen to hit their edges: results at the normal/subnormal and
+flags; NZCV for the compares), on operands chosen to hit their edges: results at the normal/subnormal and
 overflow boundaries, exact and inexact sums/products/quotients, cancellations."""
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from pysystem.cpu.arm.vfp import VFPUnit
 
 SLOW = {(1, "add"): sf.f64_add, (1, "sub"): sf.f64_sub, (1, "mul"): sf.f64_mul,
         (1, "div"): sf.f64_div, (0, "add"): sf.f32_add, (0, "sub"): sf.f32_sub,
-        (0, "mul"): sf.f32_mul, (0, "div"): sf.f32_div}
+        (0, "mul"): sf.f32_mul, (0, "div"): sf.f32_div, (1, "cmp"): sf.f64_compare,
+        (0, "cmp"): sf.f32_compare}
 
 
 class _CPU:
@@ -53,8 +54,14 @@ def test_fast_path_matches_softfloat(key):
             b = a ^ (rng.getrandbits(1) << (63 if sz else 31))
         fpscr = rng.choice((0, 0x10, 0x1 << 24, 0x3 << 24, 0x9F, rng.getrandbits(2) << 22))
         cpu.fpscr = fpscr
-        got = fast(a, b)
         st = sf.FPStatus.from_fpscr(fpscr)
-        want = slow(a, b, st)
+        if name == "cmp":
+            signal = rng.random() < 0.5
+            fast(a, b, signal)
+            got, want = cpu.fpscr >> 28, slow(a, b, st, signal)
+            fpscr = fpscr & 0x0FFFFFFF | want << 28
+        else:
+            got = fast(a, b)
+            want = slow(a, b, st)
         assert (got, cpu.fpscr) == (want, fpscr & ~sf.FLAG_MASK | st.flags), \
             (name, sz, hex(a), hex(b), hex(fpscr), hex(got), hex(want), hex(cpu.fpscr), hex(st.flags))
