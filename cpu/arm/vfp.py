@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import platform
 import struct
-from typing import Callable
+from typing import Callable, Optional
 
 from .. import softfloat as sf
 
@@ -197,11 +197,13 @@ _M52 = (1 << 52) - 1
 _M23 = (1 << 23) - 1
 
 
-def _converters():
+def _converters(use_struct: Optional[bool] = None):
     """(d64, b64, d32, s32): bits -> double, double -> bits, single bits -> double, and
     double -> (single bits, its value) rounded to nearest-even (OverflowError if out of
     range).  memoryviews are the fastest on CPython, struct on PyPy (its JIT)."""
-    if platform.python_implementation() == "PyPy":
+    if use_struct is None:
+        use_struct = platform.python_implementation() == "PyPy"
+    if use_struct:
         SQ, SD, SI, SF = (struct.Struct(f) for f in ("<Q", "<d", "<I", "<f"))
         pq, ud, pd, uq = SQ.pack, SD.unpack, SD.pack, SQ.unpack
         pi, uf, pf, ui = SI.pack, SF.unpack, SF.pack, SI.unpack
@@ -247,7 +249,7 @@ def _converters():
 _INF = float("inf")
 
 
-def _fast_ops(cpu, fp2, fpcmp):
+def _fast_ops(cpu, fp2, fpcmp, use_struct: Optional[bool] = None):
     """Host-float fast paths for ADD/SUB/MUL/DIV in round-to-nearest, and for VCMP(E)
     of numbers that are neither NaNs nor denormals (in any mode).
 
@@ -261,7 +263,7 @@ def _fast_ops(cpu, fp2, fpcmp):
     A result of magnitude exactly DBL_MIN/FLT_MIN takes the slow path (tininess is
     detected before rounding on ARM).  Returns {(sz, name): function}.
     """
-    d64, b64, d32, s32 = _converters()
+    d64, b64, d32, s32 = _converters(use_struct)
     add64, sub64, mul64, div64 = sf.f64_add, sf.f64_sub, sf.f64_mul, sf.f64_div
     add32, sub32, mul32, div32 = sf.f32_add, sf.f32_sub, sf.f32_mul, sf.f32_div
     IXC = sf.IXC

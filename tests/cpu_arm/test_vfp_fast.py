@@ -10,7 +10,7 @@ import pytest
 from gen_vfp import rand_f32, rand_f64
 
 from pysystem.cpu import softfloat as sf
-from pysystem.cpu.arm.vfp import VFPUnit
+from pysystem.cpu.arm.vfp import VFPUnit, _fast_ops
 
 SLOW = {(1, "add"): sf.f64_add, (1, "sub"): sf.f64_sub, (1, "mul"): sf.f64_mul,
         (1, "div"): sf.f64_div, (0, "add"): sf.f32_add, (0, "sub"): sf.f32_sub,
@@ -41,14 +41,17 @@ def _operand(rng, sz):
     return (rng.getrandbits(1) << 31) | (rng.randrange(1, 255) << 23) | rng.getrandbits(23)
 
 
+@pytest.mark.parametrize("use_struct", [False, True], ids=["memoryview", "struct"])
 @pytest.mark.parametrize("key", sorted(SLOW))
-def test_fast_path_matches_softfloat(key):
+def test_fast_path_matches_softfloat(key, use_struct):
+    """Both float<->bits converters (CPython's memoryviews, PyPy's struct) are checked."""
     sz, name = key
     rng = random.Random(f"fast-{sz}-{name}")
     cpu = _CPU()
-    fast = VFPUnit(cpu).fast[key]
+    unit = VFPUnit(cpu)
+    fast = _fast_ops(cpu, unit.fp2, unit.fpcmp, use_struct)[key]
     slow = SLOW[key]
-    for i in range(20000):
+    for i in range(10000):
         a, b = _operand(rng, sz), _operand(rng, sz)
         if rng.random() < 0.1:  # cancellation / equal magnitudes
             b = a ^ (rng.getrandbits(1) << (63 if sz else 31))
