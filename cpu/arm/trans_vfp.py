@@ -285,22 +285,13 @@ def trans_vmsr(ctx: Ctx, a) -> bool:
 
 # --- data processing ---------------------------------------------------------------------------
 
-_F = {0: {"add": sf.f32_add, "sub": sf.f32_sub, "mul": sf.f32_mul, "div": sf.f32_div,
-          "sqrt": sf.f32_sqrt, "cmp": sf.f32_compare, "toint": sf.f32_to_int,
-          "fromint": sf.int_to_f32},
-      1: {"add": sf.f64_add, "sub": sf.f64_sub, "mul": sf.f64_mul, "div": sf.f64_div,
-          "sqrt": sf.f64_sqrt, "cmp": sf.f64_compare, "toint": sf.f64_to_int,
-          "fromint": sf.int_to_f64}}
+_SQRT = {0: sf.f32_sqrt, 1: sf.f64_sqrt}
 _SIGN = {0: "0x80000000", 1: "0x8000000000000000"}
 _ABS = {0: "0x7fffffff", 1: "0x7fffffffffffffff"}
 
 
-def _fn(ctx: Ctx, sz: int, name: str) -> str:
-    return ctx.helper(f"f{64 if sz else 32}_{name}", _F[sz][name])
-
-
 def _arith(ctx: Ctx, sz: int, name: str) -> str:
-    """The fast-path function for ADD/SUB/MUL/DIV (falls back to softfloat itself)."""
+    """A fast-path function of ``vfp._fast_ops`` (it falls back to softfloat itself)."""
     return ctx.helper(f"v{name}{64 if sz else 32}", vfp.unit(ctx.cpu).fast[sz, name])
 
 
@@ -348,7 +339,8 @@ def trans_vfp_2op(ctx: Ctx, a) -> bool:
         _set(ctx, sz, a.vd, f"{m} ^ {_SIGN[sz]}")
     else:  # SQRT
         fp1 = ctx.helper("fp1", vfp.unit(ctx.cpu).fp1)
-        _set(ctx, sz, a.vd, f"{fp1}({_fn(ctx, sz, 'sqrt')}, {m})")
+        fn = ctx.helper(f"f{64 if sz else 32}_sqrt", _SQRT[sz])
+        _set(ctx, sz, a.vd, f"{fp1}({fn}, {m})")
     return True
 
 
@@ -364,14 +356,11 @@ def trans_vcmp(ctx: Ctx, a) -> bool:
 
 def trans_vcvt_ds(ctx: Ctx, a) -> bool:
     _check(ctx)
-    fp1 = ctx.helper("fp1", vfp.unit(ctx.cpu).fp1)
     _regs(ctx)
     if a.sz:  # double -> single
-        fn = ctx.helper("f64_to_f32", sf.f64_to_f32)
-        _set(ctx, 0, a.vd, f"{fp1}({fn}, VD[{a.vm}])")
+        _set(ctx, 0, a.vd, f"{_arith(ctx, 1, 'cvt')}(VD[{a.vm}])")
     else:
-        fn = ctx.helper("f32_to_f64", sf.f32_to_f64)
-        _set(ctx, 1, a.vd, f"{fp1}({fn}, {_s(a.vm)})")
+        _set(ctx, 1, a.vd, f"{_arith(ctx, 0, 'cvt')}({_s(a.vm)})")
     return True
 
 
@@ -396,17 +385,15 @@ def trans_vcvt_half(ctx: Ctx, a) -> bool:
 
 def trans_vcvt_toint(ctx: Ctx, a) -> bool:
     _check(ctx)
-    toint = ctx.helper("toint", vfp.unit(ctx.cpu).toint)
     _regs(ctx)
-    _set_s(ctx, a.sd, f"{toint}({_fn(ctx, a.sz, 'toint')}, {_get(a.sz, a.vm)}, {a.s}, 32, 0, {a.rz}) & 0xffffffff")
+    _set_s(ctx, a.sd, f"{_arith(ctx, a.sz, 'toint')}({_get(a.sz, a.vm)}, {a.s}, 32, 0, {a.rz}) & 0xffffffff")
     return True
 
 
 def trans_vcvt_fromint(ctx: Ctx, a) -> bool:
     _check(ctx)
-    fromint = ctx.helper("fromint", vfp.unit(ctx.cpu).fromint)
     _regs(ctx)
-    _set(ctx, a.sz, a.vd, f"{fromint}({_fn(ctx, a.sz, 'fromint')}, {_s(a.sm)}, {a.s}, 32, 0)")
+    _set(ctx, a.sz, a.vd, f"{_arith(ctx, a.sz, 'fromint')}({_s(a.sm)}, {a.s}, 32, 0)")
     return True
 
 
@@ -414,15 +401,12 @@ def trans_vcvt_fix(ctx: Ctx, a) -> bool:
     if a.fbits < 0:
         return False  # UNPREDICTABLE (more fraction bits than the size): UNDEF as QEMU
     _check(ctx)
-    u = vfp.unit(ctx.cpu)
     sz, signed = a.sz, 1 - a.u
     _regs(ctx)
     v = _get(sz, a.vd)
     if a.op:  # float -> fixed, round towards zero; the result is extended to the register
-        toint = ctx.helper("toint", u.toint)
         mask = "0xffffffffffffffff" if sz else "0xffffffff"
-        _set(ctx, sz, a.vd, f"{toint}({_fn(ctx, sz, 'toint')}, {v}, {signed}, {a.size}, {a.fbits}, 1) & {mask}")
+        _set(ctx, sz, a.vd, f"{_arith(ctx, sz, 'toint')}({v}, {signed}, {a.size}, {a.fbits}, 1) & {mask}")
     else:
-        fromint = ctx.helper("fromint", u.fromint)
-        _set(ctx, sz, a.vd, f"{fromint}({_fn(ctx, sz, 'fromint')}, {v}, {signed}, {a.size}, {a.fbits})")
+        _set(ctx, sz, a.vd, f"{_arith(ctx, sz, 'fromint')}({v}, {signed}, {a.size}, {a.fbits})")
     return True

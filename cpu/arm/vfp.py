@@ -186,7 +186,7 @@ class VFPUnit:
 
         self.status, self.fp1, self.fp2, self.fpcmp = status, fp1, fp2, fpcmp
         self.toint, self.fromint, self.ok = toint, fromint, ok
-        self.fast = _fast_ops(cpu, fp2, fpcmp)
+        self.fast = _fast_ops(cpu, fp1, fp2, fpcmp, toint, fromint)
 
 
 _DBL_MIN = 2.2250738585072014e-308
@@ -249,8 +249,9 @@ def _converters(use_struct: Optional[bool] = None):
 _INF = float("inf")
 
 
-def _fast_ops(cpu, fp2, fpcmp, use_struct: Optional[bool] = None):
-    """Host-float fast paths for ADD/SUB/MUL/DIV in round-to-nearest, and for VCMP(E)
+def _fast_ops(cpu, fp1, fp2, fpcmp, toint, fromint, use_struct: Optional[bool] = None):
+    """Host-float fast paths for ADD/SUB/MUL/DIV and the conversions in round-to-nearest
+    (conversions to integers also in round-towards-zero, VCVT's mode), and for VCMP(E)
     of numbers that are neither NaNs nor denormals (in any mode).
 
     They apply when both operands and the result are normal numbers (so FZ, DN,
@@ -385,9 +386,86 @@ def _fast_ops(cpu, fp2, fpcmp, use_struct: Optional[bool] = None):
                 fpcmp(slow, a, b, signal)
         return fcmp
 
+    def make_toint(sz):
+        slow = sf.f64_to_int if sz else sf.f32_to_int
+        absmask = 0x7FFFFFFFFFFFFFFF if sz else 0x7FFFFFFF
+        inf = 0x7FF0000000000000 if sz else 0x7F800000
+        low = 0x0010000000000000 if sz else 0x00800000
+        conv = d64 if sz else d32
+
+        def ftoint(a, signed, width, fbits, rz):
+            """VCVT float -> (fixed-point) integer of a normal number that fits."""
+            aa = a & absmask
+            if not aa:
+                return 0
+            if low <= aa < inf and (rz or not cpu.fpscr & 0xC00000):
+                x = conv(a) * (1 << fbits)
+                if signed:
+                    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+                else:
+                    lo, hi = 0, (1 << width) - 1
+                if lo - 1 < x < hi + 1:
+                    r = int(x) if rz else round(x)
+                    if lo <= r <= hi:
+                        if r != x:
+                            inexact()
+                        return r
+            return toint(slow, a, signed, width, fbits, rz)
+        return ftoint
+
+    def make_fromint(sz):
+        slow = sf.int_to_f64 if sz else sf.int_to_f32
+
+        def ffromint(v, signed, width, fbits):
+            """VCVT (fixed-point) integer -> float: exact for doubles, one rounding for
+            singles (in round-to-nearest; other modes take softfloat)."""
+            raw = v
+            v &= (1 << width) - 1
+            if signed and v >> (width - 1):
+                v -= 1 << width
+            if not v:
+                return 0
+            x = v / (1 << fbits)
+            if sz:
+                return b64(x)
+            if cpu.fpscr & 0xC00000:
+                return fromint(slow, raw, signed, width, fbits)
+            bits, r = s32(x)
+            if r != x:
+                inexact()
+            return bits
+        return ffromint
+
+    def fcvt_sd(a):
+        """f32 -> f64: exact for zeros, normals and infinities."""
+        aa = a & 0x7FFFFFFF
+        if 0x00800000 <= aa <= 0x7F800000 or not aa:
+            return b64(d32(a))
+        return fp1(sf.f32_to_f64, a)
+
+    def fcvt_ds(a):
+        """f64 -> f32 of a normal double to a normal single, round to nearest."""
+        aa = a & 0x7FFFFFFFFFFFFFFF
+        if not aa:
+            return (a >> 32) & 0x80000000
+        if 0x0010000000000000 <= aa < 0x7FF0000000000000 and not cpu.fpscr & 0xC00000:
+            x = d64(a)
+            try:
+                bits, v = s32(x)
+            except OverflowError:
+                return fp1(sf.f64_to_f32, a)
+            if _FLT_MIN < abs(v) <= _FLT_MAX:
+                if v != x:
+                    inexact()
+                return bits
+        return fp1(sf.f64_to_f32, a)
+
     return {(1, "add"): fadd64, (1, "sub"): fsub64, (1, "mul"): fmul64, (1, "div"): fdiv64,
             (0, "add"): fadd32, (0, "sub"): fsub32, (0, "mul"): fmul32, (0, "div"): fdiv32,
-            (1, "cmp"): make_cmp(1), (0, "cmp"): make_cmp(0)}
+            (1, "cmp"): make_cmp(1), (0, "cmp"): make_cmp(0),
+            (1, "toint"): make_toint(1), (0, "toint"): make_toint(0),
+            (1, "fromint"): make_fromint(1), (0, "fromint"): make_fromint(0),
+            (0, "cvt"): fcvt_sd, (1, "cvt"): fcvt_ds}
 
 
 def unit(cpu) -> VFPUnit:

@@ -4,6 +4,7 @@ overflow boundaries, exact and inexact sums/products/quotients, cancellations.""
 from __future__ import annotations
 
 import random
+import struct
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_fast_path_matches_softfloat(key, use_struct):
     rng = random.Random(f"fast-{sz}-{name}")
     cpu = _CPU()
     unit = VFPUnit(cpu)
-    fast = _fast_ops(cpu, unit.fp2, unit.fpcmp, use_struct)[key]
+    fast = _fast_ops(cpu, unit.fp1, unit.fp2, unit.fpcmp, unit.toint, unit.fromint, use_struct)[key]
     slow = SLOW[key]
     for i in range(10000):
         a, b = _operand(rng, sz), _operand(rng, sz)
@@ -68,3 +69,46 @@ def test_fast_path_matches_softfloat(key, use_struct):
             want = slow(a, b, st)
         assert (got, cpu.fpscr) == (want, fpscr & ~sf.FLAG_MASK | st.flags), \
             (name, sz, hex(a), hex(b), hex(fpscr), hex(got), hex(want), hex(cpu.fpscr), hex(st.flags))
+
+
+def _near_int(rng, sz):
+    """Values around integers, halves and the saturation limits."""
+    base = rng.choice((0, 1, 2, 3, 1 << 15, 1 << 16, 1 << 31, 1 << 32, 12345, 1 << 24, 1 << 53))
+    v = (base + rng.choice((-1, -0.5, -0.25, 0, 0.25, 0.5, 1, 1.5))) * rng.choice((1, -1))
+    v *= rng.choice((1, 1, 2.0 ** -rng.randrange(0, 33)))
+    return struct.unpack("<Q", struct.pack("<d", v))[0] if sz else \
+        struct.unpack("<I", struct.pack("<f", v))[0]
+
+
+@pytest.mark.parametrize("use_struct", [False, True], ids=["memoryview", "struct"])
+@pytest.mark.parametrize("sz", [0, 1])
+def test_fast_conversions_match_softfloat(sz, use_struct):
+    rng = random.Random(f"fastcvt-{sz}")
+    cpu = _CPU()
+    unit = VFPUnit(cpu)
+    fast = _fast_ops(cpu, unit.fp1, unit.fp2, unit.fpcmp, unit.toint, unit.fromint, use_struct)
+    to_slow, from_slow = (sf.f64_to_int, sf.int_to_f64) if sz else (sf.f32_to_int, sf.int_to_f32)
+    cvt_slow = sf.f64_to_f32 if sz else sf.f32_to_f64
+    for i in range(6000):
+        fpscr = rng.choice((0, 0x10, 1 << 24, 3 << 24, 0x9F, rng.getrandbits(2) << 22))
+        a = _near_int(rng, sz) if rng.random() < 0.5 else _operand(rng, sz)
+        signed, width = rng.randrange(2), rng.choice((16, 32, 32))
+        fbits = 0 if rng.random() < 0.5 else rng.randrange(0, width + 1)
+        rz = rng.randrange(2)
+        v = rng.choice((rng.getrandbits(32), rng.randrange(-70000, 70000) & 0xFFFFFFFF,
+                        rng.getrandbits(rng.randrange(1, 33))))
+        cases = [
+            ("toint", lambda: fast[sz, "toint"](a, signed, width, fbits, rz),
+             lambda st: to_slow(a, signed, width, fbits, sf.RZ if rz else st.rounding, st)),
+            ("fromint", lambda: fast[sz, "fromint"](v, signed, width, fbits),
+             lambda st: from_slow(v, signed, width, fbits, st)),
+            ("cvt", lambda: fast[sz, "cvt"](a), lambda st: cvt_slow(a, st)),
+        ]
+        for what, f_fast, f_slow in cases:
+            cpu.fpscr = fpscr
+            got = f_fast()
+            st = sf.FPStatus.from_fpscr(fpscr)
+            want = f_slow(st)
+            assert (got, cpu.fpscr) == (want, fpscr & ~sf.FLAG_MASK | st.flags), \
+                (what, sz, hex(a), hex(v), signed, width, fbits, rz, hex(fpscr), got, want,
+                 hex(cpu.fpscr), hex(st.flags))
