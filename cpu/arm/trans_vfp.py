@@ -18,21 +18,24 @@ pass ``vd vn vm`` meaning s- or d-registers according to ``sz``.
 Every generator first emits the access check (CPACR/NSACR/FPEXC.EN, and FPSCR.LEN/
 STRIDE for the short-vector-capable data-processing instructions; see vfp.py).  An
 unconditional instruction's check covers the rest of the block: nothing but VMSR
-(which resets that) and block-ending instructions can change the outcome.
+(which resets that) and block-ending instructions (MCR to CPACR, mode changes) can
+change the outcome.  (An MCR to SCR.NS or NSACR does not end the block; a VFP
+instruction right after one in the same block is checked against the old state.)
+
+Loads and stores are MemA accesses: unaligned addresses fault whatever SCTLR.A says.
 
 The register file is ``cpu.vfp_d``, read into the local ``VD`` by each instruction
 (a snapshot load may replace the list).  Moves, loads and stores are inline; the
-arithmetic calls the ``VFPUnit`` closures: host-float fast paths for ADD/SUB/MUL/DIV in
-round-to-nearest (see ``vfp._fast_ops``), softfloat (``fp1``, ``fp2``, ...) otherwise.
+arithmetic calls the ``VFPUnit`` closures: host-float fast paths (``vfp._fast_ops``:
+ADD/SUB/MUL/DIV and VCVT in round-to-nearest, VCMP) that fall back to softfloat for
+NaNs, denormals, overflow/underflow and the other rounding modes; VSQRT and the
+half-precision conversions always use softfloat (``fp1``).
 """
 from __future__ import annotations
 
 from .. import softfloat as sf
 from . import exceptions, vfp
 from .translator import Ctx
-
-M32 = 0xFFFFFFFF
-HI32 = 0xFFFFFFFF00000000
 
 
 # --- checks and register access ----------------------------------------------------------
