@@ -327,7 +327,10 @@ def _ldst32(name):
             if hint and (not p or u or w):
                 continue
             break
-        return pro, enc(name, sg=sg, sz=sz, l=load, rn=BASE, rt=rt, p=p, u=u, w=w, imm=g.n(8))
+        # inside an IT block the base stays word-aligned for the LDM/LDRD slots after it
+        # (Unicorn does not raise the alignment fault an unaligned LDM/STM/LDRD takes)
+        imm = g.n(6) << 2 if g.avoid else g.n(8)
+        return pro, enc(name, sg=sg, sz=sz, l=load, rn=BASE, rt=rt, p=p, u=u, w=w, imm=imm)
     return gen
 
 
