@@ -427,3 +427,28 @@ def test_big_endian_doubles(pair):
                                              encode("VLDM", p=0, u=1, d=0, w=1, l=1, rn=1, vdr=8,
                                                     sz=1, imm8=4), setend_le]
     _diff(pair, insns, d, 0)
+
+
+def test_fpscr_written_from_outside_takes_effect(pair):
+    """The cached FPStatus follows cpu.fpscr when it changes behind the translated code's
+    back (snapshot load, debugger): same block, different rounding mode and flags."""
+    cpu = pair.cpu
+    code = [vadd(0, 0, 1, 2), dp3(2, 0, 0, 3, 1, 2), NOP]   # s0 = s1 + s2; s3 = s1 * s2
+    one_third = 0x3EAAAAAB
+    results = {}
+    for rmode in (0, 3, 0, 1, 2):
+        state = cpu.save_state()
+        state["fpscr"] = rmode << 22
+        state["vfp_d"] = [one_third << 32, 0x3F800001] + [0] * 30
+        cpu.load_state(state)
+        cpu = run_ours(pair, code)
+        assert cpu.regs[15] == CODE_BASE + 12
+        results.setdefault(rmode, (cpu.vfp_d[0], cpu.vfp_d[1], cpu.fpscr))
+        assert results[rmode] == (cpu.vfp_d[0], cpu.vfp_d[1], cpu.fpscr)
+        assert cpu.fpscr == rmode << 22 | 0x10  # inexact
+    assert len({r[0] & 0xFFFFFFFF for r in results.values()}) == 2   # RN=RP, RZ=RM here
+    pair.uc.reg_write(A.UC_ARM_REG_FPEXC, 0x40000000)
+    for rmode, (d0, d1, fpscr) in results.items():
+        d = [one_third << 32, 0x3F800001] + [0] * 30
+        _diff(pair, code[:2], d, rmode << 22)
+        assert (pair.cpu.vfp_d[0], pair.cpu.vfp_d[1], pair.cpu.fpscr) == (d0, d1, fpscr)
