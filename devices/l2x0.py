@@ -10,7 +10,7 @@ tag and data RAM latency; event counters; interrupt mask/status/clear (no event 
 ever raised, so raw and masked status read 0); the cache maintenance operations
 (sync, invalidate/clean by PA, index and way) which complete at once: their
 "in progress" bits read 0; lockdown by way and by line, unlock all; address filtering;
-debug, prefetch and power control.
+debug and prefetch control; power control reads as zero (as QEMU).
 Not modelled: the cache itself (there is no data to write back or drop), event
 counting, and the secure-only access restrictions.
 """
@@ -57,7 +57,9 @@ REGS = RegisterBank(
     Reg("FILTER_END", 0xC04, mask=0xFFF00000),
     Reg("DEBUG_CTRL", 0xF40, mask=0x7),
     Reg("PREFETCH_CTRL", 0xF60, mask=0x79A0001F),
-    Reg("POWER_CTRL", 0xF80, mask=0x3),
+    Reg("POWER_CTRL", 0xF80, stored=False, write="_ignore",
+        doc="reads as zero and ignores writes, as in QEMU 7.2, so Linux reports dynamic "
+            "clock gating and standby mode disabled as it does there"),
 )
 
 
@@ -81,3 +83,6 @@ class L2x0(SysBusDevice):
         # the instruction fields
         bits = ((self.aux_ctrl >> 15) & 0x1C) | ((self.aux_ctrl >> 16) & 1)
         return self.cache_type | (bits << 18) | (bits << 6)
+
+    def _ignore(self, value: int) -> None:
+        """A write the model drops (see the register's doc)."""

@@ -71,7 +71,7 @@ def test_control_registers_store_their_bits():
     r.write(PREFETCH, 0xFFFFFFFF, 4)
     assert r.read(PREFETCH, 4) == 0x79A0001F
     r.write(POWER, 3, 4)
-    assert r.read(POWER, 4) == 3
+    assert r.read(POWER, 4) == 0  # QEMU's: Linux must see clock gating disabled
     r.write(0xF40, 7, 4)
     assert r.read(0xF40, 4) == 7
     r.write(LOCKDOWN + 4, 0xFF, 4)
