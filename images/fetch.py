@@ -34,6 +34,7 @@ import argparse
 import fcntl
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -378,10 +379,35 @@ def _parser() -> argparse.ArgumentParser:
                    help="where to write the custom initramfs (needs one --arch)")
     p.add_argument("--json", action="store_true", help="print the paths as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no download progress")
+    p.add_argument("--boot", metavar="ARCH", choices=sorted(set(_ALIASES)),
+                   help="fetch ARCH's guest, then boot it with pysystem (the 'run' line)")
     return p
 
 
+def run_args(entry: Dict) -> List[str]:
+    """The emulator's command line that boots a fetched guest (``entry``: to_json())."""
+    args = [f"pysystem-{entry['arch']}", "-M", entry["machine"], "-m", "256",
+            "-kernel", entry["kernel"]]
+    if entry["dtb"]:
+        args += ["-dtb", entry["dtb"]]
+    return args + ["-initrd", entry["initrd"], "-append", entry["append"], "-nographic"]
+
+
+def _boot(entry: Dict) -> int:
+    """Replace this process with the emulator booting the guest."""
+    args = run_args(entry)
+    beside = os.path.join(os.path.dirname(sys.executable), args[0])
+    program = beside if os.access(beside, os.X_OK) else shutil.which(args[0])
+    if program is None:
+        raise ImageError(f"cannot find {args[0]}: is pysystem installed in this environment?")
+    sys.stdout.flush()
+    os.execv(program, args)
+    return 1
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.boot:
+        args.arch = [args.boot]
     arches = [lookup_arch(a).name for a in (args.arch or ["arm", "mipsel"])]
     arches = list(dict.fromkeys(arches))
     custom = bool(args.init or args.modules or args.add or args.output)
@@ -410,8 +436,11 @@ def _run(args: argparse.Namespace) -> int:
             tree = ModuleTree(str(gf.kernel_tree), gf.kernel_version) if modules else None
             entry["initrd"] = str(make_initramfs(gf.busybox, out, init_script, tree, modules,
                                                  extra))
+        entry["arch"] = a
         results[a] = entry
 
+    if args.boot:
+        return _boot(results[arches[0]])
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
         return 0
@@ -421,11 +450,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{a} dtb: {e['dtb']}")
         print(f"{a} initrd: {e['initrd']}")
         print(f"{a} packages: " + ", ".join(f"{n} {v}" for n, v in sorted(e["packages"].items())))
-        cmd = f"pysystem-{a} -M {e['machine']} -m 256 -kernel {e['kernel']}"
-        if e["dtb"]:
-            cmd += f" -dtb {e['dtb']}"
-        cmd += f" -initrd {e['initrd']} -append '{e['append']}' -nographic"
-        print(f"{a} run: {cmd}")
+        print(f"{a} run: {' '.join(shlex.quote(x) for x in run_args(e))}")
     return 0
 
 
