@@ -113,6 +113,7 @@ class ARMCPU(MemoryAccessMixin, Device):
         self.clock = None
         self.cpu_index = 0
         self.exit_request = False
+        self.icount_end = 0  # the current run's end, read by blocks that loop
         self.NF = self.CF = self.VF = 0
         self.ZF = 1
         self.QF = self.GE = 0
@@ -552,23 +553,23 @@ class ARMCPU(MemoryAccessMixin, Device):
                 return 0
             self.halted = False
         self.exit_request = False
-        key = self._check_interrupts(self.key())
-        done = 0
-        R = self.regs
         clock = self.clock
+        start = clock.icount
+        end = self.icount_end = start + max_insns
+        key = self._check_interrupts(self.key())
+        R = self.regs
         ent = None
         n = 0
         lookup = self._lookup
-        while done < max_insns:
+        while clock.icount < end:
             try:
-                while done < max_insns:
+                while clock.icount < end:
                     ent = jc.get(key)
                     if ent is None:
                         ent = lookup(key, jc, block_insns)
                     f, n, _ = ent
                     key = f(R)
                     clock.icount += n
-                    done += n
                     if self.exit_request:
                         break
             except GuestException as e:
@@ -579,9 +580,7 @@ class ARMCPU(MemoryAccessMixin, Device):
                     size = 0
                 else:
                     blk = ent[2]
-                    executed = idx + (1 if e.counted else 0)
-                    clock.icount += executed
-                    done += executed
+                    clock.icount += idx + (1 if e.counted else 0)
                     pc = blk.pcs[idx]
                     self.thumb = blk.key & 1
                     self.itstate = (blk.key >> KEY_IT_SHIFT) & 0xFF
@@ -601,10 +600,10 @@ class ARMCPU(MemoryAccessMixin, Device):
                     break
                 key = self._check_interrupts(key)
                 break
-        if ent is not None or done:
+        if ent is not None or clock.icount != start:
             self._set_from_key(key)
             self.itstate = (key >> KEY_IT_SHIFT) & 0xFF
-        return done
+        return clock.icount - start
 
     def _insn_size(self, pc: int) -> int:
         if not self.thumb:

@@ -24,6 +24,8 @@ def trans_b(ctx: Ctx, a) -> bool:
     if a.link:
         ctx.w(14, _lr_value(ctx))
     to_thumb = ctx.thumb != bool(a.exchange)
+    if not a.exchange and not a.link and target == ctx.block_start and ctx.loop_back():
+        return True
     if not a.exchange and ctx.cond is None and (target ^ ctx.pc) & ~0xFFF == 0 \
             and target not in ctx.visited:
         # an unconditional branch within the page: keep translating at the target

@@ -113,6 +113,8 @@ class Ctx:
         self.cond: Optional[int] = None   # this instruction's condition (None: always)
         self.follow: Optional[int] = None  # set by a generator: continue translating there
         self.visited: set = set()          # instruction addresses already in the block
+        self.block_start = key & M32 & ~1
+        self.loop_ok = True
         self.itstate_next = None  # T32: IT state for the following instruction
 
     # --- code buffer ---------------------------------------------------------------
@@ -208,6 +210,15 @@ class Ctx:
         changed the mode: the locals are stale then)."""
         self.lines.append((self.indent, "\0RET " + key_expr))
         self.ended = True
+
+    def loop_back(self) -> bool:
+        """Branch to the start of this block as a loop inside the block function, if
+        allowed (not while tracing, not in one-instruction blocks).  False: not done."""
+        if not self.loop_ok:
+            return False
+        self.lines.append((self.indent, "\0LOOP"))
+        self.ended = True
+        return True
 
     def sync(self) -> None:
         """Write back all registers and flags (before a helper that reads or changes
@@ -314,9 +325,16 @@ class Ctx:
         if fl:
             out.append(pad + "; ".join(f"cpu.{f.upper()}F = {f}f" for f in fl))
 
-    def source(self, name: str) -> str:
+    def source(self, name: str, ninsns: int = 0) -> str:
+        """The block's Python source.  A block whose last instruction branches back to
+        its start (``loop_back``) becomes a ``while True`` loop that runs as many
+        passes as the run's budget allows (``cpu.icount_end``), adding the extra
+        passes to ``clock.icount`` itself."""
         regs = sorted(self.read | self.written)
         flags = sorted(self.flags_read | self.flags_written)
+        looping = any(t == "\0LOOP" for _, t in self.lines)
+        if looping:
+            self.helper("clock", self.cpu.clock)
         binds = sorted(self.bind)
         params = ", ".join(["R", "cpu=cpu"] + [f"{b}={b}" for b in binds])
         out = [f"def {name}({params}):"]
@@ -324,35 +342,60 @@ class Ctx:
             out.append("    " + "; ".join(f"r{n} = R[{n}]" for n in regs))
         if flags:
             out.append("    " + "; ".join(f"{f}f = cpu.{f.upper()}F" for f in flags))
-        out.append("    try:")
+        extra = 0
+        count = ""
+        if looping:
+            out.append(f"    it = 0; lim = (cpu.icount_end - clock.icount) // {ninsns}")
+            out.append("    try:")
+            out.append("        while True:")
+            extra = 1
+            count = f"clock.icount += it * {ninsns}"
+        else:
+            out.append("    try:")
+        start_key = hex(self.key)
         for indent, text in self.lines:
+            pad = "    " * (indent + 1 + extra)
             if text.startswith("\0EXIT "):
-                self._writeback(indent + 1, out)
-                out.append("    " * (indent + 1) + "return " + text[6:])
+                self._writeback(indent + 1 + extra, out)
+                if count:
+                    out.append(pad + count)
+                out.append(pad + "return " + text[6:])
+            elif text == "\0LOOP":
+                out.append(pad + "if it + 1 < lim and not cpu.exit_request:")
+                out.append(pad + "    it += 1")
+                out.append(pad + "    continue")
+                self._writeback(indent + 1 + extra, out)
+                out.append(pad + count)
+                out.append(pad + "return " + start_key)
             elif text.startswith("\0RET "):
-                out.append("    " * (indent + 1) + "return " + text[5:])
+                if count:
+                    out.append(pad + count)
+                out.append(pad + "return " + text[5:])
             elif text == "\0SYNC":
-                self._writeback(indent + 1, out)
+                self._writeback(indent + 1 + extra, out)
                 fl = sorted(self.flags_read - self.flags_written)
                 if fl:
-                    out.append("    " * (indent + 1) + "; ".join(f"cpu.{f.upper()}F = {f}f" for f in fl))
+                    out.append(pad + "; ".join(f"cpu.{f.upper()}F = {f}f" for f in fl))
             else:
-                out.append("    " * (indent + 1) + text)
+                out.append(pad + text)
         out.append("    except GuestException:")
         wb: List[str] = []
         self._writeback(2, wb)
+        if count:
+            wb.append("        " + count)
         out.extend(wb or ["        pass"])
         out.append("        raise")
         return "\n".join(out) + "\n"
 
 
-def compile_block(ctx: Ctx, name: str, extra_globals: Dict[str, Any]) -> Tuple[Callable, str]:
+def compile_block(ctx: Ctx, name: str, extra_globals: Dict[str, Any],
+                  ninsns: int = 0) -> Tuple[Callable, str]:
     """Compile the block's source (code objects are shared by identical sources)."""
-    src = ctx.source(name)
+    src = ctx.source(name, ninsns)
     code = _CODE_CACHE.get(src)
     if code is None:
         code = compile(src, f"<tb {name}>", "exec")
-        if len(_CODE_CACHE) > 200000:
+        if len(_CODE_CACHE) > 4096:
             _CODE_CACHE.clear()
         _CODE_CACHE[src] = code
     ns = dict(extra_globals)
@@ -380,6 +423,7 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
     n = 0
     asm_on = log.enabled("in_asm")
     trace = log.enabled("exec") or log.enabled("cpu")
+    ctx.loop_ok = not trace and max_insns > 1 and not log.enabled("nochain")
     if trace:
         ctx.helper("trace_block", cpu.trace_block)
         ctx.lines.append((1, f"trace_block({hex(start)}, {hex(key)})"))
@@ -410,6 +454,6 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
             break
     blk.ninsns = n
     name = f"tb_{start:08x}"
-    func, src = compile_block(ctx, name, {"GuestException": GuestException})
+    func, src = compile_block(ctx, name, {"GuestException": GuestException}, n)
     blk.func, blk.source = func, src
     return blk
