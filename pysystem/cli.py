@@ -342,18 +342,23 @@ def _opt_drive(cfg: Config, value: str, arch) -> None:
     path = opts.get("file")
     if not path:
         raise CLIError("a drive without a medium is not supported yet (give file=)")
-    readonly = parse_bool("readonly", opts.get("readonly", "off"))
     try:
-        fd = os.open(path, os.O_RDONLY if readonly else os.O_RDWR)
+        fd = os.open(path, os.O_RDONLY)
         os.close(fd)
     except OSError as e:
-        if e.errno in (13, 30) and not readonly:      # EACCES, EROFS
-            raise CLIError(f"Could not open '{path}': {e.strerror} "
-                           "(add readonly=on to use it read-only)") from None
         raise CLIError(f"Could not open '{path}': {e.strerror}") from None
     if os.path.isdir(path):
         raise CLIError(f"Could not open '{path}': Is a directory")
     cfg.drives.append((value, opts))
+
+
+def _check_writable(spec: DriveSpec, snapshot: bool) -> None:
+    """A drive the guest may write to must be writable, unless it is read-only or a snapshot."""
+    if spec.readonly or spec.snapshot or snapshot:
+        return
+    if not os.access(spec.file, os.W_OK):
+        raise CLIError(f"Could not open '{spec.file}': Permission denied "
+                       "(add readonly=on or snapshot=on)", "-drive", spec.text)
 
 
 def _opt_device(cfg: Config, value: str, arch) -> None:
@@ -646,6 +651,7 @@ def _make_drives(machine: Machine, cfg: Config) -> None:
             readonly=parse_bool("readonly", opts.get("readonly", "off")),
             snapshot=parse_bool("snapshot", opts.get("snapshot", "off")),
             media=opts.get("media", "disk"), text=text))
+        _check_writable(machine.drives[-1], machine.snapshot)
 
 
 def _make_devices(machine: Machine, cfg: Config) -> None:
