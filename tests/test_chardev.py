@@ -11,6 +11,7 @@ import pty
 import select
 import shutil
 import signal
+import sys
 import termios
 import time
 
@@ -164,6 +165,22 @@ def test_terminal_restored_on_every_exit(how):
     assert status == 0, out
     if how != "quit":
         assert b"terminating on signal" in out
+
+
+BROKEN_LOOP = ("import sys; from pysystem import main_loop; "
+               "main_loop.MainLoop._idle_wait = lambda self, clock: 1 / 0; "
+               "from pysystem.cli import main_arm; sys.argv[0] = 'pysystem-arm'; main_arm()")
+
+
+def test_terminal_restored_after_an_internal_error():
+    """The main loop dies while the terminal is raw: one line, status 1, terminal back."""
+    t = Terminal(f"echo BEFORE=$(stty -g); {sys.executable} -c \"{BROKEN_LOOP}\" -M none -nographic; "
+                 "echo STATUS=$?; echo AFTER=$(stty -g)")
+    out = t.finish()
+    before, after, status = stty_states(out)
+    assert status == 1 and before == after, out
+    assert b"pysystem-arm: internal error: ZeroDivisionError: division by zero\r\n" in out
+    assert b"Traceback" not in out
 
 
 @needs_scripts

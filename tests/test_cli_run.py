@@ -130,6 +130,18 @@ def test_guest_prints_and_powers_off(board, dtb, tmp_path):
 
 
 @needs_scripts
+def test_guest_power_off_restores_the_terminal(board, dtb, tmp_path):
+    from test_chardev import Terminal, stty_states
+    kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
+    t = Terminal(f"echo BEFORE=$(stty -g); pysystem-arm -M vexpress-a9 -kernel {kernel} "
+                 f"-dtb {dtb} -nographic; echo STATUS=$?; echo AFTER=$(stty -g)")
+    out = t.finish()
+    before, after, status = stty_states(out)
+    assert status == 0 and before == after, out
+    assert b"Hello from the guest\r\n" in out
+
+
+@needs_scripts
 def test_serial_to_a_file(board, dtb, tmp_path):
     kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
     out = tmp_path / "serial.txt"
