@@ -189,7 +189,7 @@ def _hi_pair(name):
                     break
             return [], enc(name, n=rn >> 3, rm=rm, rn_=rn & 7)
         rd = g.d()
-        rm = g.r()
+        rm = 15 if g.rng.random() < 0.15 else g.r()   # reads as this instruction + 4
         if name == "ADD_hi":
             return [], enc(name, dn=rd >> 3, rm=rm, rdn=rd & 7)
         return [], enc(name, d=rd >> 3, rm=rm, rd_=rd & 7)
@@ -256,6 +256,9 @@ def _ra15(name, p=0.3, **fixed):
 
 
 def _msr(g: Ctx):
+    if g.rng.random() < 0.3:  # SPSR_svc: not the s field (bits 23:20 are reserved:
+        # QEMU drops them, ARMCPU.write_spsr keeps them)
+        return [], enc("MSR_t", r=1, rn=g.r(), mask=g.rng.choice([1, 2, 3, 8, 9, 10, 11]))
     return [], enc("MSR_t", r=0, rn=g.r(), mask=g.rng.choice([8, 4, 12]))
 
 
@@ -343,6 +346,8 @@ def _ldrd(g: Ctx):
         rt2 = g.d(exclude=(BASE, INDEX, rt))
     else:
         rt, rt2 = g.r(exclude=(BASE,)), g.r(exclude=(BASE,))
+    if load and g.rng.random() < 0.2:   # literal: PC-relative, no write-back
+        return [], enc("LDRD_t", p=1, u=g.bit(), w=0, load=1, rn=15, rt=rt, rt2=rt2, imm8=g.n(8))
     return base(g, 16, 4), enc("LDRD_t", p=p, u=g.bit(), w=w, load=load, rn=BASE, rt=rt, rt2=rt2, imm8=g.n(6))
 
 
@@ -492,6 +497,38 @@ def _bl_bx(g: Ctx):
     return [], out
 
 
+def _load_pc(name):
+    """POP {..., pc} / LDR pc, [sp], #4 / LDMIA sp!, {..., pc} / MOV pc, rm: a branch
+    forward over fillers to an address the prologue pushed (or holds in rm)."""
+    def gen(g: Ctx):
+        k = 1 + g.n(3)
+        rm = g.r((0, 1, 2, 3, 4, 5))
+        others = (0, 1, 2, 3, 4, 5)
+        if name == "MOV_pc":
+            body = enc("MOV_hi", d=1, rm=rm, rd_=7)
+            below = 0
+        elif name == "POP_pc":
+            lst = _reglist(g, others, (rm,), 0)
+            body = enc("POP16", p_=1, list_=lst)
+            below = bin(lst).count("1")
+        elif name == "LDR_pc":
+            body = enc("LDST_imm8", sg=0, sz=2, l=1, rn=13, rt=15, p=0, u=1, w=1, imm=4)
+            below = 0
+        else:
+            lst = _reglist(g, others, (rm,), 1)
+            body = enc("LDM_t", op_=1, w=1, load=1, rn=13, reglist=(1 << 15) | lst)
+            below = bin(lst).count("1")
+        pro: List[int] = []
+        if name != "MOV_pc":
+            pro += set_sp(g)
+        tail = [] if name == "MOV_pc" else enc("PUSH16", m=0, list_=1 << rm)
+        if below:   # the other registers are loaded first, from below the target
+            tail += enc("ADDSUB_sp7", sub=1, imm7=below)
+        target = CODE_BASE + g.pos + 2 * (len(pro) + 4 + len(tail) + len(body) + k)
+        return pro + set_reg(rm, target | 1) + tail, body + _filler(g, k)
+    return gen
+
+
 def _hint(name):
     def gen(g: Ctx):
         return [], enc(name, op=g.rng.choice([0, 4, 5, 15]))  # YIELD/WFE/WFI stop Unicorn
@@ -561,7 +598,7 @@ GENERATORS: Dict[str, Gen] = {
     "DMB_t": lambda g: ([], enc("DMB_t", opt=g.rng.choice([15, 11, 7, 3]))),
     "ISB_t": lambda g: ([], enc("ISB_t", opt=15)),
     "BXJ_t": _bx("BXJ_t"),
-    "MRS_t": lambda g: ([], enc("MRS_t", r=0, rd=g.d())),
+    "MRS_t": lambda g: ([], enc("MRS_t", r=g.bit(), rd=g.d())),
     "B_cond32": _b32("B_cond32"),
     "B32": _b32("B32"),
     "BL32": _bl_bx,
@@ -592,13 +629,17 @@ GENERATORS: Dict[str, Gen] = {
     "SMLALD_t": _lohi("SMLALD_t"),
     "UMAAL_t": _lohi("UMAAL_t"),
     "COPROC": _coproc,
+    "MOV_pc": _load_pc("MOV_pc"),
+    "POP_pc": _load_pc("POP_pc"),
+    "LDR_pc": _load_pc("LDR_pc"),
+    "LDM_pc": _load_pc("LDM_pc"),
 }
 
 # forms that may sit inside an IT block (one instruction, no SP/branch use)
 NOT_IN_IT = {"B_cond16", "B16", "CBZ", "BX16", "BLX16", "BXJ_t", "B_cond32", "B32", "BL32", "TBB",
              "CPS16", "CPS_t", "PUSH16", "POP16", "LDST_sp16", "ADDSUB_sp7", "COPROC",
              "STREX_t", "LDREX_t", "STREXBH_t", "STREXD_t", "LDREXBH_t", "LDREXD_t",
-             "ISB_t"}  # Unicorn (QEMU 5) loses the IT state after an ISB inside an IT block
+             "ISB_t", "MOV_pc", "POP_pc", "LDR_pc", "LDM_pc"}  # Unicorn (QEMU 5) loses the IT state after an ISB inside an IT block
 IT_FORMS = [n for n in GENERATORS if n not in NOT_IN_IT]
 IT_AVOID = (BASE, INDEX, 13)
 

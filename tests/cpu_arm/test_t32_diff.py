@@ -39,8 +39,8 @@ def test_every_form_is_covered():
 @pytest.mark.parametrize("name", sorted(GENERATORS))
 def test_form(pair, name):
     rng = random.Random("t32" + name)
-    for trial in range(20):
-        hws = random_sequence(rng, 10, [name], it_rate=0.0 if trial < 10 else 0.3)
+    for trial in range(24):
+        hws = random_sequence(rng, 12, [name], it_rate=0.0 if trial < 12 else 0.3)
         diff = _run(pair, hws, rng)
         assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{h:04x}" for h in hws)
 
@@ -58,11 +58,11 @@ def _campaign(seed, sequences, length, it_rate=0.15):
 
 
 def test_random_sequences():
-    assert _campaign(11, 250, 200) >= 50000
+    assert _campaign(11, 330, 200) >= 66000
 
 
 def test_random_it_heavy():
-    assert _campaign(12, 60, 200, it_rate=0.6) >= 12000
+    assert _campaign(12, 80, 200, it_rate=0.6) >= 16000
 
 
 @pytest.mark.slow
