@@ -248,3 +248,25 @@ def _info_qom_tree(mon: Monitor, args: List[str]) -> str:
             walk(child, depth + 1)
     walk(top, 0)
     return "\n".join(lines)
+
+
+@info_command("chardev", "", "show the character devices")
+def _info_chardev(mon: Monitor, args: List[str]) -> str:
+    from pysystem.chardev import all_chardevs
+    return "\n".join(f"{c.label}: filename={c.filename()}" for c in all_chardevs())
+
+
+@info_command("registers", "[-a]", "show the cpu registers (-a: all CPUs)")
+def _info_registers(mon: Monitor, args: List[str]) -> str:
+    cpus = _machine(mon).cpus
+    if not cpus:
+        raise MonitorError("No CPU available")
+    if args and args != ["-a"]:
+        raise MonitorError(f"info registers: invalid argument '{args[0]}'")
+    chosen = cpus if args == ["-a"] else cpus[:1]
+    out = []
+    for i, cpu in enumerate(chosen):
+        if len(chosen) > 1:
+            out.append(f"\nCPU#{i}")
+        out.append(cpu.dump_registers().rstrip("\n"))
+    return "\n".join(out)

@@ -113,3 +113,16 @@ def test_a_failing_command_does_not_stop_the_vm(machine, monkeypatch):
     monkeypatch.setattr(machine, "pause", lambda: 1 / 0)
     assert mon.execute("stop").startswith("internal error in 'stop': ZeroDivisionError")
     assert mon.execute("info status") == "VM status: running\n"
+
+
+def test_info_chardev_and_registers(machine, tmp_path):
+    from pysystem import chardev
+    try:
+        chardev.create({"backend": "file", "id": "log0", "path": str(tmp_path / "x")})
+        chardev.create({"backend": "null", "id": "n0", "mux": "on"})
+        out = Monitor(machine).execute("info chardev")
+    finally:
+        chardev.close_all()
+    assert f"log0: filename=file:{tmp_path / 'x'}\n" in out
+    assert "n0: filename=mux\n" in out
+    assert Monitor(machine).execute("info registers") == "No CPU available\n"

@@ -126,6 +126,10 @@ class Chardev(Object):
         if self._event is not None:
             self._event(ev)
 
+    def filename(self) -> str:
+        """What ``info chardev`` shows after ``filename=`` (QEMU's words)."""
+        return self.BACKEND
+
     # subclasses
     def _open(self) -> None:
         pass

@@ -40,6 +40,9 @@ class FileChardev(Chardev):
         except OSError as e:
             raise ChardevError(f"Could not open '{self.file_path}': {e.strerror}") from None
 
+    def filename(self) -> str:
+        return f"file:{self.file_path}"
+
     def _write(self, data: bytes) -> int:
         if self.fd < 0:
             return len(data)

@@ -32,6 +32,9 @@ class PtyChardev(Chardev):
         os.set_blocking(self.master, False)
         self._retry_at = 0.0
 
+    def filename(self) -> str:
+        return f"pty:{self.pts}"
+
     def _open(self) -> None:
         sys.stderr.write(f"char device redirected to {self.pts} (label {self.label})\n")
         sys.stderr.flush()
