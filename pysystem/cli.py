@@ -63,7 +63,7 @@ def main(arch: str, argv: Optional[List[str]] = None) -> int:
     PROGRAM[0] = prog
     if argv is None:
         argv = sys.argv[1:]
-    _install_signal_handlers(prog)
+    saved = _install_signal_handlers(prog)
     try:
         return _run(arch, prog, argv)
     except _USER_ERRORS as e:
@@ -76,7 +76,7 @@ def main(arch: str, argv: Optional[List[str]] = None) -> int:
     except Exception as e:  # noqa: BLE001 - the one place that turns bugs into one line
         detail = traceback.format_exc()
         try:
-            if log._out is not sys.stderr:
+            if log._out is not sys.stderr:     # a -D file: the traceback goes there
                 log.write(detail)
         except Exception:  # noqa: BLE001
             pass
@@ -86,6 +86,8 @@ def main(arch: str, argv: Optional[List[str]] = None) -> int:
         return 1
     finally:
         chardevs.close_all()
+        for sig, old in saved.items():
+            signal.signal(sig, old)
 
 
 def _user_errors():
@@ -104,20 +106,20 @@ def _one_line(e: BaseException) -> str:
     return text.splitlines()[0]
 
 
-class _Terminate(SystemExit):
-    pass
-
-
-def _install_signal_handlers(prog: str) -> None:
+def _install_signal_handlers(prog: str) -> dict:
+    """SIGTERM/SIGHUP/SIGINT: QEMU's message, then an orderly exit (status 0) through
+    every ``finally``; returns the previous handlers."""
     def handler(signum, frame):
         sys.stderr.write(f"\r\n{prog}: terminating on signal {signum}\r\n")
-        raise _Terminate(0)
+        raise SystemExit(0)
 
+    saved = {}
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         try:
-            signal.signal(sig, handler)
+            saved[sig] = signal.signal(sig, handler)
         except (ValueError, OSError):      # not the main thread (tests calling main())
             pass
+    return saved
 
 
 def load_types() -> None:
@@ -754,7 +756,7 @@ def _run(arch: str, prog: str, argv: List[str]) -> int:
     machine.realize()
     machine.reset()
     loop = MainLoop(machine, sleep=machine.icount_sleep)
-    machine.monitors = monitors
+    machine.monitors.extend(monitors)
     chardevs.open_all(loop)
     machine.start()
     return loop.run()

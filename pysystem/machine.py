@@ -127,6 +127,7 @@ class Machine(Object):
         self.drives: List[DriveSpec] = []
         self.device_specs: List[DeviceSpec] = []
         self.loop = None
+        self.monitors: List[Any] = []
         self.run_state = "prelaunch"
         self.start_paused = False
         self._requests: List[str] = []
