@@ -35,6 +35,7 @@ from . import trans_mem as mem
 from . import trans_sys as sy
 from . import trans_thumb as th
 from .decode import Decoder, Form, ror32, sext
+from .exceptions import FSR_EXT, FSR_SYNC_EXTERNAL, MMUFault, PrefetchAbort
 from .translator import Ctx
 
 IT_SHIFT = 40
@@ -391,6 +392,19 @@ def _can_raise(ctx: Ctx, lines) -> bool:
     return False
 
 
+def _second_halfword_abort(ctx: Ctx) -> None:
+    """The second halfword of the block's first instruction is on a page that cannot
+    be fetched: a prefetch abort with that page's fault status and address (raised
+    at translation, so nothing is cached for it)."""
+    va = (ctx.pc + 2) & 0xFFFFFFFF
+    try:
+        ctx.cpu.translate_code(va, ctx.user)
+        fsr = FSR_SYNC_EXTERNAL | FSR_EXT
+    except MMUFault as f:
+        fsr = f.fsr()
+    raise PrefetchAbort(-1, fsr, va)
+
+
 def translate_t32(ctx: Ctx, fetch: Callable[[int, int], Optional[int]]) -> int:
     """Translate one T32 instruction at ``ctx.pc`` (the ``isa.translate_a32`` contract)."""
     hw1 = fetch(0, 2)
@@ -399,6 +413,8 @@ def translate_t32(ctx: Ctx, fetch: Callable[[int, int], Optional[int]]) -> int:
     if is_32bit(hw1):
         hw2 = fetch(2, 2)
         if hw2 is None:
+            if ctx.idx == 0:
+                _second_halfword_abort(ctx)
             return 0
         insn, size = hw1 << 16 | hw2, 4
     else:

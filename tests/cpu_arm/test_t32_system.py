@@ -324,3 +324,34 @@ def test_it_block_split_keeps_key(m):
     m.run_to(end)
     assert cpu.regs[1] == 0x21 and cpu.regs[3] == 2
     assert m.read_word(0x4000) == 1 and m.read_word(0x4004) == 0 and m.read_word(0x4008) == 0x21
+
+
+@pytest.mark.parametrize("before", [0, 2])
+def test_32bit_instruction_straddling_an_unmapped_page(m, before):
+    """The second halfword's page faults: prefetch abort with that page's FSR and
+    address, LR = instruction + 4; fixing the mapping makes the instruction run."""
+    cpu = m.cpu
+    m.identity_sections()
+    m.word(0x8000 + 4 * 0x300, 0x00000C02)      # VA 0x300xxxxx -> PA 0x000xxxxx
+    m.word(0x8000 + 4 * 0x301, 0)               # VA 0x301xxxxx: translation fault
+    cpu.cp15_dacr = 1
+    cpu.cp15_sctlr |= 1
+    cpu.tlb_flush_all()
+    insn = 0x000FFFFE - 2 * before               # the last halfword(s) of PA section 0
+    code = b"\x01\x30" * before + bytes.fromhex("4ff0")   # adds r0, #1 ...; mov.w r5, #1 (1st half)
+    m.space.write_bytes(insn, code)
+    cpu.regs[0] = cpu.regs[5] = 0
+    cpu.cpsr = cpu.cpsr | 0x20
+    cpu.regs[15] = 0x30000000 + insn
+    cpu.run(50)
+    assert cpu.mode == ABT and cpu.regs[15] == 0x0C
+    assert cpu.cp15_ifsr == 0x005 and cpu.cp15_ifar == 0x30100000
+    assert cpu.regs[14] == 0x300FFFFE + 4 and cpu.regs[0] == before
+    # map the second page (to PA section 0 again: mov.w's second halfword at PA 0)
+    m.word(0, 0x0501)
+    m.word(0x8000 + 4 * 0x301, 0x00000C02)
+    cpu.tlb_flush_all()
+    cpu.cpsr = cpu.spsr_bank[5]
+    cpu.regs[15] = 0x300FFFFE
+    m.run_to(0x30100002)
+    assert cpu.regs[5] == 1
