@@ -34,6 +34,9 @@ slices: ``request_shutdown()`` (guest power-off: exit status 0, or pause with
 -no-shutdown), ``request_reset()`` (guest reboot: system reset, or exit with
 -no-reboot), ``pause()``/``resume()`` (monitor stop/cont, -S), ``quit()``.
 ``run_state`` is QEMU's: prelaunch, running, paused, shutdown.
+``add_listener(fn)``: ``fn(event, reason)`` is called with QMP's event names as
+they happen: STOP, RESUME, RESET, SHUTDOWN (reason: guest-shutdown,
+guest-reset, host-qmp-quit, host-qmp-system-reset, ...).
 """
 from __future__ import annotations
 
@@ -128,6 +131,7 @@ class Machine(Object):
         self.device_specs: List[DeviceSpec] = []
         self.loop = None
         self.monitors: List[Any] = []
+        self.listeners: List[Any] = []
         self.run_state = "prelaunch"
         self.start_paused = False
         self._requests: List[str] = []
@@ -253,6 +257,13 @@ class Machine(Object):
         sys.stderr.write(f"{PROGRAM[0]}: warning: {msg}\n")
 
     # --- running --------------------------------------------------------------------
+    def add_listener(self, fn) -> None:
+        self.listeners.append(fn)
+
+    def _emit(self, event: str, reason: str = "") -> None:
+        for fn in list(self.listeners):
+            fn(event, reason)
+
     def reset(self) -> None:
         """System reset: every device in the tree, the ROM blobs, then the CPUs."""
         cpus = set(id(c) for c in self.cpus)
@@ -290,13 +301,14 @@ class Machine(Object):
         if self.run_state == "running":
             self.run_state = "paused"
             self._kick()
+            self._emit("STOP")
 
     def resume(self) -> None:
-        if self.run_state in ("paused", "prelaunch"):
-            self.run_state = "running"
-        elif self.run_state == "shutdown":
+        if self.run_state == "shutdown":
             self.reset()
+        if self.run_state in ("paused", "prelaunch", "shutdown"):
             self.run_state = "running"
+            self._emit("RESUME")
 
     def has_requests(self) -> bool:
         return bool(self._requests)
@@ -306,15 +318,19 @@ class Machine(Object):
         while self._requests:
             kind, reason = self._requests.pop(0).split(":", 1)
             if kind == "quit":
+                self._emit("SHUTDOWN", reason)
                 self._exit(0, reason)
             elif kind == "shutdown" or (kind == "reset" and self.no_reboot):
+                self._emit("SHUTDOWN", reason)
                 if self.no_shutdown and kind == "shutdown":
                     self.run_state = "shutdown"
                     self.shutdown_reason = reason
+                    self._emit("STOP")
                 else:
                     self._exit(0, reason)
             elif kind == "reset":
                 self.reset()
+                self._emit("RESET", reason)
 
     def _exit(self, status: int, reason: str) -> None:
         self.shutdown_reason = reason

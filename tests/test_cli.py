@@ -266,3 +266,17 @@ def test_keyval_syntax():
     assert parse_keyval("append=console=ttyAMA0 rdinit=/init") == {"append": "console=ttyAMA0 rdinit=/init"}
     with pytest.raises(CLIError):
         parse_keyval("=x")
+
+
+def test_global_sets_defaults_in_both_forms():
+    from pysystem import qom
+    cli.load_types()
+    try:
+        cli._parse("arm", ["-global", "virtio-blk-device.serial=abc"])
+        assert qom.new_object("virtio-blk-device").serial == "abc"
+        cli._parse("arm", ["-global", "driver=virtio-blk-device,property=queue-size,value=128"])
+        assert qom.new_object("virtio-blk-device").queue_size == 128
+        with pytest.raises(CLIError, match="-global virtio-blk-device.queue-size=x: "):
+            cli._parse("arm", ["-global", "virtio-blk-device.queue-size=x"])
+    finally:
+        qom.GLOBALS.clear()

@@ -142,6 +142,23 @@ def test_guest_power_off_restores_the_terminal(board, dtb, tmp_path):
 
 
 @needs_scripts
+def test_device_ids_place_devices_in_the_qom_tree(board, dtb, tmp_path):
+    kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(bytes(65536))
+    proc = vexpress(kernel, dtb, "-S", "-display", "none", "-serial", "null", "-monitor", "stdio",
+                    "-drive", f"if=none,file={disk},id=d0",
+                    "-device", "virtio-blk-device,drive=d0,id=disk0",
+                    "-drive", f"if=none,file={disk},id=d1,readonly=on",
+                    "-device", "virtio-blk-device,drive=d1",
+                    stdin=b"info qom-tree\nquit\n")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode().replace("\r\n", "\n")
+    assert ("  /peripheral (container)\n    /disk0 (virtio-blk-device)\n"
+            "  /peripheral-anon (container)\n    /device[0] (virtio-blk-device)\n") in out
+
+
+@needs_scripts
 def test_serial_to_a_file(board, dtb, tmp_path):
     kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
     out = tmp_path / "serial.txt"
@@ -204,15 +221,24 @@ def none_machine():
 def test_shutdown_exits_or_pauses(none_machine):
     from pysystem.main_loop import MainLoop
     m = none_machine()
+    events = []
+    m.add_listener(lambda ev, reason: events.append((ev, reason)))
     loop = MainLoop(m)
     m.request_shutdown()
     assert loop.run() == 0 and m.shutdown_reason == "guest-shutdown"
+    assert events == [("SHUTDOWN", "guest-shutdown")]
     qom.reset_root()
     m = none_machine(**{"no-shutdown": True})
+    events = []
+    m.add_listener(lambda ev, reason: events.append((ev, reason)))
     MainLoop(m)
     m.request_shutdown()
     m.handle_requests()
     assert m.run_state == "shutdown" and m.loop.exit_status is None
+    m.resume()                                        # cont after a shutdown: reset, run
+    assert m.run_state == "running"
+    m.pause()
+    assert events == [("SHUTDOWN", "guest-shutdown"), ("STOP", ""), ("RESUME", ""), ("STOP", "")]
 
 
 def test_reset_request_resets_devices_or_exits(none_machine):
