@@ -433,8 +433,10 @@ def translate_t32(ctx: Ctx, fetch: Callable[[int, int], Optional[int]]) -> int:
     ctx.insn, ctx.size = insn, size
     if args is not None and getattr(args, "s", None) == S16:
         args.s = 0 if in_it else 1
-    if form is not None and form.handler in (th.trans_bcond,):
+    if form is not None and form.handler is th.trans_bcond:
         cond = args.cond
+    elif form is not None and form.handler is sy.trans_bkpt:
+        cond = None  # BKPT is unconditional, even inside an IT block
     else:
         cond = (it >> 4) if in_it else None
     mark, indent = len(ctx.lines), ctx.indent

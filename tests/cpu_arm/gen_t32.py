@@ -13,6 +13,17 @@ and no slot writes r6, r7 or SP.
 
 UNPREDICTABLE encodings are not generated (see ``UNPREDICTABLE``); forms tested
 by directed tests instead are listed in ``NOT_RANDOM`` with the reason.
+
+Where Unicorn (QEMU 5) and the architecture differ, the generators steer clear and
+test_t32_system.py checks ARMCPU's behaviour instead:
+
+* YIELD, WFE and WFI stop Unicorn's run: hints are NOP, SEV and unallocated ones.
+* An ISB inside an IT block makes Unicorn drop the IT state for the instructions
+  after it: no ISB in IT blocks.
+* Unicorn ignores CPS changes to CPSR.A and CPSR.F: CPS changes only I.
+* Unicorn does not take the alignment fault of an unaligned LDM/STM/LDRD: bases of
+  those stay word-aligned (write-back offsets in IT blocks are multiples of 4).
+* MSR SPSR with the s field: QEMU drops the reserved bits 23:20, ARMCPU keeps them.
 """
 from __future__ import annotations
 

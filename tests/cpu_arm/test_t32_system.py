@@ -355,3 +355,11 @@ def test_32bit_instruction_straddling_an_unmapped_page(m, before):
     cpu.regs[15] = 0x300FFFFE
     m.run_to(0x30100002)
     assert cpu.regs[5] == 1
+
+
+def test_bkpt_is_unconditional_in_it_block(m):
+    cpu = m.cpu
+    thumb_at(m, "movs r0, #1\n cmp r0, #0\n it eq\n bkpt #2\n nop")
+    run_blocks(m)
+    assert cpu.mode == ABT and cpu.regs[15] == 0x0C and cpu.regs[14] == CODE + 6 + 4
+    assert cpu.spsr_bank[5] & 0x0600FC00 == it_bits(0x08)   # IT EQ, the BKPT's own state
