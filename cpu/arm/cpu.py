@@ -614,8 +614,13 @@ class ARMCPU(MemoryAccessMixin, Device):
             return 2
         return 4 if (hw >> 11) in (0x1D, 0x1E, 0x1F) else 2
 
+    #: tests set this so that translator bugs fail loudly instead of becoming UNDEF
+    raise_internal_errors = False
+
     def _internal_error(self, e: Exception, key: int, ent) -> None:
         import traceback
+        if self.raise_internal_errors:
+            raise e
         pc = key & M32
         log.log("guest_errors", f"internal error executing block at 0x{pc:08x}: {e!r}")
         log.log("unimp", "".join(traceback.format_exception(type(e), e, e.__traceback__)))

@@ -26,8 +26,14 @@ def trans_b(ctx: Ctx, a) -> bool:
     to_thumb = ctx.thumb != bool(a.exchange)
     if not a.exchange and not a.link and target == ctx.block_start and ctx.loop_back():
         return True
+    if (ctx.cond is not None and not a.exchange and not a.link and not ctx.thumb
+            and ctx.loop_ok and target != ctx.block_start):
+        if target > ctx.pc and ctx.skip_forward(target):
+            return True
+        ctx.side_exit(hex((target & ~3) | ctx.key_hi))
+        return True
     if not a.exchange and ctx.cond is None and (target ^ ctx.pc) & ~0xFFF == 0 \
-            and target not in ctx.visited:
+            and target not in ctx.visited and not ctx.regions:
         # an unconditional branch within the page: keep translating at the target
         ctx.follow = target & ~(1 if ctx.thumb else 3)
         return True

@@ -114,7 +114,10 @@ class Ctx:
         self.follow: Optional[int] = None  # set by a generator: continue translating there
         self.visited: set = set()          # instruction addresses already in the block
         self.block_start = key & M32 & ~1
-        self.loop_ok = True
+        self.loop_ok = True                # loops, side exits, predication allowed
+        self.sk_used = False               # the block counts skipped instructions in `sk`
+        self.regions: List[int] = []       # open predicated regions (their end addresses)
+        self.pending_region: Optional[int] = None
         self.itstate_next = None  # T32: IT state for the following instruction
 
     # --- code buffer ---------------------------------------------------------------
@@ -218,6 +221,25 @@ class Ctx:
             return False
         self.lines.append((self.indent, "\0LOOP"))
         self.ended = True
+        return True
+
+    def side_exit(self, key_expr: str) -> None:
+        """Leave the block here (inside a condition) without ending the translation:
+        the instructions after this one are not counted on this path."""
+        self.lines.append((self.indent, f"\0SIDE {self.idx}|{key_expr}"))
+
+    def skip_forward(self, target: int) -> bool:
+        """A conditional branch forward to ``target`` in this page: translate the
+        instructions up to it as the not-taken path (``if cond: sk += k / else: ...``).
+        Call inside the branch's condition; False if not possible here."""
+        k = (target - self.pc) // self.size - 1
+        if (not self.loop_ok or self.thumb or k < 0 or k > 8 or (target ^ self.pc) & ~0xFFF
+                or (self.regions and target > self.regions[-1])):
+            return False
+        if k:
+            self.emit(f"sk += {k}")
+            self.sk_used = True
+            self.pending_region = target
         return True
 
     def sync(self) -> None:
@@ -333,7 +355,9 @@ class Ctx:
         regs = sorted(self.read | self.written)
         flags = sorted(self.flags_read | self.flags_written)
         looping = any(t == "\0LOOP" for _, t in self.lines)
-        if looping:
+        sides = any(t.startswith("\0SIDE ") for _, t in self.lines)
+        counting = looping or sides or self.sk_used
+        if counting:
             self.helper("clock", self.cpu.clock)
         binds = sorted(self.bind)
         params = ", ".join(["R", "cpu=cpu"] + [f"{b}={b}" for b in binds])
@@ -342,34 +366,50 @@ class Ctx:
             out.append("    " + "; ".join(f"r{n} = R[{n}]" for n in regs))
         if flags:
             out.append("    " + "; ".join(f"{f}f = cpu.{f.upper()}F" for f in flags))
-        extra = 0
-        count = ""
+
+        def count(unexecuted: int = 0) -> str:
+            """Correct the dispatcher's ``clock.icount += ninsns`` for this exit."""
+            neg = (["sk"] if self.sk_used else []) + ([str(unexecuted)] if unexecuted else [])
+            if looping:
+                return f"clock.icount += it * {ninsns}" + "".join(" - " + x for x in neg)
+            return ("clock.icount -= " + " + ".join(neg)) if neg else ""
+
+        init = []
+        if self.sk_used:
+            init.append("sk = 0")
         if looping:
-            out.append(f"    it = 0; lim = (cpu.icount_end - clock.icount) // {ninsns}")
-            out.append("    try:")
+            init.append(f"it = 0; lim = (cpu.icount_end - clock.icount) // {ninsns}")
+        for line in init:
+            out.append("    " + line)
+        extra = 0
+        out.append("    try:")
+        if looping:
             out.append("        while True:")
             extra = 1
-            count = f"clock.icount += it * {ninsns}"
-        else:
-            out.append("    try:")
         start_key = hex(self.key)
         for indent, text in self.lines:
             pad = "    " * (indent + 1 + extra)
-            if text.startswith("\0EXIT "):
+            if text.startswith("\0EXIT ") or text.startswith("\0SIDE "):
+                if text.startswith("\0SIDE "):
+                    idx, key_expr = text[6:].split("|", 1)
+                    c = count(ninsns - int(idx) - 1)
+                else:
+                    key_expr, c = text[6:], count()
                 self._writeback(indent + 1 + extra, out)
-                if count:
-                    out.append(pad + count)
-                out.append(pad + "return " + text[6:])
+                if c:
+                    out.append(pad + c)
+                out.append(pad + "return " + key_expr)
             elif text == "\0LOOP":
                 out.append(pad + "if it + 1 < lim and not cpu.exit_request:")
                 out.append(pad + "    it += 1")
                 out.append(pad + "    continue")
                 self._writeback(indent + 1 + extra, out)
-                out.append(pad + count)
+                out.append(pad + count())
                 out.append(pad + "return " + start_key)
             elif text.startswith("\0RET "):
-                if count:
-                    out.append(pad + count)
+                c = count()
+                if c:
+                    out.append(pad + c)
                 out.append(pad + "return " + text[5:])
             elif text == "\0SYNC":
                 self._writeback(indent + 1 + extra, out)
@@ -381,8 +421,9 @@ class Ctx:
         out.append("    except GuestException:")
         wb: List[str] = []
         self._writeback(2, wb)
-        if count:
-            wb.append("        " + count)
+        c = count()
+        if c:
+            wb.append("        " + c)
         out.extend(wb or ["        pass"])
         out.append("        raise")
         return "\n".join(out) + "\n"
@@ -427,11 +468,18 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
     if trace:
         ctx.helper("trace_block", cpu.trace_block)
         ctx.lines.append((1, f"trace_block({hex(start)}, {hex(key)})"))
+    marks: List[int] = []  # line count when each open region started
     while True:
+        while ctx.regions and pc == ctx.regions[-1]:
+            ctx.regions.pop()
+            if len(ctx.lines) == marks.pop():
+                ctx.emit("pass")
+            ctx.pop()
         ctx.pc = pc
         ctx.idx = n
         ctx.ended = False
         ctx.follow = None
+        ctx.pending_region = None
         ctx.visited.add(pc)
         size = decode(ctx, lambda off, sz, _pc=pc: fetch((_pc + off) & M32, sz))
         if size == 0:
@@ -446,12 +494,23 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
         pc = (pc + size) & M32
         if ctx.ended:
             break
+        if ctx.pending_region is not None:
+            ctx.emit("else:")
+            ctx.push()
+            ctx.regions.append(ctx.pending_region)
+            marks.append(len(ctx.lines))
         if ctx.follow is not None:
             pc = ctx.follow
             page_end = (pc | 0xFFF) + 1
         if n >= max_insns or pc >= page_end or pc == 0:
             ctx.exit(hex(pc | (1 if ctx.thumb else 0) | ctx.key_hi))
             break
+    while ctx.regions:  # the block ended inside predicated code: the skipping paths go on
+        target = ctx.regions.pop()
+        if len(ctx.lines) == marks.pop():
+            ctx.emit("pass")
+        ctx.pop()
+        ctx.exit(hex(target | (1 if ctx.thumb else 0) | ctx.key_hi))
     blk.ninsns = n
     name = f"tb_{start:08x}"
     func, src = compile_block(ctx, name, {"GuestException": GuestException}, n)

@@ -27,6 +27,8 @@ from unicorn import arm_const as A
 
 from pysystem.clock import VirtualClock
 from pysystem.cpu.arm import ARMCPU
+
+ARMCPU.raise_internal_errors = True  # translator bugs must fail the tests
 from pysystem.memory import AddressSpace, ContainerRegion, RAMRegion
 
 RAM_SIZE = 0x100000

@@ -12,6 +12,8 @@ import keystone
 
 from pysystem.clock import VirtualClock
 from pysystem.cpu.arm import ARMCPU
+
+ARMCPU.raise_internal_errors = True  # translator bugs must fail the tests
 from pysystem.memory import AddressSpace, ContainerRegion, RAMRegion
 
 _KS = {}
