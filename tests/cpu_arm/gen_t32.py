@@ -647,10 +647,11 @@ GENERATORS: Dict[str, Gen] = {
 }
 
 # forms that may sit inside an IT block (one instruction, no SP/branch use)
+# (ISB: Unicorn (QEMU 5) loses the IT state after an ISB inside an IT block)
 NOT_IN_IT = {"B_cond16", "B16", "CBZ", "BX16", "BLX16", "BXJ_t", "B_cond32", "B32", "BL32", "TBB",
              "CPS16", "CPS_t", "PUSH16", "POP16", "LDST_sp16", "ADDSUB_sp7", "COPROC",
              "STREX_t", "LDREX_t", "STREXBH_t", "STREXD_t", "LDREXBH_t", "LDREXD_t",
-             "ISB_t", "MOV_pc", "POP_pc", "LDR_pc", "LDM_pc"}  # Unicorn (QEMU 5) loses the IT state after an ISB inside an IT block
+             "ISB_t", "MOV_pc", "POP_pc", "LDR_pc", "LDM_pc"}
 IT_FORMS = [n for n in GENERATORS if n not in NOT_IN_IT]
 IT_AVOID = (BASE, INDEX, 13)
 
