@@ -89,7 +89,8 @@ def dp(ctx: Ctx, a, b: str, carry) -> bool:
     op, s, rd = a.op, a.s, a.rd
     if op in (TST, TEQ, CMP, CMN) and not s:
         return False
-    b = _fix(ctx, b)
+    if not (op in (MOV, MVN) and not s and rd != 15):
+        b = _fix(ctx, b)  # used more than once below
     if s and op in LOGICAL and carry is not None:
         c = ctx.tmp("c")
         ctx.emit(f"{c} = {carry}")
@@ -110,7 +111,7 @@ def dp(ctx: Ctx, a, b: str, carry) -> bool:
         expr = {AND: f"{ra} & {b}", EOR: f"{ra} ^ {b}", TST: f"{ra} & {b}", TEQ: f"{ra} ^ {b}",
                 ORR: f"{ra} | {b}", MOV: b, BIC: f"{ra} & ~{b} & {M}" if not b.startswith("0x")
                 else f"{ra} & {hex(~int(b, 16) & 0xFFFFFFFF)}",
-                MVN: f"{b} ^ {M}" if not b.startswith("0x") else hex(~int(b, 16) & 0xFFFFFFFF)}[op]
+                MVN: f"({b}) ^ {M}" if not b.startswith("0x") else hex(~int(b, 16) & 0xFFFFFFFF)}[op]
         out(expr)
         if flags:
             ctx.set_nz(res)

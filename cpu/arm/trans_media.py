@@ -139,7 +139,7 @@ def trans_extend(ctx: Ctx, a) -> bool:
     sign = 1 << (width - 1)
     e = f"(({v} & {hex(mask)}) ^ {hex(sign)}) - {hex(sign)}" if signed else f"{v} & {hex(mask)}"
     if a.rn == 15:
-        ctx.w(a.rd, f"({e}) & {M}")
+        ctx.w(a.rd, f"({e}) & {M}" if signed else e)
     else:
         ctx.w(a.rd, f"({ctx.r(a.rn)} + ({e})) & {M}")
     return True

@@ -555,3 +555,71 @@ def test_exec_and_in_asm_logging(m, monkeypatch):
     assert "IN: \n0x00001000:  e3a00001  mov" in err
     assert "Trace 0: " in err and "[00000000/00001000/" in err
     assert "R00=00000000" in err
+
+
+def test_smc_enters_monitor_mode(m):
+    cpu = m.cpu
+    cpu.cp15_mvbar = 0x3000
+    m.word(0x1000, 0xE1600070)  # smc #0 (keystone lacks the feature)
+    cpu.regs[15] = 0x1000
+    cpu.single_step()
+    assert cpu.mode == 0x16 and cpu.regs[15] == 0x3008 and cpu.regs[14] == 0x1004
+    assert cpu.cpsr & 0x1C0 == 0x1C0
+
+
+def test_setend_big_endian_data(m):
+    cpu = m.cpu
+    m.word(0x2000, 0x11223344)
+    m.load(0x1000, """
+        mov r1, #0x2000
+        setend be
+        ldr r0, [r1]
+        ldrh r2, [r1]
+        str r0, [r1, #4]
+        setend le
+        ldr r3, [r1, #4]
+    """)
+    cpu.regs[15] = 0x1000
+    m.run_to(0x101C)
+    assert cpu.regs[0] == 0x44332211 and cpu.regs[2] == 0x4433 and cpu.regs[3] == 0x11223344
+    assert not cpu.cpsr & (1 << 9)
+
+
+def test_loop_block_counts_exactly(m):
+    """A self-looping block runs inside one call but counts every pass, and stops at
+    the budget."""
+    cpu = m.cpu
+    m.load(0x1000, "mov r0, #0\n loop: add r0, r0, #1\n cmp r0, #1000\n bne loop\n b .")
+    cpu.regs[15] = 0x1000
+    n = cpu.run(301)
+    assert n == cpu.clock.icount and n - 301 < 3
+    cpu.run(10000)
+    assert cpu.regs[0] == 1000
+    assert cpu.clock.icount >= 1 + 3 * 1000
+
+
+def test_predicated_and_side_exit_counts(m):
+    cpu = m.cpu
+    m.load(0x1000, """
+        mov r0, #5
+        cmp r0, #5
+        beq l1
+        add r1, r1, #1
+        add r1, r1, #1
+    l1: cmp r0, #4
+        bne l2
+        mov r2, #9
+        mov r2, #9
+        mov r2, #9
+        mov r2, #9
+        mov r2, #9
+        mov r2, #9
+        mov r2, #9
+        mov r2, #9
+        mov r2, #9
+        mov r2, #9
+    l2: b .
+    """)
+    cpu.regs[15] = 0x1000
+    cpu.run(1)
+    assert cpu.regs[15] == 0x1044 and cpu.clock.icount == 5 and cpu.regs[1] == 0  # mov cmp beq cmp bne
