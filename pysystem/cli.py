@@ -110,7 +110,11 @@ def _install_signal_handlers(prog: str) -> dict:
     """SIGTERM/SIGHUP/SIGINT: QEMU's message, then an orderly exit (status 0) through
     every ``finally``; returns the previous handlers."""
     def handler(signum, frame):
-        sys.stderr.write(f"\r\n{prog}: terminating on signal {signum}\r\n")
+        try:
+            sys.stderr.write(f"\r\n{prog}: terminating on signal {signum}\r\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - the terminal may be gone (SIGHUP): exit anyway
+            pass
         raise SystemExit(0)
 
     saved = {}
