@@ -173,6 +173,10 @@ REGS = [
     Reg("DBGDSAR", 14, 2, 0, 0, 0, kind="const", reset=0, access="r", user="r"),
     Reg("DBGDSCRINT", 14, 0, 0, 1, 0, kind="const", reset=0, access="r", user="r"),
     Reg("DBGDSCREXT", 14, 0, 0, 2, 2),
+    # CP14 ThumbEE (ID_PFR0 advertises it; Linux saves TEEHBR at every context switch).
+    # TEECR.XED (user access to TEEHBR disabled) is stored but not enforced.
+    Reg("TEECR", 14, 0, 6, 0, 0, mask=0x1),
+    Reg("TEEHBR", 14, 1, 6, 0, 0, mask=0xFFFFFFFC, user="rw"),
 ]
 
 BY_KEY: Dict[Key, Reg] = {r.key: r for r in REGS}
