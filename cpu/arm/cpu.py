@@ -25,7 +25,7 @@ Memory: see memaccess.py (soft TLB, slow paths, code-page tracking).
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 from pysystem import log
 from pysystem.qdev import Device

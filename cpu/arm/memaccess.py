@@ -17,13 +17,12 @@ key -> block) is cleared whenever a mapping or a block goes away.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 from pysystem import log
 
 from . import mmu
-from .exceptions import (FSR_ALIGNMENT, FSR_EXT, FSR_SYNC_EXTERNAL, FSR_WNR, DataAbort, MMUFault,
-                         PrefetchAbort)
+from .exceptions import FSR_ALIGNMENT, FSR_EXT, FSR_SYNC_EXTERNAL, FSR_WNR, DataAbort, MMUFault
 
 M32 = 0xFFFFFFFF
 PAGE_MASK = 0xFFFFF000

@@ -90,7 +90,9 @@ def trans_bkpt(ctx: Ctx, a) -> bool:
 
 
 def trans_udf(ctx: Ctx, a) -> bool:
-    return False
+    """UDF: architecturally undefined (Linux's BUG()); not logged as unimplemented."""
+    ctx.undef()
+    return True
 
 
 def trans_nop(ctx: Ctx, a) -> bool:
