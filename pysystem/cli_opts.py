@@ -62,7 +62,8 @@ OPTIONS: Tuple[Option, ...] = (
     Option("s", None, "shorthand for -gdb tcp::1234", False),
     Option("gdb", "dev", "accept a gdb connection on 'dev'", False),
     Option("icount", "[shift=]N|auto[,sleep=on|off]",
-           "guest time: 2^N ns per instruction (default 3); sleep=on idles in host time"),
+           "guest time: 2^N ns per instruction (default 3); sleep=on: an idle guest "
+           "waits in host time (default: on when stdin is a terminal)"),
     Option("d", "item1,...", "enable logging of the given items (-d help lists them)"),
     Option("D", "logfile", "write the log to 'logfile' (default: stderr)"),
     Option("snapshot", None, "write to temporary copies instead of the disk images"),

@@ -17,8 +17,11 @@ that can wake the guest.  A machine without CPUs (``-M none``) or a paused one
 Guest time never depends on the host: host I/O is polled (select with timeout 0)
 between slices, at most every POLL_INTERVAL of host time, and input delivered
 there lands at whatever guest time the slice ended.  With ``sleep=True``
-(``-icount sleep=on``) an idle guest waits in host time until its next deadline
-(so an idle shell does not spin the host CPU) - the warp itself stays exact.
+(``-icount sleep=on``; the command line's default when stdin is a terminal) an
+idle guest waits in host time until its next deadline, so an idle interactive
+shell does not spin the host CPU; the warp itself stays exact, so only the
+guest time at which host input lands differs.  With ``sleep=False`` (the
+default for scripted runs) idle time costs nothing.
 
 The machine's requests (shutdown, reset, pause) are acted on between slices: a
 device asks through ``machine.request_*`` and sets the CPUs' ``exit_request``.
@@ -136,11 +139,14 @@ class MainLoop:
             self.poll(None)
             return
         if self.sleep:
-            wait = (deadline - clock.now()) / 1e9
-            if wait > 0:
-                self.poll(wait)
-                if self._woken():
-                    return
+            target = time.monotonic() + (deadline - clock.now()) / 1e9
+            while True:
+                left = target - time.monotonic()
+                if left <= 0:
+                    break
+                self.poll(left)
+                if self._woken() or clock.next_deadline() != deadline:
+                    return          # input woke the guest, or a new timer: look again
         clock.warp_to_next_deadline()
         clock.run_timers()
 

@@ -1,0 +1,134 @@
+"""The main loop: slices bounded by timer deadlines, warping over idle, -icount sleep.
+
+The CPU here is a counter that "executes" instructions by advancing the clock and
+halts (WFI) after a given amount of work; an IRQ line wakes it.  That is all the
+loop relies on (run/halted/irq_level/exit_request), so the loop itself, the real
+VirtualClock and Timers, and the real machine requests are what is tested.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pysystem import qom
+from pysystem.clock import Timer
+from pysystem.machines.none import NoneMachine
+from pysystem.main_loop import SLICE, MainLoop
+
+
+class CountingCPU:
+    def __init__(self, clock, work: int):
+        self.clock, self.work = clock, work
+        self.remaining = work
+        self.halted = False
+        self.exit_request = False
+        self.irq_level = [0, 0]
+        self.slices = []
+
+    def run(self, max_insns: int) -> int:
+        if self.halted:
+            if not any(self.irq_level):
+                return 0
+            self.halted = False
+            self.irq_level = [0, 0]     # the interrupt handler acknowledges the device
+            self.remaining = self.work
+        n = min(max_insns, self.remaining)
+        self.slices.append(max_insns)
+        self.clock.icount += n
+        self.remaining -= n
+        if not self.remaining:
+            self.halted = True          # WFI
+        return n
+
+
+@pytest.fixture
+def machine():
+    qom.reset_root()
+    m = NoneMachine()
+    m.realize()
+    m.reset()
+    m.start()
+    yield m
+    qom.reset_root()
+
+
+def periodic_guest(m, work: int, period_ns: int, ticks: int):
+    """A CPU that works, then waits; a timer IRQ every period wakes it; after
+    ``ticks`` ticks the guest powers off.  Returns the log of tick times."""
+    cpu = CountingCPU(m.clock, work)
+    m.cpus.append(cpu)
+    fired = []
+
+    def tick():
+        fired.append((m.clock.now(), m.clock.icount))
+        cpu.irq_level[0] = 1
+        if len(fired) == ticks:
+            m.request_shutdown()
+        else:
+            timer.mod(m.clock.now() + period_ns)
+
+    timer = Timer(m.clock, tick, "tick")
+    timer.mod(period_ns)
+    return cpu, fired
+
+
+def test_timers_fire_exactly_at_their_deadline(machine):
+    cpu, fired = periodic_guest(machine, work=10**9, period_ns=1_000_003, ticks=5)
+    status = MainLoop(machine).run()
+    assert status == 0
+    # the CPU never idles here: each slice ends at the first instruction boundary (8 ns)
+    # at or after the next deadline, and the timer re-arms from there
+    expected, t = [], 0
+    for _ in range(5):
+        t += 1_000_003
+        t += -t % 8
+        expected.append(t)
+    assert [t for t, _ in fired] == expected
+    assert max(cpu.slices) <= SLICE
+
+
+def test_idle_warps_to_the_deadline_without_host_time(machine):
+    cpu, fired = periodic_guest(machine, work=1000, period_ns=10 * 10**9, ticks=3)
+    start = time.monotonic()
+    assert MainLoop(machine, sleep=False).run() == 0
+    assert time.monotonic() - start < 5
+    # 30 s of guest time passed, almost all of it idle: exactly the deadlines
+    assert [t for t, _ in fired] == [10 * 10**9, 20 * 10**9, 30 * 10**9]
+    assert fired[-1][1] == 3000          # instructions: 1000 per wake-up (the first too)
+
+
+def test_runs_are_deterministic(machine):
+    runs = []
+    for _ in range(2):
+        qom.reset_root()
+        m = NoneMachine()
+        m.realize()
+        m.reset()
+        m.start()
+        cpu, fired = periodic_guest(m, work=123_457, period_ns=2_000_000, ticks=20)
+        MainLoop(m).run()
+        runs.append((fired, cpu.slices))
+    assert runs[0] == runs[1]
+
+
+def test_sleep_waits_in_host_time_but_warps_exactly(machine):
+    cpu, fired = periodic_guest(machine, work=1000, period_ns=300_000_000, ticks=1)
+    start = time.monotonic()
+    assert MainLoop(machine, sleep=True).run() == 0
+    assert time.monotonic() - start >= 0.28
+    assert fired == [(300_000_000, 1000)]
+
+
+def test_paused_machine_runs_nothing(machine):
+    cpu = CountingCPU(machine.clock, 10**9)
+    machine.cpus.append(cpu)
+    machine.start_paused = True
+    machine.start()
+    loop = MainLoop(machine)
+    timer = Timer(machine.clock, machine.quit, "quit")
+    timer.mod(0)
+    # paused: timers do not run either (guest time is frozen); quit from the "monitor"
+    loop.add_poll_hook(machine.quit)
+    assert loop.run() == 0
+    assert machine.clock.icount == 0 and timer.pending
