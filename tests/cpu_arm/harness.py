@@ -122,6 +122,25 @@ class Pair:
         return out
 
 
+    def enable_mmu(self) -> List[str]:
+        """Turn the MMU on in both (identity-mapped first MiB, AP=3, client domain 0),
+        by running the same MCRs in both; returns mismatches like ``run``."""
+        table = 0xC0000
+        entry = struct.pack("<I", 0x00000C02)
+        self.uc.mem_write(table, entry)
+        self.space.write_bytes(table, entry)
+        words = [0xE3000000, 0xE340000C,  # movw/movt r0, #0xc0000
+                 0xEE020F10,              # mcr p15, 0, r0, c2, c0, 0   TTBR0
+                 0xE3A00001,              # mov r0, #1
+                 0xEE030F10,              # mcr p15, 0, r0, c3, c0, 0   DACR
+                 0xEE110F10,              # mrc p15, 0, r0, c1, c0, 0
+                 0xE3800001,              # orr r0, r0, #1
+                 0xEE010F10,              # mcr p15, 0, r0, c1, c0, 0   SCTLR.M
+                 0xF57FF06F]              # isb
+        code = b"".join(struct.pack("<I", w) for w in words)
+        return self.run(code, [0] * 15, 0, bytes(DATA_SIZE))
+
+
 def random_state(rng: random.Random):
     regs = [rand_value(rng) for _ in range(15)]
     flags = rng.getrandbits(32) & CPSR_CMP_MASK

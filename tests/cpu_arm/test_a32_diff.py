@@ -39,10 +39,13 @@ def test_form(pair, name):
         assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
 
 
-def _campaign(seed, sequences, length):
+def _campaign(seed, sequences, length, mmu=False):
     """Random programs (with forward branches), alternately in SVC and User mode;
     returns the number of instructions executed."""
     pair = Pair()
+    if mmu:
+        assert not pair.enable_mmu()
+        assert pair.cpu.cp15_sctlr & 1
     rng = random.Random(seed)
     for s in range(sequences):
         insns = random_program(rng, length, CODE_BASE)
@@ -55,6 +58,10 @@ def _campaign(seed, sequences, length):
 
 def test_random_sequences():
     assert _campaign(1, 500, 300) >= 100000
+
+
+def test_random_sequences_with_mmu_on():
+    assert _campaign(3, 60, 300, mmu=True) >= 12000
 
 
 @pytest.mark.slow
