@@ -265,9 +265,12 @@ def test_cp15_identification(m):
         mrc p15, 4, r3, c15, c0, 0
         mrc p15, 0, r4, c1, c0, 0
         mrc p14, 0, r5, c0, c0, 0
+        mcr p14, 6, r2, c1, c0, 0
+        mrc p14, 6, r6, c1, c0, 0
     """)
     cpu.regs[15] = 0x1000
-    m.run_to(0x1018)
+    m.run_to(0x1020)
+    assert cpu.regs[6] == cpu.regs[2] & ~3  # TEEHBR[1:0] read as zero
     assert cpu.regs[0] == 0x410FC090 and cpu.regs[1] == 0x80000000 and cpu.regs[2] == 0x80038003
     assert cpu.regs[4] == 0x00C50078 and cpu.regs[5] == 0x35141000
 
