@@ -38,6 +38,7 @@ class MemoryAccessMixin:
     def init_memory_access(self) -> None:
         self.tlb_read: List[Dict[int, int]] = [{}, {}]
         self.tlb_write: List[Dict[int, int]] = [{}, {}]
+        self.tlb_exec: List[Dict[int, int]] = [{}, {}]  # virtual page -> physical page
         self.tbs: Dict[tuple, object] = {}
         self.code_pages: Dict[int, List[tuple]] = {}
         self._ram: Optional[bytearray] = None
@@ -80,7 +81,7 @@ class MemoryAccessMixin:
 
     # --- caches -----------------------------------------------------------------------
     def tlb_flush_all(self, key=None, value=None) -> None:
-        for d in self.tlb_read + self.tlb_write:
+        for d in self.tlb_read + self.tlb_write + self.tlb_exec:
             d.clear()
         self.jc.clear()
         self.jc_step.clear()
@@ -145,8 +146,14 @@ class MemoryAccessMixin:
 
     # --- code fetch ---------------------------------------------------------------------
     def translate_code(self, va: int, user: bool) -> int:
-        pa, _ = mmu.translate(self, va, mmu.EXEC, user)
-        return pa
+        """Physical address of an instruction (MMUFault if it cannot be fetched)."""
+        itlb = self.tlb_exec[user]
+        page = itlb.get(va >> 12)
+        if page is None:
+            pa, _ = mmu.translate(self, va, mmu.EXEC, user)
+            itlb[va >> 12] = pa >> 12
+            return pa
+        return (page << 12) | (va & 0xFFF)
 
     def fetch_code(self, va: int, size: int, start_va: int, start_pa: int, user: bool,
                    pages: list) -> Optional[int]:
