@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import select
 import termios
 from typing import List, Optional
 
@@ -108,10 +109,13 @@ class StdioChardev(Chardev):
         view = memoryview(data)
         try:
             while view:
-                n = os.write(self.out_fd, view)
+                try:
+                    n = os.write(self.out_fd, view)
+                except BlockingIOError:     # a non-blocking stdout that is full: wait a bit
+                    if not select.select([], [self.out_fd], [], 1.0)[1]:
+                        break               # nobody reads it: drop the rest
+                    continue
                 view = view[n:]
-        except BlockingIOError:
-            pass            # a terminal that cannot keep up loses output, as QEMU's does
         except OSError:
             pass            # stdout closed: output goes nowhere
         return len(data)
