@@ -381,7 +381,7 @@ def _can_raise(ctx: Ctx, lines) -> bool:
     """Whether generated lines may raise a guest exception or call a state helper."""
     for _, text in lines:
         if text.startswith("\0"):
-            if text.startswith("\0EXIT"):
+            if text.startswith(("\0EXIT", "\0SIDE", "\0LOOP")):
                 continue
             return True
         if "raise " in text:
@@ -429,6 +429,10 @@ def translate_t32(ctx: Ctx, fetch: Callable[[int, int], Optional[int]]) -> int:
         next_it = it_advance(it)
     base_hi = ctx.key_hi & ~IT_MASK
     ctx.key_hi = base_hi | (next_it << IT_SHIFT)
+    # loops back to the block start and side exits assume the block key's IT state
+    if ctx.idx == 0:
+        ctx.t32_loop_ok = ctx.loop_ok
+    ctx.loop_ok = ctx.t32_loop_ok and next_it == block_it
     ctx.t32_it, ctx.t32_next_it = it, next_it
     ctx.insn, ctx.size = insn, size
     if args is not None and getattr(args, "s", None) == S16:

@@ -22,6 +22,9 @@ Argument conventions (besides those of the shared generators):
   write-back to a base in the list).
 * ``trans_svc_t``: SVC; inside an IT block it saves the advanced IT state.
 * ``trans_bcond``: B<cond> (UNDEFINED inside an IT block).
+
+Conditional branches and CBZ/CBNZ become side exits when ``ctx.loop_ok`` (the T32
+decoder clears it while the IT state differs from the block's).
 """
 from __future__ import annotations
 
@@ -59,11 +62,16 @@ def trans_it(ctx: Ctx, a) -> bool:
 
 
 def trans_cbz(ctx: Ctx, a) -> bool:
+    """CBZ/CBNZ: a side exit (the block goes on with the fall-through path)."""
     if _in_it(ctx):
         return False
     target = (ctx.pc_read + a.imm) & 0xFFFFFFFF
     ctx.emit(f"if {ctx.r(a.rn)} {'!=' if a.nz else '=='} 0:")
     ctx.push()
+    if ctx.loop_ok:
+        ctx.side_exit(hex(target | 1 | ctx.key_hi))
+        ctx.pop()
+        return True
     ctx.exit(hex(target | 1 | ctx.key_hi))
     ctx.pop()
     ctx.exit(ctx.next_key())
@@ -191,6 +199,11 @@ def trans_svc_t(ctx: Ctx, a) -> bool:
 
 
 def trans_bcond(ctx: Ctx, a) -> bool:
+    """B<cond> (T1/T3): a side exit unless it loops to the block's start."""
     if _in_it(ctx):
         return False
+    target = (ctx.pc_read + a.imm) & 0xFFFFFFFF
+    if ctx.cond is not None and ctx.loop_ok and target != ctx.block_start:
+        ctx.side_exit(hex(target | 1 | ctx.key_hi))
+        return True
     return br.trans_b(ctx, a)
