@@ -34,6 +34,7 @@ and T32 decoders.
 from __future__ import annotations
 
 import platform
+import re
 import struct as _struct
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -65,6 +66,34 @@ COND_FLAGS = {0: "z", 1: "z", 2: "c", 3: "c", 4: "n", 5: "n", 6: "v", 7: "v",
               8: "cz", 9: "cz", 10: "nv", 11: "nv", 12: "znv", 13: "znv"}
 
 _CODE_CACHE: Dict[str, Any] = {}
+_FLAG_WRITE = re.compile(r"\b[nzcv]f\s*=(?!=)")
+
+
+def merge_conditions(lines: List[Tuple[int, str]]) -> List[Tuple[int, str]]:
+    """Peephole: consecutive instructions with the same condition share one ``if``
+    when the first does not change the flags or leave the block."""
+    out: List[Tuple[int, str]] = []
+    i = 0
+    n = len(lines)
+    while i < n:
+        indent, text = lines[i]
+        out.append(lines[i])
+        i += 1
+        if not (text.startswith("if ") and text.endswith(":") and not text.startswith("if it ")):
+            continue
+        while True:
+            j = i
+            while j < n and lines[j][0] > indent:
+                j += 1
+            body = lines[i:j]
+            out.extend(body)
+            i = j
+            if not (i < n and lines[i] == (indent, text)):
+                break
+            if any(t.startswith("\0") or _FLAG_WRITE.search(t) for _, t in body):
+                break
+            i += 1  # drop the repeated `if`: the next body joins this one
+    return out
 
 
 class Block:
@@ -387,7 +416,7 @@ class Ctx:
             out.append("        while True:")
             extra = 1
         start_key = hex(self.key)
-        for indent, text in self.lines:
+        for indent, text in merge_conditions(self.lines):
             pad = "    " * (indent + 1 + extra)
             if text.startswith("\0EXIT ") or text.startswith("\0SIDE "):
                 if text.startswith("\0SIDE "):
