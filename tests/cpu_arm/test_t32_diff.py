@@ -68,3 +68,78 @@ def test_random_it_heavy():
 @pytest.mark.slow
 def test_random_sequences_long():
     assert _campaign(13, 3000, 300) >= 900000
+
+
+LOOP_PROGRAM = """
+    movw r5, #0x0000
+    movt r5, #0x8
+    movs r4, #0
+outer:
+    movs r6, #23
+inner:
+    ldr.w r0, [r5, r6, lsl #2]
+    cmp r0, r7
+    ite lt
+    addlt r1, r1, r0
+    subge.w r1, r1, #3
+    and r2, r6, #3
+    tbb [pc, r2]
+    .byte 2, 6, 10, 14
+    add.w r3, r3, #1
+    b.w next
+    eor.w r3, r3, r1, lsl #2
+    b.w next
+    orr.w r3, r3, #0x100
+    b.w next
+    sub.w r3, r3, r0, asr #1
+    b.w next
+next:
+    cmp r3, r1
+    itt hi
+    strhi r3, [r5, #4]
+    movhi r3, #0
+    cbz r3, skip2
+    adds r3, #1
+skip2:
+    subs r6, #1
+    bne inner
+    push {r4, lr}
+    bl func
+    pop {r4, lr}
+    adds r4, #1
+    cmp r4, #9
+    blt outer
+    b done
+func:
+    cbz r4, skip
+    ubfx r7, r4, #3, #5
+    add.w r7, r7, r4, lsr #1
+skip:
+    bx lr
+done:
+    mov.w r8, #50
+tight:
+    adds r9, r9, r8
+    eor.w r10, r10, r9, ror #3
+    cmp r8, #20
+    ite gt
+    addgt r11, #1
+    suble.w r11, r11, r10
+    subs r8, #1
+    bne tight
+    nop
+"""
+
+
+def test_loop_program(pair):
+    """Loops (a block branching to its own start), side exits, TBB and IT blocks in
+    loops, a call: the whole run compared with Unicorn."""
+    from machine import asm
+    from harness import CODE_BASE, DATA_BASE
+    code = asm(LOOP_PROGRAM, CODE_BASE, thumb=True)
+    rng = random.Random(5)
+    for trial in range(4):
+        regs, flags, data = random_state(rng)
+        regs[13] = DATA_BASE + 0x9000
+        diff = pair.run(code, regs, flags, data, thumb=True, ninsns=200000)
+        assert not diff, f"trial {trial}: {diff}"
