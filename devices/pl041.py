@@ -108,7 +108,7 @@ class PL041(SysBusDevice):
         _plain("SLIEN", 0x70, "slot interrupt enable"),
         Reg("INTCLR", 0x74, on_write="_write_intclr", doc="interrupt clear"),
         Reg("MAINCR", 0x78, on_write="_write_maincr", doc="main control"),
-        _plain("RESET", 0x7C, "reset"),
+        _plain("RESET", 0x7C, "reset", attr="reset_reg"),
         _plain("SYNC", 0x80, "sync control"),
         Reg("ALLINTS", 0x84, read="_read_allints", on_write="_after_write",
             doc="all interrupts (reads ISR1's bits)"),

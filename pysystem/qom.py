@@ -239,6 +239,9 @@ def register(cls):
     if name in _TYPES and _TYPES[name] is not cls:
         raise TypeError(f"type '{name}' registered twice")
     cls.ABSTRACT = cls.__dict__.get("ABSTRACT", False)
+    for f in cls.__dict__.get("STATE", ()):
+        if callable(getattr(cls, f.name, None)):
+            raise TypeError(f"type '{name}': state field '{f.name}' would hide the method of that name")
     _TYPES[name] = cls
     return cls
 

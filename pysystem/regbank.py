@@ -14,7 +14,8 @@ register" logging all come from that table:
     STATE = REGS.fields() + (Field("read_fifo", "u32[16]"), ...)
 
 * A *stored* register (the default) is a declared state field named after the
-  register in lower case (``self.imsc``); ``count > 1`` makes it a list, one entry
+  register in lower case (``self.imsc``; ``attr=`` names it otherwise, e.g. when the
+  register's name is also a method's); ``count > 1`` makes it a list, one entry
   per ``stride`` bytes.  Guest writes keep the bits outside ``mask``.
 * ``read="method"`` computes the value instead of returning the stored one;
   ``write="method"`` handles a write entirely (the method stores what it wants);
@@ -46,7 +47,7 @@ class Reg:
     def __init__(self, name: str, offset: int, reset: Any = 0, mask: Optional[int] = None,
                  access: str = "rw", read: Optional[str] = None, write: Optional[str] = None,
                  on_write: Optional[str] = None, count: int = 1, stride: Optional[int] = None,
-                 width: int = 4, stored: bool = True, doc: str = ""):
+                 width: int = 4, stored: bool = True, doc: str = "", attr: Optional[str] = None):
         if access not in ("rw", "ro", "wo"):
             raise ValueError(f"register {name}: access must be rw, ro or wo")
         self.name, self.offset, self.reset, self.access = name, offset, reset, access
@@ -54,7 +55,7 @@ class Reg:
         self.read, self.write, self.on_write = read, write, on_write
         self.count, self.stride, self.width = count, stride or width, width
         self.stored, self.doc = stored, doc
-        self.attr = name.lower()
+        self.attr = attr or name.lower()
 
     def field(self) -> Field:
         kind = _FIELD_KIND[self.width]
