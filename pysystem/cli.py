@@ -94,8 +94,9 @@ def _user_errors():
     from .block import BlockError
     from .loader import LoaderError
     from .memory import MemoryTreeError
+    from .snapshot import SnapshotError
     return (CLIError, QOMError, MachineError, chardevs.ChardevError, log.LogError,
-            LoaderError, BlockError, MemoryTreeError)
+            LoaderError, BlockError, MemoryTreeError, SnapshotError)
 
 
 _USER_ERRORS = _user_errors()
@@ -148,6 +149,7 @@ class Config:
         self.display: Optional[str] = None
         self.serials: List[str] = []
         self.monitors: List[Tuple[str, str]] = []       # (kind, spec): legacy or chardev id
+        self.qmps: List[Tuple[str, str, bool]] = []     # (kind, spec, pretty): QMP monitors
         self.drives: List[Tuple[str, Dict[str, str]]] = []
         self.devices: List[Tuple[str, Dict[str, str]]] = []
         self.start_paused = False
@@ -307,13 +309,22 @@ def _opt_mon(cfg: Config, value: str, arch) -> None:
         if key not in ("chardev", "mode", "pretty"):
             raise CLIError(f"Invalid parameter '{key}'")
     mode = opts.get("mode", "readline")
-    if mode == "control":
-        raise CLIError("QMP (mode=control) is not supported yet")
-    if mode != "readline":
+    if mode not in ("readline", "control"):
         raise CLIError(f"Parameter 'mode' does not accept value '{mode}'")
     if "chardev" not in opts:
         raise CLIError("Parameter 'chardev' is missing")
+    if mode == "control":
+        pretty = parse_bool("pretty", opts.get("pretty", "off"))
+        cfg.qmps.append(("chardev", opts["chardev"], pretty))
+        return
     cfg.monitors.append(("chardev", opts["chardev"]))
+
+
+def _opt_qmp(pretty: bool):
+    def handler(cfg: Config, value: str, arch) -> None:
+        chardevs.parse_legacy(value)          # reject bad specs in order
+        cfg.qmps.append(("legacy", value, pretty))
+    return handler
 
 
 def _opt_chardev(cfg: Config, value: str, arch) -> None:
@@ -445,6 +456,10 @@ def _opt_rtc(cfg: Config, value: str, arch) -> None:
             raise CLIError(f"Invalid parameter '{key}'")
 
 
+def _opt_loadvm(cfg: Config, value: str, arch) -> None:
+    cfg.loadvm = value
+
+
 def _opt_nodefaults(cfg: Config, value, arch) -> None:
     cfg.nodefaults = True
 
@@ -460,11 +475,13 @@ _HANDLERS = {
     "kernel": _opt_image("kernel"), "dtb": _opt_image("dtb"), "initrd": _opt_image("initrd"),
     "append": _opt_image("append"), "nographic": _opt_nographic, "display": _opt_display,
     "serial": _opt_serial, "monitor": _opt_monitor, "mon": _opt_mon, "chardev": _opt_chardev,
+    "qmp": _opt_qmp(False), "qmp-pretty": _opt_qmp(True),
     "drive": _opt_drive, "device": _opt_device, "global": _opt_global,
     "S": _opt_start_paused, "icount": _opt_icount, "d": _opt_d, "D": _opt_log_file,
     "snapshot": _opt_flag("snapshot"), "no-reboot": _opt_flag("no-reboot"),
     "no-shutdown": _opt_flag("no-shutdown"), "rtc": _opt_rtc, "nodefaults": _opt_nodefaults,
     "no-user-config": _opt_ignore, "nodefconfig": _opt_ignore, "name": _opt_ignore,
+    "loadvm": _opt_loadvm,
 }
 
 
@@ -691,7 +708,7 @@ def _make_consoles(machine: Machine, cfg: Config):
     """Serial ports and monitors; returns the monitors' chardevs."""
     serials = list(cfg.serials)
     monitors = list(cfg.monitors)
-    has_monitor = bool(monitors) or any(s.startswith("mon:") for s in serials)
+    has_monitor = bool(monitors) or bool(cfg.qmps) or any(s.startswith("mon:") for s in serials)
     if not cfg.nodefaults:
         graphic_default = not cfg.nographic and cfg.display is None
         if cfg.nographic or graphic_default:
@@ -738,6 +755,35 @@ def _make_consoles(machine: Machine, cfg: Config):
     return mon_chardevs
 
 
+def _make_qmp_monitors(machine: Machine, cfg: Config) -> list:
+    """The -qmp/-qmp-pretty/-mon mode=control monitors (made after the HMP ones)."""
+    from .monitor.qmp import QMPMonitor
+    out = []
+    for kind, spec, pretty in cfg.qmps:
+        word = "-mon" if kind == "chardev" else ("-qmp-pretty" if pretty else "-qmp")
+        try:
+            if kind == "chardev":
+                chardev = chardevs.lookup(spec).claim()
+            else:
+                opts = chardevs.parse_legacy(spec)
+                if opts is None:
+                    continue
+                if "chardev" in opts:
+                    chardev = chardevs.lookup(opts["chardev"]).claim()
+                else:
+                    n = 0
+                    labels = {c.label for c in chardevs.all_chardevs()}
+                    while f"compat_monitor{n}" in labels:
+                        n += 1
+                    chardev = chardevs.create(dict(opts, id=f"compat_monitor{n}")).claim()
+        except chardevs.ChardevError as e:
+            raise CLIError(_one_line(e), word, spec) from None
+        qmp = QMPMonitor(machine, pretty=pretty)
+        qmp.attach(chardev)
+        out.append(qmp)
+    return out
+
+
 def _run(arch: str, prog: str, argv: List[str]) -> int:
     from .main_loop import MainLoop
     from .monitor.hmp import Monitor
@@ -756,9 +802,13 @@ def _run(arch: str, prog: str, argv: List[str]) -> int:
         mon = Monitor(machine)
         mon.attach(chardev)
         monitors.append(mon)
+    monitors += _make_qmp_monitors(machine, cfg)
     reset_root()
     machine.realize()
     machine.reset()
+    if getattr(cfg, "loadvm", None) is not None:
+        from . import snapshot
+        snapshot.load(machine, cfg.loadvm)
     sleep = machine.icount_sleep if "icount-sleep" in cfg.props else os.isatty(0)
     loop = MainLoop(machine, sleep=sleep)
     machine.monitors.extend(monitors)

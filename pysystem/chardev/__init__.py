@@ -9,9 +9,15 @@
 * ``parse_legacy(text)`` turns the ``-serial``/``-monitor`` shorthand (``stdio``,
   ``mon:stdio``, ``null``, ``file:PATH``, ``pty``, ``chardev:ID``, ``none``, ...)
   into such options.
-* Backends, one per module: stdio, null, file, pty, and mux (the multiplexer
-  behind ``-nographic``).  The other QEMU backends (tcp, telnet, unix, ringbuf,
-  serial, ...) are recognised and refused with "not supported yet".
+* Backends, one per module: stdio, null, file, pty, socket (tcp, telnet and
+  unix; servers and clients), ringbuf (alias memory), serial (alias tty: host
+  serial ports through pyserial) and mux (the multiplexer behind
+  ``-nographic``).  The other QEMU backends (udp, pipe, vc, ...) are
+  recognised and refused with "not supported yet".
+* The legacy forms ``tcp:[HOST]:PORT[,server=on][,wait=off]`` (also the old
+  ``server,nowait``), ``telnet:...``, ``unix:PATH[,...]`` and ``/dev/...`` (a
+  host serial port) are understood by ``parse_legacy``.  A listener without a
+  host binds to 127.0.0.1 (QEMU: every interface): see socket.py.
 * ``open_all(loop)`` starts host I/O once the machine is built; ``close_all()``
   releases everything and restores the terminal (every exit path calls it).
 
@@ -29,18 +35,23 @@ from .file import FileChardev
 from .mux import MuxChardev, MuxPort
 from .null import NullChardev
 from .pty import PtyChardev
+from .ringbuf import MemoryChardev, RingbufChardev
+from .serial import SerialChardev, TtyChardev
+from .socket import SocketChardev, parse_socket_legacy
 from .stdio import StdioChardev, restore_terminal
 
 __all__ = [
     "Chardev", "ChardevError", "EVENT_BREAK", "EVENT_CLOSED", "EVENT_MUX_IN",
     "EVENT_MUX_OUT", "EVENT_OPENED", "MuxChardev", "MuxPort", "StdioChardev", "NullChardev",
-    "FileChardev", "PtyChardev", "BACKENDS", "UNSUPPORTED", "create", "parse_legacy",
+    "FileChardev", "PtyChardev", "SocketChardev", "RingbufChardev", "SerialChardev",
+    "BACKENDS", "UNSUPPORTED", "create", "parse_legacy",
     "lookup", "all_chardevs", "open_all", "close_all", "restore_terminal",
 ]
 
-BACKENDS = {cls.BACKEND: cls for cls in (StdioChardev, NullChardev, FileChardev, PtyChardev)}
-UNSUPPORTED = ("tcp", "telnet", "websocket", "socket", "unix", "udp", "ringbuf", "memory",
-               "serial", "tty", "pipe", "parallel", "parport", "vc", "msmouse", "wctablet",
+BACKENDS = {cls.BACKEND: cls for cls in (StdioChardev, NullChardev, FileChardev, PtyChardev,
+                                         SocketChardev, RingbufChardev, MemoryChardev,
+                                         SerialChardev, TtyChardev)}
+UNSUPPORTED = ("websocket", "udp", "pipe", "parallel", "parport", "vc", "msmouse", "wctablet",
                "braille", "testdev", "spicevmc", "spiceport", "qemu-vdagent", "dbus")
 COMMON_OPTIONS = ("backend", "id", "mux", "logfile", "logappend")
 
@@ -63,6 +74,8 @@ def create(opts: Dict[str, str]) -> Chardev:
         raise ChardevError(f"'{backend}' is not a valid char driver name")
     if label is not None and label in _CHARDEVS:
         raise ChardevError(f"attempt to add duplicate property '{label}' to object (type 'container')")
+    if backend == "socket" and opts.pop("nowait", None) is not None:
+        opts["wait"] = "off"            # QEMU's old spelling of wait=off
     for key in ("logfile", "logappend"):
         if key in opts:
             raise ChardevError(f"chardev option '{key}' is not supported yet")
@@ -106,12 +119,15 @@ def parse_legacy(text: str) -> Optional[Dict[str, str]]:
         opts = {"backend": "file", "path": text[5:]}
     elif text.startswith("vc"):
         opts = {"backend": "null"}          # no graphical console: the vc shows nowhere
+    elif text.split(":", 1)[0] in ("tcp", "telnet", "unix") and ":" in text:
+        kind, rest = text.split(":", 1)
+        opts = parse_socket_legacy(kind, rest)
+    elif text.startswith("/dev/"):
+        opts = {"backend": "serial", "path": text}
     else:
         name = text.split(":", 1)[0]
-        if name in UNSUPPORTED or name in ("tcp", "telnet", "unix", "udp", "pipe"):
+        if name in UNSUPPORTED or name in ("udp", "pipe"):
             raise ChardevError(f"chardev backend '{name}' is not supported yet")
-        if text.startswith("/dev/"):
-            raise ChardevError("host serial devices are not supported yet")
         raise ChardevError(f"'{text}' is not a valid char driver")
     if mux:
         opts["mux"] = "on"
