@@ -1,27 +1,55 @@
-"""The human monitor (HMP), minimal: a command table and a line reader.
+"""The human monitor (HMP): one command table, QEMU's commands and texts.
 
     mon = Monitor(machine)                 # machine may be None (tests)
     text = mon.execute("info status")      # run one command line, get its output
-    mon.attach(chardev)                    # serve a chardev (a mux port or stdio)
+    mon.attach(chardev)                    # serve a chardev (stdio, a mux port, pty, socket)
+    mon.complete("info re")                # -> (start, ["registers"]): tab completion
 
-Commands live in tables of ``Command(name, params, help, handler)``:
-``COMMANDS`` for top-level commands and ``INFO_COMMANDS`` for ``info X``.  A
-handler is ``fn(mon, args: list[str]) -> str|None``; add commands with the
-``@command(...)`` / ``@info_command(...)`` decorators (issue 5 extends the
-tables and replaces the line reader with prompt_toolkit).  ``help`` output and
-error texts follow QEMU's: ``unknown command: 'foo'``; the VM keeps running.
+QMP's ``human-monitor-command`` calls ``Monitor(machine).execute(line)`` (or a
+long-lived Monitor, to keep the sticky ``x`` format).
 
-On a chardev the monitor prints QEMU's banner (with our name) and the
-``(qemu) `` prompt when it first gets the keyboard (a mux's ``mux-in``, or
-``opened`` for a chardev of its own), echoes what is typed, handles backspace,
-and turns ``\\n`` into ``\\r\\n`` on output as QEMU's monitor does.
+Commands live in tables of ``Command``: ``COMMANDS`` for top-level commands
+and ``INFO_COMMANDS`` for ``info X``.  Any module registers its own with the
+decorators; the table is the only list (help, dispatch and completion read it)::
+
+    from pysystem.monitor.hmp import command, info_command, MonitorError, UsageError
+
+    @command("savevm", "tag", "save a VM snapshot", args=("snapshot",))
+    def _savevm(mon, args):           # args: the words after the name (shell quoting)
+        if not args: raise UsageError("savevm", "string expected")
+        return "text to print"         # or None / ""
+
+    @info_command("snapshots", "", "show the currently saved VM snapshots")
+    def _info_snapshots(mon, args): ...
+
+``raw=True`` hands the handler the unsplit rest of the line (``x``, ``print``).
+``args`` names what each positional argument is, for tab completion:
+``command``, ``info``, ``qom-path``, ``qom-prop``, ``file``, ``expr`` (``$reg``
+completes), ``log``, ``snapshot``, or anything else (no completion); a
+completer for a new kind is added with ``add_completer(kind, fn)``, ``fn(mon,
+words, prefix) -> [candidates]``.  The modules holding the built-in commands
+(hmp_info, hmp_memory, hmp_system) are imported at the end of this one; the
+snapshot commands come from ``pysystem.monitor.snapshot_cmds``, imported here
+too if it exists.
+
+Errors: a handler raises ``MonitorError(text)`` (printed as is, e.g. QEMU's
+``Error: ...`` lines) or ``UsageError(cmd, text)`` (printed with QEMU's ``Try
+"help cmd" for more information``).  Unknown commands print ``unknown command:
+'foo'``; any other exception is reported in one line; the VM keeps running.
+
+On a chardev the monitor prints QEMU's banner (with our name) and the ``(qemu) ``
+prompt when it gets the keyboard (a mux's ``mux-in``, or ``opened``), and edits
+lines with ``readline.LineEditor`` (echo, cursor keys, history, Ctrl-A/E/K/U/W,
+tab completion), turning ``\\n`` into ``\\r\\n`` on output as QEMU does.
 """
 from __future__ import annotations
 
 import shlex
-from typing import Callable, Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
-from pysystem import QEMU_VERSION_COMPAT, __version__
+from pysystem import __version__
+
+from .hmp_expr import FormatState
 
 PROMPT = "(qemu) "
 
@@ -30,11 +58,20 @@ class MonitorError(Exception):
     """A command failed; its message is printed as the command's output."""
 
 
+class UsageError(MonitorError):
+    """Bad arguments: QEMU prints the reason and a pointer to ``help``."""
+
+    def __init__(self, cmd: str, text: str):
+        super().__init__(f"{text}\nTry \"help {cmd}\" for more information")
+
+
 class Command(NamedTuple):
     name: str                  # "quit|q": aliases after "|"
     params: str                # as help shows it: "[-f]", "[path]", ""
     help: str
     handler: Callable
+    raw: bool = False          # the handler gets the rest of the line unsplit
+    args: Tuple[str, ...] = ()  # completion kind of each positional argument
 
     @property
     def names(self) -> List[str]:
@@ -46,18 +83,36 @@ class Command(NamedTuple):
 
 COMMANDS: List[Command] = []
 INFO_COMMANDS: List[Command] = []
+COMPLETERS: Dict[str, Callable] = {}
 
 
-def command(name: str, params: str = "", help: str = "", table: Optional[List[Command]] = None):
-    """Decorator: add ``fn`` to the command table (``COMMANDS`` by default)."""
+def command(name: str, params: str = "", help: str = "", table: Optional[List[Command]] = None,
+            raw: bool = False, args: Tuple[str, ...] = ()):
+    """Decorator: add ``fn`` to the command table (``COMMANDS`` by default).
+
+    A later registration of the same name replaces the earlier one.
+    """
     def deco(fn):
-        (COMMANDS if table is None else table).append(Command(name, params, help, fn))
+        tbl = COMMANDS if table is None else table
+        new = Command(name, params, help, fn, raw, tuple(args))
+        for i, old in enumerate(tbl):
+            if set(old.names) & set(new.names):
+                tbl[i] = new
+                break
+        else:
+            tbl.append(new)
         return fn
     return deco
 
 
-def info_command(name: str, params: str = "", help: str = ""):
-    return command(name, params, help, INFO_COMMANDS)
+def info_command(name: str, params: str = "", help: str = "", raw: bool = False,
+                 args: Tuple[str, ...] = ()):
+    return command(name, params, help, INFO_COMMANDS, raw, args)
+
+
+def add_completer(kind: str, fn: Callable) -> None:
+    """``fn(mon, words, prefix) -> [candidates]`` completes arguments of ``kind``."""
+    COMPLETERS[kind] = fn
 
 
 def find(table: List[Command], name: str) -> Optional[Command]:
@@ -67,48 +122,86 @@ def find(table: List[Command], name: str) -> Optional[Command]:
     return None
 
 
+def split_name(line: str) -> Tuple[str, str]:
+    """The command name (up to a blank or ``/``) and the rest of the line."""
+    line = line.strip()
+    i = 0
+    while i < len(line) and not line[i].isspace() and line[i] != "/":
+        i += 1
+    return line[:i], line[i:]
+
+
+def split_args(text: str) -> List[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
 class Monitor:
     def __init__(self, machine=None):
         self.machine = machine
         self.chardev = None
-        self.line = bytearray()
+        self.editor = None
         self.banner_shown = False
         self.focused = False
         self.is_mux = False
         self.quitting = False       # after quit: no new prompt
+        self.fmt = FormatState()    # sticky x/print format and size
+        self.cpu_index = 0          # the monitor's current CPU
 
     # --- commands -------------------------------------------------------------------
     def execute(self, cmdline: str) -> str:
         """Run one command line; returns its output (lines ending in \\n)."""
-        try:
-            words = shlex.split(cmdline)
-        except ValueError:
-            words = cmdline.split()
-        if not words:
-            return ""
-        cmd = find(COMMANDS, words[0])
+        name, rest = split_name(cmdline)
+        if not name:
+            return "" if not rest.strip() else f"unknown command: '{rest.strip()}'\n"
+        cmd = find(COMMANDS, name)
         if cmd is None:
-            return f"unknown command: '{words[0]}'\n"
+            return f"unknown command: '{name}'\n"
         try:
-            out = cmd.handler(self, words[1:])
+            out = cmd.handler(self, rest if cmd.raw else split_args(rest))
         except MonitorError as e:
             out = str(e)
         except Exception as e:  # noqa: BLE001 - a broken command must not stop the VM
-            out = f"internal error in '{words[0]}': {type(e).__name__}: {e}"
+            out = f"internal error in '{name}': {type(e).__name__}: {e}"
         if not out:
             return ""
         return out if out.endswith("\n") else out + "\n"
 
+    def complete(self, text: str) -> Tuple[int, List[str]]:
+        """Completions of the last word of ``text``: (its start, sorted candidates)."""
+        from .hmp_complete import complete
+        return complete(self, text)
+
+    # --- the machine ------------------------------------------------------------------
+    def need_machine(self):
+        if self.machine is None:
+            raise MonitorError("no machine")
+        return self.machine
+
+    def cpu(self):
+        """The current CPU, or None when the machine has none."""
+        cpus = getattr(self.machine, "cpus", None) or []
+        if not cpus:
+            return None
+        return cpus[self.cpu_index if self.cpu_index < len(cpus) else 0]
+
     # --- the chardev side -----------------------------------------------------------
     def attach(self, chardev) -> None:
         from pysystem.chardev import MuxPort
+        from .readline import LineEditor
         self.chardev = chardev
         self.is_mux = isinstance(chardev, MuxPort)
+        self.editor = LineEditor(self._write_raw, self._line, self.complete, PROMPT)
         chardev.set_handlers(lambda: 4096, self._receive, self._event)
 
-    def _out(self, text: str) -> None:
+    def _write_raw(self, text: str) -> None:
         if self.chardev is not None:
-            self.chardev.write(text.replace("\n", "\r\n").encode("utf-8", "replace"))
+            self.chardev.write(text.encode("utf-8", "replace"))
+
+    def _out(self, text: str) -> None:
+        self._write_raw(text.replace("\r\n", "\n").replace("\n", "\r\n"))
 
     def _event(self, ev: str) -> None:
         if ev == "mux-in" or (ev == "opened" and not self.is_mux):
@@ -116,157 +209,42 @@ class Monitor:
             if not self.banner_shown:
                 self.banner_shown = True
                 self._out(f"pysystem {__version__} monitor - type 'help' for more information\n")
-            self._out(PROMPT + self.line.decode("utf-8", "replace"))
+            if not self.quitting:
+                self.editor.show_prompt()
         elif ev == "mux-out":
             if self.focused:
                 self._out("\n")
             self.focused = False
 
     def _receive(self, data: bytes) -> None:
-        for b in data:
-            if b in (0x0D, 0x0A):
-                if b == 0x0A and getattr(self, "_last", None) == 0x0D:
-                    self._last = b
-                    continue
-                self._last = b
-                line = self.line.decode("utf-8", "replace")
-                self.line.clear()
-                self._out("\n")
-                self._out(self.execute(line))
-                if not self.quitting:
-                    self._out(PROMPT)
-                continue
-            self._last = b
-            if b in (0x7F, 0x08):
-                if self.line:
-                    del self.line[-1]
-                    self._out("\b \b")
-            elif b == 0x15:                     # Ctrl-U: kill the line
-                self._out("\b \b" * len(self.line))
-                self.line.clear()
-            elif b >= 0x20:
-                self.line.append(b)
-                self.chardev.write(bytes((b,)))
+        if self.quitting:
+            return
+        try:
+            self.editor.feed(data)
+        except Exception as e:  # noqa: BLE001 - input must never take the emulator down
+            self._out(f"\nmonitor input error: {type(e).__name__}: {e}\n")
+            self.editor.reset_line()
+            self.editor.show_prompt()
+
+    def _line(self, line: str) -> bool:
+        """One line was entered; returns whether to show a new prompt."""
+        self._out(self.execute(line))
+        return not self.quitting
 
 
-# --- the commands ---------------------------------------------------------------------
-
-def _machine(mon: Monitor):
-    if mon.machine is None:
-        raise MonitorError("no machine")
-    return mon.machine
+def builtin_module_names() -> List[str]:
+    return ["hmp_info", "hmp_memory", "hmp_system"]
 
 
-@command("help|?", "[cmd]", "show the help")
-def _help(mon: Monitor, args: List[str]) -> str:
-    if args:
-        if args[0] == "info":
-            return "\n".join(c.help_line("info ") for c in INFO_COMMANDS)
-        cmd = find(COMMANDS, args[0])
-        if cmd is None:
-            return f"unknown command: '{args[0]}'"
-        return cmd.help_line()
-    return "\n".join(c.help_line() for c in sorted(COMMANDS, key=lambda c: c.name))
+def _load_builtin_commands() -> None:
+    import importlib
+    for mod in builtin_module_names():
+        importlib.import_module(f"{__package__}.{mod}")
+    try:
+        importlib.import_module(f"{__package__}.snapshot_cmds")
+    except ImportError as e:
+        if "snapshot_cmds" not in str(e):
+            raise
 
 
-@command("info", "[subcommand]", "show various information about the system state")
-def _info(mon: Monitor, args: List[str]) -> str:
-    if not args:
-        return _help(mon, ["info"])
-    cmd = find(INFO_COMMANDS, args[0])
-    if cmd is None:
-        return f"unknown command: 'info {args[0]}'"
-    return cmd.handler(mon, args[1:])
-
-
-@command("quit|q", "", "quit the emulator")
-def _quit(mon: Monitor, args: List[str]) -> str:
-    _machine(mon).quit()
-    mon.quitting = True
-    return ""
-
-
-@command("stop", "", "stop emulation")
-def _stop(mon: Monitor, args: List[str]) -> str:
-    _machine(mon).pause()
-    return ""
-
-
-@command("cont|c", "", "resume emulation")
-def _cont(mon: Monitor, args: List[str]) -> str:
-    _machine(mon).resume()
-    return ""
-
-
-@command("system_reset", "", "reset the system")
-def _system_reset(mon: Monitor, args: List[str]) -> str:
-    _machine(mon).request_reset("host-qmp-system-reset")
-    return ""
-
-
-_STATES = {"running": "running", "paused": "paused", "prelaunch": "paused (prelaunch)",
-           "shutdown": "paused (shutdown)"}
-
-
-@info_command("status", "", "show the current VM status (running|paused)")
-def _info_status(mon: Monitor, args: List[str]) -> str:
-    return f"VM status: {_STATES.get(_machine(mon).run_state, _machine(mon).run_state)}"
-
-
-@info_command("version", "", "show the version of QEMU")
-def _info_version(mon: Monitor, args: List[str]) -> str:
-    return f"{__version__} (pysystem, QEMU {QEMU_VERSION_COMPAT} compatible)"
-
-
-@info_command("mtree", "[-f][-d]",
-              "show memory tree (-f: dump flat view for address spaces; -d: dump disabled regions)")
-def _info_mtree(mon: Monitor, args: List[str]) -> str:
-    from pysystem.memory import mtree_text
-    flags = set()
-    for a in args:
-        if not a.startswith("-") or len(a) < 2:
-            raise MonitorError(f"info mtree: invalid argument '{a}'")
-        flags.update(a[1:])
-    bad = flags - {"f", "d"}
-    if bad:
-        raise MonitorError(f"info mtree: invalid option '-{sorted(bad)[0]}'")
-    return mtree_text(None, flatview="f" in flags, disabled="d" in flags)
-
-
-@info_command("qom-tree", "[path]", "show QOM composition tree")
-def _info_qom_tree(mon: Monitor, args: List[str]) -> str:
-    from pysystem.qom import resolve_path
-    path = args[0] if args else "/machine"
-    top = resolve_path(path)
-    if top is None:
-        raise MonitorError(f"Path '{path}' could not be resolved")
-    lines: List[str] = []
-
-    def walk(obj, depth: int) -> None:
-        lines.append(f"{'  ' * depth}/{obj.name or ''} ({obj.TYPE})")
-        for child in obj.children.values():
-            walk(child, depth + 1)
-    walk(top, 0)
-    return "\n".join(lines)
-
-
-@info_command("chardev", "", "show the character devices")
-def _info_chardev(mon: Monitor, args: List[str]) -> str:
-    from pysystem.chardev import all_chardevs
-    return "\n".join(f"{c.label}: filename={c.filename()}" for c in all_chardevs())
-
-
-@info_command("registers", "[-a]", "show the cpu registers (-a: all CPUs)")
-def _info_registers(mon: Monitor, args: List[str]) -> str:
-    cpus = _machine(mon).cpus
-    if not cpus:
-        raise MonitorError("No CPU available")
-    if args and args != ["-a"]:
-        raise MonitorError(f"info registers: invalid argument '{args[0]}'")
-    chosen = cpus if args == ["-a"] else cpus[:1]
-    out = []
-    for i, cpu in enumerate(chosen):
-        if len(chosen) > 1:
-            out.append(f"\nCPU#{i}")
-        out.append(cpu.dump_registers().rstrip("\n"))
-    return "\n".join(out)
+_load_builtin_commands()

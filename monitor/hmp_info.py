@@ -1,0 +1,282 @@
+"""``info`` commands of HMP, in QEMU 7.2's formats.
+
+version, status, registers [-a|vcpu], cpus, mtree [-f][-d], qtree, qom-tree
+[path], roms, irq, pic, chardev, block.  ``info irq`` and ``info pic`` print
+nothing on vexpress-a9, as QEMU 7.2 does there (its GIC provides no
+interrupt statistics or PIC dump).  ``info registers`` prints QEMU's ARM
+layout (core registers, PSR with the security state, the 32 VFP double
+registers with their single halves, FPSCR) for CPUs with ``regs``/``cpsr``,
+and ``dump_registers()`` for others.
+"""
+from __future__ import annotations
+
+import threading
+from typing import List
+
+from pysystem import QEMU_VERSION_COMPAT, __version__
+
+from .hmp import INFO_COMMANDS, COMMANDS, MonitorError, UsageError, command, find, info_command
+
+_MODES = {0x10: "usr", 0x11: "fiq", 0x12: "irq", 0x13: "svc", 0x16: "mon", 0x17: "abt",
+          0x1A: "hyp", 0x1B: "und", 0x1F: "sys"}
+
+
+@command("info", "[subcommand]", "show various information about the system state",
+         raw=True, args=("info",))
+def _info(mon, rest: str) -> str:
+    from .hmp import split_args, split_name
+    name, sub = split_name(rest)
+    if not name:
+        return "\n".join(c.help_line("info ") for c in sorted(INFO_COMMANDS, key=lambda c: c.name))
+    cmd = find(INFO_COMMANDS, name)
+    if cmd is None:
+        return f"unknown command: 'info {name}'"
+    return cmd.handler(mon, sub if cmd.raw else split_args(sub))
+
+
+@command("help|?", "[cmd]", "show the help", args=("command",))
+def _help(mon, args: List[str]) -> str:
+    if not args:
+        return "\n".join(c.help_line() for c in sorted(COMMANDS, key=lambda c: c.name))
+    if args[0] == "info":
+        if len(args) > 1:
+            cmd = find(INFO_COMMANDS, args[1])
+            if cmd is None:
+                return f"unknown command: 'info {args[1]}'"
+            return cmd.help_line("info ")
+        return "\n".join(c.help_line("info ") for c in sorted(INFO_COMMANDS, key=lambda c: c.name))
+    if args[0] == "log":
+        from pysystem import log
+        return log.help_text()
+    cmd = find(COMMANDS, args[0])
+    if cmd is None:
+        return f"unknown command: '{args[0]}'"
+    return cmd.help_line()
+
+
+_STATES = {"running": "running", "paused": "paused", "prelaunch": "paused (prelaunch)",
+           "shutdown": "paused (shutdown)"}
+
+
+@info_command("status", "", "show the current VM status (running|paused)")
+def _info_status(mon, args: List[str]) -> str:
+    state = mon.need_machine().run_state
+    return f"VM status: {_STATES.get(state, state)}"
+
+
+@info_command("version", "", "show the version of QEMU")
+def _info_version(mon, args: List[str]) -> str:
+    return f"{__version__} (pysystem, QEMU {QEMU_VERSION_COMPAT} compatible)"
+
+
+@info_command("mtree", "[-f][-d]",
+              "show memory tree (-f: dump flat view for address spaces; -d: dump disabled regions)")
+def _info_mtree(mon, args: List[str]) -> str:
+    from pysystem.memory import mtree_text
+    flags = set()
+    for a in args:
+        if not a.startswith("-") or len(a) < 2:
+            raise MonitorError(f"info mtree: invalid argument '{a}'")
+        flags.update(a[1:])
+    bad = flags - {"f", "d"}
+    if bad:
+        raise MonitorError(f"info mtree: invalid option '-{sorted(bad)[0]}'")
+    return mtree_text(None, flatview="f" in flags, disabled="d" in flags)
+
+
+@info_command("qom-tree", "[path]", "show QOM composition tree", args=("qom-path",))
+def _info_qom_tree(mon, args: List[str]) -> str:
+    from pysystem.qom import resolve_path
+    path = args[0] if args else "/machine"
+    top = resolve_path(path)
+    if top is None:
+        raise MonitorError(f"Path '{path}' could not be resolved")
+    lines: List[str] = []
+
+    def walk(obj, depth: int) -> None:
+        lines.append(f"{'  ' * depth}/{obj.name or ''} ({obj.TYPE})")
+        for name in sorted(obj.children):
+            walk(obj.children[name], depth + 1)
+    walk(top, 0)
+    return "\n".join(lines)
+
+
+@info_command("chardev", "", "show the character devices")
+def _info_chardev(mon, args: List[str]) -> str:
+    from pysystem.chardev import all_chardevs
+    return "\n".join(f"{c.label}: filename={c.filename()}" for c in all_chardevs())
+
+
+def arm_registers_text(cpu) -> str:
+    """One CPU's registers in QEMU's ``info registers`` layout for 32-bit ARM."""
+    R = cpu.regs
+    out = []
+    for row in range(4):
+        out.append(" ".join(f"R{i:02d}={R[i] & 0xFFFFFFFF:08x}" for i in range(row * 4, row * 4 + 4)))
+    psr = cpu.cpsr & 0xFFFFFFFF
+    flags = "".join(c if psr & b else "-" for c, b in
+                    (("N", 1 << 31), ("Z", 1 << 30), ("C", 1 << 29), ("V", 1 << 28)))
+    mode = psr & 0x1F
+    ns = "NS " if (getattr(cpu, "cp15_scr", 0) & 1) and mode != 0x16 else "S "
+    out.append(f"PSR={psr:08x} {flags} {'T' if psr & 0x20 else 'A'} {ns}"
+               f"{_MODES.get(mode, '???')}{32 if psr & 0x10 else 26}")
+    d = getattr(cpu, "vfp_d", None)
+    if d is not None:
+        for i in range(len(d)):
+            lo, hi = d[i] & 0xFFFFFFFF, d[i] >> 32
+            out.append(f"s{2 * i:02d}={lo:08x} s{2 * i + 1:02d}={hi:08x} d{i:02d}={d[i]:016x}")
+        out.append(f"FPSCR: {getattr(cpu, 'fpscr', 0):08x}")
+    return "\n".join(out)
+
+
+def registers_text(cpu) -> str:
+    if hasattr(cpu, "regs") and hasattr(cpu, "cpsr") and len(cpu.regs) == 16:
+        return arm_registers_text(cpu)
+    return cpu.dump_registers().rstrip("\n")
+
+
+@info_command("registers", "[-a|vcpu]",
+              "show the cpu registers (-a: show register info for all cpus; vcpu: specific "
+              "vCPU to query; show the current CPU's registers if no argument is specified)")
+def _info_registers(mon, args: List[str]) -> str:
+    cpus = mon.need_machine().cpus
+    if not cpus:
+        raise MonitorError("No CPU available")
+    if len(args) > 1:
+        raise UsageError("info registers", "info registers: extraneous characters at the end of line")
+    if not args:
+        chosen = [mon.cpu_index if mon.cpu_index < len(cpus) else 0]
+    elif args[0] == "-a":
+        chosen = list(range(len(cpus)))
+    elif args[0].startswith("-"):
+        raise UsageError("info registers", f"registers: unsupported option {args[0]}")
+    else:
+        try:
+            n = int(args[0], 0)
+        except ValueError:
+            raise UsageError("info registers", f"invalid char '{args[0][0]}' in expression") from None
+        if not 0 <= n < len(cpus):
+            return f"CPU#{n} not available"
+        chosen = [n]
+    return "".join(f"\nCPU#{i}\n{registers_text(cpus[i])}\n" for i in chosen)
+
+
+@info_command("cpus", "", "show infos for each CPU")
+def _info_cpus(mon, args: List[str]) -> str:
+    cpus = mon.need_machine().cpus
+    tid = threading.get_native_id() if hasattr(threading, "get_native_id") else 0
+    cur = mon.cpu_index if mon.cpu_index < len(cpus) else 0
+    return "".join(f"{'*' if i == cur else ' '} CPU #{i}: thread_id={tid}\n"
+                   for i in range(len(cpus)))
+
+
+@info_command("roms", "", "show roms")
+def _info_roms(mon, args: List[str]) -> str:
+    from pysystem import loader
+    return loader.roms_text()
+
+
+@info_command("irq", "", "show the interrupts statistics (if available)")
+def _info_irq(mon, args: List[str]) -> str:
+    return ""
+
+
+@info_command("pic", "", "show PIC state")
+def _info_pic(mon, args: List[str]) -> str:
+    return ""
+
+
+def _drive_name(spec) -> str:
+    if spec.id:
+        return spec.id
+    return f"{spec.interface}{spec.index}"
+
+
+def _attached_to(machine, backend) -> str:
+    if backend is None:
+        return ""
+    for obj in machine.walk():
+        for attr in ("drive", "blk"):
+            if getattr(obj, attr, None) is backend and obj is not machine:
+                return obj.path
+    return ""
+
+
+@info_command("block", "[-n] [-v] [device]",
+              "show info of one block device or all block devices (-n: show named nodes; "
+              "-v: show details)")
+def _info_block(mon, args: List[str]) -> str:
+    machine = mon.need_machine()
+    want = [a for a in args if not a.startswith("-")]
+    out = []
+    for spec in machine.drives:
+        name = _drive_name(spec)
+        if want and name != want[0]:
+            continue
+        removable = spec.interface in ("sd", "floppy") or spec.media == "cdrom"
+        lines = [f"{name}: {spec.file} ({spec.format}{', read-only' if spec.readonly else ''})"]
+        where = _attached_to(machine, spec.backend)
+        if where:
+            lines.append(f"    Attached to:      {where}")
+        if removable:
+            lines.append("    Removable device: not locked, tray closed")
+        snapshot = spec.snapshot or machine.snapshot
+        lines.append("    Cache mode:       writeback" + (", ignore flushes" if snapshot else ""))
+        if snapshot:
+            lines.append(f"    Backing file:     {spec.file} (chain depth: 1)")
+        out.append("\n".join(lines) + "\n")
+    if want and not out:
+        raise MonitorError(f"Device '{want[0]}' not found")
+    return "\n".join(out)
+
+
+# --- info qtree ---------------------------------------------------------------------------
+
+def _prop_text(prop, value) -> str:
+    kind = prop.kind
+    if value is None:
+        return '""'
+    if kind == "bool":
+        return "true" if value else "false"
+    if kind in ("int", "uint8", "uint16", "uint32", "uint64", "size") and isinstance(value, int):
+        return f"{value} (0x{value & 0xFFFFFFFFFFFFFFFF:x})"
+    if kind.startswith("link<"):
+        return f'"{getattr(value, "path", value)}"'
+    if kind == "any":
+        label = getattr(value, "label", None) or getattr(value, "id", None)
+        return f'"{label}"' if isinstance(label, str) else '""'
+    return f'"{value}"'
+
+
+def _region_addr(machine, region) -> int:
+    """Where a sysbus region is mapped in system memory; -1 (QEMU's "unmapped") if it is
+    not mapped there directly (e.g. inside a container of another device)."""
+    if region.container is not None and region.container is machine.system_memory:
+        return region.addr
+    return -1
+
+
+def qtree_text(machine) -> str:
+    from pysystem.qdev import Device, SysBusDevice
+    out = ["bus: main-system-bus", "  type System"]
+    devs = [o for o in machine.walk() if isinstance(o, Device) and o not in machine.cpus]
+    for dev in reversed(devs):
+        out.append(f'  dev: {dev.TYPE}, id "{dev.id or ""}"')
+        if isinstance(dev, SysBusDevice) and dev.irqs:
+            out.append(f'    gpio-out "sysbus-irq" {len(dev.irqs)}')
+        for prop in type(dev).class_properties().values():
+            try:
+                value = getattr(dev, prop.attr)
+            except AttributeError:
+                continue
+            out.append(f"    {prop.name} = {_prop_text(prop, value)}")
+        if isinstance(dev, SysBusDevice):
+            for region in dev.mmio:
+                addr = _region_addr(machine, region)
+                out.append(f"    mmio {addr & 0xFFFFFFFFFFFFFFFF:016x}/{region.size:016x}")
+    return "\n".join(out)
+
+
+@info_command("qtree", "", "show device tree")
+def _info_qtree(mon, args: List[str]) -> str:
+    return qtree_text(mon.need_machine())
