@@ -16,7 +16,7 @@ into the CPUs after their reset).
 
 Lifecycle: the command line constructs it with properties (ram-size, kernel,
 initrd, dtb, append, cpu-type, smp, icount-shift, rtc-base, no-reboot,
-no-shutdown, snapshot), fills ``serial_hds``, ``drives`` and ``device_specs``,
+no-shutdown, snapshot, snapshot-dir), fills ``serial_hds``, ``drives`` and ``device_specs``,
 then calls ``realize()`` (clock, system memory, ``build()``, ``load_images()``,
 checks that every -drive/-device found a home) and ``reset()``.
 
@@ -118,6 +118,8 @@ class Machine(Object):
         Property("no-shutdown", "bool", False, "stop instead of exiting at guest power-off"),
         Property("snapshot", "bool", False, "write to temporary files instead of disk images"),
         Property("accel", "str", "tcg", "accelerator (only tcg)", choices=("tcg",)),
+        Property("snapshot-dir", "str", None, "where savevm keeps snapshots "
+                 "(default: IMAGE.pysnap/ beside the first writable disk)"),
     )
 
     def __init__(self, **props):

@@ -1,0 +1,392 @@
+"""Snapshots (pysystem.snapshot) on vexpress-a9 with a small bare-metal guest.
+
+The guest (assembled with Keystone) programs the GIC and an SP804 timer, then
+waits for the timer's interrupt with WFI (the clock warps), acknowledges it,
+does some busy work, keeps a counter in RAM and prints characters derived from
+the counter and the timer's current value to UART0.  Everything it prints
+therefore depends on the CPU, RAM, GIC, timer and clock state; a restored run
+that prints the same bytes at the same virtual times had all of it back.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from pysystem import qom
+from pysystem import snapshot
+from pysystem.snapshot import SnapshotError
+
+keystone = pytest.importorskip("keystone")
+
+from test_cli_run import MINI_DTS  # noqa: E402
+
+TICKER = """
+    ldr r4, =0x10009000
+    ldr r5, =0x10011000
+    ldr r6, =0x1e001000
+    ldr r7, =0x1e000100
+    ldr r8, =0x60100000
+    mov r0, #1
+    str r0, [r6]
+    mov r0, #4
+    str r0, [r6, #0x104]
+    mov r0, #1
+    strb r0, [r6, #0x822]
+    str r0, [r7]
+    mov r0, #0xf0
+    str r0, [r7, #4]
+    ldr r0, =2000
+    str r0, [r5]
+    mov r0, #0xe2
+    str r0, [r5, #8]
+    mov r9, #0
+loop:
+    wfi
+    ldr r0, [r7, #0xc]
+    str r0, [r5, #0xc]
+    str r0, [r7, #0x10]
+    add r9, r9, #1
+    str r9, [r8, r9, lsl #2]
+    and r3, r9, #0xff
+    add r3, r3, #20
+busy:
+    subs r3, r3, #1
+    bne busy
+    ldr r1, [r5, #4]
+    and r2, r1, #0x1f
+    add r2, r2, #0x40
+    str r2, [r4]
+    and r2, r9, #0xf
+    add r2, r2, #0x30
+    str r2, [r4]
+    ldr r0, ={limit}
+    cmp r9, r0
+    bne loop
+    mov r2, #10
+    str r2, [r4]
+    ldr r1, =0x100000a4
+    ldr r0, =0xC0800000
+    str r0, [r1]
+halt:
+    wfi
+    b halt
+"""
+
+
+@pytest.fixture(scope="module")
+def board():
+    from pysystem.cli import load_types
+    from pysystem.machine import find_machine
+    load_types()
+    cls = find_machine("vexpress-a9", "arm")
+    if cls is None or not cls.AVAILABLE:
+        pytest.skip("the vexpress-a9 board is not there yet")
+    return cls
+
+
+@pytest.fixture(scope="module")
+def guest(tmp_path_factory):
+    import fdt
+    d = tmp_path_factory.mktemp("guest")
+    dtb = d / "mini.dtb"
+    dtb.write_bytes(fdt.parse_dts(MINI_DTS).to_dtb(version=17))
+    code, _ = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM).asm(
+        TICKER.format(limit=3000), 0x60010000)
+    kernel = d / "ticker.bin"
+    kernel.write_bytes(bytes(code))
+    return str(kernel), str(dtb)
+
+
+class Vm:
+    """A vexpress-a9 built in-process as the command line builds it, run without host I/O."""
+
+    def __init__(self, board, guest, store, ram="128M", drives=(), **props):
+        from pysystem.chardev import RingbufChardev
+        from pysystem.machine import DriveSpec
+        qom.reset_root()
+        kernel, dtb = guest
+        self.m = board(**{"ram-size": ram, "kernel": kernel, "dtb": dtb,
+                          "snapshot-dir": str(store), **props})
+        self.out = RingbufChardev(size=1 << 20)
+        self.m.serial_hds.append(self.out)
+        for i, (interface, path) in enumerate(drives):
+            self.m.drives.append(DriveSpec(str(path), interface, 0, id=f"{interface}0",
+                                           text=str(path)))
+        self.m.realize()
+        self.m.reset()
+        self.m.start()
+        self.events = []
+        self.m.add_listener(lambda ev, reason: self.events.append(ev))
+
+    def run(self, insns):
+        """Run ``insns`` guest instructions as the main loop would (idle: warp)."""
+        from pysystem.main_loop import has_work
+        m, clock = self.m, self.m.clock
+        target = clock.icount + insns
+        while clock.icount < target and not m.has_requests():
+            budget = min(clock.insns_until_deadline(100_000), target - clock.icount)
+            executed = 0
+            for cpu in m.cpus:
+                if has_work(cpu):
+                    executed += cpu.run(budget)
+            clock.run_timers()
+            if not executed and not any(has_work(c) for c in m.cpus):
+                assert clock.warp_to_next_deadline(), "guest idle with no timer"
+                clock.run_timers()
+        return self.out.read(1 << 20)
+
+    def trace(self, insns, step=20_000):
+        """Output and clock readings every ``step`` instructions."""
+        out = []
+        for _ in range(insns // step):
+            out.append((self.run(step), self.m.clock.icount, self.m.clock.now()))
+        return out
+
+    def ram(self):
+        return bytes(next(r for r in self.m.address_space.ram_regions()
+                          if r.name == "vexpress.highmem").data)
+
+
+def _digest(vm, store, tag="probe"):
+    info = snapshot.save(vm.m, tag, now_ns=0, snapshot_id=99)
+    digest = snapshot.state_digest(info.path)
+    os.unlink(info.path)
+    return digest
+
+
+def test_restored_run_repeats_the_original(board, guest, tmp_path):
+    vm = Vm(board, guest, tmp_path)
+    vm.run(150_000)
+    assert vm.m.clock.warp_ns > 0                 # the guest waited in WFI
+    snapshot.save(vm.m, "mid")
+    first = vm.trace(400_000)
+    assert b"" not in [o for o, _, _ in first[:5]]
+    after_first = _digest(vm, tmp_path)
+    vm.run(50_000)                                # move on, so that load has work to do
+    snapshot.load(vm.m, "mid")
+    second = vm.trace(400_000)
+    assert second == first
+    assert _digest(vm, tmp_path) == after_first
+
+
+def test_save_load_save_gives_identical_bytes(board, guest, tmp_path):
+    vm = Vm(board, guest, tmp_path / "a")
+    vm.run(123_457)
+    one = snapshot.save(vm.m, "t", now_ns=10**18, snapshot_id=1)
+    vm.run(77_777)
+    snapshot.load(vm.m, "t")
+    vm.m.snapshot_dir = str(tmp_path / "b")
+    two = snapshot.save(vm.m, "t", now_ns=10**18, snapshot_id=1)
+    with open(one.path, "rb") as f1, open(two.path, "rb") as f2:
+        assert f1.read() == f2.read()
+
+
+def test_list_and_delete(board, guest, tmp_path):
+    vm = Vm(board, guest, tmp_path)
+    assert snapshot.list_snapshots(vm.m) == []
+    vm.run(10_000)
+    a = snapshot.save(vm.m, "a")
+    b = snapshot.save(vm.m, "b/with space")
+    c = snapshot.save(vm.m)
+    assert c.tag.startswith("vm-") and len(c.tag) == 17
+    infos = snapshot.list_snapshots(vm.m)
+    assert [(i.id, i.tag) for i in infos] == [("1", "a"), ("2", "b/with space"), ("3", c.tag)]
+    assert infos[0].icount == vm.m.clock.icount and infos[0].vm_clock_ns == vm.m.clock.now()
+    assert all(i.vm_state_size > 0 for i in infos)
+    snapshot.save(vm.m, "a")                       # replaces "a", with a new id
+    assert [(i.id, i.tag) for i in snapshot.list_snapshots(vm.m)] == \
+        [("2", "b/with space"), ("3", c.tag), ("4", "a")]
+    snapshot.load(vm.m, "2")                       # by id
+    snapshot.delete(vm.m, "b/with space")
+    assert [i.tag for i in snapshot.list_snapshots(vm.m)] == [c.tag, "a"]
+    with pytest.raises(SnapshotError, match="does not exist"):
+        snapshot.delete(vm.m, "b/with space")
+    with pytest.raises(SnapshotError, match="Snapshot 'nope' does not exist"):
+        snapshot.load(vm.m, "nope")
+    assert b.path != a.path and not any(n.endswith(".tmp") for n in os.listdir(tmp_path))
+
+
+def test_save_and_load_stop_the_vm_around_them(board, guest, tmp_path):
+    vm = Vm(board, guest, tmp_path)
+    snapshot.save(vm.m, "x")
+    snapshot.load(vm.m, "x")
+    assert vm.events == ["STOP", "RESUME", "STOP", "RESUME"] and vm.m.running
+    vm.m.pause()
+    vm.events.clear()
+    snapshot.save(vm.m, "x")
+    assert vm.events == [] and vm.m.run_state == "paused"
+
+
+def test_disks_are_restored(board, guest, tmp_path):
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"A" * 8192 + bytes(65536) + b"B" * 1000)
+    vm = Vm(board, guest, tmp_path / "store", drives=[("virtio", disk)],
+            **{"snapshot-dir": None})
+    assert snapshot.store_dir(vm.m) == str(disk) + ".pysnap"
+    backend = vm.m.drives[0].backend
+    size = backend.size
+    vm.run(5000)
+    snapshot.save(vm.m, "d")
+    backend.write(0, b"C" * 512)
+    backend.write(20000, b"D" * 4096)
+    backend.write(size - 512, bytes(512))
+    snapshot.load(vm.m, "d")
+    assert backend.read(0, size) == (b"A" * 8192 + bytes(65536) + b"B" * 1000).ljust(size, b"\0")
+    assert os.path.isdir(str(disk) + ".pysnap")
+
+
+def test_snapshot_mode_disk_restores_into_the_overlay(board, guest, tmp_path):
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"Z" * 4096)
+    vm = Vm(board, guest, tmp_path / "store", drives=[("sd", disk)], snapshot=True)
+    backend = vm.m.drives[0].backend
+    backend.write(0, b"Y" * 512)
+    snapshot.save(vm.m, "s")
+    backend.write(0, b"X" * 1024)
+    snapshot.load(vm.m, "s")
+    assert backend.read(0, 1024) == b"Y" * 512 + b"Z" * 512
+    assert disk.read_bytes() == b"Z" * 4096
+
+
+def test_default_store_without_disks_is_per_user(board, guest, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    vm = Vm(board, guest, tmp_path, **{"snapshot-dir": None})
+    assert snapshot.store_dir(vm.m) == str(tmp_path / "xdg" / "pysystem" / "snapshots" /
+                                            "vexpress-a9")
+
+
+# --- refusing bad snapshots, leaving the VM alone --------------------------------------
+
+def _untouched(vm, store, action, match):
+    vm.run(30_000)
+    before = _digest(vm, store)
+    ram = vm.ram()
+    with pytest.raises(SnapshotError, match=match) as e:
+        action()
+    assert "\n" not in str(e.value)
+    assert _digest(vm, store) == before and vm.ram() == ram
+
+
+def test_truncated_and_bit_flipped_files_are_refused(board, guest, tmp_path):
+    vm = Vm(board, guest, tmp_path)
+    vm.run(40_000)
+    info = snapshot.save(vm.m, "good")
+    data = open(info.path, "rb").read()
+    for n, (name, bad) in enumerate([
+            ("cut", data[:len(data) // 2]),
+            ("cut-tail", data[:-1]),
+            ("empty", b""),
+            ("foreign", b"not a snapshot at all" * 10),
+            ("flip-blob", data[:len(data) - 100] + bytes([data[-100] ^ 1]) + data[-99:]),
+            ("flip-header", data[:300] + bytes([data[300] ^ 0x10]) + data[301:]),
+            ("flip-digest", data[:-1] + bytes([data[-1] ^ 0x80]))]):
+        with open(snapshot._file_for(str(tmp_path), name), "wb") as f:
+            f.write(bad)
+        _untouched(vm, tmp_path, lambda: snapshot.load(vm.m, name),
+                   f"snapshot '{name}' (is damaged|is truncated|is not a pysystem snapshot)")
+    version = bytearray(data)
+    version[8] = 7
+    with open(snapshot._file_for(str(tmp_path), "future"), "wb") as f:
+        f.write(version)
+    _untouched(vm, tmp_path, lambda: snapshot.load(vm.m, "future"), "format version 7")
+    snapshot.load(vm.m, "good")
+
+
+def _other(board, guest, store, **kw):
+    vm = Vm(board, guest, store, **kw)
+    vm.run(20_000)
+    snapshot.save(vm.m, "other")
+
+
+def test_mismatched_machines_are_refused(board, guest, tmp_path):
+    _other(board, guest, tmp_path, ram="256M")
+    vm = Vm(board, guest, tmp_path)
+    _untouched(vm, tmp_path, lambda: snapshot.load(vm.m, "other"),
+               "has 256 MiB of RAM, this machine has 128 MiB")
+    disk = tmp_path / "d.img"
+    disk.write_bytes(bytes(4096))
+    _other(board, guest, tmp_path, drives=[("virtio", disk)], **{"snapshot-dir": str(tmp_path)})
+    vm = Vm(board, guest, tmp_path)
+    _untouched(vm, tmp_path, lambda: snapshot.load(vm.m, "other"),
+               "does not match this machine: .*virtio-blk")
+    _other(board, guest, tmp_path, drives=[("sd", disk)], **{"snapshot-dir": str(tmp_path)})
+    disk.write_bytes(bytes(8192))
+    vm = Vm(board, guest, tmp_path, drives=[("sd", disk)], **{"snapshot-dir": str(tmp_path)})
+    _untouched(vm, tmp_path, lambda: snapshot.load(vm.m, "other"),
+               "holds disk 'sd0' of 4096 bytes, this machine's has 8192")
+
+
+def test_other_board_is_refused(board, guest, tmp_path):
+    from pysystem.machines.none import NoneMachine
+    _other(board, guest, tmp_path)
+    qom.reset_root()
+    m = NoneMachine(**{"ram-size": "128M", "snapshot-dir": str(tmp_path)})
+    m.realize()
+    m.reset()
+    with pytest.raises(SnapshotError, match="was saved on machine 'vexpress-a9', this is 'none'"):
+        snapshot.load(m, "other")
+    qom.reset_root()
+
+
+def test_bad_field_values_are_refused_before_anything_changes(board, guest, tmp_path):
+    """A snapshot whose checksums are right but whose state does not fit (a register out
+    of range) is refused, and RAM, which is restored first, is unchanged."""
+    import hashlib
+    import json
+    import struct
+    import zlib
+    vm = Vm(board, guest, tmp_path)
+    vm.run(20_000)
+    info = snapshot.save(vm.m, "x")
+    data = open(info.path, "rb").read()
+    _, _, meta_len, _ = struct.unpack_from("<8sIII", data)
+    pos = 20 + meta_len
+    (hlen,) = struct.unpack_from("<I", data, pos)
+    header = json.loads(data[pos + 4:pos + 4 + hlen])
+    base = pos + 4 + hlen
+    off, n = header["state"]["blob"]
+    state = json.loads(zlib.decompress(data[base + off:base + off + n]))
+    cpu_path = next(p for p in state["objects"] if p.endswith("cpu[0]"))
+    state["objects"][cpu_path]["cpsr"] = 1 << 40
+    raw = json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
+    blob = zlib.compress(raw, 6)
+    header["state"] = {"raw_len": len(raw), "blob": [len(data) - base - 32, len(blob)]}
+    hb = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    body = data[:pos] + struct.pack("<I", len(hb)) + hb + data[base:-32]
+    body = body + blob
+    with open(snapshot._file_for(str(tmp_path), "forged"), "wb") as f:
+        f.write(body + hashlib.sha256(body).digest())
+    _untouched(vm, tmp_path, lambda: snapshot.load(vm.m, "forged"), "cpu.*cpsr")
+
+
+# --- a new process: -loadvm -------------------------------------------------------------
+
+needs_scripts = pytest.mark.skipif(shutil.which("pysystem-arm") is None,
+                                   reason="console scripts not installed (pip install -e .)")
+
+
+@needs_scripts
+def test_loadvm_in_a_new_process_continues_identically(board, guest, tmp_path):
+    kernel, dtb = guest
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(bytes(65536))
+    vm = Vm(board, guest, tmp_path, drives=[("sd", disk)], **{"snapshot-dir": None})
+    vm.run(200_000)
+    snapshot.save(vm.m, "here")
+    rest = vm.run(50_000_000)
+    assert rest.endswith(b"\n") and vm.m.has_requests()      # the guest powered off
+    proc = subprocess.run(["pysystem-arm", "-M", "vexpress-a9", "-m", "128M", "-kernel", kernel,
+                           "-dtb", dtb, "-display", "none", "-serial", "stdio",
+                           "-drive", f"if=sd,file={disk},format=raw", "-loadvm", "here"],
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == rest
+    proc = subprocess.run(["pysystem-arm", "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb,
+                           "-display", "none", "-serial", "stdio",
+                           "-drive", f"if=sd,file={disk},format=raw", "-loadvm", "nosuch"],
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr == b"pysystem-arm: Snapshot 'nosuch' does not exist in one or more devices\n"
