@@ -363,3 +363,15 @@ def test_bkpt_is_unconditional_in_it_block(m):
     run_blocks(m)
     assert cpu.mode == ABT and cpu.regs[15] == 0x0C and cpu.regs[14] == CODE + 6 + 4
     assert cpu.spsr_bank[5] & 0x0600FC00 == it_bits(0x08)   # IT EQ, the BKPT's own state
+
+
+def test_smc_t32_enters_monitor_mode(m):
+    cpu = m.cpu
+    cpu.cp15_mvbar = 0x3000
+    m.space.write_bytes(CODE, bytes.fromhex("00bff7f70080"))   # nop; smc #7
+    cpu.cpsr = cpu.cpsr | 0x20
+    cpu.regs[15] = CODE
+    cpu.single_step()
+    cpu.single_step()
+    assert cpu.mode == 0x16 and cpu.regs[15] == 0x3008 and cpu.regs[14] == CODE + 2 + 4
+    assert cpu.spsr_bank[4] & 0x20
