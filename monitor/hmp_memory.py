@@ -93,7 +93,7 @@ def _disassemble(mon, addr: int, count: int, physical: bool) -> str:
         else:
             word = int.from_bytes(raw[:4].ljust(4, bytes(1)), "little")
             enc = f"{word:08x}"
-        out.append(f"0x{addr:08x}:  {enc}  {insn.mnemonic:<8} {insn.op_str}".rstrip())
+        out.append(f"0x{addr:08x}:  {enc}  {insn.mnemonic:<8} {insn.op_str}")
         addr += insn.size
     return "\n".join(out)
 
