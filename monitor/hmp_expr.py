@@ -6,7 +6,7 @@
 Expressions are QEMU's: numbers (``0x`` hex, leading ``0`` octal, decimal),
 ``'c'`` characters, ``$reg`` registers, unary ``+ - ~``, parentheses, and the
 binary operators with QEMU's (unusual) precedence, tightest first:
-``& | ^``, then ``* / %``, then ``+ -``.  As an extension ``<<`` and ``>>`` bind
+``* / %``, then ``& | ^``, then ``+ -`` (so ``1+2&3`` is ``1+(2&3)``).  As an extension ``<<`` and ``>>`` bind
 loosest.  Arithmetic is on 64-bit values, wrapping as QEMU's int64 does.
 Errors raise ``ExprError`` with QEMU's texts (``unknown register``, ``division
 by zero``, ``')' expected``, ``number too large``, ``unexpected end of
@@ -84,20 +84,29 @@ class _Parser:
                 v = (v & M64) >> n if n < 64 else 0
 
     def sum(self) -> int:
-        v = self.prod()
+        v = self.logic()
         while self.peek() in ("+", "-") and self.peek() != "":
             op = self.s[self.i]
             self.i += 1
-            w = self.prod()
+            w = self.logic()
             v = (v + w if op == "+" else v - w) & M64
         return v
 
+    def logic(self) -> int:
+        v = self.prod()
+        while self.peek() in ("&", "|", "^") and self.peek() != "":
+            op = self.s[self.i]
+            self.i += 1
+            w = self.prod()
+            v = (v & w) if op == "&" else (v | w) if op == "|" else (v ^ w)
+        return v
+
     def prod(self) -> int:
-        v = self.logic()
+        v = self.unary()
         while self.peek() in ("*", "/", "%") and self.peek() != "":
             op = self.s[self.i]
             self.i += 1
-            w = self.logic()
+            w = self.unary()
             if op == "*":
                 v = (v * w) & M64
             else:
@@ -106,15 +115,6 @@ class _Parser:
                     raise ExprError("division by zero")
                 q = abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)
                 v = (q if op == "/" else a - q * b) & M64
-        return v
-
-    def logic(self) -> int:
-        v = self.unary()
-        while self.peek() in ("&", "|", "^") and self.peek() != "":
-            op = self.s[self.i]
-            self.i += 1
-            w = self.unary()
-            v = (v & w) if op == "&" else (v | w) if op == "|" else (v ^ w)
         return v
 
     def unary(self) -> int:

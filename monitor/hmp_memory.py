@@ -145,7 +145,7 @@ def memory_dump(mon, fmt: Format, addr: int, physical: bool) -> str:
         for i in range(0, n, wsize):
             v = int.from_bytes(data[i:i + wsize], "little")
             if fmtc == "o":
-                items.append("0" + f"{v:o}".rjust(digits))
+                items.append((f"0{v:o}" if v else "0").rjust(digits))     # C's %#*o
             elif fmtc == "u":
                 items.append(f"{v}".rjust(digits))
             elif fmtc == "d":

@@ -1,0 +1,131 @@
+"""HMP answers compared with qemu-system-arm 7.2's, command for command.
+
+Both emulators load the same bare-metal guest with ``-S`` (nothing runs, so
+memory and registers are the reset state) and get the same monitor script on
+stdin: x/xp in every format and size (the sticky defaults included), /i
+disassembly of the guest's code, and random expressions for print in every
+format.  Registers are not used ($reg is an extension of ours: QEMU 7.2 knows
+no ARM register names).
+"""
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+keystone = pytest.importorskip("keystone")
+
+from test_cli_run import MINI_DTS  # noqa: E402
+
+QEMU = shutil.which("qemu-system-arm")
+pytestmark = pytest.mark.skipif(QEMU is None, reason="qemu-system-arm is not installed")
+
+GUEST = """
+    mov r1, #0x11
+    mov r2, #0x22
+    movw r3, #0x3333
+    movt r3, #0x1234
+    ldr sp, =0x60100000
+    adds r5, r5, #1
+    bx lr
+    push {r4-r11, lr}
+    ldrex r0, [r1]
+    vadd.f64 d0, d1, d2
+    .word 0xe7f000f0
+    .word 0xffffffff
+    .ascii "Hello, 'monitor'\\\\ \\n\\r\\t!"
+    .align 2
+"""
+
+
+def _expr(rng: random.Random, depth: int = 0) -> str:
+    if depth > 3 or rng.random() < 0.3:
+        n = rng.choice([0, 1, 2, 7, 10, 255, 0x7F, 0x100, 0xFFFFFFFF, 1 << 63, rng.getrandbits(64),
+                        rng.getrandbits(16)])
+        return rng.choice([f"{n}", f"0x{n:x}", f"0{n:o}"]) if n else "0"
+    kind = rng.random()
+    if kind < 0.15:
+        return rng.choice("-~+") + _expr(rng, depth + 1)
+    if kind < 0.3:
+        return f"({_expr(rng, depth + 1)})"
+    op = rng.choice(["+", "-", "*", "/", "%", "&", "|", "^"])
+    return f"{_expr(rng, depth + 1)} {op} {_expr(rng, depth + 1)}"
+
+
+def script() -> list:
+    cmds = []
+    for size in "bhwg":
+        for fmt in "xduoc":
+            cmds.append(f"x /5{fmt}{size} 0x60010000")
+            cmds.append(f"xp /3{fmt}{size} 0x60010010")
+    cmds += ["x 0x60010000", "x /2 0x60010004", "xp /x 0x60010008", "x /h 0x60010000",
+             "x /3 0x60010000", "x /c 0x60010030", "x /16c 0x60010030",
+             "x /12i 0x60010000", "xp /3i 0x60010004", "x /w 0x60010000", "x 0x60010000",
+             "x /4xw 0xf0000000", "xp /4xw 0xf0000000", "x /0x 0x60010000",
+             "x /2z 0", "x /2xq 0", "x", "x 1 2", "x /x (1", "xp /2bx 0x60010000",
+             "print 10", "p/x 0", "p/o 0", "p/c 39", "p/c 92", "p/c 10", "p/c 13", "p/c 200",
+             "p 'x'", "p 'ab'", "p ()", "p 1/0", "p 5 % 0", "p 99999999999999999999999",
+             "p 0x", "p 08", "p -(3)", "p +4", "p 1 + 2", "p (1+2", "p 123abc"]
+    rng = random.Random(1234)
+    for _ in range(120):
+        cmds.append(f"p/{rng.choice('xduoc')} {_expr(rng)}")
+        if rng.random() < 0.2:
+            cmds.append(f"p {_expr(rng)}")
+    return cmds
+
+
+def run_qemu(kernel: str, dtb: str, cmds: list) -> list:
+    proc = subprocess.run([QEMU, "-M", "vexpress-a9", "-m", "256", "-display", "none", "-S",
+                           "-monitor", "stdio", "-serial", "null", "-kernel", kernel, "-dtb", dtb,
+                           "-audiodev", "none,id=snd0"],
+                          input="".join(c + "\n" for c in cmds + ["quit"]).encode(),
+                          capture_output=True, timeout=120)
+    parts = proc.stdout.decode("latin-1").split("(qemu) ")[1:]
+    answers = []
+    for part in parts:
+        i = part.rfind("\x1b[K")             # QEMU redraws the line as it echoes it
+        answers.append(part[i + 3:].replace("\r\n", "\n")[1:] if i >= 0 else part)
+    return answers
+
+
+def run_ours(kernel: str, dtb: str, cmds: list) -> list:
+    proc = subprocess.run([sys.executable, "-c",
+                           "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())",
+                           "-M", "vexpress-a9", "-m", "256", "-display", "none", "-S",
+                           "-monitor", "stdio", "-serial", "null", "-kernel", kernel, "-dtb", dtb],
+                          input="".join(c + "\n" for c in cmds + ["quit"]).encode(),
+                          capture_output=True, timeout=300)
+    parts = proc.stdout.decode("latin-1").replace("\r\n", "\n").split("(qemu) ")[1:]
+    return [p.partition("\n")[2] for p in parts]       # drop our echo of the line
+
+
+@pytest.fixture(scope="module")
+def guest(tmp_path_factory):
+    import fdt
+    from pysystem.machine import find_machine
+    from pysystem.machines import load_all
+    load_all()
+    if find_machine("vexpress-a9", "arm") is None:
+        pytest.skip("no vexpress-a9 board")
+    d = tmp_path_factory.mktemp("hmpq")
+    ks = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM)
+    code, _ = ks.asm(GUEST, 0x60010000)
+    kernel = d / "guest.bin"
+    kernel.write_bytes(bytes(code))
+    dtb = d / "mini.dtb"
+    dtb.write_bytes(fdt.parse_dts(MINI_DTS).to_dtb(version=17))
+    return str(kernel), str(dtb)
+
+
+def test_same_answers_as_qemu(guest):
+    cmds = script()
+    want = run_qemu(*guest, cmds)
+    got = run_ours(*guest, cmds)
+    assert len(want) == len(cmds) + 1, "QEMU did not answer every command"
+    assert len(got) == len(cmds) + 1
+    diffs = [(c, w, g) for c, w, g in zip(cmds, want, got) if w != g]
+    assert not diffs, "\n".join(f"{c!r}:\n  qemu: {w!r}\n  ours: {g!r}" for c, w, g in diffs[:10])
