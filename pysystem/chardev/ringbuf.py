@@ -2,8 +2,9 @@
 
 ``size`` (default 64 KiB) must be a power of two, as in QEMU; when the buffer
 is full the oldest bytes are overwritten.  ``read(n)`` takes up to ``n`` bytes
-out (what QMP ``ringbuf-read`` returns), ``contents()`` looks without taking;
-``inject(data)`` hands bytes to the frontend as input (QMP ``ringbuf-write``).
+out (what QMP ``ringbuf-read`` returns), ``contents()`` looks without taking.
+QMP ``ringbuf-write`` appends to the buffer, as in QEMU (the guest does not see
+it); ``inject(data)`` hands bytes to the frontend as input (for tests).
 """
 from __future__ import annotations
 
