@@ -1,0 +1,71 @@
+"""Reaching HMP from the command line: Ctrl-A c under -nographic, -mon chardev=ID,
+-monitor stdio; quit ends the process with status 0."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+keystone = pytest.importorskip("keystone")
+
+from test_cli_run import MINI_DTS  # noqa: E402
+
+IDLE = """
+    ldr r1, =0x10009000
+    mov r0, #0x41
+    str r0, [r1]
+halt:
+    wfi
+    b halt
+"""
+
+
+@pytest.fixture(scope="module")
+def guest(tmp_path_factory):
+    import fdt
+    from pysystem.machine import find_machine
+    from pysystem.machines import load_all
+    load_all()
+    if find_machine("vexpress-a9", "arm") is None:
+        pytest.skip("no vexpress-a9 board")
+    d = tmp_path_factory.mktemp("hmpcli")
+    ks = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM)
+    code, _ = ks.asm(IDLE, 0x60010000)
+    (d / "idle.bin").write_bytes(bytes(code))
+    (d / "mini.dtb").write_bytes(fdt.parse_dts(MINI_DTS).to_dtb(version=17))
+    return ["-M", "vexpress-a9", "-m", "128", "-kernel", str(d / "idle.bin"),
+            "-dtb", str(d / "mini.dtb")]
+
+
+def run(args, stdin: bytes):
+    return subprocess.run([sys.executable, "-c",
+                           "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())",
+                           *args], input=stdin, capture_output=True, timeout=120)
+
+
+def test_ctrl_a_c_switches_to_the_monitor_under_nographic(guest):
+    proc = run(guest + ["-nographic"], b"\x01cinfo status\rp 6*7\r\x01cq\x01cquit\r")
+    out = proc.stdout.replace(b"\r\n", b"\n")
+    assert proc.returncode == 0, proc.stderr
+    assert b"info status\nVM status: running\n" in out
+    assert b"(qemu) p 6*7\n0x2a\n" in out
+    assert out.count(b"monitor - type 'help' for more information") == 1
+
+
+def test_mon_on_a_chardev(guest):
+    proc = run(guest + ["-display", "none", "-serial", "null", "-chardev", "stdio,id=hmp0",
+                        "-mon", "chardev=hmp0"], b"info chardev\rinfo status\rquit\r")
+    out = proc.stdout.replace(b"\r\n", b"\n")
+    assert proc.returncode == 0, proc.stderr
+    assert b"hmp0: filename=stdio\n" in out
+    assert b"VM status: running\n" in out
+
+
+def test_monitor_stdio_with_S_and_cont(guest):
+    proc = run(guest + ["-display", "none", "-serial", "null", "-monitor", "stdio", "-S"],
+               b"info status\rcont\rinfo status\rquit\r")
+    out = proc.stdout.replace(b"\r\n", b"\n")
+    assert proc.returncode == 0, proc.stderr
+    assert b"VM status: paused (prelaunch)\n" in out
+    assert out.index(b"paused (prelaunch)") < out.index(b"VM status: running")
