@@ -626,3 +626,22 @@ def test_predicated_and_side_exit_counts(m):
     cpu.regs[15] = 0x1000
     cpu.run(1)
     assert cpu.regs[15] == 0x1044 and cpu.clock.icount == 5 and cpu.regs[1] == 0  # mov cmp beq cmp bne
+
+
+def test_load_to_pc_interworks(m):
+    cpu = m.cpu
+    m.word(0x2000, 0x3001)  # Thumb code at 0x3000
+    m.load(0x3000, "movs r0, #5\n b .", thumb=True)
+    m.load(0x1000, "mov r1, #0x2000\n ldr pc, [r1]")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x3002)
+    assert cpu.thumb == 1 and cpu.regs[0] == 5 and cpu.cpsr & 0x20
+
+
+def test_exception_entry_in_thumb_with_sctlr_te(m):
+    cpu = m.cpu
+    cpu.cp15_sctlr |= 1 << 30
+    m.load(0x1000, "svc #0")
+    cpu.regs[15] = 0x1000
+    cpu.run(1)
+    assert cpu.thumb == 1 and cpu.mode == SVC and cpu.regs[14] == 0x1004
