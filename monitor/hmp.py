@@ -206,7 +206,8 @@ class Monitor:
     def _event(self, ev: str) -> None:
         if ev == "mux-in" or (ev == "opened" and not self.is_mux):
             self.focused = True
-            if not self.banner_shown:
+            # QEMU greets every new connection of a monitor's own chardev, a mux once
+            if not self.banner_shown or ev == "opened":
                 self.banner_shown = True
                 self._out(f"pysystem {__version__} monitor - type 'help' for more information\n")
             if not self.quitting:
@@ -215,6 +216,8 @@ class Monitor:
             if self.focused:
                 self._out("\n")
             self.focused = False
+        elif ev == "closed" and not self.is_mux:
+            self.editor.reset_line()        # a half-typed line dies with its connection
 
     def _receive(self, data: bytes) -> None:
         if self.quitting:

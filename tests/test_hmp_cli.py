@@ -69,3 +69,66 @@ def test_monitor_stdio_with_S_and_cont(guest):
     assert proc.returncode == 0, proc.stderr
     assert b"VM status: paused (prelaunch)\n" in out
     assert out.index(b"paused (prelaunch)") < out.index(b"VM status: running")
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _strip_telnet(data: bytes) -> bytes:
+    out, i = bytearray(), 0
+    while i < len(data):
+        if data[i] == 255 and i + 1 < len(data) and data[i + 1] in (251, 252, 253, 254):
+            i += 3
+            continue
+        out.append(data[i])
+        i += 1
+    return bytes(out)
+
+
+def test_monitor_over_telnet(guest):
+    import socket
+    import time
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-c",
+                             "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())",
+                             *guest, "-display", "none", "-serial", "null",
+                             "-monitor", f"telnet:127.0.0.1:{port},server=on,wait=off"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.2)
+
+        def until(marker: bytes, buf=bytearray()) -> bytes:
+            while marker not in _strip_telnet(bytes(buf)):
+                chunk = sock.recv(65536)
+                assert chunk, bytes(buf)
+                buf += chunk
+            text = _strip_telnet(bytes(buf))
+            buf.clear()
+            return text
+        assert b"monitor - type 'help' for more information\r\n(qemu) " in until(b"(qemu) ")
+        sock.sendall(b"info status\r\n")        # a telnet client's Enter
+        assert until(b"(qemu) ") == b"info status\r\nVM status: running\r\n(qemu) "
+        sock.sendall(b"info sta\t\r\x00")         # completion; CR NUL, the other telnet Enter
+        assert until(b"(qemu) ") == b"info status \r\nVM status: running\r\n(qemu) "
+        sock.sendall(b"p $r0+1\r\n")            # the guest left 0x41 in r0
+        assert until(b"(qemu) ") == b"p $r0+1\r\n0x42\r\n(qemu) "
+        sock.sendall(b"quit\r\n")
+        assert proc.wait(timeout=30) == 0
+        sock.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
