@@ -202,7 +202,8 @@ def parse_value(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise QMPError("GenericError", "JSON parse error, invalid UTF-8 sequence in string") from None
+        raise QMPError("GenericError",
+                       "JSON parse error, invalid UTF-8 sequence in string") from None
     try:
         return json.loads(text)
     except RecursionError:

@@ -97,10 +97,10 @@ def check_args(cmd: QMPCommand, args: Dict[str, Any]) -> None:
             raise QMPError("GenericError", f"Invalid parameter type for '{key}', "
                                            f"expected: {_TYPE_NAMES.get(kind, kind)}")
         if kind == "[str]":
-            for item in value:
+            for i, item in enumerate(value):
                 if not isinstance(item, str):
                     raise QMPError("GenericError", f"Invalid parameter type for "
-                                                   f"'{key}[{value.index(item)}]', expected: string")
+                                                   f"'{key}[{i}]', expected: string")
 
 
 def _machine(qmp):

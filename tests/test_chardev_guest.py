@@ -9,7 +9,6 @@ import json
 import os
 import re
 import select
-import shutil
 import socket
 import subprocess
 import sys

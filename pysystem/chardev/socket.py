@@ -192,7 +192,8 @@ class SocketChardev(Chardev):
                 if sock is not None:
                     break
             if sock is None:
-                raise ChardevError(f"Failed to bind socket: {last.strerror if last else 'no address'}")
+                why = last.strerror if last else "no address"
+                raise ChardevError(f"Failed to bind socket: {why}")
             if str(self.port) == "0":
                 self.port = str(sock.getsockname()[1])
         sock.listen(1)
