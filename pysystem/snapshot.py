@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import struct
 import time
@@ -370,9 +371,11 @@ class _Snapshot:
         self.tag = tag
         try:
             with open(path, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise self.error(f"cannot be read: {e.strerror}") from None
+                # mapped, not read: hashing and decompressing then touch each page once
+                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) \
+                    if os.fstat(f.fileno()).st_size else b""
+        except (OSError, ValueError) as e:
+            raise self.error(f"cannot be read: {getattr(e, 'strerror', None) or e}") from None
         if len(data) < _HEAD.size or data[:8] != MAGIC:
             raise self.error("is not a pysystem snapshot")
         _, version, meta_len, crc = _HEAD.unpack_from(data)
@@ -381,7 +384,10 @@ class _Snapshot:
                              f"{FORMAT_VERSION})")
         if len(data) < _HEAD.size + meta_len + _U32.size + _DIGEST:
             raise self.error("is truncated")
-        if hashlib.sha256(memoryview(data)[:-_DIGEST]).digest() != data[-_DIGEST:]:
+        digest = hashlib.sha256()
+        for start in range(0, len(data) - _DIGEST, 1 << 24):
+            digest.update(data[start:min(start + (1 << 24), len(data) - _DIGEST)])
+        if digest.digest() != data[-_DIGEST:]:
             raise self.error("is damaged or truncated (checksum mismatch)")
         meta = data[_HEAD.size:_HEAD.size + meta_len]
         pos = _HEAD.size + meta_len
@@ -402,13 +408,22 @@ class _Snapshot:
     def error(self, text: str) -> SnapshotError:
         return SnapshotError(f"snapshot '{self.tag}' {text}")
 
-    def blob(self, ref: Any) -> memoryview:
+    def blob(self, ref: Any) -> bytes:
+        start, n = self.span(ref)
+        return self.data[start:start + ref[1]]
+
+    def span(self, ref: Any) -> Tuple[int, int]:
+        """Check a blob reference without reading the blob: (start, length) in the file."""
         if not (isinstance(ref, list) and len(ref) == 2 and all(_is_uint(v) for v in ref)):
             raise self.error("is damaged (bad blob reference)")
         start = self.blob_base + ref[0]
         if start + ref[1] > self.blob_end:
             raise self.error("is damaged (blob outside the file)")
-        return memoryview(self.data)[start:start + ref[1]]
+        return start, ref[1]
+
+    def close(self) -> None:
+        if isinstance(self.data, mmap.mmap):
+            self.data.close()
 
 
 def _is_uint(v: Any) -> bool:
@@ -424,7 +439,7 @@ class _Image:
                 isinstance(c, list) and len(c) == 4 and c[0] in ("zlib", "raw") and _is_uint(c[1])
                 for c in chunks):
             raise snap.error(f"is damaged ({what}: bad chunk list)")
-        self.blobs = [(c[0], c[1], snap.blob(c[2:])) for c in chunks]
+        self.blobs = [(c[0], c[1], snap.span(c[2:])) for c in chunks]
         try:
             self.runs = pages.check(bytes(snap.blob(entry.get("runs"))), [c[1] for c in chunks],
                                     size)
@@ -434,11 +449,13 @@ class _Image:
         self.snap, self.what = snap, what
 
     def chunks(self) -> Iterator[bytes]:
-        for method, raw_len, stored in self.blobs:
-            try:
-                yield pages.decompress(method, raw_len, stored)
-            except ValueError as e:
-                raise self.snap.error(f"is damaged ({self.what}: {e})") from None
+        data = self.snap.data
+        items = ((method, raw_len, data[start:start + n])
+                 for method, raw_len, (start, n) in self.blobs)
+        try:
+            yield from pages.decompress_all(items)
+        except ValueError as e:
+            raise self.snap.error(f"is damaged ({self.what}: {e})") from None
 
 
 def _validate_fields(obj, data: Any) -> Optional[str]:
@@ -548,6 +565,14 @@ def load(machine, tag: str) -> SnapshotInfo:
     """Restore the machine from ``tag``; nothing changes unless every check passes."""
     info = _find(machine, tag)
     snap = _Snapshot(info.path, tag)
+    try:
+        _restore(machine, snap)
+    finally:
+        snap.close()
+    return info
+
+
+def _restore(machine, snap: "_Snapshot") -> None:
     state, objects, images, disk_images = _plan(machine, snap)
     with _stopped(machine):
         for region, image in images:
@@ -565,7 +590,6 @@ def load(machine, tag: str) -> SnapshotInfo:
                 obj.load_state(state["objects"][obj.path])
         for cpu in machine.cpus:
             cpu.exit_request = True
-    return info
 
 
 def state_digest(path: str) -> str:

@@ -11,25 +11,31 @@
 A page is ``PAGE`` (4 KiB) bytes; the last page of an image may be shorter.  Zero
 pages cost nothing: they are not stored, only implied by the gaps between runs.
 The non-zero pages, concatenated, are cut into ``CHUNK`` (1 MiB) pieces, each
-stored with zlib at level 1, or raw when zlib does not make it smaller.  The same
+stored with zlib at level 1, or raw when zlib does not make it smaller (or its
+first 16 KiB do not compress: random-looking data costs no compression time).  The same
 content always gives the same bytes.  ``chunks`` passed to the apply functions is
 an iterable of decompressed pieces, in order (the caller decompresses, so that it
 can verify everything before the first byte of the machine changes).
 """
 from __future__ import annotations
 
+import collections
+import itertools
+import mmap
 import struct
 import zlib
-from typing import Callable, Iterable, Iterator, List, NamedTuple, Tuple
+from typing import Callable, Deque, Iterable, Iterator, List, NamedTuple, Tuple
 
 PAGE = 4096
 CHUNK = 1 << 20
 _SCAN = 1 << 16                  # zero check granularity before going page by page
 _ZERO_SCAN = bytes(_SCAN)
 _ZERO_PAGE = bytes(PAGE)
-_ZERO_CHUNK = bytes(CHUNK)
-_ZERO_CHUNK_VIEW = memoryview(_ZERO_CHUNK)
+_ZERO_CHUNK_VIEW = memoryview(bytes(CHUNK))
 LEVEL = 1
+_SAMPLE = 16384                  # a chunk whose first 16 KiB do not compress is stored raw
+THREADS = 2                      # (de)compression threads
+WINDOW = 8                       # chunks in flight
 
 
 class PageImage(NamedTuple):
@@ -83,10 +89,15 @@ def _nonzero_runs(is_zero: Callable[[int, int], bool], base: int, size: int,
 
 
 class _Chunker:
-    def __init__(self):
+    """Cuts the non-zero pages into chunks and compresses them on worker threads (zlib
+    releases the GIL), keeping at most ``WINDOW`` chunks in flight."""
+
+    def __init__(self, pool: "_Pool"):
         self.pending = bytearray()
+        self.futures: Deque = collections.deque()
         self.chunks: List[Tuple[str, int, bytes]] = []
         self.total = 0
+        self.pool = pool
 
     def add(self, data) -> None:
         self.total += len(data)
@@ -96,24 +107,62 @@ class _Chunker:
             del self.pending[:CHUNK]
 
     def _emit(self, raw: bytes) -> None:
-        packed = zlib.compress(raw, LEVEL)
-        if len(packed) < len(raw):
-            self.chunks.append(("zlib", len(raw), packed))
-        else:
-            self.chunks.append(("raw", len(raw), raw))
+        self.futures.append(self.pool.submit(_pack, raw))
+        while len(self.futures) > WINDOW:
+            self.chunks.append(self.futures.popleft().result())
 
     def finish(self) -> List[Tuple[str, int, bytes]]:
         if self.pending:
             self._emit(bytes(self.pending))
             self.pending = bytearray()
+        while self.futures:
+            self.chunks.append(self.futures.popleft().result())
         return self.chunks
+
+
+def _pack(raw: bytes) -> Tuple[str, int, bytes]:
+    if len(raw) > 2 * _SAMPLE and len(zlib.compress(raw[:_SAMPLE], LEVEL)) > _SAMPLE * 0.97:
+        return ("raw", len(raw), raw)       # random-looking: not worth the time
+    packed = zlib.compress(raw, LEVEL)
+    if len(packed) < len(raw):
+        return ("zlib", len(raw), packed)
+    return ("raw", len(raw), raw)
+
+
+class _Pool:
+    """A small thread pool for (de)compression, made on first use."""
+
+    _executor = None
+
+    def submit(self, fn, *args):
+        if _Pool._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+            _Pool._executor = ThreadPoolExecutor(max_workers=THREADS,
+                                                 thread_name_prefix="snapshot-zlib")
+        return _Pool._executor.submit(fn, *args)
+
+
+POOL = _Pool()
+
+
+def decompress_all(items: Iterable[Tuple[str, int, bytes]]) -> Iterator[bytes]:
+    """``decompress`` over ``items`` on worker threads, in order, ``WINDOW`` ahead."""
+    it = iter(items)
+    futures: Deque = collections.deque(POOL.submit(decompress, *item)
+                                       for item in itertools.islice(it, WINDOW))
+    while futures:
+        fut = futures.popleft()
+        item = next(it, None)
+        if item is not None:
+            futures.append(POOL.submit(decompress, *item))
+        yield fut.result()
 
 
 def encode(buf, size: int) -> PageImage:
     """The image of the first ``size`` bytes of ``buf`` (a bytearray or an mmap)."""
     runs: List[Tuple[int, int]] = []
     _nonzero_runs(_zero_checker(buf), 0, size, runs)
-    chunker = _Chunker()
+    chunker = _Chunker(POOL)
     for first, count in runs:
         start = first * PAGE
         chunker.add(buf[start:min(size, start + count * PAGE)])
@@ -123,7 +172,7 @@ def encode(buf, size: int) -> PageImage:
 def encode_reader(read: Callable[[int, int], bytes], size: int) -> PageImage:
     """The image of ``size`` bytes read through ``read(offset, n)`` (a disk)."""
     runs: List[Tuple[int, int]] = []
-    chunker = _Chunker()
+    chunker = _Chunker(POOL)
     for base in range(0, size, CHUNK):
         window = read(base, min(CHUNK, size - base))
         local: List[Tuple[int, int]] = []
@@ -184,16 +233,45 @@ def _pieces(runs: List[Tuple[int, int]], size: int,
 
 
 def apply_buffer(buf, size: int, runs: List[Tuple[int, int]], chunks: Iterable[bytes]) -> None:
-    """Make ``buf[:size]`` the image, in place (the bytearray object stays the same)."""
+    """Make ``buf[:size]`` the image, in place (the bytearray object stays the same).
+
+    Pages that must be zero are only written when they are not zero already; in an
+    anonymous mapping (flash) they are handed back to the kernel instead
+    (MADV_REMOVE), so untouched flash stays unallocated and costs no scan."""
+    is_zero = _zero_checker(buf)
+    plain = isinstance(buf, bytearray)        # PyPy's mmap takes only bytes
     for off, n, data in _pieces(runs, size, chunks):
         if data is not None:
-            buf[off:off + n] = data
+            buf[off:off + n] = data if plain else bytes(data)
             continue
         end = off + n
+        if not plain:
+            off, end = _discard(buf, off, end)
         while off < end:
-            k = min(CHUNK, end - off)
-            buf[off:off + k] = _ZERO_CHUNK_VIEW[:k]
+            k = min(_SCAN, end - off)
+            if not is_zero(off, k):
+                buf[off:off + k] = _ZERO_SCAN if k == _SCAN else bytes(k)
             off += k
+
+
+def _discard(buf, off: int, end: int) -> Tuple[int, int]:
+    """Zero the whole host pages of ``[off, end)`` of an mmap by discarding them; returns
+    what is left to zero by hand (the range itself if that is not possible)."""
+    page = mmap.PAGESIZE
+    first = -(-off // page) * page
+    last = end // page * page
+    advice = getattr(mmap, "MADV_REMOVE", None)
+    if advice is None or last - first < page or not hasattr(buf, "madvise"):
+        return off, end
+    try:
+        buf.madvise(advice, first, last - first)
+    except (OSError, ValueError):
+        return off, end
+    if off < first:
+        apply_zero = _zero_checker(buf)
+        if not apply_zero(off, first - off):
+            buf[off:first] = bytes(first - off)
+    return last, end
 
 
 def apply_block(backend, size: int, runs: List[Tuple[int, int]], chunks: Iterable[bytes]) -> int:
