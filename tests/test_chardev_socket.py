@@ -356,3 +356,24 @@ def test_host_serial_port_through_pyserial(loop):
 def _readable(fd) -> bool:
     import select
     return bool(select.select([fd], [], [], 0.05)[0])
+
+
+def test_mux_over_a_socket_reannounces_focus_on_connect(loop):
+    """``-serial mon:telnet::PORT,server,nowait``: the focused frontend (the monitor) hears
+    mux-in again when a client connects, so it can show its prompt to that client."""
+    lp, made = loop
+    mux = chardevs.create({"backend": "socket", "id": "mx", "port": "0", "server": "on",
+                           "wait": "off", "telnet": "on", "mux": "on"})
+    made.append(mux)
+    serial = Frontend(mux.claim())
+    monitor = Frontend(mux.claim())         # attached last: it has the focus
+    mux.open(lp)
+    assert monitor.events[-1] == "mux-in"
+    before = len(monitor.events)
+    peer = socket.create_connection(("127.0.0.1", int(mux.backend.port)), timeout=5)
+    assert pump(lp, lambda: len(monitor.events) > before)
+    assert monitor.events[-1] == "mux-in"
+    peer.sendall(b"typed\x01cfor the uart")
+    assert pump(lp, lambda: bytes(serial.data) == b"for the uart")
+    assert bytes(monitor.data) == b"typed"
+    peer.close()

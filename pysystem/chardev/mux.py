@@ -213,6 +213,11 @@ class MuxChardev(Chardev):
 
     def _event_in(self, ev: str) -> None:
         if ev == EVENT_OPENED:
+            # a socket backend got a (new) peer after start-up: the frontend that
+            # has the focus announces itself again (the monitor shows its prompt)
+            port = self.focused
+            if self.is_open and port is not None:
+                port.send_event(EVENT_MUX_IN)
             return
         port = self.focused
         if port is not None:
