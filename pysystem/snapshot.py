@@ -101,7 +101,7 @@ class SnapshotInfo:
 def store_dir(machine) -> str:
     chosen = getattr(machine, "snapshot_dir", None)
     if chosen:
-        return os.path.abspath(chosen)
+        return os.path.abspath(os.path.expanduser(chosen))
     for drive in machine.drives:
         if not drive.readonly and drive.file:
             return os.path.abspath(drive.file) + SUFFIX
