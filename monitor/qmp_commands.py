@@ -20,10 +20,11 @@ is created and started (JOB_STATUS_CHANGE created, running); the work runs
 at the main loop's next poll, between CPU slices, then the job goes through
 waiting, pending and concluded (or aborting and concluded with an
 ``error`` that query-jobs shows) and stays until ``job-dismiss`` (status
-null).  The work itself is pysystem.snapshot's ``save``/``load``/``delete``;
-the ``vmstate``/``devices`` block-node names are checked for shape (QEMU
-refuses an empty ``devices``) but otherwise not used: our snapshots do not
-live in block nodes.
+null); query-jobs lists the newest first, as QEMU.  The work itself is
+pysystem.snapshot's ``save``/``load``/``delete``, which also stops the VM
+around it (STOP ... RESUME, as QEMU).  The ``vmstate``/``devices`` block-node
+names are checked for shape (QEMU refuses an empty ``devices``) but otherwise
+not used: our snapshots do not live in block nodes.
 """
 from __future__ import annotations
 
@@ -477,7 +478,7 @@ def _fail(message: str):
 
 @register("query-jobs")
 def _query_jobs(qmp, args):
-    return [job.info() for job in qmp.jobs.jobs.values()]
+    return [job.info() for job in reversed(list(qmp.jobs.jobs.values()))]   # newest first
 
 
 @register("job-dismiss", {"id": ("str", True)})
