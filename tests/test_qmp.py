@@ -416,3 +416,59 @@ def test_snapshot_jobs_follow_qemus_states(emulator, tmp_path):
     assert _job_events(raw, "again")[-2:] == ["aborting", "concluded"]
     job = raw.ask('{"execute":"query-jobs"}')["return"][0]
     assert job["error"]
+
+
+# --- pysystem as the connecting side ---------------------------------------------------
+
+def test_pysystem_connects_to_a_listening_client(tmp_path):
+    """QEMUMachine's way: the script listens (server=True) and the emulator connects."""
+    path = str(tmp_path / "listen.sock")
+    qmp = qmp_legacy.QEMUMonitorProtocol(path, server=True)
+    proc = subprocess.Popen(["pysystem-arm", "-M", "none", "-display", "none",
+                             "-chardev", f"socket,id=mon,path={path}",
+                             "-mon", "chardev=mon,mode=control"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        qmp.accept(timeout=20)
+        assert qmp.cmd_obj({"execute": "query-status"})["return"]["running"] is True
+        qmp.cmd_obj({"execute": "quit"})
+        assert proc.wait(20) == 0
+    finally:
+        try:
+            qmp.close()
+        except EOFError:
+            pass
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_qmp_on_an_inherited_socket():
+    """``-chardev socket,id=mon,fd=N``: one end of a socketpair made by the parent."""
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen(["pysystem-arm", "-M", "none", "-display", "none",
+                             "-chardev", f"socket,id=mon,fd={theirs.fileno()}",
+                             "-mon", "chardev=mon,mode=control"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, pass_fds=[theirs.fileno()])
+    theirs.close()
+    try:
+        ours.settimeout(20)
+        raw = RawQMP(ours)
+        assert "QMP" in raw.line()
+        assert raw.ask('{"execute":"qmp_capabilities"}') == {"return": {}}
+        chardevs = raw.ask('{"execute":"query-chardev"}')["return"]
+        assert {"frontend-open": True, "filename": f"fd:{proc.args[6].split('fd=')[1]}",
+                "label": "mon"} in chardevs
+        raw.ask('{"execute":"quit"}')
+        assert proc.wait(20) == 0
+    finally:
+        ours.close()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()

@@ -2,6 +2,7 @@
 
     -chardev socket,id=ID,host=H,port=P[,server=on][,wait=off][,telnet=on][,reconnect=N]
     -chardev socket,id=ID,path=PATH[,server=on][,wait=off][,reconnect=N]
+    -chardev socket,id=ID,fd=N     (an inherited socket: connected, or listening)
     -serial tcp:[HOST]:PORT[,server=on|server][,wait=off|nowait]    (and telnet:, unix:PATH)
 
 A server listens for one client at a time (later clients wait in the
@@ -79,12 +80,16 @@ class SocketChardev(Chardev):
         Property("to", "int", None, "server: try ports up to this one"),
         Property("abstract", "bool", False, "unix: abstract namespace socket"),
         Property("tight", "bool", True, "unix abstract: address length as given"),
+        Property("fd", "str", None, "an inherited socket (listening or connected)"),
     )
 
     def __init__(self, **props):
         super().__init__(**props)
         if self.tn3270 or self.websocket:
             raise ChardevError("chardev socket: tn3270 and websocket are not supported yet")
+        if self.fd is not None:
+            self._adopt_fd()
+            return
         if self.sock_path is None and self.port is None:
             raise ChardevError("chardev: socket: no host given" if self.host is None
                                else "chardev: socket: no port given")
@@ -115,6 +120,33 @@ class SocketChardev(Chardev):
                                        f"{e.strerror or e}") from None
                 self._next_try = time.monotonic() + self.reconnect
 
+    def _adopt_fd(self) -> None:
+        """``fd=N``: a socket the parent process made (socketpair, or a listener)."""
+        try:
+            fd = int(self.fd, 10)
+            sock = socket.socket(fileno=fd)
+            listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        except (ValueError, OSError) as e:
+            raise ChardevError(f"chardev: socket: fd={self.fd} is not a usable socket: "
+                               f"{getattr(e, 'strerror', None) or e}") from None
+        self.is_unix = sock.family == socket.AF_UNIX
+        self.sock_path = None
+        if not self.is_unix:
+            self.host = self.host or DEFAULT_HOST
+        self.listener = self.conn = None
+        self.peer = ""
+        self._out = bytearray()
+        self._telnet_state = 0
+        self._next_try = 0.0
+        self._unlink = False
+        if listening:
+            sock.setblocking(False)
+            self.server = True
+            self.listener = sock
+        else:
+            self.server, self.reconnect = False, 0
+            self._attach(sock)
+
     # --- addresses ------------------------------------------------------------------
     def address_text(self) -> str:
         if self.is_unix:
@@ -141,7 +173,9 @@ class SocketChardev(Chardev):
 
     def filename(self) -> str:
         """QEMU's filename: ``disconnected:tcp:H:P,server=on`` or ``tcp:H:P,server=on <-> PEER``."""
-        if self.is_unix:
+        if self.fd is not None:
+            base = f"fd:{self.fd}"
+        elif self.is_unix:
             base = f"unix:{self.sock_path}"
         else:
             base = f"{'telnet' if self.telnet else 'tcp'}:{self.address_text()}"
