@@ -150,6 +150,7 @@ class Config:
         self.serials: List[str] = []
         self.monitors: List[Tuple[str, str]] = []       # (kind, spec): legacy or chardev id
         self.qmps: List[Tuple[str, str, bool]] = []     # (kind, spec, pretty): QMP monitors
+        self.guest_name: Optional[str] = None           # -name (QMP query-name)
         self.drives: List[Tuple[str, Dict[str, str]]] = []
         self.devices: List[Tuple[str, Dict[str, str]]] = []
         self.start_paused = False
@@ -320,6 +321,14 @@ def _opt_mon(cfg: Config, value: str, arch) -> None:
     cfg.monitors.append(("chardev", opts["chardev"]))
 
 
+def _opt_name(cfg: Config, value: str, arch) -> None:
+    opts = parse_keyval(value, "guest")
+    for key in opts:
+        if key not in ("guest", "process", "debug-threads"):
+            raise CLIError(f"Invalid parameter '{key}'")
+    cfg.guest_name = opts.get("guest")
+
+
 def _opt_qmp(pretty: bool):
     def handler(cfg: Config, value: str, arch) -> None:
         chardevs.parse_legacy(value)          # reject bad specs in order
@@ -480,7 +489,7 @@ _HANDLERS = {
     "S": _opt_start_paused, "icount": _opt_icount, "d": _opt_d, "D": _opt_log_file,
     "snapshot": _opt_flag("snapshot"), "no-reboot": _opt_flag("no-reboot"),
     "no-shutdown": _opt_flag("no-shutdown"), "rtc": _opt_rtc, "nodefaults": _opt_nodefaults,
-    "no-user-config": _opt_ignore, "nodefconfig": _opt_ignore, "name": _opt_ignore,
+    "no-user-config": _opt_ignore, "nodefconfig": _opt_ignore, "name": _opt_name,
     "loadvm": _opt_loadvm,
 }
 
@@ -802,6 +811,7 @@ def _run(arch: str, prog: str, argv: List[str]) -> int:
         mon = Monitor(machine)
         mon.attach(chardev)
         monitors.append(mon)
+    machine.guest_name = cfg.guest_name
     monitors += _make_qmp_monitors(machine, cfg)
     reset_root()
     machine.realize()

@@ -136,7 +136,7 @@ class RawQMP:
 # --- the sync client and the commands ----------------------------------------------------
 
 def test_legacy_client_runs_the_commands(emulator):
-    emu = emulator("-M", "none", "-display", "none", "-S")
+    emu = emulator("-M", "none", "-display", "none", "-S", "-name", "guest=vm1,debug-threads=on")
     qmp = qmp_legacy.QEMUMonitorProtocol(emu.address)
     greeting = qmp.connect(negotiate=True)
     assert greeting["QMP"]["version"]["qemu"] == {"micro": 0, "minor": 2, "major": 7}
@@ -146,6 +146,7 @@ def test_legacy_client_runs_the_commands(emulator):
         assert qmp.cmd_obj({"execute": "query-status"})["return"] == \
             {"status": "prelaunch", "singlestep": False, "running": False}
         assert qmp.cmd_obj({"execute": "query-version"})["return"]["qemu"]["major"] == 7
+        assert qmp.cmd_obj({"execute": "query-name"})["return"] == {"name": "vm1"}
         names = {c["name"] for c in qmp.cmd_obj({"execute": "query-commands"})["return"]}
         for name in ("query-status", "stop", "cont", "system_reset", "system_powerdown", "quit",
                      "human-monitor-command", "snapshot-save", "snapshot-load",
