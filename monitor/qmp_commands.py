@@ -9,7 +9,7 @@ required; ``check_args`` gives QEMU's texts for a missing, unexpected or
 mistyped one before the handler runs.
 
 Commands: qmp_capabilities, query-version, query-status, query-commands,
-query-name, query-target, query-kvm, query-chardev, query-jobs, stop, cont,
+query-name, query-target, query-kvm, query-cpus-fast, query-chardev, query-jobs, stop, cont,
 system_reset, system_powerdown, quit, human-monitor-command, qom-list,
 qom-get, qom-set, ringbuf-read, ringbuf-write, snapshot-save, snapshot-load,
 snapshot-delete, job-dismiss, job-cancel (and job-finalize: a no-op, the
@@ -155,6 +155,22 @@ def _query_target(qmp, args):
     prog = PROGRAM[0]
     arch = prog.split("-", 1)[1] if prog.startswith("pysystem-") else arches[0]
     return {"arch": arch}
+
+
+@register("query-cpus-fast")
+def _query_cpus_fast(qmp, args):
+    import os
+    m = _machine(qmp)
+    target = _query_target(qmp, {})["arch"]
+    out = []
+    for i, cpu in enumerate(m.cpus):
+        path = getattr(cpu, "path", None) if getattr(cpu, "parent", None) is not None else None
+        entry = {"thread-id": os.getpid(), "props": {"core-id": i, "thread-id": 0},
+                 "cpu-index": i, "target": target}
+        if path:
+            entry["qom-path"] = path
+        out.append(entry)
+    return out
 
 
 @register("query-kvm")

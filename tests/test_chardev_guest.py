@@ -185,6 +185,8 @@ def test_qmp_watches_the_guest_power_off(board, dtb, tmp_path):
         uart = qmp.cmd_obj({"execute": "qom-list", "arguments": {
             "path": "/machine/unattached"}})["return"]
         assert any(p["type"].startswith("child<") for p in uart)
+        cpus = qmp.cmd_obj({"execute": "query-cpus-fast"})["return"]
+        assert [c["cpu-index"] for c in cpus] == [0] and cpus[0]["target"] == "arm"
         qmp.cmd_obj({"execute": "cont"})
         events = []
         end = time.monotonic() + 30
