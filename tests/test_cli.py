@@ -127,7 +127,7 @@ ERROR_CASES = [
     (["-M", "none", "-qmp", "udp::4444"], "-qmp udp::4444: chardev backend 'udp' is not supported yet"),
     (["-M", "none", "-gdb", "tcp::1234"], "not supported yet"),
     (["-M", "none", "-s"], "-s: not supported yet"),
-    (["-M", "none", "-loadvm", "x"], "not supported yet"),
+    (["-M", "none", "-loadvm", "x"], "Snapshot 'x' does not exist in one or more devices"),
     (["-M", "none", "-chardev", "tcp,id=c,port=4444"], "'tcp' is not a valid char driver name"),
     (["-M", "none", "-chardev", "udp,id=c,port=4444"], "chardev backend 'udp' is not supported yet"),
     (["-M", "none", "-chardev", "bogus,id=c"], "'bogus' is not a valid char driver name"),
