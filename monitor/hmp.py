@@ -38,9 +38,12 @@ Errors: a handler raises ``MonitorError(text)`` (printed as is, e.g. QEMU's
 'foo'``; any other exception is reported in one line; the VM keeps running.
 
 On a chardev the monitor prints QEMU's banner (with our name) and the ``(qemu) ``
-prompt when it gets the keyboard (a mux's ``mux-in``, or ``opened``), and edits
-lines with ``readline.LineEditor`` (echo, cursor keys, history, Ctrl-A/E/K/U/W,
-tab completion), turning ``\\n`` into ``\\r\\n`` on output as QEMU does.
+prompt when it gets the keyboard (a mux's ``mux-in``, or ``opened``: every new
+connection of a socket), and edits lines with ``readline.LineEditor`` (echo,
+cursor keys, history, Ctrl-A/E/K/U/W, tab completion), turning ``\\n`` into
+``\\r\\n`` on output as QEMU does.  A ``stdio`` chardev on a real terminal gets
+prompt_toolkit instead (``readline_pt``; ``PYSYSTEM_MONITOR_READLINE=simple``
+turns it off).
 """
 from __future__ import annotations
 
@@ -191,9 +194,14 @@ class Monitor:
     def attach(self, chardev) -> None:
         from pysystem.chardev import MuxPort
         from .readline import LineEditor
+        from .readline_pt import PromptToolkitFrontend, wants_prompt_toolkit
         self.chardev = chardev
         self.is_mux = isinstance(chardev, MuxPort)
         self.editor = LineEditor(self._write_raw, self._line, self.complete, PROMPT)
+        if wants_prompt_toolkit(chardev):
+            self.frontend = PromptToolkitFrontend(self, chardev, PROMPT)
+            chardev.set_handlers(None, None, self.frontend.event)
+            return
         chardev.set_handlers(lambda: 4096, self._receive, self._event)
 
     def _write_raw(self, text: str) -> None:
