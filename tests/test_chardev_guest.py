@@ -9,6 +9,7 @@ import json
 import os
 import re
 import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -224,3 +225,38 @@ def test_qmp_and_hmp_over_tcp_side_by_side(board, dtb, tmp_path):
     assert finish(proc) == 0
     q.close()
     s.close()
+
+
+def _telnet_session(cmd, port, data: bytes) -> bytes:
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        peer = connect_retry(("127.0.0.1", port))
+        got = read_until(peer, b"\xff\xfd\x00")
+        peer.sendall(data)
+        got += read_until(peer, data[-1:] + b"<end>", timeout=3)
+        peer.sendall(b"q")
+        proc.wait(30)
+        peer.close()
+        return got
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
+def test_telnet_bytes_match_qemu(board, dtb, tmp_path):
+    """The same echo guest behind -serial telnet in QEMU and here: identical bytes both ways
+    (negotiation, IAC IAC -> one 0xff for the guest, 0xff from the guest not doubled,
+    CR NUL kept)."""
+    kernel = assemble(tmp_path, ECHO_UNTIL_Q.format(action=POWEROFF), "echo.bin")
+    data = b"a\xff\xffb\r\x00c\r\nd\xff\xfd\x03e"
+    results = []
+    for prog in ("qemu-system-arm", "pysystem-arm"):
+        port = free_port()
+        cmd = [prog, "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb, "-display", "none",
+               "-monitor", "none", "-serial", f"telnet:127.0.0.1:{port},server=on,wait=off"]
+        results.append(_telnet_session(cmd, port, data))
+    assert results[0] == results[1]
+    assert results[1] == bytes.fromhex("fffb01fffb03fffb00fffd00") + b"a\xffb\r\x00c\r\nde"

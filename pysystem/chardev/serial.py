@@ -13,6 +13,7 @@ from ..qom import Property, register
 from .base import Chardev, ChardevError
 
 OUT_LIMIT = 1 << 16
+READ_CHUNK = 4096       # as the socket chardev: what the frontend cannot take yet waits
 
 
 class _PathProperty(Property):
@@ -62,7 +63,7 @@ class SerialChardev(Chardev):
         if n <= 0:
             return
         try:
-            data = self.port.read(min(n, 4096))
+            data = self.port.read(READ_CHUNK)
         except Exception:  # noqa: BLE001 - pyserial raises its own types for a vanished port
             data = b""
         if data:

@@ -22,6 +22,12 @@ connection (IAC WILL ECHO, WILL SUPPRESS-GO-AHEAD, WILL BINARY, DO BINARY),
 strips the client's IAC sequences from the input, turns IAC IAC into one 0xFF
 byte and IAC BREAK into a break event for the frontend.
 
+Input is read in chunks of up to READ_CHUNK bytes whenever the frontend has
+room for one; what it cannot take yet waits in the chardev and is handed on as
+the guest takes bytes (the UART calls ``accept_input``), so a guest polling
+a one-byte receive register gets a burst at its own pace, not one byte per
+main-loop poll.  While input waits, the socket is not read (back-pressure).
+
 Output while no peer is connected is dropped (QEMU does the same).  Output a
 slow peer does not take is buffered (up to OUT_LIMIT bytes, then the oldest
 is dropped) and flushed from the main loop's poll hook; nothing blocks the
@@ -47,6 +53,8 @@ OPT_BINARY, OPT_ECHO, OPT_SGA = 0, 1, 3
 TELNET_INIT = bytes((IAC, WILL, OPT_ECHO, IAC, WILL, OPT_SGA, IAC, WILL, OPT_BINARY,
                      IAC, DO, OPT_BINARY))
 OUT_LIMIT = 1 << 20
+READ_CHUNK = 4096       # read this much when the frontend has room at all: the rest
+                        # waits in the chardev and follows as the guest takes bytes
 DEFAULT_HOST = "127.0.0.1"
 
 
@@ -339,7 +347,7 @@ class SocketChardev(Chardev):
         if n <= 0:
             return
         try:
-            data = self.conn.recv(min(n, 4096))
+            data = self.conn.recv(READ_CHUNK)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
