@@ -400,7 +400,6 @@ class _Snapshot:
             self.header = json.loads(data[pos:pos + header_len])
         except ValueError:
             raise self.error("is damaged (unreadable header)") from None
-        self.digest_from = _HEAD.size + meta_len
         self.blob_base = pos + header_len
         self.blob_end = len(data) - _DIGEST
         self.data = data
@@ -410,7 +409,7 @@ class _Snapshot:
 
     def blob(self, ref: Any) -> bytes:
         start, n = self.span(ref)
-        return self.data[start:start + ref[1]]
+        return self.data[start:start + n]
 
     def span(self, ref: Any) -> Tuple[int, int]:
         """Check a blob reference without reading the blob: (start, length) in the file."""
