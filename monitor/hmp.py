@@ -145,7 +145,8 @@ class Monitor:
     def __init__(self, machine=None):
         self.machine = machine
         self.chardev = None
-        self.editor = None
+        self.editor = None          # readline.LineEditor, on a chardev
+        self.frontend = None        # readline_pt.PromptToolkitFrontend, on a terminal
         self.banner_shown = False
         self.focused = False
         self.is_mux = False

@@ -3,8 +3,8 @@
 quit|q, stop|s, cont|c, system_reset, system_powerdown, cpu, log, logfile,
 dumpdtb, qom-list, qom-get, qom-set.
 
-``system_powerdown`` emits QMP's POWERDOWN event and calls the board's
-``powerdown()`` if it has one; vexpress-a9 has no power button (QEMU 7.2 does
+``system_powerdown`` emits QMP's POWERDOWN event and calls the machine's
+``request_powerdown()`` if it has one; vexpress-a9 has no power button (QEMU 7.2 does
 nothing visible there either: the guest keeps running).  ``qom-set`` writes a
 property of an object that is not a realized device (the machine, containers,
 chardevs); a realized device refuses with QEMU's message.  ``qom-list`` shows
@@ -52,7 +52,7 @@ def _system_powerdown(mon, args: List[str]) -> str:
     emit = getattr(machine, "_emit", None)
     if emit is not None:
         emit("POWERDOWN")
-    fn = getattr(machine, "powerdown", None)
+    fn = getattr(machine, "request_powerdown", None)
     if callable(fn):
         fn()
     return ""

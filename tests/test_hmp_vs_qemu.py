@@ -129,3 +129,62 @@ def test_same_answers_as_qemu(guest):
     assert len(got) == len(cmds) + 1
     diffs = [(c, w, g) for c, w, g in zip(cmds, want, got) if w != g]
     assert not diffs, "\n".join(f"{c!r}:\n  qemu: {w!r}\n  ours: {g!r}" for c, w, g in diffs[:10])
+
+
+IDLE_GUEST = """
+    mov r1, #0x11
+    mov r2, #0x22
+    movw r3, #0x3333
+    movt r3, #0x1234
+    ldr sp, =0x60100000
+    mrc p15, 0, r0, c1, c0, 2
+    orr r0, r0, #0xf00000
+    mcr p15, 0, r0, c1, c0, 2
+    isb
+    mov r0, #0x40000000
+    vmsr fpexc, r0
+    vmov d3, r1, r3
+    vmov s31, r2
+    ldr r0, =0x03000000
+    vmsr fpscr, r0
+    movs r6, #0
+    cps #0x1f
+    mov r7, #7
+halt:
+    wfi
+    b halt
+"""
+
+
+def _session(cmd, lines, settle: float) -> str:
+    import time
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(settle)
+    out, _ = proc.communicate("".join(c + "\n" for c in lines + ["quit"]).encode(), timeout=120)
+    return out.decode("latin-1")
+
+
+def test_info_registers_same_as_qemu(tmp_path, guest):
+    ks = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM)
+    code, _ = ks.asm(IDLE_GUEST, 0x60010000)
+    kernel = tmp_path / "idle.bin"
+    kernel.write_bytes(bytes(code))
+    common = ["-M", "vexpress-a9", "-m", "256", "-display", "none", "-monitor", "stdio",
+              "-serial", "null", "-kernel", str(kernel), "-dtb", guest[1]]
+    lines = ["stop", "info registers", "x /2i 0x60010000"]
+    q = _session([QEMU, *common, "-audiodev", "none,id=snd0"], lines, 1.5)
+    o = _session([sys.executable, "-c",
+                  "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())", *common],
+                 lines, 3.0)
+
+    def answer(text: str, n: int) -> str:
+        part = text.split("(qemu) ")[n + 1]
+        i = part.rfind("\x1b[K")
+        body = part[i + 3:] if i >= 0 else part.partition("\n")[2]
+        return body.replace("\r\n", "\n").lstrip("\n") if i >= 0 else body.replace("\r\n", "\n")
+
+    want, got = answer(q, 1), answer(o, 1)
+    assert "R07=00000007" in want and "sys32" in want, want
+    assert got.strip("\n") == want.strip("\n")
+    assert answer(o, 2) == answer(q, 2).lstrip("\n")
