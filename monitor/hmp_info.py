@@ -69,19 +69,21 @@ def _info_version(mon, args: List[str]) -> str:
     return f"{__version__} (pysystem, QEMU {QEMU_VERSION_COMPAT} compatible)"
 
 
-@info_command("mtree", "[-f][-d]",
-              "show memory tree (-f: dump flat view for address spaces; -d: dump disabled regions)")
+@info_command("mtree", "[-f][-d][-o][-D]",
+              "show memory tree (-f: dump flat view for address spaces;-d: dump dispatch tree, "
+              "valid with -f only);-o: dump region owners/parents;-D: dump disabled regions")
 def _info_mtree(mon, args: List[str]) -> str:
+    """QEMU's flags; -d (the dispatch tree) and -o (owners) add nothing here."""
     from pysystem.memory import mtree_text
     flags = set()
     for a in args:
         if not a.startswith("-") or len(a) < 2:
-            raise MonitorError(f"info mtree: invalid argument '{a}'")
-        flags.update(a[1:])
-    bad = flags - {"f", "d"}
-    if bad:
-        raise MonitorError(f"info mtree: invalid option '-{sorted(bad)[0]}'")
-    return mtree_text(None, flatview="f" in flags, disabled="d" in flags)
+            raise UsageError("info mtree", "mtree: extraneous characters at the end of line")
+        for c in a[1:]:
+            if c not in "fdoD":
+                raise UsageError("info mtree", f"mtree: unsupported option -{c}")
+            flags.add(c)
+    return mtree_text(None, flatview="f" in flags, disabled="D" in flags)
 
 
 @info_command("qom-tree", "[path]", "show QOM composition tree", args=("qom-path",))
