@@ -63,7 +63,10 @@ def printc(v: int) -> str:
 
 
 def _disassemble(mon, addr: int, count: int, physical: bool) -> str:
-    import capstone
+    try:
+        import capstone
+    except ImportError:
+        raise MonitorError("x /i needs the capstone disassembler (pip install capstone)") from None
     cpu = mon.cpu()
     thumb = bool(cpu is not None and ((getattr(cpu, "cpsr", 0) >> 5) & 1))
     cs = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB if thumb else capstone.CS_MODE_ARM)
