@@ -234,8 +234,13 @@ def _info_block(mon, args: List[str]) -> str:
 
 # --- info qtree ---------------------------------------------------------------------------
 
-def _prop_text(prop, value) -> str:
+def _prop_text(prop, value, machine=None) -> str:
     kind = prop.kind
+    if kind == "any" and value is not None and machine is not None:
+        for spec in machine.drives:
+            if spec.backend is value:
+                return f'"{_drive_name(spec)}"'
+
     if value is None:
         return '""'
     if kind == "bool":
@@ -258,24 +263,62 @@ def _region_addr(machine, region) -> int:
     return -1
 
 
-def qtree_text(machine) -> str:
+def _buses(dev, all_devs):
+    """(bus name, bus type, devices) hanging off ``dev``: an ``I2CBus`` attribute
+    (``bus: i2c``/``type i2c-bus``), or devices that are QOM children of a sysbus device
+    without being sysbus devices themselves (``sd-card`` under ``pl181``)."""
     from pysystem.qdev import Device, SysBusDevice
-    out = ["bus: main-system-bus", "  type System"]
+    out = []
+    for value in vars(dev).values():
+        devices = getattr(value, "devices", None)
+        if type(value).__name__ == "I2CBus" and isinstance(devices, dict):
+            out.append((value.name, "i2c-bus", [devices[a] for a in sorted(devices, reverse=True)]))
+    kids = [c for c in dev.children.values() if isinstance(c, Device)
+            and not isinstance(c, SysBusDevice) and c in all_devs]
+    if kids and isinstance(dev, SysBusDevice):
+        out.append((f"{dev.TYPE}-bus" if dev.TYPE != "pl181" else "sd-bus",
+                    f"{dev.TYPE}-bus", kids))
+    return out
+
+
+def _dev_lines(machine, dev, depth: int, all_devs, placed) -> List[str]:
+    from pysystem.qdev import SysBusDevice
+    pad = "  " * depth
+    out = [f'{pad}dev: {dev.TYPE}, id "{dev.id or ""}"']
+    if isinstance(dev, SysBusDevice) and dev.irqs:
+        out.append(f'{pad}  gpio-out "sysbus-irq" {len(dev.irqs)}')
+    for prop in type(dev).class_properties().values():
+        try:
+            value = getattr(dev, prop.attr)
+        except AttributeError:
+            continue
+        out.append(f"{pad}  {prop.name} = {_prop_text(prop, value, machine)}")
+    if isinstance(dev, SysBusDevice):
+        for region in dev.mmio:
+            addr = _region_addr(machine, region)
+            out.append(f"{pad}  mmio {addr & 0xFFFFFFFFFFFFFFFF:016x}/{region.size:016x}")
+    for name, kind, kids in _buses(dev, all_devs):
+        out.append(f"{pad}  bus: {name}")
+        out.append(f"{pad}    type {kind}")
+        for kid in kids:
+            placed.add(id(kid))
+            out.extend(_dev_lines(machine, kid, depth + 2, all_devs, placed))
+    return out
+
+
+def qtree_text(machine) -> str:
+    """``info qtree``: QEMU's layout, built from the QOM tree (newest device first, as
+    QEMU lists them); devices on an I2C bus or an SD bus are nested under it."""
+    from pysystem.qdev import Device
     devs = [o for o in machine.walk() if isinstance(o, Device) and o not in machine.cpus]
+    placed: set = set()
+    for dev in devs:
+        for _, _, kids in _buses(dev, devs):
+            placed.update(id(k) for k in kids)
+    out = ["bus: main-system-bus", "  type System"]
     for dev in reversed(devs):
-        out.append(f'  dev: {dev.TYPE}, id "{dev.id or ""}"')
-        if isinstance(dev, SysBusDevice) and dev.irqs:
-            out.append(f'    gpio-out "sysbus-irq" {len(dev.irqs)}')
-        for prop in type(dev).class_properties().values():
-            try:
-                value = getattr(dev, prop.attr)
-            except AttributeError:
-                continue
-            out.append(f"    {prop.name} = {_prop_text(prop, value)}")
-        if isinstance(dev, SysBusDevice):
-            for region in dev.mmio:
-                addr = _region_addr(machine, region)
-                out.append(f"    mmio {addr & 0xFFFFFFFFFFFFFFFF:016x}/{region.size:016x}")
+        if id(dev) not in placed:
+            out.extend(_dev_lines(machine, dev, 1, devs, set()))
     return "\n".join(out)
 
 
