@@ -260,3 +260,35 @@ def test_telnet_bytes_match_qemu(board, dtb, tmp_path):
         results.append(_telnet_session(cmd, port, data))
     assert results[0] == results[1]
     assert results[1] == bytes.fromhex("fffb01fffb03fffb00fffd00") + b"a\xffb\r\x00c\r\nde"
+
+
+def test_pl011_on_a_host_serial_port(board, dtb, tmp_path):
+    """``-serial /dev/pts/N`` (pyserial): one end of a pty pair plays the host's serial port,
+    the test holds the other end like the cable's far side."""
+    pytest.importorskip("serial")
+    kernel = assemble(tmp_path, ECHO_UNTIL_Q.format(action=POWEROFF), "echo.bin")
+    import tty
+    master, slave = os.openpty()
+    tty.setraw(slave)                       # no line discipline echo of its own
+    name = os.ttyname(slave)
+    proc = start(kernel, dtb, "-serial", name)
+    try:
+        # opening the port flushes what waited in it: knock until the guest answers
+        got = b""
+        end = time.monotonic() + 30
+        while b"." not in got and time.monotonic() < end:
+            os.write(master, b".")
+            if select.select([master], [], [], 0.5)[0]:
+                got += os.read(master, 4096)
+        assert got and set(got) == {ord(".")}, got
+        os.write(master, b"over the wire")
+        got = b""
+        while b"wire" not in got and time.monotonic() < end:
+            if select.select([master], [], [], 0.2)[0]:
+                got += os.read(master, 4096)
+        assert got.lstrip(b".") == b"over the wire"
+        os.write(master, b"q")
+        assert finish(proc) == 0
+    finally:
+        os.close(master)
+        os.close(slave)
