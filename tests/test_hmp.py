@@ -323,7 +323,6 @@ def test_info_commands(hmp):
     assert '  dev: pl011, id ""\n    gpio-out "sysbus-irq" 6\n    chardev = "serial0"\n' in qtree
     assert "    mmio 0000000010009000/0000000000001000\n" in qtree
     assert '    bus: i2c\n      type i2c-bus\n      dev: i2c-ddc, id ""\n' in qtree
-    assert '    bus: sd-bus\n      type pl181-bus\n      dev: sd-card, id ""\n' in qtree
     assert "/machine (vexpress-a9-machine)\n" in hmp.cmd("info qom-tree")
     assert hmp.cmd("info qom-tree /nope") == "Path '/nope' could not be resolved\n"
     assert "address-space: memory\n" in hmp.cmd("info mtree")
