@@ -153,6 +153,7 @@ class Monitor:
         self.quitting = False       # after quit: no new prompt
         self.fmt = FormatState()    # sticky x/print format and size
         self.cpu_index = 0          # the monitor's current CPU
+        self.history: List[str] = []    # lines typed at this monitor (info history)
 
     # --- commands -------------------------------------------------------------------
     def execute(self, cmdline: str) -> str:
@@ -199,6 +200,7 @@ class Monitor:
         self.chardev = chardev
         self.is_mux = isinstance(chardev, MuxPort)
         self.editor = LineEditor(self._write_raw, self._line, self.complete, PROMPT)
+        self.editor.history = self.history
         if wants_prompt_toolkit(chardev):
             self.frontend = PromptToolkitFrontend(self, chardev, PROMPT)
             chardev.set_handlers(None, None, self.frontend.event)

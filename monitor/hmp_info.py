@@ -172,6 +172,11 @@ def _info_cpus(mon, args: List[str]) -> str:
                    for i in range(len(cpus)))
 
 
+@info_command("history", "", "show the command line history")
+def _info_history(mon, args: List[str]) -> str:
+    return "".join(f"{i}: '{line}'\n" for i, line in enumerate(mon.history))
+
+
 @info_command("roms", "", "show roms")
 def _info_roms(mon, args: List[str]) -> str:
     from pysystem import loader

@@ -120,6 +120,8 @@ class PromptToolkitFrontend:
                 line = self.lines.get_nowait()
             except queue.Empty:
                 break
+            if line.strip() and (not self.monitor.history or self.monitor.history[-1] != line):
+                self.monitor.history.append(line)
             self._write(self.monitor.execute(line))
             if self.monitor.quitting:
                 self.stop = True

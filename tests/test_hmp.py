@@ -392,3 +392,5 @@ def test_line_editing_history_and_completion(hmp):
     assert "0x7\n" in out
     out = hmp.type(b"xx\x01\x0bp 8\r").decode().replace("\r\n", "\n")
     assert "0x8\n" in out
+    hist = hmp.cmd("info history")
+    assert hist.endswith("\n7: 'p 21'\n8: 'p 7'\n9: 'p 8'\n10: 'info history'\n"), hist
