@@ -81,7 +81,7 @@ class JSONSplitter:
         self.escape = False
         self.word = bytearray()
         self.bad: Optional[str] = None      # first parse error inside the current value
-        self.recovering = False             # after a lexical error: skip to whitespace
+        self.recovering = False             # after a lexical error: skip to white space
 
     def _emit_value(self, out: List[tuple]) -> None:
         if self.bad is not None:
@@ -105,12 +105,9 @@ class JSONSplitter:
                 self.reset()
                 continue
             if self.recovering:
-                if b in b" \t\r\n{[":
+                if b in b" \t\r\n":
                     self.recovering = False
-                    if b not in b"{[":
-                        continue
-                else:
-                    continue
+                continue
             if self.in_string:
                 self.buf.append(b)
                 if self.escape:
@@ -168,6 +165,8 @@ class JSONSplitter:
         text = word.decode("latin-1")
         valid = text in ("true", "false", "null") or _is_number(text)
         if not valid:
+            if len(text) > 64:
+                text = text[:64] + "..."
             message = f"JSON parse error, invalid keyword '{text}'"
             if self.depth == 0:
                 out.append(("error", message))
