@@ -47,6 +47,7 @@ turns it off).
 """
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
@@ -82,6 +83,18 @@ class Command(NamedTuple):
 
     def help_line(self, prefix: str = "") -> str:
         return f"{prefix}{self.name} {self.params} -- {self.help}"
+
+    @property
+    def max_args(self) -> int:
+        """How many words ``params`` allows (each ``[-x]``, ``[-a|vcpu]``, ``path`` is one)."""
+        return len(re.findall(r"[^\s\[\]]+", self.params.replace("[,...]", "")))
+
+    def check_args(self, args: List[str], help_prefix: str = "") -> None:
+        """QEMU's "extraneous characters" error when there are more words than params."""
+        if len(args) > self.max_args:
+            label = self.name if not help_prefix else self.names[0]
+            raise UsageError(help_prefix + self.names[0],
+                             f"{label}: extraneous characters at the end of line")
 
 
 COMMANDS: List[Command] = []
@@ -165,7 +178,13 @@ class Monitor:
         if cmd is None:
             return f"unknown command: '{name}'\n"
         try:
-            out = cmd.handler(self, rest if cmd.raw else split_args(rest))
+            if cmd.raw:
+                out = cmd.handler(self, rest)
+            else:
+                args = split_args(rest)
+                if cmd.names[0] != "help":
+                    cmd.check_args(args)
+                out = cmd.handler(self, args)
         except MonitorError as e:
             out = str(e)
         except Exception as e:  # noqa: BLE001 - a broken command must not stop the VM

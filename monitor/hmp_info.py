@@ -31,7 +31,11 @@ def _info(mon, rest: str) -> str:
     cmd = find(INFO_COMMANDS, name)
     if cmd is None:
         return f"unknown command: 'info {name}'"
-    return cmd.handler(mon, sub if cmd.raw else split_args(sub))
+    if cmd.raw:
+        return cmd.handler(mon, sub)
+    args = split_args(sub)
+    cmd.check_args(args, "info ")
+    return cmd.handler(mon, args)
 
 
 @command("help|?", "[cmd]", "show the help", args=("command",))

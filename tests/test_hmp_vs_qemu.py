@@ -69,7 +69,13 @@ def script() -> list:
              "x /2z 0", "x /2xq 0", "x", "x 1 2", "x /x (1", "xp /2bx 0x60010000",
              "print 10", "p/x 0", "p/o 0", "p/c 39", "p/c 92", "p/c 10", "p/c 13", "p/c 200",
              "p 'x'", "p 'ab'", "p ()", "p 1/0", "p 5 % 0", "p 99999999999999999999999",
-             "p 0x", "p 08", "p -(3)", "p +4", "p 1 + 2", "p (1+2", "p 123abc"]
+             "p 0x", "p 08", "p -(3)", "p +4", "p 1 + 2", "p (1+2", "p 123abc",
+             "stop x", "info status x", "cont foo", "stop/x", "quit now", "info version 1",
+             "system_reset 1", "info mtree -f extra", "qom-list /machine extra",
+             "info qom-tree /machine extra", "log in_asm extra", "x /2x 0 1", "info nope",
+             "nope", "help x y", "help info status", "help quit", "info status",
+             "memsave 0x60010000 0x10 sp ace.bin", "qom-get /machine", "qom-list /nope",
+             "qom-get /nope x", "logfile", "log"]
     rng = random.Random(1234)
     for _ in range(120):
         cmds.append(f"p/{rng.choice('xduoc')} {_expr(rng)}")
