@@ -23,6 +23,9 @@ decorators; the table is the only list (help, dispatch and completion read it)::
     def _info_snapshots(mon, args): ...
 
 ``raw=True`` hands the handler the unsplit rest of the line (``x``, ``print``).
+More words than ``params`` names (``[-f]``, ``path``, ``[tag]`` are one each;
+``words...`` takes any number) get QEMU's "extraneous characters" error before
+the handler runs.
 ``args`` names what each positional argument is, for tab completion:
 ``command``, ``info``, ``qom-path``, ``qom-prop``, ``file``, ``expr`` (``$reg``
 completes), ``log``, ``snapshot``, or anything else (no completion); a
@@ -85,9 +88,13 @@ class Command(NamedTuple):
         return f"{prefix}{self.name} {self.params} -- {self.help}"
 
     @property
-    def max_args(self) -> int:
-        """How many words ``params`` allows (each ``[-x]``, ``[-a|vcpu]``, ``path`` is one)."""
-        return len(re.findall(r"[^\s\[\]]+", self.params.replace("[,...]", "")))
+    def max_args(self) -> float:
+        """How many words ``params`` allows (each ``[-x]``, ``[-a|vcpu]``, ``path`` is one;
+        ``words...`` any number)."""
+        params = self.params.replace("[,...]", "")
+        if "..." in params:
+            return float("inf")
+        return len(re.findall(r"[^\s\[\]]+", params))
 
     def check_args(self, args: List[str], help_prefix: str = "") -> None:
         """QEMU's "extraneous characters" error when there are more words than params."""

@@ -144,7 +144,7 @@ def test_line_editor_keys():
 
 
 def test_a_module_registers_commands_through_the_decorators(machine):
-    @hmp.command("hmp-test-echo", "text", "echo the arguments (test)", args=("qom-path",))
+    @hmp.command("hmp-test-echo", "text...", "echo the arguments (test)", args=("qom-path",))
     def _echo(mon, args):
         return " ".join(args)
 
@@ -155,7 +155,7 @@ def test_a_module_registers_commands_through_the_decorators(machine):
         mon = Monitor(machine)
         assert mon.execute("hmp-test-echo a 'b c'") == "a b c\n"
         assert mon.execute("info hmp-test") == "bad\nTry \"help info hmp-test\" for more information\n"
-        assert "hmp-test-echo text -- echo the arguments (test)\n" in mon.execute("help")
+        assert "hmp-test-echo text... -- echo the arguments (test)\n" in mon.execute("help")
         assert mon.complete("hmp-test-e") == (0, ["hmp-test-echo"])
         assert mon.complete("hmp-test-echo /mach")[1] == ["/machine/"]
         assert mon.complete("info hmp-t") == (5, ["hmp-test"])
