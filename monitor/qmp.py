@@ -37,6 +37,7 @@ the exception's one-line text: a command never takes the emulator down.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, Dict, List, Optional
 
@@ -98,7 +99,20 @@ class JSONSplitter:
 
     def feed(self, data: bytes) -> List[tuple]:
         out: List[tuple] = []
-        for b in data:
+        data = bytes(data)
+        i, n = 0, len(data)
+        while i < n:
+            if self.in_string and not self.escape:
+                # a run of ordinary string bytes in one step
+                special = (_STRING_END_DQ if self.quote == 0x22 else _STRING_END_SQ).search(data, i)
+                end = special.start() if special is not None else n
+                if end > i:
+                    self.buf += data[i:end]
+                    i = end
+                    self._check_size(out)
+                    continue
+            b = data[i]
+            i += 1
             if b == 0xFF:
                 if self.buf or self.word:
                     out.append(("error", "JSON parse error, stray '\\xff'"))
@@ -181,6 +195,10 @@ class JSONSplitter:
     def _check_size(self, out: List[tuple]) -> None:
         if len(self.buf) + len(self.word) > MAX_TOKEN:
             self._lexical_error(out, "JSON parse error, token too large")
+
+
+_STRING_END_DQ = re.compile(rb'["\\\xff]')
+_STRING_END_SQ = re.compile(rb"['\\\xff]")
 
 
 def _is_word_byte(b: int) -> bool:

@@ -69,7 +69,7 @@ json_values = st.recursive(
     max_leaves=10)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.sampled_from(SAFE), st.dictionaries(
     st.sampled_from(["path", "property", "value", "command-line", "device", "size", "id",
                      "x", "format"]), json_values, max_size=4), json_values)
@@ -119,5 +119,21 @@ def test_commands_before_negotiation_and_oob():
             == [{"return": {}}]
         assert qmp.handle_line('{"exec-oob":"query-status"}')[0]["error"]["desc"] == \
             "The command query-status does not support OOB"
+    finally:
+        qmp.close()
+
+
+def test_deep_nesting_and_huge_tokens_give_one_error_each():
+    qmp = negotiated()
+    try:
+        replies = qmp.handle_line("[" * 2000 + "]" * 2000 + '\n{"execute":"query-kvm"}')
+        assert replies == [{"error": {"class": "GenericError",
+                                      "desc": "JSON parse error, nesting too deep"}},
+                           {"return": {"enabled": False, "present": False}}]
+        replies = qmp.handle_line('{"execute":"query-kvm","id":' + "9" * 5000 + "}\n")
+        assert len(replies) == 1 and len(replies[0]["error"]["desc"]) < 120
+        replies = qmp.handle_line('"' + "x" * (2 << 20) + '"\n{"execute":"query-kvm"}')
+        assert replies[0]["error"]["desc"] == "JSON parse error, token too large"
+        assert replies[-1] == {"return": {"enabled": False, "present": False}}
     finally:
         qmp.close()
