@@ -132,3 +132,21 @@ def test_monitor_over_telnet(guest):
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_log_and_logfile_at_run_time(guest, tmp_path):
+    import time
+    log = tmp_path / "in_asm.log"
+    proc = subprocess.Popen([sys.executable, "-c",
+                             "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())",
+                             *guest, "-display", "none", "-serial", "null", "-monitor", "stdio"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(f"logfile {log}\nlog in_asm\nsystem_reset\n".encode())
+    proc.stdin.flush()
+    time.sleep(2)
+    out, _ = proc.communicate(b"log none\nquit\n", timeout=60)
+    assert proc.returncode == 0
+    text = log.read_text()
+    # translated after the reset: the boot stub, then the guest, disassembled
+    assert "IN: \n0x60000000:  e3a00000  mov      r0, #0\n" in text
+    assert "0x60010000:  e59f100c  ldr      r1, [pc, #0xc]\n0x60010004:  e3a00041  mov      r0, #0x41\n" in text
