@@ -150,3 +150,54 @@ def test_log_and_logfile_at_run_time(guest, tmp_path):
     # translated after the reset: the boot stub, then the guest, disassembled
     assert "IN: \n0x60000000:  e3a00000  mov      r0, #0\n" in text
     assert "0x60010000:  e59f100c  ldr      r1, [pc, #0xc]\n0x60010004:  e3a00041  mov      r0, #0x41\n" in text
+
+
+def test_monitor_over_a_unix_socket_and_reconnect(guest, tmp_path):
+    import socket
+    import time
+    path = str(tmp_path / "hmp.sock")
+    proc = subprocess.Popen([sys.executable, "-c",
+                             "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())",
+                             *guest, "-display", "none", "-serial", "null",
+                             "-monitor", f"unix:{path},server=on,wait=off"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def connect():
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.settimeout(10)
+                s.connect(path)
+                return s
+            except OSError:
+                s.close()
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.2)
+
+    def until(s, marker: bytes) -> bytes:
+        buf = b""
+        while marker not in buf:
+            chunk = s.recv(65536)
+            assert chunk, buf
+            buf += chunk
+        return buf
+    try:
+        s = connect()
+        assert b"monitor - type 'help'" in until(s, b"(qemu) ")
+        s.sendall(b"info sta")                  # a half-typed line, then the client goes away
+        until(s, b"info sta")
+        s.close()
+        s = connect()                           # a new client is greeted again, line empty
+        assert b"monitor - type 'help'" in until(s, b"(qemu) ")
+        s.sendall(b"tus\r")
+        assert until(s, b"(qemu) ") == b"tus\r\nunknown command: 'tus'\r\n(qemu) "
+        s.sendall(b"quit\r")
+        assert proc.wait(timeout=30) == 0
+        s.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
