@@ -377,3 +377,28 @@ def test_mux_over_a_socket_reannounces_focus_on_connect(loop):
     assert pump(lp, lambda: bytes(serial.data) == b"for the uart")
     assert bytes(monitor.data) == b"typed"
     peer.close()
+
+
+def test_logfile_copies_output_even_without_a_peer(loop, tmp_path):
+    lp, made = loop
+    log = tmp_path / "serial.log"
+    c = chardevs.create({"backend": "socket", "id": "lg", "port": "0", "server": "on",
+                         "wait": "off", "logfile": str(log)})
+    made.append(c)
+    Frontend(c)
+    c.open(lp)
+    c.write(b"before anyone listens\n")
+    peer = socket.create_connection(("127.0.0.1", int(c.port)), timeout=5)
+    assert pump(lp, lambda: c.conn is not None)
+    c.write(b"while connected\n")
+    assert recv_until(peer, b"connected\n") == b"while connected\n"
+    peer.close()
+    c.close()
+    assert log.read_bytes() == b"before anyone listens\nwhile connected\n"
+    c2 = chardevs.create({"backend": "null", "id": "lg2", "logfile": str(log),
+                          "logappend": "on"})
+    c2.write(b"appended\n")
+    c2.close()
+    assert log.read_bytes().endswith(b"connected\nappended\n")
+    with pytest.raises(ChardevError, match="Could not open"):
+        chardevs.create({"backend": "null", "id": "lg3", "logfile": "/nonexistent/dir/x"})

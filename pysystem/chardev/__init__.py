@@ -4,7 +4,8 @@
                                   close_all, EVENT_BREAK, ...)
 
 * ``create(opts)`` makes a chardev from ``-chardev`` options (a dict:
-  ``backend``, ``id``, backend options, ``mux=on`` to share it); the chardev is
+  ``backend``, ``id``, backend options, ``mux=on`` to share it,
+  ``logfile=F[,logappend=on]`` to copy its output to F); the chardev is
   kept under its id for ``lookup(id)`` and ``chardev:ID`` references.
 * ``parse_legacy(text)`` turns the ``-serial``/``-monitor`` shorthand (``stdio``,
   ``mon:stdio``, ``null``, ``file:PATH``, ``pty``, ``chardev:ID``, ``none``, ...)
@@ -76,9 +77,8 @@ def create(opts: Dict[str, str]) -> Chardev:
         raise ChardevError(f"attempt to add duplicate property '{label}' to object (type 'container')")
     if backend == "socket" and opts.pop("nowait", None) is not None:
         opts["wait"] = "off"            # QEMU's old spelling of wait=off
-    for key in ("logfile", "logappend"):
-        if key in opts:
-            raise ChardevError(f"chardev option '{key}' is not supported yet")
+    logfile = opts.pop("logfile", None)
+    logappend = opts.pop("logappend", "off")
     props = cls.class_properties()
     for key in opts:
         if key not in props or key == "id":
@@ -93,6 +93,8 @@ def create(opts: Dict[str, str]) -> Chardev:
             chardev = MuxChardev(backend=chardev, id=label)
     except QOMError as e:
         raise ChardevError(str(e)) from None
+    if logfile:
+        (chardev.backend if mux_on else chardev).set_logfile(logfile, logappend)
     if label is not None:
         _CHARDEVS[label] = chardev
     else:

@@ -19,6 +19,7 @@ mux a new port of it.
 """
 from __future__ import annotations
 
+import os
 from typing import Callable, Optional
 
 from ..qom import Object, Property, register
@@ -54,6 +55,7 @@ class Chardev(Object):
         self.loop = None
         self.is_open = False
         self.claimed = False
+        self._logfd: Optional[int] = None
 
     @property
     def label(self) -> str:
@@ -69,7 +71,18 @@ class Chardev(Object):
         data = bytes(data)
         if not data:
             return 0
+        if self._logfd is not None:
+            _write_all(self._logfd, data)
         return self._write(data)
+
+    def set_logfile(self, path: str, append="off") -> None:
+        """``logfile=``: a copy of everything written goes to ``path`` too."""
+        appending = str(append) in ("on", "yes", "true", "True")
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if appending else os.O_TRUNC)
+        try:
+            self._logfd = os.open(path, flags, 0o666)
+        except OSError as e:
+            raise ChardevError(f"Could not open '{path}': {e.strerror}") from None
 
     def accept_input(self) -> None:
         self.pump()
@@ -97,6 +110,9 @@ class Chardev(Object):
             self._closed = True
             self.is_open = False
             self._close()
+            if self._logfd is not None:
+                os.close(self._logfd)
+                self._logfd = None
 
     def can_accept(self) -> int:
         """How many bytes of input the frontend takes now (0 while input is pending)."""
@@ -139,3 +155,12 @@ class Chardev(Object):
 
     def _write(self, data: bytes) -> int:
         return len(data)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:
+        pass            # a full disk must not stop the guest's output
