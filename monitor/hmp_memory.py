@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from .hmp import MonitorError, UsageError, command, split_args
+from .hmp import MonitorError, UsageError, command
 from .hmp_expr import ExprError, Format, arm_register, evaluate, parse_format
 
 MAX_SAVE = 1 << 32          # memsave/pmemsave bytes at most (the 32-bit address space)

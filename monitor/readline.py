@@ -13,8 +13,8 @@ Enter (CR, LF or CR LF), Backspace/DEL, Ctrl-D or Delete (delete under the
 cursor), Left/Right or Ctrl-B/Ctrl-F, Home/End or Ctrl-A/Ctrl-E, Ctrl-K (kill
 to the end), Ctrl-U (kill to the start), Ctrl-W (kill the word before the
 cursor), Up/Down or Ctrl-P/Ctrl-N (history, 64 lines, no repeats), Tab
-(complete: one candidate is inserted, several insert their common prefix and a
-second Tab lists them).  Escape sequences are the VT100/xterm ones (``ESC [ A``,
+(complete: one candidate is inserted with a blank after it, several insert
+their common prefix, or are listed when there is nothing to add).  Escape sequences are the VT100/xterm ones (``ESC [ A``,
 ``ESC O H``, ``ESC [ 3 ~`` ...); unknown ones are ignored, as are other control
 bytes and invalid UTF-8.
 
@@ -63,7 +63,6 @@ class LineEditor:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._esc = ""                        # an escape sequence being read
         self._last_cr = False
-        self._last_tab = False
 
     # --- output ------------------------------------------------------------------------
     def show_prompt(self) -> None:
@@ -106,8 +105,6 @@ class LineEditor:
         o = ord(ch)
         cr = self._last_cr
         self._last_cr = ch == "\r"
-        tab = self._last_tab
-        self._last_tab = ch == "\t"
         if ch == "\n" and cr:
             return
         if ch in "\r\n":
@@ -115,7 +112,7 @@ class LineEditor:
         elif ch == "\x1b":
             self._esc = ch
         elif ch == "\t":
-            self._complete(tab)
+            self._complete()
         elif o in (0x7F, 0x08):
             if self.cursor:
                 self._set(self.line[:self.cursor - 1] + self.line[self.cursor:], self.cursor - 1)
@@ -210,7 +207,7 @@ class LineEditor:
         if self.on_line(line):
             self.show_prompt()
 
-    def _complete(self, second_tab: bool) -> None:
+    def _complete(self) -> None:
         if self.completer is None:
             return
         before = self.line[:self.cursor]

@@ -10,7 +10,6 @@ no ARM register names).
 from __future__ import annotations
 
 import random
-import re
 import shutil
 import subprocess
 import sys
