@@ -162,3 +162,26 @@ def test_a_module_registers_commands_through_the_decorators(machine):
     finally:
         hmp.COMMANDS[:] = [c for c in hmp.COMMANDS if c.name != "hmp-test-echo"]
         hmp.INFO_COMMANDS[:] = [c for c in hmp.INFO_COMMANDS if c.name != "hmp-test"]
+
+
+def test_completion_of_arguments(machine, tmp_path):
+    (tmp_path / "dump.bin").write_bytes(b"")
+    (tmp_path / "dir").mkdir()
+    mon = Monitor(machine)
+    assert mon.complete("mem") == (0, ["memsave"])
+    assert mon.complete("info qo") == (5, ["qom-tree"])
+    assert mon.complete("help info sta") == (10, ["status"])
+    assert mon.complete(f"memsave 0 16 {tmp_path}/d") == \
+        (13, [f"{tmp_path}/dir/", f"{tmp_path}/dump.bin"])
+    assert mon.complete(f"logfile {tmp_path}/du") == (8, [f"{tmp_path}/dump.bin"])
+    assert mon.complete("qom-list /machine/unattached/uart")[1] == \
+        [f"/machine/unattached/uart{i}" for i in range(4)]
+    line = "qom-get /machine/unattached/uart0 ch"
+    assert mon.complete(line) == (len(line) - 2, ["chardev"])
+    line = "qom-set -j /machine no-r"
+    assert mon.complete(line) == (len(line) - 4, ["no-reboot"])
+    assert mon.complete("x /4i $p") == (6, ["$pc"])
+    assert mon.complete("p 1+$r1")[1] == ["1+$r1", "1+$r10", "1+$r11", "1+$r12", "1+$r13",
+                                          "1+$r14", "1+$r15"]
+    assert mon.complete("log in_asm,ex") == (4, ["in_asm,exec"])
+    assert mon.complete("stop ") == (5, [])
