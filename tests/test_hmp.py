@@ -394,3 +394,33 @@ def test_line_editing_history_and_completion(hmp):
     assert "0x8\n" in out
     hist = hmp.cmd("info history")
     assert hist.endswith("\n7: 'p 21'\n8: 'p 7'\n9: 'p 8'\n10: 'info history'\n"), hist
+
+
+def test_random_bytes_over_the_pty_do_not_hurt(files):
+    import random
+    rng = random.Random(5)
+    # no Tab and none of q m l d v: no quit/memsave/pmemsave/log/logfile/dumpdtb/savevm/
+    # loadvm/delvm can be typed or completed; everything else goes
+    banned = set(b"\tqmldv")
+    h = HMP(files["kernel"], files["dtb"])
+    try:
+        for _ in range(20):
+            chunk = bytes(b for b in rng.randbytes(500) if b not in banned) if hasattr(rng, "randbytes") \
+                else bytes(b for b in (rng.getrandbits(8) for _ in range(500)) if b not in banned)
+            os.write(h.fd, chunk)
+            time.sleep(0.02)
+            r, _, _ = select.select([h.fd], [], [], 0)
+            while r:
+                os.read(h.fd, 65536)
+                r, _, _ = select.select([h.fd], [], [], 0.05)
+        os.write(h.fd, b"\x1b[A\x15\r")                   # leave any escape, clear the line
+        time.sleep(0.5)
+        while select.select([h.fd], [], [], 0.2)[0]:
+            os.read(h.fd, 65536)
+        h.buf = b""
+        out = h.cmd("c")
+        assert out == ""
+        assert h.cmd("info status") == "VM status: running\n"
+        assert h.proc.poll() is None
+    finally:
+        assert h.close() == 0
