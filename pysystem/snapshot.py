@@ -477,6 +477,13 @@ def _size_text(n: int) -> str:
 
 def _plan(machine, snap: _Snapshot):
     """Check everything against this machine; return what to apply."""
+    try:
+        return _check(machine, snap)
+    except (TypeError, KeyError, AttributeError, ValueError, IndexError, OverflowError):
+        raise snap.error("is damaged (malformed header)") from None
+
+
+def _check(machine, snap: _Snapshot):
     h = snap.header
     if not isinstance(h, dict):
         raise snap.error("is damaged (bad header)")
@@ -496,10 +503,12 @@ def _plan(machine, snap: _Snapshot):
     if saved != here:
         if not isinstance(saved, list):
             raise snap.error("is damaged (bad object list)")
-        saved_set = {tuple(x) for x in saved if isinstance(x, list)}
+        saved_set = {tuple(x) for x in saved if isinstance(x, list)
+                     and all(isinstance(v, str) for v in x)}
         here_set = {tuple(x) for x in here}
         extra = [x for x in here if tuple(x) not in saved_set]
-        missing = [x for x in saved if isinstance(x, list) and tuple(x) not in here_set]
+        missing = [x for x in saved if isinstance(x, list) and len(x) == 2
+                   and tuple(x) in saved_set and tuple(x) not in here_set]
         if extra:
             raise snap.error(f"does not match this machine: it has no {extra[0][0]} "
                              f"({extra[0][1]})")

@@ -404,3 +404,74 @@ def test_loadvm_in_a_new_process_continues_identically(board, guest, tmp_path):
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     assert proc.returncode == 1
     assert proc.stderr == b"pysystem-arm: Snapshot 'nosuch' does not exist in one or more devices\n"
+
+
+def _resign(data: bytes, header: dict) -> bytes:
+    """The snapshot ``data`` with another header, checksums made right again."""
+    import hashlib
+    import json
+    import struct
+    _, _, meta_len, _ = struct.unpack_from("<8sIII", data)
+    pos = 20 + meta_len
+    (hlen,) = struct.unpack_from("<I", data, pos)
+    hb = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    body = data[:pos] + struct.pack("<I", len(hb)) + hb + data[pos + 4 + hlen:-32]
+    return body + hashlib.sha256(body).digest()
+
+
+def _header(data: bytes) -> dict:
+    import json
+    import struct
+    _, _, meta_len, _ = struct.unpack_from("<8sIII", data)
+    pos = 20 + meta_len
+    (hlen,) = struct.unpack_from("<I", data, pos)
+    return json.loads(data[pos + 4:pos + 4 + hlen])
+
+
+def _mutations(value, rng, path=()):
+    """Paths into a JSON value and a replacement for each, chosen at random."""
+    out = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _mutations(v, rng, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value[:6]):
+            out += _mutations(v, rng, path + (i,))
+    out.append((path, rng.choice([None, -1, 1 << 70, "x", [], {}, True, 0, 3.5, [1, 2]])))
+    return out
+
+
+def test_forged_headers_are_refused_cleanly(board, guest, tmp_path):
+    """Headers that pass the checksums but hold nonsense (wrong types, sizes, offsets):
+    always a SnapshotError, never another exception, and the machine is untouched."""
+    import copy
+    import random
+    vm = Vm(board, guest, tmp_path, ram="32M")
+    vm.run(30_000)
+    info = snapshot.save(vm.m, "good")
+    data = open(info.path, "rb").read()
+    header = _header(data)
+    before = _fingerprint(vm)
+    rng = random.Random(5)
+    muts = _mutations(header, rng)
+    refused = 0
+    for path, value in rng.sample(muts, min(40, len(muts))):
+        h = copy.deepcopy(header)
+        if not path:
+            h = value
+        else:
+            node = h
+            for p in path[:-1]:
+                node = node[p]
+            node[path[-1]] = value
+        with open(snapshot._file_for(str(tmp_path), "forged"), "wb") as f:
+            f.write(_resign(data, h))
+        try:
+            snapshot.load(vm.m, "forged")
+        except SnapshotError as e:
+            assert "\n" not in str(e)
+            refused += 1
+            continue
+        snapshot.load(vm.m, "good")        # accepted: it must have been harmless
+    assert refused > 20
+    assert _fingerprint(vm) == before
