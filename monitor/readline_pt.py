@@ -16,10 +16,12 @@ by ``Monitor.execute`` between guest slices, and the thread prompts again once
 the output is printed, so commands never race the guest.  Tab completes with
 ``Monitor.complete`` (the same completer the simple editor uses); history is
 kept for the session; Ctrl-C clears the line; Ctrl-D on an empty line is ignored,
-as in QEMU.
+as in QEMU.  If the emulator exits while a prompt is up (the guest powered off),
+the terminal modes prompt_toolkit switched on are switched off again.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import queue
 import threading
@@ -83,6 +85,17 @@ class PromptToolkitFrontend:
         loop.add_reader(self._wake_r, self._run_line)
         self.thread = threading.Thread(target=self._prompt_loop, name="hmp-prompt", daemon=True)
         self.thread.start()
+        atexit.register(self._leave_terminal)
+
+    def _leave_terminal(self) -> None:
+        """The emulator exits while a prompt is up: undo what prompt_toolkit switched on
+        (bracketed paste, hidden cursor, no autowrap); the termios settings are restored
+        by the stdio chardev."""
+        if self.thread is not None and self.thread.is_alive():
+            try:
+                os.write(self.chardev.out_fd, b"\r\n\x1b[?2004l\x1b[?25h\x1b[?7h")
+            except OSError:
+                pass
 
     # --- the prompt thread ----------------------------------------------------------------
     def _prompt_loop(self) -> None:
