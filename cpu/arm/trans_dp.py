@@ -13,6 +13,8 @@ Argument conventions (what a decoder must provide):
 """
 from __future__ import annotations
 
+import re
+
 from .translator import Ctx
 
 M = "0xffffffff"
@@ -20,8 +22,15 @@ AND, EOR, SUB, RSB, ADD, ADC, SBC, RSC, TST, TEQ, CMP, CMN, ORR, MOV, BIC, MVN =
 LOGICAL = {AND, EOR, TST, TEQ, ORR, MOV, BIC, MVN}
 
 
+_CONST = re.compile(r"0x[0-9a-f]+|\d+")
+
+
+def _is_const(e: str) -> bool:
+    return _CONST.fullmatch(e) is not None
+
+
 def _simple(e: str) -> bool:
-    return e.isidentifier() or e.startswith("0x") or e.isdigit()
+    return e.isidentifier() or _is_const(e)
 
 
 def _fix(ctx: Ctx, e: str) -> str:
@@ -109,9 +118,9 @@ def dp(ctx: Ctx, a, b: str, carry) -> bool:
 
     if op in LOGICAL:
         expr = {AND: f"{ra} & {b}", EOR: f"{ra} ^ {b}", TST: f"{ra} & {b}", TEQ: f"{ra} ^ {b}",
-                ORR: f"{ra} | {b}", MOV: b, BIC: f"{ra} & ~{b} & {M}" if not b.startswith("0x")
-                else f"{ra} & {hex(~int(b, 16) & 0xFFFFFFFF)}",
-                MVN: f"({b}) ^ {M}" if not b.startswith("0x") else hex(~int(b, 16) & 0xFFFFFFFF)}[op]
+                ORR: f"{ra} | {b}", MOV: b, BIC: f"{ra} & ~{b} & {M}" if not _is_const(b)
+                else f"{ra} & {hex(~int(b, 0) & 0xFFFFFFFF)}",
+                MVN: f"({b}) ^ {M}" if not _is_const(b) else hex(~int(b, 0) & 0xFFFFFFFF)}[op]
         out(expr)
         if flags:
             ctx.set_nz(res)
@@ -127,8 +136,8 @@ def dp(ctx: Ctx, a, b: str, carry) -> bool:
             sub = False
         else:
             if op in (SUB, CMP, RSB):
-                if y.startswith("0x"):
-                    full = f"{x} + {hex(0x100000000 - int(y, 16))}"
+                if _is_const(y):
+                    full = f"{x} + {hex(0x100000000 - int(y, 0))}"
                 else:
                     full = f"{x} - {y} + 0x100000000"
             else:

@@ -349,7 +349,7 @@ class Ctx:
         tw = self.helper("tw" + priv, cpu.tlb_write[priv == "u"])
         slow = self.helper(f"st{size * 8}{priv}{'a' if aligned else ''}",
                            cpu.slow_store_fn(size, priv == "u", aligned))
-        if not (value.isidentifier() or value.startswith("0x")):
+        if not (value.isidentifier() or re.fullmatch(r"0x[0-9a-f]+", value)):
             t = self.tmp("v")
             self.emit(f"{t} = {value}")
             value = t
