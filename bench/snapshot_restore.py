@@ -8,6 +8,10 @@ a third random bytes (incompressible), the rest text-like and sparse pages (as a
 booted Linux's page cache and heap are); the rest stays zero.  The guest runs
 nothing; between save and load the content is scrambled so that load has to put
 every byte back.  Prints the snapshot size and the save and load times.
+
+Recorded (2026-11-21, 2 shared cores with a load average of 6 to 9, so pessimistic):
+RAM 256 MiB, 160 MiB used, snapshot 71.6 MiB: CPython 3.11 save 1.9-2.4 s, load
+0.64-0.91 s; PyPy 3.9 save 2.0-2.6 s, load 1.15-1.57 s.
 """
 from __future__ import annotations
 
