@@ -9,11 +9,12 @@ required; ``check_args`` gives QEMU's texts for a missing, unexpected or
 mistyped one before the handler runs.
 
 Commands: qmp_capabilities, query-version, query-status, query-commands,
-query-name, query-target, query-kvm, query-cpus-fast, query-chardev, query-jobs, stop, cont,
-system_reset, system_powerdown, quit, human-monitor-command, qom-list,
-qom-get, qom-set, ringbuf-read, ringbuf-write, snapshot-save, snapshot-load,
-snapshot-delete, job-dismiss, job-cancel (and job-finalize: a no-op, the
-snapshot jobs finalize themselves).
+query-name, query-target, query-kvm, query-cpus-fast, query-chardev,
+query-block, query-jobs, stop, cont, system_reset, system_powerdown, quit,
+human-monitor-command, qom-list, qom-get, qom-set, ringbuf-read,
+ringbuf-write, memsave, pmemsave (these two through HMP's), snapshot-save,
+snapshot-load, snapshot-delete, job-dismiss, job-cancel (and job-finalize: a
+no-op, the snapshot jobs finalize themselves).
 
 Snapshot jobs follow QEMU 7.2: the command returns ``{}`` right after the job
 is created and started (JOB_STATUS_CHANGE created, running); the work runs
@@ -29,6 +30,7 @@ not used: our snapshots do not live in block nodes.
 from __future__ import annotations
 
 import base64
+import os
 from typing import Any, Callable, Dict, List, NamedTuple, Tuple
 
 from pysystem import QEMU_VERSION_COMPAT, __version__
@@ -159,7 +161,6 @@ def _query_target(qmp, args):
 
 @register("query-cpus-fast")
 def _query_cpus_fast(qmp, args):
-    import os
     m = _machine(qmp)
     target = _query_target(qmp, {})["arch"]
     out = []
@@ -233,6 +234,47 @@ def _hmp(qmp, args):
         mon = qmp._hmp = Monitor(qmp.machine)
     out = mon.execute(args["command-line"])
     return out.replace("\r\n", "\n").replace("\n", "\r\n")
+
+
+def _via_hmp(qmp, line: str):
+    """Run an HMP command for a QMP one; its output, if any, is the error text."""
+    out = _hmp(qmp, {"command-line": line}).strip()
+    if out:
+        raise QMPError("GenericError", out.splitlines()[0].replace("Error: ", "", 1))
+    return {}
+
+
+@register("memsave", {"val": ("int", True), "size": ("int", True),
+                      "filename": ("str", True), "cpu-index": ("int", False)})
+def _memsave(qmp, args):
+    return _via_hmp(qmp, f"memsave {args['val']} {args['size']} {args['filename']}")
+
+
+@register("pmemsave", {"val": ("int", True), "size": ("int", True), "filename": ("str", True)})
+def _pmemsave(qmp, args):
+    return _via_hmp(qmp, f"pmemsave {args['val']} {args['size']} {args['filename']}")
+
+
+@register("query-block")
+def _query_block(qmp, args):
+    """The -drive's, shaped as QEMU's BlockInfo; the node name is the drive's id."""
+    out = []
+    for spec in _machine(qmp).drives:
+        name = spec.id or f"{spec.interface}{spec.index}"
+        try:
+            size = os.path.getsize(spec.file)
+        except OSError:
+            size = 0
+        removable = spec.interface in ("sd", "floppy") or spec.media == "cdrom"
+        out.append({
+            "device": name, "locked": False, "removable": removable, "type": "unknown",
+            "io-status": "ok",
+            "inserted": {"file": spec.file, "node-name": name, "ro": bool(spec.readonly),
+                         "drv": spec.format, "encrypted": False, "backing_file_depth": 0,
+                         "image": {"filename": spec.file, "format": spec.format,
+                                   "virtual-size": size}},
+        })
+    return out
 
 
 # --- the object tree -------------------------------------------------------------------

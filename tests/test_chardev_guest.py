@@ -292,3 +292,37 @@ def test_pl011_on_a_host_serial_port(board, dtb, tmp_path):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_qmp_memory_dumps_and_block_info(board, dtb, tmp_path):
+    from qemu.qmp.legacy import QEMUMonitorProtocol
+    kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"\0" * (1 << 20))
+    sock = str(tmp_path / "qmp.sock")
+    proc = start(kernel, dtb, "-S", "-drive", f"if=none,id=d0,file={disk},format=raw",
+                 "-qmp", f"unix:{sock},server=on,wait=off")
+    end = time.monotonic() + 20
+    while not os.path.exists(sock) and time.monotonic() < end:
+        time.sleep(0.05)
+    qmp = QEMUMonitorProtocol(sock)
+    qmp.connect(negotiate=True)
+    try:
+        blocks = qmp.cmd_obj({"execute": "query-block"})["return"]
+        assert blocks[0]["device"] == "d0" and blocks[0]["inserted"]["node-name"] == "d0"
+        assert blocks[0]["inserted"]["image"]["virtual-size"] == 1 << 20
+        out = tmp_path / "kernel.bin"
+        assert qmp.cmd_obj({"execute": "pmemsave", "arguments": {
+            "val": 0x60010000, "size": 64, "filename": str(out)}}) == {"return": {}}
+        assert out.read_bytes() == open(kernel, "rb").read()[:64]
+        err = qmp.cmd_obj({"execute": "pmemsave", "arguments": {
+            "val": 0, "size": 16, "filename": str(tmp_path / "nodir" / "x")}})
+        assert err["error"]["class"] == "GenericError" and "Could not open" in \
+            err["error"]["desc"]
+        qmp.cmd_obj({"execute": "quit"})
+    finally:
+        try:
+            qmp.close()
+        except EOFError:
+            pass
+    assert finish(proc) == 0
