@@ -7,13 +7,16 @@
     check(runs, raw_lens, size) -> [(first, count)]      ValueError if they do not fit ``size``
     apply_buffer(buf, size, runs, chunks)               # restore RAM in place
     apply_block(backend, size, runs, chunks)            # restore a disk; writes only what differs
+    decompress(method, raw_len, stored) -> bytes         # ValueError if damaged
+    decompress_all(items) -> iterator of bytes          # the same on worker threads, in order
 
 A page is ``PAGE`` (4 KiB) bytes; the last page of an image may be shorter.  Zero
 pages cost nothing: they are not stored, only implied by the gaps between runs.
 The non-zero pages, concatenated, are cut into ``CHUNK`` (1 MiB) pieces, each
 stored with zlib at level 1, or raw when zlib does not make it smaller (or its
-first 16 KiB do not compress: random-looking data costs no compression time).  The same
-content always gives the same bytes.  ``chunks`` passed to the apply functions is
+first 16 KiB do not compress: random-looking data costs no compression time).
+Compression and decompression run on ``THREADS`` worker threads (zlib releases
+the GIL).  The same content always gives the same bytes.  ``chunks`` passed to the apply functions is
 an iterable of decompressed pieces, in order (the caller decompresses, so that it
 can verify everything before the first byte of the machine changes).
 """
