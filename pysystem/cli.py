@@ -343,7 +343,7 @@ def _opt_chardev(cfg: Config, value: str, arch) -> None:
         return
     if "id" not in opts:
         raise CLIError("chardev: no id specified")
-    chardevs.create(opts)
+    chardevs.create(opts, origin=f"{cfg.word} {value}")
 
 
 def _opt_drive(cfg: Config, value: str, arch) -> None:
@@ -741,7 +741,7 @@ def _make_consoles(machine: Machine, cfg: Config):
             if "chardev" in opts:
                 machine.serial_hds.append(chardevs.lookup(opts["chardev"]).claim())
                 continue
-            mux = chardevs.create(dict(opts, id=f"serial{i}"))
+            mux = chardevs.create(dict(opts, id=f"serial{i}"), origin=f"-serial {spec}")
         except chardevs.ChardevError as e:
             raise CLIError(_one_line(e), "-serial", spec) from None
         if spec.startswith("mon:"):
@@ -758,7 +758,8 @@ def _make_consoles(machine: Machine, cfg: Config):
             if "chardev" in opts:
                 mon_chardevs.append(chardevs.lookup(opts["chardev"]).claim())
             else:
-                mon_chardevs.append(chardevs.create(dict(opts, id=f"compat_monitor{n}")).claim())
+                mon_chardevs.append(chardevs.create(dict(opts, id=f"compat_monitor{n}"),
+                                                    origin=f"-monitor {spec}").claim())
         except chardevs.ChardevError as e:
             raise CLIError(_one_line(e), "-monitor" if kind == "legacy" else "-mon", spec) from None
     return mon_chardevs
@@ -784,7 +785,8 @@ def _make_qmp_monitors(machine: Machine, cfg: Config) -> list:
                     labels = {c.label for c in chardevs.all_chardevs()}
                     while f"compat_monitor{n}" in labels:
                         n += 1
-                    chardev = chardevs.create(dict(opts, id=f"compat_monitor{n}")).claim()
+                    chardev = chardevs.create(dict(opts, id=f"compat_monitor{n}"),
+                                              origin=f"{word} {spec}").claim()
         except chardevs.ChardevError as e:
             raise CLIError(_one_line(e), word, spec) from None
         qmp = QMPMonitor(machine, pretty=pretty)

@@ -82,8 +82,8 @@ def test_pl011_over_a_tcp_server_waits_for_its_client(board, dtb, tmp_path):
     proc = start(kernel, dtb, "-serial", f"tcp::{port},server=on")
     # nothing runs before the client connects: the greeting is not lost
     line = proc.stderr.readline().decode()
-    assert line == (f"pysystem-arm: info: QEMU waiting for connection on: "
-                    f"disconnected:tcp:127.0.0.1:{port},server=on\n")
+    assert line == (f"pysystem-arm: -serial tcp::{port},server=on: info: QEMU waiting for "
+                    f"connection on: disconnected:tcp:127.0.0.1:{port},server=on\n")
     peer = connect_retry(("127.0.0.1", port))
     assert read_until(peer, b"guest\n") == b"Hello from the guest\n"
     assert finish(proc) == 0

@@ -60,8 +60,12 @@ _CHARDEVS: Dict[str, Chardev] = {}
 _ANON: List[Chardev] = []
 
 
-def create(opts: Dict[str, str]) -> Chardev:
-    """A chardev from ``-chardev`` style options; ``mux=on`` wraps it in a mux."""
+def create(opts: Dict[str, str], origin: str = "") -> Chardev:
+    """A chardev from ``-chardev`` style options; ``mux=on`` wraps it in a mux.
+
+    ``origin`` (the option as written, ``-serial tcp::4444,server=on``) prefixes
+    the backend's start-up messages, as QEMU's do.
+    """
     opts = dict(opts)
     backend = opts.pop("backend", None)
     label = opts.pop("id", None)
@@ -93,8 +97,10 @@ def create(opts: Dict[str, str]) -> Chardev:
             chardev = MuxChardev(backend=chardev, id=label)
     except QOMError as e:
         raise ChardevError(str(e)) from None
+    backend_chardev = chardev.backend if mux_on else chardev
+    backend_chardev.origin = origin
     if logfile:
-        (chardev.backend if mux_on else chardev).set_logfile(logfile, logappend)
+        backend_chardev.set_logfile(logfile, logappend)
     if label is not None:
         _CHARDEVS[label] = chardev
     else:

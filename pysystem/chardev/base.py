@@ -56,6 +56,7 @@ class Chardev(Object):
         self.is_open = False
         self.claimed = False
         self._logfd: Optional[int] = None
+        self.origin = ""        # the command-line option that made it, for messages
 
     @property
     def label(self) -> str:

@@ -247,7 +247,8 @@ class SocketChardev(Chardev):
         if self.loop is not None:
             return
         if self.server and self.wait and self.conn is None:
-            sys.stderr.write(f"{_program()}: info: QEMU waiting for connection on: "
+            where = f"{self.origin}: " if self.origin else ""
+            sys.stderr.write(f"{_program()}: {where}info: QEMU waiting for connection on: "
                              f"{self.filename()}\n")
             sys.stderr.flush()
             while self.conn is None and self.listener is not None:
