@@ -144,6 +144,20 @@ class ARMCPU(MemoryAccessMixin, Device):
         self.attach_address_space(self.address_space)
         super().realize()
 
+    @classmethod
+    def example(cls) -> "ARMCPU":
+        """A realized, reset CPU on 1 MiB of RAM at 0 (for generic tests)."""
+        from pysystem.clock import VirtualClock
+        from pysystem.memory import AddressSpace, ContainerRegion, RAMRegion
+        root = ContainerRegion(None, "system", 1 << 32)
+        root.add_subregion(0, RAMRegion(None, "ram", 1 << 20))
+        cpu = cls()
+        cpu.address_space = AddressSpace("memory", root)
+        cpu.clock = VirtualClock()
+        cpu.realize()
+        cpu.reset()
+        return cpu
+
     def reset(self) -> None:
         super().reset()
         self.cp15_sctlr = 0x00C50078 | ((1 << 13) if self.reset_hivecs else 0)
