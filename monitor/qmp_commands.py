@@ -11,7 +11,8 @@ mistyped one before the handler runs.
 Commands: qmp_capabilities, query-version, query-status, query-commands,
 query-name, query-target, query-kvm, query-cpus-fast, query-chardev,
 query-block, query-jobs, stop, cont, system_reset, system_powerdown, quit,
-human-monitor-command, qom-list, qom-get, qom-set, ringbuf-read,
+human-monitor-command, qom-list, qom-get, qom-set, qom-list-types,
+device-list-properties, ringbuf-read,
 ringbuf-write, memsave, pmemsave (these two through HMP's), snapshot-save,
 snapshot-load, snapshot-delete, job-dismiss, job-cancel (and job-finalize: a
 no-op, the snapshot jobs finalize themselves).
@@ -353,6 +354,61 @@ def _qom_set(qmp, args):
     except QOMError as e:
         raise QMPError("GenericError", str(e).splitlines()[0]) from None
     return {}
+
+
+def _parent_type(cls) -> str:
+    for base in cls.__mro__[1:]:
+        name = base.__dict__.get("TYPE")
+        if name and name != cls.TYPE:
+            return name
+    return ""
+
+
+@register("qom-list-types", {"implements": ("str", False), "abstract": ("bool", False)})
+def _qom_list_types(qmp, args):
+    from pysystem.qom import QOMError, lookup_type, type_names
+    base = args.get("implements", "object")
+    try:
+        names = type_names(base, include_abstract=args.get("abstract", False))
+    except QOMError:
+        return []
+    out = []
+    for name in names:
+        cls = lookup_type(name)
+        entry = {"name": name}
+        parent = _parent_type(cls)
+        if parent:
+            entry["parent"] = parent
+        if cls.ABSTRACT:
+            entry["abstract"] = True
+        out.append(entry)
+    return out
+
+
+@register("device-list-properties", {"typename": ("str", True)})
+def _device_list_properties(qmp, args):
+    from pysystem.qom import QOMError, lookup_type
+    name = args["typename"]
+    try:
+        cls = lookup_type(name)
+    except QOMError:
+        cls = None
+    if cls is None:
+        raise QMPError("GenericError", f"The device type '{name}' not found")
+    if not any(k.__dict__.get("TYPE") == "device" for k in cls.__mro__):
+        raise QMPError("GenericError", "Parameter 'typename' expects device type")
+    if cls.ABSTRACT:
+        raise QMPError("GenericError",
+                       "Parameter 'typename' expects a non-abstract device type")
+    out = []
+    for pname, p in cls.class_properties().items():
+        entry = {"name": pname, "type": _KIND_NAMES.get(p.kind, p.kind)}
+        if p.doc:
+            entry["description"] = p.doc
+        if p.default is not None and isinstance(p.default, (bool, int, str)):
+            entry["default-value"] = p.default
+        out.append(entry)
+    return out
 
 
 # --- ringbuf ---------------------------------------------------------------------------

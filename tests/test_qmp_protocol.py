@@ -137,3 +137,21 @@ def test_deep_nesting_and_huge_tokens_give_one_error_each():
         assert replies[-1] == {"return": {"enabled": False, "present": False}}
     finally:
         qmp.close()
+
+
+def test_type_introspection():
+    from pysystem.cli import load_types
+    load_types()
+    qmp = negotiated()
+    try:
+        types, = qmp.handle_line('{"execute":"qom-list-types","arguments":{"implements":"device"}}')
+        names = {t["name"]: t for t in types["return"]}
+        assert names["pl011"]["parent"] == "sys-bus-device"
+        props, = qmp.handle_line('{"execute":"device-list-properties",'
+                                 '"arguments":{"typename":"pl011"}}')
+        assert {"name": "chardev", "type": "string"}.items() <= props["return"][0].items()
+        err, = qmp.handle_line('{"execute":"device-list-properties",'
+                               '"arguments":{"typename":"nope"}}')
+        assert err["error"]["desc"] == "The device type 'nope' not found"
+    finally:
+        qmp.close()
