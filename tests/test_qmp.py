@@ -473,3 +473,24 @@ def test_qmp_on_an_inherited_socket():
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_a_flooding_client_gets_every_reply(emulator):
+    """Requests sent without reading the replies: the server stops reading while its
+    replies back up, so nothing is lost or cut (QEMU suspends such a monitor too)."""
+    emu = emulator("-M", "none", "-display", "none")
+    sock = emu.raw()
+    raw = RawQMP(sock)
+    raw.line()
+    raw.ask('{"execute":"qmp_capabilities"}')
+    count = 3000
+    request = b'{"execute":"query-commands","id":%d}\n'
+    sender = __import__("threading").Thread(
+        target=lambda: sock.sendall(b"".join(request % i for i in range(count))))
+    sender.start()
+    time.sleep(1.0)                     # let the replies back up
+    for i in range(count):
+        reply = raw.reply()
+        assert reply["id"] == i and isinstance(reply["return"], list)
+    sender.join(10)
+    sock.close()

@@ -53,6 +53,7 @@ OPT_BINARY, OPT_ECHO, OPT_SGA = 0, 1, 3
 TELNET_INIT = bytes((IAC, WILL, OPT_ECHO, IAC, WILL, OPT_SGA, IAC, WILL, OPT_BINARY,
                      IAC, DO, OPT_BINARY))
 OUT_LIMIT = 1 << 20
+OUT_PAUSE = 1 << 18     # stop reading the peer while this much output waits for it
 READ_CHUNK = 4096       # read this much when the frontend has room at all: the rest
                         # waits in the chardev and follows as the guest takes bytes
 DEFAULT_HOST = "127.0.0.1"
@@ -339,7 +340,10 @@ class SocketChardev(Chardev):
             self.loop.add_reader(self.conn.fileno(), self._readable, self._ready)
 
     def _ready(self) -> bool:
-        return self.conn is not None and self.can_accept() > 0
+        # a peer that does not read what we send is not read from either (back-pressure:
+        # a QMP client flooding requests waits for its replies instead of losing them)
+        return (self.conn is not None and len(self._out) < OUT_PAUSE
+                and self.can_accept() > 0)
 
     def _readable(self) -> None:
         if self.conn is None:
