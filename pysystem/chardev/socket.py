@@ -30,8 +30,10 @@ main-loop poll.  While input waits, the socket is not read (back-pressure).
 
 Output while no peer is connected is dropped (QEMU does the same).  Output a
 slow peer does not take is buffered (up to OUT_LIMIT bytes, then the oldest
-is dropped) and flushed from the main loop's poll hook; nothing blocks the
-emulator except ``wait=on``.  The frontend gets ``opened`` when a peer
+is dropped) and flushed from the main loop's poll hook; while more than
+OUT_PAUSE bytes wait, the peer's input is not read (so a QMP client that
+floods requests gets every reply).  Nothing blocks the emulator except
+``wait=on``.  The frontend gets ``opened`` when a peer
 connects and ``closed`` when it leaves.
 """
 from __future__ import annotations
