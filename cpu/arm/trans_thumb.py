@@ -131,7 +131,7 @@ def trans_ldst32(ctx: Ctx, a) -> bool:
     if a.size == 8 or (a.sign and (not a.load or a.size == 4)):
         return False
     mode = a.mode
-    if mode == "imm8" and not a.p and not a.w:
+    if (mode == "imm8" and not a.p and not a.w) or (mode == "lit" and not a.load):
         return False
     user = int(mode == "imm8" and a.p and a.u and not a.w)
     if a.load and a.rt == 15 and a.size < 4:

@@ -375,3 +375,28 @@ def test_smc_t32_enters_monitor_mode(m):
     cpu.single_step()
     assert cpu.mode == 0x16 and cpu.regs[15] == 0x3008 and cpu.regs[14] == CODE + 2 + 4
     assert cpu.spsr_bank[4] & 0x20
+
+
+def test_random_halfwords_never_crash_the_translator():
+    """Any halfwords, any IT state, privileged or not, either endianness: translating
+    them gives code or a guest exception, never a Python error."""
+    import random
+    from pysystem.cpu.arm import isa, translator
+    from pysystem.cpu.arm.exceptions import GuestException
+    cpu = Machine().cpu
+    rng = random.Random(8)
+    for i in range(6000):
+        hw = [rng.getrandbits(16) for _ in range(2)]
+        if i % 2:
+            hw[0] |= 0xE800   # a 32-bit encoding
+        it = rng.choice([0, 0, 0, 0x08, 0x0C, 0x14, 0x1A, 0xE8, 0x42])
+        key = 0x10001 | (it << 40) | (rng.randrange(2) << 32) | (int(rng.random() < 0.2) << 33)
+
+        def fetch(va, size, hw=hw):
+            off = (va - 0x10000) // 2
+            return hw[off] if off < 2 else 0xBF00
+
+        try:
+            translator.translate(cpu, key, 0x10000, fetch, isa.translate_insn, rng.choice([1, 4]))
+        except GuestException:
+            pass
