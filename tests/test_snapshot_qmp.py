@@ -23,7 +23,10 @@ def test_qmp_save_mid_run_then_loadvm(board, guest, tmp_path):  # noqa: F811
     out = tmp_path / "one.txt"
     common = ["pysystem-arm", "-M", f"vexpress-a9,snapshot-dir={tmp_path}", "-kernel", kernel,
               "-dtb", dtb, "-display", "none"]
-    first = subprocess.Popen(common + ["-S", "-serial", f"file:{out}", "-qmp",
+    # sleep=on: the idle guest keeps pace with host time (6 s for its 3000 ticks), so
+    # the save below lands mid-run however loaded the host is; guest time is unchanged
+    first = subprocess.Popen(common + ["-S", "-icount", "shift=3,sleep=on",
+                                       "-serial", f"file:{out}", "-qmp",
                                        f"unix:{sock},server=on,wait=off"],
                              stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
