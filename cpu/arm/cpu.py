@@ -574,6 +574,7 @@ class ARMCPU(MemoryAccessMixin, Device):
         R = self.regs
         ent = None
         n = 0
+        stuck_at, stuck = -1, 0
         lookup = self._lookup
         while clock.icount < end:
             try:
@@ -601,6 +602,13 @@ class ARMCPU(MemoryAccessMixin, Device):
                     size = self._insn_size(pc)
                 self._deliver(e, pc, size)
                 key = self.key()
+                if clock.icount == stuck_at:
+                    stuck += 1
+                    if stuck >= 64:  # exceptions without progress (e.g. a faulting vector)
+                        log.log("guest_errors", f"CPU {self.cpu_index}: exception loop at 0x{pc:08x}")
+                        break
+                else:
+                    stuck_at, stuck = clock.icount, 0
                 continue
             except Exception as e:  # a bug in the translator must not kill the machine
                 if isinstance(e, (KeyboardInterrupt, SystemExit)):

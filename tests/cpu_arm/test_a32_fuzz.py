@@ -1,4 +1,4 @@
-"""Random 32-bit words as A32 code: whatever they decode to, the translator must
+"""Random words as A32 and T32 code: whatever they decode to, the translator must
 produce valid code and ``run()`` must come back (UNDEF, aborts and mode changes
 are all fine; a Python exception from the translator is not)."""
 from __future__ import annotations
@@ -6,14 +6,17 @@ from __future__ import annotations
 import random
 import struct
 
+import pytest
+
 from machine import Machine
 
 from pysystem.cpu.arm.cpu import ARMCPU
 
 
-def test_random_words_never_break_the_translator():
+@pytest.mark.parametrize("thumb", [0, 1])
+def test_random_words_never_break_the_translator(thumb):
     assert ARMCPU.raise_internal_errors
-    rng = random.Random(7)
+    rng = random.Random(7 + thumb)
     m = Machine()
     cpu = m.cpu
     vectors = struct.pack("<8I", *([0xEAFFFFFE] * 8))  # b . at every vector
@@ -21,7 +24,7 @@ def test_random_words_never_break_the_translator():
         words = [rng.getrandbits(32) for _ in range(16)]
         m.space.write_bytes(0, vectors)
         m.space.write_bytes(0x1000, struct.pack("<16I", *words))
-        cpu.write_cpsr(0x1D0 if trial % 3 else 0x1D3, 0xFFFFFFFF)  # User or SVC
+        cpu.write_cpsr((0x1D0 if trial % 3 else 0x1D3) | (0x20 * thumb), 0xFFFFFFFF)  # User or SVC
         for i in range(13):
             cpu.regs[i] = 0x2000 + 4 * rng.randrange(256)
         cpu.regs[13] = 0x8000

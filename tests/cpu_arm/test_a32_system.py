@@ -645,3 +645,13 @@ def test_exception_entry_in_thumb_with_sctlr_te(m):
     cpu.regs[15] = 0x1000
     cpu.run(1)
     assert cpu.thumb == 1 and cpu.mode == SVC and cpu.regs[14] == 0x1004
+
+
+def test_exception_loop_returns(m):
+    """A vector that faults itself makes no progress; run() must still return."""
+    cpu = m.cpu
+    cpu.cp15_vbar = 0x20000000  # nothing there: every vector fetch aborts
+    m.load(0x1000, "udf #0")
+    cpu.regs[15] = 0x1000
+    assert cpu.run(1000) == 0
+    assert cpu.mode == ABT
