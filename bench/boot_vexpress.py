@@ -1,0 +1,125 @@
+"""Benchmark: Debian's armmp kernel on -M vexpress-a9, from reset to power-off.
+
+The guest is BRIEF.md's reference boot: Debian's zImage + vexpress-v2p-ca9.dtb + a
+busybox initramfs whose /init prints a line and powers off, ``-m 256``,
+``console=ttyAMA0 rdinit=/init``.  Each interpreter runs the emulator in a child
+process and reports: seconds from start to power-off (the shell is where /init
+runs, just before), guest instructions, average MIPS, blocks translated, peak
+RSS.  QEMU's time for the same boot is measured too when qemu-system-arm exists.
+
+    python bench/boot_vexpress.py                       # this interpreter only
+    python bench/boot_vexpress.py --python .venv/bin/python --python .venv-pypy/bin/python
+
+Figures and the commands that produced them are kept in bench/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+INIT = """#!/bin/sh
+mount -t proc proc /proc
+echo "BOOT-OK: $(uname -a)"
+poweroff -f
+"""
+MARKER = b"BOOT-OK"
+
+
+def guest_args(initrd: str) -> list:
+    from pysystem.images import guest_files
+    g = guest_files("arm", quiet=True)
+    return ["-M", "vexpress-a9", "-m", "256", "-kernel", str(g.kernel), "-dtb", str(g.dtb),
+            "-initrd", initrd, "-append", "console=ttyAMA0 rdinit=/init"]
+
+
+def make_initrd() -> str:
+    from pysystem.images import build_initramfs
+    out = os.path.join(os.path.expanduser("~/.cache/pysystem"), "arm", "initramfs-bench.cpio.gz")
+    return str(build_initramfs("arm", INIT, out=out))
+
+
+def child(args: list, console: str) -> dict:
+    """Run the emulator in this process; return its figures."""
+    import pysystem.cpu.arm.cpu as cpumod
+    import pysystem.main_loop as main_loop
+    from pysystem.cli import main
+
+    counts = {"blocks": 0}
+    translate = cpumod.translate
+
+    def counting_translate(*a, **k):
+        counts["blocks"] += 1
+        return translate(*a, **k)
+
+    cpumod.translate = counting_translate
+    seen = {}
+    run = main_loop.MainLoop.run
+
+    def observed_run(self):
+        seen["machine"] = self.machine
+        return run(self)
+
+    main_loop.MainLoop.run = observed_run
+    start = time.perf_counter()
+    status = main("arm", args + ["-serial", f"file:{console}", "-display", "none"])
+    seconds = time.perf_counter() - start
+    machine = seen["machine"]
+    insns = machine.clock.icount
+    with open(console, "rb") as f:
+        ok = MARKER in f.read()
+    return {"status": status, "booted": ok, "seconds": round(seconds, 1), "instructions": insns,
+            "mips": round(insns / seconds / 1e6, 2), "blocks": counts["blocks"],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
+
+
+def qemu(args: list) -> dict:
+    start = time.perf_counter()
+    out = subprocess.run(["qemu-system-arm", *args, "-nographic", "-no-reboot"],
+                         stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+    seconds = time.perf_counter() - start
+    return {"status": out.returncode, "booted": MARKER in out.stdout, "seconds": round(seconds, 1)}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--python", action="append", help="interpreter to run the emulator with "
+                   "(repeatable; default: this one)")
+    p.add_argument("--no-qemu", action="store_true")
+    p.add_argument("--child", nargs=2, metavar=("ARGS_JSON", "CONSOLE"), help=argparse.SUPPRESS)
+    opts = p.parse_args()
+    if opts.child:
+        print(json.dumps(child(json.loads(opts.child[0]), opts.child[1])))
+        return 0
+    args = guest_args(make_initrd())
+    rows = []
+    for python in opts.python or [sys.executable]:
+        console = f"/tmp/pysystem-bench-console-{os.getpid()}.txt"
+        out = subprocess.run([python, __file__, "--child", json.dumps(args), console],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            print(out.stderr, file=sys.stderr)
+            return 1
+        version = subprocess.run([python, "-c", "import platform; print(platform.python_implementation(), "
+                                  "platform.python_version())"], capture_output=True, text=True)
+        rows.append((version.stdout.strip(), json.loads(out.stdout.strip().splitlines()[-1])))
+    if not opts.no_qemu and shutil.which("qemu-system-arm"):
+        rows.append(("qemu-system-arm", qemu(args)))
+    print(f"# {time.strftime('%Y-%m-%d')} {platform.machine()} {os.cpu_count()} cores, "
+          f"command: {' '.join(sys.argv)}")
+    print(f"{'interpreter':<18} {'booted':>6} {'seconds':>8} {'instructions':>13} {'MIPS':>6} "
+          f"{'blocks':>7} {'RSS MB':>7}")
+    for name, r in rows:
+        print(f"{name:<18} {str(r['booted']):>6} {r['seconds']:>8} {r.get('instructions', ''):>13} "
+              f"{r.get('mips', ''):>6} {r.get('blocks', ''):>7} {r.get('peak_rss_mb', ''):>7}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
