@@ -97,30 +97,11 @@ class A9GlobalTimer(SysBusDevice):
         if self.clock is None:
             raise QOMError("a9gtimer: no clock (the board sets dev.clock before realize)")
         self.timer = Timer(self.clock, self._update, f"{self.TYPE}.timer")
-        self.init_mmio(self._view_region(None, "a9gtimer shared"))
+        self.init_mmio(REGS.banked_region(self, "a9gtimer shared", 0x20))
         for i in range(self.num_cpu):
-            self.init_mmio(self._view_region(i, f"a9gtimer per cpu[{i}]"))
+            self.init_mmio(REGS.banked_region(self, f"a9gtimer per cpu[{i}]", 0x20, i))
         self.irq_out = self.init_irq(self.num_cpu, "irq")
         super().realize()
-
-    def _view_region(self, cpu, name):
-        from pysystem.memory import IORegion
-
-        def read(off, size):
-            self._cur = self._this_cpu() if cpu is None else cpu
-            return REGS.read(self, off, size)
-
-        def write(off, value, size):
-            self._cur = self._this_cpu() if cpu is None else cpu
-            REGS.write(self, off, value, size)
-        return IORegion(self, name, 0x20, read=read, write=write, min_access=4, max_access=4)
-
-    def _this_cpu(self) -> int:
-        cpu = self.current_cpu()
-        if not 0 <= cpu < self.num_cpu:
-            log.log("guest_errors", f"a9gtimer: access from CPU {cpu} of {self.num_cpu}")
-            return 0
-        return cpu
 
     def reset(self) -> None:
         super().reset()

@@ -171,27 +171,13 @@ class ArmGIC(SysBusDevice):
         if self.num_irq < 32 or self.num_irq > MAX_IRQ or self.num_irq % 32:
             raise QOMError("arm_gic: num-irq must be 32 plus a multiple of 32, at most 1020")
         self._spi_valid = ((1 << self.num_irq) - 1) & ~_W32
-        self.init_mmio(self._banked_region(DIST_REGS, None, "gic_dist", 0x1000))
-        self.init_mmio(self._banked_region(CPU_REGS, None, "gic_cpu", 0x100))
+        self.init_mmio(DIST_REGS.banked_region(self, "gic_dist", 0x1000, None, 1, 4, 1, 4))
+        self.init_mmio(CPU_REGS.banked_region(self, "gic_cpu", 0x100, None, 1, 4, 1, 4))
         for i in range(self.num_cpu):
-            self.init_mmio(self._banked_region(CPU_REGS, i, f"gic_cpu[{i}]", 0x100))
+            self.init_mmio(CPU_REGS.banked_region(self, f"gic_cpu[{i}]", 0x100, i, 1, 4, 1, 4))
         self.irq_out = self.init_irq(self.num_cpu, "irq")
         self.fiq_out = self.init_irq(self.num_cpu, "fiq")
         super().realize()
-
-    def _banked_region(self, bank, cpu, name, size):
-        """A region of ``bank`` seen by CPU ``cpu``, or by ``current_cpu()`` if None."""
-        from pysystem.memory import IORegion
-
-        def read(off, sz):
-            self._cur = self._this_cpu() if cpu is None else cpu
-            return bank.read(self, off, sz)
-
-        def write(off, value, sz):
-            self._cur = self._this_cpu() if cpu is None else cpu
-            bank.write(self, off, value, sz)
-        return IORegion(self, name, size, read=read, write=write,
-                        min_access=1, max_access=4, impl_min=1, impl_max=4)
 
     def reset(self) -> None:
         spi_level, ppi_level = getattr(self, "spi_level", 0), list(getattr(self, "ppi_level", [0] * 4))
@@ -222,13 +208,6 @@ class ArmGIC(SysBusDevice):
     def cpu_write(self, offset: int, value: int, size: int, cpu: int = 0) -> None:
         self._cur = cpu
         CPU_REGS.write(self, offset, value, size)
-
-    def _this_cpu(self) -> int:
-        cpu = self.current_cpu()
-        if not 0 <= cpu < self.num_cpu:
-            log.log("guest_errors", f"arm_gic: access from CPU {cpu} of a {self.num_cpu}-CPU GIC")
-            return 0
-        return cpu
 
     # --- inputs ---------------------------------------------------------------------
     def set_irq(self, n: int, level: int) -> None:

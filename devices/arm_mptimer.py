@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from pysystem import log
 from pysystem.clock import Timer, VirtualClock
 from pysystem.qdev import SysBusDevice
 from pysystem.qom import Field, Property, QOMError, register
@@ -107,31 +106,12 @@ class ArmMPTimer(SysBusDevice):
             t = Timer(self.clock, lambda i=i: self._expire(i), f"{self.TYPE}.timer{i}")
             setattr(self, f"timer{i}", t)
             self._timers.append(t)
-        self.init_mmio(self._block_region(None, "arm_mptimer_timer"))
+        self.init_mmio(REGS.banked_region(self, "arm_mptimer_timer", 0x20))
         for i in range(self.num_cpu):
-            self.init_mmio(self._block_region(i, f"arm_mptimer_timerblock[{i}]"))
+            self.init_mmio(REGS.banked_region(self, f"arm_mptimer_timerblock[{i}]", 0x20, i))
         self.irq_out = self.init_irq(self.num_cpu, "irq")
         self.reset_out = self.init_irq(1, "wdt_reset")[0] if self.watchdog else None
         super().realize()
-
-    def _block_region(self, cpu, name):
-        from pysystem.memory import IORegion
-
-        def read(off, size):
-            self._cur = self._this_cpu() if cpu is None else cpu
-            return REGS.read(self, off, size)
-
-        def write(off, value, size):
-            self._cur = self._this_cpu() if cpu is None else cpu
-            REGS.write(self, off, value, size)
-        return IORegion(self, name, 0x20, read=read, write=write, min_access=4, max_access=4)
-
-    def _this_cpu(self) -> int:
-        cpu = self.current_cpu()
-        if not 0 <= cpu < self.num_cpu:
-            log.log("guest_errors", f"arm_mptimer: access from CPU {cpu} of {self.num_cpu}")
-            return 0
-        return cpu
 
     def reset(self) -> None:
         super().reset()

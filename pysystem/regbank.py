@@ -194,6 +194,38 @@ class RegisterBank:
                         min_access=min_access, max_access=max_access,
                         impl_min=impl_min, impl_max=impl_max)
 
+    def banked_region(self, dev: Any, name: str, size: int, cpu: Optional[int] = None,
+                      min_access: int = 4, max_access: int = 4, impl_min: Optional[int] = None,
+                      impl_max: Optional[int] = None):
+        """An IORegion for registers banked per CPU (the A9 MPCore's private peripherals).
+
+        Before each access it sets ``dev._cur``: to ``cpu``, or with ``cpu=None`` to the
+        accessing CPU, ``dev.current_cpu()`` (a CPU the device does not have, as far as
+        ``dev.num_cpu`` says, is logged under guest_errors and taken as CPU 0).
+        """
+        from pysystem.memory import IORegion
+
+        def select() -> None:
+            if cpu is not None:
+                dev._cur = cpu
+                return
+            this = dev.current_cpu()
+            if not 0 <= this < dev.num_cpu:
+                log.log("guest_errors", f"{self.device_name}: access from CPU {this} "
+                                        f"of {dev.num_cpu}")
+                this = 0
+            dev._cur = this
+
+        def read(off: int, sz: int) -> int:
+            select()
+            return self.read(dev, off, sz)
+
+        def write(off: int, value: int, sz: int) -> None:
+            select()
+            self.write(dev, off, value, sz)
+        return IORegion(dev, name, size, read=read, write=write, min_access=min_access,
+                        max_access=max_access, impl_min=impl_min, impl_max=impl_max)
+
     def names(self) -> List[str]:
         return [r.name for r in self.regs]
 
