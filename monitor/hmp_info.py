@@ -87,7 +87,9 @@ def _info_mtree(mon, args: List[str]) -> str:
             if c not in "fdoD":
                 raise UsageError("info mtree", f"mtree: unsupported option -{c}")
             flags.add(c)
-    return mtree_text(None, flatview="f" in flags, disabled="D" in flags)
+    space = getattr(mon.machine, "address_space", None)
+    spaces = [space] if space is not None else []     # this machine's, not every live one
+    return mtree_text(spaces, flatview="f" in flags, disabled="D" in flags)
 
 
 @info_command("qom-tree", "[path]", "show QOM composition tree", args=("qom-path",))
