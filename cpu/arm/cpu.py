@@ -373,7 +373,7 @@ class ARMCPU(MemoryAccessMixin, Device):
 
     def _ats(self, va: int, access: int, user: bool) -> None:
         try:
-            pa, _ = mmu.translate(self, va, access, user)
+            pa = mmu.translate(self, va, access, user)[0]
             self.cp15_par = pa & 0xFFFFF000
         except MMUFault as f:
             fsr = f.fsr()
@@ -558,7 +558,8 @@ class ARMCPU(MemoryAccessMixin, Device):
                 log.write(f"OP (python) for 0x{pc:08x}:\n{blk.source}\n")
         ent = (blk.func, blk.ninsns, blk)
         if not log.enabled("nochain"):
-            jc[key] = ent
+            last = blk.pcs[-1] if blk.pcs else pc
+            self.jc_add(jc, key, ent, {pc >> 12, ((last + 3) & M32) >> 12})
         return ent
 
     def _execute(self, max_insns: int, jc: Dict[int, tuple], block_insns: int) -> int:
@@ -668,7 +669,7 @@ class ARMCPU(MemoryAccessMixin, Device):
 
     def virt_to_phys(self, addr: int) -> Optional[int]:
         try:
-            pa, _ = mmu.translate(self, addr & M32, mmu.READ, False)
+            pa = mmu.translate(self, addr & M32, mmu.READ, False)[0]
             return pa
         except MMUFault:
             return None

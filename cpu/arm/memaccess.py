@@ -5,15 +5,19 @@ mapping a page's virtual base address to ``host_offset - page_va`` in the
 *primary RAM* (the largest RAM region; its memoryviews ``m8/m16/m32`` are what
 generated code indexes).  Other memory (ROM, small RAMs, devices) always takes
 the slow path.  Entries are added by the slow path after a successful walk and
-dropped wholesale by ``tlb_flush_all`` (TLBI, TTBR/TTBCR/DACR/SCTLR/CONTEXTIDR
-writes, memory topology changes).
+dropped wholesale by ``tlb_flush_all`` (TLBIALL/TLBIASID, TTBR/TTBCR/DACR/SCTLR/
+CONTEXTIDR writes, memory topology changes), or one mapping at a time by
+``tlb_flush_page`` (TLBIMVA/TLBIMVAA).  Entries are 4 KiB even when the descriptor
+maps more; ``tlb_big`` remembers which pages a larger descriptor filled so that
+invalidating any address it covers drops them all.
 
 Translated blocks are cached by (key, physical address, size limit) in ``tbs``;
 ``code_pages`` maps a physical page number to the cache keys of the blocks with
 code in it.  Pages with code never get write-TLB entries, so every store to
 them comes through ``AddressSpace.write``, whose write listener (also called for
 DMA and loaders) invalidates the page's blocks.  The jump cache ``jc`` (virtual
-key -> block) is cleared whenever a mapping or a block goes away.
+key -> block) is cleared whenever a block goes away or the TLB is flushed; ``jc_pages``
+lists its keys by virtual page, so that one page's mapping can go without the rest.
 """
 from __future__ import annotations
 
@@ -39,6 +43,9 @@ class MemoryAccessMixin:
         self.tlb_read: List[Dict[int, int]] = [{}, {}]
         self.tlb_write: List[Dict[int, int]] = [{}, {}]
         self.tlb_exec: List[Dict[int, int]] = [{}, {}]  # virtual page -> physical page
+        # base of a mapping larger than 4 KiB -> (its size, the virtual page numbers filled)
+        self.tlb_big: Dict[int, tuple] = {}
+        self.jc_pages: Dict[int, List[int]] = {}  # virtual page number -> jump-cache keys
         self.tbs: Dict[tuple, object] = {}
         self.code_pages: Dict[int, List[tuple]] = {}
         self._ram: Optional[bytearray] = None
@@ -83,18 +90,67 @@ class MemoryAccessMixin:
     def tlb_flush_all(self, key=None, value=None) -> None:
         for d in self.tlb_read + self.tlb_write + self.tlb_exec:
             d.clear()
-        self.jc.clear()
-        self.jc_step.clear()
+        self.tlb_big.clear()
+        self.jc_clear()
         if getattr(self, "_topology_dirty", False):
             self._topology_dirty = False
             if self._choose_ram():
                 self.flush_code()
 
+    def tlb_flush_page(self, key=None, value: int = 0) -> None:
+        """TLBIMVA/TLBIMVAA (and their IS forms): forget the mapping of one address, for
+        every ASID (entries are not tagged) and whatever the size of its descriptor."""
+        va = value & PAGE_MASK
+        vpages = [va >> 12]
+        for mask in (0xFFFF0000, 0xFFF00000, 0xFF000000):
+            big = self.tlb_big.get(va & mask)
+            if big is not None and big[0] == (~mask & M32) + 1:
+                del self.tlb_big[va & mask]
+                vpages.extend(big[1])
+        rd, wr, ex, jp = self.tlb_read, self.tlb_write, self.tlb_exec, self.jc_pages
+        for vp in vpages:
+            base = vp << 12
+            rd[0].pop(base, None)
+            rd[1].pop(base, None)
+            wr[0].pop(base, None)
+            wr[1].pop(base, None)
+            ex[0].pop(vp, None)
+            ex[1].pop(vp, None)
+            keys = jp.pop(vp, None)
+            if keys:
+                for k in keys:
+                    self.jc.pop(k, None)
+                    self.jc_step.pop(k, None)
+
+    def _tlb_filled(self, va: int, size: int) -> None:
+        """Note that the 4 KiB page at ``va`` came from a descriptor of ``size`` bytes."""
+        if size > 0x1000:
+            base = va & ~(size - 1) & M32
+            big = self.tlb_big.get(base)
+            if big is None or big[0] != size:
+                big = self.tlb_big[base] = (size, [])
+            big[1].append(va >> 12)
+
+    def jc_add(self, jc: Dict[int, tuple], key: int, ent: tuple, vpages) -> None:
+        """Enter a block in a jump cache, under every virtual page it was fetched from."""
+        jc[key] = ent
+        jp = self.jc_pages
+        for vp in vpages:
+            lst = jp.get(vp)
+            if lst is None:
+                jp[vp] = [key]
+            else:
+                lst.append(key)
+
+    def jc_clear(self) -> None:
+        self.jc.clear()
+        self.jc_step.clear()
+        self.jc_pages.clear()
+
     def flush_code(self) -> None:
         self.tbs.clear()
         self.code_pages.clear()
-        self.jc.clear()
-        self.jc_step.clear()
+        self.jc_clear()
 
     def flush_all(self) -> None:
         self._topology_dirty = True
@@ -141,8 +197,7 @@ class MemoryAccessMixin:
                         lst = self.code_pages[p]
                         if ck in lst:
                             lst.remove(ck)
-        self.jc.clear()
-        self.jc_step.clear()
+        self.jc_clear()
 
     # --- code fetch ---------------------------------------------------------------------
     def translate_code(self, va: int, user: bool) -> int:
@@ -150,8 +205,9 @@ class MemoryAccessMixin:
         itlb = self.tlb_exec[user]
         page = itlb.get(va >> 12)
         if page is None:
-            pa, _ = mmu.translate(self, va, mmu.EXEC, user)
+            pa, _, size = mmu.translate(self, va, mmu.EXEC, user)
             itlb[va >> 12] = pa >> 12
+            self._tlb_filled(va, size)
             return pa
         return (page << 12) | (va & 0xFFF)
 
@@ -183,7 +239,7 @@ class MemoryAccessMixin:
     def _translate_data(self, va: int, write: bool, user: bool, idx: int) -> int:
         """Walk, check, fill the TLB for ``va``'s page; return the physical address."""
         try:
-            pa, writable = mmu.translate(self, va, mmu.WRITE if write else mmu.READ, user)
+            pa, writable, size = mmu.translate(self, va, mmu.WRITE if write else mmu.READ, user)
         except MMUFault as f:
             raise self._fault(f, va, write, idx) from None
         ram = self._ram
@@ -193,6 +249,7 @@ class MemoryAccessMixin:
             if rb is not None and rb[0] is ram and rb[2] >= 0x1000:
                 add = rb[1] - (va & PAGE_MASK)
                 self.tlb_read[user][va & PAGE_MASK] = add
+                self._tlb_filled(va, size)
                 if writable and (page_pa >> 12) not in self.code_pages:
                     wb = self.address_space.ram_block(page_pa, True)
                     if wb is not None and wb[0] is ram:

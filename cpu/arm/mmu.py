@@ -1,10 +1,12 @@
 """The ARMv7 short-descriptor MMU (no LPAE): table walks and permission checks.
 
-``translate(cpu, va, access, user)`` returns ``(pa, writable)`` for an access
-(``access``: 0 read, 1 write, 2 execute; ``user``: unprivileged) or raises
+``translate(cpu, va, access, user)`` returns ``(pa, writable, size)`` for an
+access (``access``: 0 read, 1 write, 2 execute; ``user``: unprivileged) or raises
 ``MMUFault`` with the short-descriptor fault status and domain.  ``writable``
 says whether the same privilege level may also write the page, so the soft TLB
-can fill its read and write entries from one walk.
+can fill its read and write entries from one walk; ``size`` is the size of the
+mapping (4 KiB, 64 KiB, 1 MiB or 16 MiB), so that invalidating one address by
+TLBIMVA can drop every soft-TLB page the same descriptor filled.
 
 Implemented: sections, supersections (32-bit physical addresses only), large
 and small pages, TTBCR.N with TTBR0/TTBR1 and PD0/PD1, domains (DACR), AP/APX
@@ -43,8 +45,8 @@ def _read_desc(cpu, addr: int, fs: int, domain: int = 0) -> int:
         raise MMUFault(fs, domain) from None
 
 
-def walk(cpu, va: int) -> Tuple[int, int, int, int, bool]:
-    """The descriptor for ``va``: (pa, ap, domain, xn, is_page); MMUFault if none."""
+def walk(cpu, va: int) -> Tuple[int, int, int, int, int]:
+    """The descriptor for ``va``: (pa, ap, domain, xn, size); MMUFault if none."""
     ttbcr = cpu.cp15_ttbcr
     n = ttbcr & 7
     if n and (va >> (32 - n)):
@@ -65,8 +67,8 @@ def walk(cpu, va: int) -> Tuple[int, int, int, int, bool]:
         ap = ((desc >> 10) & 3) | ((desc >> 13) & 4)
         xn = (desc >> 4) & 1
         if desc & (1 << 18):  # supersection
-            return (desc & 0xFF000000) | (va & 0x00FFFFFF), ap, 0, xn, False
-        return (desc & 0xFFF00000) | (va & 0x000FFFFF), ap, domain, xn, False
+            return (desc & 0xFF000000) | (va & 0x00FFFFFF), ap, 0, xn, 0x1000000
+        return (desc & 0xFFF00000) | (va & 0x000FFFFF), ap, domain, xn, 0x100000
     l2 = (desc & 0xFFFFFC00) | ((va >> 10) & 0x3FC)
     desc2 = _read_desc(cpu, l2, FSR_EXT_WALK_L2, domain)
     k2 = desc2 & 3
@@ -74,18 +76,20 @@ def walk(cpu, va: int) -> Tuple[int, int, int, int, bool]:
         raise MMUFault(FSR_TRANSLATION_PAGE, domain)
     ap = ((desc2 >> 4) & 3) | ((desc2 >> 7) & 4)
     if k2 == 1:
-        return (desc2 & 0xFFFF0000) | (va & 0xFFFF), ap, domain, (desc2 >> 15) & 1, True
-    return (desc2 & 0xFFFFF000) | (va & 0xFFF), ap, domain, desc2 & 1, True
+        return (desc2 & 0xFFFF0000) | (va & 0xFFFF), ap, domain, (desc2 >> 15) & 1, 0x10000
+    return (desc2 & 0xFFFFF000) | (va & 0xFFF), ap, domain, desc2 & 1, 0x1000
 
 
-def translate(cpu, va: int, access: int, user: bool) -> Tuple[int, bool]:
-    """Physical address for ``va`` and whether the page is writable at this privilege."""
+def translate(cpu, va: int, access: int, user: bool) -> Tuple[int, bool, int]:
+    """Physical address for ``va``, whether the page is writable at this privilege, and
+    the mapping's size."""
     if not cpu.cp15_sctlr & 1:
-        return va, True
-    pa, ap, domain, xn, is_page = walk(cpu, va)
+        return va, True, 0x1000
+    pa, ap, domain, xn, size = walk(cpu, va)
+    is_page = size <= 0x10000
     dom = (cpu.cp15_dacr >> (2 * domain)) & 3
     if dom == 3:
-        return pa, True
+        return pa, True, size
     if dom != 1:
         raise MMUFault(FSR_DOMAIN_PAGE if is_page else FSR_DOMAIN_SECTION, domain)
     if cpu.cp15_sctlr & (1 << 29):  # AFE: AP[0] is the access flag
@@ -98,4 +102,4 @@ def translate(cpu, va: int, access: int, user: bool) -> Tuple[int, bool]:
     ok = (r and not xn) if access == EXEC else (w if access == WRITE else r)
     if not ok:
         raise MMUFault(FSR_PERMISSION_PAGE if is_page else FSR_PERMISSION_SECTION, domain)
-    return pa, bool(w)
+    return pa, bool(w), size

@@ -323,6 +323,56 @@ def test_mmu_section_translation(m):
     assert cpu.read_virt(0x30002000, 4) == bytes.fromhex("78563412")
 
 
+def test_tlbimva_of_any_page_drops_a_whole_section(m):
+    """The soft TLB holds 4 KiB entries; TLBIMVA of another address in the same 1 MiB
+    section must still drop the stale one."""
+    cpu = m.cpu
+    mmu_on(m)
+    m.word(0x8000 + 4 * 0x300, 0x00000C02)  # VA 0x30000000 -> PA 0
+    cpu.tlb_flush_all()
+    m.word(0x2000, 0x1111)
+    m.word(0x40002000, 0x2222)
+    m.load(0x1000, """
+        mov r1, #0x30000000
+        add r1, r1, #0x2000
+        ldr r0, [r1]
+        ldr r4, =0x40000C02     @ the section now maps PA 0x40000000
+        ldr r5, =0x8C00
+        str r4, [r5]
+        ldr r6, =0x30085000
+        mcr p15, 0, r6, c8, c7, 1
+        ldr r2, [r1]
+        b .
+    """)
+    cpu.regs[15] = 0x1000
+    cpu.run(40)
+    assert (cpu.regs[0], cpu.regs[2]) == (0x1111, 0x2222)
+
+
+def test_tlbimva_drops_translated_code_of_a_remapped_page(m):
+    cpu = m.cpu
+    mmu_on(m)
+    m.word(0x8000 + 4 * 0x300, 0xA000 | 1)    # VA 0x30000000: coarse table at 0xA000
+    m.word(0xA000, 0x3000 | (3 << 4) | 2)     # page 0 -> PA 0x3000
+    cpu.tlb_flush_all()
+    m.load(0x3000, "mov r0, #1\n bx lr")
+    m.load(0x4000, "mov r0, #2\n bx lr")
+    m.load(0x1000, """
+        mov r1, #0x30000000
+        blx r1
+        mov r7, r0
+        ldr r4, =0x4032         @ page 0 -> PA 0x4000
+        ldr r5, =0xA000
+        str r4, [r5]
+        mcr p15, 0, r1, c8, c7, 1
+        blx r1
+        b .
+    """)
+    cpu.regs[15] = 0x1000
+    cpu.run(40)
+    assert (cpu.regs[7], cpu.regs[0]) == (1, 2)
+
+
 def _fault(m, code, vector=0x10):
     m.load(0x1000, code)
     m.cpu.regs[15] = 0x1000
