@@ -38,6 +38,14 @@ from .exceptions import (EXCP_DATA_ABORT, EXCP_FIQ, EXCP_IRQ, EXCP_NAMES, EXCP_P
 from .memaccess import MemoryAccessMixin
 from .translator import MAX_INSNS, translate
 
+try:
+    # On PyPy, call blocks without letting the JIT trace through the call: each block then
+    # gets compiled on its own, instead of the dispatch loop inlining whichever block it
+    # saw and chaining a guard per target (slow with the thousands of blocks of a kernel).
+    from pypyjit import residual_call as _residual_call
+except ImportError:
+    _residual_call = None
+
 M32 = 0xFFFFFFFF
 
 USR, FIQ, IRQ, SVC, MON, ABT, UND, SYS = 0x10, 0x11, 0x12, 0x13, 0x16, 0x17, 0x1B, 0x1F
@@ -577,6 +585,7 @@ class ARMCPU(MemoryAccessMixin, Device):
         n = 0
         stuck_at, stuck = -1, 0
         lookup = self._lookup
+        rcall = _residual_call
         while clock.icount < end:
             try:
                 while clock.icount < end:
@@ -584,7 +593,7 @@ class ARMCPU(MemoryAccessMixin, Device):
                     if ent is None:
                         ent = lookup(key, jc, block_insns)
                     f, n, _ = ent
-                    key = f(R)
+                    key = rcall(f, R) if rcall else f(R)
                     clock.icount += n
                     if self.exit_request:
                         break
