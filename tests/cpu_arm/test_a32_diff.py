@@ -11,7 +11,7 @@ from harness import Pair, random_state
 from gen_a32 import GENERATORS, NOT_RANDOM, random_program, random_sequence
 from harness import CODE_BASE
 
-from pysystem.cpu.arm import a32
+from pysystem.cpu.arm import a32, trans_dp
 
 
 def _code(insns):
@@ -33,6 +33,18 @@ def test_every_form_is_covered():
 def test_form(pair, name):
     rng = random.Random(name)
     for trial in range(25):
+        insns = random_sequence(rng, 12, [name])
+        regs, flags, data = random_state(rng)
+        diff = pair.run(_code(insns), regs, flags, data)
+        assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
+
+
+@pytest.mark.parametrize("name", ["MUL", "MLS", "MULL", "UMAAL"])
+def test_multiplies_as_generated_for_pypy(pair, name, monkeypatch):
+    """PyPy gets multiplies built from 32x16-bit halves (see trans_dp); check that code here."""
+    monkeypatch.setattr(trans_dp, "PYPY", True)
+    rng = random.Random("pypy" + name)
+    for trial in range(100):
         insns = random_sequence(rng, 12, [name])
         regs, flags, data = random_state(rng)
         diff = pair.run(_code(insns), regs, flags, data)
