@@ -38,7 +38,7 @@ import re
 import struct as _struct
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from pysystem import log
+from pysystem import codecache, log
 
 PYPY = platform.python_implementation() == "PyPy"
 
@@ -460,11 +460,16 @@ class Ctx:
 
 def compile_block(ctx: Ctx, name: str, extra_globals: Dict[str, Any],
                   ninsns: int = 0) -> Tuple[Callable, str]:
-    """Compile the block's source (code objects are shared by identical sources)."""
+    """Compile the block's source (code objects are shared by identical sources, in
+    memory and on disk: see pysystem/codecache.py)."""
     src = ctx.source(name, ninsns)
     code = _CODE_CACHE.get(src)
     if code is None:
-        code = compile(src, f"<tb {name}>", "exec")
+        disk = codecache.shared()
+        code = disk.get(src)
+        if code is None:
+            code = compile(src, f"<tb {name}>", "exec")
+            disk.put(src, code)
         if len(_CODE_CACHE) > 4096:
             _CODE_CACHE.clear()
         _CODE_CACHE[src] = code
@@ -543,5 +548,7 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
     blk.ninsns = n
     name = f"tb_{start:08x}"
     func, src = compile_block(ctx, name, {"GuestException": GuestException}, n)
-    blk.func, blk.source = func, src
+    blk.func = func
+    if log.enabled("op"):  # kept only to be logged: 36k sources would take ~60 MB
+        blk.source = src
     return blk

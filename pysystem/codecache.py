@@ -1,0 +1,118 @@
+"""Compiled translated code kept on disk between runs.
+
+Compiling a translated block's Python source is most of the cost of translating it
+(about 0.4 ms of 0.65 ms on CPython, half on PyPy), and a Linux boot translates some
+36,000 blocks, the same ones every time.  This cache maps the hash of a block's source
+to its marshalled code object, so the second boot of a kernel compiles almost nothing.
+The source is still generated each time (its bindings are per machine); only
+``compile()`` is skipped, and identical source gives identical code.
+
+One SQLite file per interpreter and bytecode version, in
+``$PYSYSTEM_CODE_CACHE`` (a directory; ``off`` disables the cache) or else
+``$XDG_CACHE_HOME/pysystem/code`` (``~/.cache/pysystem/code``).  New entries are
+written in batches and at exit.  Any error (read-only disk, a corrupt or locked file)
+turns the cache off for the rest of the run: it can only make things faster.
+A file over ``MAX_BYTES`` is started afresh.
+"""
+from __future__ import annotations
+
+import atexit
+import hashlib
+import importlib.util
+import marshal
+import os
+import sys
+from types import CodeType
+from typing import List, Optional, Tuple
+
+MAX_BYTES = 512 << 20
+BATCH = 2000
+
+
+def cache_dir() -> Optional[str]:
+    chosen = os.environ.get("PYSYSTEM_CODE_CACHE")
+    if chosen == "off":
+        return None
+    if chosen:
+        return os.path.expanduser(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pysystem", "code")
+
+
+class CodeCache:
+    def __init__(self, directory: Optional[str]):
+        self.directory = directory
+        self._db = None
+        self._failed = directory is None
+        self._pending: List[Tuple[bytes, bytes]] = []
+
+    @property
+    def path(self) -> Optional[str]:
+        if self.directory is None:
+            return None
+        tag = sys.implementation.cache_tag or sys.implementation.name
+        return os.path.join(self.directory, f"{tag}-{importlib.util.MAGIC_NUMBER.hex()}.sqlite")
+
+    def _open(self):
+        if self._db is None and not self._failed:
+            try:
+                import sqlite3
+                os.makedirs(self.directory, exist_ok=True)
+                path = self.path
+                if os.path.exists(path) and os.path.getsize(path) > MAX_BYTES:
+                    os.unlink(path)
+                db = sqlite3.connect(path, timeout=5, isolation_level=None,
+                                     check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=OFF")
+                db.execute("CREATE TABLE IF NOT EXISTS code (hash BLOB PRIMARY KEY, code BLOB)")
+                self._db = db
+                atexit.register(self.flush)
+            except Exception:
+                self._failed = True
+        return self._db
+
+    @staticmethod
+    def _hash(source: str) -> bytes:
+        return hashlib.blake2b(source.encode(), digest_size=16).digest()
+
+    def get(self, source: str) -> Optional[CodeType]:
+        db = self._open()
+        if db is None:
+            return None
+        try:
+            row = db.execute("SELECT code FROM code WHERE hash = ?", (self._hash(source),)).fetchone()
+            return marshal.loads(row[0]) if row else None
+        except Exception:
+            self._failed, self._db = True, None
+            return None
+
+    def put(self, source: str, code: CodeType) -> None:
+        if self._failed:
+            return
+        self._pending.append((self._hash(source), marshal.dumps(code)))
+        if len(self._pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        db = self._open()
+        if db is None or not pending:
+            return
+        try:
+            db.execute("BEGIN")
+            db.executemany("INSERT OR IGNORE INTO code VALUES (?, ?)", pending)
+            db.execute("COMMIT")
+        except Exception:
+            self._failed, self._db = True, None
+
+
+_shared: Optional[CodeCache] = None
+
+
+def shared() -> CodeCache:
+    """The process's cache (created on first use, from the environment)."""
+    global _shared
+    if _shared is None:
+        _shared = CodeCache(cache_dir())
+    return _shared
