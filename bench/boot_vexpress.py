@@ -5,7 +5,13 @@ busybox initramfs whose /init prints a line and powers off, ``-m 256``,
 ``console=ttyAMA0 rdinit=/init``.  Each interpreter runs the emulator in a child
 process and reports: seconds from start to power-off (the shell is where /init
 runs, just before), guest instructions, average MIPS, blocks translated, peak
-RSS.  QEMU's time for the same boot is measured too when qemu-system-arm exists.
+RSS.  QEMU's time for the same boot is measured too when qemu-system-arm exists, and
+each row says how many times QEMU's time it took.
+
+Translated code is cached on disk (pysystem/codecache.py), so a second boot compiles
+almost nothing.  By default each interpreter boots twice in a fresh cache directory:
+once cold (every block compiled) and once warm (the cache the first boot left);
+``--cache cold`` runs only the first, ``--cache user`` one boot with the user's own cache.
 
     python bench/boot_vexpress.py                       # this interpreter only
     python bench/boot_vexpress.py --python .venv/bin/python --python .venv-pypy/bin/python
@@ -22,6 +28,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 INIT = """#!/bin/sh
@@ -92,6 +99,8 @@ def main() -> int:
     p.add_argument("--python", action="append", help="interpreter to run the emulator with "
                    "(repeatable; default: this one)")
     p.add_argument("--no-qemu", action="store_true")
+    p.add_argument("--cache", choices=("both", "cold", "user"), default="both",
+                   help="code cache: cold then warm (default), cold only, or the user's")
     p.add_argument("--child", nargs=2, metavar=("ARGS_JSON", "CONSOLE"), help=argparse.SUPPRESS)
     opts = p.parse_args()
     if opts.child:
@@ -100,24 +109,37 @@ def main() -> int:
     args = guest_args(make_initrd())
     rows = []
     for python in opts.python or [sys.executable]:
-        console = f"/tmp/pysystem-bench-console-{os.getpid()}.txt"
-        out = subprocess.run([python, __file__, "--child", json.dumps(args), console],
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            print(out.stderr, file=sys.stderr)
-            return 1
         version = subprocess.run([python, "-c", "import platform; print(platform.python_implementation(), "
                                   "platform.python_version())"], capture_output=True, text=True)
-        rows.append((version.stdout.strip(), json.loads(out.stdout.strip().splitlines()[-1])))
+        name = version.stdout.strip()
+        with tempfile.TemporaryDirectory(prefix="pysystem-bench-code-") as cache:
+            runs = {"both": ("cold", "warm"), "cold": ("cold",), "user": ("user",)}[opts.cache]
+            for run in runs:
+                env = dict(os.environ)
+                if run == "user":
+                    env.pop("PYSYSTEM_CODE_CACHE", None)
+                else:
+                    env["PYSYSTEM_CODE_CACHE"] = cache
+                console = f"/tmp/pysystem-bench-console-{os.getpid()}.txt"
+                out = subprocess.run([python, __file__, "--child", json.dumps(args), console],
+                                     capture_output=True, text=True, env=env)
+                if out.returncode != 0:
+                    print(out.stderr, file=sys.stderr)
+                    return 1
+                label = name if run == "user" else f"{name}, {run}"
+                rows.append((label, json.loads(out.stdout.strip().splitlines()[-1])))
     if not opts.no_qemu and shutil.which("qemu-system-arm"):
         rows.append(("qemu-system-arm", qemu(args)))
-    print(f"# {time.strftime('%Y-%m-%d')} {platform.machine()} {os.cpu_count()} cores, "
-          f"command: {' '.join(sys.argv)}")
-    print(f"{'interpreter':<18} {'booted':>6} {'seconds':>8} {'instructions':>13} {'MIPS':>6} "
-          f"{'blocks':>7} {'RSS MB':>7}")
+    qemu_s = rows[-1][1]["seconds"] if rows[-1][0] == "qemu-system-arm" else None
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}, command: {' '.join(sys.argv)}")
+    print(f"{'interpreter':<24} {'booted':>6} {'seconds':>8} {'x QEMU':>7} {'instructions':>13} "
+          f"{'MIPS':>6} {'blocks':>7} {'RSS MB':>7}")
     for name, r in rows:
-        print(f"{name:<18} {str(r['booted']):>6} {r['seconds']:>8} {r.get('instructions', ''):>13} "
-              f"{r.get('mips', ''):>6} {r.get('blocks', ''):>7} {r.get('peak_rss_mb', ''):>7}")
+        ratio = f"{r['seconds'] / qemu_s:.0f}" if qemu_s else ""
+        print(f"{name:<24} {str(r['booted']):>6} {r['seconds']:>8} {ratio:>7} "
+              f"{r.get('instructions', ''):>13} {r.get('mips', ''):>6} {r.get('blocks', ''):>7} "
+              f"{r.get('peak_rss_mb', ''):>7}")
     return 0
 
 

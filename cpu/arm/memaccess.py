@@ -43,7 +43,7 @@ class MemoryAccessMixin:
         self.tlb_read: List[Dict[int, int]] = [{}, {}]
         self.tlb_write: List[Dict[int, int]] = [{}, {}]
         self.tlb_exec: List[Dict[int, int]] = [{}, {}]  # virtual page -> physical page
-        # base of a mapping larger than 4 KiB -> (its size, the virtual page numbers filled)
+        # base of a mapping larger than 4 KiB -> (its size, the set of virtual page numbers filled)
         self.tlb_big: Dict[int, tuple] = {}
         self.jc_pages: Dict[int, List[int]] = {}  # virtual page number -> jump-cache keys
         self.tbs: Dict[tuple, object] = {}
@@ -128,8 +128,8 @@ class MemoryAccessMixin:
             base = va & ~(size - 1) & M32
             big = self.tlb_big.get(base)
             if big is None or big[0] != size:
-                big = self.tlb_big[base] = (size, [])
-            big[1].append(va >> 12)
+                big = self.tlb_big[base] = (size, set())
+            big[1].add(va >> 12)
 
     def jc_add(self, jc: Dict[int, tuple], key: int, ent: tuple, vpages) -> None:
         """Enter a block in a jump cache, under every virtual page it was fetched from."""
