@@ -377,16 +377,21 @@ class Ctx:
             out.append(pad + "; ".join(f"cpu.{f.upper()}F = {f}f" for f in fl))
 
     def source(self, name: str, ninsns: int = 0) -> str:
-        """The block's Python source.  A block whose last instruction branches back to
-        its start (``loop_back``) becomes a ``while True`` loop that runs as many
-        passes as the run's budget allows (``cpu.icount_end``), adding the extra
-        passes to ``clock.icount`` itself."""
+        """The block's Python source.
+
+        The body sits in a ``while True`` whose exits set ``nk`` (the next key) and
+        ``break`` to one epilogue that writes the changed registers and flags back and
+        corrects the instruction count, so that each exit does not repeat the writeback
+        (it made code objects about a third larger).  A block whose last instruction
+        branches back to its start (``loop_back``) uses the same loop for its passes:
+        it runs as many as the run's budget allows (``cpu.icount_end``) and adds the
+        extra ones to ``clock.icount`` itself."""
         regs = sorted(self.read | self.written)
         flags = sorted(self.flags_read | self.flags_written)
         looping = any(t == "\0LOOP" for _, t in self.lines)
         sides = any(t.startswith("\0SIDE ") for _, t in self.lines)
-        counting = looping or sides or self.sk_used
-        if counting:
+        use_sk = self.sk_used or sides
+        if looping or use_sk:
             self.helper("clock", self.cpu.clock)
         binds = sorted(self.bind)
         params = ", ".join(["R", "cpu=cpu"] + [f"{b}={b}" for b in binds])
@@ -395,66 +400,53 @@ class Ctx:
             out.append("    " + "; ".join(f"r{n} = R[{n}]" for n in regs))
         if flags:
             out.append("    " + "; ".join(f"{f}f = cpu.{f.upper()}F" for f in flags))
-
-        def count(unexecuted: int = 0) -> str:
-            """Correct the dispatcher's ``clock.icount += ninsns`` for this exit."""
-            neg = (["sk"] if self.sk_used else []) + ([str(unexecuted)] if unexecuted else [])
-            if looping:
-                return f"clock.icount += it * {ninsns}" + "".join(" - " + x for x in neg)
-            return ("clock.icount -= " + " + ".join(neg)) if neg else ""
-
-        init = []
-        if self.sk_used:
-            init.append("sk = 0")
         if looping:
-            init.append(f"it = 0; lim = (cpu.icount_end - clock.icount) // {ninsns}")
-        for line in init:
-            out.append("    " + line)
-        extra = 0
+            count = f"clock.icount += it * {ninsns}" + (" - sk" if use_sk else "")
+        else:
+            count = "clock.icount -= sk" if use_sk else ""
+        if use_sk:
+            out.append("    sk = 0")
+        if looping:
+            out.append(f"    it = 0; lim = (cpu.icount_end - clock.icount) // {ninsns}")
         out.append("    try:")
-        if looping:
-            out.append("        while True:")
-            extra = 1
+        out.append("        while True:")
         start_key = hex(self.key)
         for indent, text in merge_conditions(self.lines):
-            pad = "    " * (indent + 1 + extra)
-            if text.startswith("\0EXIT ") or text.startswith("\0SIDE "):
-                if text.startswith("\0SIDE "):
-                    idx, key_expr = text[6:].split("|", 1)
-                    c = count(ninsns - int(idx) - 1)
-                else:
-                    key_expr, c = text[6:], count()
-                self._writeback(indent + 1 + extra, out)
-                if c:
-                    out.append(pad + c)
-                out.append(pad + "return " + key_expr)
+            pad = "    " * (indent + 2)
+            if text.startswith("\0EXIT "):
+                out.append(f"{pad}nk = {text[6:]}; break")
+            elif text.startswith("\0SIDE "):
+                idx, key_expr = text[6:].split("|", 1)
+                unexecuted = ninsns - int(idx) - 1
+                out.append(f"{pad}{f'sk += {unexecuted}; ' if unexecuted else ''}nk = {key_expr}; break")
             elif text == "\0LOOP":
                 out.append(pad + "if it + 1 < lim and not cpu.exit_request:")
                 out.append(pad + "    it += 1")
                 out.append(pad + "    continue")
-                self._writeback(indent + 1 + extra, out)
-                out.append(pad + count())
-                out.append(pad + "return " + start_key)
-            elif text.startswith("\0RET "):
-                c = count()
-                if c:
-                    out.append(pad + c)
+                out.append(f"{pad}nk = {start_key}; break")
+            elif text.startswith("\0RET "):  # after a SYNC: state is written back already
+                if count:
+                    out.append(pad + count)
                 out.append(pad + "return " + text[5:])
             elif text == "\0SYNC":
-                self._writeback(indent + 1 + extra, out)
+                self._writeback(indent + 2, out)
                 fl = sorted(self.flags_read - self.flags_written)
                 if fl:
                     out.append(pad + "; ".join(f"cpu.{f.upper()}F = {f}f" for f in fl))
             else:
                 out.append(pad + text)
+        out.append("            raise AssertionError('fell off the end of a block')")
         out.append("    except GuestException:")
         wb: List[str] = []
         self._writeback(2, wb)
-        c = count()
-        if c:
-            wb.append("        " + c)
+        if count:
+            wb.append("        " + count)
         out.extend(wb or ["        pass"])
         out.append("        raise")
+        self._writeback(1, out)
+        if count:
+            out.append("    " + count)
+        out.append("    return nk")
         return "\n".join(out) + "\n"
 
 
@@ -473,11 +465,16 @@ def compile_block(ctx: Ctx, name: str, extra_globals: Dict[str, Any],
         if len(_CODE_CACHE) > 4096:
             _CODE_CACHE.clear()
         _CODE_CACHE[src] = code
-    ns = dict(extra_globals)
+    # Every block takes what it uses as default arguments, evaluated once when its `def`
+    # runs, so the blocks of one CPU can share one globals dict (a dict per block cost
+    # about 1 KB each).  The function itself is taken out again.
+    ns = getattr(ctx.cpu, "_tb_globals", None)
+    if ns is None:
+        ns = ctx.cpu._tb_globals = {"cpu": ctx.cpu}
+    ns.update(extra_globals)
     ns.update(ctx.bind)
-    ns["cpu"] = ctx.cpu
     exec(code, ns)
-    return ns[name], src
+    return ns.pop(name), src
 
 
 def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int]],
