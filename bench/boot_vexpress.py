@@ -43,7 +43,9 @@ def guest_args(initrd: str) -> list:
     from pysystem.images import guest_files
     g = guest_files("arm", quiet=True)
     return ["-M", "vexpress-a9", "-m", "256", "-kernel", str(g.kernel), "-dtb", str(g.dtb),
-            "-initrd", initrd, "-append", "console=ttyAMA0 rdinit=/init"]
+            "-initrd", initrd, "-append", "console=ttyAMA0 rdinit=/init",
+            # a fixed wall clock: with the host's, the guest's RTC code differs run to run
+            "-rtc", "base=2026-01-01T00:00:00"]
 
 
 def make_initrd() -> str:
