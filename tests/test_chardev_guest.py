@@ -18,7 +18,7 @@ import time
 import pytest
 
 from test_cli_run import (ECHO_UNTIL_Q, HELLO_THEN, POWEROFF, assemble, board,  # noqa: F401
-                          dtb, needs_scripts)
+                          dtb, needs_scripts, reap)
 
 pytestmark = needs_scripts
 
@@ -69,11 +69,18 @@ def finish(proc, timeout=30):
     try:
         return proc.wait(timeout)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        reap(proc)
+
+
+def qmp_client(sock: str):
+    """Connect qemu.qmp's client to an emulator's QMP socket once it exists."""
+    from qemu.qmp.legacy import QEMUMonitorProtocol
+    end = time.monotonic() + 20
+    while not os.path.exists(sock) and time.monotonic() < end:
+        time.sleep(0.05)
+    qmp = QEMUMonitorProtocol(sock)
+    qmp.connect(negotiate=True)
+    return qmp
 
 
 def test_pl011_over_a_tcp_server_waits_for_its_client(board, dtb, tmp_path):
@@ -171,16 +178,11 @@ def test_miniterm_attaches_to_the_pty(board, dtb, tmp_path):
 
 
 def test_qmp_watches_the_guest_power_off(board, dtb, tmp_path):
-    from qemu.qmp.legacy import QEMUMonitorProtocol
     kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
     sock = str(tmp_path / "qmp.sock")
     proc = start(kernel, dtb, "-serial", "stdio", "-S",
                  "-qmp", f"unix:{sock},server=on,wait=off")
-    end = time.monotonic() + 20
-    while not os.path.exists(sock) and time.monotonic() < end:
-        time.sleep(0.05)
-    qmp = QEMUMonitorProtocol(sock)
-    qmp.connect(negotiate=True)
+    qmp = qmp_client(sock)
     try:
         assert qmp.cmd_obj({"execute": "query-status"})["return"]["status"] == "prelaunch"
         uart = qmp.cmd_obj({"execute": "qom-list", "arguments": {
@@ -240,9 +242,7 @@ def _telnet_session(cmd, port, data: bytes) -> bytes:
         peer.close()
         return got
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+        reap(proc)
 
 
 @pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
@@ -295,18 +295,13 @@ def test_pl011_on_a_host_serial_port(board, dtb, tmp_path):
 
 
 def test_qmp_memory_dumps_and_block_info(board, dtb, tmp_path):
-    from qemu.qmp.legacy import QEMUMonitorProtocol
     kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
     disk = tmp_path / "disk.img"
     disk.write_bytes(b"\0" * (1 << 20))
     sock = str(tmp_path / "qmp.sock")
     proc = start(kernel, dtb, "-S", "-drive", f"if=none,id=d0,file={disk},format=raw",
                  "-qmp", f"unix:{sock},server=on,wait=off")
-    end = time.monotonic() + 20
-    while not os.path.exists(sock) and time.monotonic() < end:
-        time.sleep(0.05)
-    qmp = QEMUMonitorProtocol(sock)
-    qmp.connect(negotiate=True)
+    qmp = qmp_client(sock)
     try:
         blocks = qmp.cmd_obj({"execute": "query-block"})["return"]
         assert blocks[0]["device"] == "d0" and blocks[0]["inserted"]["node-name"] == "d0"

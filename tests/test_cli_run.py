@@ -115,6 +115,16 @@ def assemble(tmp_path, source: str, name: str) -> str:
     return str(path)
 
 
+def reap(proc) -> None:
+    """Make sure an emulator process started by a test is gone and its pipes closed."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 def vexpress(kernel: str, dtb: str, *args: str, stdin: bytes = b"", timeout: float = 60):
     return subprocess.run(["pysystem-arm", "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb,
                            *args], input=stdin, capture_output=True, timeout=timeout)

@@ -9,7 +9,7 @@ import pytest
 
 keystone = pytest.importorskip("keystone")
 
-from test_cli_run import MINI_DTS  # noqa: E402
+from test_cli_run import MINI_DTS, reap  # noqa: E402
 
 IDLE = """
     ldr r1, =0x10009000
@@ -127,11 +127,7 @@ def test_monitor_over_telnet(guest):
         assert proc.wait(timeout=30) == 0
         sock.close()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        reap(proc)
 
 
 def test_log_and_logfile_at_run_time(guest, tmp_path):
@@ -196,8 +192,4 @@ def test_monitor_over_a_unix_socket_and_reconnect(guest, tmp_path):
         assert proc.wait(timeout=30) == 0
         s.close()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        reap(proc)

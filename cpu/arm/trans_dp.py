@@ -108,7 +108,6 @@ def dp(ctx: Ctx, a, b: str, carry) -> bool:
     exc_return = s and rd == 15
     flags = s and not exc_return
     res = ctx.tmp("d") if (flags or rd == 15 or op in (TST, TEQ, CMP, CMN)) else None
-    target = res or f"r{rd}"
 
     def out(expr):
         if res:
