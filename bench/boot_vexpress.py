@@ -49,8 +49,8 @@ def guest_args(initrd: str) -> list:
 
 
 def make_initrd() -> str:
-    from pysystem.images import build_initramfs
-    out = os.path.join(os.path.expanduser("~/.cache/pysystem"), "arm", "initramfs-bench.cpio.gz")
+    from pysystem.images import build_initramfs, default_cache_dir
+    out = os.path.join(default_cache_dir(), "arm", "initramfs-bench.cpio.gz")
     return str(build_initramfs("arm", INIT, out=out))
 
 

@@ -44,6 +44,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
+from pysystem import dirs
+
 from .aptsources import MIRROR_ENV, mirror_from
 from .deb import extract_deb
 from .download import download, fetch_bytes, sha256_file
@@ -112,8 +114,7 @@ def lookup_arch(arch: str) -> GuestArch:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "pysystem"
+    return Path(dirs.user_cache_dir())
 
 
 @contextmanager

@@ -25,6 +25,8 @@ import sys
 from types import CodeType
 from typing import List, Optional, Tuple
 
+from pysystem import dirs
+
 MAX_BYTES = 512 << 20
 BATCH = 2000
 
@@ -35,8 +37,7 @@ def cache_dir() -> Optional[str]:
         return None
     if chosen:
         return os.path.expanduser(chosen)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "pysystem", "code")
+    return os.path.join(dirs.user_cache_dir(), "code")
 
 
 class CodeCache:

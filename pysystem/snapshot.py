@@ -58,6 +58,7 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import quote
 
+from . import dirs
 from . import snapshot_pages as pages
 
 __all__ = ["SnapshotError", "SnapshotInfo", "save", "load", "delete", "list_snapshots",
@@ -105,9 +106,7 @@ def store_dir(machine) -> str:
     for drive in machine.drives:
         if not drive.readonly and drive.file:
             return os.path.abspath(drive.file) + SUFFIX
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"),
-                                                           ".local", "share")
-    return os.path.join(base, "pysystem", "snapshots", type(machine).NAME or "machine")
+    return os.path.join(dirs.user_data_dir(), "snapshots", type(machine).NAME or "machine")
 
 
 def _file_for(directory: str, tag: str) -> str:
