@@ -83,6 +83,14 @@ def qmp_client(sock: str):
     return qmp
 
 
+def qmp_close(qmp) -> None:
+    """Close a QMP client whose server may already have gone (after quit/power-off)."""
+    try:
+        qmp.close()
+    except EOFError:
+        pass
+
+
 def test_pl011_over_a_tcp_server_waits_for_its_client(board, dtb, tmp_path):
     kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
     port = free_port()
@@ -201,10 +209,7 @@ def test_qmp_watches_the_guest_power_off(board, dtb, tmp_path):
         assert names == ["RESUME", "SHUTDOWN"], names
         assert events[-1]["data"] == {"guest": True, "reason": "guest-shutdown"}
     finally:
-        try:
-            qmp.close()
-        except EOFError:
-            pass
+        qmp_close(qmp)
     assert finish(proc) == 0
 
 
@@ -316,8 +321,5 @@ def test_qmp_memory_dumps_and_block_info(board, dtb, tmp_path):
             err["error"]["desc"]
         qmp.cmd_obj({"execute": "quit"})
     finally:
-        try:
-            qmp.close()
-        except EOFError:
-            pass
+        qmp_close(qmp)
     assert finish(proc) == 0
