@@ -41,7 +41,7 @@ from typing import Optional
 
 from pysystem import log
 from pysystem.block import BlockError, SECTOR_SIZE
-from pysystem.memory import IORegion, ROMDeviceRegion
+from pysystem.memory import ROMDeviceRegion
 from pysystem.qdev import SysBusDevice
 from pysystem.qom import Field, Property, QOMError, register
 
@@ -58,16 +58,6 @@ def _ctz(v: int) -> int:
 def _deposit(value: int, shift: int, length: int, field: int) -> int:
     mask = ((1 << length) - 1) << shift
     return ((value & ~mask) | ((field << shift) & mask)) & 0xFFFFFFFF
-
-
-class _FlashRegion(ROMDeviceRegion):
-    """A ROM device whose contents are an anonymous mapping: untouched flash costs no memory
-    (QEMU's flash RAM is lazily mapped too; a bytearray would be zeroed up front)."""
-
-    def __init__(self, *args, **kwargs):
-        IORegion.__init__(self, *args, **kwargs)
-        self.data = mmap.mmap(-1, self.size)
-        self.romd_mode = True
 
 
 class _NameProperty(Property):
@@ -110,7 +100,7 @@ class PFlashCFI01(SysBusDevice):
 
     def __init__(self, **props):
         super().__init__(**props)
-        self.region: Optional[_FlashRegion] = None
+        self.region: Optional[ROMDeviceRegion] = None
         self.storage: Optional[mmap.mmap] = None
         self.ro = False
         self.cfi_table = bytearray(CFI_TABLE_SIZE)
@@ -127,7 +117,7 @@ class PFlashCFI01(SysBusDevice):
         if self.width not in (1, 2, 4):
             raise QOMError(f"{self.region_name}: width must be 1, 2 or 4")
         total = self.sector_length * self.num_blocks
-        self.region = _FlashRegion(self, self.region_name, total, read=self._io_read,
+        self.region = ROMDeviceRegion(self, self.region_name, total, read=self._io_read,
                                       write=self._io_write, min_access=1, max_access=4,
                                       endianness="native")
         self.storage = self.region.data

@@ -4,7 +4,8 @@ Kinds (as QEMU's MemoryRegion):
 
 * ``MemoryRegion(owner, name, size)`` / ``ContainerRegion``: a pure container.
   It answers nothing itself; its subregions do.
-* ``RAMRegion``: backed by ``self.data``, a bytearray of ``size`` bytes.
+* ``RAMRegion``: backed by ``self.data``, ``size`` bytes of an anonymous mapping
+  (see ``anonymous_buffer``).
 * ``ROMRegion``: like RAM, but guest writes are dropped (logged under
   ``-d guest_errors``); loaders and DMA write it through
   ``AddressSpace.write_bytes``.
@@ -24,7 +25,8 @@ change and rebuild their flat view lazily.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional
+import mmap
+from typing import Any, Callable, List, Optional, Union
 
 from pysystem import log
 
@@ -130,19 +132,27 @@ class MemoryRegion:
             yield from sub.walk()
 
 
+def anonymous_buffer(size: int) -> Union[mmap.mmap, bytearray]:
+    """Zeroed backing for RAM, ROM and flash: an anonymous mapping, so that pages the guest
+    never touches cost no host memory (as QEMU's RAM).  A bytearray would be written
+    through up front, and PyPy's ``bytearray(n)`` even holds twice ``n`` resident.
+    Slice assignment into it takes ``bytes`` (PyPy's mmap refuses other buffers)."""
+    return mmap.mmap(-1, size) if size else bytearray()
+
+
 class ContainerRegion(MemoryRegion):
     """A pure container (same as a plain MemoryRegion; named for readability)."""
 
 
 class RAMRegion(MemoryRegion):
-    """Guest RAM: ``self.data`` is the bytearray the CPU and DMA use directly."""
+    """Guest RAM: ``self.data`` (``anonymous_buffer``) is what the CPU and DMA use directly."""
 
     KIND = "ram"
     terminates = True
 
     def __init__(self, owner: Any, name: str, size: int):
         super().__init__(owner, name, size)
-        self.data = bytearray(self.size)
+        self.data = anonymous_buffer(self.size)
 
 
 class ROMRegion(RAMRegion):
@@ -268,7 +278,7 @@ class ROMDeviceRegion(IORegion):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.data = bytearray(self.size)
+        self.data = anonymous_buffer(self.size)
         self.romd_mode = True
 
     @property

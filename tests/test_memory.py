@@ -294,3 +294,24 @@ def test_plain_memory_region_is_a_container():
     assert space.flat_ranges() == []
     with pytest.raises(BusError):
         space.write(0x1234, 1, 4)
+
+
+def _resident_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def test_ram_costs_host_memory_only_where_touched():
+    """A 1 GiB RAM region is an anonymous mapping: creating it and writing two pages
+    leaves the process's resident size nearly unchanged (as QEMU's RAM)."""
+    before = _resident_kib()
+    ram = RAMRegion(None, "big", 1 << 30)
+    space = AddressSpace("mem", ram)
+    space.write(0x1000, 0x11223344, 4)
+    space.write_bytes(0x3FFF_F000, b"\xaa" * 16)
+    assert space.read(0x1000, 4) == 0x11223344
+    assert space.read_bytes(0x3FFF_F00E, 4) == b"\xaa\xaa\x00\x00"
+    assert _resident_kib() - before < 32 * 1024

@@ -293,10 +293,10 @@ class Ctx:
         low = {4: "0xfffff003", 2: "0xfffff001", 1: "0xfffff000"}[size]
         off = f"{a} + {tlb}[{a} & {low}]"
         self.helper("ram", self.cpu.ram_view(1))
+        if PYPY:  # struct on the mapping is what PyPy's JIT compiles best
+            return off
         if size == 1:
             return f"ram[{off}]"
-        if PYPY:  # struct on the bytearray is what PyPy's JIT compiles best
-            return off
         self.helper("m" + str(size * 8), self.cpu.ram_view(size))
         return f"m{size * 8}[({off}) >> {size.bit_length() - 1}]"
 
@@ -322,9 +322,10 @@ class Ctx:
             self.emit(f"{dest} = {slow_call}")
             return
         ref = self._fast_ref(size, a, tr)
-        if PYPY and size > 1:
-            fmt = {(2, False): "<H", (2, True): "<h", (4, False): "<I", (4, True): "<i"}[(size, signed)]
-            fn = self.helper("unpack_" + {"<H": "u16", "<h": "s16", "<I": "u32", "<i": "s32"}[fmt],
+        if PYPY:
+            fmt = {(1, False): "B", (1, True): "b", (2, False): "<H", (2, True): "<h",
+                   (4, False): "<I", (4, True): "<i"}[(size, signed)]
+            fn = self.helper(("s" if signed else "u") + str(size * 8),
                              _struct.Struct(fmt).unpack_from)
             fast = f"{fn}(ram, {ref})[0]"
             if signed:
@@ -358,9 +359,9 @@ class Ctx:
             return
         v = value if size == 4 else f"{value} & {'0xffff' if size == 2 else '0xff'}"
         ref = self._fast_ref(size, a, tw)
-        if PYPY and size > 1:
-            fmt = "<I" if size == 4 else "<H"
-            fn = self.helper("pack_" + ("u32" if size == 4 else "u16"), _struct.Struct(fmt).pack_into)
+        if PYPY:
+            fmt = {1: "B", 2: "<H", 4: "<I"}[size]
+            fn = self.helper("pack" + str(size * 8), _struct.Struct(fmt).pack_into)
             self.emit(f"try: {fn}(ram, {ref}, {v})")
         else:
             self.emit(f"try: {ref} = {v}")

@@ -11,7 +11,7 @@ from harness import Pair, random_state
 from gen_a32 import GENERATORS, NOT_RANDOM, random_program, random_sequence
 from harness import CODE_BASE
 
-from pysystem.cpu.arm import a32, trans_dp
+from pysystem.cpu.arm import a32, trans_dp, translator
 
 
 def _code(insns):
@@ -49,6 +49,21 @@ def test_multiplies_as_generated_for_pypy(pair, name, monkeypatch):
         regs, flags, data = random_state(rng)
         diff = pair.run(_code(insns), regs, flags, data)
         assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
+
+
+@pytest.mark.parametrize("name", ["LDST_imm", "LDST_reg", "LDRH_imm", "LDRH_reg", "LDRD_imm",
+                                  "LDM", "SWP"])
+def test_loads_and_stores_as_generated_for_pypy(pair, name, monkeypatch):
+    """PyPy's TLB-hit path reads and writes RAM through struct (see translator._fast_ref)."""
+    monkeypatch.setattr(translator, "PYPY", True)
+    pair.cpu.flush_code()
+    rng = random.Random("pypy-mem" + name)
+    for trial in range(60):
+        insns = random_sequence(rng, 12, [name])
+        regs, flags, data = random_state(rng)
+        diff = pair.run(_code(insns), regs, flags, data)
+        assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
+    pair.cpu.flush_code()
 
 
 def _campaign(seed, sequences, length, mmu=False):

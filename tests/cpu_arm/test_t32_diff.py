@@ -10,7 +10,7 @@ import pytest
 from harness import Pair, random_state
 from gen_t32 import GENERATORS, NOT_RANDOM, count_insns, random_sequence, to_bytes
 
-from pysystem.cpu.arm import t32, trans_dp
+from pysystem.cpu.arm import t32, trans_dp, translator
 
 CPSR_IT = 0x0600FC00
 
@@ -54,6 +54,20 @@ def test_multiplies_as_generated_for_pypy(pair, name, monkeypatch):
         hws = random_sequence(rng, 12, [name], it_rate=0.0 if trial < 30 else 0.3)
         diff = _run(pair, hws, rng)
         assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{h:04x}" for h in hws)
+
+
+@pytest.mark.parametrize("name", ["LDST_imm8", "LDST_imm12", "LDSTH_imm16", "LDST_reg16",
+                                  "LDST_sp16", "LDM16"])
+def test_loads_and_stores_as_generated_for_pypy(pair, name, monkeypatch):
+    """PyPy's TLB-hit path reads and writes RAM through struct (see translator._fast_ref)."""
+    monkeypatch.setattr(translator, "PYPY", True)
+    pair.cpu.flush_code()
+    rng = random.Random("pypy-t32-mem" + name)
+    for trial in range(60):
+        hws = random_sequence(rng, 12, [name], it_rate=0.0 if trial < 30 else 0.3)
+        diff = _run(pair, hws, rng)
+        assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{h:04x}" for h in hws)
+    pair.cpu.flush_code()
 
 
 def _campaign(seed, sequences, length, it_rate=0.15):
