@@ -12,7 +12,7 @@ One SQLite file per interpreter and bytecode version, in
 ``$XDG_CACHE_HOME/pysystem/code`` (``~/.cache/pysystem/code``).  New entries are
 written in batches and at exit.  Any error (read-only disk, a corrupt or locked file)
 turns the cache off for the rest of the run: it can only make things faster.
-A file over ``MAX_BYTES`` is started afresh.
+A file over ``MAX_BYTES`` (with its write-ahead log) is started afresh.
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from typing import List, Optional, Tuple
 
 from pysystem import dirs
 
-MAX_BYTES = 512 << 20
+MAX_BYTES = 512 << 20     # the database and its log together
+WAL_LIMIT = 16 << 20
 BATCH = 2000
 
 
@@ -60,12 +61,17 @@ class CodeCache:
                 import sqlite3
                 os.makedirs(self.directory, exist_ok=True)
                 path = self.path
-                if os.path.exists(path) and os.path.getsize(path) > MAX_BYTES:
-                    os.unlink(path)
+                parts = [path + suffix for suffix in ("", "-wal", "-shm")]
+                if sum(os.path.getsize(p) for p in parts if os.path.exists(p)) > MAX_BYTES:
+                    for p in parts:
+                        if os.path.exists(p):
+                            os.unlink(p)
                 db = sqlite3.connect(path, timeout=5, isolation_level=None,
                                      check_same_thread=False)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=OFF")
+                # the write-ahead log is cut back after each checkpoint, not left at its peak
+                db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
                 db.execute("CREATE TABLE IF NOT EXISTS code (hash BLOB PRIMARY KEY, code BLOB)")
                 self._db = db
                 atexit.register(self.flush)
@@ -82,8 +88,11 @@ class CodeCache:
         if db is None:
             return None
         try:
-            row = db.execute("SELECT code FROM code WHERE hash = ?", (self._hash(source),)).fetchone()
-            return marshal.loads(row[0]) if row else None
+            # fetchall() runs the statement to its end, which ends the read transaction at
+            # once (a statement left open, as PyPy's unfinished cursors are until collected,
+            # keeps every checkpoint from emptying the log)
+            rows = db.execute("SELECT code FROM code WHERE hash = ?", (self._hash(source),)).fetchall()
+            return marshal.loads(rows[0][0]) if rows else None
         except Exception:
             self._failed, self._db = True, None
             return None

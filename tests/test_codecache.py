@@ -59,3 +59,36 @@ def test_an_unwritable_place_turns_the_cache_off(tmp_path):
     cache.put(SRC, compile(SRC, "<tb>", "exec"))
     cache.flush()
 
+
+
+def _sources(n, tag):
+    return [f"def tb_00001000(x):\n    return (x * {i} + {tag!r}.__len__()) & 0xffffffff\n"
+            for i in range(n)]
+
+
+def test_the_write_ahead_log_is_cut_back_after_a_checkpoint(tmp_path, monkeypatch):
+    import pysystem.codecache as codecache
+    monkeypatch.setattr(codecache, "WAL_LIMIT", 256 << 10)
+    cache = CodeCache(str(tmp_path))
+    padding = "x" * 4000   # a big batch: a log of several MB in one transaction
+    for src in _sources(2000, padding):
+        cache.put(src, compile(src, "<tb>", "exec"))
+    cache.flush()
+    reader = CodeCache(str(tmp_path))   # another process reading meanwhile
+    assert reader.get(_sources(1, padding)[0]) is not None
+    for src in _sources(300, "small"):
+        cache.put(src, compile(src, "<tb>", "exec"))
+    cache.flush()
+    cache._open().execute("PRAGMA wal_checkpoint(PASSIVE)")
+    assert os.path.getsize(cache.path + "-wal") <= 256 << 10
+
+
+def test_a_cache_over_its_limit_with_its_log_is_started_afresh(tmp_path, monkeypatch):
+    import pysystem.codecache as codecache
+    first = CodeCache(str(tmp_path))
+    first.put(SRC, compile(SRC, "<tb>", "exec"))
+    first.flush()
+    sizes = sum(os.path.getsize(first.path + s) for s in ("", "-wal", "-shm")
+                if os.path.exists(first.path + s))
+    monkeypatch.setattr(codecache, "MAX_BYTES", sizes - 1)
+    assert CodeCache(str(tmp_path)).get(SRC) is None
