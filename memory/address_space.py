@@ -11,7 +11,7 @@
   accessed in the biggest pieces they accept.  ``BusError`` if any part is
   unassigned (checked before anything is written).
 * ``lookup(addr) -> FlatRange | None`` and ``ram_block(addr, for_write=False)
-  -> (bytearray, offset, length) | None``: the direct backing of RAM/ROM at
+  -> (buffer, offset, length) | None``: the direct backing of RAM/ROM at
   ``addr`` (``length`` bytes are contiguous from ``offset``), for soft-TLB fills
   and DMA.  With ``for_write=True`` only RAM answers: writes to ROM and ROM
   devices must come back through ``write``.
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import weakref
 from bisect import bisect_right
-from typing import Callable, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Set, Tuple
 
 from pysystem import log
 
@@ -117,7 +117,7 @@ class AddressSpace:
                 return r
         return None
 
-    def ram_block(self, addr: int, for_write: bool = False) -> Optional[Tuple[bytearray, int, int]]:
+    def ram_block(self, addr: int, for_write: bool = False) -> Optional[Tuple[Any, int, int]]:
         r = self.lookup(addr)
         if r is None or r.data is None or (for_write and not r.writable):
             return None

@@ -20,11 +20,11 @@ __all__ = ["FlatRange", "flatten", "flatview_root"]
 class FlatRange:
     """``[start, end)`` of an address space answered by ``region`` from ``offset_in_region``.
 
-    ``data`` is the bytearray guest reads come from directly (RAM, ROM, a ROM
+    ``data`` is the buffer guest reads come from directly (RAM, ROM, a ROM
     device in ROMD mode; else None); the byte at address ``a`` of the range is
     ``data[a - start + offset_in_region]``.  ``writable``: guest writes may go
     to ``data`` directly (RAM only).  ``readonly``: guest writes are dropped.
-    ``backing``: the region's bytearray whatever the mode (loaders write it).
+    ``backing``: the region's buffer whatever the mode (loaders write it).
     """
 
     __slots__ = ("start", "end", "region", "offset_in_region", "priority", "readonly", "data",

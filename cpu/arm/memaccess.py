@@ -48,7 +48,7 @@ class MemoryAccessMixin:
         self.jc_pages: Dict[int, List[int]] = {}  # virtual page number -> jump-cache keys
         self.tbs: Dict[tuple, object] = {}
         self.code_pages: Dict[int, List[tuple]] = {}
-        self._ram: Optional[bytearray] = None
+        self._ram = None   # the primary RAM's buffer
         self._views = {1: bytearray(4), 2: memoryview(bytearray(4)).cast("H"),
                        4: memoryview(bytearray(4)).cast("I")}
         self._slow_fns: Dict[tuple, object] = {}
