@@ -236,11 +236,11 @@ def _pieces(runs: List[Tuple[int, int]], size: int,
 
 
 def apply_buffer(buf, size: int, runs: List[Tuple[int, int]], chunks: Iterable[bytes]) -> None:
-    """Make ``buf[:size]`` the image, in place (the bytearray object stays the same).
+    """Make ``buf[:size]`` the image, in place (the buffer object stays the same).
 
     Pages that must be zero are only written when they are not zero already; in an
-    anonymous mapping (flash) they are handed back to the kernel instead
-    (MADV_REMOVE), so untouched flash stays unallocated and costs no scan."""
+    anonymous mapping (RAM, flash) they are handed back to the kernel instead
+    (MADV_REMOVE or MADV_DONTNEED), so untouched memory stays unallocated and costs no scan."""
     is_zero = _zero_checker(buf)
     plain = isinstance(buf, bytearray)        # PyPy's mmap takes only bytes
     for off, n, data in _pieces(runs, size, chunks):
@@ -263,12 +263,20 @@ def _discard(buf, off: int, end: int) -> Tuple[int, int]:
     page = mmap.PAGESIZE
     first = -(-off // page) * page
     last = end // page * page
-    advice = getattr(mmap, "MADV_REMOVE", None)
-    if advice is None or last - first < page or not hasattr(buf, "madvise"):
+    if last - first < page or not hasattr(buf, "madvise"):
         return off, end
-    try:
-        buf.madvise(advice, first, last - first)
-    except (OSError, ValueError):
+    # a shared mapping frees its pages with MADV_REMOVE; a private anonymous one (RAM)
+    # refuses that, and reads back zero after MADV_DONTNEED
+    for name in ("MADV_REMOVE", "MADV_DONTNEED"):
+        advice = getattr(mmap, name, None)
+        if advice is None:
+            continue
+        try:
+            buf.madvise(advice, first, last - first)
+            break
+        except (OSError, ValueError):
+            continue
+    else:
         return off, end
     if off < first:
         apply_zero = _zero_checker(buf)

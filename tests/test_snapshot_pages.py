@@ -41,11 +41,12 @@ def test_encode_then_apply_gives_the_same_bytes(seed):
     keep = dst
     pages.apply_buffer(dst, size, runs, raw)
     assert dst is keep and dst == src
-    # an anonymous mapping (flash): zero ranges are discarded, not written
-    mm = mmap.mmap(-1, max(size, 1))
-    mm[:size] = bytes(_random_image(random.Random(seed + 200), size))
-    pages.apply_buffer(mm, size, runs, pages.decompress_all(image.chunks))
-    assert mm[:size] == bytes(src)
+    # anonymous mappings, shared and private (RAM): zero ranges are discarded, not written
+    for flags in (mmap.MAP_SHARED, mmap.MAP_PRIVATE):
+        mm = mmap.mmap(-1, max(size, 1), flags=flags | mmap.MAP_ANONYMOUS)
+        mm[:size] = bytes(_random_image(random.Random(seed + 200), size))
+        pages.apply_buffer(mm, size, runs, pages.decompress_all(image.chunks))
+        assert mm[:size] == bytes(src)
 
 
 def test_zero_pages_cost_nothing_and_chunks_are_deterministic():
