@@ -22,6 +22,7 @@ import random
 import struct
 from typing import List, Optional, Sequence
 
+import pytest
 from unicorn import UC_ARCH_ARM, UC_MODE_ARM, Uc
 from unicorn import arm_const as A
 
@@ -146,3 +147,14 @@ def random_state(rng: random.Random):
     flags = rng.getrandbits(32) & CPSR_CMP_MASK
     data = bytes(rng.getrandbits(8) for _ in range(256)) * (DATA_SIZE // 256)
     return regs, flags, data
+
+
+@pytest.fixture
+def pypy_memory_access(pair, monkeypatch):
+    """Generate RAM accesses as on PyPy (struct on the mapping: see translator._fast_ref),
+    in blocks translated afresh, and drop them afterwards."""
+    from pysystem.cpu.arm import translator
+    monkeypatch.setattr(translator, "PYPY", True)
+    pair.cpu.flush_code()
+    yield
+    pair.cpu.flush_code()

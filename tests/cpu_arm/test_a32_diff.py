@@ -7,11 +7,11 @@ import struct
 
 import pytest
 
-from harness import Pair, random_state
+from harness import Pair, pypy_memory_access, random_state  # noqa: F401 (a fixture)
 from gen_a32 import GENERATORS, NOT_RANDOM, random_program, random_sequence
 from harness import CODE_BASE
 
-from pysystem.cpu.arm import a32, trans_dp, translator
+from pysystem.cpu.arm import a32, trans_dp
 
 
 def _code(insns):
@@ -29,41 +29,32 @@ def test_every_form_is_covered():
     assert not missing, f"forms without a generator or a reason: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("name", sorted(GENERATORS))
-def test_form(pair, name):
-    rng = random.Random(name)
-    for trial in range(25):
+def _trials(pair, name, seed, trials):
+    """Random sequences of one form from random states, against Unicorn."""
+    rng = random.Random(seed)
+    for trial in range(trials):
         insns = random_sequence(rng, 12, [name])
         regs, flags, data = random_state(rng)
         diff = pair.run(_code(insns), regs, flags, data)
         assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_form(pair, name):
+    _trials(pair, name, name, 25)
 
 
 @pytest.mark.parametrize("name", ["MUL", "MLS", "MULL", "UMAAL"])
 def test_multiplies_as_generated_for_pypy(pair, name, monkeypatch):
     """PyPy gets multiplies built from 32x16-bit halves (see trans_dp); check that code here."""
     monkeypatch.setattr(trans_dp, "PYPY", True)
-    rng = random.Random("pypy" + name)
-    for trial in range(100):
-        insns = random_sequence(rng, 12, [name])
-        regs, flags, data = random_state(rng)
-        diff = pair.run(_code(insns), regs, flags, data)
-        assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
+    _trials(pair, name, "pypy" + name, 100)
 
 
 @pytest.mark.parametrize("name", ["LDST_imm", "LDST_reg", "LDRH_imm", "LDRH_reg", "LDRD_imm",
                                   "LDM", "SWP"])
-def test_loads_and_stores_as_generated_for_pypy(pair, name, monkeypatch):
-    """PyPy's TLB-hit path reads and writes RAM through struct (see translator._fast_ref)."""
-    monkeypatch.setattr(translator, "PYPY", True)
-    pair.cpu.flush_code()
-    rng = random.Random("pypy-mem" + name)
-    for trial in range(60):
-        insns = random_sequence(rng, 12, [name])
-        regs, flags, data = random_state(rng)
-        diff = pair.run(_code(insns), regs, flags, data)
-        assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
-    pair.cpu.flush_code()
+def test_loads_and_stores_as_generated_for_pypy(pair, name, pypy_memory_access):
+    _trials(pair, name, "pypy-mem" + name, 60)
 
 
 def _campaign(seed, sequences, length, mmu=False):

@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from harness import Pair, random_state
+from harness import Pair, pypy_memory_access, random_state  # noqa: F401 (a fixture)
 from gen_t32 import GENERATORS, NOT_RANDOM, count_insns, random_sequence, to_bytes
 
-from pysystem.cpu.arm import t32, trans_dp, translator
+from pysystem.cpu.arm import t32, trans_dp
 
 CPSR_IT = 0x0600FC00
 
@@ -36,38 +36,31 @@ def test_every_form_is_covered():
     assert not missing, f"forms without a generator or a reason: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("name", sorted(GENERATORS))
-def test_form(pair, name):
-    rng = random.Random("t32" + name)
-    for trial in range(24):
-        hws = random_sequence(rng, 12, [name], it_rate=0.0 if trial < 12 else 0.3)
+def _trials(pair, name, seed, trials):
+    """Random sequences of one form, the second half inside IT blocks, against Unicorn."""
+    rng = random.Random(seed)
+    for trial in range(trials):
+        hws = random_sequence(rng, 12, [name], it_rate=0.0 if trial < trials // 2 else 0.3)
         diff = _run(pair, hws, rng)
         assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{h:04x}" for h in hws)
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_form(pair, name):
+    _trials(pair, name, "t32" + name, 24)
 
 
 @pytest.mark.parametrize("name", ["MUL16", "MUL_t", "MLS_t", "MULL_t", "MLAL_t", "UMAAL_t"])
 def test_multiplies_as_generated_for_pypy(pair, name, monkeypatch):
     """PyPy gets multiplies built from 32x16-bit halves (see trans_dp); check that code here."""
     monkeypatch.setattr(trans_dp, "PYPY", True)
-    rng = random.Random("pypy-t32" + name)
-    for trial in range(60):
-        hws = random_sequence(rng, 12, [name], it_rate=0.0 if trial < 30 else 0.3)
-        diff = _run(pair, hws, rng)
-        assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{h:04x}" for h in hws)
+    _trials(pair, name, "pypy-t32" + name, 60)
 
 
 @pytest.mark.parametrize("name", ["LDST_imm8", "LDST_imm12", "LDSTH_imm16", "LDST_reg16",
                                   "LDST_sp16", "LDM16"])
-def test_loads_and_stores_as_generated_for_pypy(pair, name, monkeypatch):
-    """PyPy's TLB-hit path reads and writes RAM through struct (see translator._fast_ref)."""
-    monkeypatch.setattr(translator, "PYPY", True)
-    pair.cpu.flush_code()
-    rng = random.Random("pypy-t32-mem" + name)
-    for trial in range(60):
-        hws = random_sequence(rng, 12, [name], it_rate=0.0 if trial < 30 else 0.3)
-        diff = _run(pair, hws, rng)
-        assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{h:04x}" for h in hws)
-    pair.cpu.flush_code()
+def test_loads_and_stores_as_generated_for_pypy(pair, name, pypy_memory_access):
+    _trials(pair, name, "pypy-t32-mem" + name, 60)
 
 
 def _campaign(seed, sequences, length, it_rate=0.15):
