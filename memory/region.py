@@ -144,7 +144,7 @@ def anonymous_buffer(size: int) -> Union[mmap.mmap, bytearray]:
     if hasattr(mmap, "MADV_HUGEPAGE"):
         try:   # fewer host TLB misses: about 4% faster on CPython than 4 KiB pages
             buf.madvise(mmap.MADV_HUGEPAGE)
-        except OSError:
+        except (OSError, SystemError):   # PyPy 3.9 turns a refusal into SystemError
             pass
     return buf
 

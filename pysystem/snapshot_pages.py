@@ -238,9 +238,9 @@ def _pieces(runs: List[Tuple[int, int]], size: int,
 def apply_buffer(buf, size: int, runs: List[Tuple[int, int]], chunks: Iterable[bytes]) -> None:
     """Make ``buf[:size]`` the image, in place (the buffer object stays the same).
 
-    Pages that must be zero are only written when they are not zero already; in an
-    anonymous mapping (RAM, flash) they are handed back to the kernel instead
-    (MADV_REMOVE or MADV_DONTNEED), so untouched memory stays unallocated and costs no scan."""
+    Pages that must be zero are only written when they are not zero already; in a
+    private anonymous mapping (RAM, flash) they are handed back to the kernel first, so
+    that they read zero without holding memory."""
     is_zero = _zero_checker(buf)
     plain = isinstance(buf, bytearray)        # PyPy's mmap takes only bytes
     for off, n, data in _pieces(runs, size, chunks):
@@ -249,7 +249,7 @@ def apply_buffer(buf, size: int, runs: List[Tuple[int, int]], chunks: Iterable[b
             continue
         end = off + n
         if not plain:
-            off, end = _discard(buf, off, end)
+            _discard(buf, off, end)
         while off < end:
             k = min(_SCAN, end - off)
             if not is_zero(off, k):
@@ -257,32 +257,23 @@ def apply_buffer(buf, size: int, runs: List[Tuple[int, int]], chunks: Iterable[b
             off += k
 
 
-def _discard(buf, off: int, end: int) -> Tuple[int, int]:
-    """Zero the whole host pages of ``[off, end)`` of an mmap by discarding them; returns
-    what is left to zero by hand (the range itself if that is not possible)."""
+def _discard(buf, off: int, end: int) -> None:
+    """Hand the whole host pages of ``[off, end)`` of an mmap back to the kernel
+    (MADV_DONTNEED), as far as it allows.  A private anonymous mapping (RAM, flash: see
+    memory.anonymous_buffer) then reads zero there without holding memory; a shared one
+    keeps its contents, so the caller still checks the range and zeroes what is not.
+    (MADV_REMOVE is not tried: PyPy 3.9 reports its refusal on a private mapping with an
+    RPython traceback on stderr.)"""
     page = mmap.PAGESIZE
     first = -(-off // page) * page
     last = end // page * page
-    if last - first < page or not hasattr(buf, "madvise"):
-        return off, end
-    # a shared mapping frees its pages with MADV_REMOVE; a private anonymous one (RAM)
-    # refuses that, and reads back zero after MADV_DONTNEED
-    for name in ("MADV_REMOVE", "MADV_DONTNEED"):
-        advice = getattr(mmap, name, None)
-        if advice is None:
-            continue
-        try:
-            buf.madvise(advice, first, last - first)
-            break
-        except (OSError, ValueError):
-            continue
-    else:
-        return off, end
-    if off < first:
-        apply_zero = _zero_checker(buf)
-        if not apply_zero(off, first - off):
-            buf[off:first] = bytes(first - off)
-    return last, end
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if advice is None or last - first < page or not hasattr(buf, "madvise"):
+        return
+    try:
+        buf.madvise(advice, first, last - first)
+    except (OSError, ValueError, SystemError):   # PyPy 3.9 raises SystemError
+        pass
 
 
 def apply_block(backend, size: int, runs: List[Tuple[int, int]], chunks: Iterable[bytes]) -> int:

@@ -48,6 +48,7 @@ async def _qmp(sock, *commands):
     else:
         raise AssertionError("could not connect to QMP")
     out = []
+    quitting = False
     try:
         for name, args in commands:
             if name.startswith("snapshot-"):
@@ -65,6 +66,7 @@ async def _qmp(sock, *commands):
                 await client.execute("job-dismiss", {"id": args["job-id"]})
                 out.append(took)
             elif name == "quit":
+                quitting = True
                 await client.execute("quit")
                 out.append(None)
             else:
@@ -72,7 +74,11 @@ async def _qmp(sock, *commands):
                 result = await client.execute(name, args)
                 out.append((result, time.monotonic() - t0))
     finally:
-        await client.disconnect()
+        try:
+            await client.disconnect()
+        except EOFError:   # the emulator may be gone already after quit
+            if not quitting:
+                raise
     return out
 
 
