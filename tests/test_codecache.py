@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+import pysystem.codecache as codecache
 from pysystem.codecache import CodeCache, cache_dir
 
 SRC = "def tb_00001000(x):\n    return (x * 3 + 1) & 0xffffffff\n"
@@ -60,14 +61,12 @@ def test_an_unwritable_place_turns_the_cache_off(tmp_path):
     cache.flush()
 
 
-
 def _sources(n, tag):
     return [f"def tb_00001000(x):\n    return (x * {i} + {tag!r}.__len__()) & 0xffffffff\n"
             for i in range(n)]
 
 
 def test_the_write_ahead_log_is_cut_back_after_a_checkpoint(tmp_path, monkeypatch):
-    import pysystem.codecache as codecache
     monkeypatch.setattr(codecache, "WAL_LIMIT", 256 << 10)
     cache = CodeCache(str(tmp_path))
     padding = "x" * 4000   # a big batch: a log of several MB in one transaction
@@ -84,7 +83,6 @@ def test_the_write_ahead_log_is_cut_back_after_a_checkpoint(tmp_path, monkeypatc
 
 
 def test_a_cache_over_its_limit_with_its_log_is_started_afresh(tmp_path, monkeypatch):
-    import pysystem.codecache as codecache
     first = CodeCache(str(tmp_path))
     first.put(SRC, compile(SRC, "<tb>", "exec"))
     first.flush()

@@ -41,7 +41,8 @@ def test_encode_then_apply_gives_the_same_bytes(seed):
     keep = dst
     pages.apply_buffer(dst, size, runs, raw)
     assert dst is keep and dst == src
-    # anonymous mappings, shared and private (RAM): zero ranges are discarded, not written
+    # anonymous mappings, private (RAM, flash) and shared: zero ranges are handed back to
+    # the kernel, then whatever still reads non-zero (a shared mapping) is written
     for flags in (mmap.MAP_SHARED, mmap.MAP_PRIVATE):
         mm = mmap.mmap(-1, max(size, 1), flags=flags | mmap.MAP_ANONYMOUS)
         mm[:size] = bytes(_random_image(random.Random(seed + 200), size))
