@@ -8,9 +8,9 @@ runs, just before), guest instructions, average MIPS, blocks translated, peak
 RSS.  QEMU's time for the same boot is measured too when qemu-system-arm exists, and
 each row says how many times QEMU's time it took.
 
-Translated code is cached on disk (pysystem/codecache.py), so a second boot compiles
-almost nothing.  By default each interpreter boots twice in a fresh cache directory:
-once cold (every block compiled) and once warm (the cache the first boot left);
+Translated blocks are cached on disk (pysystem/codecache.py), so a second boot
+translates almost nothing.  By default each interpreter boots twice in a fresh cache
+directory: once cold (every block translated) and once warm (the cache the first boot left);
 ``--cache cold`` runs only the first, ``--cache user`` one boot with the user's own cache.
 
     python bench/boot_vexpress.py                       # this interpreter only

@@ -1,18 +1,21 @@
-"""Compiled translated code kept on disk between runs.
+"""Translated blocks kept on disk between runs.
 
-Compiling a translated block's Python source is most of the cost of translating it
-(about 0.4 ms of 0.65 ms on CPython, half on PyPy), and a Linux boot translates some
-36,000 blocks, the same ones every time.  This cache maps the hash of a block's source
-to its marshalled code object, so the second boot of a kernel compiles almost nothing.
-The source is still generated each time (its bindings are per machine); only
-``compile()`` is skipped, and identical source gives identical code.
+Translating a block (decoding it, generating its Python source, compiling that) costs
+0.3-1.4 ms, and a Linux boot translates some 36,000 blocks, the same ones every time.
+This cache maps an *ident* (16 bytes: the hash of everything a translation depends on;
+cpu/arm/translator.py makes them from the block's key, the bytes of its code page and
+the translator's own source) to a marshalled value (there: the block's code object,
+the names it binds, its instruction addresses), so the second boot of a kernel
+translates almost nothing.
 
 One SQLite file per interpreter and bytecode version, in
 ``$PYSYSTEM_CODE_CACHE`` (a directory; ``off`` disables the cache) or else
-``$XDG_CACHE_HOME/pysystem/code`` (``~/.cache/pysystem/code``).  New entries are
-written in batches and at exit.  Any error (read-only disk, a corrupt or locked file)
-turns the cache off for the rest of the run: it can only make things faster.
-A file over ``MAX_BYTES`` (with its write-ahead log) is started afresh.
+``$XDG_CACHE_HOME/pysystem/code`` (``~/.cache/pysystem/code``).  The idents present
+are read once when the file is opened, so a miss costs no query (a query costs
+30-100 us on PyPy).  New entries are written in batches and at exit.  Any error
+(read-only disk, a corrupt or locked file) turns the cache off for the rest of the
+run: it can only make things faster.  A file over ``MAX_BYTES`` (with its
+write-ahead log) is started afresh.
 """
 from __future__ import annotations
 
@@ -22,14 +25,14 @@ import importlib.util
 import marshal
 import os
 import sys
-from types import CodeType
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Set, Tuple
 
 from pysystem import dirs
 
 MAX_BYTES = 512 << 20     # the database and its log together
 WAL_LIMIT = 16 << 20
 BATCH = 2000
+FORMAT = "blocks1"   # in the file name: a new layout starts a new file
 
 
 def cache_dir() -> Optional[str]:
@@ -47,13 +50,14 @@ class CodeCache:
         self._db = None
         self._failed = directory is None
         self._pending: List[Tuple[bytes, bytes]] = []
+        self._known: Set[bytes] = set()
 
     @property
     def path(self) -> Optional[str]:
         if self.directory is None:
             return None
         tag = sys.implementation.cache_tag or sys.implementation.name
-        return os.path.join(self.directory, f"{tag}-{importlib.util.MAGIC_NUMBER.hex()}.sqlite")
+        return os.path.join(self.directory, f"{tag}-{importlib.util.MAGIC_NUMBER.hex()}-{FORMAT}.sqlite")
 
     def _open(self):
         if self._db is None and not self._failed:
@@ -61,6 +65,11 @@ class CodeCache:
                 import sqlite3
                 os.makedirs(self.directory, exist_ok=True)
                 path = self.path
+                # the first layout's file (compiled code by the hash of its source), gone
+                old = path[:-len(f"-{FORMAT}.sqlite")] + ".sqlite"
+                for suffix in ("", "-wal", "-shm"):
+                    if os.path.exists(old + suffix):
+                        os.unlink(old + suffix)
                 parts = [path + suffix for suffix in ("", "-wal", "-shm")]
                 if sum(os.path.getsize(p) for p in parts if os.path.exists(p)) > MAX_BYTES:
                     for p in parts:
@@ -72,35 +81,34 @@ class CodeCache:
                 db.execute("PRAGMA synchronous=OFF")
                 # the write-ahead log is cut back after each checkpoint, not left at its peak
                 db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
-                db.execute("CREATE TABLE IF NOT EXISTS code (hash BLOB PRIMARY KEY, code BLOB)")
+                db.execute("CREATE TABLE IF NOT EXISTS block (ident BLOB PRIMARY KEY, data BLOB)")
+                self._known = {row[0] for row in db.execute("SELECT ident FROM block").fetchall()}
                 self._db = db
                 atexit.register(self.flush)
             except Exception:
                 self._failed = True
         return self._db
 
-    @staticmethod
-    def _hash(source: str) -> bytes:
-        return hashlib.blake2b(source.encode(), digest_size=16).digest()
-
-    def get(self, source: str) -> Optional[CodeType]:
+    def get(self, ident: bytes) -> Optional[Any]:
         db = self._open()
-        if db is None:
+        if db is None or ident not in self._known:
             return None
         try:
             # fetchall() runs the statement to its end, which ends the read transaction at
             # once (a statement left open, as PyPy's unfinished cursors are until collected,
             # keeps every checkpoint from emptying the log)
-            rows = db.execute("SELECT code FROM code WHERE hash = ?", (self._hash(source),)).fetchall()
+            rows = db.execute("SELECT data FROM block WHERE ident = ?", (ident,)).fetchall()
             return marshal.loads(rows[0][0]) if rows else None
         except Exception:
             self._failed, self._db = True, None
             return None
 
-    def put(self, source: str, code: CodeType) -> None:
-        if self._failed:
+    def put(self, ident: bytes, value: Any) -> None:
+        """Store ``value`` (anything marshal takes: code objects, tuples, ints, str)."""
+        if self._open() is None or ident in self._known:
             return
-        self._pending.append((self._hash(source), marshal.dumps(code)))
+        self._pending.append((ident, marshal.dumps(value)))
+        self._known.add(ident)
         if len(self._pending) >= BATCH:
             self.flush()
 
@@ -111,10 +119,19 @@ class CodeCache:
             return
         try:
             db.execute("BEGIN")
-            db.executemany("INSERT OR IGNORE INTO code VALUES (?, ?)", pending)
+            db.executemany("INSERT OR IGNORE INTO block VALUES (?, ?)", pending)
             db.execute("COMMIT")
         except Exception:
             self._failed, self._db = True, None
+
+
+def ident(*parts: bytes) -> bytes:
+    """The ident of a value that depends on exactly ``parts``."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(len(part).to_bytes(4, "little"))
+        h.update(part)
+    return h.digest()
 
 
 _shared: Optional[CodeCache] = None

@@ -149,6 +149,7 @@ class MemoryAccessMixin:
 
     def flush_code(self) -> None:
         self.tbs.clear()
+        self._tb_globals = None  # the names blocks bind may stand for new objects now
         self.code_pages.clear()
         self.jc_clear()
 

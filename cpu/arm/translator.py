@@ -66,6 +66,11 @@ COND_FLAGS = {0: "z", 1: "z", 2: "c", 3: "c", 4: "n", 5: "n", 6: "v", 7: "v",
               8: "cz", 9: "cz", 10: "nv", 11: "nv", 12: "znv", 13: "znv"}
 
 _CODE_CACHE: Dict[str, Any] = {}
+# PyPy's loads and stores (one object per format, so that a name always binds the same one)
+_UNPACK = {(size, signed): _struct.Struct(fmt).unpack_from for (size, signed), fmt in {
+    (1, False): "B", (1, True): "b", (2, False): "<H", (2, True): "<h",
+    (4, False): "<I", (4, True): "<i"}.items()}
+_PACK = {size: _struct.Struct(fmt).pack_into for size, fmt in {1: "B", 2: "<H", 4: "<I"}.items()}
 _FLAG_WRITE = re.compile(r"\b[nzcv]f\s*=(?!=)")
 
 
@@ -323,10 +328,7 @@ class Ctx:
             return
         ref = self._fast_ref(size, a, tr)
         if PYPY:
-            fmt = {(1, False): "B", (1, True): "b", (2, False): "<H", (2, True): "<h",
-                   (4, False): "<I", (4, True): "<i"}[(size, signed)]
-            fn = self.helper(("s" if signed else "u") + str(size * 8),
-                             _struct.Struct(fmt).unpack_from)
+            fn = self.helper(("s" if signed else "u") + str(size * 8), _UNPACK[size, signed])
             fast = f"{fn}(ram, {ref})[0]"
             if signed:
                 fast += " & 0xffffffff"
@@ -360,8 +362,7 @@ class Ctx:
         v = value if size == 4 else f"{value} & {'0xffff' if size == 2 else '0xff'}"
         ref = self._fast_ref(size, a, tw)
         if PYPY:
-            fmt = {1: "B", 2: "<H", 4: "<I"}[size]
-            fn = self.helper("pack" + str(size * 8), _struct.Struct(fmt).pack_into)
+            fn = self.helper("pack" + str(size * 8), _PACK[size])
             self.emit(f"try: {fn}(ram, {ref}, {v})")
         else:
             self.emit(f"try: {ref} = {v}")
@@ -451,31 +452,143 @@ class Ctx:
         return "\n".join(out) + "\n"
 
 
-def compile_block(ctx: Ctx, name: str, extra_globals: Dict[str, Any],
-                  ninsns: int = 0) -> Tuple[Callable, str]:
-    """Compile the block's source (code objects are shared by identical sources, in
-    memory and on disk: see pysystem/codecache.py)."""
+def namespace(cpu) -> Dict[str, Any]:
+    """The globals of a CPU's blocks, which also hold every name a block has bound.
+
+    Every block takes what it uses as default arguments, evaluated once when its `def`
+    runs, so the blocks of one CPU can share one dict (a dict per block cost about 1 KB
+    each).  A name always binds the same object on one CPU (``compile_block`` checks),
+    which lets a block from the disk cache find its bindings here by name.
+    ``flush_code`` starts it afresh (the RAM view may have changed)."""
+    ns = getattr(cpu, "_tb_globals", None)
+    if ns is None:
+        from .exceptions import GuestException
+        ns = cpu._tb_globals = {"cpu": cpu, "GuestException": GuestException}
+    return ns
+
+
+def compile_block(ctx: Ctx, name: str, ninsns: int = 0) -> Tuple[Callable, str, Any, bool]:
+    """Compile the block's source (identical sources share one code object).
+
+    Returns the function, its source, its code object, and whether its bindings agree
+    with the names already bound on this CPU (only then may it go to the disk cache)."""
     src = ctx.source(name, ninsns)
     code = _CODE_CACHE.get(src)
     if code is None:
-        disk = codecache.shared()
-        code = disk.get(src)
-        if code is None:
-            code = compile(src, f"<tb {name}>", "exec")
-            disk.put(src, code)
+        code = compile(src, f"<tb {name}>", "exec")
         if len(_CODE_CACHE) > 4096:
             _CODE_CACHE.clear()
         _CODE_CACHE[src] = code
-    # Every block takes what it uses as default arguments, evaluated once when its `def`
-    # runs, so the blocks of one CPU can share one globals dict (a dict per block cost
-    # about 1 KB each).  The function itself is taken out again.
-    ns = getattr(ctx.cpu, "_tb_globals", None)
-    if ns is None:
-        ns = ctx.cpu._tb_globals = {"cpu": ctx.cpu}
-    ns.update(extra_globals)
+    ns = namespace(ctx.cpu)
+    consistent = True
+    for k, v in ctx.bind.items():
+        old = ns.get(k, v)
+        if old is not v and old != v:
+            consistent = False
+            if ctx.cpu.raise_internal_errors:
+                raise AssertionError(f"block binding {k!r} names two objects: {old!r}, {v!r}")
     ns.update(ctx.bind)
-    exec(code, ns)
-    return ns.pop(name), src
+    exec(code, ns)  # the function itself is taken out again
+    return ns.pop(name), src, code, consistent
+
+
+_VERSION: Optional[bytes] = None
+
+
+def _version() -> bytes:
+    """What identifies this translator: the source of every module of the package (a
+    change to any generator must not reuse blocks translated before it)."""
+    global _VERSION
+    if _VERSION is None:
+        import glob
+        import os
+        h = [b"pypy" if PYPY else b"cpython", str(MAX_INSNS).encode()]
+        for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "*.py"))):
+            with open(path, "rb") as f:
+                h.append(f.read())
+        _VERSION = codecache.ident(*h)
+    return _VERSION
+
+
+def _page_bytes(cpu, phys: int) -> Optional[bytes]:
+    """The 4 KiB of RAM or ROM holding ``phys`` (None for anything else)."""
+    base = phys & ~0xFFF
+    r = cpu.address_space.lookup(base)
+    if r is None or r.data is None or base + 0x1000 > r.end:
+        return None
+    off = base - r.start + r.offset_in_region
+    return bytes(r.data[off:off + 0x1000])
+
+
+def _block_ident(cpu, key: int, phys: int, max_insns: int) -> Optional[bytes]:
+    """The disk cache's ident of a block: its key, its code page's bytes, the translator."""
+    page = _page_bytes(cpu, phys)
+    if page is None:
+        return None
+    return codecache.ident(_version(), key.to_bytes(8, "little"),
+                           max_insns.to_bytes(2, "little"), page)
+
+
+# CPU methods that generators bind under their own name
+_CPU_METHODS = frozenset((
+    "exception_return", "set_user_reg", "get_user_reg", "ldrex", "strex", "read_spsr",
+    "read_cpsr_mrs", "write_spsr", "msr_cpsr", "cps", "wfi", "setend", "srs", "rfe"))
+_ACCESS_NAME = re.compile(r"(ld|st)(8|16|32)([pu])(a?)|(t[rw])([pu])|([us])(8|16|32)|pack(8|16|32)")
+
+
+def _resolve(cpu, name: str) -> Any:
+    """What a block binds under ``name`` on ``cpu``, for the common names (None: not
+    known here; the block is then translated, which binds it)."""
+    from . import exceptions, helpers
+    m = _ACCESS_NAME.fullmatch(name)
+    if m:
+        op, bits, priv, aligned, tlb, tpriv, sign, sbits, pbits = m.groups()
+        if op:
+            make = cpu.slow_load_fn if op == "ld" else cpu.slow_store_fn
+            return make(int(bits) // 8, priv == "u", aligned == "a")
+        if tlb:
+            return (cpu.tlb_read if tlb == "tr" else cpu.tlb_write)[tpriv == "u"]
+        if sign:
+            return _UNPACK[int(sbits) // 8, sign == "s"] if PYPY else None
+        return _PACK[int(pbits) // 8] if PYPY else None
+    if name == "clock":
+        return cpu.clock
+    if name in ("ram", "m16", "m32"):
+        return cpu.ram_view({"ram": 1, "m16": 2, "m32": 4}[name])
+    if name in _CPU_METHODS:
+        return getattr(cpu, name)
+    if name.startswith("cp_"):
+        return getattr(cpu, name[3:], None)
+    if name.startswith("h_"):
+        return getattr(helpers, name[2:], None)
+    obj = getattr(exceptions, name, None)
+    return obj if isinstance(obj, type) and issubclass(obj, exceptions.GuestException) else None
+
+
+def _from_disk(cpu, ident: bytes, key: int, phys: int) -> Optional[Block]:
+    """The block stored under ``ident``, bound to this CPU; None when not there, or when
+    a name it binds has not been bound on this CPU yet (it is translated then)."""
+    entry = codecache.shared().get(ident)
+    if entry is None:
+        return None
+    try:
+        code, names, ninsns, pcs = entry
+        ns = namespace(cpu)
+        for n in names:
+            if n not in ns:
+                obj = _resolve(cpu, n)
+                if obj is None:
+                    return None
+                ns[n] = obj
+        name = f"tb_{key & M32 & ~1:08x}"
+        exec(code, ns)
+        blk = Block(key, phys)
+        blk.func = ns.pop(name)
+        blk.ninsns = ninsns
+        blk.pcs = list(pcs)
+        return blk
+    except Exception:  # not what we stored: translate instead
+        return None
 
 
 def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int]],
@@ -487,7 +600,7 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
     at ``ctx.pc`` (``f(offset, size)`` fetches relative to it) and returns its
     size (0: could not fetch), setting ``ctx.ended`` when the block must end.
     """
-    from .exceptions import FSR_EXT, FSR_SYNC_EXTERNAL, GuestException, PrefetchAbort
+    from .exceptions import FSR_EXT, FSR_SYNC_EXTERNAL, PrefetchAbort
     blk = Block(key, phys)
     ctx = Ctx(cpu, key)
     start = key & M32 & ~1
@@ -500,6 +613,13 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
     if trace:
         ctx.helper("trace_block", cpu.trace_block)
         ctx.lines.append((1, f"trace_block({hex(start)}, {hex(key)})"))
+    ident = None
+    if not (asm_on or trace or log.enabled("op") or log.enabled("nochain")):
+        ident = _block_ident(cpu, key, phys, max_insns)
+        if ident is not None:
+            hit = _from_disk(cpu, ident, key, phys)
+            if hit is not None:
+                return hit
     marks: List[int] = []  # line count when each open region started
     while True:
         while ctx.regions and pc == ctx.regions[-1]:
@@ -545,8 +665,12 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
         ctx.exit(hex(target | (1 if ctx.thumb else 0) | ctx.key_hi))
     blk.ninsns = n
     name = f"tb_{start:08x}"
-    func, src = compile_block(ctx, name, {"GuestException": GuestException}, n)
+    func, src, code, consistent = compile_block(ctx, name, n)
     blk.func = func
+    # only a block whose code lies in its first page is keyed by that page's bytes
+    if ident is not None and consistent and all(p >> 12 == start >> 12 for p in blk.pcs) \
+            and (pc - 1) >> 12 == start >> 12:
+        codecache.shared().put(ident, (code, tuple(sorted(ctx.bind)), n, tuple(blk.pcs)))
     if log.enabled("op"):  # kept only to be logged: 36k sources would take ~60 MB
         blk.source = src
     return blk

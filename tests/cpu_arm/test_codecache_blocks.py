@@ -1,7 +1,5 @@
-"""Translated blocks and the on-disk code cache (pysystem/codecache.py)."""
+"""Translated blocks and the on-disk cache (pysystem/codecache.py)."""
 from __future__ import annotations
-
-import builtins
 
 from machine import Machine
 
@@ -9,31 +7,75 @@ from pysystem import codecache
 from pysystem.codecache import CodeCache
 from pysystem.cpu.arm import translator
 
+LOOP = "mov r0, #0\n loop: add r0, r0, #{step}\n cmp r0, #{end}\n bne loop\n b ."
 
-def _run_loop() -> int:
+
+def _run_loop(step: int = 3, end: int = 300) -> int:
     m = Machine()
-    m.load(0x1000, "mov r0, #0\n loop: add r0, r0, #3\n cmp r0, #300\n bne loop\n b .")
+    m.load(0x1000, LOOP.format(step=step, end=end))
     m.cpu.regs[15] = 0x1000
     m.cpu.run(1000)
     return m.cpu.regs[0]
 
 
-def test_a_second_run_compiles_nothing(tmp_path, monkeypatch):
-    compiled = []
+def _generated(monkeypatch):
+    """Count the blocks whose source is generated (translated, not taken from the cache)."""
+    made = []
+    source = translator.Ctx.source
 
-    def counting(src, *a, **k):
-        compiled.append(src)
-        return builtins.compile(src, *a, **k)
+    def counting(ctx, name, *a, **k):
+        made.append(name)
+        return source(ctx, name, *a, **k)
 
-    monkeypatch.setattr(translator, "compile", counting, raising=False)
+    monkeypatch.setattr(translator.Ctx, "source", counting)
+    return made
+
+
+def _new_process(monkeypatch, tmp_path):
     monkeypatch.setattr(translator, "_CODE_CACHE", {})
     monkeypatch.setattr(codecache, "_shared", CodeCache(str(tmp_path)))
+
+
+def test_a_second_run_translates_nothing(tmp_path, monkeypatch):
+    made = _generated(monkeypatch)
+    _new_process(monkeypatch, tmp_path)
     assert _run_loop() == 300
-    assert compiled
+    assert made
     codecache.shared().flush()
 
-    compiled.clear()
-    monkeypatch.setattr(translator, "_CODE_CACHE", {})  # as in a new process
-    monkeypatch.setattr(codecache, "_shared", CodeCache(str(tmp_path)))
+    made.clear()
+    _new_process(monkeypatch, tmp_path)
     assert _run_loop() == 300
-    assert not compiled
+    assert not made
+
+
+def test_changed_code_is_translated_again(tmp_path, monkeypatch):
+    made = _generated(monkeypatch)
+    _new_process(monkeypatch, tmp_path)
+    assert _run_loop(3, 300) == 300
+    codecache.shared().flush()
+
+    made.clear()
+    _new_process(monkeypatch, tmp_path)
+    assert _run_loop(5, 300) == 300   # the same addresses, other instructions
+    assert made
+    made.clear()
+    _new_process(monkeypatch, tmp_path)
+    assert _run_loop(3, 300) == 300 and not made   # both versions are kept
+
+
+def test_a_cached_block_binds_what_translating_it_binds(tmp_path, monkeypatch):
+    """The names a cached block binds resolve to the objects its translation binds."""
+    _new_process(monkeypatch, tmp_path)
+    m = Machine()
+    code = "ldr r1, [r2]\n ldrb r3, [r2, #1]\n strh r3, [r2, #4]\n ldrsh r4, [r2, #4]\n svc #0"
+    m.load(0x1000, code)
+    m.cpu.regs[15], m.cpu.regs[2] = 0x1000, 0x2000
+    m.cpu.run(5)
+    ctx_binds = translator.namespace(m.cpu)
+    names = [n for n in ctx_binds if n not in ("cpu", "GuestException", "__builtins__")]
+    assert {"ram", "trp", "twp", "ld32p", "ld8p", "st16p", "SupervisorCall"} <= set(names)
+    for n in names:
+        resolved = translator._resolve(m.cpu, n)
+        assert resolved is not None, n
+        assert resolved is ctx_binds[n] or resolved == ctx_binds[n], n
