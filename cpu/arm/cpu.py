@@ -43,6 +43,10 @@ try:
     # gets compiled on its own, instead of the dispatch loop inlining whichever block it
     # saw and chaining a guard per target (slow with the thousands of blocks of a kernel).
     from pypyjit import residual_call as _residual_call
+    import pypyjit
+    # Most kernel blocks run a few hundred times, short of the default 1619 calls after
+    # which PyPy compiles a function; interpreted, they run slower than on CPython.
+    pypyjit.set_param("function_threshold=150")
 except ImportError:
     _residual_call = None
 
@@ -589,8 +593,9 @@ class ARMCPU(MemoryAccessMixin, Device):
         while clock.icount < end:
             try:
                 while clock.icount < end:
-                    ent = jc.get(key)
-                    if ent is None:
+                    try:  # cheaper than jc.get() on CPython when the key is there
+                        ent = jc[key]
+                    except KeyError:
                         ent = lookup(key, jc, block_insns)
                     f, n, _ = ent
                     key = rcall(f, R) if rcall else f(R)
