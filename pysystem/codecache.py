@@ -25,7 +25,7 @@ import importlib.util
 import marshal
 import os
 import sys
-from typing import Any, List, Optional, Set, Tuple
+from typing import Any, Dict, Optional, Set
 
 from pysystem import dirs
 
@@ -49,7 +49,7 @@ class CodeCache:
         self.directory = directory
         self._db = None
         self._failed = directory is None
-        self._pending: List[Tuple[bytes, bytes]] = []
+        self._pending: Dict[bytes, bytes] = {}   # written at the next flush
         self._known: Set[bytes] = set()
 
     @property
@@ -93,6 +93,9 @@ class CodeCache:
         db = self._open()
         if db is None or ident not in self._known:
             return None
+        data = self._pending.get(ident)
+        if data is not None:  # put in this run (a block translated again after eviction)
+            return marshal.loads(data)
         try:
             # fetchall() runs the statement to its end, which ends the read transaction at
             # once (a statement left open, as PyPy's unfinished cursors are until collected,
@@ -107,19 +110,19 @@ class CodeCache:
         """Store ``value`` (anything marshal takes: code objects, tuples, ints, str)."""
         if self._open() is None or ident in self._known:
             return
-        self._pending.append((ident, marshal.dumps(value)))
+        self._pending[ident] = marshal.dumps(value)
         self._known.add(ident)
         if len(self._pending) >= BATCH:
             self.flush()
 
     def flush(self) -> None:
-        pending, self._pending = self._pending, []
+        pending, self._pending = self._pending, {}
         db = self._open()
         if db is None or not pending:
             return
         try:
             db.execute("BEGIN")
-            db.executemany("INSERT OR IGNORE INTO block VALUES (?, ?)", pending)
+            db.executemany("INSERT OR IGNORE INTO block VALUES (?, ?)", pending.items())
             db.execute("COMMIT")
         except Exception:
             self._failed, self._db = True, None

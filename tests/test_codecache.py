@@ -28,6 +28,13 @@ def test_code_survives_a_new_process_view_of_the_cache(tmp_path):
     assert second.get(ident(SRC.encode(), b"")) is None  # other parts, other entry
 
 
+def test_an_entry_is_there_before_it_is_written(tmp_path):
+    cache = CodeCache(str(tmp_path))
+    cache.put(KEY, VALUE)
+    assert cache.get(KEY)[1:] == (("x",), 1)   # a block dropped and needed again
+    assert CodeCache(str(tmp_path)).get(KEY) is None   # not on disk until the flush
+
+
 def test_idents_tell_their_parts_apart():
     assert ident(b"ab", b"c") != ident(b"a", b"bc")
     assert ident(b"ab") == ident(b"ab") and len(ident(b"ab")) == 16

@@ -158,7 +158,13 @@ class MemoryAccessMixin:
         self.tlb_flush_all()
         self.flush_code()
 
+    #: translated blocks kept at most (a boot translates some 36,000, most of them kernel
+    #: init code that runs once; each costs a few KB, more on PyPy)
+    TB_LIMIT = 16384
+
     def register_block(self, ck: tuple, blk) -> None:
+        if len(self.tbs) >= self.TB_LIMIT:
+            self._evict_blocks()
         self.tbs[ck] = blk
         for page in blk.pages:
             lst = self.code_pages.get(page)
@@ -167,6 +173,28 @@ class MemoryAccessMixin:
                 self._protect_page(page)
             else:
                 lst.append(ck)
+
+    def _evict_blocks(self) -> None:
+        """Drop the oldest quarter of the blocks, except those the jump caches still
+        reach (run since they were last cleared; PyPy has compiled the hot ones)."""
+        live = {id(ent[2]) for jc in (self.jc, self.jc_step) for ent in jc.values()}
+        drop = []
+        for ck, blk in self.tbs.items():  # oldest first
+            if id(blk) not in live:
+                drop.append(ck)
+                if len(drop) >= self.TB_LIMIT // 4:
+                    break
+        if not drop:
+            self.flush_code()
+            return
+        cp = self.code_pages
+        for ck in drop:
+            for page in self.tbs.pop(ck).pages:
+                lst = cp.get(page)
+                if lst is not None and ck in lst:
+                    lst.remove(ck)
+                    if not lst:
+                        del cp[page]
 
     def _protect_page(self, page: int) -> None:
         """Drop write-TLB entries that reach physical page ``page``."""

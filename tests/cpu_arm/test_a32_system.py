@@ -546,7 +546,57 @@ def test_dma_write_invalidates_code(m):
     assert cpu.regs[0] == 2
 
 
+def test_a_full_block_cache_drops_the_oldest_blocks_not_in_use(m, monkeypatch):
+    cpu = m.cpu
+    m.load(0x1000, _many_blocks())
+    m.load(0x3000, "mov r5, #0\n again: adr r3, next\n bx r3\n next: add r5, r5, #1\n"
+                   " adr r3, again\n bx r3")
+    cpu.regs[15] = 0x1000
+    cpu.run(20000)
+    old = list(cpu.tbs)   # oldest first
+    cpu.jc_clear()   # as a TLB flush does: none of these blocks is in use now
+    monkeypatch.setattr(type(cpu), "TB_LIMIT", len(old) + 1)
+    cpu.regs[15] = 0x3000
+    cpu.run(1000)
+    assert cpu.regs[5] == 200   # 5 instructions a pass
+    assert len([ck for ck in cpu.tbs if ck[0] & 0xFFFFF000 == 0x3000]) == 3
+    dropped = [ck for ck in old if ck not in cpu.tbs]
+    assert dropped == old[:len(dropped)] and 0 < len(dropped) <= (len(old) + 1) // 4
+
+
 # --- execution control, state --------------------------------------------------------------
+
+def _many_blocks() -> str:
+    """40 blocks, each ending in an indirect branch, run 50 times over."""
+    body = "".join(f"b{i}: add r0, r0, #{i + 1}\n adr r3, b{i + 1}\n bx r3\n" for i in range(40))
+    return f"mov r0, #0\n mov r1, #50\n top:\n{body} b40: subs r1, r1, #1\n bne top\n b ."
+
+
+def test_a_full_block_cache_drops_old_blocks_with_the_same_results(m, monkeypatch):
+    cpu = m.cpu
+    m.load(0x1000, _many_blocks())
+    cpu.regs[15] = 0x1000
+    whole = cpu.run(20000)
+    expected = (cpu.regs[0], cpu.regs[15], whole)
+    assert len(cpu.tbs) > 40
+
+    small = Machine()
+    small.load(0x1000, _many_blocks())
+    monkeypatch.setattr(type(small.cpu), "TB_LIMIT", 8)
+    small.cpu.regs[15] = 0x1000
+    seen = []
+    register = small.cpu.register_block
+
+    def watching(ck, blk):
+        register(ck, blk)
+        seen.append(len(small.cpu.tbs))
+
+    monkeypatch.setattr(small.cpu, "register_block", watching)
+    done = small.cpu.run(20000)
+    assert (small.cpu.regs[0], small.cpu.regs[15], done) == expected
+    assert max(seen) == 8 and seen.count(8) > 1   # it filled up and dropped blocks
+
+
 
 def test_instruction_count_is_exact(m):
     cpu = m.cpu
