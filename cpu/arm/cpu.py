@@ -553,7 +553,9 @@ class ARMCPU(MemoryAccessMixin, Device):
             raise PrefetchAbort(-1, f.fsr(), pc) from None
         ck = (key, pa, max_insns)
         blk = self.tbs.get(ck)
-        if blk is None:
+        if blk is not None:
+            blk.used = self.tb_generation
+        else:
             pages = []
 
             def fetch(va, size):

@@ -47,6 +47,7 @@ class MemoryAccessMixin:
         self.tlb_big: Dict[int, tuple] = {}
         self.jc_pages: Dict[int, List[int]] = {}  # virtual page number -> jump-cache keys
         self.tbs: Dict[tuple, object] = {}
+        self.tb_generation = 0   # counts evictions; blocks note it when looked up
         self.code_pages: Dict[int, List[tuple]] = {}
         self._ram = None   # the primary RAM's buffer
         self._views = {1: bytearray(4), 2: memoryview(bytearray(4)).cast("H"),
@@ -165,6 +166,7 @@ class MemoryAccessMixin:
     def register_block(self, ck: tuple, blk) -> None:
         if len(self.tbs) >= self.TB_LIMIT:
             self._evict_blocks()
+        blk.used = self.tb_generation
         self.tbs[ck] = blk
         for page in blk.pages:
             lst = self.code_pages.get(page)
@@ -175,15 +177,21 @@ class MemoryAccessMixin:
                 lst.append(ck)
 
     def _evict_blocks(self) -> None:
-        """Drop the oldest quarter of the blocks, except those the jump caches still
-        reach (run since they were last cleared; PyPy has compiled the hot ones)."""
+        """Drop a quarter of the blocks, oldest first, never one in a jump cache now, and
+        first those not used since the last eviction (not translated or looked up since:
+        jump cache misses look blocks up, and the jump caches are cleared often).  PyPy
+        has compiled the hot blocks; one dropped would be compiled again."""
         live = {id(ent[2]) for jc in (self.jc, self.jc_step) for ent in jc.values()}
-        drop = []
-        for ck, blk in self.tbs.items():  # oldest first
-            if id(blk) not in live:
-                drop.append(ck)
-                if len(drop) >= self.TB_LIMIT // 4:
+        gen = self.tb_generation
+        self.tb_generation = gen + 1
+        quarter = self.TB_LIMIT // 4
+        drop: Dict[tuple, None] = {}
+        for stale_only in (True, False):
+            for ck, blk in self.tbs.items():  # oldest first
+                if len(drop) >= quarter:
                     break
+                if id(blk) not in live and (blk.used < gen or not stale_only):
+                    drop[ck] = None
         if not drop:
             self.flush_code()
             return

@@ -104,10 +104,11 @@ def merge_conditions(lines: List[Tuple[int, str]]) -> List[Tuple[int, str]]:
 class Block:
     """One translated block."""
 
-    __slots__ = ("key", "phys", "func", "ninsns", "pcs", "source", "asm", "pages")
+    __slots__ = ("key", "phys", "func", "ninsns", "pcs", "source", "asm", "pages", "used")
 
     def __init__(self, key: int, phys: int):
         self.key, self.phys = key, phys
+        self.used = -1  # the CPU's block generation when last looked up (see _evict_blocks)
         self.func: Optional[Callable] = None
         self.ninsns = 0
         self.pcs: List[int] = []

@@ -564,6 +564,24 @@ def test_a_full_block_cache_drops_the_oldest_blocks_not_in_use(m, monkeypatch):
     assert dropped == old[:len(dropped)] and 0 < len(dropped) <= (len(old) + 1) // 4
 
 
+def test_blocks_looked_up_since_the_last_eviction_are_dropped_last(m, monkeypatch):
+    cpu = m.cpu
+    m.load(0x1000, _many_blocks())
+    m.load(0x3000, "again: adr r3, next\n bx r3\n next: adr r3, again\n bx r3")
+    cpu.regs[15] = 0x1000
+    cpu.run(20000)
+    old = list(cpu.tbs)   # oldest first
+    cpu.tb_generation = 1   # as after an eviction, since which only these were looked up:
+    for ck in old[:5]:
+        cpu.tbs[ck].used = 1
+    cpu.jc_clear()
+    monkeypatch.setattr(type(cpu), "TB_LIMIT", len(old) + 1)
+    cpu.regs[15] = 0x3000
+    cpu.run(100)
+    dropped = [ck for ck in old if ck not in cpu.tbs]
+    assert dropped == old[5:5 + (len(old) + 1) // 4]
+
+
 # --- execution control, state --------------------------------------------------------------
 
 def _many_blocks() -> str:
