@@ -42,8 +42,8 @@ try:
     # On PyPy, call blocks without letting the JIT trace through the call: each block then
     # gets compiled on its own, instead of the dispatch loop inlining whichever block it
     # saw and chaining a guard per target (slow with the thousands of blocks of a kernel).
-    from pypyjit import residual_call as _residual_call
     import pypyjit
+    _residual_call = pypyjit.residual_call
     # Most kernel blocks run a few hundred times, short of the default 1619 calls after
     # which PyPy compiles a function; interpreted, they run slower than on CPython.
     pypyjit.set_param("function_threshold=150")

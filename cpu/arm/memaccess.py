@@ -195,14 +195,18 @@ class MemoryAccessMixin:
         if not drop:
             self.flush_code()
             return
-        cp = self.code_pages
         for ck in drop:
-            for page in self.tbs.pop(ck).pages:
-                lst = cp.get(page)
-                if lst is not None and ck in lst:
-                    lst.remove(ck)
-                    if not lst:
-                        del cp[page]
+            self._unlist_block(ck, self.tbs.pop(ck))
+
+    def _unlist_block(self, ck: tuple, blk, skip: int = -1) -> None:
+        """Take a block out of the code-page lists of its pages (but ``skip``)."""
+        cp = self.code_pages
+        for page in blk.pages:
+            lst = cp.get(page)
+            if page != skip and lst is not None and ck in lst:
+                lst.remove(ck)
+                if not lst:
+                    del cp[page]
 
     def _protect_page(self, page: int) -> None:
         """Drop write-TLB entries that reach physical page ``page``."""
@@ -229,11 +233,7 @@ class MemoryAccessMixin:
         for ck in keys:
             blk = self.tbs.pop(ck, None)
             if blk is not None:
-                for p in blk.pages:
-                    if p != page and p in self.code_pages:
-                        lst = self.code_pages[p]
-                        if ck in lst:
-                            lst.remove(ck)
+                self._unlist_block(ck, blk, page)
         self.jc_clear()
 
     # --- code fetch ---------------------------------------------------------------------

@@ -511,23 +511,19 @@ def _version() -> bytes:
     return _VERSION
 
 
-def _page_bytes(cpu, phys: int) -> Optional[bytes]:
-    """The 4 KiB of RAM or ROM holding ``phys`` (None for anything else)."""
-    base = phys & ~0xFFF
-    r = cpu.address_space.lookup(base)
-    if r is None or r.data is None or base + 0x1000 > r.end:
-        return None
-    off = base - r.start + r.offset_in_region
-    return bytes(r.data[off:off + 0x1000])
-
-
 def _block_ident(cpu, key: int, phys: int, max_insns: int) -> Optional[bytes]:
-    """The disk cache's ident of a block: its key, its code page's bytes, the translator."""
-    page = _page_bytes(cpu, phys)
-    if page is None:
+    """The disk cache's ident of a block: its key, its code page's bytes (None when the
+    page is not all RAM or ROM), the translator."""
+    rb = cpu.address_space.ram_block(phys & ~0xFFF)
+    if rb is None or rb[2] < 0x1000:
         return None
+    data, off, _ = rb
     return codecache.ident(_version(), key.to_bytes(8, "little"),
-                           max_insns.to_bytes(2, "little"), page)
+                           max_insns.to_bytes(2, "little"), bytes(data[off:off + 0x1000]))
+
+
+def _block_name(key: int) -> str:
+    return f"tb_{key & M32 & ~1:08x}"
 
 
 # CPU methods that generators bind under their own name
@@ -581,7 +577,7 @@ def _from_disk(cpu, ident: bytes, key: int, phys: int) -> Optional[Block]:
                 if obj is None:
                     return None
                 ns[n] = obj
-        name = f"tb_{key & M32 & ~1:08x}"
+        name = _block_name(key)
         exec(code, ns)
         blk = Block(key, phys)
         blk.func = ns.pop(name)
@@ -602,18 +598,8 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
     size (0: could not fetch), setting ``ctx.ended`` when the block must end.
     """
     from .exceptions import FSR_EXT, FSR_SYNC_EXTERNAL, PrefetchAbort
-    blk = Block(key, phys)
-    ctx = Ctx(cpu, key)
-    start = key & M32 & ~1
-    pc = start
-    page_end = (pc | 0xFFF) + 1
-    n = 0
     asm_on = log.enabled("in_asm")
     trace = log.enabled("exec") or log.enabled("cpu")
-    ctx.loop_ok = not trace and max_insns > 1 and not log.enabled("nochain")
-    if trace:
-        ctx.helper("trace_block", cpu.trace_block)
-        ctx.lines.append((1, f"trace_block({hex(start)}, {hex(key)})"))
     ident = None
     if not (asm_on or trace or log.enabled("op") or log.enabled("nochain")):
         ident = _block_ident(cpu, key, phys, max_insns)
@@ -621,6 +607,16 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
             hit = _from_disk(cpu, ident, key, phys)
             if hit is not None:
                 return hit
+    blk = Block(key, phys)
+    ctx = Ctx(cpu, key)
+    start = key & M32 & ~1
+    pc = start
+    page_end = (pc | 0xFFF) + 1
+    n = 0
+    ctx.loop_ok = not trace and max_insns > 1 and not log.enabled("nochain")
+    if trace:
+        ctx.helper("trace_block", cpu.trace_block)
+        ctx.lines.append((1, f"trace_block({hex(start)}, {hex(key)})"))
     marks: List[int] = []  # line count when each open region started
     while True:
         while ctx.regions and pc == ctx.regions[-1]:
@@ -665,8 +661,7 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
         ctx.pop()
         ctx.exit(hex(target | (1 if ctx.thumb else 0) | ctx.key_hi))
     blk.ninsns = n
-    name = f"tb_{start:08x}"
-    func, src, code, consistent = compile_block(ctx, name, n)
+    func, src, code, consistent = compile_block(ctx, _block_name(key), n)
     blk.func = func
     # only a block whose code lies in its first page is keyed by that page's bytes
     if ident is not None and consistent and all(p >> 12 == start >> 12 for p in blk.pcs) \
