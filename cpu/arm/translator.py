@@ -43,7 +43,8 @@ from pysystem import codecache, log
 PYPY = platform.python_implementation() == "PyPy"
 
 M32 = 0xFFFFFFFF
-MAX_INSNS = 32
+MAX_INSNS = 64
+MAX_SKIP = 24  # the longest forward branch (in instructions skipped) that is predicated
 
 # condition code -> Python expression over nf/zf/cf/vf; (flags read)
 COND_EXPR = {
@@ -268,7 +269,7 @@ class Ctx:
         instructions up to it as the not-taken path (``if cond: sk += k / else: ...``).
         Call inside the branch's condition; False if not possible here."""
         k = (target - self.pc) // self.size - 1
-        if (not self.loop_ok or self.thumb or k < 0 or k > 8 or (target ^ self.pc) & ~0xFFF
+        if (not self.loop_ok or self.thumb or k < 0 or k > MAX_SKIP or (target ^ self.pc) & ~0xFFF
                 or (self.regions and target > self.regions[-1])):
             return False
         if k:
@@ -503,7 +504,7 @@ def _version() -> bytes:
     if _VERSION is None:
         import glob
         import os
-        h = [b"pypy" if PYPY else b"cpython", str(MAX_INSNS).encode()]
+        h = [b"pypy" if PYPY else b"cpython", str(MAX_INSNS).encode(), str(MAX_SKIP).encode()]
         for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "*.py"))):
             with open(path, "rb") as f:
                 h.append(f.read())

@@ -359,7 +359,7 @@ def random_program(rng: random.Random, n: int, base: int, forms=None, branch_rat
     while count < n:
         if rng.random() < branch_rate:
             kind = rng.choice(["B", "BL", "BX"])
-            groups.append([kind, cond(rng), rng.randrange(0, 4)])
+            groups.append([kind, cond(rng), rng.randrange(0, 8)])  # spans up to ~30 insns: predication
             count += 3 if kind == "BX" else 1
         else:
             g = GENERATORS[rng.choice(names)](rng)

@@ -729,21 +729,12 @@ def test_predicated_and_side_exit_counts(m):
         add r1, r1, #1
     l1: cmp r0, #4
         bne l2
-        mov r2, #9
-        mov r2, #9
-        mov r2, #9
-        mov r2, #9
-        mov r2, #9
-        mov r2, #9
-        mov r2, #9
-        mov r2, #9
-        mov r2, #9
-        mov r2, #9
+    """ + "        mov r2, #9\n" * 25 + """
     l2: b .
     """)
     cpu.regs[15] = 0x1000
     cpu.run(1)
-    assert cpu.regs[15] == 0x1044 and cpu.clock.icount == 5 and cpu.regs[1] == 0  # mov cmp beq cmp bne
+    assert cpu.regs[15] == 0x1080 and cpu.clock.icount == 5 and cpu.regs[1] == 0  # mov cmp beq cmp bne
 
 
 def test_load_to_pc_interworks(m):
