@@ -47,24 +47,23 @@ def _ldst(ctx: Ctx, a, off: str, off_is_const: bool) -> bool:
     else:
         new = f"({base} + {off}) & {M}" if a.u else f"({base} - {off}) & {M}"
     if a.p:
-        if new.startswith("0x") or new == base:
-            addr = new
+        if new.startswith("0x") or new == base or not wback:
+            addr = new  # used once: load() and store() take an expression
         else:
             addr = ctx.tmp("a")
             ctx.emit(f"{addr} = {new}")
     else:
         addr = base
-    if addr.startswith("0x"):
-        t = ctx.tmp("a")
-        ctx.emit(f"{t} = {addr}")
-        addr = t
-    elif addr == base and wback:
+    if addr == base and wback:
         # post-index: keep the old base in a temporary (the base is rewritten)
         t = ctx.tmp("a")
         ctx.emit(f"{t} = {addr}")
         addr = t
     user = getattr(a, "user", 0)
     if a.load:
+        if rt != 15 and not wback:  # straight into the register (a fault leaves it as it was)
+            ctx.load(a.size, addr, ctx.dest(rt), signed=a.sign, user=bool(user))
+            return True
         v = ctx.tmp("v")
         ctx.load(a.size, addr, v, signed=a.sign, user=bool(user))
         if wback:

@@ -12,8 +12,8 @@ compiled to one Python function ``tb(R)`` that
 * writes back what it changed and returns the *key* of the next block:
   ``pc | thumb | flags << 32`` (see ``ARMCPU.key``).
 
-Guest exceptions raised inside (slow-path helpers, UNDEF, SVC) pass through an
-``except`` clause that writes back the locals first, so registers are exact at
+Guest exceptions raised inside (slow-path helpers, UNDEF, SVC) pass through a
+``finally`` clause that writes back the locals first, so registers are exact at
 the faulting instruction; the exception's ``idx`` names that instruction.
 
 Memory accesses go through the soft TLB inline::
@@ -195,6 +195,11 @@ class Ctx:
             return
         self.written.add(n)
         self.emit(f"r{n} = {expr}")
+
+    def dest(self, n: int) -> str:
+        """The local of register ``n`` (not r15), to assign as a load's destination."""
+        self.written.add(n)
+        return f"r{n}"
 
     def next_key(self) -> str:
         return hex((self.pc + self.size) | (1 if self.thumb else 0) | self.key_hi)
@@ -386,7 +391,10 @@ class Ctx:
         The body sits in a ``while True`` whose exits set ``nk`` (the next key) and
         ``break`` to one epilogue that writes the changed registers and flags back and
         corrects the instruction count, so that each exit does not repeat the writeback
-        (it made code objects about a third larger).  A block whose last instruction
+        (it made code objects about a third larger).  The epilogue is a ``finally``
+        clause, so a guest exception leaving the block writes back too; only blocks that
+        return after a helper changed the mode (``exit_raw``) have it twice, in an
+        ``except`` clause and after the loop.  A block whose last instruction
         branches back to its start (``loop_back``) uses the same loop for its passes:
         it runs as many as the run's budget allows (``cpu.icount_end``) and adds the
         extra ones to ``clock.icount`` itself."""
@@ -440,16 +448,21 @@ class Ctx:
             else:
                 out.append(pad + text)
         out.append("            raise AssertionError('fell off the end of a block')")
-        out.append("    except GuestException:")
         wb: List[str] = []
         self._writeback(2, wb)
         if count:
             wb.append("        " + count)
+        if not any(t.startswith("\0RET ") for _, t in self.lines):
+            # one writeback for both ways out (written once: compile() time goes with size)
+            out.append("    finally:")
+            out.extend(wb or ["        pass"])
+            out.append("    return nk")
+            return "\n".join(out) + "\n"
+        # a `return` after a helper that changed the mode must not write back stale locals
+        out.append("    except GuestException:")
         out.extend(wb or ["        pass"])
         out.append("        raise")
-        self._writeback(1, out)
-        if count:
-            out.append("    " + count)
+        out.extend(line[4:] for line in wb)
         out.append("    return nk")
         return "\n".join(out) + "\n"
 
