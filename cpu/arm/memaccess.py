@@ -15,7 +15,8 @@ Translated blocks are cached by (key, physical address, size limit) in ``tbs``;
 ``code_pages`` maps a physical page number to the cache keys of the blocks with
 code in it.  Pages with code never get write-TLB entries, so every store to
 them comes through ``AddressSpace.write``, whose write listener (also called for
-DMA and loaders) invalidates the page's blocks.  The jump cache ``jc`` (virtual
+DMA and loaders) invalidates the blocks whose code the store overlaps (all of the
+page's after ``CODE_PAGE_MISSES`` stores that overlap none).  The jump cache ``jc`` (virtual
 key -> block) is cleared whenever a block goes away or the TLB is flushed; ``jc_pages``
 lists its keys by virtual page, so that one page's mapping can go without the rest.
 """
@@ -49,6 +50,7 @@ class MemoryAccessMixin:
         self.tbs: Dict[tuple, object] = {}
         self.tb_generation = 0   # counts evictions; blocks note it when looked up
         self.code_pages: Dict[int, List[tuple]] = {}
+        self._page_misses: Dict[int, int] = {}  # code page -> stores that missed its blocks
         self._ram = None   # the primary RAM's buffer
         self._views = {1: bytearray(4), 2: memoryview(bytearray(4)).cast("H"),
                        4: memoryview(bytearray(4)).cast("I")}
@@ -152,6 +154,7 @@ class MemoryAccessMixin:
         self.tbs.clear()
         self._tb_globals = None  # the names blocks bind may stand for new objects now
         self.code_pages.clear()
+        self._page_misses.clear()
         self.jc_clear()
 
     def flush_all(self) -> None:
@@ -167,6 +170,7 @@ class MemoryAccessMixin:
         if len(self.tbs) >= self.TB_LIMIT:
             self._evict_blocks()
         blk.used = self.tb_generation
+        blk.span = _code_span(blk)
         self.tbs[ck] = blk
         for page in blk.pages:
             lst = self.code_pages.get(page)
@@ -207,6 +211,7 @@ class MemoryAccessMixin:
                 lst.remove(ck)
                 if not lst:
                     del cp[page]
+                    self._page_misses.pop(page, None)
 
     def _protect_page(self, page: int) -> None:
         """Drop write-TLB entries that reach physical page ``page``."""
@@ -219,16 +224,51 @@ class MemoryAccessMixin:
             for va in stale:
                 del d[va]
 
+    #: stores to a page with code that miss its blocks before the page is dropped whole
+    #: (then its stores take the fast path again, until code there is translated anew)
+    CODE_PAGE_MISSES = 64
+
     def _ram_written(self, addr: int, length: int) -> None:
         cp = self.code_pages
         if not cp:
             return
-        first, last = addr >> 12, (addr + max(length, 1) - 1) >> 12
-        for page in range(first, last + 1):
-            if page in cp:
-                self.invalidate_page(page)
+        end = addr + max(length, 1)
+        for page in range(addr >> 12, ((end - 1) >> 12) + 1):
+            keys = cp.get(page)
+            if keys is not None:
+                self._invalidate_range(page, keys, addr, end)
+
+    def _invalidate_range(self, page: int, keys: List[tuple], start: int, end: int) -> None:
+        """Drop the blocks of ``page`` whose code overlaps physical [start, end).  Stores
+        that miss every block (data next to code, code patched before it first ran) leave
+        the rest translated: Linux's init patches its text this way, and dropping the whole
+        page on each such store cost a retranslation of every block there."""
+        tbs = self.tbs
+        hit = []
+        for ck in keys:
+            blk = tbs.get(ck)
+            span = None if blk is None else blk.span
+            if span is None or (span[0] < end and start < span[1]):
+                hit.append(ck)
+        if not hit:
+            misses = self._page_misses.get(page, 0) + 1
+            if misses < self.CODE_PAGE_MISSES:
+                self._page_misses[page] = misses
+                return
+            hit = keys
+        if len(hit) == len(keys):
+            self.invalidate_page(page)
+            return
+        for ck in hit:
+            blk = tbs.pop(ck, None)
+            if blk is not None:
+                self._unlist_block(ck, blk)
+            elif ck in keys:
+                keys.remove(ck)
+        self.jc_clear()
 
     def invalidate_page(self, page: int) -> None:
+        self._page_misses.pop(page, None)
         keys = self.code_pages.pop(page, ())
         for ck in keys:
             blk = self.tbs.pop(ck, None)
@@ -405,3 +445,16 @@ class MemoryAccessMixin:
         else:
             self.store_checked(va, value, size, idx, aligned=True)
         return 0
+
+
+def _code_span(blk) -> Optional[tuple]:
+    """The physical bytes [lo, hi) that a block's instructions occupy, when they all lie
+    in its first page (None: treat its pages as wholly code)."""
+    if len(blk.pages) != 1 or not blk.pcs:
+        return None
+    vpage = (blk.key & M32) >> 12
+    offsets = [pc & 0xFFF for pc in blk.pcs]
+    if any(pc >> 12 != vpage for pc in blk.pcs):
+        return None
+    base = blk.phys & ~0xFFF
+    return base + min(offsets), base + max(offsets) + 4

@@ -105,7 +105,7 @@ def merge_conditions(lines: List[Tuple[int, str]]) -> List[Tuple[int, str]]:
 class Block:
     """One translated block."""
 
-    __slots__ = ("key", "phys", "func", "ninsns", "pcs", "source", "asm", "pages", "used")
+    __slots__ = ("key", "phys", "func", "ninsns", "pcs", "source", "asm", "pages", "used", "span")
 
     def __init__(self, key: int, phys: int):
         self.key, self.phys = key, phys
@@ -116,6 +116,7 @@ class Block:
         self.source = ""
         self.asm: List[str] = []
         self.pages = [phys >> 12]  # physical pages holding its code
+        self.span: Optional[tuple] = None  # its code's physical bytes (see memaccess)
 
 
 class Ctx:

@@ -546,6 +546,66 @@ def test_dma_write_invalidates_code(m):
     assert cpu.regs[0] == 2
 
 
+def test_a_guest_store_beside_code_keeps_its_blocks(m, monkeypatch):
+    """A loop storing into its own page, next to its code (as Linux patches its text):
+    the stores leave the loop's block translated, and the result is right."""
+    from pysystem.cpu.arm import cpu as cpu_module
+    translated = []
+    translate = cpu_module.translate
+    monkeypatch.setattr(cpu_module, "translate",
+                        lambda *a, **k: translated.append(a[1]) or translate(*a, **k))
+    cpu = m.cpu
+    m.load(0x1000, """
+        mov r2, #0x1800
+        mov r0, #0
+    loop:
+        add r0, r0, #1
+        str r0, [r2], #4
+        cmp r0, #40
+        bne loop
+        b .
+    """)
+    cpu.regs[15] = 0x1000
+    cpu.run(40 * 4 + 2)
+    assert cpu.regs[0] == 40 and m.read_word(0x1800 + 39 * 4) == 40
+    assert 1 in cpu.code_pages and len(translated) <= 3  # not one translation per store
+
+
+def test_stores_to_a_code_page_drop_only_the_blocks_they_overlap(m):
+    cpu = m.cpu
+    m.load(0x1000, "mov r0, #1\n bx lr")
+    m.load(0x1400, "mov r0, #2\n bx lr")
+    for pc in (0x1000, 0x1400):
+        cpu.regs[14] = 0x2000
+        m.load(0x2000, "b .")
+        cpu.regs[15] = pc
+        cpu.run(3)
+    first, second = (next(b for b in cpu.tbs.values() if b.key & 0xFFFFFFFF == pc)
+                     for pc in (0x1000, 0x1400))
+    m.word(0x1800, 0x12345678)   # data beside the code
+    assert first in cpu.tbs.values() and second in cpu.tbs.values()
+    m.word(0x1404, 0xE12FFF1E)   # over the second block's code: bx lr, the same again
+    assert first in cpu.tbs.values() and second not in cpu.tbs.values()
+    m.load(0x1000, "mov r0, #3\n bx lr")
+    cpu.regs[14] = 0x2000
+    cpu.regs[15] = 0x1000
+    cpu.run(3)
+    assert cpu.regs[0] == 3
+
+
+def test_a_code_page_taking_many_stores_beside_its_code_is_dropped(m):
+    cpu = m.cpu
+    m.load(0x1000, "mov r0, #1\n b .")
+    cpu.regs[15] = 0x1000
+    cpu.run(5)
+    assert 1 in cpu.code_pages
+    for i in range(cpu.CODE_PAGE_MISSES - 1):
+        m.word(0x1800, i)
+    assert 1 in cpu.code_pages and cpu.tbs
+    m.word(0x1800, 0)
+    assert 1 not in cpu.code_pages and not cpu.tbs
+
+
 def test_a_full_block_cache_drops_the_oldest_blocks_not_in_use(m, monkeypatch):
     cpu = m.cpu
     m.load(0x1000, _many_blocks())
