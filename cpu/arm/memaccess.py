@@ -200,7 +200,13 @@ class MemoryAccessMixin:
             self.flush_code()
             return
         for ck in drop:
-            self._unlist_block(ck, self.tbs.pop(ck))
+            self._drop_block(ck)
+
+    def _drop_block(self, ck: tuple, skip: int = -1) -> None:
+        """Forget a translated block: the cache entry and its pages' lists (but ``skip``)."""
+        blk = self.tbs.pop(ck, None)
+        if blk is not None:
+            self._unlist_block(ck, blk, skip)
 
     def _unlist_block(self, ck: tuple, blk, skip: int = -1) -> None:
         """Take a block out of the code-page lists of its pages (but ``skip``)."""
@@ -260,20 +266,13 @@ class MemoryAccessMixin:
             self.invalidate_page(page)
             return
         for ck in hit:
-            blk = tbs.pop(ck, None)
-            if blk is not None:
-                self._unlist_block(ck, blk)
-            elif ck in keys:
-                keys.remove(ck)
+            self._drop_block(ck)
         self.jc_clear()
 
     def invalidate_page(self, page: int) -> None:
         self._page_misses.pop(page, None)
-        keys = self.code_pages.pop(page, ())
-        for ck in keys:
-            blk = self.tbs.pop(ck, None)
-            if blk is not None:
-                self._unlist_block(ck, blk, page)
+        for ck in self.code_pages.pop(page, ()):
+            self._drop_block(ck, page)
         self.jc_clear()
 
     # --- code fetch ---------------------------------------------------------------------
@@ -450,11 +449,9 @@ class MemoryAccessMixin:
 def _code_span(blk) -> Optional[tuple]:
     """The physical bytes [lo, hi) that a block's instructions occupy, when they all lie
     in its first page (None: treat its pages as wholly code)."""
-    if len(blk.pages) != 1 or not blk.pcs:
-        return None
     vpage = (blk.key & M32) >> 12
-    offsets = [pc & 0xFFF for pc in blk.pcs]
-    if any(pc >> 12 != vpage for pc in blk.pcs):
+    if len(blk.pages) != 1 or not blk.pcs or any(pc >> 12 != vpage for pc in blk.pcs):
         return None
+    offsets = [pc & 0xFFF for pc in blk.pcs]
     base = blk.phys & ~0xFFF
     return base + min(offsets), base + max(offsets) + 4

@@ -453,17 +453,14 @@ class Ctx:
         self._writeback(2, wb)
         if count:
             wb.append("        " + count)
-        if not any(t.startswith("\0RET ") for _, t in self.lines):
-            # one writeback for both ways out (written once: compile() time goes with size)
-            out.append("    finally:")
-            out.extend(wb or ["        pass"])
-            out.append("    return nk")
-            return "\n".join(out) + "\n"
-        # a `return` after a helper that changed the mode must not write back stale locals
-        out.append("    except GuestException:")
+        # one writeback for both ways out (written once: compile() time goes with size),
+        # unless a `return` after a mode-changing helper must skip the stale locals
+        returns = any(t.startswith("\0RET ") for _, t in self.lines)
+        out.append("    except GuestException:" if returns else "    finally:")
         out.extend(wb or ["        pass"])
-        out.append("        raise")
-        out.extend(line[4:] for line in wb)
+        if returns:
+            out.append("        raise")
+            out.extend(line[4:] for line in wb)  # the same, one level out
         out.append("    return nk")
         return "\n".join(out) + "\n"
 

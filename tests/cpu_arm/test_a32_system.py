@@ -575,9 +575,9 @@ def test_stores_to_a_code_page_drop_only_the_blocks_they_overlap(m):
     cpu = m.cpu
     m.load(0x1000, "mov r0, #1\n bx lr")
     m.load(0x1400, "mov r0, #2\n bx lr")
+    m.load(0x2000, "b .")
     for pc in (0x1000, 0x1400):
         cpu.regs[14] = 0x2000
-        m.load(0x2000, "b .")
         cpu.regs[15] = pc
         cpu.run(3)
     first, second = (next(b for b in cpu.tbs.values() if b.key & 0xFFFFFFFF == pc)
