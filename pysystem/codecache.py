@@ -77,12 +77,12 @@ class CodeCache:
                             os.unlink(p)
                 db = sqlite3.connect(path, timeout=5, isolation_level=None,
                                      check_same_thread=False)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=OFF")
+                _query(db, "PRAGMA journal_mode=WAL")
+                _query(db, "PRAGMA synchronous=OFF")
                 # the write-ahead log is cut back after each checkpoint, not left at its peak
-                db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
-                db.execute("CREATE TABLE IF NOT EXISTS block (ident BLOB PRIMARY KEY, data BLOB)")
-                self._known = {row[0] for row in db.execute("SELECT ident FROM block").fetchall()}
+                _query(db, f"PRAGMA journal_size_limit={WAL_LIMIT}")
+                _query(db, "CREATE TABLE IF NOT EXISTS block (ident BLOB PRIMARY KEY, data BLOB)")
+                self._known = {row[0] for row in _query(db, "SELECT ident FROM block")}
                 self._db = db
                 atexit.register(self.flush)
             except Exception:
@@ -97,10 +97,7 @@ class CodeCache:
         if data is not None:  # put in this run (a block translated again after eviction)
             return marshal.loads(data)
         try:
-            # fetchall() runs the statement to its end, which ends the read transaction at
-            # once (a statement left open, as PyPy's unfinished cursors are until collected,
-            # keeps every checkpoint from emptying the log)
-            rows = db.execute("SELECT data FROM block WHERE ident = ?", (ident,)).fetchall()
+            rows = _query(db, "SELECT data FROM block WHERE ident = ?", (ident,))
             return marshal.loads(rows[0][0]) if rows else None
         except Exception:
             self._failed, self._db = True, None
@@ -120,12 +117,27 @@ class CodeCache:
         db = self._open()
         if db is None or not pending:
             return
+        cur = db.cursor()  # one cursor: each statement resets the one before
         try:
-            db.execute("BEGIN")
-            db.executemany("INSERT OR IGNORE INTO block VALUES (?, ?)", pending.items())
-            db.execute("COMMIT")
+            cur.execute("BEGIN")
+            cur.executemany("INSERT OR IGNORE INTO block VALUES (?, ?)", list(pending.items()))
+            cur.execute("COMMIT")
+            cur.close()
         except Exception:
             self._failed, self._db = True, None
+
+
+def _query(db, sql: str, params: tuple = ()) -> list:
+    """Run one statement to its end and close its cursor.
+
+    A statement left unfinished (PyPy leaves one so until its cursor is collected, even
+    a PRAGMA whose result was not read) holds a read transaction open: checkpoints
+    cannot empty the log, and a COMMIT on the connection fails."""
+    cur = db.cursor()
+    try:
+        return cur.execute(sql, params).fetchall()
+    finally:
+        cur.close()
 
 
 def ident(*parts: bytes) -> bytes:

@@ -103,3 +103,29 @@ def test_a_cache_over_its_limit_with_its_log_is_started_afresh(tmp_path, monkeyp
                 if os.path.exists(first.path + s))
     monkeypatch.setattr(codecache, "MAX_BYTES", sizes - 1)
     assert CodeCache(str(tmp_path)).get(KEY) is None
+
+
+# run in a fresh interpreter: the one the guests boot under (PyPy in CI), where an
+# unfinished statement lives until its cursor is collected
+_READ_THEN_WRITE = """
+import sys
+from pysystem.codecache import CodeCache, ident
+one, two = ident(b"one"), ident(b"two")
+writer = CodeCache(sys.argv[1])
+writer.put(one, 1)
+writer.flush()
+cache = CodeCache(sys.argv[1])   # the next run
+assert cache.get(one) == 1       # read from the file
+cache.put(two, 2)
+cache.flush()                    # a COMMIT after that read
+assert not cache._failed, "the cache turned itself off"
+assert CodeCache(sys.argv[1]).get(two) == 2
+"""
+
+
+def test_a_read_from_the_file_does_not_stop_later_writes(tmp_path):
+    import subprocess
+    from tests.guest_session import guest_python
+    out = subprocess.run([guest_python(), "-c", _READ_THEN_WRITE, str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
