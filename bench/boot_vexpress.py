@@ -12,9 +12,13 @@ Translated blocks are cached on disk (pysystem/codecache.py), so a second boot
 translates almost nothing.  By default each interpreter boots twice in a fresh cache
 directory: once cold (every block translated) and once warm (the cache the first boot left);
 ``--cache cold`` runs only the first, ``--cache user`` one boot with the user's own cache.
+``--side-by-side`` boots every interpreter at once (one core each), which is the fair
+way to compare two trees on a machine whose speed drifts: give each tree's venv.
 
     python bench/boot_vexpress.py                       # this interpreter only
     python bench/boot_vexpress.py --python .venv/bin/python --python .venv-pypy/bin/python
+    python bench/boot_vexpress.py --side-by-side --cache cold --no-qemu \
+        --python .venv-pypy/bin/python --python ../other-tree/.venv-pypy/bin/python
 
 Figures and the commands that produced them are kept in bench/RESULTS.md.
 """
@@ -114,43 +118,61 @@ def main() -> int:
     p.add_argument("--no-qemu", action="store_true")
     p.add_argument("--cache", choices=("both", "cold", "user"), default="both",
                    help="code cache: cold then warm (default), cold only, or the user's")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="run the interpreters' boots at the same time (one core each): "
+                   "to compare two trees, give each tree's own venv")
     p.add_argument("--child", nargs=2, metavar=("ARGS_JSON", "CONSOLE"), help=argparse.SUPPRESS)
     opts = p.parse_args()
     if opts.child:
         print(json.dumps(child(json.loads(opts.child[0]), opts.child[1])))
         return 0
     args = guest_args(make_initrd())
-    rows = []
-    for python in opts.python or [sys.executable]:
+    pythons = opts.python or [sys.executable]
+    names = []
+    for python in pythons:
         version = subprocess.run([python, "-c", "import platform; print(platform.python_implementation(), "
                                   "platform.python_version())"], capture_output=True, text=True)
-        name = version.stdout.strip()
-        with tempfile.TemporaryDirectory(prefix="pysystem-bench-code-") as cache:
-            runs = {"both": ("cold", "warm"), "cold": ("cold",), "user": ("user",)}[opts.cache]
-            for run in runs:
+        names.append(version.stdout.strip())
+    if len(set(names)) < len(names):  # the same interpreter in two trees: say which is which
+        names = [f"{n} ({os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(p))))})"
+                 for n, p in zip(names, pythons)]
+    runs = {"both": ("cold", "warm"), "cold": ("cold",), "user": ("user",)}[opts.cache]
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="pysystem-bench-code-") as top:
+        for run in runs:
+            jobs = []
+            for i, python in enumerate(pythons):
                 env = dict(os.environ)
                 if run == "user":
                     env.pop("PYSYSTEM_CODE_CACHE", None)
                 else:
-                    env["PYSYSTEM_CODE_CACHE"] = cache
-                console = f"/tmp/pysystem-bench-console-{os.getpid()}.txt"
-                out = subprocess.run([python, __file__, "--child", json.dumps(args), console],
-                                     capture_output=True, text=True, env=env)
-                if out.returncode != 0:
-                    print(out.stderr, file=sys.stderr)
-                    return 1
-                label = name if run == "user" else f"{name}, {run}"
-                rows.append((label, json.loads(out.stdout.strip().splitlines()[-1])))
+                    env["PYSYSTEM_CODE_CACHE"] = os.path.join(top, str(i))
+                console = f"/tmp/pysystem-bench-console-{os.getpid()}-{i}.txt"
+                cmd = [python, __file__, "--child", json.dumps(args), console]
+                jobs.append((i, cmd, env))
+            # side by side: all at once, so that a slow spell of the machine hits them all
+            for group in ([jobs] if opts.side_by_side else [[j] for j in jobs]):
+                procs = [(i, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True, env=env)) for i, cmd, env in group]
+                for i, proc in procs:
+                    out, err = proc.communicate()
+                    if proc.returncode != 0:
+                        print(err, file=sys.stderr)
+                        return 1
+                    label = names[i] if run == "user" else f"{names[i]}, {run}"
+                    results[i, run] = (label, json.loads(out.strip().splitlines()[-1]))
+    rows = [results[i, run] for i in range(len(pythons)) for run in runs]
     if not opts.no_qemu and shutil.which("qemu-system-arm"):
         rows.append(("qemu-system-arm", qemu(args)))
     qemu_s = rows[-1][1]["seconds"] if rows[-1][0] == "qemu-system-arm" else None
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}, command: {' '.join(sys.argv)}")
-    print(f"{'interpreter':<24} {'booted':>6} {'seconds':>8} {'x QEMU':>7} {'instructions':>13} "
+    width = max(24, *(len(name) for name, _ in rows))
+    print(f"{'interpreter':<{width}} {'booted':>6} {'seconds':>8} {'x QEMU':>7} {'instructions':>13} "
           f"{'MIPS':>6} {'blocks':>7} {'RSS MB':>7}")
     for name, r in rows:
         ratio = f"{r['seconds'] / qemu_s:.0f}" if qemu_s else ""
-        print(f"{name:<24} {str(r['booted']):>6} {r['seconds']:>8} {ratio:>7} "
+        print(f"{name:<{width}} {str(r['booted']):>6} {r['seconds']:>8} {ratio:>7} "
               f"{r.get('instructions', ''):>13} {r.get('mips', ''):>6} {r.get('blocks', ''):>7} "
               f"{r.get('peak_rss_mb', ''):>7}")
     return 0
