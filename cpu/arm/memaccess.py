@@ -410,6 +410,31 @@ class MemoryAccessMixin:
             self._slow_fns[k] = fn
         return fn
 
+    def slow_load_words_fn(self, user: bool):
+        """LDM's slow path: ``fn(va, n, idx)`` loads ``n`` words from ``va`` upwards."""
+        k = ("ldm", user)
+        fn = self._slow_fns.get(k)
+        if fn is None:
+            lc = self.load_checked
+
+            def fn(va, n, idx):
+                return tuple([lc((va + 4 * i) & M32, 4, idx, user, True) for i in range(n)])
+            self._slow_fns[k] = fn
+        return fn
+
+    def slow_store_words_fn(self, user: bool):
+        """STM's slow path: ``fn(va, values, idx)`` stores the words from ``va`` upwards."""
+        k = ("stm", user)
+        fn = self._slow_fns.get(k)
+        if fn is None:
+            sc = self.store_checked
+
+            def fn(va, values, idx):
+                for i, v in enumerate(values):
+                    sc((va + 4 * i) & M32, v, 4, idx, user, True)
+            self._slow_fns[k] = fn
+        return fn
+
     # --- exclusives ---------------------------------------------------------------------------
     def ldrex(self, va: int, size: int, idx: int) -> int:
         if size == 8:

@@ -163,16 +163,8 @@ def trans_ldm(ctx: Ctx, a) -> bool:
     exc_return = user and a.load and 15 in regs
     user_bank = user and not exc_return
     if a.load:
-        vals = []
-        for i, r in enumerate(regs):
-            v = ctx.tmp("v")
-            if i == 0:
-                ctx.load(4, a0, v, aligned=True)
-            else:
-                ai = ctx.tmp("a")
-                ctx.emit(f"{ai} = ({a0} + {4 * i}) & {M}")
-                ctx.load(4, ai, v, aligned=True)
-            vals.append(v)
+        vals = [ctx.tmp("v") for _ in regs]
+        ctx.load_words(a0, vals)
         if a.w:
             ctx.w(rn, new)
         if user_bank:
@@ -198,18 +190,15 @@ def trans_ldm(ctx: Ctx, a) -> bool:
         if user_bank:
             ctx.sync()
             g = ctx.helper("get_user_reg", ctx.cpu.get_user_reg)
-        for i, r in enumerate(regs):
+        vals = []
+        for r in regs:
             if user_bank and r != 15:
                 val = ctx.tmp("v")
                 ctx.emit(f"{val} = {g}({r})")
             else:
                 val = ctx.r(r)
-            if i == 0:
-                ctx.store(4, a0, val, aligned=True)
-            else:
-                ai = ctx.tmp("a")
-                ctx.emit(f"{ai} = ({a0} + {4 * i}) & {M}")
-                ctx.store(4, ai, val, aligned=True)
+            vals.append(val)
+        ctx.store_words(a0, vals)
         if a.w:
             ctx.w(rn, new)
     return True

@@ -72,6 +72,9 @@ _UNPACK = {(size, signed): _struct.Struct(fmt).unpack_from for (size, signed), f
     (1, False): "B", (1, True): "b", (2, False): "<H", (2, True): "<h",
     (4, False): "<I", (4, True): "<i"}.items()}
 _PACK = {size: _struct.Struct(fmt).pack_into for size, fmt in {1: "B", 2: "<H", 4: "<I"}.items()}
+# LDM/STM of n registers in one page: n words at once (both interpreters)
+_UNPACK_WORDS = {n: _struct.Struct(f"<{n}I").unpack_from for n in range(2, 17)}
+_PACK_WORDS = {n: _struct.Struct(f"<{n}I").pack_into for n in range(2, 17)}
 _FLAG_WRITE = re.compile(r"\b[nzcv]f\s*=(?!=)")
 
 
@@ -376,6 +379,56 @@ class Ctx:
             self.emit(f"try: {ref} = {v}")
         self.emit(f"except KeyError: {slow}({a}, {value}, {self.idx})")
 
+    def load_words(self, addr: str, dests: List[str], user: bool = False) -> None:
+        """Emit loads of consecutive words from ``addr`` (an identifier; word alignment
+        required, as for LDM) into ``dests``.  When they all lie in one page that hits
+        the TLB, one lookup and one unpack read them; otherwise the slow path loads
+        them one by one, in order, and a fault leaves ``dests`` unassigned."""
+        n = len(dests)
+        if n == 1 or self.key_hi & (1 << 33):  # big-endian data: the word at a time
+            for i, d in enumerate(dests):
+                ai = addr if i == 0 else self.tmp("a")
+                if i:
+                    self.emit(f"{ai} = ({addr} + {4 * i}) & 0xffffffff")
+                self.load(4, ai, d, user=user, aligned=True)
+            return
+        priv = "u" if (user or self.user) else "p"
+        tr = self.helper("tr" + priv, self.cpu.tlb_read[priv == "u"])
+        slow = self.helper("ldm" + priv, self.cpu.slow_load_words_fn(priv == "u"))
+        fn = self.helper(f"u32x{n}", _UNPACK_WORDS[n])
+        self.helper("ram", self.cpu.ram_view(1))
+        names = ", ".join(dests)
+        self.emit(f"try: {names} = {fn}(ram, {self._words_ref(addr, n, tr)})")
+        self.emit(f"except KeyError: {names} = {slow}({addr}, {n}, {self.idx})")
+
+    def store_words(self, addr: str, values: List[str], user: bool = False) -> None:
+        """Emit stores of ``values`` (identifiers or constants) to consecutive words
+        from ``addr`` (an identifier; word alignment required, as for STM); see
+        ``load_words``.  A fault part way leaves the words before it written."""
+        n = len(values)
+        if n == 1 or self.key_hi & (1 << 33):
+            for i, v in enumerate(values):
+                ai = addr if i == 0 else self.tmp("a")
+                if i:
+                    self.emit(f"{ai} = ({addr} + {4 * i}) & 0xffffffff")
+                self.store(4, ai, v, user=user, aligned=True)
+            return
+        priv = "u" if (user or self.user) else "p"
+        tw = self.helper("tw" + priv, self.cpu.tlb_write[priv == "u"])
+        slow = self.helper("stm" + priv, self.cpu.slow_store_words_fn(priv == "u"))
+        fn = self.helper(f"p32x{n}", _PACK_WORDS[n])
+        self.helper("ram", self.cpu.ram_view(1))
+        names = ", ".join(values)
+        self.emit(f"try: {fn}(ram, {self._words_ref(addr, n, tw)}, {names})")
+        self.emit(f"except KeyError: {slow}({addr}, ({names},), {self.idx})")
+
+    @staticmethod
+    def _words_ref(a: str, n: int, tlb: str) -> str:
+        """The host offset of ``n`` words from ``a`` when the TLB maps its page and the
+        words do not run past it: a key with bit 0 set is never in the TLB, so the
+        lookup misses when they do (and when ``a`` is not word-aligned)."""
+        return f"{a} + {tlb}[{a} & 0xfffff003 | (({a} & 0xfff) > {hex(0x1000 - 4 * n)})]"
+
     # --- assembling the function -----------------------------------------------------
     def _writeback(self, indent: int, out: List[str]) -> None:
         pad = "    " * indent
@@ -542,6 +595,7 @@ def _block_name(key: int) -> str:
 _CPU_METHODS = frozenset((
     "exception_return", "set_user_reg", "get_user_reg", "ldrex", "strex", "read_spsr",
     "read_cpsr_mrs", "write_spsr", "msr_cpsr", "cps", "wfi", "setend", "srs", "rfe"))
+_WORDS_NAME = re.compile(r"(u32x|p32x)(\d+)|(ldm|stm)([pu])")
 _ACCESS_NAME = re.compile(r"(ld|st)(8|16|32)([pu])(a?)|(t[rw])([pu])|([us])(8|16|32)|pack(8|16|32)")
 
 
@@ -560,6 +614,13 @@ def _resolve(cpu, name: str) -> Any:
         if sign:
             return _UNPACK[int(sbits) // 8, sign == "s"] if PYPY else None
         return _PACK[int(pbits) // 8] if PYPY else None
+    m = _WORDS_NAME.fullmatch(name)
+    if m:
+        form, count, kind, priv = m.groups()
+        if form:
+            return (_UNPACK_WORDS if form == "u32x" else _PACK_WORDS).get(int(count))
+        make = cpu.slow_load_words_fn if kind == "ldm" else cpu.slow_store_words_fn
+        return make(priv == "u")
     if name == "clock":
         return cpu.clock
     if name in ("ram", "m16", "m32"):

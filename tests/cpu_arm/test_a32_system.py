@@ -409,6 +409,77 @@ def test_small_pages_and_page_faults(m):
     assert cpu.cp15_dfsr == 0x82F and cpu.cp15_dfar == 0x30001004  # permission, page, WnR
 
 
+def _split_pages(m):
+    """VA 0x30000000-0x30003fff as four small pages, none next to another in physical
+    memory: RW at PA 0x4000, RW at 0x6000, privileged read-only at 0x7000, a fault."""
+    mmu_on(m)
+    m.word(0x8000 + 4 * 0x300, 0xA000 | 1)
+    m.word(0xA000, 0x4000 | (3 << 4) | 2)
+    m.word(0xA004, 0x6000 | (3 << 4) | 2)
+    m.word(0xA008, 0x7000 | (1 << 9) | (1 << 4) | 2)
+    m.word(0xA00C, 0)
+    for pa in (0x4FF0, 0x4FF4, 0x4FF8, 0x4FFC, 0x5000, 0x5004, 0x6000, 0x6004, 0x6FF8, 0x6FFC):
+        m.word(pa, pa | 0xA0000000)
+    m.cpu.tlb_flush_all()
+
+
+def test_ldm_stm_of_words_in_two_pages(m):
+    """LDM/STM read and write their words through each word's own page (the words of
+    one page go as one access)."""
+    cpu = m.cpu
+    _split_pages(m)
+    m.load(0x1000, """
+        mov r1, #0x30000000
+        ldr r0, [r1]             @ both TLB entries filled
+        str r0, [r1]
+        add r1, r1, #0xff0
+        ldmia r1, {r2-r5}        @ the last words of page 0
+        add r1, r1, #8
+        ldmia r1, {r6-r9}        @ two words in page 0, two in page 1
+        stmdb r1, {r6-r9}        @ 0x30000ff8 - 16: in page 0
+        mov r10, #0x11
+        mov r11, #0x22
+        mov r12, #0x33
+        mov r0, #0x44
+        stmia r1, {r0, r10-r12}  @ two and two again
+    """)
+    cpu.regs[15] = 0x1000
+    m.run_to(0x1038)
+    assert cpu.regs[2:6] == [0xA0004FF0, 0xA0004FF4, 0xA0004FF8, 0xA0004FFC]
+    assert cpu.regs[6:10] == [0xA0004FF8, 0xA0004FFC, 0xA0006000, 0xA0006004]
+    assert [m.read_word(0x4FE8 + 4 * i) for i in range(4)] == cpu.regs[6:10]
+    assert [m.read_word(a) for a in (0x4FF8, 0x4FFC, 0x6000, 0x6004)] == [0x44, 0x11, 0x22, 0x33]
+    assert m.read_word(0x5000) == 0xA0005000 and m.read_word(0x5004) == 0xA0005004
+
+
+def test_stm_faulting_in_its_second_page_has_written_the_first(m):
+    cpu = m.cpu
+    _split_pages(m)
+    _fault(m, """
+        mov r1, #0x30000000
+        add r1, r1, #0x1f00
+        add r1, r1, #0xf8
+        mov r2, #1
+        mov r3, #2
+        mov r4, #3
+        mov r5, #4
+        stmia r1!, {r2-r5}
+    """)
+    assert cpu.cp15_dfsr == 0x80F and cpu.cp15_dfar == 0x30002000  # permission, page, WnR
+    assert cpu.regs[14] == 0x101C + 8
+    assert m.read_word(0x6FF8) == 1 and m.read_word(0x6FFC) == 2
+    cpu.write_cpsr(0x1D3, 0xFFFFFFFF)
+    _fault(m, """
+        mov r1, #0x30000000
+        add r1, r1, #0x2f00
+        add r1, r1, #0xf8
+        mov r2, #9
+        ldmia r1!, {r2-r5}
+    """)
+    assert cpu.cp15_dfsr == 0x007 and cpu.cp15_dfar == 0x30003000  # translation, page
+    assert cpu.regs[1] == 0x30002FF8 and cpu.regs[2] == 9  # no writeback, no register loaded
+
+
 def test_domain_fault(m):
     mmu_on(m)
     m.word(0x8000 + 4 * 0x300, (3 << 10) | (5 << 5) | 2)  # domain 5: no access
