@@ -111,22 +111,19 @@ def _ldrd(ctx: Ctx, a, off: str) -> bool:
     base = _base(ctx, rn)
     new = ctx.tmp("n")
     ctx.emit(f"{new} = ({base} + {off}) & {M}" if a.u else f"{new} = ({base} - {off}) & {M}")
-    addr = ctx.tmp("a")
-    ctx.emit(f"{addr} = {new if a.p else base}")
-    addr2 = ctx.tmp("a")
-    ctx.emit(f"{addr2} = ({addr} + 4) & {M}")
+    addr = new if a.p else base
+    if not addr.isidentifier():
+        addr = ctx.tmp("a")
+        ctx.emit(f"{addr} = {base}")
     if a.load:
         v1, v2 = ctx.tmp("v"), ctx.tmp("v")
-        ctx.load(4, addr, v1, aligned=True)
-        ctx.load(4, addr2, v2, aligned=True)
+        ctx.load_words(addr, [v1, v2])
         if wback:
             ctx.w(rn, new)
         ctx.w(rt, v1)
         ctx.w(rt2, v2)
     else:
-        v1, v2 = ctx.r(rt), ctx.r(rt2)
-        ctx.store(4, addr, v1, aligned=True)
-        ctx.store(4, addr2, v2, aligned=True)
+        ctx.store_words(addr, [ctx.r(rt), ctx.r(rt2)])
         if wback:
             ctx.w(rn, new)
     return True
@@ -166,7 +163,7 @@ def trans_ldm(ctx: Ctx, a) -> bool:
         vals = [ctx.tmp("v") for _ in regs]
         ctx.load_words(a0, vals)
         if a.w:
-            ctx.w(rn, new)
+            ctx.w(rn, a0 if new == start else new)  # DB: the start is the new base
         if user_bank:
             ctx.sync()
             h = ctx.helper("set_user_reg", ctx.cpu.set_user_reg)
@@ -200,7 +197,7 @@ def trans_ldm(ctx: Ctx, a) -> bool:
             vals.append(val)
         ctx.store_words(a0, vals)
         if a.w:
-            ctx.w(rn, new)
+            ctx.w(rn, a0 if new == start else new)
     return True
 
 
