@@ -384,43 +384,42 @@ class Ctx:
         required, as for LDM) into ``dests``.  When they all lie in one page that hits
         the TLB, one lookup and one unpack read them; otherwise the slow path loads
         them one by one, in order, and a fault leaves ``dests`` unassigned."""
-        n = len(dests)
-        if n == 1 or self.key_hi & (1 << 33):  # big-endian data: the word at a time
-            for i, d in enumerate(dests):
-                ai = addr if i == 0 else self.tmp("a")
-                if i:
-                    self.emit(f"{ai} = ({addr} + {4 * i}) & 0xffffffff")
-                self.load(4, ai, d, user=user, aligned=True)
-            return
-        priv = "u" if (user or self.user) else "p"
-        tr = self.helper("tr" + priv, self.cpu.tlb_read[priv == "u"])
-        slow = self.helper("ldm" + priv, self.cpu.slow_load_words_fn(priv == "u"))
-        fn = self.helper(f"u32x{n}", _UNPACK_WORDS[n])
-        self.helper("ram", self.cpu.ram_view(1))
-        names = ", ".join(dests)
-        self.emit(f"try: {names} = {fn}(ram, {self._words_ref(addr, n, tr)})")
-        self.emit(f"except KeyError: {names} = {slow}({addr}, {n}, {self.idx})")
+        self._words(addr, dests, user, store=False)
 
     def store_words(self, addr: str, values: List[str], user: bool = False) -> None:
         """Emit stores of ``values`` (identifiers or constants) to consecutive words
         from ``addr`` (an identifier; word alignment required, as for STM); see
         ``load_words``.  A fault part way leaves the words before it written."""
-        n = len(values)
-        if n == 1 or self.key_hi & (1 << 33):
-            for i, v in enumerate(values):
+        self._words(addr, values, user, store=True)
+
+    def _words(self, addr: str, items: List[str], user: bool, store: bool) -> None:
+        n = len(items)
+        if n == 1 or self.key_hi & (1 << 33):  # big-endian data: the word at a time
+            for i, item in enumerate(items):
                 ai = addr if i == 0 else self.tmp("a")
                 if i:
                     self.emit(f"{ai} = ({addr} + {4 * i}) & 0xffffffff")
-                self.store(4, ai, v, user=user, aligned=True)
+                if store:
+                    self.store(4, ai, item, user=user, aligned=True)
+                else:
+                    self.load(4, ai, item, user=user, aligned=True)
             return
         priv = "u" if (user or self.user) else "p"
-        tw = self.helper("tw" + priv, self.cpu.tlb_write[priv == "u"])
-        slow = self.helper("stm" + priv, self.cpu.slow_store_words_fn(priv == "u"))
-        fn = self.helper(f"p32x{n}", _PACK_WORDS[n])
-        self.helper("ram", self.cpu.ram_view(1))
-        names = ", ".join(values)
-        self.emit(f"try: {fn}(ram, {self._words_ref(addr, n, tw)}, {names})")
-        self.emit(f"except KeyError: {slow}({addr}, ({names},), {self.idx})")
+        cpu = self.cpu
+        self.helper("ram", cpu.ram_view(1))
+        names = ", ".join(items)
+        if store:
+            tw = self.helper("tw" + priv, cpu.tlb_write[priv == "u"])
+            slow = self.helper("stm" + priv, cpu.slow_store_words_fn(priv == "u"))
+            fn = self.helper(f"p32x{n}", _PACK_WORDS[n])
+            self.emit(f"try: {fn}(ram, {self._words_ref(addr, n, tw)}, {names})")
+            self.emit(f"except KeyError: {slow}({addr}, ({names},), {self.idx})")
+        else:
+            tr = self.helper("tr" + priv, cpu.tlb_read[priv == "u"])
+            slow = self.helper("ldm" + priv, cpu.slow_load_words_fn(priv == "u"))
+            fn = self.helper(f"u32x{n}", _UNPACK_WORDS[n])
+            self.emit(f"try: {names} = {fn}(ram, {self._words_ref(addr, n, tr)})")
+            self.emit(f"except KeyError: {names} = {slow}({addr}, {n}, {self.idx})")
 
     @staticmethod
     def _words_ref(a: str, n: int, tlb: str) -> str:
