@@ -120,11 +120,12 @@ class CodeCache:
         cur = db.cursor()  # one cursor: each statement resets the one before
         try:
             cur.execute("BEGIN")
-            cur.executemany("INSERT OR IGNORE INTO block VALUES (?, ?)", list(pending.items()))
+            cur.executemany("INSERT OR IGNORE INTO block VALUES (?, ?)", pending.items())
             cur.execute("COMMIT")
-            cur.close()
         except Exception:
             self._failed, self._db = True, None
+        finally:
+            cur.close()
 
 
 def _query(db, sql: str, params: tuple = ()) -> list:

@@ -388,52 +388,38 @@ class MemoryAccessMixin:
                 raise self._bus_abort(e, va, True, idx) from None
             raise
 
+    # The slow paths blocks bind, one function per kind (a block binds it by name, and a
+    # name must always bind the same object: see translator.namespace).
     def slow_load_fn(self, size: int, user: bool, aligned: bool):
-        k = ("ld", size, user, aligned)
-        fn = self._slow_fns.get(k)
-        if fn is None:
-            lc = self.load_checked
+        lc = self.load_checked
 
-            def fn(va, idx):
-                return lc(va, size, idx, user, aligned)
-            self._slow_fns[k] = fn
-        return fn
+        def fn(va, idx):
+            return lc(va, size, idx, user, aligned)
+        return self._slow_fns.setdefault(("ld", size, user, aligned), fn)
 
     def slow_store_fn(self, size: int, user: bool, aligned: bool):
-        k = ("st", size, user, aligned)
-        fn = self._slow_fns.get(k)
-        if fn is None:
-            sc = self.store_checked
+        sc = self.store_checked
 
-            def fn(va, value, idx):
-                sc(va, value, size, idx, user, aligned)
-            self._slow_fns[k] = fn
-        return fn
+        def fn(va, value, idx):
+            sc(va, value, size, idx, user, aligned)
+        return self._slow_fns.setdefault(("st", size, user, aligned), fn)
 
     def slow_load_words_fn(self, user: bool):
         """LDM's slow path: ``fn(va, n, idx)`` loads ``n`` words from ``va`` upwards."""
-        k = ("ldm", user)
-        fn = self._slow_fns.get(k)
-        if fn is None:
-            lc = self.load_checked
+        lc = self.load_checked
 
-            def fn(va, n, idx):
-                return tuple([lc((va + 4 * i) & M32, 4, idx, user, True) for i in range(n)])
-            self._slow_fns[k] = fn
-        return fn
+        def fn(va, n, idx):
+            return tuple([lc((va + 4 * i) & M32, 4, idx, user, True) for i in range(n)])
+        return self._slow_fns.setdefault(("ldm", user), fn)
 
     def slow_store_words_fn(self, user: bool):
         """STM's slow path: ``fn(va, values, idx)`` stores the words from ``va`` upwards."""
-        k = ("stm", user)
-        fn = self._slow_fns.get(k)
-        if fn is None:
-            sc = self.store_checked
+        sc = self.store_checked
 
-            def fn(va, values, idx):
-                for i, v in enumerate(values):
-                    sc((va + 4 * i) & M32, v, 4, idx, user, True)
-            self._slow_fns[k] = fn
-        return fn
+        def fn(va, values, idx):
+            for i, v in enumerate(values):
+                sc((va + 4 * i) & M32, v, 4, idx, user, True)
+        return self._slow_fns.setdefault(("stm", user), fn)
 
     # --- exclusives ---------------------------------------------------------------------------
     def ldrex(self, va: int, size: int, idx: int) -> int:

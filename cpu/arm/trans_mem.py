@@ -157,13 +157,15 @@ def trans_ldm(ctx: Ctx, a) -> bool:
         new = f"({base} - {hex(4 * n)}) & {M}"
     a0 = ctx.tmp("a")
     ctx.emit(f"{a0} = {start}")
+    if new == start:  # decrement before: the first address is the new base
+        new = a0
     exc_return = user and a.load and 15 in regs
     user_bank = user and not exc_return
     if a.load:
         vals = [ctx.tmp("v") for _ in regs]
         ctx.load_words(a0, vals)
         if a.w:
-            ctx.w(rn, a0 if new == start else new)  # DB: the start is the new base
+            ctx.w(rn, new)
         if user_bank:
             ctx.sync()
             h = ctx.helper("set_user_reg", ctx.cpu.set_user_reg)
@@ -197,7 +199,7 @@ def trans_ldm(ctx: Ctx, a) -> bool:
             vals.append(val)
         ctx.store_words(a0, vals)
         if a.w:
-            ctx.w(rn, a0 if new == start else new)
+            ctx.w(rn, new)
     return True
 
 
