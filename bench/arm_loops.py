@@ -121,9 +121,9 @@ def enable_mmu(cpu, space) -> None:
     """Identity-map every 1 MiB section (client domain 0, AP=3), MMU on."""
     table = b"".join(struct.pack("<I", (i << 20) | (3 << 10) | 0x2) for i in range(4096))
     space.write_bytes(TTB, table)
-    cpu.cp15_ttbr0 = TTB
-    cpu.cp15_dacr = 1
-    cpu.cp15_sctlr |= 1
+    cpu.cp15.ttbr0 = TTB
+    cpu.cp15.dacr = 1
+    cpu.cp15.sctlr |= 1
     cpu.tlb_flush_all()
 
 

@@ -125,7 +125,7 @@ def arm_registers_text(cpu) -> str:
     flags = "".join(c if psr & b else "-" for c, b in
                     (("N", 1 << 31), ("Z", 1 << 30), ("C", 1 << 29), ("V", 1 << 28)))
     mode = psr & 0x1F
-    ns = "NS " if (getattr(cpu, "cp15_scr", 0) & 1) and mode != 0x16 else "S "
+    ns = "NS " if (getattr(getattr(cpu, "cp15", None), "scr", 0) & 1) and mode != 0x16 else "S "
     out.append(f"PSR={psr:08x} {flags} {'T' if psr & 0x20 else 'A'} {ns}"
                f"{_MODES.get(mode, '???')}{32 if psr & 0x10 else 26}")
     d = getattr(cpu, "vfp_d", None)

@@ -4,8 +4,8 @@ Each register is declared once in ``REGS``: its encoding (coproc, CRn, opc1, CRm
 opc2), kind and reset value.  Kinds:
 
 * ``const``: reads return ``reset`` (ID registers); writes UNDEF.
-* ``state``: stored in the CPU attribute ``cp15_<name>`` (declared as a qom
-  ``Field`` from this table, so it is reset and snapshotted); ``mask`` limits the
+* ``state``: stored in ``cpu.cp15.<name>`` (lower case), a field of the ``CP15``
+  object below (a QOM child of the CPU, so it is reset and snapshotted); ``mask`` limits the
   writable bits; ``write`` names an ``ARMCPU`` method called after a write (e.g.
   flushing the TLB), ``read`` one that computes the value.
 * ``op``: an operation (TLB/cache maintenance, V2P): ``write`` names the method
@@ -19,6 +19,8 @@ compiles to an attribute load/store.
 from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
+
+from pysystem.qom import Field, Object, register
 
 Key = Tuple[int, int, int, int, int]  # (cp, crn, opc1, crm, opc2)
 
@@ -37,7 +39,7 @@ class Reg:
 
     @property
     def attr(self) -> str:
-        return "cp15_" + self.name.lower()
+        return self.name.lower()
 
 
 def _c(name, crn, opc1, crm, opc2, value, user=""):
@@ -181,6 +183,17 @@ REGS = [
 
 BY_KEY: Dict[Key, Reg] = {r.key: r for r in REGS}
 STATE_REGS = [r for r in REGS if r.kind == "state"]
+
+
+@register
+class CP15(Object):
+    """The registers of REGS that hold state, one field each (``cpu.cp15.sctlr``...).
+
+    They are an object of their own, not attributes of the CPU, because PyPy stores an
+    instance's attributes as a dict once it has more than 80 (mapdict's limit), and
+    every ``cpu.X`` in translated code then becomes a dict lookup."""
+    TYPE = "arm-cp15"
+    STATE = tuple(Field(r.attr, "u32", r.reset, f"CP15 {r.name}") for r in STATE_REGS)
 
 
 def lookup(cp: int, crn: int, opc1: int, crm: int, opc2: int) -> Optional[Reg]:

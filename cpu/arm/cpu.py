@@ -82,10 +82,6 @@ class VirtualAccessError(Exception):
     """A debugger access to a virtual address that does not translate."""
 
 
-def _cp15_fields():
-    return tuple(Field(r.attr, "u32", r.reset, f"CP15 {r.name}") for r in cp15.STATE_REGS)
-
-
 @register
 class ARMCPU(MemoryAccessMixin, Device):
     TYPE = "cortex-a9-arm-cpu"
@@ -105,7 +101,6 @@ class ARMCPU(MemoryAccessMixin, Device):
         Field("r14_bank", "u32[7]", 0, "r14 per bank"),
         Field("fiq_regs", "u32[5]", 0, "r8-r12 of FIQ mode (when not in FIQ mode)"),
         Field("usr_regs", "u32[5]", 0, "r8-r12 of the other modes (when in FIQ mode)"),
-    ) + _cp15_fields() + (
         Field("vfp_d", "u64[32]", 0, "VFP d0-d31"),
         Field("fpscr", "u32", 0, "VFP status and control"),
         Field("fpexc", "u32", 0, "VFP exception register"),
@@ -127,6 +122,7 @@ class ARMCPU(MemoryAccessMixin, Device):
         self.address_space = None
         self.clock = None
         self.cpu_index = 0
+        self.cp15 = self.add_child("cp15", cp15.CP15())
         self.exit_request = False
         self.icount_end = 0  # the current run's end, read by blocks that loop
         self.NF = self.CF = self.VF = 0
@@ -157,6 +153,7 @@ class ARMCPU(MemoryAccessMixin, Device):
             self.clock = VirtualClock()
         self.cpu_index = self.mp_affinity & 0xFF
         self.attach_address_space(self.address_space)
+        self.cp15.realize()
         super().realize()
 
     @classmethod
@@ -175,7 +172,8 @@ class ARMCPU(MemoryAccessMixin, Device):
 
     def reset(self) -> None:
         super().reset()
-        self.cp15_sctlr = 0x00C50078 | ((1 << 13) if self.reset_hivecs else 0)
+        self.cp15.reset()
+        self.cp15.sctlr = 0x00C50078 | ((1 << 13) if self.reset_hivecs else 0)
         self.cpsr = 0x1D3
         self.regs[15] = 0xFFFF0000 if self.reset_hivecs else 0
         self.halted = bool(self.start_powered_off)
@@ -369,7 +367,7 @@ class ARMCPU(MemoryAccessMixin, Device):
         return 0x80000000 | (self.mp_affinity & 0xFFFFFF)
 
     def read_ccsidr(self, key) -> int:
-        return 0x200FE019 if self.cp15_csselr & 1 else 0xE00FE019
+        return 0x200FE019 if self.cp15.csselr & 1 else 0xE00FE019
 
     def read_cbar(self, key) -> int:
         return self.reset_cbar
@@ -389,10 +387,10 @@ class ARMCPU(MemoryAccessMixin, Device):
     def _ats(self, va: int, access: int, user: bool) -> None:
         try:
             pa = mmu.translate(self, va, access, user)[0]
-            self.cp15_par = pa & 0xFFFFF000
+            self.cp15.par = pa & 0xFFFFF000
         except MMUFault as f:
             fsr = f.fsr()
-            self.cp15_par = 1 | ((fsr & 0xF) << 1) | (((fsr >> 10) & 1) << 5)
+            self.cp15.par = 1 | ((fsr & 0xF) << 1) | (((fsr >> 10) & 1) << 5)
 
     def ats_cpr(self, key, va) -> None:
         self._ats(va, mmu.READ, False)
@@ -429,7 +427,7 @@ class ARMCPU(MemoryAccessMixin, Device):
             return self.pminten
         if name == "PMCCNTR":
             return self._ccnt()
-        sel = self.cp15_pmselr
+        sel = self.cp15.pmselr
         if sel < 6:
             return (self.pmevtyper if name == "PMXEVTYPER" else self.pmevcntr)[sel]
         if sel == 31 and name == "PMXEVTYPER":
@@ -461,7 +459,7 @@ class ARMCPU(MemoryAccessMixin, Device):
         elif name == "PMCCNTR":
             self._set_ccnt(v)
         else:
-            sel = self.cp15_pmselr
+            sel = self.cp15.pmselr
             if sel < 6:
                 (self.pmevtyper if name == "PMXEVTYPER" else self.pmevcntr)[sel] = v
 
@@ -501,13 +499,13 @@ class ARMCPU(MemoryAccessMixin, Device):
             mode, offset, lr, mask = MON, 0x08, pc + size, CPSR_A | CPSR_I | CPSR_F
         elif excp in (EXCP_PREFETCH_ABORT, EXCP_BKPT):
             mode, offset, lr, mask = ABT, 0x0C, pc + 4, CPSR_A | CPSR_I
-            self.cp15_ifsr = fsr if excp == EXCP_PREFETCH_ABORT else FSR_DEBUG
+            self.cp15.ifsr = fsr if excp == EXCP_PREFETCH_ABORT else FSR_DEBUG
             if excp == EXCP_PREFETCH_ABORT:
-                self.cp15_ifar = far
+                self.cp15.ifar = far
         elif excp == EXCP_DATA_ABORT:
             mode, offset, lr, mask = ABT, 0x10, pc + 8, CPSR_A | CPSR_I
-            self.cp15_dfsr = fsr
-            self.cp15_dfar = far
+            self.cp15.dfsr = fsr
+            self.cp15.dfar = far
         elif excp == EXCP_IRQ:
             mode, offset, lr, mask = IRQ, 0x18, pc + 4, CPSR_A | CPSR_I
         elif excp == EXCP_FIQ:
@@ -529,15 +527,15 @@ class ARMCPU(MemoryAccessMixin, Device):
         self.regs[14] = lr & M32
         self.cpsr_aif |= mask
         self.itstate = 0
-        sctlr = self.cp15_sctlr
+        sctlr = self.cp15.sctlr
         self.thumb = (sctlr >> 30) & 1
         self.cpsr_e = (sctlr >> 25) & 1
         if mode == MON:
-            base = self.cp15_mvbar
+            base = self.cp15.mvbar
         elif sctlr & (1 << 13):
             base = 0xFFFF0000
         else:
-            base = self.cp15_vbar
+            base = self.cp15.vbar
         self.regs[15] = (base + offset) & M32
         self.halted = False
 

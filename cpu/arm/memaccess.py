@@ -341,7 +341,7 @@ class MemoryAccessMixin:
     def _check_align(self, va: int, size: int, aligned: bool, write: bool, idx: int) -> bool:
         """Raise an alignment fault if needed; True if the access is unaligned but allowed."""
         if va & (size - 1):
-            if aligned or self.cp15_sctlr & 2:
+            if aligned or self.cp15.sctlr & 2:
                 raise DataAbort(idx, FSR_ALIGNMENT | (FSR_WNR if write else 0), va)
             return True
         return False

@@ -47,17 +47,17 @@ def _read_desc(cpu, addr: int, fs: int, domain: int = 0) -> int:
 
 def walk(cpu, va: int) -> Tuple[int, int, int, int, int]:
     """The descriptor for ``va``: (pa, ap, domain, xn, size); MMUFault if none."""
-    ttbcr = cpu.cp15_ttbcr
+    ttbcr = cpu.cp15.ttbcr
     n = ttbcr & 7
     if n and (va >> (32 - n)):
         if ttbcr & 0x20:
             raise MMUFault(FSR_TRANSLATION_SECTION)
-        l1 = (cpu.cp15_ttbr1 & 0xFFFFC000) | ((va >> 18) & 0x3FFC)
+        l1 = (cpu.cp15.ttbr1 & 0xFFFFC000) | ((va >> 18) & 0x3FFC)
     else:
         if ttbcr & 0x10:
             raise MMUFault(FSR_TRANSLATION_SECTION)
         base_mask = ~((1 << (14 - n)) - 1) & 0xFFFFFFFF
-        l1 = (cpu.cp15_ttbr0 & base_mask) | ((va >> 18) & (0x3FFC >> n))
+        l1 = (cpu.cp15.ttbr0 & base_mask) | ((va >> 18) & (0x3FFC >> n))
     desc = _read_desc(cpu, l1, FSR_EXT_WALK_L1)
     kind = desc & 3
     domain = (desc >> 5) & 0xF
@@ -83,16 +83,16 @@ def walk(cpu, va: int) -> Tuple[int, int, int, int, int]:
 def translate(cpu, va: int, access: int, user: bool) -> Tuple[int, bool, int]:
     """Physical address for ``va``, whether the page is writable at this privilege, and
     the mapping's size."""
-    if not cpu.cp15_sctlr & 1:
+    if not cpu.cp15.sctlr & 1:
         return va, True, 0x1000
     pa, ap, domain, xn, size = walk(cpu, va)
     is_page = size <= 0x10000
-    dom = (cpu.cp15_dacr >> (2 * domain)) & 3
+    dom = (cpu.cp15.dacr >> (2 * domain)) & 3
     if dom == 3:
         return pa, True, size
     if dom != 1:
         raise MMUFault(FSR_DOMAIN_PAGE if is_page else FSR_DOMAIN_SECTION, domain)
-    if cpu.cp15_sctlr & (1 << 29):  # AFE: AP[0] is the access flag
+    if cpu.cp15.sctlr & (1 << 29):  # AFE: AP[0] is the access flag
         if not ap & 1:
             raise MMUFault(FSR_ACCESS_PAGE if is_page else FSR_ACCESS_SECTION, domain)
         pr, pw, ur, uw = _AP_AFE[ap >> 1]

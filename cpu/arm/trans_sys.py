@@ -163,7 +163,7 @@ def trans_mrc(ctx: Ctx, a) -> bool:
         h = ctx.helper("cp_" + reg.read, getattr(ctx.cpu, reg.read))
         expr = f"{h}({reg.key!r})"
     else:
-        expr = f"cpu.{reg.attr}"
+        expr = f"cpu.cp15.{reg.attr}"
     if a.rt == 15:
         # APSR_nzcv form: the top four bits go to the flags
         t = ctx.tmp("v")
@@ -187,9 +187,9 @@ def trans_mcr(ctx: Ctx, a) -> bool:
     v = ctx.r(a.rt)
     if reg.kind == "state":
         if reg.mask != 0xFFFFFFFF:
-            ctx.emit(f"cpu.{reg.attr} = {v} & {hex(reg.mask)}")
+            ctx.emit(f"cpu.cp15.{reg.attr} = {v} & {hex(reg.mask)}")
         else:
-            ctx.emit(f"cpu.{reg.attr} = {v}")
+            ctx.emit(f"cpu.cp15.{reg.attr} = {v}")
     if reg.write:
         h = ctx.helper("cp_" + reg.write, getattr(ctx.cpu, reg.write))
         ctx.sync()

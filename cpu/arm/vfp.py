@@ -65,10 +65,10 @@ _MON = 0x16
 
 def access_ok(cpu, user: bool, need_en: bool = True) -> bool:
     """May the current mode use cp10/cp11 now (CPACR, NSACR, and FPEXC.EN if ``need_en``)?"""
-    cp10 = (cpu.cp15_cpacr >> 20) & 3
+    cp10 = (cpu.cp15.cpacr >> 20) & 3
     if cp10 == 0 or cp10 == 2 or (cp10 == 1 and user):
         return False
-    if cpu.cp15_scr & 1 and cpu.mode != _MON and not (cpu.cp15_nsacr >> 10) & 1:
+    if cpu.cp15.scr & 1 and cpu.mode != _MON and not (cpu.cp15.nsacr >> 10) & 1:
         return False
     return not need_en or bool(cpu.fpexc & FPEXC_EN)
 

@@ -142,7 +142,7 @@ class VFPPair(Pair):
 
     def __init__(self):
         super().__init__()
-        self.cpu.cp15_cpacr = 0x00F00000
+        self.cpu.cp15.cpacr = 0x00F00000
         self.cpu.fpexc = 0x40000000
         self.uc.reg_write(A.UC_ARM_REG_C1_C0_2, 0x00F00000)
         self.uc.reg_write(A.UC_ARM_REG_FPEXC, 0x40000000)

@@ -66,4 +66,4 @@ class Machine:
         """Map every 1 MiB section to itself (AP, domain), TTBR0 = table."""
         for i in range(4096):
             self.word(table + 4 * i, (i << 20) | ((ap & 3) << 10) | ((ap >> 2) << 15) | (domain << 5) | 2)
-        self.cpu.cp15_ttbr0 = table
+        self.cpu.cp15.ttbr0 = table

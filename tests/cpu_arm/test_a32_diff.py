@@ -63,7 +63,7 @@ def _campaign(seed, sequences, length, mmu=False):
     pair = Pair()
     if mmu:
         assert not pair.enable_mmu()
-        assert pair.cpu.cp15_sctlr & 1
+        assert pair.cpu.cp15.sctlr & 1
     rng = random.Random(seed)
     for s in range(sequences):
         insns = random_program(rng, length, CODE_BASE)

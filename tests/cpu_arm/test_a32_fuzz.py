@@ -29,7 +29,7 @@ def test_random_words_never_break_the_translator(thumb):
             cpu.regs[i] = 0x2000 + 4 * rng.randrange(256)
         cpu.regs[13] = 0x8000
         cpu.regs[15] = 0x1000
-        cpu.cp15_sctlr = 0x00C50078
+        cpu.cp15.sctlr = 0x00C50078
         cpu.tlb_flush_all()
         cpu.run(64)
         assert cpu.mode in (0x10, 0x11, 0x12, 0x13, 0x16, 0x17, 0x1B, 0x1F)

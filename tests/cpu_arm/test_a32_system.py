@@ -95,7 +95,7 @@ def test_data_abort_on_bus_error(m):
     cpu.regs[15] = 0x1000
     m.run_to(0x10)
     assert cpu.mode == ABT and cpu.regs[14] == 0x1008 + 8
-    assert cpu.cp15_dfsr == 0x1008 and cpu.cp15_dfar == 0x20000004
+    assert cpu.cp15.dfsr == 0x1008 and cpu.cp15.dfar == 0x20000004
     assert cpu.regs[0] == 1  # precise: the load did not happen
     assert cpu.cpsr & 0x1C0 == 0x1C0
 
@@ -105,7 +105,7 @@ def test_data_abort_on_bus_error_store_sets_wnr(m):
     m.load(0x1000, "mov r1, #0x20000000\n str r0, [r1]")
     cpu.regs[15] = 0x1000
     m.run_to(0x10)
-    assert cpu.cp15_dfsr == 0x1808 and cpu.cp15_dfar == 0x20000000
+    assert cpu.cp15.dfsr == 0x1808 and cpu.cp15.dfar == 0x20000000
 
 
 def test_prefetch_abort_on_bus_error(m):
@@ -114,7 +114,7 @@ def test_prefetch_abort_on_bus_error(m):
     cpu.regs[15] = 0x1000
     m.run_to(0x0C)
     assert cpu.mode == ABT and cpu.regs[14] == 0x20000004
-    assert cpu.cp15_ifsr == 0x1008 and cpu.cp15_ifar == 0x20000000
+    assert cpu.cp15.ifsr == 0x1008 and cpu.cp15.ifar == 0x20000000
 
 
 def test_bkpt_is_a_prefetch_abort(m):
@@ -122,7 +122,7 @@ def test_bkpt_is_a_prefetch_abort(m):
     m.load(0x1000, "bkpt #1")
     cpu.regs[15] = 0x1000
     m.run_to(0x0C)
-    assert cpu.regs[14] == 0x1004 and cpu.cp15_ifsr == 0x2
+    assert cpu.regs[14] == 0x1004 and cpu.cp15.ifsr == 0x2
 
 
 def test_irq_entry_and_return(m):
@@ -244,12 +244,12 @@ def test_srs_rfe(m):
 
 def test_high_vectors_and_vbar(m):
     cpu = m.cpu
-    cpu.cp15_vbar = 0x4000
+    cpu.cp15.vbar = 0x4000
     m.load(0x1000, "svc #0")
     cpu.regs[15] = 0x1000
     cpu.single_step()
     assert cpu.regs[15] == 0x4008
-    cpu.cp15_sctlr |= 1 << 13
+    cpu.cp15.sctlr |= 1 << 13
     cpu.write_cpsr(0x1D3, 0xFFFFFFFF)
     cpu.regs[15] = 0x1000
     cpu.single_step()
@@ -304,8 +304,8 @@ def test_user_mode_cannot_read_privileged_cp15(m):
 
 def mmu_on(m, **kw):
     m.identity_sections(**kw)
-    m.cpu.cp15_dacr = 1  # domain 0 client
-    m.cpu.cp15_sctlr |= 1
+    m.cpu.cp15.dacr = 1  # domain 0 client
+    m.cpu.cp15.sctlr |= 1
     m.cpu.tlb_flush_all()
 
 
@@ -384,7 +384,7 @@ def test_translation_fault_section(m):
     m.word(0x8000 + 4 * 0x300, 0)
     m.cpu.tlb_flush_all()
     _fault(m, "mov r1, #0x30000000\n ldr r0, [r1, #0x10]")
-    assert m.cpu.cp15_dfsr == 0x005 and m.cpu.cp15_dfar == 0x30000010
+    assert m.cpu.cp15.dfsr == 0x005 and m.cpu.cp15.dfar == 0x30000010
 
 
 def test_small_pages_and_page_faults(m):
@@ -395,7 +395,7 @@ def test_small_pages_and_page_faults(m):
     m.word(0xA000 + 4 * 0, 0x00002000 | (3 << 4) | 2)        # page 0 -> PA 0x2000, RW
     m.word(0xA000 + 4 * 1, 0x00003000 | (1 << 9) | (1 << 4) | 2)  # page 1: APX=1 AP=01: priv RO
     m.word(0xA000 + 4 * 2, 0)                                  # page 2: fault
-    cpu.cp15_dacr = 1 | (1 << 4)  # domains 0 and 2 client
+    cpu.cp15.dacr = 1 | (1 << 4)  # domains 0 and 2 client
     cpu.tlb_flush_all()
     m.word(0x2010, 0xCAFE)
     m.load(0x1000, "mov r1, #0x30000000\n ldr r0, [r1, #0x10]")
@@ -403,10 +403,10 @@ def test_small_pages_and_page_faults(m):
     m.run_to(0x1008)
     assert cpu.regs[0] == 0xCAFE
     _fault(m, "mov r1, #0x30000000\n add r1, r1, #0x2000\n ldr r0, [r1]")
-    assert cpu.cp15_dfsr == 0x027 and cpu.cp15_dfar == 0x30002000  # translation, page, domain 2
+    assert cpu.cp15.dfsr == 0x027 and cpu.cp15.dfar == 0x30002000  # translation, page, domain 2
     cpu.write_cpsr(0x1D3, 0xFFFFFFFF)
     _fault(m, "mov r1, #0x30000000\n add r1, r1, #0x1000\n str r0, [r1, #4]")
-    assert cpu.cp15_dfsr == 0x82F and cpu.cp15_dfar == 0x30001004  # permission, page, WnR
+    assert cpu.cp15.dfsr == 0x82F and cpu.cp15.dfar == 0x30001004  # permission, page, WnR
 
 
 def _split_pages(m):
@@ -465,7 +465,7 @@ def test_stm_faulting_in_its_second_page_has_written_the_first(m):
         mov r5, #4
         stmia r1!, {r2-r5}
     """)
-    assert cpu.cp15_dfsr == 0x80F and cpu.cp15_dfar == 0x30002000  # permission, page, WnR
+    assert cpu.cp15.dfsr == 0x80F and cpu.cp15.dfar == 0x30002000  # permission, page, WnR
     assert cpu.regs[14] == 0x101C + 8
     assert m.read_word(0x6FF8) == 1 and m.read_word(0x6FFC) == 2
     cpu.write_cpsr(0x1D3, 0xFFFFFFFF)
@@ -476,7 +476,7 @@ def test_stm_faulting_in_its_second_page_has_written_the_first(m):
         mov r2, #9
         ldmia r1!, {r2-r5}
     """)
-    assert cpu.cp15_dfsr == 0x007 and cpu.cp15_dfar == 0x30003000  # translation, page
+    assert cpu.cp15.dfsr == 0x007 and cpu.cp15.dfar == 0x30003000  # translation, page
     assert cpu.regs[1] == 0x30002FF8 and cpu.regs[2] == 9  # no writeback, no register loaded
 
 
@@ -485,13 +485,13 @@ def test_domain_fault(m):
     m.word(0x8000 + 4 * 0x300, (3 << 10) | (5 << 5) | 2)  # domain 5: no access
     m.cpu.tlb_flush_all()
     _fault(m, "mov r1, #0x30000000\n ldr r0, [r1]")
-    assert m.cpu.cp15_dfsr == 0x059
+    assert m.cpu.cp15.dfsr == 0x059
 
 
 def test_manager_domain_ignores_permissions(m):
     mmu_on(m)
     m.word(0x8000 + 4 * 0x300, (5 << 5) | 2)  # AP=0: no access for clients
-    m.cpu.cp15_dacr = 1 | (3 << 10)            # domain 5 manager
+    m.cpu.cp15.dacr = 1 | (3 << 10)            # domain 5 manager
     m.cpu.tlb_flush_all()
     m.load(0x1000, "mov r1, #0x30000000\n mov r0, #9\n add r1, r1, #0x2000\n str r0, [r1]")
     m.cpu.regs[15] = 0x1000
@@ -503,7 +503,7 @@ def test_permission_fault_user_on_privileged_section(m):
     cpu = m.cpu
     mmu_on(m, ap=1)  # priv RW, user none
     _fault(m, "mov r1, #0x2000\n ldrt r0, [r1]")
-    assert cpu.cp15_dfsr == 0x00D and cpu.cp15_dfar == 0x2000
+    assert cpu.cp15.dfsr == 0x00D and cpu.cp15.dfar == 0x2000
 
 
 def test_alignment_fault_when_sctlr_a(m):
@@ -514,26 +514,26 @@ def test_alignment_fault_when_sctlr_a(m):
     m.word(0x2004, 0x88776655)
     m.run_to(0x1008)
     assert cpu.regs[0] == 0x55443322  # unaligned load allowed with SCTLR.A = 0
-    cpu.cp15_sctlr |= 2
+    cpu.cp15.sctlr |= 2
     cpu.tlb_flush_all()
     _fault(m, "mov r1, #0x2001\n ldr r0, [r1]")
-    assert cpu.cp15_dfsr == 0x001 and cpu.cp15_dfar == 0x2001
+    assert cpu.cp15.dfsr == 0x001 and cpu.cp15.dfar == 0x2001
 
 
 def test_ldrd_and_ldm_need_alignment(m):
     cpu = m.cpu
     _fault(m, "mov r1, #0x2002\n ldrd r2, r3, [r1]")
-    assert cpu.cp15_dfsr == 0x001 and cpu.cp15_dfar == 0x2002
+    assert cpu.cp15.dfsr == 0x001 and cpu.cp15.dfar == 0x2002
 
 
 def test_access_flag_fault_with_afe(m):
     cpu = m.cpu
     mmu_on(m)
-    cpu.cp15_sctlr |= 1 << 29
+    cpu.cp15.sctlr |= 1 << 29
     m.word(0x8000 + 4 * 0x300, (2 << 10) | 2)  # AP[0] = 0: access flag clear
     cpu.tlb_flush_all()
     _fault(m, "mov r1, #0x30000000\n ldr r0, [r1]")
-    assert cpu.cp15_dfsr == 0x003
+    assert cpu.cp15.dfsr == 0x003
 
 
 def test_prefetch_abort_on_xn(m):
@@ -542,7 +542,7 @@ def test_prefetch_abort_on_xn(m):
     m.word(0x8000 + 4 * 0x300, (3 << 10) | (1 << 4) | 2)  # XN, maps PA 0
     cpu.tlb_flush_all()
     _fault(m, "ldr r0, =0x30002000\n bx r0", vector=0x0C)
-    assert cpu.cp15_ifsr == 0x00D and cpu.cp15_ifar == 0x30002000 and cpu.regs[14] == 0x30002004
+    assert cpu.cp15.ifsr == 0x00D and cpu.cp15.ifar == 0x30002000 and cpu.regs[14] == 0x30002004
 
 
 def test_ats1cpr_writes_par(m):
@@ -811,7 +811,7 @@ def test_exec_and_in_asm_logging(m, monkeypatch):
 
 def test_smc_enters_monitor_mode(m):
     cpu = m.cpu
-    cpu.cp15_mvbar = 0x3000
+    cpu.cp15.mvbar = 0x3000
     m.word(0x1000, 0xE1600070)  # smc #0 (keystone lacks the feature)
     cpu.regs[15] = 0x1000
     cpu.single_step()
@@ -880,7 +880,7 @@ def test_load_to_pc_interworks(m):
 
 def test_exception_entry_in_thumb_with_sctlr_te(m):
     cpu = m.cpu
-    cpu.cp15_sctlr |= 1 << 30
+    cpu.cp15.sctlr |= 1 << 30
     m.load(0x1000, "svc #0")
     cpu.regs[15] = 0x1000
     cpu.run(1)
@@ -890,7 +890,7 @@ def test_exception_entry_in_thumb_with_sctlr_te(m):
 def test_exception_loop_returns(m):
     """A vector that faults itself makes no progress; run() must still return."""
     cpu = m.cpu
-    cpu.cp15_vbar = 0x20000000  # nothing there: every vector fetch aborts
+    cpu.cp15.vbar = 0x20000000  # nothing there: every vector fetch aborts
     m.load(0x1000, "udf #0")
     cpu.regs[15] = 0x1000
     assert cpu.run(1000) == 0

@@ -334,8 +334,8 @@ def test_32bit_instruction_straddling_an_unmapped_page(m, before):
     m.identity_sections()
     m.word(0x8000 + 4 * 0x300, 0x00000C02)      # VA 0x300xxxxx -> PA 0x000xxxxx
     m.word(0x8000 + 4 * 0x301, 0)               # VA 0x301xxxxx: translation fault
-    cpu.cp15_dacr = 1
-    cpu.cp15_sctlr |= 1
+    cpu.cp15.dacr = 1
+    cpu.cp15.sctlr |= 1
     cpu.tlb_flush_all()
     insn = 0x000FFFFE - 2 * before               # the last halfword(s) of PA section 0
     code = b"\x01\x30" * before + bytes.fromhex("4ff0")   # adds r0, #1 ...; mov.w r5, #1 (1st half)
@@ -345,7 +345,7 @@ def test_32bit_instruction_straddling_an_unmapped_page(m, before):
     cpu.regs[15] = 0x30000000 + insn
     cpu.run(50)
     assert cpu.mode == ABT and cpu.regs[15] == 0x0C
-    assert cpu.cp15_ifsr == 0x005 and cpu.cp15_ifar == 0x30100000
+    assert cpu.cp15.ifsr == 0x005 and cpu.cp15.ifar == 0x30100000
     assert cpu.regs[14] == 0x300FFFFE + 4 and cpu.regs[0] == before
     # map the second page (to PA section 0 again: mov.w's second halfword at PA 0)
     m.word(0, 0x0501)
@@ -367,7 +367,7 @@ def test_bkpt_is_unconditional_in_it_block(m):
 
 def test_smc_t32_enters_monitor_mode(m):
     cpu = m.cpu
-    cpu.cp15_mvbar = 0x3000
+    cpu.cp15.mvbar = 0x3000
     m.space.write_bytes(CODE, bytes.fromhex("00bff7f70080"))   # nop; smc #7
     cpu.cpsr = cpu.cpsr | 0x20
     cpu.regs[15] = CODE

@@ -86,7 +86,7 @@ def run_ours(pair, insns, cpsr=0x1D3, fpexc=0x40000000, cpacr=0x00F00000, regs=N
     for addr, code in (vectors or {}).items():
         space.write_bytes(addr, code_bytes(code))
     space.write_bytes(CODE_BASE, code_bytes(list(insns) + [B_SELF]))
-    cpu.cp15_cpacr = cpacr
+    cpu.cp15.cpacr = cpacr
     cpu.fpexc = fpexc
     cpu.cpsr = cpsr
     for i, v in enumerate(regs or []):
@@ -266,15 +266,15 @@ def test_cpacr_written_by_mcr_takes_effect(pair):
 def test_nsacr_in_non_secure_state(pair):
     """ARM ARM B4.1.111: in the Non-secure state cp10 needs NSACR.CP10 too."""
     cpu = pair.cpu
-    cpu.cp15_scr = 1          # NS
-    cpu.cp15_nsacr = 0
+    cpu.cp15.scr = 1          # NS
+    cpu.cp15.nsacr = 0
     cpu = run_ours(pair, [NOP, vadd(0, 0, 1, 2)])
     _undef_at(cpu, 1)
-    cpu.cp15_nsacr = 0xC00    # CP10 | CP11
+    cpu.cp15.nsacr = 0xC00    # CP10 | CP11
     cpu = run_ours(pair, [NOP, vadd(0, 0, 1, 2)])
     assert cpu.regs[15] == CODE_BASE + 8
-    cpu.cp15_scr = 0
-    cpu.cp15_nsacr = 0
+    cpu.cp15.scr = 0
+    cpu.cp15.nsacr = 0
     cpu = run_ours(pair, [NOP, vadd(0, 0, 1, 2)])     # Secure: NSACR does not apply
     assert cpu.regs[15] == CODE_BASE + 8
 
@@ -334,8 +334,8 @@ def test_unaligned_vldr_vstr_faults(pair, sz, l):
     code = set_reg(1, addr) + [vldr(sz, 0, 1, 0, l=l)]
     cpu = run_ours(pair, code)
     assert cpu.mode == ABT and cpu.regs[15] == 0x10
-    assert cpu.cp15_dfar == addr
-    assert cpu.cp15_dfsr & 0x40F == 0x1 and bool(cpu.cp15_dfsr & 0x800) == (not l)
+    assert cpu.cp15.dfar == addr
+    assert cpu.cp15.dfsr & 0x40F == 0x1 and bool(cpu.cp15.dfsr & 0x800) == (not l)
 
 
 # --- results compared with Unicorn ---------------------------------------------------------------

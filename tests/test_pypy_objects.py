@@ -1,0 +1,42 @@
+"""The machine's objects keep the attribute layout PyPy's JIT is fast with.
+
+PyPy stores an instance's attributes in a "map" (like a C struct: the JIT reads one at
+a fixed offset) until the instance has more than 80 of them; then it turns them into a
+dict, and every ``obj.attr`` in JIT code becomes a hash lookup by name.  Translated
+blocks read and write ``cpu.NF`` and friends on every call, so one object past the
+limit cost the decompressor a third of its speed.  This runs in the interpreter the
+guests boot under (PyPy in CI) and is skipped when that is not PyPy.
+"""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.guest_session import guest_python
+
+_CHECK = """
+import sys
+try:
+    import __pypy__
+except ImportError:
+    sys.exit(77)
+import pysystem.machines.vexpress as vexpress
+m = vexpress.VexpressA9()
+m.set_prop("ram-size", 16 << 20)
+m.realize()
+m.reset()
+m.cpus[0].run(20000)   # translate and run a little: some attributes are made lazily
+bad = [f"{o.path} ({type(o).__name__}): {len(vars(o))} attributes, {__pypy__.strategy(vars(o))}"
+       for o in m.walk() if __pypy__.strategy(vars(o)) != "MapDictStrategy"]
+print("\\n".join(bad))
+sys.exit(1 if bad else 0)
+"""
+
+
+def test_every_object_of_the_board_keeps_its_attributes_in_a_map():
+    out = subprocess.run([guest_python(), "-c", _CHECK], capture_output=True, text=True,
+                         timeout=300)
+    if out.returncode == 77:
+        pytest.skip("the guest interpreter is not PyPy")
+    assert out.returncode == 0, out.stdout + out.stderr
