@@ -69,7 +69,7 @@ def shift_imm(ctx: Ctx, rm: int, shtype: int, shimm: int, want_carry: bool):
 def shift_reg(ctx: Ctx, rm: int, shtype: int, rs: int, want_carry: bool):
     """(value, carry) of ``rm`` shifted by the bottom byte of ``rs`` (emits temporaries)."""
     v = ctx.r(rm)
-    s = ctx.tmp("s")
+    s = ctx.tmp("sh")
     ctx.emit(f"{s} = {ctx.r(rs)} & 0xff")
     if want_carry:
         ctx.use_flags("c")
@@ -85,7 +85,7 @@ def shift_reg(ctx: Ctx, rm: int, shtype: int, rs: int, want_carry: bool):
         val = f"({sx} >> {s}) & {M}"
         carry = f"(({sx} >> ({s} - 1)) & 1) if {s} else cf"
     else:
-        s2 = ctx.tmp("s")
+        s2 = ctx.tmp("sh")
         ctx.emit(f"{s2} = {s} & 31")
         t = ctx.tmp("v")
         ctx.emit(f"{t} = (({v} >> {s2}) | ({v} << (32 - {s2}))) & {M} if {s2} else {v}")
@@ -266,7 +266,7 @@ def trans_mull(ctx: Ctx, a) -> bool:
         ctx.emit(f"{t} = {_signed(ctx, a.rn)} * {_signed(ctx, a.rm)}")
         lo, hi = f"({t} & {M})", f"({t} >> 32)"
     if a.acc:
-        s = ctx.tmp("s")
+        s = ctx.tmp("sh")
         ctx.emit(f"{s} = {lo} + {ctx.r(a.rdlo)}")
         lo, hi = f"({s} & {M})", f"({hi} + {ctx.r(a.rdhi)} + ({s} >> 32))"
     tl, th = ctx.tmp("l"), ctx.tmp("h")
@@ -283,7 +283,7 @@ def trans_umaal(ctx: Ctx, a) -> bool:
     if 15 in (a.rdlo, a.rdhi, a.rn, a.rm) or a.rdlo == a.rdhi:
         return False
     lo, hi = _mul64(ctx, ctx.r(a.rn), ctx.r(a.rm))
-    s = ctx.tmp("s")
+    s = ctx.tmp("sh")
     ctx.emit(f"{s} = {lo} + {ctx.r(a.rdhi)} + {ctx.r(a.rdlo)}")
     th = ctx.tmp("h")
     ctx.emit(f"{th} = ({hi} + ({s} >> 32)) & {M}")

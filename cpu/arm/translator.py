@@ -75,6 +75,8 @@ _PACK = {size: _struct.Struct(fmt).pack_into for size, fmt in {1: "B", 2: "<H", 
 # LDM/STM of n registers in one page: n words at once (both interpreters)
 _UNPACK_WORDS = {n: _struct.Struct(f"<{n}I").unpack_from for n in range(2, 17)}
 _PACK_WORDS = {n: _struct.Struct(f"<{n}I").pack_into for n in range(2, 17)}
+# names of helpers that are a prefix and a number: temporaries must not look like them
+_HELPER_PREFIXES = ("u", "s", "m", "pack")
 _FLAG_WRITE = re.compile(r"\b[nzcv]f\s*=(?!=)")
 
 
@@ -171,6 +173,9 @@ class Ctx:
         self.indent -= 1
 
     def tmp(self, prefix: str = "t") -> str:
+        """A new local: ``prefix`` and a number.  Helpers are locals too (``u8``, ``s16``,
+        ``pack32``...), so a prefix must not be one of theirs."""
+        assert prefix not in _HELPER_PREFIXES, prefix
         self.ntmp += 1
         return f"{prefix}{self.ntmp}"
 
