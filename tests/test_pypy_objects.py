@@ -3,8 +3,8 @@
 PyPy stores an instance's attributes in a "map" (like a C struct: the JIT reads one at
 a fixed offset) until the instance has more than 80 of them; then it turns them into a
 dict, and every ``obj.attr`` in JIT code becomes a hash lookup by name.  Translated
-blocks read and write ``cpu.NF`` and friends on every call, so one object past the
-limit cost the decompressor a third of its speed.  This runs in the interpreter the
+blocks read and write ``cpu.NF`` and friends on every call, so the CPU past the
+limit made the whole boot 13-15% slower.  This runs in the interpreter the
 guests boot under (PyPy in CI) and is skipped when that is not PyPy.
 """
 from __future__ import annotations

@@ -572,7 +572,7 @@ def _version() -> bytes:
     if _VERSION is None:
         import glob
         import os
-        h = [b"pypy" if PYPY else b"cpython", str(MAX_INSNS).encode(), str(MAX_SKIP).encode()]
+        h = [str(MAX_INSNS).encode(), str(MAX_SKIP).encode()]
         for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "*.py"))):
             with open(path, "rb") as f:
                 h.append(f.read())
@@ -582,12 +582,14 @@ def _version() -> bytes:
 
 def _block_ident(cpu, key: int, phys: int, max_insns: int) -> Optional[bytes]:
     """The disk cache's ident of a block: its key, its code page's bytes (None when the
-    page is not all RAM or ROM), the translator."""
+    page is not all RAM or ROM), the translator and the form of code it generates (PyPy's
+    or CPython's)."""
     rb = cpu.address_space.ram_block(phys & ~0xFFF)
     if rb is None or rb[2] < 0x1000:
         return None
     data, off, _ = rb
-    return codecache.ident(_version(), key.to_bytes(8, "little"),
+    form = b"pypy" if PYPY else b"cpython"  # read here: tests switch it (harness.py)
+    return codecache.ident(_version(), form, key.to_bytes(8, "little"),
                            max_insns.to_bytes(2, "little"), bytes(data[off:off + 0x1000]))
 
 
