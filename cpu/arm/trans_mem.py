@@ -208,16 +208,19 @@ def trans_ldm(ctx: Ctx, a) -> bool:
 def trans_ldrex(ctx: Ctx, a) -> bool:
     if a.rt == 15 or a.rn == 15 or (a.size == 8 and (a.rt2 == 15 or a.rt == a.rt2)):
         return False
-    h = ctx.helper("ldrex", ctx.cpu.ldrex)
     addr = ctx.tmp("a")
     ctx.emit(f"{addr} = ({ctx.r(a.rn)} + {hex(a.imm)}) & {M}")
     v = ctx.tmp("v")
-    ctx.emit(f"{v} = {h}({addr}, {a.size}, {ctx.idx})")
     if a.size == 8:
+        h = ctx.helper("ldrex", ctx.cpu.ldrex)
+        ctx.emit(f"{v} = {h}({addr}, {a.size}, {ctx.idx})")
         ctx.w(a.rt, f"{v} & {M}")
         ctx.w(a.rt2, f"{v} >> 32")
-    else:
-        ctx.w(a.rt, v)
+        return True
+    # an ordinary aligned load (through the TLB), then open the monitor as cpu.ldrex does
+    ctx.load(a.size, addr, v, aligned=True)
+    ctx.emit(f"cpu.excl_addr = {addr}; cpu.excl_val = {v}")
+    ctx.w(a.rt, v)
     return True
 
 
@@ -231,7 +234,8 @@ def trans_strex(ctx: Ctx, a) -> bool:
         val = f"({ctx.r(a.rt2)} << 32) | {ctx.r(a.rt)}"
     else:
         val = ctx.r(a.rt)
-    ctx.w(a.rd, f"{h}({addr}, {val}, {a.size}, {ctx.idx})")
+    if a.size == 8 or not ctx.exclusive_fast_path(a.size, addr, val, ctx.dest(a.rd), h):
+        ctx.w(a.rd, f"{h}({addr}, {val}, {a.size}, {ctx.idx})")
     return True
 
 

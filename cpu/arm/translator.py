@@ -384,6 +384,40 @@ class Ctx:
             self.emit(f"try: {ref} = {v}")
         self.emit(f"except KeyError: {slow}({a}, {value}, {self.idx})")
 
+    def exclusive_fast_path(self, size: int, a: str, value: str, dest: str, slow: str) -> bool:
+        """Emit STREX of ``size`` bytes (1, 2, 4) at ``a`` (an identifier) with its result
+        in ``dest``: when the monitor holds ``a`` and the write TLB maps its page (so the
+        access is aligned and the page is RAM without code), compare and store in place,
+        as ``cpu.strex`` would; otherwise call ``slow`` (``cpu.strex``).  False when this
+        block's data is big-endian (the caller calls ``slow`` then)."""
+        if self.key_hi & (1 << 33):
+            return False
+        cpu = self.cpu
+        priv = "u" if self.user else "p"
+        tw = self.helper("tw" + priv, cpu.tlb_write[priv == "u"])
+        self.helper("ram", cpu.ram_view(1))
+        low = {4: "0xfffff003", 2: "0xfffff001", 1: "0xfffff000"}[size]
+        o = self.tmp("o")
+        v = value if size == 4 else f"{value} & {'0xffff' if size == 2 else '0xff'}"
+        if PYPY:
+            cur = f"{self.helper('u' + str(size * 8), _UNPACK[size, False])}(ram, {o})[0]"
+            put = f"{self.helper('pack' + str(size * 8), _PACK[size])}(ram, {o}, {v})"
+        elif size == 1:
+            cur, put = f"ram[{o}]", f"ram[{o}] = {v}"
+        else:
+            view = self.helper("m" + str(size * 8), cpu.ram_view(size))
+            cur = f"{view}[{o} >> {size.bit_length() - 1}]"
+            put = f"{cur} = {v}"
+        self.emit(f"{o} = {tw}.get({a} & {low}) if {a} == cpu.excl_addr else None")
+        self.emit(f"if {o} is None: {dest} = {slow}({a}, {value}, {size}, {self.idx})")
+        self.emit("else:")
+        self.push()
+        self.emit(f"{o} += {a}; cpu.excl_addr = 0xffffffffffffffff")
+        self.emit(f"if {cur} == cpu.excl_val: {put}; {dest} = 0")
+        self.emit(f"else: {dest} = 1")
+        self.pop()
+        return True
+
     def load_words(self, addr: str, dests: List[str], user: bool = False) -> None:
         """Emit loads of consecutive words from ``addr`` (an identifier; word alignment
         required, as for LDM) into ``dests``.  When they all lie in one page that hits

@@ -52,7 +52,7 @@ def test_multiplies_as_generated_for_pypy(pair, name, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["LDST_imm", "LDST_reg", "LDRH_imm", "LDRH_reg", "LDRD_imm",
-                                  "LDM", "SWP"])
+                                  "LDM", "SWP", "STREX"])
 def test_loads_and_stores_as_generated_for_pypy(pair, name, pypy_memory_access):
     _trials(pair, name, "pypy-mem" + name, 60)
 

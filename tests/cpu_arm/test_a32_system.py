@@ -587,6 +587,31 @@ def test_exclusive_monitor(m):
     assert (cpu.regs[2], cpu.regs[3], cpu.regs[4], cpu.regs[5]) == (0, 1, 1, 0)
 
 
+def test_exclusive_store_after_the_value_changed_fails(m):
+    """STREX compares the monitored word with what LDREX read, in the block's fast path
+    (the TLB maps the page) as in the helper (after the monitor's page left the TLB)."""
+    cpu = m.cpu
+    m.word(0x2000, 5)
+    m.load(0x1000, """
+        mov r1, #0x2000
+        mov r6, #9
+        ldrex r0, [r1]
+        str r6, [r1]
+        strex r2, r0, [r1]
+        ldrex r0, [r1]
+        strexb r3, r6, [r1]
+        ldrexh r0, [r1]
+        strexh r4, r6, [r1]
+        ldrexb r0, [r1]
+        mcr p15, 0, r0, c8, c7, 0   @ TLBIALL: STREX takes the helper
+        strexb r5, r1, [r1]
+    """)
+    cpu.regs[15] = 0x1000
+    m.run_to(0x1030)
+    assert (cpu.regs[2], cpu.regs[3], cpu.regs[4], cpu.regs[5]) == (1, 0, 0, 0)
+    assert m.read_word(0x2000) == 0  # the last STREXB stored r1's low byte
+
+
 def test_self_modifying_code(m):
     cpu = m.cpu
     m.load(0x1000, """

@@ -58,7 +58,7 @@ def test_multiplies_as_generated_for_pypy(pair, name, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["LDST_imm8", "LDST_imm12", "LDSTH_imm16", "LDST_reg16",
-                                  "LDST_sp16", "LDM16"])
+                                  "LDST_sp16", "LDM16", "STREX_t", "STREXBH_t"])
 def test_loads_and_stores_as_generated_for_pypy(pair, name, pypy_memory_access):
     _trials(pair, name, "pypy-t32-mem" + name, 60)
 
