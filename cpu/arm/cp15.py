@@ -87,7 +87,7 @@ REGS = [
     Reg("TTBR0", 15, 2, 0, 0, 0, write="tlb_flush_all"),
     Reg("TTBR1", 15, 2, 0, 0, 1, write="tlb_flush_all"),
     Reg("TTBCR", 15, 2, 0, 0, 2, mask=0x37, write="tlb_flush_all"),
-    Reg("DACR", 15, 3, 0, 0, 0, write="tlb_flush_all"),
+    Reg("DACR", 15, 3, 0, 0, 0, write="dacr_written"),
     # c5, c6: faults
     Reg("DFSR", 15, 5, 0, 0, 0, mask=0x1C0F),
     Reg("IFSR", 15, 5, 0, 0, 1, mask=0x140F),

@@ -5,11 +5,14 @@ mapping a page's virtual base address to ``host_offset - page_va`` in the
 *primary RAM* (the largest RAM region; its memoryviews ``m8/m16/m32`` are what
 generated code indexes).  Other memory (ROM, small RAMs, devices) always takes
 the slow path.  Entries are added by the slow path after a successful walk and
-dropped wholesale by ``tlb_flush_all`` (TLBIALL/TLBIASID, TTBR/TTBCR/DACR/SCTLR/
-CONTEXTIDR writes, memory topology changes), or one mapping at a time by
-``tlb_flush_page`` (TLBIMVA/TLBIMVAA).  Entries are 4 KiB even when the descriptor
-maps more; ``tlb_big`` remembers which pages a larger descriptor filled so that
-invalidating any address it covers drops them all.
+dropped wholesale by ``tlb_flush_all`` (TLBIALL/TLBIASID, TTBR/TTBCR/SCTLR/
+CONTEXTIDR writes, memory topology changes), one mapping at a time by
+``tlb_flush_page`` (TLBIMVA/TLBIMVAA), or one domain at a time by ``dacr_written``:
+``tlb_domains`` lists the pages filled from each domain's descriptors, so that a DACR
+write drops only the pages of the domains whose access it changed (Linux switches the
+user domain on and off around every access to user memory).  Entries are 4 KiB even
+when the descriptor maps more; ``tlb_big`` remembers which pages a larger descriptor
+filled so that invalidating any address it covers drops them all.
 
 Translated blocks are cached by (key, physical address, size limit) in ``tbs``;
 ``code_pages`` maps a physical page number to the cache keys of the blocks with
@@ -46,6 +49,10 @@ class MemoryAccessMixin:
         self.tlb_exec: List[Dict[int, int]] = [{}, {}]  # virtual page -> physical page
         # base of a mapping larger than 4 KiB -> (its size, the set of virtual page numbers filled)
         self.tlb_big: Dict[int, tuple] = {}
+        # domain -> virtual page numbers filled from its descriptors, and the DACR they were
+        # filled under (every fill notes it: a snapshot load changes DACR without a write)
+        self.tlb_domains: List[set] = [set() for _ in range(16)]
+        self._tlb_dacr = 0
         self.jc_pages: Dict[int, List[int]] = {}  # virtual page number -> jump-cache keys
         self.tbs: Dict[tuple, object] = {}
         self.tb_generation = 0   # counts evictions; blocks note it when looked up
@@ -94,6 +101,8 @@ class MemoryAccessMixin:
         for d in self.tlb_read + self.tlb_write + self.tlb_exec:
             d.clear()
         self.tlb_big.clear()
+        for pages in self.tlb_domains:
+            pages.clear()
         self.jc_clear()
         if getattr(self, "_topology_dirty", False):
             self._topology_dirty = False
@@ -110,6 +119,22 @@ class MemoryAccessMixin:
             if big is not None and big[0] == (~mask & M32) + 1:
                 del self.tlb_big[va & mask]
                 vpages.extend(big[1])
+        self._drop_vpages(vpages)
+
+    def dacr_written(self, key=None, value: int = 0) -> None:
+        """DACR changed: drop the TLB pages (and their jump-cache entries) of the domains
+        whose access field changed; the other domains' entries still hold."""
+        changed = (self._tlb_dacr ^ value) & M32
+        self._tlb_dacr = value & M32
+        for d in range(16):
+            if (changed >> (2 * d)) & 3 and self.tlb_domains[d]:
+                pages = self.tlb_domains[d]
+                self.tlb_domains[d] = set()
+                self._drop_vpages(pages)
+
+    def _drop_vpages(self, vpages) -> None:
+        """Forget the TLB entries of these virtual page numbers and the blocks entered
+        in the jump caches under them."""
         rd, wr, ex, jp = self.tlb_read, self.tlb_write, self.tlb_exec, self.jc_pages
         for vp in vpages:
             base = vp << 12
@@ -281,9 +306,12 @@ class MemoryAccessMixin:
         itlb = self.tlb_exec[user]
         page = itlb.get(va >> 12)
         if page is None:
-            pa, _, size = mmu.translate(self, va, mmu.EXEC, user)
+            pa, _, size, domain = mmu.translate(self, va, mmu.EXEC, user)
             itlb[va >> 12] = pa >> 12
             self._tlb_filled(va, size)
+            if domain >= 0:
+                self.tlb_domains[domain].add(va >> 12)
+                self._tlb_dacr = self.cp15.dacr
             return pa
         return (page << 12) | (va & 0xFFF)
 
@@ -315,7 +343,7 @@ class MemoryAccessMixin:
     def _translate_data(self, va: int, write: bool, user: bool, idx: int) -> int:
         """Walk, check, fill the TLB for ``va``'s page; return the physical address."""
         try:
-            pa, writable, size = mmu.translate(self, va, mmu.WRITE if write else mmu.READ, user)
+            pa, writable, size, domain = mmu.translate(self, va, mmu.WRITE if write else mmu.READ, user)
         except MMUFault as f:
             raise self._fault(f, va, write, idx) from None
         ram = self._ram
@@ -326,6 +354,9 @@ class MemoryAccessMixin:
                 add = rb[1] - (va & PAGE_MASK)
                 self.tlb_read[user][va & PAGE_MASK] = add
                 self._tlb_filled(va, size)
+                if domain >= 0:
+                    self.tlb_domains[domain].add(va >> 12)
+                    self._tlb_dacr = self.cp15.dacr
                 if writable and (page_pa >> 12) not in self.code_pages:
                     wb = self.address_space.ram_block(page_pa, True)
                     if wb is not None and wb[0] is ram:

@@ -1,12 +1,14 @@
 """The ARMv7 short-descriptor MMU (no LPAE): table walks and permission checks.
 
-``translate(cpu, va, access, user)`` returns ``(pa, writable, size)`` for an
+``translate(cpu, va, access, user)`` returns ``(pa, writable, size, domain)`` for an
 access (``access``: 0 read, 1 write, 2 execute; ``user``: unprivileged) or raises
 ``MMUFault`` with the short-descriptor fault status and domain.  ``writable``
 says whether the same privilege level may also write the page, so the soft TLB
 can fill its read and write entries from one walk; ``size`` is the size of the
 mapping (4 KiB, 64 KiB, 1 MiB or 16 MiB), so that invalidating one address by
-TLBIMVA can drop every soft-TLB page the same descriptor filled.
+TLBIMVA can drop every soft-TLB page the same descriptor filled; ``domain`` is the
+descriptor's domain (-1 with the MMU off), so that a DACR write can drop only the
+pages whose domain it changed.
 
 Implemented: sections, supersections (32-bit physical addresses only), large
 and small pages, TTBCR.N with TTBR0/TTBR1 and PD0/PD1, domains (DACR), AP/APX
@@ -80,16 +82,16 @@ def walk(cpu, va: int) -> Tuple[int, int, int, int, int]:
     return (desc2 & 0xFFFFF000) | (va & 0xFFF), ap, domain, desc2 & 1, 0x1000
 
 
-def translate(cpu, va: int, access: int, user: bool) -> Tuple[int, bool, int]:
-    """Physical address for ``va``, whether the page is writable at this privilege, and
-    the mapping's size."""
+def translate(cpu, va: int, access: int, user: bool) -> Tuple[int, bool, int, int]:
+    """Physical address for ``va``, whether the page is writable at this privilege, the
+    mapping's size and its domain."""
     if not cpu.cp15.sctlr & 1:
-        return va, True, 0x1000
+        return va, True, 0x1000, -1
     pa, ap, domain, xn, size = walk(cpu, va)
     is_page = size <= 0x10000
     dom = (cpu.cp15.dacr >> (2 * domain)) & 3
     if dom == 3:
-        return pa, True, size
+        return pa, True, size, domain
     if dom != 1:
         raise MMUFault(FSR_DOMAIN_PAGE if is_page else FSR_DOMAIN_SECTION, domain)
     if cpu.cp15.sctlr & (1 << 29):  # AFE: AP[0] is the access flag
@@ -102,4 +104,4 @@ def translate(cpu, va: int, access: int, user: bool) -> Tuple[int, bool, int]:
     ok = (r and not xn) if access == EXEC else (w if access == WRITE else r)
     if not ok:
         raise MMUFault(FSR_PERMISSION_PAGE if is_page else FSR_PERMISSION_SECTION, domain)
-    return pa, bool(w), size
+    return pa, bool(w), size, domain

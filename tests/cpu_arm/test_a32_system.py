@@ -373,6 +373,37 @@ def test_tlbimva_drops_translated_code_of_a_remapped_page(m):
     assert (cpu.regs[7], cpu.regs[0]) == (1, 2)
 
 
+def test_dacr_write_drops_only_the_domains_it_changes(m):
+    """Linux turns the user domain's access on and off around each user access: the
+    changed domain's pages must fault from then on, the others' stay in the TLB."""
+    cpu = m.cpu
+    mmu_on(m)
+    m.word(0x8000 + 4 * 0x300, 0x00000C02 | (1 << 5))  # VA 0x30000000 -> PA 0, domain 1
+    cpu.cp15.dacr = 1 | (1 << 2)                        # domains 0 and 1 client
+    cpu.tlb_flush_all()
+    m.word(0x2000, 0x1111)
+    m.load(0x1000, """
+        mov r1, #0x30000000
+        add r1, r1, #0x2000
+        ldr r0, [r1]
+        mov r2, #0x2000
+        ldr r3, [r2]
+        mov r4, #1                  @ domain 1: no access
+        mcr p15, 0, r4, c3, c0, 0
+        ldr r6, [r1]
+    """)
+    cpu.regs[15] = 0x1000
+    m.run_to(0x10)
+    assert (cpu.regs[0], cpu.regs[3]) == (0x1111, 0x1111)
+    assert cpu.cp15.dfsr == 0x019 and cpu.cp15.dfar == 0x30002000  # domain fault, section, domain 1
+    assert 0x30002000 not in cpu.tlb_read[0]
+    assert 0x2000 in cpu.tlb_read[0]  # domain 0's page kept (not accessed since the write)
+    m.load(0x1100, "ldr r5, [r2]")
+    cpu.regs[15] = 0x1100
+    m.run_to(0x1104)
+    assert cpu.regs[5] == 0x1111
+
+
 def _fault(m, code, vector=0x10):
     m.load(0x1000, code)
     m.cpu.regs[15] = 0x1000
