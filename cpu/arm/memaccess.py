@@ -150,8 +150,12 @@ class MemoryAccessMixin:
                     self.jc.pop(k, None)
                     self.jc_step.pop(k, None)
 
-    def _tlb_filled(self, va: int, size: int) -> None:
-        """Note that the 4 KiB page at ``va`` came from a descriptor of ``size`` bytes."""
+    def _tlb_filled(self, va: int, size: int, domain: int) -> None:
+        """Note that the 4 KiB page at ``va`` came from a descriptor of ``size`` bytes in
+        ``domain`` (-1: the MMU is off), under the current DACR."""
+        if domain >= 0:
+            self.tlb_domains[domain].add(va >> 12)
+            self._tlb_dacr = self.cp15.dacr
         if size > 0x1000:
             base = va & ~(size - 1) & M32
             big = self.tlb_big.get(base)
@@ -308,10 +312,7 @@ class MemoryAccessMixin:
         if page is None:
             pa, _, size, domain = mmu.translate(self, va, mmu.EXEC, user)
             itlb[va >> 12] = pa >> 12
-            self._tlb_filled(va, size)
-            if domain >= 0:
-                self.tlb_domains[domain].add(va >> 12)
-                self._tlb_dacr = self.cp15.dacr
+            self._tlb_filled(va, size, domain)
             return pa
         return (page << 12) | (va & 0xFFF)
 
@@ -353,10 +354,7 @@ class MemoryAccessMixin:
             if rb is not None and rb[0] is ram and rb[2] >= 0x1000:
                 add = rb[1] - (va & PAGE_MASK)
                 self.tlb_read[user][va & PAGE_MASK] = add
-                self._tlb_filled(va, size)
-                if domain >= 0:
-                    self.tlb_domains[domain].add(va >> 12)
-                    self._tlb_dacr = self.cp15.dacr
+                self._tlb_filled(va, size, domain)
                 if writable and (page_pa >> 12) not in self.code_pages:
                     wb = self.address_space.ram_block(page_pa, True)
                     if wb is not None and wb[0] is ram:

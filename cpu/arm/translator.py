@@ -75,6 +75,8 @@ _PACK = {size: _struct.Struct(fmt).pack_into for size, fmt in {1: "B", 2: "<H", 
 # LDM/STM of n registers in one page: n words at once (both interpreters)
 _UNPACK_WORDS = {n: _struct.Struct(f"<{n}I").unpack_from for n in range(2, 17)}
 _PACK_WORDS = {n: _struct.Struct(f"<{n}I").pack_into for n in range(2, 17)}
+# a TLB key of an access: the page, and the low bits that must be zero for it to hit (alignment)
+_TLB_KEY_MASK = {4: "0xfffff003", 2: "0xfffff001", 1: "0xfffff000"}
 # names of helpers that are a prefix and a number: temporaries must not look like them
 _HELPER_PREFIXES = ("u", "s", "m", "pack")
 _FLAG_WRITE = re.compile(r"\b[nzcv]f\s*=(?!=)")
@@ -310,16 +312,28 @@ class Ctx:
 
     # --- memory ------------------------------------------------------------------------
     def _fast_ref(self, size: int, a: str, tlb: str) -> str:
-        """The host location of a guest access that hits the TLB (an expression)."""
-        low = {4: "0xfffff003", 2: "0xfffff001", 1: "0xfffff000"}[size]
-        off = f"{a} + {tlb}[{a} & {low}]"
+        """The host location of a guest access that hits the TLB (an expression): its
+        offset in RAM on PyPy, the element of a RAM view on CPython."""
+        off = f"{a} + {tlb}[{a} & {_TLB_KEY_MASK[size]}]"
         self.helper("ram", self.cpu.ram_view(1))
         if PYPY:  # struct on the mapping is what PyPy's JIT compiles best
             return off
+        return self._view_at(size, off)
+
+    def _view_at(self, size: int, off: str) -> str:
+        """CPython: the element of the ``size``-byte RAM view at host offset ``off``."""
         if size == 1:
             return f"ram[{off}]"
         self.helper("m" + str(size * 8), self.cpu.ram_view(size))
         return f"m{size * 8}[({off}) >> {size.bit_length() - 1}]"
+
+    def _unpack(self, size: int, signed: bool = False) -> str:
+        """PyPy: the bound name of the ``struct`` reader for a ``size``-byte access."""
+        return self.helper(("s" if signed else "u") + str(size * 8), _UNPACK[size, signed])
+
+    def _pack(self, size: int) -> str:
+        """PyPy: the bound name of the ``struct`` writer for a ``size``-byte access."""
+        return self.helper("pack" + str(size * 8), _PACK[size])
 
     def load(self, size: int, addr: str, dest: str, signed: bool = False, user: bool = False,
              aligned: bool = False) -> None:
@@ -344,8 +358,7 @@ class Ctx:
             return
         ref = self._fast_ref(size, a, tr)
         if PYPY:
-            fn = self.helper(("s" if signed else "u") + str(size * 8), _UNPACK[size, signed])
-            fast = f"{fn}(ram, {ref})[0]"
+            fast = f"{self._unpack(size, signed)}(ram, {ref})[0]"
             if signed:
                 fast += " & 0xffffffff"
         elif signed:
@@ -378,8 +391,7 @@ class Ctx:
         v = value if size == 4 else f"{value} & {'0xffff' if size == 2 else '0xff'}"
         ref = self._fast_ref(size, a, tw)
         if PYPY:
-            fn = self.helper("pack" + str(size * 8), _PACK[size])
-            self.emit(f"try: {fn}(ram, {ref}, {v})")
+            self.emit(f"try: {self._pack(size)}(ram, {ref}, {v})")
         else:
             self.emit(f"try: {ref} = {v}")
         self.emit(f"except KeyError: {slow}({a}, {value}, {self.idx})")
@@ -396,19 +408,15 @@ class Ctx:
         priv = "u" if self.user else "p"
         tw = self.helper("tw" + priv, cpu.tlb_write[priv == "u"])
         self.helper("ram", cpu.ram_view(1))
-        low = {4: "0xfffff003", 2: "0xfffff001", 1: "0xfffff000"}[size]
         o = self.tmp("o")
         v = value if size == 4 else f"{value} & {'0xffff' if size == 2 else '0xff'}"
         if PYPY:
-            cur = f"{self.helper('u' + str(size * 8), _UNPACK[size, False])}(ram, {o})[0]"
-            put = f"{self.helper('pack' + str(size * 8), _PACK[size])}(ram, {o}, {v})"
-        elif size == 1:
-            cur, put = f"ram[{o}]", f"ram[{o}] = {v}"
+            cur = f"{self._unpack(size)}(ram, {o})[0]"
+            put = f"{self._pack(size)}(ram, {o}, {v})"
         else:
-            view = self.helper("m" + str(size * 8), cpu.ram_view(size))
-            cur = f"{view}[{o} >> {size.bit_length() - 1}]"
+            cur = self._view_at(size, o)
             put = f"{cur} = {v}"
-        self.emit(f"{o} = {tw}.get({a} & {low}) if {a} == cpu.excl_addr else None")
+        self.emit(f"{o} = {tw}.get({a} & {_TLB_KEY_MASK[size]}) if {a} == cpu.excl_addr else None")
         self.emit(f"if {o} is None: {dest} = {slow}({a}, {value}, {size}, {self.idx})")
         self.emit("else:")
         self.push()
