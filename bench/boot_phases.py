@@ -27,6 +27,8 @@ def main() -> int:
     p.add_argument("--stop", type=int, default=0,
                    help="stop after this many instructions (default: at the guest's power-off)")
     opts = p.parse_args()
+    from pysystem import pypy_gc
+    pypy_gc.restart_if_needed()  # what the console scripts do first
 
     import pysystem.cpu.arm.cpu as cpumod
     from pysystem.cli import main as emulator

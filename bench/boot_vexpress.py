@@ -124,6 +124,8 @@ def main() -> int:
     p.add_argument("--child", nargs=2, metavar=("ARGS_JSON", "CONSOLE"), help=argparse.SUPPRESS)
     opts = p.parse_args()
     if opts.child:
+        from pysystem import pypy_gc
+        pypy_gc.restart_if_needed()  # what the console scripts do first
         print(json.dumps(child(json.loads(opts.child[0]), opts.child[1])))
         return 0
     args = guest_args(make_initrd())

@@ -27,7 +27,7 @@ import sys
 import traceback
 from typing import Dict, List, Optional, Tuple
 
-from . import QEMU_VERSION_COMPAT, __version__, log
+from . import QEMU_VERSION_COMPAT, __version__, log, pypy_gc
 from . import chardev as chardevs
 from .cli_opts import CLIError, parse_bool, parse_keyval, split_argv, usage
 from .machine import DeviceSpec, DriveSpec, INTERFACES, Machine, MachineError, PROGRAM, \
@@ -47,14 +47,17 @@ OTHER_FORMATS = ("qcow2", "qcow", "qed", "vmdk", "vdi", "vpc", "vhdx", "luks", "
 
 
 def main_arm() -> None:
+    pypy_gc.restart_if_needed()
     sys.exit(main("arm"))
 
 
 def main_mipsel() -> None:
+    pypy_gc.restart_if_needed()
     sys.exit(main("mipsel"))
 
 
 def main_mips() -> None:
+    pypy_gc.restart_if_needed()
     sys.exit(main("mips"))
 
 

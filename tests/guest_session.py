@@ -23,11 +23,21 @@ def guest_python() -> str:
     return os.environ.get("PYSYSTEM_GUEST_PYTHON") or sys.executable
 
 
+def command(arch: str) -> List[str]:
+    """How the guest interpreter starts ``pysystem-<arch>``: its console script when it
+    is installed beside the interpreter (as in a venv), else the entry point by ``-c``
+    (then under PyPy without the restart that sets its GC nursery: pysystem/pypy_gc.py)."""
+    python = guest_python()
+    script = os.path.join(os.path.dirname(python), f"pysystem-{arch}")
+    if os.access(script, os.X_OK):
+        return [python, script]
+    entry = BINARIES[arch]
+    return [python, "-c", f"import sys; from pysystem.cli import {entry}; sys.exit({entry}())"]
+
+
 class GuestSession:
     def __init__(self, arch: str, args: List[str], log_path: Optional[str] = None):
-        entry = BINARIES[arch]
-        cmd = [guest_python(), "-c", f"import sys; from pysystem.cli import {entry}; sys.exit({entry}())",
-               *args]
+        cmd = command(arch) + list(args)
         self.output = bytearray()
         self._lock = threading.Condition()
         self._log = open(log_path, "wb") if log_path else None
