@@ -6,8 +6,8 @@ starts.  The emulator makes garbage fast: boxed integers in blocks not yet compi
 the JIT, and source text, syntax trees and code objects while it translates.  With 1 MB
 a cold boot of the reference guest ran about 240,000 minor collections, and so many
 short-lived objects survived them that major collections took as long again (about 18 s
-of GC in a 160 s boot).  With 8 MB it ran 15% faster and its peak RSS was about 30 MB
-lower (bench/RESULTS.md, "After the eighth round").
+of GC in a 160 s boot).  With 8 MB, side by side with 1 MB, it took 116.6 s against
+131.5 s and peaked at 383 MB against 423 (bench/RESULTS.md, "After the eighth round").
 
 So the console scripts call :func:`restart_if_needed` first: under PyPy, when the
 variable is not set, it sets it and executes the same command again in this process
