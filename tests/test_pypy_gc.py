@@ -33,10 +33,16 @@ def _is_pypy(python: str) -> bool:
     return out.stdout.strip() == "PyPy"
 
 
-def _run(cmd, cwd, env_extra=None):
+def _env(extra=None) -> dict:
+    """This environment without the nursery variable (plus ``extra``)."""
     env = {k: v for k, v in os.environ.items() if k != pypy_gc.VARIABLE}
-    env.update(env_extra or {})
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
+    env.update(extra or {})
+    return env
+
+
+def _run(cmd, cwd, env_extra=None):
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=cwd,
+                         env=_env(env_extra))
     assert out.returncode == 0, out.stderr
     return out.stdout.splitlines()
 
@@ -71,9 +77,8 @@ def test_pypy_console_script_runs_with_the_larger_nursery(pypy):
     script = os.path.join(os.path.dirname(pypy), "pysystem-arm")
     if not os.access(script, os.X_OK):
         pytest.skip(f"{script} is not installed")
-    env = {k: v for k, v in os.environ.items() if k != pypy_gc.VARIABLE}
     proc = subprocess.Popen([script, "-M", "none", "-S", "-display", "none", "-monitor", "none",
-                             "-serial", "none"], env=env, stdin=subprocess.DEVNULL,
+                             "-serial", "none"], env=_env(), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60

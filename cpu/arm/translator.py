@@ -335,6 +335,16 @@ class Ctx:
         """PyPy: the bound name of the ``struct`` writer for a ``size``-byte access."""
         return self.helper("pack" + str(size * 8), _PACK[size])
 
+    def _tlb(self, write: bool, priv: str) -> str:
+        """The bound name of the read or write TLB of privilege ``priv`` ("u" or "p")."""
+        tlbs = self.cpu.tlb_write if write else self.cpu.tlb_read
+        return self.helper(("tw" if write else "tr") + priv, tlbs[priv == "u"])
+
+    @staticmethod
+    def _narrow(size: int, value: str) -> str:
+        """``value`` (a 32-bit value) truncated to a ``size``-byte store's width."""
+        return value if size == 4 else f"{value} & {'0xffff' if size == 2 else '0xff'}"
+
     def load(self, size: int, addr: str, dest: str, signed: bool = False, user: bool = False,
              aligned: bool = False) -> None:
         """Emit ``dest = <size-byte load from addr>`` (addr: an expression, evaluated
@@ -346,7 +356,7 @@ class Ctx:
             a = self.tmp("a")
             self.emit(f"{a} = {addr}")
         priv = "u" if (user or self.user) else "p"
-        tr = self.helper("tr" + priv, cpu.tlb_read[priv == "u"])
+        tr = self._tlb(False, priv)
         slow = self.helper(f"ld{size * 8}{priv}{'a' if aligned else ''}",
                            cpu.slow_load_fn(size, priv == "u", aligned))
         bit = 1 << (size * 8 - 1)
@@ -378,7 +388,7 @@ class Ctx:
             a = self.tmp("a")
             self.emit(f"{a} = {addr}")
         priv = "u" if (user or self.user) else "p"
-        tw = self.helper("tw" + priv, cpu.tlb_write[priv == "u"])
+        tw = self._tlb(True, priv)
         slow = self.helper(f"st{size * 8}{priv}{'a' if aligned else ''}",
                            cpu.slow_store_fn(size, priv == "u", aligned))
         if not (value.isidentifier() or re.fullmatch(r"0x[0-9a-f]+", value)):
@@ -388,7 +398,7 @@ class Ctx:
         if self.key_hi & (1 << 33):
             self.emit(f"{slow}({a}, {value}, {self.idx})")
             return
-        v = value if size == 4 else f"{value} & {'0xffff' if size == 2 else '0xff'}"
+        v = self._narrow(size, value)
         ref = self._fast_ref(size, a, tw)
         if PYPY:
             self.emit(f"try: {self._pack(size)}(ram, {ref}, {v})")
@@ -406,10 +416,10 @@ class Ctx:
             return False
         cpu = self.cpu
         priv = "u" if self.user else "p"
-        tw = self.helper("tw" + priv, cpu.tlb_write[priv == "u"])
+        tw = self._tlb(True, priv)
         self.helper("ram", cpu.ram_view(1))
         o = self.tmp("o")
-        v = value if size == 4 else f"{value} & {'0xffff' if size == 2 else '0xff'}"
+        v = self._narrow(size, value)
         if PYPY:
             cur = f"{self._unpack(size)}(ram, {o})[0]"
             put = f"{self._pack(size)}(ram, {o}, {v})"
@@ -456,13 +466,13 @@ class Ctx:
         self.helper("ram", cpu.ram_view(1))
         names = ", ".join(items)
         if store:
-            tw = self.helper("tw" + priv, cpu.tlb_write[priv == "u"])
+            tw = self._tlb(True, priv)
             slow = self.helper("stm" + priv, cpu.slow_store_words_fn(priv == "u"))
             fn = self.helper(f"p32x{n}", _PACK_WORDS[n])
             self.emit(f"try: {fn}(ram, {self._words_ref(addr, n, tw)}, {names})")
             self.emit(f"except KeyError: {slow}({addr}, ({names},), {self.idx})")
         else:
-            tr = self.helper("tr" + priv, cpu.tlb_read[priv == "u"])
+            tr = self._tlb(False, priv)
             slow = self.helper("ldm" + priv, cpu.slow_load_words_fn(priv == "u"))
             fn = self.helper(f"u32x{n}", _UNPACK_WORDS[n])
             self.emit(f"try: {names} = {fn}(ram, {self._words_ref(addr, n, tr)})")
