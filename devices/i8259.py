@@ -23,7 +23,9 @@ Behaviour: edge-triggered inputs latch IRR on a rising edge, level-triggered
 ones (ELCR) follow the line and stay in IRR when acknowledged; fixed priority
 with rotation (OCW2 rotate-on-EOI, specific rotate, rotate in auto-EOI), specific
 and non-specific EOI, special mask mode, special fully nested mode (the master
-ignores the cascade input's ISR bit), poll mode, auto-EOI.  ICW1 clears the
+ignores the cascade input's ISR bit), poll mode, auto-EOI.  One deviation:
+setting or clearing special mask mode updates INT at once, as the hardware
+does (QEMU waits for the next event).  ICW1 clears the
 state but not ELCR; device reset clears ELCR too.  ``info pic`` text comes from
 ``describe()``, formatted as QEMU's.
 
@@ -221,6 +223,7 @@ class I8259(ISADevice):
                 self.read_reg_select = bool(value & 1)
             if value & 0x40:
                 self.special_mask = bool(value & 0x20)
+                self._update_irq()
         else:                                        # OCW2
             cmd = value >> 5
             if cmd in (0, 4):                        # (clear/set) rotate in auto-EOI mode

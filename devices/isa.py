@@ -6,7 +6,9 @@ lines; ``ISABus.attach`` maps region ``i`` at a port and connects output ``j``
 to an ISA IRQ number.  The PCI host (on Malta the GT-64120, through PIIX4) maps
 ``bus.io``, a container the size of the port space, at its I/O window, and the
 interrupt controller takes the 16 lines with ``bus.connect_irqs(handler)``
-(``handler(n, level)``; the i8259 pair's ``set_isa_irq``).
+(``handler(n, level)``; the i8259 pair's ``set_isa_irq``).  Ports nothing
+decodes read as all ones and ignore writes, as QEMU's I/O space does (a
+background region of the lowest priority, "isa-unassigned").
 
 Byte order: the ISA bus is little-endian.  Port regions are ``IORegion``s with
 ``endianness="little"`` (the memory layer's per-region byte order: a
@@ -23,12 +25,25 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence
 
+from pysystem import log
 from pysystem.memory import ContainerRegion, IORegion
 from pysystem.qdev import SysBusDevice
 from pysystem.qom import Object, QOMError, register
 
 ISA_IO_SIZE = 0x10000
 ISA_NUM_IRQS = 16
+UNASSIGNED_PRIORITY = -1000
+
+
+def _unassigned_read(offset: int, size: int) -> int:
+    if "trace" in log.mask:
+        log.write(f"isa: read of unassigned port 0x{offset:x} (size {size})\n")
+    return (1 << (8 * size)) - 1
+
+
+def _unassigned_write(offset: int, value: int, size: int) -> None:
+    if "trace" in log.mask:
+        log.write(f"isa: write of unassigned port 0x{offset:x} value 0x{value:x} (size {size})\n")
 
 
 def port_region(bank, dev, name: str, size: int, impl_max: int = 1,
@@ -65,6 +80,10 @@ class ISABus(Object):
     def __init__(self, **props):
         super().__init__(**props)
         self.io = ContainerRegion(self, "isa-io", ISA_IO_SIZE)
+        self.io.add_subregion(0, IORegion(self, "isa-unassigned", ISA_IO_SIZE,
+                                          read=_unassigned_read, write=_unassigned_write,
+                                          min_access=1, max_access=4, unaligned=True),
+                              priority=UNASSIGNED_PRIORITY)
         self.levels: List[int] = [0] * ISA_NUM_IRQS
         self._handler: Optional[Callable[[int, int], None]] = None
         self.devices: List[ISADevice] = []
