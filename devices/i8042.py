@@ -26,7 +26,8 @@ configuration enables it, the mouse IRQ likewise.  The keyboard answers reset
 (0xfa 0xaa), identify (0xfa 0xab 0x83, or 0x41 when translating), echo, LEDs,
 typematic rate, scan-code set, enable/disable/defaults; the mouse answers
 reset (0xfa 0xaa 0x00), identify (0xfa 0x00), status request, resolution,
-sample rate, scaling, stream/remote mode, enable/disable/defaults.  Unknown
+sample rate, scaling, stream/remote mode, enable/disable/defaults (resolution
+and rate read 0 after power-on and 2/100 after a reset command, as QEMU's).  Unknown
 device commands are answered with 0xfe (resend), unknown controller commands
 logged under ``-d unimp``.
 
@@ -88,8 +89,8 @@ class I8042(ISADevice):
         Field("kbd_leds", "u8", 0, "keyboard LEDs"),
         Field("mouse_cmd", "u8", 0, "mouse command waiting for its parameter"),
         Field("mouse_status", "u8", 0, "mouse status byte (remote, enabled, scaling)"),
-        Field("mouse_resolution", "u8", 2, "mouse resolution"),
-        Field("mouse_sample_rate", "u8", 100, "mouse sample rate"),
+        Field("mouse_resolution", "u8", 0, "mouse resolution (0 at power-on, as QEMU)"),
+        Field("mouse_sample_rate", "u8", 0, "mouse sample rate (0 at power-on, as QEMU)"),
     )
 
     def realize(self) -> None:
@@ -248,6 +249,7 @@ class I8042(ISADevice):
         elif value == 0xFF:
             self._keyboard_defaults()
             self.kbd_scan_enabled = True
+            self.kbd_queue.clear()
             self._kbd_send(ACK, BAT_OK)
         else:
             self._kbd_send(RESEND)
@@ -298,6 +300,7 @@ class I8042(ISADevice):
             self._aux_send(ACK)
         elif value == 0xFF:
             self._mouse_defaults()
+            self.aux_queue.clear()
             self._aux_send(ACK, BAT_OK, 0x00)
         else:
             self._aux_send(RESEND)
