@@ -28,21 +28,27 @@ from typing import List, Sequence, Tuple
 import pytest
 
 QEMU = shutil.which("qemu-system-mipsel")
+QEMU_BE = shutil.which("qemu-system-mips")
 RTC_BASE = "2026-12-07T10:20:30"
 ISA_IO_BASE = 0x10000000
 
 
-def need_qemu() -> None:
-    if QEMU is None:
+def need_qemu(big_endian: bool = False) -> str:
+    binary = QEMU_BE if big_endian else QEMU
+    name = "qemu-system-mips" if big_endian else "qemu-system-mipsel"
+    if binary is None:
         if os.environ.get("CI"):
-            pytest.fail("qemu-system-mipsel is not installed")
-        pytest.skip("qemu-system-mipsel is not installed")
+            pytest.fail(f"{name} is not installed")
+        pytest.skip(f"{name} is not installed")
+    return binary
 
 
-def qemu_malta(ops: Sequence[Tuple], extra_args: Sequence[str] = ()) -> List[int]:
-    need_qemu()
+def qemu_malta(ops: Sequence[Tuple], extra_args: Sequence[str] = (),
+               big_endian: bool = False) -> List[int]:
+    """Run ``ops`` on qemu-system-mipsel (``big_endian``: qemu-system-mips)."""
+    binary = need_qemu(big_endian)
     proc = subprocess.Popen(
-        [QEMU, "-M", "malta", "-display", "none", "-S", "-qtest", "stdio", "-monitor", "none",
+        [binary, "-M", "malta", "-display", "none", "-S", "-qtest", "stdio", "-monitor", "none",
          "-serial", "null", "-nodefaults", "-rtc", f"base={RTC_BASE},clock=vm", *extra_args],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env=dict(os.environ, QEMU_AUDIO_DRV="none"))
