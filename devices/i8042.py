@@ -104,7 +104,7 @@ class I8042(ISADevice):
         self._update_irq()
 
     def post_load(self) -> None:
-        self._update_irq()
+        self._set_lines()
 
     # --- the output buffer --------------------------------------------------------
     def _update_irq(self) -> None:
@@ -126,6 +126,9 @@ class I8042(ISADevice):
                 status |= STAT_MOUSE_OBF
                 outport |= OUT_MOUSE_OBF
         self.status, self.outport = status, outport
+        self._set_lines()
+
+    def _set_lines(self) -> None:
         self.irqs[0].set(self.obsrc == SRC_KBD and self.mode & MODE_KBD_INT)
         self.irqs[1].set(self.obsrc == SRC_AUX and self.mode & MODE_MOUSE_INT)
 

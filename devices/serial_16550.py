@@ -143,7 +143,7 @@ class Serial16550(ISADevice):
         self._update_irq()
 
     def post_load(self) -> None:
-        self._update_irq()
+        self.irqs[0].set(not self.iir & IIR_NO_INT)
 
     # --- interrupts -------------------------------------------------------------------
     def _update_irq(self) -> None:
