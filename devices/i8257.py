@@ -35,6 +35,8 @@ from pysystem.regbank import Reg, RegisterBank
 from .isa import ISADevice, port_region
 
 ADDR, COUNT = 0, 1
+DMA1_PORTS = (0x00, 0x08, 0x80)     # channels 0-3, control, pages (with dshift=0)
+DMA2_PORTS = (0xC0, 0xD0, 0x88)     # channels 4-7, control, pages (with dshift=1)
 CMD_BLOCK_CONTROLLER = 0x04
 # the channel behind each page register (QEMU's table; -1: none)
 PAGE_CHANNEL = (-1, 2, 3, 1, -1, -1, -1, 0)
@@ -44,7 +46,7 @@ PAGE_CHANNEL = (-1, 2, 3, 1, -1, -1, -1, 0)
 class I8257(ISADevice):
     TYPE = "i8257"
     DESC = "Intel 8257 DMA controller (registers only)"
-    ISA_PORTS = (0x00, 0x08, 0x80)
+    ISA_PORTS = DMA1_PORTS
 
     PROPERTIES = (
         Property("dshift", "uint8", 0, "0 for the 8-bit controller, 1 for the 16-bit one"),

@@ -297,6 +297,7 @@ def cascade(master: I8259, slave: I8259) -> I8259:
     return master
 
 
+MASTER_PORTS = I8259.ISA_PORTS
 SLAVE_PORTS = (0xA0, 0x4D1)
 SLAVE_ELCR_MASK = 0xDE
 

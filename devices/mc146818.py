@@ -4,7 +4,7 @@ Interface:
   * Region 0: two ports (ISA 0x70/0x71): the index (bits 6-0; bit 7, the PC's
     NMI mask, is dropped; reads return 0xff) and the data of the indexed byte.
   * IRQ output 0: IRQ8 (the line follows register C's IRQF bit).
-  * Property ``base-year`` (int32, default 0: QEMU's PIIX4 RTC keeps the full
+  * Property ``base-year`` (uint16, default 0: QEMU's PIIX4 RTC keeps the full
     century in byte 0x32).
   * Attribute ``clock``: the board's ``VirtualClock``, set before ``realize()``.
     The time is the guest's wall clock, ``clock.wall_ns()`` (so ``-rtc base=``
@@ -110,7 +110,7 @@ class MC146818(ISADevice):
     ISA_IRQS = (8,)
 
     PROPERTIES = (
-        Property("base-year", "int", 0, "year that a year/century of zero means"),
+        Property("base-year", "uint16", 0, "year that a year/century of zero means"),
     )
 
     REGS = RegisterBank(
@@ -121,7 +121,7 @@ class MC146818(ISADevice):
             doc="the indexed CMOS byte or clock register"),
     )
     STATE = (
-        Field("cmos", "bytes", _power_on_cmos(), "the 128 bytes: clock registers and RAM"),
+        Field("cmos", f"u8[{CMOS_SIZE}]", list(_power_on_cmos()), "the 128 bytes: clock registers and RAM"),
         Field("cmos_index", "u8", 0, "the byte the data port reaches"),
         Field("offset_ns", "i64", 0, "guest RTC time minus the wall clock (ns)"),
         Field("phase_ns", "i64", 0, "sub-second phase given to a time the guest sets"),
@@ -161,7 +161,7 @@ class MC146818(ISADevice):
 
     def reset(self) -> None:
         powered = getattr(self, "cmos", None)
-        kept = (bytearray(powered), self.offset_ns, self.phase_ns) if powered is not None else None
+        kept = (list(powered), self.offset_ns, self.phase_ns) if powered is not None else None
         super().reset()
         if kept is not None:                         # battery-backed: a system reset keeps these
             self.cmos, self.offset_ns, self.phase_ns = kept
