@@ -75,3 +75,20 @@ def test_isa_space_seen_from_qemu_physical_window_matches():
     ops = [("readb", ISA_IO_BASE + p) for p in (0x3FD, 0x3FE, 0x2FA, 0x64, 0x21, 0x4D1, 0x61)]
     ops_in = [("inb", p) for p in (0x3FD, 0x3FE, 0x2FA, 0x64, 0x21, 0x4D1, 0x61)]
     assert qemu_malta(ops) == qemu_malta(ops_in) == IsaRig().replay(ops_in)
+
+
+def test_every_handler_named_in_the_register_tables_exists():
+    from pysystem.devices.i8042 import I8042
+    from pysystem.devices.i8254 import I8254
+    from pysystem.devices.i8257 import I8257
+    from pysystem.devices.i8259 import I8259
+    from pysystem.devices.malta_fpga import MaltaFPGA
+    from pysystem.devices.mc146818 import MC146818
+    from pysystem.regbank import RegisterBank
+    for cls in (I8042, I8254, I8257, I8259, MaltaFPGA, MC146818, Serial16550):
+        banks = [v for v in vars(cls).values() if isinstance(v, RegisterBank)]
+        assert banks, cls
+        for bank in banks:
+            for reg in bank.regs:
+                for name in (reg.read, reg.write, reg.on_write):
+                    assert name is None or callable(getattr(cls, name, None)), (cls, name)
