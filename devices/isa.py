@@ -20,6 +20,22 @@ at that one boundary, QEMU's DEVICE_LITTLE_ENDIAN).
 default ISA IRQ of each output line), which ``attach`` uses unless the board
 says otherwise.  Being a sysbus device it can also be mapped as MMIO directly
 (the Malta CBUS UART is).
+
+Wiring PIIX4's and the super-I/O's devices as QEMU 7.2's Malta has them (each
+device realized and reset first; timers need ``dev.clock``):
+
+    bus = ISABus()
+    pic = i8259.make_pair(bus)                  # 0x20/0xa0, ELCR 0x4d0/0x4d1, 16 lines
+    pic.irqs[0].connect(cpu_irq_input, 2)       # INT to the CPU's IP2; IACK calls pic.ack()
+    bus.attach(pit, ports=(0x40, None))         # IRQ 0; QEMU's Malta has no port 0x61
+    bus.attach(rtc)                             # 0x70, IRQ 8
+    bus.attach(dma1); bus.attach(dma2, ports=i8257.DMA2_PORTS)   # dma2: dshift=1
+    bus.attach(kbd)                             # 0x60/0x64, IRQ 1 and 12
+    bus.attach(com1); bus.attach(com2, ports=(0x2f8,), irqs=(3,))
+    pci_io.add_subregion(0, bus.io)             # under the host bridge's I/O window
+
+Shared PCI interrupts fan in through ``pysystem.irq.OrGate`` into
+``bus.set_irq`` (PIIX4's PIRQ routing picks the ISA line).
 """
 from __future__ import annotations
 
