@@ -27,7 +27,7 @@ ignores the cascade input's ISR bit), poll mode, auto-EOI.  One deviation:
 setting or clearing special mask mode updates INT at once, as the hardware
 does (QEMU waits for the next event).  ICW1 clears the
 state but not ELCR; device reset clears ELCR too.  ``info pic`` text comes from
-``describe()``, formatted as QEMU's.
+``describe()`` and ``info_pic_text()``, formatted as QEMU's.
 
 Not modelled (as in QEMU 7.2): ICW1's level-triggered mode bit (LTIM: logged
 under ``-d unimp``), 8080/8085 call-address mode, buffered mode (ICW4 bits 2-3).
@@ -279,12 +279,20 @@ class I8259(ISADevice):
         self._update_irq()
 
     # --- monitor ------------------------------------------------------------------
-    def describe(self, index: int) -> str:
-        """One line of ``info pic``, as QEMU prints it."""
+    def describe(self, index: Optional[int] = None) -> str:
+        """One line of ``info pic``, as QEMU prints it (pic0 the master, pic1 the slave)."""
+        if index is None:
+            index = 0 if self.master else 1
         return (f"pic{index}: irr={self.irr:02x} imr={self.imr:02x} isr={self.isr:02x} "
                 f"hprio={self.priority_add} irq_base={self.irq_base:02x} "
                 f"rr_sel={int(self.read_reg_select)} elcr={self.elcr:02x} "
                 f"fnm={int(self.special_fully_nested_mode)}")
+
+
+def info_pic_text(master: I8259) -> str:
+    """What ``info pic`` prints for a cascaded pair: QEMU 7.2's Malta lists the slave first."""
+    chips = [master.slave, master] if master.slave is not None else [master]
+    return "".join(chip.describe() + "\n" for chip in chips)
 
 
 def cascade(master: I8259, slave: I8259) -> I8259:

@@ -1,4 +1,6 @@
 """Black-box tests of the i8259 pair on the ISA bus: program the ports, raise lines, acknowledge."""
+import subprocess
+
 import pytest
 
 from pysystem.devices import i8259
@@ -6,7 +8,7 @@ from pysystem.devices.isa import ISABus
 from pysystem.memory import AddressSpace
 
 from isa_rig import IsaRig, linux_pic_init
-from qtest_malta_oracle import qemu_malta
+from qtest_malta_oracle import QEMU, need_qemu, qemu_malta
 
 
 class Pic:
@@ -51,8 +53,12 @@ class Pic:
 def test_reset_state_and_info_text():
     p = Pic()
     assert p.inb(0x20) == 0 and p.inb(0x21) == 0 and p.inb(0xA1) == 0
-    assert p.master.describe(0) == ("pic0: irr=00 imr=00 isr=00 hprio=0 irq_base=00 rr_sel=0 "
-                                    "elcr=00 fnm=0")
+    assert p.master.describe() == ("pic0: irr=00 imr=00 isr=00 hprio=0 irq_base=00 rr_sel=0 "
+                                   "elcr=00 fnm=0")
+    p.linux_init()
+    p.irq(9, 1)
+    assert p.slave.describe() == ("pic1: irr=02 imr=00 isr=00 hprio=0 irq_base=08 rr_sel=0 "
+                                  "elcr=00 fnm=0")
 
 
 def test_edge_interrupt_acknowledge_and_eoi():
@@ -252,6 +258,15 @@ def _irq_ops():
     ops += [("outb", 0x20, 0x11), ("inb", 0x21), ("outb", 0x21, 0x40)]  # ICW1 clears IMR; ICW2
     ops += [("outb", 0x21, 0x04), ("outb", 0x21, 0x03), ("inb", 0x21), ("inb", 0x20)]
     return ops
+
+
+def test_info_pic_text_matches_qemu():
+    need_qemu()
+    out = subprocess.run([QEMU, "-M", "malta", "-S", "-display", "none", "-monitor", "stdio",
+                          "-nodefaults", "-serial", "null"], input="info pic\nquit\n",
+                         capture_output=True, text=True, timeout=60).stdout
+    lines = [ln[ln.index("pic"):] for ln in out.splitlines() if ln.startswith("pic")]
+    assert "".join(ln + "\n" for ln in lines) == i8259.info_pic_text(Pic().master)
 
 
 def test_against_qemu():
