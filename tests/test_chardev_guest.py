@@ -9,7 +9,6 @@ import json
 import os
 import re
 import select
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,9 +17,8 @@ import time
 import pytest
 
 from test_cli_run import (ECHO_UNTIL_Q, HELLO_THEN, POWEROFF, assemble, board,  # noqa: F401
-                          dtb, needs_scripts, reap)
-
-pytestmark = needs_scripts
+                          dtb, reap)
+from tools import program, script
 
 
 def free_port() -> int:
@@ -32,7 +30,7 @@ def free_port() -> int:
 
 
 def start(kernel, dtb_path, *args):
-    return subprocess.Popen(["pysystem-arm", "-M", "vexpress-a9", "-kernel", kernel,
+    return subprocess.Popen([script("pysystem-arm"), "-M", "vexpress-a9", "-kernel", kernel,
                              "-dtb", dtb_path, "-display", "none", *args],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
@@ -250,7 +248,6 @@ def _telnet_session(cmd, port, data: bytes) -> bytes:
         reap(proc)
 
 
-@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
 def test_telnet_bytes_match_qemu(board, dtb, tmp_path):
     """The same echo guest behind -serial telnet in QEMU and here: identical bytes both ways
     (negotiation, IAC IAC -> one 0xff for the guest, 0xff from the guest not doubled,
@@ -258,7 +255,7 @@ def test_telnet_bytes_match_qemu(board, dtb, tmp_path):
     kernel = assemble(tmp_path, ECHO_UNTIL_Q.format(action=POWEROFF), "echo.bin")
     data = b"a\xff\xffb\r\x00c\r\nd\xff\xfd\x03e"
     results = []
-    for prog in ("qemu-system-arm", "pysystem-arm"):
+    for prog in (program("qemu-system-arm"), script("pysystem-arm")):
         port = free_port()
         cmd = [prog, "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb, "-display", "none",
                "-monitor", "none", "-serial", f"telnet:127.0.0.1:{port},server=on,wait=off"]

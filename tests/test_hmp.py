@@ -11,7 +11,6 @@ import os
 import re
 import select
 import subprocess
-import sys
 import time
 import tty
 
@@ -21,6 +20,7 @@ keystone = pytest.importorskip("keystone")
 capstone = pytest.importorskip("capstone")
 
 from test_cli_run import MINI_DTS  # noqa: E402  (the same tiny device tree)
+from tools import script  # noqa: E402
 
 GUEST = """
     mov r1, #0x11
@@ -88,10 +88,8 @@ class HMP:
     """A monitor on a pty, typed at as a user would."""
 
     def __init__(self, kernel: str, dtb: str, *extra: str):
-        cmd = [sys.executable, "-c",
-               "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())",
-               "-M", "vexpress-a9", "-m", "256", "-kernel", kernel, "-dtb", dtb,
-               "-display", "none", "-serial", "null", "-monitor", "pty", *extra]
+        cmd = [script("pysystem-arm"), "-M", "vexpress-a9", "-m", "256", "-kernel", kernel,
+               "-dtb", dtb, "-display", "none", "-serial", "null", "-monitor", "pty", *extra]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         line = b""
