@@ -14,11 +14,9 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from test_cli_run import (ECHO_UNTIL_Q, HELLO_THEN, POWEROFF, assemble, board,  # noqa: F401
                           dtb, reap)
-from tools import program, script
+from tools import module, program, script
 
 
 def free_port() -> int:
@@ -151,7 +149,7 @@ def test_pl011_over_a_unix_socket(board, dtb, tmp_path):
 
 def test_miniterm_attaches_to_the_pty(board, dtb, tmp_path):
     """``python -m serial.tools.miniterm /dev/pts/N`` on the pty QEMU-style -serial pty prints."""
-    pytest.importorskip("serial.tools.miniterm")
+    module("serial.tools.miniterm")
     kernel = assemble(tmp_path, ECHO_UNTIL_Q.format(action=POWEROFF), "echo.bin")
     proc = start(kernel, dtb, "-serial", "pty")
     line = proc.stderr.readline().decode()
@@ -267,7 +265,7 @@ def test_telnet_bytes_match_qemu(board, dtb, tmp_path):
 def test_pl011_on_a_host_serial_port(board, dtb, tmp_path):
     """``-serial /dev/pts/N`` (pyserial): one end of a pty pair plays the host's serial port,
     the test holds the other end like the cable's far side."""
-    pytest.importorskip("serial")
+    module("serial")
     kernel = assemble(tmp_path, ECHO_UNTIL_Q.format(action=POWEROFF), "echo.bin")
     import tty
     master, slave = os.openpty()

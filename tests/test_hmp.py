@@ -16,11 +16,12 @@ import tty
 
 import pytest
 
-keystone = pytest.importorskip("keystone")
-capstone = pytest.importorskip("capstone")
+from tools import module, script
+
+keystone = module("keystone")
+capstone = module("capstone")
 
 from test_cli_run import MINI_DTS  # noqa: E402  (the same tiny device tree)
-from tools import script  # noqa: E402
 
 GUEST = """
     mov r1, #0x11
@@ -60,8 +61,7 @@ def board():
     from pysystem.machines import load_all
     load_all()
     cls = find_machine("vexpress-a9", "arm")
-    if cls is None or not cls.AVAILABLE:
-        pytest.skip("the vexpress-a9 board is not there yet")
+    assert cls is not None and cls.AVAILABLE, "no vexpress-a9 board"
     return cls
 
 

@@ -12,13 +12,12 @@ import select
 import subprocess
 import time
 
-import pytest
+from tools import module, script
 
-pytest.importorskip("prompt_toolkit")
-keystone = pytest.importorskip("keystone")
+module("prompt_toolkit")
+keystone = module("keystone")
 
 from test_hmp_cli import guest  # noqa: E402,F401  (the idle guest fixture)
-from tools import script  # noqa: E402
 
 
 class Terminal:

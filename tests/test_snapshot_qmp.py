@@ -7,12 +7,10 @@ import asyncio
 import subprocess
 import time
 
-import pytest
-
 from test_snapshot import board, guest  # noqa: F401  (fixtures)
-from tools import script
+from tools import module, script
 
-qmp_lib = pytest.importorskip("qemu.qmp")
+qmp_lib = module("qemu.qmp")
 
 from test_snapshot_debian import _qmp  # noqa: E402
 

@@ -7,19 +7,22 @@ put them: the scripts directory of the interpreter running the tests (a venv's
 hold another install, or none.
 
 External prerequisites (QEMU, cross compilers, gdb-multiarch, PyPy, mke2fs, cpio...)
-are looked up on ``PATH``; the Debian archive is reached through pysystem.images.  One that is missing fails the test when
-the environment variable ``CI`` is set, and skips it otherwise; either way the message
-names what is missing.
+are looked up on ``PATH``, Python packages (keystone, unicorn, qemu.qmp...) imported,
+the Debian archive reached through pysystem.images.  One that is missing fails the
+test when the environment variable ``CI`` is set, and skips it otherwise (the whole
+module when it is missing at import); either way the message names what is missing.
 
 Tests that only make sense on one interpreter skip through ``interpreter_skip`` with
 one of the reasons in ``INTERPRETER_SKIPS``; .ci/run accepts those skips and no other.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import sys
 import sysconfig
+from types import ModuleType
 from typing import List, NoReturn
 
 import pytest
@@ -38,7 +41,7 @@ def missing(what: str) -> NoReturn:
     message = f"missing prerequisite: {what}"
     if in_ci():
         pytest.fail(message + " (CI is set: a missing prerequisite is a failure)", pytrace=False)
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=True)
 
 
 def interpreter_skip(reason: str) -> NoReturn:
@@ -55,6 +58,15 @@ def program(name: str, *alternatives: str) -> str:
         if path:
             return path
     missing(" or ".join((name, *alternatives)) + " (not on PATH)")
+
+
+def module(name: str) -> ModuleType:
+    """Import the Python package ``name`` (a dependency of pysystem or its [test] extra)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        error = str(e)
+    missing(f"Python package {name} ({error}; pip install -e '.[test]')")
 
 
 def guest_images(arch: str, refresh: bool = False):
