@@ -1,9 +1,10 @@
 """Where the tests find the programs they run, and what happens when one is missing.
 
 pysystem's console scripts (``pysystem-arm``...) are found where the installed package
-put them: the scripts directory of the interpreter running the tests (a venv's
-``bin/``, whether or not the venv is activated), and for the guest interpreter
-(``PYSYSTEM_GUEST_PYTHON``) the directory beside it.  Never through ``PATH``: it may
+put them: the folder its installation recorded, else the scripts directory of the
+interpreter running the tests (a venv's ``bin/``, whether or not the venv is
+activated); for the guest interpreter (``PYSYSTEM_GUEST_PYTHON``) the directory
+beside it.  Never through ``PATH``: it may
 hold another install, or none.
 
 External prerequisites (QEMU, cross compilers, gdb-multiarch, PyPy, mke2fs, cpio...)
@@ -18,8 +19,10 @@ one of the reasons in ``INTERPRETER_SKIPS``; .ci/run accepts those skips and no 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import os
 import shutil
+import site
 import sys
 import sysconfig
 from types import ModuleType
@@ -85,13 +88,22 @@ def guest_images(arch: str, refresh: bool = False):
 
 
 def script_dirs() -> List[str]:
-    """Where this interpreter's installed console scripts are: its scripts directory
-    (a venv's bin/), the folder of ``sys.executable``, the per-user scripts folder."""
-    dirs = [sysconfig.get_path("scripts"), os.path.dirname(sys.executable)]
+    """Where pysystem's console scripts are for this interpreter: first the folders its
+    installation recorded them in (the RECORD of the installed distribution), then
+    the interpreter's scripts directory (a venv's bin/), the folder of
+    ``sys.executable`` and, when this interpreter reads the per-user site, the per-user
+    scripts folder."""
+    dirs = []
     try:
+        files = importlib.metadata.distribution("pysystem").files or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if f.name.startswith("pysystem-"):
+            dirs.append(os.path.dirname(os.path.normpath(str(f.locate()))))
+    dirs += [sysconfig.get_path("scripts"), os.path.dirname(sys.executable)]
+    if site.ENABLE_USER_SITE:
         dirs.append(sysconfig.get_path("scripts", f"{os.name}_user"))
-    except KeyError:        # no per-user scheme on this interpreter
-        pass
     return list(dict.fromkeys(d for d in dirs if d))
 
 
