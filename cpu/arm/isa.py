@@ -17,6 +17,7 @@ from pysystem import log
 
 from . import a32
 from . import vfp_decode  # noqa: F401  (registers the VFP forms with a32)
+from . import neon  # noqa: F401  (registers the Advanced SIMD forms with a32)
 from .translator import Ctx
 
 

@@ -10,12 +10,11 @@ Identification registers (constants; writes from PL1 are ignored, as QEMU does):
 * ``FPSID`` 0x41033090: QEMU's cortex-a9 value (r0p0, matching MIDR 0x410fc090 and the
   reference boot log's "VFP support v0.3: implementor 41 architecture 3 part 30
   variant 9 rev 0"); the A9 FPU TRM's later revisions read 0x41033094.
-* ``MVFR0`` 0x10110222: the A9 TRM value (32 double registers, single and double
-  precision, divide, square root, all rounding modes, *no short vectors*).
-  QEMU's model advertises short vectors (0x11110222); we do not support them.
-* ``MVFR1`` 0x01000011: the A9's 0x01111111 with the Advanced SIMD fields cleared
-  (NEON is not advertised, so Linux and glibc never use it): FPHP=1 (VCVTB/VCVTT
-  half-precision conversions), D_NaN=1 (default NaN mode), FtZ=1 (flush to zero).
+* ``MVFR0`` 0x11110222 and ``MVFR1`` 0x01111111: QEMU's cortex-a9 values (VFPv3-D32
+  with Advanced SIMD: integer, single precision, half-precision conversions, loads and
+  stores; FPHP, D_NaN, FtZ).  Linux sets HWCAP_NEON from MVFR1.  MVFR0 advertises
+  short vectors as QEMU's does; the A9 (and we) UNDEF them with FPEXC.DEX set, and
+  Linux's VFP support code emulates them (see below).
 
 Behaviour as a Cortex-A9 without NEON (checked against Unicorn where it agrees):
 
@@ -45,8 +44,8 @@ from typing import Callable, Optional
 from .. import softfloat as sf
 
 FPSID = 0x41033090
-MVFR0 = 0x10110222
-MVFR1 = 0x01000011
+MVFR0 = 0x11110222
+MVFR1 = 0x01111111
 
 FPSCR_WMASK = 0xFFF7009F
 FPSCR_VEC = 0x00370000      # STRIDE and LEN

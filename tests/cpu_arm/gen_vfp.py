@@ -17,8 +17,7 @@ leaves UNPREDICTABLE; we UNDEF on them, QEMU does something else for some):
   PC base (would modify the code under test).
 * VMSR values with LEN/STRIDE non-zero: the A9 UNDEFs VFP data processing then (see
   cpu/arm/vfp.py), QEMU executes short vectors.  Covered by directed tests.
-* VMRS of FPSID/MVFR0/MVFR1: we report the A9 TRM's MVFR0 and a NEON-less MVFR1,
-  QEMU its own values (directed tests check ours).
+* VMRS of FPSID/MVFR0/MVFR1: constants, checked against Unicorn by a directed test.
 * VCVT fixed-point with more fraction bits than the size (UNPREDICTABLE).
 """
 from __future__ import annotations
