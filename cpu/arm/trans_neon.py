@@ -332,10 +332,39 @@ def trans_ldst_multiple(ctx: Ctx, a) -> bool:
     registers ``spacing`` apart."""
     _start(ctx)
     eb = a.esize // 8
-    per = 8 // eb
     base = ctx.tmp("b")
     ctx.emit(f"{base} = {ctx.r(a.rn)}")
     _align_check(ctx, base, a.align, not a.l)
+    if a.nelem == 1 and not ctx.key_hi & (1 << 33):
+        # VLD1/VST1: the registers are the bytes in memory order; word-aligned ones move
+        # as words (one TLB lookup), others element by element
+        ctx.emit(f"if {base} & 3:")
+        ctx.push()
+        _multiple_elements(ctx, a, base, eb)
+        ctx.pop()
+        ctx.emit("else:")
+        ctx.push()
+        words = [ctx.tmp("w") for _ in range(2 * a.nregs)]
+        regs = range(a.vd, a.vd + a.nregs)
+        if a.l:
+            ctx.load_words(base, words)
+            for i, r in enumerate(regs):
+                ctx.emit(f"VD[{r}] = {words[2 * i]} | ({words[2 * i + 1]} << 32)")
+        else:
+            for i, r in enumerate(regs):
+                ctx.emit(f"{words[2 * i]} = VD[{r}] & 0xffffffff; {words[2 * i + 1]} = VD[{r}] >> 32")
+            ctx.store_words(base, words)
+        ctx.pop()
+        _writeback(ctx, a, base, 8 * a.nregs)
+        return True
+    size = _multiple_elements(ctx, a, base, eb)
+    _writeback(ctx, a, base, size)
+    return True
+
+
+def _multiple_elements(ctx: Ctx, a, base: str, eb: int) -> int:
+    """The element-by-element transfer of VLDn/VSTn (multiple structures); returns its size."""
+    per = 8 // eb
     off = 0
     lanes = {}  # register -> element locals (loads)
     for r in range(a.nregs):
@@ -351,8 +380,7 @@ def trans_ldst_multiple(ctx: Ctx, a) -> bool:
     for reg, vals in lanes.items():
         ctx.emit(f"VD[{reg}] = " + " | ".join(
             v if k == 0 else f"({v} << {k * a.esize})" for k, v in enumerate(vals)))
-    _writeback(ctx, a, base, off)
-    return True
+    return off
 
 
 def trans_ldst_single(ctx: Ctx, a) -> bool:

@@ -7,9 +7,11 @@ import random
 
 import pytest
 
-from gen_neon import FORMS, code_bytes, gen, random_neon_state, random_sequence, t32_bytes
+from gen_neon import FORMS, LDST, code_bytes, random_neon_state, random_sequence, t32_bytes
 from gen_vfp import VFPPair
-from harness import random_state
+from harness import pypy_memory_access, random_state  # noqa: F401 (a fixture)
+
+from pysystem.cpu.arm import a32
 
 
 @pytest.fixture(scope="module")
@@ -41,24 +43,43 @@ def test_form_thumb(pair, name):
         assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
 
 
+@pytest.mark.parametrize("name", sorted(LDST))
+def test_loads_and_stores_as_generated_for_pypy(pair, name, pypy_memory_access):
+    rng = random.Random("neon-pypy-" + name)
+    for trial in range(30):
+        thumb = trial % 3 == 2
+        insns = random_sequence(rng, 6, [name])
+        diff = _check(pair, insns, rng, thumb)
+        assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
+
+
 def _campaign(seed, sequences, length):
+    """Random sequences of every form, 30% in T32; returns (NEON instructions compared,
+    forms seen)."""
     pair = VFPPair()
     rng = random.Random(seed)
     total = 0
+    seen = set()
     for s in range(sequences):
         thumb = rng.random() < 0.3
         insns = random_sequence(rng, length)
         diff = _check(pair, insns, rng, thumb)
         assert not diff, f"sequence {s} ({'T32' if thumb else 'A32'}): {diff}\n" + \
             " ".join(f"{i:08x}" for i in insns)
-        total += sum(1 for i in insns if i >> 28 == 0xF or (i >> 24) & 0xF == 0xE)
-    return total
+        for i in insns:
+            form = a32.decode(i)[0]
+            if form is not None and form.name in FORMS:
+                seen.add(form.name)
+                total += 1
+    return total, seen
 
 
 def test_random_sequences():
-    assert _campaign(1, 100, 100) >= 5000
+    total, seen = _campaign(1, 100, 100)
+    assert total >= 5000 and seen == set(FORMS)
 
 
 @pytest.mark.slow
 def test_random_sequences_long():
-    assert _campaign(2, 1200, 120) >= 100000
+    total, seen = _campaign(2, 1200, 120)
+    assert total >= 100000 and seen == set(FORMS)
