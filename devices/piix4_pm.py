@@ -11,7 +11,8 @@ Interface:
     - "pm-smbus", 64 bytes at SMBBA & 0xfff0 while SMBHSTCFG bit 0 is set: the SMBus host
       controller (HST_STS, HST_CNT, HST_CMD, HST_ADD, HST_D0, HST_D1) running quick,
       byte, byte-data and word-data transactions on its own bus, where eight 256-byte
-      EEPROMs answer at 0x50-0x57: 0x50 holds the SPD data of the RAM and 0x56 the
+      EEPROMs answer at 0x50-0x57 (as in QEMU 7.2, HST_STS reads HOST_BUSY right after
+      START and the transaction runs at that read): 0x50 holds the SPD data of the RAM and 0x56 the
       board serial (QEMU malta.c's generate_eeprom_spd/generate_eeprom_serial).  A
       transaction to an absent address sets DEV_ERR, a finished one INTR.
     - "acpi-gpe0" at 0xafe0 (GPE0_STS, GPE0_EN) and "apm-io" at 0xb2 (APM_CNT: 0xf1
@@ -133,7 +134,7 @@ class PIIX4PM(PCIDevice):
     )
     SMB_REGS = RegisterBank(
         "pm-smbus",
-        Reg("HST_STS", 0x0, width=1, write="_w_smb_sts", attr="smb_stat"),
+        Reg("HST_STS", 0x0, width=1, read="_r_smb_sts", write="_w_smb_sts", attr="smb_stat"),
         Reg("HST_CNT", 0x2, width=1, read="_r_smb_ctl", write="_w_smb_ctl", attr="smb_ctl"),
         Reg("HST_CMD", 0x3, width=1, attr="smb_cmd"),
         Reg("HST_ADD", 0x4, width=1, attr="smb_addr"),
@@ -154,6 +155,7 @@ class PIIX4PM(PCIDevice):
         Field("eeprom", "bytes", bytes(EEPROM_COUNT * EEPROM_SIZE),
               "the SMBus EEPROMs at 0x50-0x57, 256 bytes each"),
         Field("eeprom_offset", f"u8[{EEPROM_COUNT}]", 0, "each EEPROM's address counter"),
+        Field("smb_pending", "bool", False, "a started transaction runs at the next status read"),
     )
 
     def __init__(self, **props):
@@ -252,6 +254,14 @@ class PIIX4PM(PCIDevice):
         self._update_sci()
 
     # --- SMBus host -------------------------------------------------------------------------
+    def _r_smb_sts(self) -> int:
+        value = self.smb_stat
+        if self.smb_pending:      # QEMU runs a started transaction when status is read
+            self.smb_pending = False
+            self.smb_stat &= ~STS_HOST_BUSY
+            self._transaction()
+        return value
+
     def _w_smb_sts(self, value: int) -> None:
         self.smb_stat &= ~(value & ~STS_HOST_BUSY) & 0xFF
 
@@ -261,7 +271,8 @@ class PIIX4PM(PCIDevice):
     def _w_smb_ctl(self, value: int) -> None:
         self.smb_ctl = value & ~CTL_START & 0xFF
         if value & CTL_START:
-            self._transaction()
+            self.smb_stat |= STS_HOST_BUSY
+            self.smb_pending = True
 
     def _eeprom(self, addr: int) -> Optional[int]:
         index = addr - EEPROM_BASE

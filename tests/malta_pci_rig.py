@@ -53,11 +53,11 @@ class Rig:
 
     # GT registers as the CPU sees them (values converted to the GT's little-endian view)
     def gt_read(self, off: int) -> int:
-        v = self.mem.read(GT_BASE + off, 4)
+        v = self.mem.read(self.gt.isd.addr + off, 4)
         return bswap32(v) if self.be else v
 
     def gt_write(self, off: int, value: int) -> None:
-        self.mem.write(GT_BASE + off, bswap32(value) if self.be else value, 4)
+        self.mem.write(self.gt.isd.addr + off, bswap32(value) if self.be else value, 4)
 
     def cfg_addr(self, devfn: int, reg: int) -> int:
         return 0x80000000 | devfn << 8 | reg
@@ -65,12 +65,12 @@ class Rig:
     def cfg_read(self, devfn: int, reg: int) -> int:
         """A config dword as Linux's gt64xxx ops see it (native value)."""
         self.gt_write(0xCF8, self.cfg_addr(devfn, reg))
-        return self.mem.read(GT_BASE + 0xCFC, 4) if devfn else self.gt_read(0xCFC)
+        return self.mem.read(self.gt.isd.addr + 0xCFC, 4) if devfn else self.gt_read(0xCFC)
 
     def cfg_write(self, devfn: int, reg: int, value: int) -> None:
         self.gt_write(0xCF8, self.cfg_addr(devfn, reg))
         if devfn:
-            self.mem.write(GT_BASE + 0xCFC, value, 4)
+            self.mem.write(self.gt.isd.addr + 0xCFC, value, 4)
         else:
             self.gt_write(0xCFC, value)
 
