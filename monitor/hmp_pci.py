@@ -63,7 +63,8 @@ def info_pci_text(buses: Iterable[PCIBus]) -> str:
                     out.append(f"      BAR{bar.index}: I/O at 0x{addr:04x} [0x{last:04x}].")
                 else:
                     pref = " prefetchable" if bar.prefetch else ""
-                    out.append(f"      BAR{bar.index}: 32 bit{pref} memory at 0x{addr:08x} "
+                    bits = 64 if bar.mem64 else 32
+                    out.append(f"      BAR{bar.index}: {bits} bit{pref} memory at 0x{addr:08x} "
                                f"[0x{last:08x}].")
             out.append(f"      id \"{dev.id or ''}\"")
     return "\n".join(out)

@@ -34,8 +34,9 @@ nirq)`` (QEMU pci_bus_irqs) and keeps a count of raised pins per line, so shared
 lines fan in: ``set_irq(line, level)`` is called when a line's level changes.
 COMMAND.INTX_DISABLE masks a device's pin; STATUS.INTERRUPT shows its level.
 
-Not modelled: PCI-PCI bridges and buses other than 0, capabilities lists, MSI,
-64-bit BARs, parity/SERR signalling.
+Capabilities are plain config registers a device declares (with wmask 0, as QEMU's
+pci_add_capability leaves them).  Not modelled: PCI-PCI bridges and buses other than
+0, MSI/MSI-X, parity/SERR signalling.
 """
 from __future__ import annotations
 
@@ -66,18 +67,23 @@ QEMU_SUBSYSTEM = (0x1AF4, 0x1100)
 
 
 class Bar:
-    """One base address register: ``index`` 0-5, or 6 for the expansion ROM."""
+    """One base address register: ``index`` 0-5, or 6 for the expansion ROM; a 64-bit
+    memory BAR (``mem64``) takes the next register for its high half."""
 
-    __slots__ = ("index", "size", "kind", "prefetch")
+    __slots__ = ("index", "size", "kind", "prefetch", "mem64")
 
-    def __init__(self, index: int, size: int, kind: str = "mem", prefetch: bool = False):
+    def __init__(self, index: int, size: int, kind: str = "mem", prefetch: bool = False,
+                 mem64: bool = False):
         if kind not in ("io", "mem"):
             raise ValueError(f"BAR{index}: kind must be io or mem")
         if size < 4 or size & (size - 1):
             raise ValueError(f"BAR{index}: size must be a power of two of at least 4")
         if index == ROM_SLOT and kind != "mem":
             raise ValueError("the expansion ROM BAR is a memory BAR")
+        if mem64 and (kind != "mem" or index >= 5):
+            raise ValueError(f"BAR{index}: only memory BARs 0-4 can be 64-bit")
         self.index, self.size, self.kind, self.prefetch = index, size, kind, prefetch
+        self.mem64 = mem64
 
     @property
     def offset(self) -> int:
@@ -88,7 +94,9 @@ class Bar:
         """The low bits the register reads back: I/O bit, prefetchable bit."""
         if self.index == ROM_SLOT:
             return 0
-        return 1 if self.kind == "io" else (0x8 if self.prefetch else 0)
+        if self.kind == "io":
+            return 1
+        return (0x8 if self.prefetch else 0) | (0x4 if self.mem64 else 0)
 
     @property
     def wmask(self) -> int:
@@ -191,6 +199,8 @@ class PCIDevice(Device):
             for bar in cls.BARS:
                 _put(wmask, bar.offset, 4, bar.wmask)
                 _put(image, bar.offset, 4, bar.type_bits)
+                if bar.mem64:
+                    _put(wmask, bar.offset + 4, 4, 0xFFFFFFFF)
             for reg in cls.CONFIG:
                 _put(image, reg.offset, reg.width, reg.reset)
                 if reg.wmask is not None:
@@ -288,9 +298,13 @@ class PCIDevice(Device):
             return BAR_UNMAPPED
         if bar.index == ROM_SLOT and not value & 1:
             return BAR_UNMAPPED
-        base = value & ~(bar.size - 1) & 0xFFFFFFFF
+        limit = 0xFFFFFFFF
+        if bar.mem64:
+            value |= self.cfg(bar.offset + 4, 4) << 32
+            limit = BAR_UNMAPPED
+        base = value & ~(bar.size - 1) & limit
         last = base + bar.size - 1
-        if last <= base or base == 0 or last >= 0xFFFFFFFF:
+        if last <= base or base == 0 or last >= limit:
             return BAR_UNMAPPED
         return base
 
