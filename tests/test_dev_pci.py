@@ -14,7 +14,7 @@ from pysystem.memory import IORegion
 from pysystem.pci import Bar, BAR_UNMAPPED, PCIDevice, parse_devfn
 from pysystem.qom import QOMError, register
 
-FUNCTIONS = ("piix4", "ide", "pm", "pcnet")
+FUNCTIONS = ("piix4", "ide", "pm", "pcnet", "cirrus")
 ALL = ("host",) + FUNCTIONS
 DEVFN = dict({"host": 0}, **{n: PLACES[n][2] for n in FUNCTIONS})
 
@@ -99,7 +99,7 @@ class _TestDev(PCIDevice):
 
 
 def _rig_with_test_dev(slot=18, pin=1):
-    rig = Rig(functions=FUNCTIONS)
+    rig = Rig(functions=("piix4", "pm"))
     dev = _TestDev(addr=f"{slot:x}")
     dev.realize()
     rig.bus.plug(dev)
@@ -186,7 +186,7 @@ def test_placement():
     for bad in ("20", "1.8", "x", ""):
         with pytest.raises(QOMError):
             parse_devfn(bad)
-    rig = Rig(functions=FUNCTIONS)
+    rig = Rig(functions=("piix4", "pm"))
     first = _TestDev()
     first.realize()
     assert rig.bus.plug(first) == 18 << 3                     # first free from slot 18
