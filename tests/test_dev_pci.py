@@ -14,7 +14,7 @@ from pysystem.memory import IORegion
 from pysystem.pci import Bar, BAR_UNMAPPED, PCIDevice, parse_devfn
 from pysystem.qom import QOMError, register
 
-FUNCTIONS = ("piix4", "ide", "pm", "pcnet", "cirrus")
+FUNCTIONS = ("piix4", "ide", "usb", "pm", "pcnet", "cirrus")
 ALL = ("host",) + FUNCTIONS
 DEVFN = dict({"host": 0}, **{n: PLACES[n][2] for n in FUNCTIONS})
 
