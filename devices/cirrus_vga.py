@@ -79,7 +79,7 @@ class CirrusVGA(PCIDevice):
         Field("ar_flip_flop", "u8", 0, "0: next 0x3c0 write is an index"),
         Field("dac_state", "u8", 0), Field("dac_read_index", "u8", 0),
         Field("dac_write_index", "u8", 0), Field("dac_sub_index", "u8", 0),
-        Field("dac_cache", "u8[3]", 0), Field("palette", "bytes", bytes(768)),
+        Field("dac_cache", "u8[3]", 0), Field("palette", "u8[768]", 0),
         Field("hidden_dac_lock", "u8", 0, "consecutive 0x3c6 reads"),
         Field("hidden_dac", "u8", 0, "the hidden DAC register"),
         Field("shadow_gr", "u8[2]", 0, "GR0/GR1 as written (they read back unmasked)"),
@@ -222,7 +222,7 @@ class CirrusVGA(PCIDevice):
             self.dac_sub_index += 1
             if self.dac_sub_index == 3:
                 base = self.dac_write_index * 3
-                self.palette[base:base + 3] = bytes(self.dac_cache)
+                self.palette[base:base + 3] = list(self.dac_cache)
                 self.dac_sub_index = 0
                 self.dac_write_index = (self.dac_write_index + 1) & 0xFF
         elif port == 0x3CE:

@@ -195,6 +195,13 @@ class GT64120(SysBusDevice):
         self._isd_at: Optional[int] = None
         self._windows = {}
 
+    @classmethod
+    def example(cls) -> "GT64120":
+        obj = cls(**{"system-memory": ContainerRegion(None, "system", 1 << 64)})
+        obj.realize()
+        obj.reset()
+        return obj
+
     def realize(self) -> None:
         if self.system_memory is None:
             raise QOMError("gt64120: property 'system-memory' not set")

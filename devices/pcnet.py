@@ -74,7 +74,7 @@ class PCNet(PCIDevice):
         Field("rap", "u8", 0, "register address pointer"),
         Field("csr", "u16[128]", _table(CSR_RESET, 128), "control and status registers"),
         Field("bcr", "u16[36]", _table(BCR_RESET, 36), "bus configuration registers"),
-        Field("prom", "bytes", bytes(16), "the address PROM"),
+        Field("prom", "u8[16]", 0, "the address PROM"),
         Field("rdra", "u32", 0, "receive ring base from the initialization block"),
         Field("tdra", "u32", 0, "transmit ring base from the initialization block"),
     )
@@ -91,13 +91,9 @@ class PCNet(PCIDevice):
     def device_reset(self) -> None:
         prom = bytearray(self._mac + bytes((0, 0, 0, 0x11, 0, 0, 0, 0, 0x57, 0x57)))
         struct.pack_into("<H", prom, 12, sum(prom) & 0xFFFF)
-        self.prom = prom
+        self.prom = list(prom)
         for i in range(3):
             self.csr[12 + i] = struct.unpack_from("<H", self._mac, 2 * i)[0]
-        self._update_irq()
-
-    def post_load(self) -> None:
-        super().post_load()
         self._update_irq()
 
     # --- the register window ----------------------------------------------------------
@@ -106,7 +102,7 @@ class PCNet(PCIDevice):
 
     def _read(self, off: int, size: int) -> int:
         if off < 0x10:
-            return int.from_bytes(self.prom[off:off + size], "little")
+            return int.from_bytes(bytes(self.prom[off:off + size]), "little")
         reg = self._which(off, size)
         if reg == "rdp":
             return self._read_csr(self.rap)

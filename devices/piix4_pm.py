@@ -152,7 +152,7 @@ class PIIX4PM(PCIDevice):
         Reg("APM_STS", 0x1, width=1, attr="apm_sts"),
     )
     STATE = PM_REGS.fields() + SMB_REGS.fields() + GPE_REGS.fields() + APM_REGS.fields() + (
-        Field("eeprom", "bytes", bytes(EEPROM_COUNT * EEPROM_SIZE),
+        Field("eeprom", f"u8[{EEPROM_COUNT * EEPROM_SIZE}]", 0,
               "the SMBus EEPROMs at 0x50-0x57, 256 bytes each"),
         Field("eeprom_offset", f"u8[{EEPROM_COUNT}]", 0, "each EEPROM's address counter"),
         Field("smb_pending", "bool", False, "a started transaction runs at the next status read"),
@@ -187,7 +187,7 @@ class PIIX4PM(PCIDevice):
         eeprom[0:len(spd)] = spd
         serial = malta_serial_eeprom()
         eeprom[6 * EEPROM_SIZE:6 * EEPROM_SIZE + len(serial)] = serial
-        self.eeprom = eeprom
+        self.eeprom = list(eeprom)
         self._map_pm()
         self._map_smbus()
         self._update_sci()

@@ -77,10 +77,6 @@ class PIIX4USB(PCIDevice):
         self.usbsts = STS_HCHALTED
         self._update_irq()
 
-    def post_load(self) -> None:
-        super().post_load()
-        self._update_irq()
-
     def _now(self) -> int:
         return self.clock.now() if self.clock is not None else 0
 

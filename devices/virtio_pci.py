@@ -174,10 +174,6 @@ class VirtIOPCI(PCIDevice):
         self.vdev.reset()
         self.update_irq()
 
-    def post_load(self) -> None:
-        super().post_load()
-        self.update_irq()
-
     # --- what the virtio device sees of its transport ----------------------------------
     @property
     def memory(self):

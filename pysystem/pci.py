@@ -149,7 +149,7 @@ class PCIDevice(Device):
         Property("multifunction", "bool", False, "set the multifunction bit of the header type"),
     )
     STATE = (
-        Field("config", "bytes", bytes(CONFIG_SIZE), "the 256-byte configuration space"),
+        Field("config", f"u8[{CONFIG_SIZE}]", 0, "the 256-byte configuration space"),
         Field("intx_level", "u8", 0, "the level the device drives on its INTx pin"),
     )
 
@@ -241,8 +241,11 @@ class PCIDevice(Device):
         fixed-address regions (ISA ports) here."""
 
     def post_load(self) -> None:
+        """Re-map the BARs and re-drive the INTx pin from the restored state (which is
+        not recomputed: a restored machine continues exactly where it was saved)."""
+        self.config = bytearray(self.config)
         self.update_mappings()
-        self._update_intx()
+        self._drive_intx()
 
     # --- config space -----------------------------------------------------------------
     def cfg(self, offset: int, width: int = 1) -> int:
@@ -341,6 +344,9 @@ class PCIDevice(Device):
         if self.intx_level:
             status |= STATUS_INTERRUPT
         self.set_cfg(PCI_STATUS, status, 2)
+        self._drive_intx()
+
+    def _drive_intx(self) -> None:
         asserted = self.intx_level and not self.cfg(PCI_COMMAND, 2) & CMD_INTX_DISABLE
         if self.bus is not None:
             self.bus._pin_changed(self, 1 if asserted else 0)
