@@ -57,16 +57,60 @@ ABRT = 0x04
 # device control
 NIEN, SRST, HOB = 0x02, 0x04, 0x80
 
-CMD_DEVICE_RESET, CMD_RECALIBRATE = 0x08, 0x10
-READ_PIO = {0x20: False, 0x21: False, 0x24: True}
-WRITE_PIO = {0x30: False, 0x31: False, 0x34: True}
-READ_MULTI = {0xC4: False, 0x29: True}
-WRITE_MULTI = {0xC5: False, 0x39: True}
-READ_DMA = {0xC8: False, 0xC9: False, 0x25: True}
-WRITE_DMA = {0xCA: False, 0xCB: False, 0x35: True}
-VERIFY = {0x40: False, 0x41: False, 0x42: True}
-FLUSH = (0xE7, 0xEA)
-IDLE_CMDS = (0xE0, 0xE1, 0xE2, 0xE3, 0xE6, 0x94, 0x95, 0x96, 0x97, 0x99)
+CMD_DEVICE_RESET = 0x08
+
+
+class AtaCmd:
+    """One ATA command: its handler method, which units take it, and its variant."""
+
+    __slots__ = ("name", "handler", "units", "lba48", "arg")
+
+    def __init__(self, name: str, handler: str, units: str = "hd", lba48: bool = False,
+                 arg=None):
+        self.name, self.handler, self.units, self.lba48, self.arg = name, handler, units, lba48, arg
+
+
+# opcode -> command; ``units``: "hd", "cd" or "both" (a unit of another kind aborts it)
+ATA_COMMANDS = {
+    0x08: AtaCmd("DEVICE RESET", "_cmd_device_reset", "cd"),
+    0x10: AtaCmd("RECALIBRATE", "_cmd_complete"),
+    0x20: AtaCmd("READ SECTORS", "_cmd_read_pio", arg=False),
+    0x21: AtaCmd("READ SECTORS (no retry)", "_cmd_read_pio", arg=False),
+    0x24: AtaCmd("READ SECTORS EXT", "_cmd_read_pio", lba48=True, arg=False),
+    0x25: AtaCmd("READ DMA EXT", "_cmd_dma", lba48=True, arg="dma-read"),
+    0x29: AtaCmd("READ MULTIPLE EXT", "_cmd_read_pio", lba48=True, arg=True),
+    0x30: AtaCmd("WRITE SECTORS", "_cmd_write_pio", arg=False),
+    0x31: AtaCmd("WRITE SECTORS (no retry)", "_cmd_write_pio", arg=False),
+    0x34: AtaCmd("WRITE SECTORS EXT", "_cmd_write_pio", lba48=True, arg=False),
+    0x35: AtaCmd("WRITE DMA EXT", "_cmd_dma", lba48=True, arg="dma-write"),
+    0x39: AtaCmd("WRITE MULTIPLE EXT", "_cmd_write_pio", lba48=True, arg=True),
+    0x40: AtaCmd("READ VERIFY SECTORS", "_cmd_verify"),
+    0x41: AtaCmd("READ VERIFY SECTORS (no retry)", "_cmd_verify"),
+    0x42: AtaCmd("READ VERIFY SECTORS EXT", "_cmd_verify", lba48=True),
+    0x70: AtaCmd("SEEK", "_cmd_complete"),
+    0x91: AtaCmd("INITIALIZE DEVICE PARAMETERS", "_cmd_init_params"),
+    0xA0: AtaCmd("PACKET", "_cmd_packet", "cd"),
+    0xA1: AtaCmd("IDENTIFY PACKET DEVICE", "_cmd_identify", "cd"),
+    0xC4: AtaCmd("READ MULTIPLE", "_cmd_read_pio", arg=True),
+    0xC5: AtaCmd("WRITE MULTIPLE", "_cmd_write_pio", arg=True),
+    0xC6: AtaCmd("SET MULTIPLE MODE", "_cmd_set_multiple"),
+    0xC8: AtaCmd("READ DMA", "_cmd_dma", arg="dma-read"),
+    0xC9: AtaCmd("READ DMA (no retry)", "_cmd_dma", arg="dma-read"),
+    0xCA: AtaCmd("WRITE DMA", "_cmd_dma", arg="dma-write"),
+    0xCB: AtaCmd("WRITE DMA (no retry)", "_cmd_dma", arg="dma-write"),
+    0xE5: AtaCmd("CHECK POWER MODE", "_cmd_check_power", "both"),
+    0xE7: AtaCmd("FLUSH CACHE", "_cmd_flush"),
+    0xEA: AtaCmd("FLUSH CACHE EXT", "_cmd_flush"),
+    0xEC: AtaCmd("IDENTIFY DEVICE", "_cmd_identify", "both"),
+    0xEF: AtaCmd("SET FEATURES", "_cmd_set_features", "both"),
+}
+for _op, _name in ((0xE0, "STANDBY IMMEDIATE"), (0xE1, "IDLE IMMEDIATE"), (0xE2, "STANDBY"),
+                   (0xE3, "IDLE"), (0xE6, "SLEEP"), (0x94, "STANDBY IMMEDIATE (old)"),
+                   (0x95, "IDLE IMMEDIATE (old)"), (0x96, "STANDBY (old)"), (0x97, "IDLE (old)"),
+                   (0x99, "SLEEP (old)")):
+    ATA_COMMANDS[_op] = AtaCmd(_name, "_cmd_complete", "both")
+# SET FEATURES subcommands that succeed (write cache, transfer mode, look-ahead, ...)
+SET_FEATURES_OK = (0x02, 0x82, 0x03, 0xAA, 0x55, 0x66, 0xCC, 0x42, 0xC2, 0x85, 0x05, 0x31)
 
 
 def _padstr(text: str, n: int) -> bytes:
@@ -332,93 +376,102 @@ class IDEBus(Object):
 
     def _command(self, cmd: int) -> None:
         u = self.unit
-        if "trace" in log.mask:
-            log.write(f"ide: unit {u} command 0x{cmd:02x}\n")
         self.error[u] = 0
-        cd = self.is_cd(u)
-        if cd and cmd not in (0xA1, 0xA0, CMD_DEVICE_RESET, 0xEF, 0xE5, 0xEC, 0x00) \
-                and cmd not in IDLE_CMDS:
-            self._abort(u)
-            return
-        if cmd == 0xEC:                                  # IDENTIFY DEVICE
-            if cd:
-                self._set_signature(u)
-                self._abort(u)
-                return
-            self._start_pio_in(u, self.identify(u), "identify")
-        elif cmd == 0xA1 and cd:                         # IDENTIFY PACKET DEVICE
-            self._start_pio_in(u, self.identify(u), "identify")
-        elif cmd in READ_PIO or cmd in READ_MULTI:
-            lba48 = READ_PIO.get(cmd, READ_MULTI.get(cmd))
-            chunk = 1 if cmd in READ_PIO else self.mult_sectors[u]
-            if cmd in READ_MULTI and not chunk:
-                self._abort(u)
-                return
-            self._start_sectors(u, "read", lba48, chunk)
-        elif cmd in WRITE_PIO or cmd in WRITE_MULTI:
-            lba48 = WRITE_PIO.get(cmd, WRITE_MULTI.get(cmd))
-            chunk = 1 if cmd in WRITE_PIO else self.mult_sectors[u]
-            if cmd in WRITE_MULTI and not chunk:
-                self._abort(u)
-                return
-            self._start_sectors(u, "write", lba48, chunk)
-        elif cmd in READ_DMA or cmd in WRITE_DMA:
-            lba48 = READ_DMA.get(cmd, WRITE_DMA.get(cmd))
-            lba, n = self._lba(u, lba48), self._count(u, lba48)
-            if not self._check_range(u, lba, n):
-                return
-            self.xfer = "dma-read" if cmd in READ_DMA else "dma-write"
-            self.xfer_lba, self.xfer_left = lba, n
-            self.status[u] = READY | SEEK | DRQ
-        elif cmd in VERIFY:
-            lba48 = VERIFY[cmd]
-            lba, n = self._lba(u, lba48), self._count(u, lba48)
-            if self._check_range(u, lba, n):
-                self._set_lba(u, lba + n - 1, lba48)
-                self._done(u)
-        elif cmd == 0xC6:                                # SET MULTIPLE MODE
-            n = self.nsector[u]
-            if n > MAX_MULT_SECTORS or (n & (n - 1)):
-                self._abort(u)
-            else:
-                self.mult_sectors[u] = n
-                self._done(u)
-        elif cmd in FLUSH:
-            try:
-                self.drives[u].flush()
-            except BlockError as e:
-                log.log("guest_errors", f"ide: {e}")
-                self._abort(u)
-                return
-            self._done(u)
-        elif cmd == 0xEF:                                # SET FEATURES
-            sub = self.feature[u]
-            if sub in (0x02, 0x82, 0x03, 0xAA, 0x55, 0x66, 0xCC, 0x42, 0xC2, 0x85, 0x05, 0x31):
-                self._done(u)
-            else:
-                self._abort(u)
-        elif cmd == 0x91:                                # INITIALIZE DEVICE PARAMETERS
-            self.heads[u] = (self.select[u] & 0x0F) + 1
-            self.secs[u] = self.nsector[u]
-            self._done(u)
-        elif cmd == CMD_RECALIBRATE or cmd == 0x70:      # RECALIBRATE, SEEK
-            self._done(u)
-        elif cmd == 0xE5:                                # CHECK POWER MODE
-            self.nsector[u] = 0xFF
-            self._done(u)
-        elif cmd in IDLE_CMDS:
-            self._done(u)
-        elif cmd == CMD_DEVICE_RESET and cd:
-            self._reset_unit(u)
-            self.error[u] = 0x01
-        elif cmd == 0xA0 and cd:                         # PACKET
-            self.xfer = "packet"
-            self.buf, self.pos = bytearray(12), 0
-            self.nsector[u] = (self.nsector[u] & ~7) | atapi.REASON_CD
-            self.status[u] = READY | SEEK | DRQ
-        else:
+        entry = ATA_COMMANDS.get(cmd)
+        if "trace" in log.mask:
+            log.write(f"ide: unit {u} command 0x{cmd:02x} "
+                      f"{entry.name if entry else '(unknown)'}\n")
+        if entry is None:
             log.log("unimp", f"ide: unsupported command 0x{cmd:02x}")
             self._abort(u)
+            return
+        if entry.units != "both" and entry.units != self.kinds[u]:
+            if cmd == 0xEC:
+                self._set_signature(u)
+            self._abort(u)
+            return
+        getattr(self, entry.handler)(u, entry)
+
+    # --- command handlers (see ATA_COMMANDS) ----------------------------------------------
+    def _cmd_identify(self, u: int, entry: AtaCmd) -> None:
+        if self.is_cd(u) and entry.units == "both":   # IDENTIFY DEVICE to an ATAPI unit
+            self._set_signature(u)
+            self._abort(u)
+            return
+        self._start_pio_in(u, self.identify(u), "identify")
+
+    def _cmd_read_pio(self, u: int, entry: AtaCmd) -> None:
+        chunk = self.mult_sectors[u] if entry.arg else 1
+        if not chunk:
+            self._abort(u)
+            return
+        self._start_sectors(u, "read", entry.lba48, chunk)
+
+    def _cmd_write_pio(self, u: int, entry: AtaCmd) -> None:
+        chunk = self.mult_sectors[u] if entry.arg else 1
+        if not chunk:
+            self._abort(u)
+            return
+        self._start_sectors(u, "write", entry.lba48, chunk)
+
+    def _cmd_dma(self, u: int, entry: AtaCmd) -> None:
+        lba, n = self._lba(u, entry.lba48), self._count(u, entry.lba48)
+        if not self._check_range(u, lba, n):
+            return
+        self.xfer = entry.arg
+        self.xfer_lba, self.xfer_left = lba, n
+        self.status[u] = READY | SEEK | DRQ
+
+    def _cmd_verify(self, u: int, entry: AtaCmd) -> None:
+        lba, n = self._lba(u, entry.lba48), self._count(u, entry.lba48)
+        if self._check_range(u, lba, n):
+            self._set_lba(u, lba + n - 1, entry.lba48)
+            self._done(u)
+
+    def _cmd_set_multiple(self, u: int, entry: AtaCmd) -> None:
+        n = self.nsector[u]
+        if n > MAX_MULT_SECTORS or (n & (n - 1)):
+            self._abort(u)
+        else:
+            self.mult_sectors[u] = n
+            self._done(u)
+
+    def _cmd_flush(self, u: int, entry: AtaCmd) -> None:
+        try:
+            self.drives[u].flush()
+        except BlockError as e:
+            log.log("guest_errors", f"ide: {e}")
+            self._abort(u)
+            return
+        self._done(u)
+
+    def _cmd_set_features(self, u: int, entry: AtaCmd) -> None:
+        if self.feature[u] in SET_FEATURES_OK:
+            self._done(u)
+        else:
+            self._abort(u)
+
+    def _cmd_init_params(self, u: int, entry: AtaCmd) -> None:
+        self.heads[u] = (self.select[u] & 0x0F) + 1
+        self.secs[u] = self.nsector[u]
+        self._done(u)
+
+    def _cmd_complete(self, u: int, entry: AtaCmd) -> None:
+        self._done(u)
+
+    def _cmd_check_power(self, u: int, entry: AtaCmd) -> None:
+        self.nsector[u] = 0xFF
+        self._done(u)
+
+    def _cmd_device_reset(self, u: int, entry: AtaCmd) -> None:
+        self._reset_unit(u)
+        self.error[u] = 0x01
+
+    def _cmd_packet(self, u: int, entry: AtaCmd) -> None:
+        self.xfer = "packet"
+        self.buf, self.pos = bytearray(12), 0
+        self.nsector[u] = (self.nsector[u] & ~7) | atapi.REASON_CD
+        self.status[u] = READY | SEEK | DRQ
 
     def _check_range(self, u: int, lba: int, n: int) -> bool:
         if lba + n > self.nb_sectors(u):
