@@ -150,10 +150,8 @@ def _get_configuration(bus, u, p):
         current = 0x0010 if _is_dvd(bus, u) else 0x0008
     profiles = bytes((0x00, 0x10, 1 if current == 0x10 else 0, 0,
                       0x00, 0x08, 1 if current == 0x08 else 0, 0))
-    feature0 = struct.pack(">HBB", 0x0000, 0x03, len(profiles)) + profiles
-    feature1 = struct.pack(">HBBI", 0x0001, 0x0B, 8, 2) + bytes(4)   # core, ATAPI
-    feature2 = struct.pack(">HBB", 0x0002, 0x07, 4) + bytes((0x02, 0, 0, 0))   # morphing
-    body = struct.pack(">HH", 0, current) + feature0 + feature1 + feature2
+    feature0 = struct.pack(">HBB", 0x0000, 0x03, len(profiles)) + profiles   # profile list
+    body = struct.pack(">HH", 0, current) + feature0
     return (struct.pack(">I", len(body)) + body)[:max_len]
 
 

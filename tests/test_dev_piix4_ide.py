@@ -114,6 +114,10 @@ def test_empty_channel_and_absent_slave_match_qemu(image):
     ((0x28, 0, 0, 0, 0x10, 0, 0, 0, 1), 0),              # READ(10) past the end
     ((0x4A, 1, 0, 0, 0x10, 0, 0, 0, 8), 8),              # GET EVENT STATUS, media
     ((0x51, 0, 0, 0, 0, 0, 0, 0, 34), 34),               # READ DISC INFORMATION
+    ((0x1A, 0, 0x2A, 0, 64), 0),                          # MODE SENSE(6): refused
+    ((0xBD, 0, 0, 0, 0, 0, 0, 0, 0, 8), 8),              # MECHANISM STATUS
+    ((0x46, 0, 0, 0, 0, 0, 0, 0, 64), 20),               # GET CONFIGURATION
+    ((0x43, 0, 0, 0, 0, 0, 0, 0, 64, 0x40), 12),         # READ TOC, multi-session
 ))
 def test_atapi_packets_match_qemu(iso, cdb, n):
     ops = _packet_ops(cdb, n) + _packet_ops((0x03, 0, 0, 0, 18), 18)
