@@ -66,7 +66,7 @@ def _identify_ops(cmd):
             [("r", IO + P, 2)] * 256 + [("r", IO + P + 7, 1)])
 
 
-def _packet_ops(cdb, nbytes, limit=0xFFFE):
+def _packet_ops(cdb, nbytes, limit=0xFFFE, P=P):
     cdb = bytes(cdb).ljust(12, b"\0")
     ops = [("w", IO + P + 6, 0xA0, 1), ("w", IO + P + 1, 0, 1),
            ("w", IO + P + 4, limit & 0xFF, 1), ("w", IO + P + 5, limit >> 8, 1),
@@ -123,6 +123,17 @@ def test_atapi_packets_match_qemu(iso, cdb, n):
     ops = _packet_ops(cdb, n) + _packet_ops((0x03, 0, 0, 0, 18), 18)
     want = qemu_malta(ops, extra_args=("-drive", f"file={iso},if=ide,format=raw,media=cdrom"))
     got = _replay(_rig({0: (iso, "cd")}), ops)
+    assert [hex(v) for v in got] == [hex(v) for v in want]
+
+
+@pytest.mark.parametrize("cdb,n", (((0x00,), 0), ((0x25,), 0), ((0x03, 0, 0, 0, 18), 18),
+                                   ((0x4A, 1, 0, 0, 0x10, 0, 0, 0, 8), 8),
+                                   ((0x46, 0, 0, 0, 0, 0, 0, 0, 64), 20)))
+def test_empty_cdrom_matches_qemu(cdb, n):
+    """QEMU's default Malta has an empty CD-ROM at index 2 (secondary master)."""
+    ops = _packet_ops(cdb, n, P=0x170) + _packet_ops((0x03, 0, 0, 0, 18), 18, P=0x170)
+    want = qemu_malta(ops)
+    got = _replay(_rig({2: (None, "cd")}), ops)
     assert [hex(v) for v in got] == [hex(v) for v in want]
 
 
