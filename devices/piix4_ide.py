@@ -108,7 +108,7 @@ class PIIX4IDE(PCIDevice):
 
     def plugged(self) -> None:
         for port, region in self._legacy:
-            self.bus.io.add_subregion(port, region)
+            self.map_fixed(port, region)
 
     def attach(self, index: int, backend, kind: str = "hd") -> None:
         if not 0 <= index < 4:

@@ -175,11 +175,10 @@ class PIIX4PM(PCIDevice):
         super().realize()
 
     def plugged(self) -> None:
-        io = self.bus.io
-        io.add_subregion(0, self.pm_io)
-        io.add_subregion(0, self.smb_io)
-        io.add_subregion(GPE0_PORT, self.gpe_io)
-        io.add_subregion(APM_PORT, self.apm_io)
+        self.map_fixed(0, self.pm_io)
+        self.map_fixed(0, self.smb_io)
+        self.map_fixed(GPE0_PORT, self.gpe_io)
+        self.map_fixed(APM_PORT, self.apm_io)
 
     def device_reset(self) -> None:
         eeprom = bytearray(EEPROM_COUNT * EEPROM_SIZE)

@@ -47,7 +47,7 @@ from . import log
 from .qdev import Device
 from .qom import Field, Property, QOMError, register
 
-__all__ = ["Bar", "CfgReg", "PCIDevice", "PCIBus", "parse_devfn", "BAR_UNMAPPED",
+__all__ = ["Bar", "CfgReg", "PCIDevice", "PCIBus", "parse_devfn", "BAR_UNMAPPED", "MAPPING_PRIORITY",
            "PCI_COMMAND", "PCI_STATUS", "CMD_IO", "CMD_MEMORY", "CMD_MASTER",
            "CMD_INTX_DISABLE", "CONFIG_SIZE"]
 
@@ -63,6 +63,10 @@ STATUS_INTERRUPT = 0x08
 # STATUS bits that are write-one-to-clear (QEMU pci_init_w1cmask)
 STATUS_W1C = 0x8000 | 0x4000 | 0x2000 | 0x1000 | 0x0800 | 0x0100
 ROM_SLOT = 6
+# BARs and the fixed-port regions functions place themselves (legacy IDE, VGA, PM) sit
+# at this priority in the bus's spaces: above an ISA bus container mapped over the whole
+# I/O space at priority 0, whose background of unassigned ports would hide them.
+MAPPING_PRIORITY = 1
 QEMU_SUBSYSTEM = (0x1AF4, 0x1100)
 
 
@@ -238,7 +242,11 @@ class PCIDevice(Device):
 
     def plugged(self) -> None:
         """Called once the bus placed the device (``self.bus``/``self.devfn`` set): map
-        fixed-address regions (ISA ports) here."""
+        fixed-address regions (ISA ports) here, with ``map_fixed``."""
+
+    def map_fixed(self, port: int, region) -> None:
+        """Place ``region`` at a fixed ``port`` of the bus's I/O space (MAPPING_PRIORITY)."""
+        self.bus.io.add_subregion(port, region, priority=MAPPING_PRIORITY)
 
     def post_load(self) -> None:
         """Re-map the BARs and re-drive the INTx pin from the restored state (which is
@@ -326,7 +334,7 @@ class PCIDevice(Device):
             if old != BAR_UNMAPPED:
                 space.del_subregion(region)
             if new != BAR_UNMAPPED:
-                space.add_subregion(new, region, priority=1)
+                space.add_subregion(new, region, priority=MAPPING_PRIORITY)
             self.bar_addr[bar.index] = new
             log.log("trace", f"{self.TYPE}: BAR{bar.index} "
                              f"{'unmapped' if new == BAR_UNMAPPED else f'at 0x{new:x}'}")
