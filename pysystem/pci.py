@@ -34,6 +34,26 @@ nirq)`` (QEMU pci_bus_irqs) and keeps a count of raised pins per line, so shared
 lines fan in: ``set_irq(line, level)`` is called when a line's level changes.
 COMMAND.INTX_DISABLE masks a device's pin; STATUS.INTERRUPT shows its level.
 
+Wiring QEMU 7.2's Malta PCI side (each function realized before it is plugged; reset
+after; ``system`` the board's root region, ``mem`` its AddressSpace, ``isa_bus`` the
+ISA bus of devices/isa.py, ``pic`` the i8259 pair):
+
+    gt = GT64120(**{"system-memory": system, "cpu-little-endian": not big_endian,
+                    "dma": mem})                          # ISD at 0x14000000, windows
+    gt.realize(); gt.iack = pic.ack                       # PCI_0 IACK -> i8259 vector
+    piix4 = PIIX4(); piix4.realize(); gt.bus.plug(piix4, 10 << 3)
+    gt.bus.set_irq_router(*piix4.pirq_router())          # INTx -> PIRQA-D -> ISA IRQ
+    for n in (10, 11): piix4.isa_irqs[n].connect(isa_bus.set_irq, n)   # (or an OrGate)
+    piix4.isa_io.add_subregion(0, isa_bus.io)            # ISA ports under the I/O window
+    piix4.reset_request = machine.request_reset           # port 0xcf9
+    ide = PIIX4IDE(); ide.realize(); ide.attach(0, backend, "hd"); ide.attach(2, None, "cd")
+    gt.bus.plug(ide, 10 << 3 | 1)
+    ide.irqs[0].connect(isa_bus.set_irq, 14); ide.irqs[1].connect(isa_bus.set_irq, 15)
+    usb = PIIX4USB(clock=clock); ...plug(usb, 10 << 3 | 2)
+    pm = PIIX4PM(clock=clock, **{"ram-size": ram}); ...plug(pm, 10 << 3 | 3)
+    pm.power_off = machine.request_shutdown; pm.sci.connect(isa_bus.set_irq, 9)
+    PCNet() at 11 << 3, CirrusVGA() at 18 << 3; -device functions: gt.bus.plug(dev)
+
 Capabilities are plain config registers a device declares (with wmask 0, as QEMU's
 pci_add_capability leaves them).  Not modelled: PCI-PCI bridges and buses other than
 0, MSI/MSI-X, parity/SERR signalling.
