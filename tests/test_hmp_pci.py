@@ -87,3 +87,15 @@ def test_machine_buses_found_in_the_object_tree():
     machine = Container()
     machine.add_child("gt64120", rig.gt)
     assert machine_buses(machine) == [rig.bus]
+
+
+def test_info_pci_through_the_monitor():
+    import pysystem.monitor.hmp_info  # noqa: F401 - registers "info"
+    from pysystem.monitor.hmp import Monitor
+    want = _qemu_info_pci()
+    rig = Rig(functions=("piix4", "ide", "usb", "pm", "pcnet", "cirrus"))
+    machine = Container()
+    machine.add_child("gt64120", rig.gt)
+    out = Monitor(machine).execute("info pci")
+    assert out == want + "\n"
+    assert "pci" in Monitor(machine).execute("help info")
