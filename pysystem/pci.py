@@ -438,6 +438,7 @@ class PCIBus:
                            f"{dev.TYPE}, in use by {self.devices[devfn].TYPE}")
         self.devices[devfn] = dev
         dev.bus, dev.devfn = self, devfn
+        dev.addr = f"{devfn >> 3:02x}.{devfn & 7:x}"      # as QEMU's qtree shows it
         dev.update_mappings()
         dev.plugged()
         return devfn
