@@ -29,7 +29,7 @@ import re
 import struct
 
 from pysystem import log
-from pysystem.memory import IORegion, ROMRegion
+from pysystem.memory import BusError, IORegion, ROMRegion
 from pysystem.pci import Bar, CfgReg, PCIDevice
 from pysystem.qom import Field, Property, QOMError, register
 
@@ -219,13 +219,18 @@ class PCNet(PCIDevice):
             addr = self.tdra + index * size
             try:
                 status = struct.unpack("<H", self.dma_read(addr + status_at, 2))[0]
-            except Exception as e:          # an address nothing answers
+            except BusError as e:           # an address nothing answers
                 log.log("guest_errors", f"pcnet: transmit descriptor at 0x{addr:x}: {e}")
                 self.csr[0] |= CSR0_MERR
                 return
             if not status & 0x8000:                       # OWN: not ours
                 return
-            self.dma_write(addr + status_at, struct.pack("<H", status & ~0x8000))
+            try:
+                self.dma_write(addr + status_at, struct.pack("<H", status & ~0x8000))
+            except BusError as e:           # read-only memory there
+                log.log("guest_errors", f"pcnet: transmit descriptor at 0x{addr:x}: {e}")
+                self.csr[0] |= CSR0_MERR
+                return
             self.csr[0] &= ~CSR0_TDMD
             if status & 0x0100:                           # ENP: end of a frame
                 log.log("trace", "pcnet: frame dropped (no network backend)")
@@ -249,7 +254,7 @@ class PCNet(PCIDevice):
                 rlen, tlen = rdra >> 29, tdra >> 29
                 rdra &= 0xFFFFFF
                 tdra &= 0xFFFFFF
-        except Exception as e:           # an address nothing answers
+        except BusError as e:            # an address nothing answers
             log.log("guest_errors", f"pcnet: initialization block at 0x{addr:x}: {e}")
             self.csr[0] |= CSR0_MERR
             return
