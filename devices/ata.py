@@ -25,7 +25,8 @@ ATA commands: IDENTIFY (PACKET) DEVICE, READ/WRITE SECTORS (EXT), READ/WRITE MUL
 SET FEATURES, INITIALIZE DEVICE PARAMETERS, RECALIBRATE, SEEK, CHECK POWER MODE,
 IDLE/STANDBY (IMMEDIATE), SLEEP, DEVICE RESET, PACKET; anything else aborts.  ATAPI
 packets (PIO and DMA): TEST UNIT READY, REQUEST SENSE, INQUIRY, MODE SENSE(10)
-(error recovery, capabilities pages; MODE SENSE(6) fails as in QEMU), START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL,
+(error recovery, capabilities pages; MODE SENSE(6) fails as in QEMU), START STOP
+UNIT, PREVENT ALLOW MEDIUM REMOVAL,
 READ CAPACITY, READ(10/12), READ TOC (formats 0, 1), GET CONFIGURATION (the
 profile list), GET EVENT STATUS NOTIFICATION, READ DISC INFORMATION,
 MECHANISM STATUS, SET CD SPEED; others fail with ILLEGAL REQUEST / INVALID OPCODE.
@@ -361,7 +362,8 @@ class IDEBus(Object):
             self.select[u] = (self.select[u] & 0xF0) | head
             self.sector[u] = sec + 1
             return
-        self.hcyl[u], self.lcyl[u], self.sector[u] = (lba >> 16) & 0xFF, (lba >> 8) & 0xFF, lba & 0xFF
+        self.hcyl[u], self.lcyl[u] = (lba >> 16) & 0xFF, (lba >> 8) & 0xFF
+        self.sector[u] = lba & 0xFF
 
     def _abort(self, u: int) -> None:
         self.status[u] = READY | ERR

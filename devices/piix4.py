@@ -16,9 +16,9 @@ Interface:
     (a callable the board sets; QEMU's guest reset); bit 1 (SYS_RST) is kept and read back.
   * ``isa_io``: the ISA I/O space (the PCI bus's I/O container): the board maps its ISA
     bus there (a 64 KiB container at 0: the PCI functions' own ports and BARs sit above
-    it at MAPPING_PRIORITY), or single ports with ``attach_isa(port, region, priority=0)``.  ELCR lives with the
-    i8259 model; the i8259 pair, PIT, RTC, i8042, DMA and UARTs are the board's to
-    attach.
+    it at MAPPING_PRIORITY), or single ports with ``attach_isa(port, region, priority=0)``.
+    ELCR lives with the i8259 model; the i8259 pair, PIT, RTC, i8042, DMA and UARTs are
+    the board's to attach.
 
 Not modelled: the other config registers' effects (ISA clocks, DMA config, top of
 memory, APIC, serial IRQ), deterministic-reset of the ISA devices (the board resets them).

@@ -25,8 +25,8 @@ device (``None``: its ``addr`` property, else the first free slot from
 ``devfn_min``), ``config_read(addr, size)``/``config_write(addr, value, size)``
 take QEMU's CONFIG_ADDRESS layout (bus 16-23, devfn 8-15, register 0-7); only bus
 0 exists and empty functions read as all ones.  Lifecycle: construct, realize, plug,
-reset (a host bridge plugs its own function in its realize).  ``dma`` is the AddressSpace bus
-masters use (PCI address = CPU physical address on Malta).
+reset (a host bridge plugs its own function in its realize).  ``dma`` is the
+AddressSpace bus masters use (PCI address = CPU physical address on Malta).
 
 INTx: a device calls ``self.set_irq(level)``; the bus maps (device, pin) to one of
 ``nirq`` lines with the function its bridge gave ``set_irq_router(map_irq, set_irq,
@@ -67,8 +67,8 @@ from . import log
 from .qdev import Device
 from .qom import Field, Property, QOMError, register
 
-__all__ = ["Bar", "CfgReg", "PCIDevice", "PCIBus", "parse_devfn", "BAR_UNMAPPED", "MAPPING_PRIORITY",
-           "PCI_COMMAND", "PCI_STATUS", "CMD_IO", "CMD_MEMORY", "CMD_MASTER",
+__all__ = ["Bar", "CfgReg", "PCIDevice", "PCIBus", "parse_devfn", "BAR_UNMAPPED",
+           "MAPPING_PRIORITY", "PCI_COMMAND", "PCI_STATUS", "CMD_IO", "CMD_MEMORY", "CMD_MASTER",
            "CMD_INTX_DISABLE", "CONFIG_SIZE"]
 
 CONFIG_SIZE = 256
