@@ -36,7 +36,6 @@ from typing import Callable, Optional
 
 from pysystem import log
 from pysystem.irq import IRQ
-from pysystem.memory import IORegion
 from pysystem.pci import CfgReg, PCIDevice
 from pysystem.qom import Field, Property, QOMError, register
 from pysystem.regbank import Reg, RegisterBank
