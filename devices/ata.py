@@ -215,6 +215,7 @@ class IDEBus(Object):
     def _reset_unit(self, unit: int) -> None:
         self.mult_sectors[unit] = MAX_MULT_SECTORS
         self.feature[unit] = self.error[unit] = 0
+        self.select[unit] = 0xA0           # both units: the slave's DEV bit is not kept
         self._set_signature(unit)
         self.status[unit] = READY | SEEK
         if self.kinds[unit] == "hd":
@@ -222,7 +223,7 @@ class IDEBus(Object):
         self.xfer, self.buf, self.pos = "", bytearray(), 0
 
     def _set_signature(self, unit: int) -> None:
-        self.select[unit] = 0xA0 | (unit << 4)
+        self.select[unit] &= ~0x0F             # head bits cleared
         self.nsector[unit] = self.sector[unit] = 1
         if self.is_cd(unit):
             self.lcyl[unit], self.hcyl[unit] = 0x14, 0xEB
@@ -297,16 +298,17 @@ class IDEBus(Object):
             self._command(value)
 
     def control_write(self, value: int) -> None:
+        """Device control.  SRST's rising edge resets both units at once, as QEMU 7.2
+        does (its bottom half runs before the guest's next access): signatures, select
+        0xa0, error 0x01 (diagnostics passed), status READY|SEEK for a disk and 0 for
+        an ATAPI unit; the selected unit stays selected.  Its falling edge does nothing."""
         if not self.dev_ctl & SRST and value & SRST:
-            for u in (0, 1):
-                if self.present(u):
-                    self.status[u] = BUSY | SEEK
-                self.error[u] = 0x01
-        elif self.dev_ctl & SRST and not value & SRST:
             for u in (0, 1):
                 self._reset_unit(u)
                 self.error[u] = 0x01
-            self.unit = 0
+                if self.is_cd(u):
+                    self.status[u] = 0
+            self._lower()
         self.dev_ctl = value & 0xFF
 
     # --- the data port ----------------------------------------------------------------

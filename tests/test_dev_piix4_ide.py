@@ -296,3 +296,24 @@ def test_state_round_trip_mid_transfer(image):
         data = f.read(1024)
     assert first == struct.unpack_from("<H", data, 0)[0]
     assert rig.io_read(P, 2) == struct.unpack_from("<H", data, 2)[0]
+
+
+def test_software_reset_matches_qemu(image, iso):
+    """libata's probe: register writes, SRST with nIEN, release, signatures of both units
+    on a channel with a disk and one with a CD-ROM (absent slaves on both)."""
+    def tf(base):
+        return [("r", IO + base + r, 1) for r in range(1, 8)]
+    ops = []
+    for base, ctl in ((0x1F0, 0x3F6), (0x170, 0x376)):
+        ops += [("w", IO + base + 2, 0x55, 1), ("w", IO + base + 3, 0xAA, 1),
+                ("w", IO + base + 6, 0xB0, 1), ("w", IO + base + 2, 0xAA, 1),
+                ("w", IO + base + 3, 0x55, 1)] + tf(base)
+        ops += [("w", IO + ctl, 0x06, 1)] + tf(base) + [("r", IO + ctl, 1)]
+        ops += [("w", IO + ctl, 0x02, 1)] + tf(base) + [("r", IO + ctl, 1)]
+        ops += [("w", IO + base + 6, 0xA0, 1)] + tf(base) + [("w", IO + base + 6, 0xB0, 1)]
+        ops += tf(base) + [("w", IO + ctl, 0x00, 1)]
+    want = qemu_malta(ops, extra_args=(
+        "-drive", f"file={image},if=ide,format=raw,index=0",
+        "-drive", f"file={iso},if=ide,format=raw,media=cdrom,index=2"))
+    got = _replay(_rig({0: (image, "hd"), 2: (iso, "cd")}), ops)
+    assert [hex(v) for v in got] == [hex(v) for v in want]
