@@ -43,7 +43,10 @@ ISA bus of devices/isa.py, ``pic`` the i8259 pair):
     gt.realize(); gt.iack = pic.ack                       # PCI_0 IACK -> i8259 vector
     piix4 = PIIX4(); piix4.realize(); gt.bus.plug(piix4, 10 << 3)
     gt.bus.set_irq_router(*piix4.pirq_router())          # INTx -> PIRQA-D -> ISA IRQ
-    for n in (10, 11): piix4.isa_irqs[n].connect(isa_bus.set_irq, n)   # (or an OrGate)
+    for n in range(16): piix4.isa_irqs[n].connect(isa_bus.set_irq, n)  # PIRQ targets;
+    #   a line only drives when a PIRQ is routed to it (10, 11 by default); where an ISA
+    #   device shares it, put an irq.OrGate in front of set_irq (QEMU just lets the last
+    #   writer win)
     piix4.isa_io.add_subregion(0, isa_bus.io)            # ISA ports under the I/O window
     piix4.reset_request = machine.request_reset           # port 0xcf9
     ide = PIIX4IDE(); ide.realize(); ide.attach(0, backend, "hd"); ide.attach(2, None, "cd")
