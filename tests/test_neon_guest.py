@@ -44,7 +44,7 @@ def test_neon_in_cpuinfo_and_glibc_string_routines_match_qemu(tmp_path):
     subprocess.run([gcc, "-O3", "-static", "-marm", "-march=armv7-a", "-mfpu=neon",
                     "-mfloat-abi=hard", SOURCE, "-o", str(exe)], check=True)
     g = guest_images("arm")
-    initrd = build_initramfs("arm", INIT, extra_files={"/strings": (str(exe), 0o755)},
+    initrd = build_initramfs("arm", INIT, extra_files={"/strings": (exe, 0o755)},
                              out=tmp_path / "initrd.cpio.gz")
     args = ["-M", "vexpress-a9", "-m", "256M", "-kernel", str(g.kernel), "-dtb", str(g.dtb),
             "-initrd", str(initrd), "-append", "console=ttyAMA0 rdinit=/init", "-nographic",

@@ -53,6 +53,19 @@ def test_loads_and_stores_as_generated_for_pypy(pair, name, pypy_memory_access):
         assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
 
 
+SETEND_BE, SETEND_LE = 0xF1010200, 0xF1010000
+
+
+@pytest.mark.parametrize("name", sorted(LDST))
+def test_loads_and_stores_big_endian(pair, name):
+    """Elements are byte-reversed in big-endian data state (SETEND BE), each at its size."""
+    rng = random.Random("neon-be-" + name)
+    for trial in range(30):
+        insns = [SETEND_BE] + random_sequence(rng, 4, [name]) + [SETEND_LE]
+        diff = _check(pair, insns, rng, thumb=False)
+        assert not diff, f"{name} trial {trial}: {diff}\n" + " ".join(f"{i:08x}" for i in insns)
+
+
 def _campaign(seed, sequences, length):
     """Random sequences of every form, 30% in T32; returns (NEON instructions compared,
     forms seen)."""
