@@ -63,18 +63,35 @@ def trans_logic(ctx: Ctx, a) -> bool:
     return True
 
 
+def _per_register(ctx: Ctx, a, srcs, expr) -> None:
+    """Inline ``VD[d+i] = expr(*(VD[s+i] for s in srcs))`` over the operation's registers,
+    all read before any is written."""
+    tmps = []
+    for i in range(2 if a.q else 1):
+        t = ctx.tmp("q")
+        ctx.emit(f"{t} = {expr(*(f'VD[{r + i}]' for r in srcs))}")
+        tmps.append(t)
+    for i, t in enumerate(tmps):
+        ctx.emit(f"VD[{a.vd + i}] = {t}")
+
+
 def trans_3same(ctx: Ctx, a) -> bool:
     _start(ctx)
-    if a.esize == 64 and a.op in ("VADD", "VSUB"):
-        regs = 2 if a.q else 1
-        sign = "+" if a.op == "VADD" else "-"
-        tmps = []
-        for i in range(regs):
-            t = ctx.tmp("q")
-            ctx.emit(f"{t} = (VD[{a.vn + i}] {sign} VD[{a.vm + i}]) & {M64}")
-            tmps.append(t)
-        for i, t in enumerate(tmps):
-            ctx.emit(f"VD[{a.vd + i}] = {t}")
+    if a.op in ("VADD", "VSUB"):
+        # lanes added as one integer, carries kept inside the lanes by their top bits
+        if a.esize == 64:
+            sign = "+" if a.op == "VADD" else "-"
+            _per_register(ctx, a, (a.vn, a.vm), lambda n, m: f"({n} {sign} {m}) & {M64}")
+            return True
+        hi = nh.dup(1 << (a.esize - 1), a.esize)
+        lo = hex(nh.M64 ^ hi)
+        hi = hex(hi)
+        if a.op == "VADD":
+            _per_register(ctx, a, (a.vn, a.vm),
+                          lambda n, m: f"(({n} & {lo}) + ({m} & {lo})) ^ (({n} ^ {m}) & {hi})")
+        else:
+            _per_register(ctx, a, (a.vn, a.vm),
+                          lambda n, m: f"(({n} | {hi}) - ({m} & {lo})) ^ (({n} ^ {m} ^ {hi}) & {hi})")
         return True
     _call(ctx, "h_3same", a.op, a.vd, a.vn, a.vm, a.q, a.esize, a.u, a.shift)
     return True
@@ -116,6 +133,18 @@ def trans_long_scalar(ctx: Ctx, a) -> bool:
 
 def trans_shift(ctx: Ctx, a) -> bool:
     _start(ctx)
+    e, sh = a.esize, a.sh
+    if a.op == "VSHL" or (a.op == "VSHR" and a.u):
+        # whole doublewords shifted, the bits that crossed into other lanes masked off
+        if a.op == "VSHL":
+            keep = hex(nh.dup((nh.MASK[e] << sh) & nh.MASK[e], e))
+            _per_register(ctx, a, (a.vm,), lambda m: f"({m} << {sh}) & {keep}")
+        elif sh == e:
+            _per_register(ctx, a, (a.vm,), lambda m: "0")
+        else:
+            keep = hex(nh.dup(nh.MASK[e] >> sh, e))
+            _per_register(ctx, a, (a.vm,), lambda m: f"({m} >> {sh}) & {keep}")
+        return True
     _call(ctx, "h_shift", a.op, a.vd, a.vm, a.q, a.esize, a.u, a.sh)
     return True
 
