@@ -60,4 +60,4 @@ def test_neon_in_cpuinfo_and_glibc_string_routines_match_qemu(tmp_path):
         assert s.wait(300) == 0
     finally:
         s.close()
-    assert _output(s.text()) == expected
+    assert _output(s.text) == expected
