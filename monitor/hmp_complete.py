@@ -16,7 +16,6 @@ import os
 from typing import List, Tuple
 
 from . import hmp
-from .hmp_expr import REGISTER_NAMES
 
 
 def _names(table) -> List[str]:
@@ -62,7 +61,9 @@ def _expr(mon, words, prefix: str) -> List[str]:
     if i < 0:
         return []
     head, reg = prefix[:i + 1], prefix[i + 1:]
-    return [head + r for r in REGISTER_NAMES if r.startswith(reg)]
+    cpu = mon.cpu()
+    names = cpu.REGISTER_NAMES if cpu is not None else ()
+    return [head + r for r in names if r.startswith(reg)]
 
 
 def _log(mon, words, prefix: str) -> List[str]:

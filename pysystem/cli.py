@@ -643,6 +643,7 @@ def _make_machine(arch: str, cfg: Config) -> Machine:
             raise CLIError(f"unable to find CPU model '{cfg.cpu}'", "-cpu", cfg.cpu)
         cfg.props["cpu-type"] = cfg.cpu
     machine = cls()
+    machine.set_arch(arch)
     for key, value in cfg.props.items():
         machine.set_prop(key, value)
     for key, value in cfg.machine.items():

@@ -8,11 +8,16 @@ A board is a registered subclass of ``Machine`` with class data::
     DEFAULT_RAM_SIZE, MAX_RAM_SIZE, DEFAULT_CPU, VALID_CPUS, MAX_CPUS
     IS_DEFAULT = False              # chosen without -M ("(default)" in -M help)
     AVAILABLE = True                # False: listed, but choosing it is an error
-    BIG_ENDIAN = False              # the system address space's byte order
+    BIG_ENDIAN = False              # the byte order when the front end names none
 
 and implements ``build()`` (create CPUs, memory and devices), optionally
 ``load_images()`` (kernel/initrd/dtb) and ``reset_cpus()`` (put the boot state
 into the CPUs after their reset).
+
+The front end's architecture reaches the board as ``set_arch(arch)`` (before
+``realize()``): ``arch`` (``arm``, ``mipsel``, ``mips``: QMP's target) and
+``big_endian`` (the system address space's and the CPUs' byte order), so that one board
+class serves both byte orders of an architecture.
 
 Lifecycle: the command line constructs it with properties (ram-size, kernel,
 initrd, dtb, append, cpu-type, smp, icount-shift, rtc-base, no-reboot,
@@ -53,6 +58,8 @@ __all__ = ["Machine", "MachineError", "DriveSpec", "DeviceSpec", "machine_classe
            "find_machine", "PROGRAM"]
 
 PROGRAM = ["pysystem"]      # the program name for messages; the command line sets it
+
+BIG_ENDIAN_ARCHES = ("mips",)   # front ends whose guests are big-endian
 
 INTERFACES = ("none", "ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen")
 
@@ -140,6 +147,16 @@ class Machine(Object):
         self._anon = 0
         self._unattached = 0
         self.shutdown_reason: Optional[str] = None
+        cls = type(self)
+        self.arch = cls.ARCHES[0] if cls.ARCHES else ""
+        self.big_endian = cls.BIG_ENDIAN
+
+    def set_arch(self, arch: str) -> None:
+        """The front end this board runs under (``pysystem-mips``: big-endian)."""
+        if type(self).ARCHES and arch not in type(self).ARCHES:
+            raise MachineError(f"machine '{type(self).NAME}' does not run on {arch}")
+        self.arch = arch
+        self.big_endian = arch in BIG_ENDIAN_ARCHES
 
     # --- the board's hooks ----------------------------------------------------------
     def build(self) -> None:
@@ -179,7 +196,7 @@ class Machine(Object):
             raise MachineError(str(e)) from None
         from .memory import AddressSpace, ContainerRegion
         self.system_memory = ContainerRegion(self, "system", 1 << 64)
-        self.address_space = AddressSpace("memory", self.system_memory, big_endian=cls.BIG_ENDIAN)
+        self.address_space = AddressSpace("memory", self.system_memory, big_endian=self.big_endian)
         top = root()
         if "machine" in top.children:
             raise MachineError("a machine already exists in this process")
