@@ -548,13 +548,9 @@ def machine_help(arch: str) -> str:
 
 
 def cpu_models(arch: str) -> List[str]:
-    names = set()
-    for cls in machine_classes(arch):
-        if cls.AVAILABLE:
-            names.update(cls.VALID_CPUS)
-            if cls.DEFAULT_CPU:
-                names.add(cls.DEFAULT_CPU)
-    return sorted(names)
+    """The CPU models of this front end (the CPU factory's: cpu/models.py)."""
+    from .cpu.models import cpu_models as factory_models
+    return factory_models(arch)
 
 
 def device_help() -> str:

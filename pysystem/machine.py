@@ -28,6 +28,10 @@ checks that every -drive/-device found a home) and ``reset()``.
 What a board gets:
   ``clock`` (VirtualClock), ``cpus`` (it fills the list), ``system_memory`` (the
   root container) and ``address_space`` (its AddressSpace "memory"),
+  ``make_cpu(index, **props)`` (a realized CPU of ``cpu_type`` from the CPU factory,
+  cpu/models.py, in the board's byte order), ``add_device(name, type, base, props,
+  irqs)`` (a device from its table row: realized, in the QOM tree, its first MMIO
+  region mapped at ``base``, its IRQ outputs connected to ``irqs``' ``(handler, n)``),
   ``serial_hd(i)`` (QEMU's serial_hd: the chardev for serialN or None),
   ``claim_drive(interface, index)`` -> DriveSpec or None, ``open_drive(spec)`` ->
   block backend, ``user_devices(base_type)`` -> [(name, device)] made by
@@ -271,6 +275,38 @@ class Machine(Object):
             self._anon += 1
             return self.children["peripheral-anon"].add_child(f"device[{self._anon - 1}]", dev)
         return self.children["unattached"].add_child(name, dev)
+
+    def make_cpu(self, index: int, **props):
+        """CPU ``index``: the factory's ``cpu_type`` for this front end, on the board's
+        address space, clock and byte order, realized and in the QOM tree."""
+        from pysystem.cpu.models import create_cpu
+        cpu = create_cpu(self.cpu_type, self.arch, **props)
+        cpu.address_space = self.address_space
+        cpu.clock = self.clock
+        cpu.big_endian = self.big_endian
+        cpu.realize()
+        self.add_child_device(f"cpu[{index}]", cpu)
+        return cpu
+
+    def add_device(self, name: str, type_name: str, base: Optional[int] = None,
+                   props: Optional[Dict[str, Any]] = None, irqs=()) -> Device:
+        """Create, wire and realize one device of the board's table: ``props`` set, the
+        board's clock (and address space, for devices that DMA: a ``memory``
+        attribute), in the QOM tree as ``name``, its first MMIO region mapped at
+        ``base`` (None: not mapped), its IRQ outputs connected in order to ``irqs``
+        (``(handler, n)`` pairs)."""
+        from .qom import new_object
+        dev = new_object(type_name, **dict(props or {}))
+        dev.clock = self.clock
+        if hasattr(dev, "memory"):
+            dev.memory = self.address_space
+        dev.realize()
+        self.add_child_device(name, dev)
+        if base is not None:
+            self.system_memory.add_subregion(base, dev.mmio[0])
+        for line, (handler, n) in zip(getattr(dev, "irqs", ()), irqs):
+            line.connect(handler, n)
+        return dev
 
     def warn(self, msg: str) -> None:
         sys.stderr.write(f"{PROGRAM[0]}: warning: {msg}\n")

@@ -70,6 +70,7 @@ class ARMCPU(ARMMemory, ARMDebug, TranslatedCPU):
     TYPE = "cortex-a9-arm-cpu"
     DESC = "ARM Cortex-A9 (ARMv7-A, A32/T32, VFPv3)"
     ARCH = "arm"
+    MODEL = "cortex-a9"
     PRIVS = ("p", "u")   # PL1 and up, PL0 (user mode)
     USER_LEVEL = 1
     CTX = translator.Ctx

@@ -55,6 +55,8 @@ class TranslatedCPU(SoftMMU, BlockCache, Device):
 
     TYPE = "cpu"
     ABSTRACT = True
+    #: the ``-cpu`` name of a concrete model (cpu/models.py)
+    MODEL = ""
     #: the architecture's name (QMP's target arch, the disk cache's ident)
     ARCH = ""
     #: privilege levels, most privileged first: the letters helper names carry
