@@ -3,7 +3,7 @@
     start, candidates = complete(mon, "qom-list /machine/un")
 
 The last word of the text is completed from the command table: word 0 from
-``COMMANDS``; the arguments by the kinds in ``Command.args`` (see hmp.py):
+``COMMANDS``; the arguments by the kinds in ``Command.args`` (see hmp_table.py):
 ``command`` and ``info`` (names), ``qom-path`` (object paths; children end in
 ``/``), ``qom-prop`` (the properties of the object named by the previous
 word), ``file`` (host file names), ``expr`` (``$`` + register names), ``log``
@@ -15,7 +15,7 @@ import glob
 import os
 from typing import List, Tuple
 
-from . import hmp
+from . import hmp_table as hmp
 
 
 def _names(table) -> List[str]:

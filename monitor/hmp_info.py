@@ -14,13 +14,13 @@ from typing import List
 
 from pysystem import QEMU_VERSION_COMPAT, __version__
 
-from .hmp import INFO_COMMANDS, COMMANDS, MonitorError, UsageError, command, find, info_command
+from .hmp_table import INFO_COMMANDS, COMMANDS, MonitorError, UsageError, command, find, info_command
 
 
 @command("info", "[subcommand]", "show various information about the system state",
          raw=True, args=("info",))
 def _info(mon, rest: str) -> str:
-    from .hmp import split_args, split_name
+    from .hmp_table import split_args, split_name
     name, sub = split_name(rest)
     if not name:
         return "\n".join(c.help_line("info ") for c in sorted(INFO_COMMANDS, key=lambda c: c.name))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from .hmp import MonitorError, UsageError, command
+from .hmp_table import MonitorError, UsageError, command
 from .hmp_expr import ExprError, Format, evaluate, parse_format
 
 MAX_SAVE = 1 << 32          # memsave/pmemsave bytes at most (the 32-bit address space)
