@@ -8,7 +8,9 @@ Images:
 * ``load_elf(path, space, translate=None, big_endian=None, machine=None) -> ElfInfo``
   loads the PT_LOAD segments at their physical address (``p_paddr``, or
   ``translate(p_paddr)`` as QEMU does for MIPS kseg0 kernels), zero-filling
-  to ``p_memsz``.  ``ElfInfo(entry, low, high, big_endian, machine)``: ``entry``
+  to ``p_memsz``; ``machine`` (an e_machine number: ``EM_ARM``, ``EM_MIPS``) and
+  ``big_endian`` refuse files for another target.
+  ``ElfInfo(entry, low, high, big_endian, machine)``: ``entry``
   is the ELF entry (moved to the physical address when an executable segment's
   physical and virtual addresses differ and no ``translate`` is given, as QEMU
   does), ``low``/``high`` the loaded physical range (``high`` exclusive).
@@ -30,8 +32,8 @@ Device trees (a ``fdt.FDT`` object from the ``fdt`` package):
   Nodes and properties are added as libfdt adds them (each new one first), so
   a board that makes the calls in QEMU's order gets QEMU's DTB.
 
-Boot layout: ``arm_boot_layout(...)`` is the placement rule of QEMU's ARM
-direct kernel boot (initrd, then the DTB after it).
+Where a board puts these and how its CPU enters them is the board's business
+(machines/arm_boot.py for ARM).
 
 The ROM registry: every blob loaded is recorded (``add_rom``); ``roms()`` lists
 them by address, ``roms_text()`` is ``info roms``, ``rom_reset()`` copies them
@@ -49,8 +51,7 @@ __all__ = [
     "LoaderError", "ElfInfo", "UImage", "Rom", "load_elf", "load_raw", "parse_uimage",
     "load_uimage", "load_ramdisk", "is_zimage", "load_dtb", "parse_dtb_bytes", "dtb_bytes", "set_memory",
     "set_chosen", "add_node", "sized_cells", "find_compatible", "phandle_of", "get_cells",
-    "add_rom", "roms", "roms_text", "rom_reset", "clear_roms", "arm_boot_layout",
-    "read_image",
+    "add_rom", "roms", "roms_text", "rom_reset", "clear_roms", "read_image",
 ]
 
 EM_ARM = 40
@@ -237,7 +238,14 @@ class ElfInfo(NamedTuple):
 
 def load_elf(path: str, space: AddressSpace, translate: Optional[Callable[[int], int]] = None,
              big_endian: Optional[bool] = None, machine: Optional[int] = None) -> ElfInfo:
-    """Load an ELF executable's PT_LOAD segments; see the module docstring."""
+    """Load an ELF executable's PT_LOAD segments; see the module docstring.
+
+    ``machine`` is the ELF e_machine number the target needs (``EM_ARM``, ``EM_MIPS``),
+    or None to accept any; anything else is a programming error (TypeError).
+    """
+    if machine is not None and (not isinstance(machine, int) or isinstance(machine, bool)):
+        raise TypeError(f"load_elf: machine must be an e_machine number such as "
+                        f"loader.EM_ARM, not {machine!r}")
     from io import BytesIO
 
     from elftools.common.exceptions import ELFError
@@ -603,32 +611,3 @@ def phandle_of(dtb, path: str) -> int:
         if prop is not None and getattr(prop, "data", None):
             return int(prop.data[0])
     return 0
-
-
-# --- where the ARM boot puts things ---------------------------------------------------------
-
-def arm_boot_layout(ram_base: int, ram_size: int, kernel_end: Optional[int] = None,
-                    initrd_size: int = 0, aarch64: bool = False,
-                    page_size: int = 4096) -> Tuple[int, int]:
-    """(initrd_start, dtb_start) as QEMU's ARM direct kernel boot places them.
-
-    The initrd goes at ``ram_base + min(ram_size / 2, 128 MiB)``, or after the
-    kernel image if that ends higher (``kernel_end``: load address + file size
-    for a zImage), page aligned; the DTB follows the initrd (or takes its
-    place when there is none), aligned to 4 KiB (2 MiB for AArch64).
-    """
-    ram_end = ram_base + ram_size
-    initrd_start = ram_base + min(ram_size // 2, 128 << 20)
-    if kernel_end:
-        initrd_start = max(initrd_start, kernel_end)
-    initrd_start = (initrd_start + page_size - 1) & -page_size
-    if initrd_size:
-        if initrd_start >= ram_end:
-            raise LoaderError("not enough space after kernel to load initrd")
-        if initrd_start + initrd_size > ram_end:
-            raise LoaderError("could not load initrd: too big to fit into RAM after the kernel")
-    align = (2 << 20) if aarch64 else 4096
-    dtb_start = (initrd_start + initrd_size + align - 1) & -align
-    if dtb_start >= ram_end:
-        raise LoaderError("Not enough space for DTB after kernel/initrd")
-    return initrd_start, dtb_start
