@@ -1,0 +1,83 @@
+"""machines/arm_boot.py on an in-process vexpress-a9: where each kind of kernel goes,
+how the first CPU enters it, and what a reset puts back.  (What the guest sees is
+compared with QEMU 7.2 in tests/test_baremetal_arm.py and tests/test_loader.py.)"""
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+
+import pytest
+
+from pysystem import loader, qom
+from pysystem.loader import LoaderError
+from pysystem.machines import arm_boot
+
+RAM = 0x60000000
+
+
+@pytest.fixture
+def board():
+    from pysystem.cli import load_types
+    from pysystem.machine import find_machine
+    load_types()
+    loader.clear_roms()
+    qom.reset_root()
+    yield find_machine("vexpress-a9", "arm")
+    loader.clear_roms()
+    qom.reset_root()
+
+
+def _machine(board, **props):
+    m = board(**{"ram-size": "128M", **props})
+    m.realize()
+    m.reset()
+    return m
+
+
+def _words(m, addr, n):
+    return list(struct.unpack(f"<{n}I", m.address_space.read_bytes(addr, 4 * n)))
+
+
+def test_raw_image_without_dtb_gets_atags_again_at_each_reset(board, tmp_path):
+    kernel = tmp_path / "k.bin"
+    kernel.write_bytes(b"\xfe\xff\xff\xea" * 4)          # b .
+    m = _machine(board, kernel=str(kernel), append="console=ttyAMA0 abc")
+    cpu = m.cpus[0]
+    assert (cpu.pc, cpu.thumb) == (RAM, 0)
+    # the stub: r0 = 0, r1 = board id, r2 = the ATAGs, then the kernel at +0x10000
+    assert _words(m, RAM, 7) == [0xE3A00000, 0xE59F1004, 0xE59F2004, 0xE59FF004,
+                                 0x8E0, RAM + 0x100, RAM + 0x10000]
+    tags = _words(m, RAM + 0x100, 20)
+    assert tags[:9] == [5, arm_boot.ATAG_CORE, 1, 4096, 0, 4, arm_boot.ATAG_MEM, 128 << 20, RAM]
+    assert tags[9:11] == [2 + 5, arm_boot.ATAG_CMDLINE]   # 19 bytes + NUL in 5 words
+    assert m.address_space.read_bytes(RAM + 0x100 + 44, 20) == b"console=ttyAMA0 abc\0"
+    assert tags[16:18] == [0, arm_boot.ATAG_NONE]
+    assert "bootloader" in loader.roms_text() and "name=\"dtb\"" not in loader.roms_text()
+    m.address_space.write_bytes(RAM + 0x100, bytes(64))  # the guest reuses the memory
+    cpu.pc = 0x1234
+    m.reset()
+    assert _words(m, RAM + 0x100, 20) == tags and cpu.pc == RAM
+
+
+def test_elf_is_entered_directly_and_thumb_entries_set_t(board, tmp_path):
+    gcc = shutil.which("arm-none-eabi-gcc")
+    if gcc is None:
+        pytest.skip("arm-none-eabi-gcc is not installed")
+    (tmp_path / "t.S").write_text(".syntax unified\n.thumb\n.global _start\n.thumb_func\n"
+                                  "_start: b _start\n")
+    elf = tmp_path / "t.elf"
+    subprocess.run([gcc, "-nostdlib", "-Wl,-Ttext=0x60020000", "-Wl,--build-id=none",
+                    "-o", str(elf), str(tmp_path / "t.S")], check=True)
+    m = _machine(board, kernel=str(elf), append="ignored", initrd=str(elf))
+    cpu = m.cpus[0]
+    assert (cpu.pc, cpu.thumb) == (0x60020000, 1)
+    assert m.boot.is_linux is False and m.boot.dtb_start is None
+    assert _words(m, RAM, 4) == [0, 0, 0, 0]             # no stub, no ATAGs
+    assert "bootloader" not in loader.roms_text()
+
+
+def test_load_elf_takes_the_machine_as_a_number(tmp_path):
+    with pytest.raises(TypeError, match="EM_ARM"):
+        loader.load_elf(str(tmp_path / "x"), None, machine="arm")
+
