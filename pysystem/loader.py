@@ -24,7 +24,8 @@ Images:
 Device trees (a ``fdt.FDT`` object from the ``fdt`` package):
 * ``load_dtb(path)``, ``parse_dtb_bytes(data)``, ``dtb_bytes(dtb, total_size=None)``.
 * ``set_memory(dtb, base, size)``: replace the root's memory nodes with one
-  ``memory@BASE`` (device_type "memory", reg in the root's cell sizes).
+  ``memory@BASE`` (device_type "memory", reg in the root's cell sizes); the old ones
+  become NOP tags in the blob, as QEMU's fdt_nop_node leaves them.
 * ``set_chosen(dtb, bootargs=None, initrd_start=None, initrd_end=None)``:
   bootargs if not empty; linux,initrd-start/-end as one 32-bit cell each.
 * ``add_node(dtb, path, properties)``; ``sized_cells(dtb, addr, size)``;
@@ -456,11 +457,18 @@ def parse_dtb_bytes(data: bytes, path: str = "dtb"):
         raise LoaderError(f"could not load dtb '{path}': truncated device tree blob "
                           f"({len(data)} of {total} bytes)")
     try:
-        tree = fdt.parse_dtb(_strip_nops(bytes(data[:total]), path))
+        blob = _strip_nops(bytes(data[:total]), path)
+        tree = fdt.parse_dtb(blob)
     except Exception:       # the fdt package raises assorted types on corrupt blobs
         raise LoaderError(f"could not load dtb '{path}': corrupt device tree blob") from None
     if tree.root is None:
         raise LoaderError(f"could not load dtb '{path}': corrupt device tree blob")
+    off_strings, version = struct.unpack_from(">I", blob, 12)[0], struct.unpack_from(">I", blob, 20)[0]
+    end = off_strings + struct.unpack_from(">I", blob, 32)[0] if version >= 3 else len(blob)
+    try:                    # libfdt keeps the file's string table and appends to it
+        tree.root.pysystem_strings = blob[off_strings:end].decode("ascii")
+    except UnicodeDecodeError:
+        tree.root.pysystem_strings = None
     return tree
 
 
@@ -470,8 +478,13 @@ def load_dtb(path: str):
 
 
 def dtb_bytes(dtb, total_size: Optional[int] = None) -> bytes:
-    """The blob of ``dtb``; ``total_size`` pads it (QEMU loads (file size + 10000) * 2 bytes)."""
-    blob = dtb.to_dtb()
+    """The blob of ``dtb``; ``total_size`` pads it (QEMU loads (file size + 10000) * 2 bytes).
+
+    As libfdt writes it: the string table is the one of the file it was read from with
+    the names of new properties appended as they were added, and nodes that
+    ``set_memory`` replaced are NOP tags in place.
+    """
+    blob = dtb.to_dtb(strings=getattr(dtb.root, "pysystem_strings", None))
     if total_size is not None and total_size > len(blob):
         blob = blob[:4] + total_size.to_bytes(4, "big") + blob[8:] + bytes(total_size - len(blob))
     return blob
@@ -536,6 +549,12 @@ def _set_prop(node, name: str, value: Any) -> None:
             node.props[i] = prop
             return
     node.props.insert(0, prop)
+    root = node
+    while root.parent is not None:
+        root = root.parent
+    table = getattr(root, "pysystem_strings", None)
+    if table is not None and name + "\0" not in table:     # libfdt appends a new name
+        root.pysystem_strings = table + name + "\0"
 
 
 def _add_subnode(parent, name: str):
@@ -570,10 +589,33 @@ def set_memory(dtb, base: int, size: int) -> None:
         raise LoaderError("dtb file invalid (#address-cells or #size-cells 0)")
     if scells < 2 and size >= 1 << 32:
         raise LoaderError("dtb file not compatible with RAM size > 4GB")
-    root.nodes[:] = [n for n in root.nodes
-                     if not (n.name == "memory" or n.name.startswith("memory@"))]
+    root.nodes[:] = [_nop_node(n) if n.name == "memory" or n.name.startswith("memory@") else n
+                     for n in root.nodes]
     add_node(dtb, f"/memory@{base:x}", {"device_type": "memory",
                                         "reg": sized_cells(dtb, base, size)})
+
+
+_NOP_NODE_CLASS: List[Any] = []
+
+
+def _nop_node(node):
+    """What libfdt's fdt_nop_node leaves of ``node``: NOP tags over its bytes in the
+    blob, nothing in the source form; no name a lookup can match."""
+    if not _NOP_NODE_CLASS:
+        import fdt
+
+        class NopNode(fdt.Node):
+            def __init__(self, size: int):
+                super().__init__("(nop)")
+                self.nop_size = size
+
+            def to_dtb(self, strings, pos=0, version=17):
+                return struct.pack(">I", 4) * (self.nop_size // 4), strings, pos + self.nop_size
+
+            def to_dts(self, tabsize=4, depth=0):
+                return ""
+        _NOP_NODE_CLASS.append(NopNode)
+    return _NOP_NODE_CLASS[0](len(node.to_dtb("")[0]))
 
 
 def set_chosen(dtb, bootargs: Optional[str] = None, initrd_start: Optional[int] = None,
