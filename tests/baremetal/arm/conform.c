@@ -1,7 +1,7 @@
 /* A bare-metal conformance program for vexpress-a9: it prints what the boot handed
    it (registers, ATAGs or DTB), the board's identification registers, exceptions
    (SVC, undefined instructions, aborts, user mode), GIC interrupts from the SP804
-   timer and an SGI, then ARM, Thumb-2 and VFP computations (ops_*.c, vfp.c), and
+   timer and an SGI, MMU translations and faults, then ARM, Thumb-2 and VFP computations (ops_*.c, vfp.c), and
    powers off.  Its output is compared byte for byte with qemu-system-arm's
    (tests/test_baremetal_arm.py); everything printed must be deterministic. */
 #include "lib.h"
@@ -316,6 +316,74 @@ static void interrupts(void)
     REG32(GICD + 0) = 0;
 }
 
+/* --- the MMU (short descriptors) --------------------------------------------------------- */
+
+static uint32_t l1[4096] __attribute__((aligned(16384)));
+static uint32_t l2[256] __attribute__((aligned(1024)));
+
+#define MCR(op1, crn, crm, op2, v) \
+    __asm__ volatile("mcr p15, " #op1 ", %0, c" #crn ", c" #crm ", " #op2 "\n\tisb" : : "r"(v) : "memory")
+
+static uint32_t probe_read(uint32_t va)
+{
+    uint32_t v = 0x5a5a5a5a;
+    __asm__ volatile("ldr %0, [%1]" : "+r"(v) : "r"(va) : "memory");
+    return v;
+}
+
+static void probe_write(uint32_t va, uint32_t value)
+{
+    __asm__ volatile("str %0, [%1]" : : "r"(value), "r"(va) : "memory");
+}
+
+static uint32_t ats(uint32_t va, int user)
+{
+    if (user)
+        MCR(0, 7, 8, 2, va);                        /* ATS1CUR */
+    else
+        MCR(0, 7, 8, 0, va);                        /* ATS1CPR */
+    return MRC(0, 7, 4, 0);                         /* PAR */
+}
+
+static void mmu(void)
+{
+    puts_("MMU\n");
+    for (uint32_t i = 0; i < 4096; i++)
+        l1[i] = i << 20 | 0xc02;                     /* identity, AP=11, domain 0 */
+    l1[0x800] = 0x60000000 | 0x402;                  /* 0x80000000: RAM base, AP=01 (PL1 only) */
+    l1[0x801] = 0;                                   /* 0x80100000: translation fault */
+    l1[0x802] = 0x60000000 | 0xc02 | 1u << 5;        /* 0x80200000: domain 1 (no access) */
+    l1[0x803] = (uint32_t)l2 | 0x1;                  /* 0x80300000: a page table */
+    l1[0x804] = 0x60000000 | 1u << 15 | 0x402;       /* 0x80400000: AP2:AP=101, read-only */
+    for (int i = 0; i < 256; i++)
+        l2[i] = 0;
+    l2[0] = 0x60010000 | 0x32;                       /* small page, AP=11 */
+    l2[2] = 0x60010000 | 0x12;                       /* small page, AP=01 */
+    uint32_t sctlr = MRC(0, 1, 0, 0);
+    MCR(0, 2, 0, 0, (uint32_t)l1);                   /* TTBR0 */
+    MCR(0, 2, 0, 2, 0);                              /* TTBCR */
+    MCR(0, 3, 0, 0, 0x55555551);                     /* DACR: domain 1 no access */
+    MCR(0, 8, 7, 0, 0);                              /* TLBIALL */
+    MCR(0, 1, 0, 0, sctlr | 1);
+    uint32_t v[8];
+    v[0] = probe_read(0x80010000); v[1] = probe_read(0x80300004); v[2] = probe_read(0x80402000);
+    v[3] = probe_read(0x80302008);
+    row("  reads via section, page, read-only section, AP=01 page", 4, v);
+    puts_("  faults: translation (section, page), domain, permission (write)\n");
+    probe_read(0x80100010);
+    probe_read(0x80301004);
+    probe_read(0x80200020);
+    probe_write(0x80400030, 1);
+    v[0] = ats(0x80010004, 0); v[1] = ats(0x80010004, 1); v[2] = ats(0x80300008, 0);
+    v[3] = ats(0x80302008, 1); v[4] = ats(0x80100000, 0); v[5] = ats(0x80200000, 0);
+    v[6] = ats(0x80400000, 1); v[7] = ats(0x10009000, 1);
+    row("  PAR after ATS1CPR/ATS1CUR", 8, v);
+    MCR(0, 1, 0, 0, sctlr);
+    MCR(0, 8, 7, 0, 0);
+    v[0] = MRC(0, 2, 0, 0); v[1] = MRC(0, 3, 0, 0); v[2] = MRC(0, 1, 0, 0);
+    row("  TTBR0 DACR SCTLR", 3, v);
+}
+
 int main(void)
 {
     REG32(0x10009000 + 0x30) = 0x301;                /* UARTCR: enable, TX, RX */
@@ -325,6 +393,7 @@ int main(void)
     board();
     exceptions();
     interrupts();
+    mmu();
     ops_arm();
     ops_thumb();
     vfp_tests();
