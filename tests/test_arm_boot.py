@@ -81,3 +81,26 @@ def test_load_elf_takes_the_machine_as_a_number(tmp_path):
     with pytest.raises(TypeError, match="EM_ARM"):
         loader.load_elf(str(tmp_path / "x"), None, machine="arm")
 
+
+
+@pytest.mark.parametrize("link", [0x60000000, 0x60010000, 0x60001000])
+def test_elf_dtb_placement_matches_qemu(board, tmp_path, link):
+    """With -dtb an ELF gets the DTB at the RAM base if it fits below the image (else
+    none), or at address 0 when the image covers the base: QEMU's info roms."""
+    gcc, qemu = shutil.which("arm-none-eabi-gcc"), shutil.which("qemu-system-arm")
+    if gcc is None or qemu is None:
+        pytest.skip("arm-none-eabi-gcc or qemu-system-arm is not installed")
+    from test_loader import qemu_monitor, qemu_roms
+    from pysystem.images.fetch import default_cache_dir
+    import os
+    dtb = os.path.join(default_cache_dir(), "arm", "vexpress-v2p-ca9.dtb")
+    if not os.path.exists(dtb):
+        pytest.skip("no cached vexpress-v2p-ca9.dtb")
+    (tmp_path / "t.S").write_text(".global _start\n_start: b _start\n")
+    elf = tmp_path / "t.elf"
+    subprocess.run([gcc, "-nostdlib", f"-Wl,-Ttext={link:#x}", "-Wl,--build-id=none",
+                    "-o", str(elf), str(tmp_path / "t.S")], check=True)
+    want = qemu_roms(qemu_monitor(["-m", "128", "-kernel", str(elf), "-dtb", dtb],
+                                  ["info roms"], tmp_path))
+    _machine(board, kernel=str(elf), dtb=dtb)
+    assert loader.roms_text() == want
