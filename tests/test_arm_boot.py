@@ -3,6 +3,7 @@ how the first CPU enters it, and what a reset puts back.  (What the guest sees i
 compared with QEMU 7.2 in tests/test_baremetal_arm.py and tests/test_loader.py.)"""
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import subprocess
@@ -14,6 +15,16 @@ from pysystem.loader import LoaderError
 from pysystem.machines import arm_boot
 
 RAM = 0x60000000
+
+
+def _need(tool: str) -> str:
+    """The tool's path; a missing one fails under CI, else skips."""
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{tool} is not installed")
+        pytest.skip(f"{tool} is not installed")
+    return path
 
 
 @pytest.fixture
@@ -61,9 +72,7 @@ def test_raw_image_without_dtb_gets_atags_again_at_each_reset(board, tmp_path):
 
 
 def test_elf_is_entered_directly_and_thumb_entries_set_t(board, tmp_path):
-    gcc = shutil.which("arm-none-eabi-gcc")
-    if gcc is None:
-        pytest.skip("arm-none-eabi-gcc is not installed")
+    gcc = _need("arm-none-eabi-gcc")
     (tmp_path / "t.S").write_text(".syntax unified\n.thumb\n.global _start\n.thumb_func\n"
                                   "_start: b _start\n")
     elf = tmp_path / "t.elf"
@@ -87,12 +96,10 @@ def test_load_elf_takes_the_machine_as_a_number(tmp_path):
 def test_elf_dtb_placement_matches_qemu(board, tmp_path, link):
     """With -dtb an ELF gets the DTB at the RAM base if it fits below the image (else
     none), or at address 0 when the image covers the base: QEMU's info roms."""
-    gcc, qemu = shutil.which("arm-none-eabi-gcc"), shutil.which("qemu-system-arm")
-    if gcc is None or qemu is None:
-        pytest.skip("arm-none-eabi-gcc or qemu-system-arm is not installed")
+    gcc = _need("arm-none-eabi-gcc")
+    _need("qemu-system-arm")
     from test_loader import qemu_monitor, qemu_roms
     from pysystem.images.fetch import default_cache_dir
-    import os
     dtb = os.path.join(default_cache_dir(), "arm", "vexpress-v2p-ca9.dtb")
     if not os.path.exists(dtb):
         pytest.skip("no cached vexpress-v2p-ca9.dtb")
