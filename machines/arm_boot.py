@@ -14,7 +14,8 @@ Kernel formats, tried in QEMU's order:
   RAM when the image leaves room there (the image starts above the base, which then
   limits the DTB's size, or ends below it), else at address 0, as QEMU does; nothing
   tells the program where it is.
-* U-Boot uImage: at its load address (a kernel_noload image at RAM base + 32 MiB);
+* U-Boot uImage: at its load address (a kernel_noload image at RAM base + 32 MiB + its
+  64-byte header);
   Linux if its OS field says so, else entered directly.
 * anything else (a zImage, an Image, a raw binary): Linux, at RAM base + 0x10000.
 

@@ -372,8 +372,9 @@ def load_uimage(path: str, space: AddressSpace, image_type: int = IH_TYPE_KERNEL
                 noload_addr: Optional[int] = None) -> Tuple[UImage, int, int]:
     """Load a U-Boot image; return (image, load address, entry).
 
-    As QEMU: a kernel_noload image is placed at ``noload_addr`` and its entry
-    is relative to it; other types must match ``image_type``.
+    As QEMU: a kernel_noload image is placed where it would sit if the whole file
+    were loaded at ``noload_addr`` (just after the 64-byte header) and its entry is
+    relative to that; other types must match ``image_type``.
     """
     img = parse_uimage(path)
     load, entry = img.load_addr, img.entry
@@ -383,7 +384,8 @@ def load_uimage(path: str, space: AddressSpace, image_type: int = IH_TYPE_KERNEL
                               f"{img.image_type} (want {image_type})")
         if noload_addr is None:
             raise LoaderError(f"could not load '{path}': kernel_noload image needs a load address")
-        load, entry = noload_addr, noload_addr + img.entry
+        load = noload_addr + _UIMAGE_HDR.size
+        entry = load + img.entry
     add_rom(path, load, img.data, space)
     return img, load, entry
 

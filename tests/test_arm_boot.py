@@ -4,6 +4,7 @@ compared with QEMU 7.2 in tests/test_baremetal_arm.py and tests/test_loader.py.)
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -111,3 +112,27 @@ def test_elf_dtb_placement_matches_qemu(board, tmp_path, link):
                                   ["info roms"], tmp_path))
     _machine(board, kernel=str(elf), dtb=dtb)
     assert loader.roms_text() == want
+
+
+@pytest.mark.parametrize("kind", ["kernel", "noload", "not-linux"])
+def test_uimage_placement_and_entry_match_qemu(board, tmp_path, kind):
+    """A uImage at its load address, a kernel_noload one after its header at RAM base +
+    32 MiB, both through the stub when the OS is Linux, else entered directly."""
+    import zlib
+    _need("qemu-system-arm")
+    from test_loader import qemu_monitor, qemu_roms
+    payload = b"\xfe\xff\xff\xea" * 16
+    itype, load, ep, os_ = {"kernel": (2, 0x60008000, 0x60008000, 5), "noload": (14, 0, 8, 5),
+                            "not-linux": (2, 0x60008000, 0x60008004, 0x11)}[kind]
+    head = struct.pack(">IIIIIIIBBBB32s", 0x27051956, 0, 0, len(payload), load, ep,
+                       zlib.crc32(payload), os_, 2, itype, 0, b"t")
+    image = tmp_path / "k.uimg"
+    image.write_bytes(head[:4] + struct.pack(">I", zlib.crc32(head)) + head[8:] + payload)
+    out = qemu_monitor(["-m", "128", "-kernel", str(image)],
+                       ["info roms", "info registers", "xp /7wx 0x60000000"], tmp_path)
+    m = _machine(board, kernel=str(image))
+    assert loader.roms_text() == qemu_roms(out)
+    assert f"R15={m.cpus[0].pc:08x}" in out
+    if os_ == 5:
+        words = re.findall(r"0x([0-9a-f]{8})", out.split("xp /7wx 0x60000000")[-1])
+        assert _words(m, RAM, 7) == [int(w, 16) for w in words[:7]]
