@@ -281,6 +281,55 @@ static void run_ddd(const char *name, ddd_fn fn)
     }
 }
 
+/* loads, stores and moves: VLDM/VSTM (increment after with writeback, decrement
+   before), VLDR/VSTR, VMOV between core registers and S/D registers and scalars,
+   VMOV immediate, VMRS APSR_nzcv after compares */
+static void moves(void)
+{
+    static uint32_t mem[16] __attribute__((aligned(8)));
+    static uint32_t out[16] __attribute__((aligned(8)));
+    for (int i = 0; i < 16; i++) {
+        mem[i] = 0x3f800000u + i * 0x00123457u;
+        out[i] = 0;
+    }
+    uint32_t p = (uint32_t)mem, q = (uint32_t)out + 64, a, b, c, d;
+    __asm__ volatile(
+        "vldmia %[p]!, {d4-d7}\n\t"
+        "vldr s2, [%[p], #-4]\n\t"
+        "vmov.f32 s3, #-1.25\n\t"
+        "vmov.f64 d8, #0.125\n\t"
+        "vstmdb %[q]!, {d4-d8}\n\t"
+        "vstr s2, [%[q], #-8]\n\t"
+        "vstr s3, [%[q], #-4]\n\t"
+        "vmov %[a], %[b], d5\n\t"
+        "vmov d9, %[b], %[a]\n\t"
+        "vmov.32 %[c], d9[1]\n\t"
+        "vmov.32 d9[0], %[b]\n\t"
+        "vmov %[d], s18\n\t"
+        : [p] "+r"(p), [q] "+r"(q), [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d)
+        : : "d1", "d4", "d5", "d6", "d7", "d8", "d9", "memory");
+    puts_("vfp moves");
+    uint32_t v[6] = {p - (uint32_t)mem, q - (uint32_t)out, a, b, c, d};
+    for (int i = 0; i < 6; i++) { sp(); hex(v[i]); }
+    for (int i = 0; i < 16; i++) { sp(); hex(out[i]); }
+    nl();
+    static const uint32_t pairs[][2] = {
+        {0x3f800000, 0x40000000}, {0x40000000, 0x3f800000}, {0x3f800000, 0x3f800000},
+        {0x7fc00000, 0x3f800000}, {0xff800000, 0x00000001}, {0x80000000, 0x00000000},
+    };
+    puts_("vfp vmrs APSR_nzcv");
+    for (int i = 0; i < 6; i++) {
+        uint32_t f, r;
+        __asm__ volatile("vmov s0, %[x]\n\tvmov s1, %[y]\n\tvcmp.f32 s0, s1\n\t"
+                         "vmrs APSR_nzcv, fpscr\n\tmov %[r], #0\n\tmovgt %[r], #1\n\t"
+                         "movlt %[r], #2\n\tmoveq %[r], #3\n\tmovvs %[r], #4\n\tmrs %[f], APSR"
+                         : [f] "=r"(f), [r] "=&r"(r) : [x] "r"(pairs[i][0]), [y] "r"(pairs[i][1])
+                         : "s0", "s1", "cc");
+        sp(); hex(r); putc_('/'); hexn(f >> 28, 1);
+    }
+    nl();
+}
+
 #define FIXRUN(T, size, n)                                                   \
     run_ss("f32." #T #size " #" #n, f32_##T##size##_##n, INT, N(INT), 0);     \
     run_dd("f64." #T #size " #" #n, f64_##T##size##_##n, 1);                  \
@@ -289,6 +338,7 @@ static void run_ddd(const char *name, ddd_fn fn)
 
 void vfp_tests(void)
 {
+    moves();
     static uint32_t halves[N(F16)];
     for (unsigned i = 0; i < N(F16); i++)
         halves[i] = (uint32_t)F16[i] << 16 | F16[(i + 5) % N(F16)];
