@@ -12,7 +12,6 @@ import subprocess
 import pytest
 
 from pysystem import loader, qom
-from pysystem.loader import LoaderError
 from pysystem.machines import arm_boot
 
 RAM = 0x60000000
