@@ -330,3 +330,70 @@ def test_boot_of_a_board_not_built_yet_is_one_line(arch):
     lines = proc.stderr.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith(
         f"pysystem-images: error: --boot {arch} is not available yet: "), lines
+
+
+# --- the README's command on Debian's kernel: one boot from scratch, one restore ---------
+
+def _images_command(*flags: str):
+    """``pysystem-images --boot arm`` as the guest interpreter's venv has it (CI: PyPy)."""
+    from guest_session import guest_python
+    python = guest_python()
+    script = os.path.join(os.path.dirname(python), "pysystem-images")
+    if os.access(script, os.X_OK):
+        return [python, script, "--boot", "arm", *flags]
+    return [python, "-c", "import sys; from pysystem.images.fetch import main; sys.exit(main())",
+            "--boot", "arm", *flags]
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_readme_boot_command_boots_once_then_restores_a_working_shell():
+    from pysystem.images import ImageError, guest_files
+    try:
+        guest = guest_files("arm", quiet=True)
+    except ImageError as e:
+        pytest.skip(f"guest images unavailable: {e}")
+    timeout = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
+    record = guest.kernel.parent / "snapshots" / "boot-initramfs.json"
+    before = record.stat().st_mtime_ns if record.exists() else None
+
+    s = PtySession(_images_command("--fresh"))
+    try:
+        s.expect(rb"pysystem-images: linux-image-6\.1\.\S+-armmp \S+ on vexpress-a9, under ", 60)
+        s.expect(rb"the first boot takes about \d+ (minutes|seconds) on ", 10)
+        s.expect(rb"are silent while the kernel decompresses itself", 10)
+        s.expect(PROGRESS, 120)
+        banner = s.expect(rb"pysystem initramfs ready: Linux \S+ armv7l\r*\n/ # ", timeout)
+        end = time.monotonic() + 300
+        while (not record.exists() or record.stat().st_mtime_ns == before) \
+                and time.monotonic() < end:
+            time.sleep(0.2)
+        mark = s.send(b"echo $((6*7))\r")
+        s.expect(rb"\r*\n42\r*\n/ # ", 300, mark)
+        s.send(b"poweroff -f\r")
+        assert s.wait(300) == 0
+    finally:
+        s.close()
+    assert bytes(s.out[:banner.start()]).endswith(ERASE)
+    assert re.search(rb"the booted guest was saved \(\d+ MB, \S+boot-initramfs\.pysnap\)", s.out)
+
+    s = PtySession(_images_command())
+    try:
+        s.expect(rb"restoring the booted guest saved", 60)
+        prompt = s.expect(rb"armv7l\r*\n/ # ", 60)
+        took = s.seen_at(prompt.end() - 1) - s.started
+        mark = s.send(b"uname -m\r")
+        s.expect(rb"\r*\narmv7l\r*\n/ # ", 120, mark)
+        s.send(b"poweroff -f\r")
+        assert s.wait(300) == 0
+    finally:
+        s.close()
+    assert b"\x1b[K" not in s.out and b"first boot" not in s.out
+    assert took < 10, f"the restored shell took {took:.1f} s"     # bench/first_run.py: ~1 s
+
+    proc = subprocess.run(_images_command(), input=b"uname -r\npoweroff -f\n",
+                          capture_output=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(b"pysystem initramfs ready: Linux ")
+    assert b"\x1b" not in proc.stdout and b"pysystem: guest running" not in proc.stdout
+    assert guest.kernel_version.encode() in proc.stdout
