@@ -30,7 +30,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 from pty_session import PtySession  # noqa: E402
 
-PROMPT = rb"\n/ # "
+# the progress line may stand between the guest's last line and its prompt (erased then)
+PROMPT = rb"\n(?:\r\x1b\[K)?/ # "
 BOOT_TIMEOUT = 3600
 
 

@@ -130,6 +130,7 @@ class BootSlot:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=2, sort_keys=True)
             f.write("\n")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, self.record_path)
         self.saved = data
 

@@ -402,7 +402,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", type=Path,
                    help="where to write the custom initramfs (needs one --arch)")
     p.add_argument("--json", action="store_true", help="print the paths as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="no download progress")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no download progress (with --boot: no explanation either)")
     p.add_argument("--boot", metavar="ARCH", choices=sorted(set(_ALIASES) | set(UNAVAILABLE)),
                    help="fetch ARCH's guest and boot it with pysystem (the 'run' line); the "
                         "booted shell is saved, and later runs restore it in about a second")
