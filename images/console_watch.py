@@ -15,7 +15,8 @@
   stdout is a terminal), once the prompt has appeared, or after the guest has
   been given input.
 * ``prompt_seen``, ``typed`` (the guest was given input), ``screen()``: the
-  last lines the guest printed (what a restored machine shows again).
+  last lines the guest printed (what a restored machine shows again; escape
+  sequences included, so a terminal answers busybox's cursor query again).
 
 The line is ``\\r`` + text + ``ESC[K`` (erase to the end of the line), and is
 erased with ``\\r ESC[K``: only drawn at the start of a line, so it never
@@ -33,6 +34,7 @@ __all__ = ["ConsoleWatch", "SILENCE", "REDRAW", "TAIL", "progress_text"]
 SILENCE = 1.0       # host seconds without guest output before the line appears
 REDRAW = 0.5        # host seconds between redraws
 TAIL = 512          # bytes of the guest's latest output kept
+SCREEN_LINES = 6    # lines of it that a restored run shows again (busybox's banner, the prompt)
 ERASE = b"\r\x1b[K"
 
 
@@ -92,9 +94,9 @@ class ConsoleWatch:
 
     # --- what was seen --------------------------------------------------------------
     def screen(self) -> bytes:
-        """The guest's last complete line and the line it is on (the prompt)."""
+        """The guest's last ``SCREEN_LINES`` lines, the one it is on (the prompt) included."""
         lines = bytes(self.tail).split(b"\n")
-        return b"\n".join(lines[-2:])
+        return b"\n".join(lines[-SCREEN_LINES:])
 
     def _write(self, data: bytes) -> None:
         try:

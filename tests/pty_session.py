@@ -8,7 +8,8 @@
 
 Stdin, stdout and stderr of the command are the pty (as in a terminal window), so
 ``os.isatty(1)`` is true in it; ``started`` and ``seen_at(offset)`` tell when
-(host monotonic time) output arrived, for timings.
+(host monotonic time) output arrived, and ``cpu_seconds()`` the processor time
+the command has used so far (Linux), for timings.
 """
 from __future__ import annotations
 
@@ -68,6 +69,12 @@ class PtySession:
             if end > offset:
                 return when
         return time.monotonic()
+
+    def cpu_seconds(self) -> float:
+        """User + system time of the command so far (its own process, from /proc)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def send(self, data: bytes) -> int:
         mark = len(self.out)
