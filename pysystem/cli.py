@@ -2,6 +2,7 @@
 
     main_arm() / main_mipsel() / main_mips()    # console script entry points
     main(arch, argv) -> exit status             # what they call
+    main(arch, argv, on_start=fn)               # fn(machine, loop) just before the guest starts
 
 QEMU's options and syntax (cli_opts.py holds the table and the key=value
 parser).  Every user error is one line on stderr, ``PROG: -opt arg: message``,
@@ -25,7 +26,7 @@ import pkgutil
 import signal
 import sys
 import traceback
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from . import QEMU_VERSION_COMPAT, __version__, log, pypy_gc
 from . import chardev as chardevs
@@ -61,14 +62,18 @@ def main_mips() -> None:
     sys.exit(main("mips"))
 
 
-def main(arch: str, argv: Optional[List[str]] = None) -> int:
+def main(arch: str, argv: Optional[List[str]] = None,
+         on_start: Optional[Callable[[Machine, object], None]] = None) -> int:
+    """Run ``pysystem-ARCH argv``; ``on_start(machine, loop)`` is called once the machine
+    is built (after -loadvm) and its chardevs are open, before the guest runs
+    (``pysystem-images --boot`` restores or watches the guest there)."""
     prog = f"pysystem-{arch}"
     PROGRAM[0] = prog
     if argv is None:
         argv = sys.argv[1:]
     saved = _install_signal_handlers(prog)
     try:
-        return _run(arch, prog, argv)
+        return _run(arch, prog, argv, on_start)
     except _USER_ERRORS as e:
         sys.stderr.write(f"{prog}: {_one_line(e)}\n")
         return 1
@@ -795,7 +800,7 @@ def _make_qmp_monitors(machine: Machine, cfg: Config) -> list:
     return out
 
 
-def _run(arch: str, prog: str, argv: List[str]) -> int:
+def _run(arch: str, prog: str, argv: List[str], on_start=None) -> int:
     from .main_loop import MainLoop
     from .monitor.hmp import Monitor
     if arch not in ARCHES:
@@ -825,5 +830,7 @@ def _run(arch: str, prog: str, argv: List[str]) -> int:
     loop = MainLoop(machine, sleep=sleep)
     machine.monitors.extend(monitors)
     chardevs.open_all(loop)
+    if on_start is not None:
+        on_start(machine, loop)
     machine.start()
     return loop.run()
