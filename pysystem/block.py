@@ -53,7 +53,7 @@ import sys
 import tempfile
 from typing import Callable, List, Optional
 
-__all__ = ["BlockError", "BlockBackend", "open_drive", "open_image", "close_all",
+__all__ = ["BlockError", "LockError", "BlockBackend", "open_drive", "open_image", "close_all",
            "size_to_str", "check_file", "check_format", "probe_format", "SECTOR_SIZE",
            "FORMATS"]
 
@@ -72,6 +72,10 @@ class BlockError(Exception):
     def __init__(self, message: str, hint: Optional[str] = None):
         super().__init__(message)
         self.hint = hint
+
+
+class LockError(BlockError):
+    """Another user of the image holds a lock that conflicts with ours."""
 
 
 def size_to_str(value: int) -> str:

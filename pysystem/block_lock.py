@@ -37,7 +37,7 @@ import struct
 import sys
 from typing import Optional
 
-from .block import BlockError
+from .block import BlockError, LockError
 
 __all__ = ["PERM_READ", "PERM_WRITE", "PERM_WRITE_UNCHANGED", "PERM_RESIZE", "PERM_ALL",
            "ImageLock", "LOCKING_MODES"]
@@ -157,4 +157,4 @@ class ImageLock:
             return False
 
     def _refuse(self, text: str) -> None:
-        raise BlockError(text, hint=f"Is another process using the image [{self.filename}]?")
+        raise LockError(text, hint=f"Is another process using the image [{self.filename}]?")

@@ -25,7 +25,7 @@ What a board gets:
   root container) and ``address_space`` (its AddressSpace "memory"),
   ``serial_hd(i)`` (QEMU's serial_hd: the chardev for serialN or None),
   ``claim_drive(interface, index)`` -> DriveSpec or None, ``open_drive(spec)`` ->
-  block backend, ``user_devices(base_type)`` -> [(name, device)] made by
+  block backend, ``attach_drive(id, share_rw)`` (a -device's drive=), ``user_devices(base_type)`` -> [(name, device)] made by
   ``-device`` (not realized), ``add_child_device(name, dev)`` (puts it in the
   QOM tree: /machine/unattached/NAME, or /machine/peripheral[-anon]/ for
   -device ones), ``warn(msg)``.
@@ -65,10 +65,11 @@ class DriveSpec:
     """One parsed ``-drive``: the board claims it by interface and index."""
 
     def __init__(self, file: str, interface: str, index: int, *, id: Optional[str] = None,
-                 format: str = "raw", readonly: bool = False, snapshot: bool = False,
-                 media: str = "disk", text: str = ""):
+                 format: Optional[str] = None, readonly: bool = False, snapshot: bool = False,
+                 media: str = "disk", text: str = "", locking: str = "auto"):
         self.file, self.interface, self.index, self.id = file, interface, index, id
         self.format, self.readonly, self.snapshot, self.media = format, readonly, snapshot, media
+        self.locking = locking      # QEMU's file.locking: auto, on, off
         self.text = text            # the option as written, for messages
         self.claimed = False
         self.backend = None
@@ -226,16 +227,29 @@ class Machine(Object):
                 return d
         raise MachineError(f"Property 'drive' can't find value '{drive_id}'")
 
-    def open_drive(self, spec: DriveSpec):
+    def open_drive(self, spec: DriveSpec, share_rw: bool = False):
+        """The drive's backend, opened (and locked as QEMU's devices lock) on first use.
+        Lock conflicts read as QEMU's, without the -drive prefix."""
         from . import block
         if spec.backend is None:
             try:
                 spec.backend = block.open_drive(spec.file, readonly=spec.readonly,
                                                 snapshot=spec.snapshot or self.snapshot,
-                                                format=spec.format)
+                                                format=spec.format, locking=spec.locking,
+                                                share_rw=share_rw)
+            except block.LockError as e:
+                raise MachineError(str(e)) from None
             except block.BlockError as e:
                 raise MachineError(f"-drive {spec.text}: {e}") from None
         return spec.backend
+
+    def attach_drive(self, drive_id: str, share_rw: bool = False):
+        """A -device's drive=ID: one device per drive, as QEMU's."""
+        spec = self.find_drive(drive_id)
+        if spec.claimed:
+            raise MachineError(f"Drive '{drive_id}' is already in use by another device")
+        spec.claimed = True
+        return self.open_drive(spec, share_rw)
 
     def user_devices(self, base_type: str = "device") -> List[Tuple[str, Device]]:
         """The -device objects that are ``base_type``s, claimed by the caller in order."""
