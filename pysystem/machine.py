@@ -241,6 +241,7 @@ class Machine(Object):
                 raise MachineError(str(e)) from None
             except block.BlockError as e:
                 raise MachineError(f"-drive {spec.text}: {e}") from None
+            spec.format = spec.backend.format       # probed: what info block shows
         return spec.backend
 
     def attach_drive(self, drive_id: str, share_rw: bool = False):
