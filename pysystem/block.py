@@ -16,7 +16,8 @@ interface above, whatever the format.
   ``format=`` the format is probed as QEMU probes it, from the image's first bytes:
   a qcow2 image is opened as qcow2; other known formats (qcow, vmdk, vdi, vhdx, ...)
   are refused by name; anything else is raw, and a writable raw image then gets QEMU's
-  three-line warning, and, as in QEMU, writes that would make block 0 look like
+  three-line warning (through ``warn``: the command line's stderr; the Python API is
+  silent by default), and, as in QEMU, writes that would make block 0 look like
   another format fail (the guest sees an I/O error).
 * ``file=`` must be a regular file, a block device or a character device.  A FIFO or a
   socket is refused with QEMU's message (QEMU 7.2 hangs opening a FIFO); the file is
@@ -384,10 +385,6 @@ def close_all() -> None:
 atexit.register(close_all)
 
 
-def _print_warning(text: str) -> None:
-    sys.stderr.write(text + "\n")
-
-
 def open_image(path: str, writable: bool, format: Optional[str], perm: int, unshared: int,
                locking: str = "auto", warn: Optional[Callable[[str], None]] = None
                ) -> BlockBackend:
@@ -417,8 +414,8 @@ def open_image(path: str, writable: bool, format: Optional[str], perm: int, unsh
             image: BlockBackend = Qcow2Image(path, fd, not writable, locking)
         else:
             image = RawImage(path, fd, not writable, probed=probed)
-            if probed and writable:
-                (warn or _print_warning)(
+            if probed and writable and warn is not None:
+                warn(
                     f"WARNING: Image format was not specified for '{path}' and probing "
                     "guessed raw.\n"
                     "         Automatically detecting the format is dangerous for raw "

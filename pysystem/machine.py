@@ -236,7 +236,7 @@ class Machine(Object):
                 spec.backend = block.open_drive(spec.file, readonly=spec.readonly,
                                                 snapshot=spec.snapshot or self.snapshot,
                                                 format=spec.format, locking=spec.locking,
-                                                share_rw=share_rw)
+                                                share_rw=share_rw, warn=self.warn_verbatim)
             except block.LockError as e:
                 raise MachineError(str(e)) from None
             except block.BlockError as e:
@@ -272,6 +272,10 @@ class Machine(Object):
 
     def warn(self, msg: str) -> None:
         sys.stderr.write(f"{PROGRAM[0]}: warning: {msg}\n")
+
+    def warn_verbatim(self, text: str) -> None:
+        """A warning printed as it is (QEMU's multi-line block warnings)."""
+        sys.stderr.write(text + "\n")
 
     # --- running --------------------------------------------------------------------
     def add_listener(self, fn) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from pysystem import qom
 from pysystem import snapshot
+from pysystem.block import close_all
 from pysystem.snapshot import SnapshotError
 
 keystone = pytest.importorskip("keystone")
@@ -313,6 +314,7 @@ def _other(board, guest, store, **kw):
     vm = Vm(board, guest, store, **kw)
     vm.run(20_000)
     snapshot.save(vm.m, "other")
+    close_all()         # done with it: its disks' locks go (as when a process exits)
 
 
 def test_mismatched_machines_are_refused(board, guest, tmp_path):
@@ -392,6 +394,7 @@ def test_loadvm_in_a_new_process_continues_identically(board, guest, tmp_path):
     snapshot.save(vm.m, "here")
     rest = vm.run(50_000_000)
     assert rest.endswith(b"\n") and vm.m.has_requests()      # the guest powered off
+    close_all()         # the disk's lock goes with the finished machine
     proc = subprocess.run(["pysystem-arm", "-M", "vexpress-a9", "-m", "128M", "-kernel", kernel,
                            "-dtb", dtb, "-display", "none", "-serial", "stdio",
                            "-drive", f"if=sd,file={disk},format=raw", "-loadvm", "here"],
