@@ -240,6 +240,36 @@ def test_disks_are_restored(board, guest, tmp_path):
     assert os.path.isdir(str(disk) + ".pysnap")
 
 
+def test_qcow2_disks_are_restored_and_stay_clean(board, guest, tmp_path):
+    """A qcow2 drive is saved and restored whole like a raw one (through its virtual
+    contents); ``qemu-img check`` is clean after the restore's writes."""
+    qemu_img = shutil.which("qemu-img")
+    if qemu_img is None:
+        if os.environ.get("CI"):
+            pytest.fail("qemu-img is not installed (qemu-utils)")
+        pytest.skip("needs qemu-img (qemu-utils)")
+    raw, disk = tmp_path / "src.raw", tmp_path / "disk.qcow2"
+    raw.write_bytes(b"A" * 8192 + bytes(200000) + b"B" * 1000)
+    subprocess.run([qemu_img, "convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=4096",
+                    str(raw), str(disk)], check=True)
+    vm = Vm(board, guest, tmp_path / "store", drives=[("virtio", disk)],
+            **{"snapshot-dir": None})
+    backend = vm.m.drives[0].backend
+    assert backend.format == "qcow2"
+    size = backend.size
+    vm.run(5000)
+    snapshot.save(vm.m, "q")
+    backend.write(0, b"C" * 512)
+    backend.write(100000, b"D" * 8192)      # clusters allocated after the save
+    snapshot.load(vm.m, "q")
+    assert backend.read(0, size) == raw.read_bytes().ljust(size, b"\0")
+    close_all()
+    check = subprocess.run([qemu_img, "check", str(disk)], capture_output=True, text=True)
+    assert check.returncode == 0 and "No errors" in check.stdout, check.stdout
+    assert subprocess.run([qemu_img, "compare", "-f", "qcow2", "-F", "raw", str(disk), str(raw)],
+                          capture_output=True).returncode == 0
+
+
 def test_snapshot_mode_disk_restores_into_the_overlay(board, guest, tmp_path):
     disk = tmp_path / "disk.img"
     disk.write_bytes(b"Z" * 4096)
