@@ -55,7 +55,7 @@ import tempfile
 from typing import Callable, List, Optional
 
 __all__ = ["BlockError", "LockError", "BlockBackend", "open_drive", "open_image", "close_all",
-           "size_to_str", "check_file", "check_format", "probe_format", "SECTOR_SIZE",
+           "size_to_str", "check_file", "check_format", "probe_format", "probe_file", "SECTOR_SIZE",
            "FORMATS"]
 
 SECTOR_SIZE = 512
@@ -184,6 +184,17 @@ def _open_fd(path: str, writable: bool) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def probe_file(path: str) -> str:
+    """The format of the image at ``path`` as probing finds it (BlockError if unreadable)."""
+    fd = _open_fd(path, False)
+    try:
+        return probe_format(os.pread(fd, PROBE_SIZE, 0))
+    except OSError:
+        return "raw"
+    finally:
+        os.close(fd)
 
 
 def check_file(path: str) -> None:
@@ -450,17 +461,8 @@ def open_drive(file: str, readonly: bool = False, snapshot: bool = False,
         unshared = 0 if share_rw else PERM_WRITE
     if writable:
         perm |= PERM_WRITE
-    probe_fmt = format
-    if probe_fmt is None:   # the locks depend on the format: qcow2 also holds "resize"
-        fd = _open_fd(file, False)
-        try:
-            try:
-                probe_fmt = probe_format(os.pread(fd, PROBE_SIZE, 0))
-            except OSError:
-                probe_fmt = "raw"
-        finally:
-            os.close(fd)
-    if probe_fmt == "qcow2":
+    # the locks depend on the format: qcow2 also holds "resize"
+    if (format or probe_file(file)) == "qcow2":
         unshared = PERM_WRITE | PERM_RESIZE
         if writable:
             perm |= PERM_RESIZE

@@ -202,7 +202,13 @@ class Machine(Object):
                 raise loader.LoaderError(f"could not load {what} '{path}'")
 
     def _check_claims(self) -> None:
+        from . import block
         for d in self.drives:
+            if d.format is None and d.backend is None:      # unused: info block shows
+                try:                                        # what probing finds
+                    d.format = block.probe_file(d.file)
+                except block.BlockError:
+                    pass
             if not d.claimed and d.interface != "none":
                 raise MachineError(f"machine type does not support if={d.interface},"
                                    f"index={d.index} (-drive {d.text})")
