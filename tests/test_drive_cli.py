@@ -276,3 +276,34 @@ def test_bad_locking_value(raw):
     proc = run(*disk(f"file={raw},format=raw,file.locking=maybe"))
     assert proc.returncode == 1
     assert proc.stderr.endswith("invalid parameter value: maybe\n")
+
+
+def test_posix_lock_fallback_conflicts_across_processes(raw):
+    """Without OFD locks, locking=on takes POSIX record locks (with QEMU's warning);
+    another process is still refused."""
+    child = subprocess.Popen([sys.executable, "-c", f"""
+import sys, time
+from pysystem import block_lock
+block_lock._OFD = False          # a kernel without OFD locks
+from pysystem.block import open_drive
+b = open_drive({str(raw)!r}, format="raw", locking="on")
+print("HELD", flush=True)
+time.sleep(60)
+"""], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "HELD\n"
+        with pytest.raises(LockError, match='Failed to get "write" lock'):
+            open_drive(str(raw), format="raw")
+    finally:
+        child.kill()
+        _, err = child.communicate()
+    assert "falling back to POSIX file locks" in err
+    # and with locking=auto and no OFD locks, QEMU takes none: neither do we
+    from pysystem import block_lock
+    saved, block_lock._OFD = block_lock._OFD, False
+    try:
+        lock = block_lock.ImageLock(os.open(raw, os.O_RDONLY), str(raw), "auto")
+        assert not lock.enabled
+        os.close(lock.fd)
+    finally:
+        block_lock._OFD = saved
