@@ -50,7 +50,6 @@ import atexit
 import math
 import os
 import stat
-import sys
 import tempfile
 from typing import Callable, List, Optional
 
