@@ -237,26 +237,38 @@ class Machine(Object):
         """The drive's backend, opened (and locked as QEMU's devices lock) on first use.
         Lock conflicts read as QEMU's, without the -drive prefix."""
         from . import block
-        if spec.backend is None:
-            try:
-                spec.backend = block.open_drive(spec.file, readonly=spec.readonly,
-                                                snapshot=spec.snapshot or self.snapshot,
-                                                format=spec.format, locking=spec.locking,
-                                                share_rw=share_rw, warn=self.warn_verbatim)
-            except block.LockError as e:
-                raise MachineError(str(e)) from None
-            except block.BlockError as e:
-                raise MachineError(f"-drive {spec.text}: {e}") from None
-            spec.format = spec.backend.format       # probed: what info block shows
-        return spec.backend
+        try:
+            return self._backend(spec, share_rw)
+        except block.LockError as e:
+            raise MachineError(str(e)) from None
+        except block.BlockError as e:
+            raise MachineError(f"-drive {spec.text}: {e}") from None
 
     def attach_drive(self, drive_id: str, share_rw: bool = False):
-        """A -device's drive=ID: one device per drive, as QEMU's."""
+        """A -device's drive=ID: one device per drive, as QEMU's.  A lock conflict is the
+        device's error (MachineError); an image that cannot be opened is the -drive's
+        (a BlockError naming it, which the -device option does not re-word)."""
+        from . import block
         spec = self.find_drive(drive_id)
         if spec.claimed:
             raise MachineError(f"Drive '{drive_id}' is already in use by another device")
         spec.claimed = True
-        return self.open_drive(spec, share_rw)
+        try:
+            return self._backend(spec, share_rw)
+        except block.LockError as e:
+            raise MachineError(str(e)) from None
+        except block.BlockError as e:
+            raise block.BlockError(f"-drive {spec.text}: {e}") from None
+
+    def _backend(self, spec: DriveSpec, share_rw: bool):
+        from . import block
+        if spec.backend is None:
+            spec.backend = block.open_drive(spec.file, readonly=spec.readonly,
+                                            snapshot=spec.snapshot or self.snapshot,
+                                            format=spec.format, locking=spec.locking,
+                                            share_rw=share_rw, warn=self.warn_verbatim)
+            spec.format = spec.backend.format       # probed: what info block shows
+        return spec.backend
 
     def user_devices(self, base_type: str = "device") -> List[Tuple[str, Device]]:
         """The -device objects that are ``base_type``s, claimed by the caller in order."""

@@ -123,7 +123,7 @@ class Qcow2Image(BlockBackend):
         pwrite_all(self.fd, offset, data, self.path)
 
     def _error(self, text: str) -> BlockError:
-        return BlockError(f"'{self.path}': {text}")
+        return BlockError(text)     # QEMU's words; the caller names the drive
 
     def _read_header(self) -> None:
         head = self._pread(0, 4096)

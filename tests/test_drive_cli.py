@@ -307,3 +307,20 @@ time.sleep(60)
         os.close(lock.fd)
     finally:
         block_lock._OFD = saved
+
+
+def test_an_image_that_cannot_be_opened_is_the_drives_error(tmp_path):
+    """As QEMU: the -drive is named, once, with QEMU's words (not the -device)."""
+    bad = tmp_path / "bad.qcow2"
+    bad.write_bytes(b"QFI\xfb\x00\x00\x00\x09".ljust(4096, b"\0"))
+    proc = run(*disk(f"file={bad}"))
+    assert proc.returncode == 1
+    assert proc.stderr == (f"pysystem-arm: -drive if=none,id=d0,file={bad}: "
+                           "Unsupported qcow2 version 9\n")
+    q = tmp_path / "o.qcow2"
+    subprocess.run([need("qemu-img"), "create", "-q", "-f", "qcow2", "-u", "-b", "gone.qcow2",
+                    "-F", "qcow2", str(q), "1M"], check=True)
+    proc = run(*disk(f"file={q}"))
+    assert proc.stderr == (f"pysystem-arm: -drive if=none,id=d0,file={q}: Could not open "
+                           f"backing file: Could not open '{tmp_path}/gone.qcow2': No such "
+                           "file or directory\n")
