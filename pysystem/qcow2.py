@@ -36,7 +36,8 @@ What this module does with them:
 * Every metadata and data write goes straight to the file (``os.pwrite``), so data
   and tables reach the file in that order; ``flush()`` (the guest's FLUSH, and every
   clean exit through ``close()``) fsyncs.  L1, L2 and refcount tables are cached in
-  memory as lists after their first read.
+  memory after their first read (L2 and refcount blocks as native arrays: 8 bytes per
+  L2 entry, 12.5 MiB for a fully allocated 100 GiB image with 64 KiB clusters).
 * Opening read-write clears the autoclear feature bits (bitmaps we do not keep up to
   date), as the qcow2 spec asks of programs that do not know them.
 
@@ -50,7 +51,9 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Dict, List, Optional, Tuple
+import sys
+from array import array
+from typing import Dict, List, Optional, Tuple, Union
 
 from .block import (BlockBackend, BlockError, SECTOR_SIZE, fsync, pread_exact, pwrite_all,
                     _forget)
@@ -83,6 +86,25 @@ OFF_AUTOCLEAR = 88
 MIN_CLUSTER_BITS, MAX_CLUSTER_BITS = 9, 21
 MAX_L1_ENTRIES = (32 << 20) // 8        # QEMU's limits on the tables it reads
 MAX_REFTABLE_BYTES = 8 << 20
+_CODES = {8: "B", 16: "H", 32: "I", 64: "Q"}      # array type codes by entry width
+
+Table = Union[array, List[int]]
+
+
+def _be_array(code: str, raw: bytes) -> array:
+    """Big-endian entries as a native array (8 bytes per L2 entry, not a Python int)."""
+    table = array(code)
+    table.frombytes(raw)
+    if sys.byteorder == "little":
+        table.byteswap()
+    return table
+
+
+def _be_bytes(table: array) -> bytes:
+    if sys.byteorder == "little":
+        table = array(table.typecode, table)
+        table.byteswap()
+    return table.tobytes()
 
 
 def _combine(image: str, backing: str) -> str:
@@ -101,8 +123,8 @@ class Qcow2Image(BlockBackend):
         self.fd: Optional[int] = fd
         self.lock = None
         self.backing: Optional[BlockBackend] = None
-        self._l2: Dict[int, List[int]] = {}
-        self._refblocks: Dict[int, List[int]] = {}
+        self._l2: Dict[int, array] = {}
+        self._refblocks: Dict[int, Table] = {}
         super().__init__(path, 0, readonly)
         try:
             self._read_header()
@@ -225,15 +247,17 @@ class Qcow2Image(BlockBackend):
                               "(image corrupt?)")
 
     def _scan(self) -> None:
-        """Every L2 table once: refuse compressed clusters now, not in the middle of a run."""
+        """Every L2 table once: refuse compressed clusters now, not in the middle of a run.
+        (Bit 62 is bit 6 of each entry's first byte; the tables are not kept.)"""
+        drop = bytes(b for b in range(256) if not b & 0x40)
         for entry in self.l1:
             l2_off = entry & OFFSET_MASK
             if not l2_off:
                 continue
-            for e in self._table(l2_off):
-                if e & COMPRESSED:
-                    raise self._error("compressed clusters are not supported; "
-                                      "uncompress it with 'qemu-img convert -O qcow2'")
+            self._check_offset(l2_off, "L2 table")
+            if self._pread(l2_off, self.cluster_size)[::8].translate(None, drop):
+                raise self._error("compressed clusters are not supported; "
+                                  "uncompress it with 'qemu-img convert -O qcow2'")
 
     def _prepare_write(self) -> None:
         if self.autoclear:
@@ -243,12 +267,11 @@ class Qcow2Image(BlockBackend):
         self._free_hint = -(-st.st_size // self.cluster_size)
 
     # --- tables ----------------------------------------------------------------------------
-    def _table(self, l2_off: int) -> List[int]:
+    def _table(self, l2_off: int) -> array:
         table = self._l2.get(l2_off)
         if table is None:
             self._check_offset(l2_off, "L2 table")
-            table = list(struct.unpack(f">{self.l2_entries}Q",
-                                       self._pread(l2_off, self.cluster_size)))
+            table = _be_array("Q", self._pread(l2_off, self.cluster_size))
             self._l2[l2_off] = table
         return table
 
@@ -263,15 +286,14 @@ class Qcow2Image(BlockBackend):
     def _per_block(self) -> int:
         return self.cluster_size * 8 // self.refcount_bits
 
-    def _refblock(self, off: int) -> List[int]:
+    def _refblock(self, off: int) -> Table:
         block = self._refblocks.get(off)
         if block is None:
             self._check_offset(off, "refcount block")
             raw = self._pread(off, self.cluster_size)
             bits = self.refcount_bits
             if bits >= 8:
-                code = {8: "B", 16: "H", 32: "I", 64: "Q"}[bits]
-                block = list(struct.unpack(f">{self._per_block()}{code}", raw))
+                block = _be_array(_CODES[bits], raw)
             else:
                 per_byte, mask = 8 // bits, (1 << bits) - 1
                 block = [raw[i // per_byte] >> (bits * (i % per_byte)) & mask
@@ -285,7 +307,7 @@ class Qcow2Image(BlockBackend):
             return 0
         return self._refblock(self.rtable[index] & OFFSET_MASK)[cluster % self._per_block()]
 
-    def _store_refcount(self, block_off: int, block: List[int], i: int, value: int) -> None:
+    def _store_refcount(self, block_off: int, block: Table, i: int, value: int) -> None:
         block[i] = value
         bits = self.refcount_bits
         if bits >= 8:
@@ -318,7 +340,7 @@ class Qcow2Image(BlockBackend):
                 continue
             if not self.rtable[index] & OFFSET_MASK:
                 # a new refcount block at c, counting itself
-                block = [0] * pb
+                block = self._new_refblock()
                 block[c % pb] = 1
                 self._write_refblock(c * self.cluster_size, block)
                 self._pwrite(self.rt_offset + 8 * index, (c * self.cluster_size).to_bytes(8, "big"))
@@ -327,11 +349,15 @@ class Qcow2Image(BlockBackend):
             self._set_refcount(c, 1)
             return c * self.cluster_size
 
-    def _write_refblock(self, off: int, block: List[int]) -> None:
+    def _new_refblock(self) -> Table:
+        if self.refcount_bits >= 8:
+            return array(_CODES[self.refcount_bits], bytes(self.cluster_size))
+        return [0] * self._per_block()
+
+    def _write_refblock(self, off: int, block: Table) -> None:
         bits = self.refcount_bits
         if bits >= 8:
-            code = {8: "B", 16: "H", 32: "I", 64: "Q"}[bits]
-            raw = struct.pack(f">{len(block)}{code}", *block)
+            raw = _be_bytes(block)
         else:
             per_byte = 8 // bits
             raw = bytes(sum(block[j + k] << (bits * k) for k in range(per_byte))
@@ -364,7 +390,7 @@ class Qcow2Image(BlockBackend):
             table[index] = (start + k) * cs
         # the new blocks count every cluster of the area that falls in their range
         for index in missing:
-            block = [0] * pb
+            block = self._new_refblock()
             for c in range(max(start, index * pb), min(end, (index + 1) * pb)):
                 block[c % pb] = 1
             self._write_refblock(table[index], block)
@@ -428,7 +454,7 @@ class Qcow2Image(BlockBackend):
             self._write_cluster_part((offset + done) >> self.cluster_bits, start, view[done:done + k])
             done += k
 
-    def _l2_for_write(self, cluster: int) -> Tuple[int, List[int]]:
+    def _l2_for_write(self, cluster: int) -> Tuple[int, array]:
         """The L2 table for ``cluster``, allocated (zero-filled) if there is none."""
         l1_index = cluster >> self.l2_bits
         l2_off = self.l1[l1_index] & OFFSET_MASK
@@ -436,7 +462,7 @@ class Qcow2Image(BlockBackend):
             return l2_off, self._table(l2_off)
         l2_off = self._alloc_cluster()
         self._pwrite(l2_off, bytes(self.cluster_size))
-        self._l2[l2_off] = [0] * self.l2_entries
+        self._l2[l2_off] = array("Q", bytes(self.cluster_size))
         entry = l2_off | COPIED
         self._pwrite(self.l1_offset + 8 * l1_index, entry.to_bytes(8, "big"))
         self.l1[l1_index] = entry
