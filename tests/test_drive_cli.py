@@ -2,7 +2,6 @@
 against a real qemu-system-arm (both ways), snapshot=on on an immutable image, FIFOs,
 one drive on two devices.  QEMU 7.2's messages are the reference."""
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -11,8 +10,8 @@ import time
 import pytest
 
 from pysystem.block import open_drive, close_all, BlockError, LockError
+from tools import missing, program, script
 
-SCRIPT = os.path.join(os.path.dirname(sys.executable), "pysystem-arm")
 BASE = ["-M", "vexpress-a9", "-display", "none", "-S", "-serial", "none"]
 RAW_WARNING = (
     "WARNING: Image format was not specified for '{}' and probing guessed raw.\n"
@@ -22,17 +21,12 @@ RAW_WARNING = (
 
 
 def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} is not installed")
-        pytest.skip(f"needs {tool}")
-    return path
+    return program(tool)
 
 
 def run(*args, stdin="quit\n", timeout=60, cwd=None):
     """pysystem-arm paused with a monitor on stdio that quits at once."""
-    return subprocess.run([SCRIPT, *BASE, "-monitor", "stdio", *args], input=stdin,
+    return subprocess.run([script("pysystem-arm"), *BASE, "-monitor", "stdio", *args], input=stdin,
                           capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
@@ -104,9 +98,7 @@ def test_a_fifo_is_refused_by_the_block_layer_too(tmp_path):
 def immutable(raw):
     need("chattr")
     if subprocess.run(["chattr", "+i", str(raw)], capture_output=True).returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail("chattr +i failed (needs root and a file system with the flag)")
-        pytest.skip("chattr +i needs root and a file system with the flag")
+        missing("chattr +i on a temporary file (needs root and a file system with the flag)")
     yield raw
     subprocess.run(["chattr", "-i", str(raw)])
 
@@ -224,7 +216,7 @@ def test_qemu_holds_the_image_we_are_refused(raw, ours, message):
 def test_we_hold_the_image_qemu_is_refused(tmp_path, fmt):
     image = tmp_path / f"d.{fmt}"
     subprocess.run([need("qemu-img"), "create", "-q", "-f", fmt, str(image), "1M"], check=True)
-    ours = subprocess.Popen([SCRIPT, *BASE, "-monitor", "none",
+    ours = subprocess.Popen([script("pysystem-arm"), *BASE, "-monitor", "none",
                              *disk(f"file={image},format={fmt}")],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -245,7 +237,7 @@ def test_we_hold_the_image_qemu_is_refused(tmp_path, fmt):
 
 
 def test_two_of_our_processes(raw):
-    first = subprocess.Popen([SCRIPT, *BASE, "-monitor", "none", *disk(f"file={raw},format=raw")],
+    first = subprocess.Popen([script("pysystem-arm"), *BASE, "-monitor", "none", *disk(f"file={raw},format=raw")],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:

@@ -7,23 +7,18 @@ are clean.
 """
 import os
 import random
-import shutil
 import subprocess
 
 import pytest
 
 from pysystem.block import BlockError, close_all, open_drive
+from tools import program
 
 MiB = 1 << 20
 
 
 def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} is not installed (apt-get install qemu-utils)")
-        pytest.skip(f"needs {tool} (qemu-utils)")
-    return path
+    return program(tool)
 
 
 def img(*args, cwd=None) -> str:

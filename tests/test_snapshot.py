@@ -10,7 +10,6 @@ that prints the same bytes at the same virtual times had all of it back.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import zlib
 
@@ -20,8 +19,9 @@ from pysystem import qom
 from pysystem import snapshot
 from pysystem.block import close_all
 from pysystem.snapshot import SnapshotError
+from tools import module, program, script
 
-keystone = pytest.importorskip("keystone")
+keystone = module("keystone")
 
 from test_cli_run import MINI_DTS  # noqa: E402
 
@@ -84,8 +84,7 @@ def board():
     from pysystem.machine import find_machine
     load_types()
     cls = find_machine("vexpress-a9", "arm")
-    if cls is None or not cls.AVAILABLE:
-        pytest.skip("the vexpress-a9 board is not there yet")
+    assert cls is not None and cls.AVAILABLE, "no vexpress-a9 board"
     return cls
 
 
@@ -243,11 +242,7 @@ def test_disks_are_restored(board, guest, tmp_path):
 def test_qcow2_disks_are_restored_and_stay_clean(board, guest, tmp_path):
     """A qcow2 drive is saved and restored whole like a raw one (through its virtual
     contents); ``qemu-img check`` is clean after the restore's writes."""
-    qemu_img = shutil.which("qemu-img")
-    if qemu_img is None:
-        if os.environ.get("CI"):
-            pytest.fail("qemu-img is not installed (qemu-utils)")
-        pytest.skip("needs qemu-img (qemu-utils)")
+    qemu_img = program("qemu-img")
     raw, disk = tmp_path / "src.raw", tmp_path / "disk.qcow2"
     raw.write_bytes(b"A" * 8192 + bytes(200000) + b"B" * 1000)
     subprocess.run([qemu_img, "convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=4096",
@@ -410,11 +405,6 @@ def test_bad_field_values_are_refused_before_anything_changes(board, guest, tmp_
 
 # --- a new process: -loadvm -------------------------------------------------------------
 
-needs_scripts = pytest.mark.skipif(shutil.which("pysystem-arm") is None,
-                                   reason="console scripts not installed (pip install -e .)")
-
-
-@needs_scripts
 def test_loadvm_in_a_new_process_continues_identically(board, guest, tmp_path):
     kernel, dtb = guest
     disk = tmp_path / "disk.img"
@@ -425,13 +415,14 @@ def test_loadvm_in_a_new_process_continues_identically(board, guest, tmp_path):
     rest = vm.run(50_000_000)
     assert rest.endswith(b"\n") and vm.m.has_requests()      # the guest powered off
     close_all()         # the disk's lock goes with the finished machine
-    proc = subprocess.run(["pysystem-arm", "-M", "vexpress-a9", "-m", "128M", "-kernel", kernel,
+    binary = script("pysystem-arm")
+    proc = subprocess.run([binary, "-M", "vexpress-a9", "-m", "128M", "-kernel", kernel,
                            "-dtb", dtb, "-display", "none", "-serial", "stdio",
                            "-drive", f"if=sd,file={disk},format=raw", "-loadvm", "here"],
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == rest
-    proc = subprocess.run(["pysystem-arm", "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb,
+    proc = subprocess.run([binary, "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb,
                            "-display", "none", "-serial", "stdio",
                            "-drive", f"if=sd,file={disk},format=raw", "-loadvm", "nosuch"],
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
