@@ -98,6 +98,8 @@ def pread_exact(fd: int, offset: int, n: int, path: str) -> bytes:
             chunk = os.pread(fd, n - len(out), offset + len(out))
         except OSError as e:
             raise BlockError(f"read error on '{path}': {e.strerror}") from None
+        except OverflowError:
+            raise BlockError(f"read error on '{path}': offset {offset:#x} out of range") from None
         if not chunk:
             out += bytes(n - len(out))
             break
@@ -113,6 +115,8 @@ def pwrite_all(fd: int, offset: int, data, path: str) -> None:
             done += os.pwrite(fd, view[done:], offset + done)
         except OSError as e:
             raise BlockError(f"write error on '{path}': {e.strerror}") from None
+        except OverflowError:
+            raise BlockError(f"write error on '{path}': offset {offset:#x} out of range") from None
 
 
 def fsync(fd: int, path: str) -> None:

@@ -246,6 +246,16 @@ class Qcow2Image(BlockBackend):
             raise self._error(f"{what} offset {offset:#x} is not cluster-aligned "
                               "(image corrupt?)")
 
+    def _check_data_cluster(self, host: int) -> None:
+        """A cluster about to be written as data must not be metadata (QEMU's overlap
+        check): a corrupt table or refcount is refused instead of spreading."""
+        cs = self.cluster_size
+        self._check_offset(host, "data cluster")
+        if (host == 0 or host in self._l2 or host in self._refblocks
+                or self.l1_offset <= host < self.l1_offset + 8 * len(self.l1)
+                or self.rt_offset <= host < self.rt_offset + self.rt_clusters * cs):
+            raise self._error(f"image corrupt: cluster {host:#x} is both data and metadata")
+
     def _scan(self) -> None:
         """Every L2 table once: refuse compressed clusters now, not in the middle of a run.
         (Bit 62 is bit 6 of each entry's first byte; the tables are not kept.)"""
@@ -461,6 +471,7 @@ class Qcow2Image(BlockBackend):
         if l2_off:
             return l2_off, self._table(l2_off)
         l2_off = self._alloc_cluster()
+        self._check_data_cluster(l2_off)    # free by its refcount: must not be metadata
         self._pwrite(l2_off, bytes(self.cluster_size))
         self._l2[l2_off] = array("Q", bytes(self.cluster_size))
         entry = l2_off | COPIED
@@ -473,6 +484,7 @@ class Qcow2Image(BlockBackend):
         host = entry & OFFSET_MASK
         zero = self.version >= 3 and entry & ZERO
         if host and entry & COPIED and not zero:
+            self._check_data_cluster(host)
             self._pwrite(host + start, data)
             return
         if entry & COMPRESSED:
@@ -488,6 +500,7 @@ class Qcow2Image(BlockBackend):
         shared = 0
         if not (host and entry & COPIED):       # a preallocated zero cluster is reused
             shared, host = host, self._alloc_cluster()
+        self._check_data_cluster(host)
         self._pwrite(host, whole)
         new = host | COPIED
         index = cluster & (self.l2_entries - 1)
