@@ -145,6 +145,11 @@ class Rig:
             assert "rror" not in out, out
         finally:
             s.close()
+        # the guest mounted (and so wrote) both disks, then waited: the qcow2 image made
+        # by qemu-img is clean, not even a leaked cluster
+        check = subprocess.run([self.qemu_img, "check", str(self.qcow2)],
+                               capture_output=True, text=True)
+        assert check.returncode == 0 and "No errors" in check.stdout, check.stdout
 
     def crash_once(self, rng: random.Random, n: int) -> int:
         """Restore, let the guest write, SIGKILL; returns the last SYNCED seen."""
