@@ -31,6 +31,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 from . import QEMU_VERSION_COMPAT, __version__, log, pypy_gc
 from . import chardev as chardevs
 from .cli_opts import CLIError, parse_bool, parse_keyval, split_argv, usage
+from .block import BlockError, check_file, check_format
+from .block_lock import LOCKING_MODES
 from .machine import DeviceSpec, DriveSpec, INTERFACES, Machine, MachineError, PROGRAM, \
     find_machine, machine_classes
 from .qom import QOMError, lookup_type, parse_size, set_global, type_names
@@ -41,10 +43,8 @@ ARCHES = ("arm", "mipsel", "mips")
 MAX_SERIAL_PORTS = 4
 DRIVE_KEYS = ("file", "if", "index", "unit", "bus", "media", "format", "id", "readonly",
               "snapshot", "cache", "aio", "discard", "werror", "rerror", "detect-zeroes",
-              "auto-read-only", "force-share", "copy-on-read")
+              "auto-read-only", "force-share", "copy-on-read", "file.locking")
 UNITS_PER_BUS = {"ide": 2, "scsi": 7}
-OTHER_FORMATS = ("qcow2", "qcow", "qed", "vmdk", "vdi", "vpc", "vhdx", "luks", "bochs",
-                 "cloop", "dmg", "parallels", "vvfat", "nbd", "file", "host_device")
 
 
 def main_arm() -> None:
@@ -75,7 +75,7 @@ def main(arch: str, argv: Optional[List[str]] = None,
     try:
         return _run(arch, prog, argv, on_start)
     except _USER_ERRORS as e:
-        sys.stderr.write(f"{prog}: {_one_line(e)}\n")
+        sys.stderr.write(f"{prog}: {_one_line(e)}\n{_hint(e)}")
         return 1
     except KeyboardInterrupt:
         return 1
@@ -108,6 +108,16 @@ def _user_errors():
 
 
 _USER_ERRORS = _user_errors()
+
+
+def _hint(e: Optional[BaseException]) -> str:
+    """QEMU's second line after some errors (block.BlockError.hint), found along the
+    chain of errors that re-worded it; "" or the line with its newline."""
+    while e is not None:
+        if getattr(e, "hint", None):
+            return e.hint + "\n"
+        e = e.__context__
+    return ""
 
 
 def _one_line(e: BaseException) -> str:
@@ -362,11 +372,8 @@ def _opt_drive(cfg: Config, value: str, arch) -> None:
     interface = opts.get("if")
     if interface is not None and interface not in INTERFACES:
         raise CLIError(f"unsupported bus type '{interface}'")
-    fmt = opts.get("format", "raw")
-    if fmt in OTHER_FORMATS:
-        raise CLIError(f"Image format '{fmt}' is not supported yet (only raw)")
-    if fmt != "raw":
-        raise CLIError(f"Unknown driver '{fmt}'")
+    if opts.get("file.locking", "auto") not in LOCKING_MODES:
+        raise CLIError(f"invalid parameter value: {opts['file.locking']}")
     media = opts.get("media", "disk")
     if media not in ("disk", "cdrom"):
         raise CLIError(f"'{media}' invalid media")
@@ -377,12 +384,10 @@ def _opt_drive(cfg: Config, value: str, arch) -> None:
     if not path:
         raise CLIError("a drive without a medium is not supported yet (give file=)")
     try:
-        fd = os.open(path, os.O_RDONLY)
-        os.close(fd)
-    except OSError as e:
-        raise CLIError(f"Could not open '{path}': {e.strerror}") from None
-    if os.path.isdir(path):
-        raise CLIError(f"Could not open '{path}': Is a directory")
+        check_format(opts.get("format"))
+        check_file(path)
+    except BlockError as e:
+        raise CLIError(str(e)) from None
     cfg.drives.append((value, opts))
 
 
@@ -684,7 +689,8 @@ def _make_drives(machine: Machine, cfg: Config) -> None:
         if any(d.id == drive_id for d in machine.drives):
             raise CLIError(f"Duplicate ID '{drive_id}' for drive", "-drive", text)
         machine.drives.append(DriveSpec(
-            opts["file"], interface, index, id=drive_id, format=opts.get("format", "raw"),
+            opts["file"], interface, index, id=drive_id, format=opts.get("format"),
+            locking=opts.get("file.locking", "auto"),
             readonly=parse_bool("readonly", opts.get("readonly", "off")),
             snapshot=parse_bool("snapshot", opts.get("snapshot", "off")),
             media=opts.get("media", "disk"), text=text))
@@ -706,9 +712,8 @@ def _make_devices(machine: Machine, cfg: Config) -> None:
             for key, value in opts.items():
                 props = cls.class_properties()
                 if key in props and props[key].kind == "any" and key == "drive":
-                    spec = machine.find_drive(value)
-                    spec.claimed = True
-                    value = machine.open_drive(spec)
+                    value = machine.attach_drive(
+                        value, share_rw=parse_bool("share-rw", opts.get("share-rw", "off")))
                 elif key in props and props[key].kind == "any" and key == "chardev":
                     value = chardevs.lookup(value).claim()
                 dev.set_prop(key, value)
