@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 from . import a32
 from . import neon_helpers as nh
 from . import trans_neon as tn
-from .decode import Form
+from ..engine.decode import Form
 
 U = "1111 001 u:1 "
 

@@ -30,15 +30,16 @@ from __future__ import annotations
 import re
 from typing import Callable, List, Optional
 
-from . import a32, isa
+from . import a32
 from . import trans_branch as br
 from . import trans_dp as dp
 from . import trans_media as md
 from . import trans_mem as mem
 from . import trans_sys as sy
 from . import trans_thumb as th
-from .decode import Decoder, Form, ror32, sext
-from .exceptions import FSR_EXT, FSR_SYNC_EXTERNAL, MMUFault, PrefetchAbort
+from ..engine.decode import Decoder, Form, ror32, sext
+from .emit import emit_insn
+from .exceptions import FSR_EXT, FSR_SYNC_EXTERNAL, PrefetchAbort
 from .translator import Ctx
 
 IT_SHIFT = 40
@@ -415,12 +416,8 @@ def _second_halfword_abort(ctx: Ctx) -> None:
     be fetched: a prefetch abort with that page's fault status and address (raised
     at translation, so nothing is cached for it)."""
     va = (ctx.pc + 2) & 0xFFFFFFFF
-    try:
-        ctx.cpu.translate_code(va, ctx.user)
-        fsr = FSR_SYNC_EXTERNAL | FSR_EXT
-    except MMUFault as f:
-        fsr = f.fsr()
-    raise PrefetchAbort(-1, fsr, va)
+    ctx.cpu.translate_code(va, ctx.level)  # raises the abort when the page does not map
+    raise PrefetchAbort(-1, FSR_SYNC_EXTERNAL | FSR_EXT, va)
 
 
 def translate_t32(ctx: Ctx, fetch: Callable[[int, int], Optional[int]]) -> int:
@@ -462,7 +459,7 @@ def translate_t32(ctx: Ctx, fetch: Callable[[int, int], Optional[int]]) -> int:
     else:
         cond = (it >> 4) if in_it else None
     mark, indent = len(ctx.lines), ctx.indent
-    isa.emit_insn(ctx, form, args, cond)
+    emit_insn(ctx, form, args, cond)
     new = ctx.lines[mark:]
     if it != block_it and ctx.idx > 0 and _can_raise(ctx, new):
         # start a block keyed with this instruction's IT state instead

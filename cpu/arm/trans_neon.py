@@ -321,7 +321,7 @@ def _element_load(ctx: Ctx, addr: str, ebytes: int) -> str:
     lo, hi = ctx.tmp("w"), ctx.tmp("w")
     ctx.load(4, a, lo)
     ctx.load(4, f"({a} + 4) & 0xffffffff", hi)
-    if ctx.key_hi & (1 << 33):  # big-endian: the doubleword is byte-reversed as a whole
+    if ctx.big_endian:  # big-endian: the doubleword is byte-reversed as a whole
         lo, hi = hi, lo
     ctx.emit(f"{v} = {lo} | ({hi} << 32)")
     return v
@@ -337,7 +337,7 @@ def _element_store(ctx: Ctx, addr: str, value: str, ebytes: int) -> None:
     ctx.emit(f"{a} = {addr}")
     lo, hi = ctx.tmp("w"), ctx.tmp("w")
     ctx.emit(f"{lo} = ({value}) & 0xffffffff; {hi} = ({value}) >> 32")
-    if ctx.key_hi & (1 << 33):
+    if ctx.big_endian:
         lo, hi = hi, lo
     ctx.store(4, a, lo)
     ctx.store(4, f"({a} + 4) & 0xffffffff", hi)
@@ -364,7 +364,7 @@ def trans_ldst_multiple(ctx: Ctx, a) -> bool:
     base = ctx.tmp("b")
     ctx.emit(f"{base} = {ctx.r(a.rn)}")
     _align_check(ctx, base, a.align, not a.l)
-    if a.nelem == 1 and not ctx.key_hi & (1 << 33):
+    if a.nelem == 1 and not ctx.big_endian:
         # VLD1/VST1: the registers are the bytes in memory order; word-aligned ones move
         # as words (one TLB lookup), others element by element
         ctx.emit(f"if {base} & 3:")
