@@ -7,7 +7,6 @@ sizes, and the key=value syntax.  Runs that need a monitor use ``-M none`` with
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,13 +14,12 @@ import pytest
 
 from pysystem import cli
 from pysystem.cli_opts import CLIError, parse_keyval
-
-pytestmark = pytest.mark.skipif(shutil.which("pysystem-arm") is None,
-                                reason="console scripts not installed (pip install -e .)")
+from tools import script
 
 
 def run(binary: str, *args: str, stdin: str = "", timeout: float = 30):
-    return subprocess.run([binary, *args], input=stdin.encode(), capture_output=True,
+    """Run the installed console script ``binary`` (by its absolute path)."""
+    return subprocess.run([script(binary), *args], input=stdin.encode(), capture_output=True,
                           timeout=timeout)
 
 
@@ -244,7 +242,8 @@ def test_start_paused_and_monitor_stop_cont():
 def test_stdio_eof_does_not_spin():
     """stdin at EOF with nothing else to do: the process sleeps instead of polling."""
     before = os.times()
-    proc = subprocess.Popen(["pysystem-arm", "-M", "none", "-display", "none", "-monitor", "stdio"],
+    proc = subprocess.Popen([script("pysystem-arm"), "-M", "none", "-display", "none",
+                             "-monitor", "stdio"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
         proc.wait(4)

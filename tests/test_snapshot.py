@@ -10,7 +10,6 @@ that prints the same bytes at the same virtual times had all of it back.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import zlib
 
@@ -19,8 +18,9 @@ import pytest
 from pysystem import qom
 from pysystem import snapshot
 from pysystem.snapshot import SnapshotError
+from tools import module, script
 
-keystone = pytest.importorskip("keystone")
+keystone = module("keystone")
 
 from test_cli_run import MINI_DTS  # noqa: E402
 
@@ -83,8 +83,7 @@ def board():
     from pysystem.machine import find_machine
     load_types()
     cls = find_machine("vexpress-a9", "arm")
-    if cls is None or not cls.AVAILABLE:
-        pytest.skip("the vexpress-a9 board is not there yet")
+    assert cls is not None and cls.AVAILABLE, "no vexpress-a9 board"
     return cls
 
 
@@ -378,11 +377,6 @@ def test_bad_field_values_are_refused_before_anything_changes(board, guest, tmp_
 
 # --- a new process: -loadvm -------------------------------------------------------------
 
-needs_scripts = pytest.mark.skipif(shutil.which("pysystem-arm") is None,
-                                   reason="console scripts not installed (pip install -e .)")
-
-
-@needs_scripts
 def test_loadvm_in_a_new_process_continues_identically(board, guest, tmp_path):
     kernel, dtb = guest
     disk = tmp_path / "disk.img"
@@ -392,13 +386,14 @@ def test_loadvm_in_a_new_process_continues_identically(board, guest, tmp_path):
     snapshot.save(vm.m, "here")
     rest = vm.run(50_000_000)
     assert rest.endswith(b"\n") and vm.m.has_requests()      # the guest powered off
-    proc = subprocess.run(["pysystem-arm", "-M", "vexpress-a9", "-m", "128M", "-kernel", kernel,
+    binary = script("pysystem-arm")
+    proc = subprocess.run([binary, "-M", "vexpress-a9", "-m", "128M", "-kernel", kernel,
                            "-dtb", dtb, "-display", "none", "-serial", "stdio",
                            "-drive", f"if=sd,file={disk},format=raw", "-loadvm", "here"],
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == rest
-    proc = subprocess.run(["pysystem-arm", "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb,
+    proc = subprocess.run([binary, "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb,
                            "-display", "none", "-serial", "stdio",
                            "-drive", f"if=sd,file={disk},format=raw", "-loadvm", "nosuch"],
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
