@@ -45,7 +45,7 @@ def _place_kernel(path: str, space, ram_base: int, ram_size: int):
     """Load the kernel; return (entry, load address, size, is_linux)."""
     data = loader.read_image(path)
     if data[:4] == b"\x7fELF":
-        info = loader.load_elf(path, space, machine="arm")
+        info = loader.load_elf(path, space, machine=loader.EM_ARM)
         return info.entry, info.low, info.high - info.low, False
     if len(data) >= 64 and struct.unpack(">I", data[:4])[0] == 0x27051956:
         image = loader.parse_uimage(path)
@@ -61,11 +61,11 @@ def load_linux(space, ram_base: int, ram_size: int, kernel: str,
                append: str = "", board_id: int = 0xFFFFFFFF,
                patch_dtb: Optional[Callable[[object], None]] = None) -> BootInfo:
     """Load kernel, initrd and DTB into ``space`` as QEMU does; see the module docstring."""
+    entry, kaddr, ksize, is_linux = _place_kernel(kernel, space, ram_base, ram_size)
+    if not is_linux:   # a bare-metal ELF needs no device tree (QEMU boots it without)
+        return BootInfo(entry, kaddr, ksize, is_linux=False)
     if dtb is None:
         raise LoaderError("this board needs a device tree: pass -dtb FILE")
-    entry, kaddr, ksize, is_linux = _place_kernel(kernel, space, ram_base, ram_size)
-    if not is_linux:
-        return BootInfo(entry, kaddr, ksize, is_linux=False)
 
     initrd_size = os.path.getsize(initrd) if initrd else 0
     if initrd and initrd_size == 0:

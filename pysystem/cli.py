@@ -157,6 +157,7 @@ class Config:
         self.drives: List[Tuple[str, Dict[str, str]]] = []
         self.devices: List[Tuple[str, Dict[str, str]]] = []
         self.start_paused = False
+        self.gdb: Optional[str] = None                  # -gdb DEV / -s
         self.nodefaults = False
         self.help: Optional[Tuple[str, str]] = None     # (what, detail)
 
@@ -419,6 +420,14 @@ def _opt_start_paused(cfg: Config, value, arch) -> None:
     cfg.start_paused = True
 
 
+def _opt_gdb(cfg: Config, value: Optional[str], arch) -> None:
+    from .monitor.gdbstub import chardev_options
+    device = value if value is not None else "tcp::1234"
+    chardev_options(device)                   # reject bad specs in order
+    cfg.gdb = device
+    cfg.gdb_word = cfg.word
+
+
 def _opt_icount(cfg: Config, value: str, arch) -> None:
     opts = parse_keyval(value, "shift")
     for key, text in opts.items():
@@ -489,7 +498,7 @@ _HANDLERS = {
     "serial": _opt_serial, "monitor": _opt_monitor, "mon": _opt_mon, "chardev": _opt_chardev,
     "qmp": _opt_qmp(False), "qmp-pretty": _opt_qmp(True),
     "drive": _opt_drive, "device": _opt_device, "global": _opt_global,
-    "S": _opt_start_paused, "icount": _opt_icount, "d": _opt_d, "D": _opt_log_file,
+    "S": _opt_start_paused, "s": _opt_gdb, "gdb": _opt_gdb, "icount": _opt_icount, "d": _opt_d, "D": _opt_log_file,
     "snapshot": _opt_flag("snapshot"), "no-reboot": _opt_flag("no-reboot"),
     "no-shutdown": _opt_flag("no-shutdown"), "rtc": _opt_rtc, "nodefaults": _opt_nodefaults,
     "no-user-config": _opt_ignore, "nodefconfig": _opt_ignore, "name": _opt_name,
@@ -822,6 +831,13 @@ def _run(arch: str, prog: str, argv: List[str]) -> int:
         from . import snapshot
         snapshot.load(machine, cfg.loadvm)
     sleep = machine.icount_sleep if "icount-sleep" in cfg.props else os.isatty(0)
+    if cfg.gdb is not None:
+        from .monitor.gdbstub import GdbServerError, start_gdbserver
+        try:
+            start_gdbserver(machine, cfg.gdb)
+        except GdbServerError as e:
+            raise CLIError(_one_line(e), cfg.gdb_word,
+                           None if cfg.gdb_word.lstrip("-") == "s" else cfg.gdb) from None
     loop = MainLoop(machine, sleep=sleep)
     machine.monitors.extend(monitors)
     chardevs.open_all(loop)

@@ -46,7 +46,7 @@ __all__ = [
     "EVENT_MUX_OUT", "EVENT_OPENED", "MuxChardev", "MuxPort", "StdioChardev", "NullChardev",
     "FileChardev", "PtyChardev", "SocketChardev", "RingbufChardev", "SerialChardev",
     "BACKENDS", "UNSUPPORTED", "create", "parse_legacy",
-    "lookup", "all_chardevs", "open_all", "close_all", "restore_terminal",
+    "lookup", "forget", "all_chardevs", "open_all", "close_all", "restore_terminal",
 ]
 
 BACKENDS = {cls.BACKEND: cls for cls in (StdioChardev, NullChardev, FileChardev, PtyChardev,
@@ -149,6 +149,15 @@ def lookup(label: str) -> Chardev:
         return _CHARDEVS[label]
     except KeyError:
         raise ChardevError(f"chardev '{label}' not found") from None
+
+
+def forget(chardev: Chardev) -> None:
+    """Drop a closed chardev from the registry (its id may be used again)."""
+    for label, ch in list(_CHARDEVS.items()):
+        if ch is chardev:
+            del _CHARDEVS[label]
+    if chardev in _ANON:
+        _ANON.remove(chardev)
 
 
 def all_chardevs() -> List[Chardev]:
