@@ -243,6 +243,8 @@ class GdbStub:
             return handler(self, text[1:])
         if c in "qQv":
             name = text.split(":", 1)[0].split(",", 1)[0].split(";", 1)[0]
+            if name == "vCont?":
+                name = "vCont"
             handler = _NAMED.get(name)
             if handler is not None:
                 return handler(self, text[len(name):])
@@ -294,12 +296,16 @@ class GdbStub:
         return "OK"
 
     def _h_read_reg(self, rest: str) -> str:
+        if not self.xml_read:       # QEMU 7.2 answers p/P only once gdb has the XML
+            return ""
         reg = self.target.regs.get(_hex_int(rest))
         if reg is None or not reg.feature:
             return "E14"
         return self._reg_bytes(reg, self._cpu()).hex()
 
     def _h_write_reg(self, rest: str) -> str:
+        if not self.xml_read:
+            return ""
         num, eq, value = rest.partition("=")
         if not eq:
             raise GdbError(22)
@@ -457,6 +463,8 @@ class GdbStub:
         self.watchpoints.clear()
 
     def _h_detach(self, rest: str) -> str:
+        if self.multiprocess and not rest.startswith(";"):
+            raise GdbError(22)          # QEMU 7.2: a multiprocess gdb must name the process
         self._remove_all()
         self.detached = True
         self.waiting = False
@@ -501,7 +509,9 @@ class GdbStub:
         self.xml_read = True
         data = body.encode()
         n = min(n, (MAX_PACKET - 5) // 2)
-        if off >= len(data):
+        if off > len(data):
+            return "E00"           # QEMU 7.2's answer to an offset past the end
+        if off == len(data):
             return b"l"
         chunk = data[off:off + n]
         return (b"m" if off + n < len(data) else b"l") + escape_binary(chunk)
