@@ -595,17 +595,18 @@ def start_gdbserver(machine, device: str = DEFAULT_DEVICE, loop=None) -> Optiona
     ``loop``: the running main loop (the chardev is opened at once), else the chardev is
     opened with the others."""
     from pysystem import chardev as chardevs
+    reg = getattr(machine, "chardevs", None) or chardevs.registry()
     old = getattr(machine, "gdbstub", None)
     if device != "none" and not machine.cpus:
         raise GdbServerError("gdbstub: meaningless to attach gdb to a machine without any CPU.")
     try:
         opts = chardev_options(device)
         if opts is not None and "chardev" in opts:
-            chardev = chardevs.lookup(opts["chardev"]).claim()
+            chardev = reg.lookup(opts["chardev"]).claim()
         elif opts is not None:
             if old is not None:
-                _drop_chardev(old)
-            chardev = chardevs.create(dict(opts, id="gdb"), origin=f"-gdb {device}")
+                _drop_chardev(old, reg)
+            chardev = reg.create(dict(opts, id="gdb"), origin=f"-gdb {device}")
     except chardevs.ChardevError as e:
         raise GdbServerError(str(e)) from None
     if old is not None:
@@ -621,9 +622,8 @@ def start_gdbserver(machine, device: str = DEFAULT_DEVICE, loop=None) -> Optiona
     return stub
 
 
-def _drop_chardev(stub: GdbStub) -> None:
-    from pysystem import chardev as chardevs
+def _drop_chardev(stub: GdbStub, reg) -> None:
     ch = stub.chardev
     if ch is not None and getattr(ch, "id", None) == "gdb":
         ch.close()
-        chardevs.forget(ch)
+        reg.forget(ch)
