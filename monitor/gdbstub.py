@@ -610,6 +610,8 @@ def start_gdbserver(machine, device: str = DEFAULT_DEVICE, loop=None) -> Optiona
     except chardevs.ChardevError as e:
         raise GdbServerError(str(e)) from None
     if old is not None:
+        if opts is None:
+            _drop_chardev(old, reg)
         old.close()
         machine.gdbstub = None
     if opts is None:

@@ -189,3 +189,48 @@ def test_random_bytes_and_dropped_connections_never_crash(elf):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_unix_socket_and_hmp_gdbserver_moves_the_stub(elf, tmp_path):
+    """-gdb unix:PATH,server=on,wait=off; then the monitor's gdbserver (asked through
+    qRcmd) moves the stub to a tcp port, and 'gdbserver none' stops it."""
+    path = str(tmp_path / "gdb.sock")
+    cmd = test_gdb.emulator_command("arm", elf, 0, qemu=False)
+    cmd[cmd.index("-gdb") + 1] = f"unix:{path},server=on,wait=off"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + 60
+        while True:
+            try:
+                sock = socket.socket(socket.AF_UNIX)
+                sock.connect(path)
+                break
+            except OSError:
+                sock.close()
+                assert time.monotonic() < end and proc.poll() is None
+                time.sleep(0.2)
+        c = Client.__new__(Client)
+        c.sock, c.buf = sock, b""
+        c.sock.settimeout(30)
+        assert c.ask("?") == "T05thread:01;"
+        port = test_gdb.free_port()
+        # the stub moves at once: this connection closes before the command's output
+        c.packet("qRcmd," + f"gdbserver tcp::{port}".encode().hex())
+        with pytest.raises(EOFError):
+            while True:
+                c.reply()
+        c.close()
+        c = Client(port)
+        assert c.ask("?") == "T05thread:01;"
+        c.packet("qRcmd," + b"gdbserver none".hex())
+        with pytest.raises(EOFError):
+            while True:
+                c.reply()
+        c.close()
+        time.sleep(0.5)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()

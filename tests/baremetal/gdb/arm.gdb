@@ -4,6 +4,12 @@ set width 0
 set height 0
 set print pretty off
 info registers pc
+set $i = 0
+while $i < 40
+  stepi
+  printf "%d %08x %08x %08x\n", $i, $pc, $sp, $r0
+  set $i = $i + 1
+end
 break add
 continue
 info registers r0 r1 pc
@@ -38,6 +44,15 @@ x/4xw &table
 set {unsigned int}&table[2] = 0xcafef00d
 x/4xw &table
 p table
+delete
+break do_svc
+continue
+set $i = 0
+while $i < 12
+  stepi
+  printf "%d %08x %08x %08x\n", $i, $pc, $lr, $cpsr
+  set $i = $i + 1
+end
 delete
 watch in_handler
 continue
