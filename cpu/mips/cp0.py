@@ -121,8 +121,8 @@ REGS = [
 ] + [
     Reg(f"WatchLo{i}", 18, i, mask=0xFFFFFFF8, write="cp0_watch_written") for i in range(8)
 ] + [
-    Reg(f"WatchHi{i}", 19, i, reset=0x80000000 if i < 7 else 0, kind="op",
-        read="cp0_read_watchhi", write="cp0_write_watchhi") for i in range(8)
+    Reg(f"WatchHi{i}", 19, i, reset=0x80000000 if i < 7 else 0, mask=0x40FF0FF8)
+    for i in range(8)
 ] + [
     Reg("Debug", 23, 0, reset=(1 << 25) | (1 << 15), mask=0),
     Reg("DEPC", 24, 0),
@@ -142,15 +142,13 @@ STATE_REGS = [r for r in REGS if r.kind == "state"]
 @register
 class CP0(Object):
     """The CP0 registers of REGS that hold state (``cpu.cp0.status``...), plus what the
-    computed ones need (the Count offset, LLAddr, the WatchHi values).  Model-dependent
+    computed ones need (Config0, the Count offset).  Model-dependent
     reset values are applied by ``reset_for(model)``."""
     TYPE = "mips-cp0"
     STATE = tuple(Field(r.attr, "u32", r.reset if isinstance(r.reset, int) else 0, f"CP0 {r.name}")
                   for r in STATE_REGS) + (
         Field("config0", "u32", 0, "CP0 Config (K0 is writable)"),
         Field("count_offset", "u32", 0, "Count minus the ticks of the virtual clock"),
-        Field("lladdr", "u32", 0, "physical address of the last ll"),
-        Field("watchhi", "u32[8]", 0, "CP0 WatchHi0-7"),
     )
 
     def reset_for(self, model: Model, big_endian: bool) -> None:
@@ -159,7 +157,6 @@ class CP0(Object):
             if not isinstance(r.reset, int):
                 setattr(self, r.attr, r.reset_for(model))
         self.config0 = model.config0 | ((1 << 15) if big_endian else 0)
-        self.watchhi = [0x80000000] * 7 + [0]
 
 
 def lookup(reg: int, sel: int) -> Optional[Reg]:
