@@ -90,6 +90,8 @@ class MIPSCPU(MemoryAccessMixin, Device):
         self.ll_val = 0
         self.halted = False
         self.compare_timer = None
+        from .fpu_ops import FPU
+        self.fpu = FPU(self)
         self.jc_step: Dict[int, tuple] = {}
         self.init_memory_access()
 
