@@ -54,7 +54,7 @@ def asm(src: str, addr: int, be: bool) -> bytes:
 class Machine:
     def __init__(self, big_endian: bool = False, model: str = "24Kf"):
         self.be = big_endian
-        root = ContainerRegion(None, "system", 1 << 32)
+        root = self._root = ContainerRegion(None, "system", 1 << 32)
         self.ram = RAMRegion(None, "ram", 1 << 20)
         root.add_subregion(0, self.ram)
         self.rom = RAMRegion(None, "boot", 1 << 16)
@@ -94,4 +94,53 @@ class Machine:
             n += max(got, 1)
         assert cpu.pc == addr, f"stopped at 0x{cpu.pc:08x} (Cause 0x{cpu.cp0.cause:08x} " \
                                f"EPC 0x{cpu.cp0.epc:08x} Status 0x{cpu.cp0.status:08x})"
+        return n
+
+
+class BareMetal(Machine):
+    """``Machine`` with 64 MiB of RAM and the two Malta FPGA registers a bare-metal
+    program needs: the CBUS UART's transmit and line-status registers (0x1f000900,
+    register shift 3; what it sends collects in ``output``) and SOFTRES (0x1f000500:
+    writing 0x42 stops the run, as QEMU's ``-no-reboot`` does)."""
+
+    def __init__(self, big_endian: bool = False, model: str = "24Kf"):
+        from pysystem.memory import IORegion
+        self.output = bytearray()
+        self.stopped = False
+        super().__init__(big_endian, model)
+        fpga = IORegion(None, "fpga", 0x1000, self._read, self._write, endianness="native")
+        self._root.add_subregion(0x1F000000, fpga)
+        big = RAMRegion(None, "ram-hi", (64 << 20) - (1 << 20))
+        self._root.add_subregion(1 << 20, big)
+
+    def _read(self, offset: int, size: int) -> int:
+        return 0x60 if offset == 0x928 else 0
+
+    def _write(self, offset: int, value: int, size: int) -> None:
+        if offset == 0x900:
+            self.output.append(value & 0xFF)
+        elif offset == 0x500 and value & 0xFF == 0x42:
+            self.stopped = True
+            self.cpu.exit_request = True
+
+    def load_elf(self, path: str) -> int:
+        from elftools.elf.elffile import ELFFile
+        with open(path, "rb") as f:
+            elf = ELFFile(f)
+            for seg in elf.iter_segments():
+                if seg["p_type"] == "PT_LOAD":
+                    data = seg.data() + bytes(seg["p_memsz"] - seg["p_filesz"])
+                    self.space.write_bytes(seg["p_paddr"] & 0x1FFFFFFF, data)
+            return elf.header["e_entry"]
+
+    def run_until_stopped(self, limit: int = 50_000_000) -> int:
+        cpu, clock = self.cpu, self.cpu.clock
+        n = 0
+        while not self.stopped and n < limit:
+            got = cpu.run(min(100000, clock.insns_until_deadline(100000)))
+            clock.run_timers()
+            if got == 0 and cpu.halted and not clock.warp_to_next_deadline():
+                break
+            clock.run_timers()
+            n += got
         return n
