@@ -54,6 +54,7 @@ class MemoryAccessMixin:
         self.tbs: Dict[tuple, object] = {}
         self.code_pages: Dict[int, List[tuple]] = {}
         self._ram = None
+        self._views = None
         self._slow_fns: Dict[tuple, object] = {}
 
     def attach_address_space(self, space) -> None:
@@ -76,6 +77,17 @@ class MemoryAccessMixin:
     def ram_buffer(self):
         """The primary RAM as blocks index it (a bytearray or mmap)."""
         return self._ram if self._ram is not None else bytearray(4)
+
+    def ram_view(self, size: int):
+        """The primary RAM as CPython's little-endian blocks index it: the buffer (size 1)
+        or a memoryview of host-order 16/32-bit elements (x86 and ARM hosts are
+        little-endian, as is the guest then; big-endian guests use struct)."""
+        views = self._views
+        if views is None or views[0] is not self._ram:
+            ram = self.ram_buffer()
+            mv = memoryview(ram)
+            views = self._views = (self._ram, ram, mv.cast("H"), mv.cast("I"))
+        return views[{1: 1, 2: 2, 4: 3}[size]]
 
     def _topology_changed(self) -> None:
         self.exit_request = True

@@ -30,13 +30,19 @@ which raises the address error; ``u32`` is a ``struct`` reader in the guest's by
 """
 from __future__ import annotations
 
+import platform
 import struct as _struct
+import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pysystem import log
 
 M32 = 0xFFFFFFFF
 MAX_INSNS = 64
+PYPY = platform.python_implementation() == "PyPy"
+# CPython indexes memoryviews of RAM when the guest's byte order is the host's; PyPy's
+# JIT does best with struct on the buffer (as the ARM translator found)
+_VIEWS_FOR = None if PYPY else (sys.byteorder == "big")
 
 _KEY_MASK = {4: "0xfffff003", 2: "0xfffff001", 1: "0xfffff000"}
 _FMT = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I",
@@ -92,6 +98,8 @@ class Ctx:
         self.in_slot = False
         self.pending_branch: Optional[dict] = None
         self.uses_tlb = False
+        self.loop_ok = False  # a branch back to the block's start may loop inside it
+        self.block_start = key & M32
         self.stop = False   # end the block after this instruction
         self.dyn = False    # an instruction changed the state bits: exits read cpu.khi
 
@@ -153,6 +161,12 @@ class Ctx:
             return f"({pc_expr}) | cpu.khi"
         return f"({pc_expr}) | {hex(self.key_hi)}" if self.key_hi else pc_expr
 
+    def loop_back(self) -> None:
+        """Branch to the start of the block as a loop inside the block function: it runs
+        as many passes as the run's budget allows (``cpu.icount_end``)."""
+        self.lines.append((self.indent, "\0LOOP"))
+        self.ended = True
+
     def exit_pc(self, pc_expr: str) -> None:
         """Leave the block for guest address ``pc_expr``."""
         self.exit(self.key_of(pc_expr))
@@ -207,15 +221,35 @@ class Ctx:
         tlb = "tw" if write else "tr"
         return f"{a} + {tlb}[{a} & {_KEY_MASK[size]}]"
 
+    def _view(self, size: int) -> Optional[str]:
+        """CPython, guest order = host order: the bound name of the RAM view of ``size``."""
+        if size != 1 and _VIEWS_FOR != self.be:
+            return None
+        return self.helper({1: "ram", 2: "m16", 4: "m32"}[size], self.cpu.ram_view(size))
+
     def load(self, size: int, addr: str, dest: str, signed: bool = False,
              for_store: bool = False) -> None:
-        """``dest = <load of size bytes at addr>`` (addr: an expression, evaluated once).
-        ``for_store``: the load of a read-modify-write store (SWL/SWR): it probes the
-        write TLB and faults as a store."""
+        """``dest = <load of size bytes at addr>`` (addr: an expression, evaluated once;
+        a signed load gives a negative int for negative values).  ``for_store``: the load
+        of a read-modify-write store (SWL/SWR): it probes the write TLB and faults as a
+        store."""
         a = addr
         if not a.isidentifier():
             a = self.tmp("a")
             self.emit(f"{a} = {addr}")
+        view = None if PYPY else self._view(size)
+        if view is not None:
+            slow = self.helper(f"ld{size * 8}{'s' if signed else ''}{'w' if for_store else ''}",
+                               self.cpu.slow_load_fn(size, signed, for_store))
+            off = self._ram_ref(size, a, for_store)
+            shift = {1: "", 2: " >> 1", 4: " >> 2"}[size]
+            elem = f"{view}[({off}){shift}]" if shift else f"{view}[{off}]"
+            if signed and size < 4:
+                bit = hex(1 << (8 * size - 1))
+                elem = f"(({elem} ^ {bit}) - {bit})"
+            self.emit(f"try: {dest} = {elem}")
+            self.emit(f"except KeyError: {dest} = {slow}({a}, {self.idx})")
+            return
         rd = self.helper(f"{'s' if signed else 'u'}{size * 8}{'b' if self.be else 'l'}",
                          _READERS[self.be, size, signed])
         slow = self.helper(f"ld{size * 8}{'s' if signed else ''}{'w' if for_store else ''}",
@@ -230,6 +264,15 @@ class Ctx:
             self.emit(f"{a} = {addr}")
         if size < 4 and value != "0":
             value = f"{value} & {'0xffff' if size == 2 else '0xff'}"
+        view = None if PYPY else self._view(size)
+        if view is not None:
+            slow = self.helper(f"st{size * 8}", self.cpu.slow_store_fn(size))
+            off = self._ram_ref(size, a, True)
+            shift = {1: "", 2: " >> 1", 4: " >> 2"}[size]
+            elem = f"{view}[({off}){shift}]" if shift else f"{view}[{off}]"
+            self.emit(f"try: {elem} = {value}")
+            self.emit(f"except KeyError: {slow}({a}, {value}, {self.idx})")
+            return
         wr = self.helper(f"p{size * 8}{'b' if self.be else 'l'}", _WRITERS[self.be, size])
         slow = self.helper(f"st{size * 8}", self.cpu.slow_store_fn(size))
         self.emit(f"try: {wr}(ram, {self._ram_ref(size, a, True)}, {value})")
@@ -241,8 +284,11 @@ class Ctx:
         if regs:
             out.append(pad + "; ".join(f"R[{n}] = {_local(n)}" for n in regs))
 
-    def source(self, name: str) -> str:
+    def source(self, name: str, ninsns: int = 0) -> str:
         regs = sorted(self.read | self.written)
+        looping = any(t == "\0LOOP" for _, t in self.lines)
+        if looping:
+            self.helper("clock", self.cpu.clock)
         binds = sorted(self.bind)
         params = ", ".join(["R", "cpu=cpu"] + [f"{b}={b}" for b in binds])
         out = [f"def {name}({params}):"]
@@ -250,6 +296,8 @@ class Ctx:
             out.append("    " + "; ".join(f"{_local(n)} = R[{n}]" for n in regs))
         if self.uses_tlb:
             out.append("    tr = cpu.tr; tw = cpu.tw")
+        if looping:
+            out.append(f"    it = 0; lim = (cpu.icount_end - clock.icount) // {ninsns}")
         out.append("    try:")
         out.append("        while True:")
         for indent, text in self.lines:
@@ -258,12 +306,19 @@ class Ctx:
                 out.append(f"{pad}nk = {text[6:]}; break")
             elif text == "\0SYNC":
                 self._writeback(pad, out)
+            elif text == "\0LOOP":
+                out.append(pad + "if it + 1 < lim and not cpu.exit_request:")
+                out.append(pad + "    it += 1")
+                out.append(pad + "    continue")
+                out.append(f"{pad}nk = {hex(self.key)}; break")
             else:
                 out.append(pad + text)
         out.append("            raise AssertionError('fell off the end of a block')")
         out.append("    finally:")
         wb: List[str] = []
         self._writeback("        ", wb)
+        if looping:
+            wb.append(f"        clock.icount += it * {ninsns}")
         out.extend(wb or ["        pass"])
         out.append("    return nk")
         return "\n".join(out) + "\n"
@@ -273,8 +328,8 @@ def _local(n: int) -> str:
     return "hi" if n == 32 else "lo" if n == 33 else f"r{n}"
 
 
-def compile_block(ctx: Ctx, name: str) -> Tuple[Callable, str]:
-    src = ctx.source(name)
+def compile_block(ctx: Ctx, name: str, ninsns: int) -> Tuple[Callable, str]:
+    src = ctx.source(name, ninsns)
     code = _CODE_CACHE.get(src)
     if code is None:
         code = compile(src, f"<tb {name}>", "exec")
@@ -303,6 +358,7 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int], Optional[int]],
     pc = key & M32
     page_end = (pc | 0xFFF) + 1
     n = 0
+    ctx.loop_ok = not trace and max_insns > 1 and not log.enabled("nochain")
     if trace:
         ctx.helper("trace_block", cpu.trace_block)
         ctx.emit(f"trace_block({hex(pc)}, {hex(key)})")
@@ -343,7 +399,7 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int], Optional[int]],
             ctx.exit_pc(hex(pc))
             break
     blk.ninsns = n
-    blk.func, src = compile_block(ctx, f"tb_{key & M32:08x}")
+    blk.func, src = compile_block(ctx, f"tb_{key & M32:08x}", n)
     if log.enabled("op"):
         blk.source = src
     return blk
@@ -365,11 +421,14 @@ def _emit_slot(ctx: Ctx, blk: Block, br: dict, pc: int, n: int, insn: int, decod
     blk.pcs.append(pc)
     if asm_on:
         blk.asm.append(ctx.cpu.disas(pc, insn))
+    loop = (ctx.loop_ok and target == hex(ctx.block_start)) and not ctx.dyn
     if likely:
         ctx.emit(f"if {cond}:")
         ctx.push()
         decode(ctx)
-        if not ctx.ended:
+        if not ctx.ended and not ctx.stop and loop:
+            ctx.loop_back()
+        elif not ctx.ended:
             ctx.exit(ctx.key_of(target))
         ctx.pop()
         ctx.exit(ctx.key_of(hex((pc + 4) & M32)))
@@ -379,6 +438,16 @@ def _emit_slot(ctx: Ctx, blk: Block, br: dict, pc: int, n: int, insn: int, decod
         return
     after = ctx.key_of(hex((pc + 4) & M32))
     tgt = ctx.key_of(target)
+    if loop and not ctx.stop:
+        if cond is None:
+            ctx.loop_back()
+        else:
+            ctx.emit(f"if {cond}:")
+            ctx.push()
+            ctx.loop_back()
+            ctx.pop()
+            ctx.exit(after)
+        return
     if cond is None:
         ctx.exit(tgt)
     else:

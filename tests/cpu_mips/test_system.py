@@ -351,3 +351,41 @@ def test_di_ei_and_interrupt_on_ei(m):
     m.run_to(HANDLER_END)
     assert m.cpu.regs[2] == 1 and m.cpu.regs[3] == 0x100
     assert m.cpu.regs[5] == 0x8000101c
+
+
+@pytest.mark.parametrize("likely", [False, True], ids=["bne", "bnel"])
+def test_loop_blocks_count_exactly(m, likely):
+    """A branch back to a block's start loops inside the block; the instruction count
+    stays exact (2 + 100 passes of 3, the last slot nullified for bnel)."""
+    kernel(m)
+    m.load(0x80001000, f"""
+        li $2, 0
+        li $3, 100
+    1:  addiu $2, $2, 1
+        {'bnel' if likely else 'bne'} $2, $3, 1b
+        addiu $4, $4, 1
+    """ + STOP)
+    end = 0x80001014  # the STOP loop (the assembler pads sections: m.load's end is past it)
+    m.cpu.regs[4] = 0
+    n = m.cpu.run(302)
+    assert (n, m.cpu.pc, m.cpu.clock.icount) == (302, end, 302)
+    assert m.cpu.regs[2] == 100
+    assert m.cpu.regs[4] == (99 if likely else 100)
+
+
+def test_fault_inside_a_loop_block_is_precise(m):
+    kernel(m)
+    m.load(EBASE + 0x180, f"mfc0 $5, $14\n mfc0 $6, $8\n j {HANDLER_END:#x}\n nop")
+    m.load(0x80001000, """
+        li $2, 0x80010000
+        li $3, 0
+    1:  lw $4, 0($2)
+        addiu $3, $3, 1
+        b 1b
+        addiu $2, $2, 0x1000      # reaches unmapped kseg0 physical memory past 1 MiB
+    """)
+    m.load(HANDLER_END, STOP)
+    m.run_to(HANDLER_END, limit=10000)
+    assert excode(m) == exc.EXC_DBE or excode(m) == 7
+    assert m.cpu.regs[2] == 0x80100000 and m.cpu.regs[3] == 0xF0
+    assert m.cpu.regs[5] == 0x80001008
