@@ -57,3 +57,11 @@ def test_random_programs(big_endian):
 @pytest.mark.parametrize("big_endian", [False, True], ids=["el", "eb"])
 def test_random_programs_long(big_endian):
     assert _campaign(10 + big_endian, 4000, 300, big_endian) >= 1000000
+
+
+def test_random_programs_as_generated_for_pypy(monkeypatch):
+    """Little-endian programs with RAM accessed through struct, as on PyPy (CPython's
+    little-endian blocks index memoryviews instead; big-endian ones always use struct)."""
+    from pysystem.cpu.mips import translator
+    monkeypatch.setattr(translator, "_VIEWS_FOR", None)
+    assert _campaign(5, 60, 300, False) >= 12000
