@@ -3,10 +3,10 @@
 Translating a block (decoding it, generating its Python source, compiling that) costs
 0.3-1.4 ms, and a Linux boot translates some 36,000 blocks, the same ones every time.
 This cache maps an *ident* (16 bytes: the hash of everything a translation depends on;
-cpu/arm/translator.py makes them from the block's key, the bytes of its code page and
-the translator's own source) to a marshalled value (there: the block's code object,
-the names it binds, its instruction addresses), so the second boot of a kernel
-translates almost nothing.
+cpu/engine/translate.py makes them from the block's key, the bytes of its code page and
+the CPU's code ident: architecture, model, byte order, the engine's and the CPU's
+sources) to a marshalled value (there: the block's code object, the names it binds, its
+instruction addresses), so the second boot of a kernel translates almost nothing.
 
 One SQLite file per interpreter and bytecode version, in
 ``$PYSYSTEM_CODE_CACHE`` (a directory; ``off`` disables the cache) or else

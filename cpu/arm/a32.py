@@ -19,7 +19,7 @@ from . import trans_dp as dp
 from . import trans_media as md
 from . import trans_mem as mem
 from . import trans_sys as sy
-from .decode import Decoder, Form, ror32
+from ..engine.decode import Decoder, Form, ror32
 
 C = "cond:4 "
 

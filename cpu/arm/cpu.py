@@ -21,37 +21,23 @@ other modes' r13/r14 (and FIQ's r8-r12) sit in the bank arrays.  The flags are
 ``QF``, ``GE``, ``thumb``, ``itstate``, ``cpsr_e``, ``cpsr_aif`` (bits 8:6) and
 ``mode``; the ``cpsr`` property composes and decomposes them.
 
-Memory: see memaccess.py (soft TLB, slow paths, code-page tracking).
+The engine (pysystem/cpu/engine/) runs it: ``TranslatedCPU`` holds the run loop, the soft
+TLB and the block caches; this class supplies ARM's seams (cpu/README.md): the key
+layout, privilege levels, exceptions and interrupts; memaccess.py the MMU hook and faults.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Any, Optional
 
 from pysystem import log
-from pysystem.qdev import Device
 from pysystem.qom import Field, Property, register
 
-from . import cp15, isa, mmu
+from ..engine.cpu import TranslatedCPU, VirtualAccessError
+from . import cp15, exceptions, helpers, isa, mmu, translator
 from .exceptions import (EXCP_DATA_ABORT, EXCP_FIQ, EXCP_IRQ, EXCP_NAMES, EXCP_PREFETCH_ABORT,
                          EXCP_SMC, EXCP_SWI, EXCP_UDEF, EXCP_BKPT, FSR_DEBUG, GuestException,
-                         MMUFault, PrefetchAbort, Undefined)
-from .memaccess import MemoryAccessMixin
-from .translator import MAX_INSNS, translate
-
-try:
-    # On PyPy, call blocks without letting the JIT trace through the call: each block then
-    # gets compiled on its own, instead of the dispatch loop inlining whichever block it
-    # saw and chaining a guard per target (slow with the thousands of blocks of a kernel).
-    import pypyjit
-    _residual_call = pypyjit.residual_call
-    # Most kernel blocks run a few hundred times, short of the default 1619 calls after
-    # which PyPy compiles a function; interpreted, they run slower than on CPython.
-    pypyjit.set_param("function_threshold=150")
-    # ...and most of them never run again: free compiled code unused for 100 generations
-    # (default 1000).  A cold boot peaked at 452 MB instead of 501 (bench/RESULTS.md).
-    pypyjit.set_param("loop_longevity=100")
-except ImportError:
-    _residual_call = None
+                         MMUFault, Undefined)
+from .memaccess import ARMMemory
 
 M32 = 0xFFFFFFFF
 
@@ -78,14 +64,15 @@ for _m in range(16):
     _BYTEMASK[_m] = sum(0xFF << (8 * i) for i in range(4) if _m >> i & 1)
 
 
-class VirtualAccessError(Exception):
-    """A debugger access to a virtual address that does not translate."""
-
-
 @register
-class ARMCPU(MemoryAccessMixin, Device):
+class ARMCPU(ARMMemory, TranslatedCPU):
     TYPE = "cortex-a9-arm-cpu"
     DESC = "ARM Cortex-A9 (ARMv7-A, A32/T32, VFPv3)"
+    ARCH = "arm"
+    PRIVS = ("p", "u")   # PL1 and up, PL0 (user mode)
+    USER_LEVEL = 1
+    CTX = translator.Ctx
+    EXCEPTIONS = exceptions
     PROPERTIES = (
         Property("mp-affinity", "uint32", 0, "MPIDR affinity bits (the CPU index in the cluster)"),
         Property("reset-secure", "bool", True, "reset into the Secure state"),
@@ -119,12 +106,7 @@ class ARMCPU(MemoryAccessMixin, Device):
 
     def __init__(self, **props):
         super().__init__(**props)
-        self.address_space = None
-        self.clock = None
-        self.cpu_index = 0
         self.cp15 = self.add_child("cp15", cp15.CP15())
-        self.exit_request = False
-        self.icount_end = 0  # the current run's end, read by blocks that loop
         self.NF = self.CF = self.VF = 0
         self.ZF = 1
         self.QF = self.GE = 0
@@ -139,22 +121,13 @@ class ARMCPU(MemoryAccessMixin, Device):
         self.r14_bank = [0] * 7
         self.fiq_regs = [0] * 5
         self.usr_regs = [0] * 5
-        self.jc: Dict[int, tuple] = {}       # key -> (func, ninsns, block)
-        self.jc_step: Dict[int, tuple] = {}  # the same for one-instruction blocks
-        self.init_memory_access()
+        self.init_arm_memory()
 
     # --- lifecycle ------------------------------------------------------------------
     def realize(self) -> None:
-        if self.address_space is None:
-            from pysystem.qom import QOMError
-            raise QOMError(f"{self.TYPE}: no address space set before realize")
-        if self.clock is None:
-            from pysystem.clock import VirtualClock
-            self.clock = VirtualClock()
         self.cpu_index = self.mp_affinity & 0xFF
-        self.attach_address_space(self.address_space)
-        self.cp15.realize()
         super().realize()
+        self.cp15.realize()
 
     @classmethod
     def example(cls) -> "ARMCPU":
@@ -248,10 +221,36 @@ class ARMCPU(MemoryAccessMixin, Device):
         pc = self.regs[15] & (~1 if self.thumb else ~3) & M32
         return pc | self.thumb | self.key_hi()
 
-    def _set_from_key(self, key: int) -> None:
+    def set_key(self, key: int) -> None:
         self.thumb = key & 1
         self.regs[15] = key & M32 & ~1
         self.itstate = (key >> KEY_IT_SHIFT) & 0xFF
+
+    def key_pc(self, key: int) -> int:
+        return key & 0xFFFFFFFE
+
+    def key_level(self, key: int) -> int:
+        return (key >> 32) & 1
+
+    def key_big_endian(self, key: int) -> bool:
+        return bool(key & KEY_BE)
+
+    def key_with_pc(self, key: int, pc: int) -> int:
+        return pc | (key & 1) | (key & ~M32)
+
+    translate_insn = staticmethod(isa.translate_insn)
+
+    def resolve_binding(self, name: str) -> Any:
+        """The ARM names a block binds: CPU methods, CP15 accessors (``cp_``), helpers
+        (``h_``), exception classes."""
+        if name in _CPU_METHODS:
+            return getattr(self, name)
+        if name.startswith("cp_"):
+            return getattr(self, name[3:], None)
+        if name.startswith("h_"):
+            return getattr(helpers, name[2:], None)
+        obj = getattr(exceptions, name, None)
+        return obj if isinstance(obj, type) and issubclass(obj, GuestException) else None
 
     # --- helpers called from generated code ------------------------------------------
     def read_cpsr_mrs(self) -> int:
@@ -474,14 +473,17 @@ class ARMCPU(MemoryAccessMixin, Device):
                 (self.irq_level[1] and not self.cpsr_aif & CPSR_F):
             self.exit_request = True
 
-    def _check_interrupts(self, key: int) -> int:
+    def has_work(self) -> bool:
+        return not self.halted or bool(self.irq_level[0] or self.irq_level[1])
+
+    def check_interrupts(self, key: int) -> int:
         """Take a pending unmasked FIQ or IRQ; returns the (new) key."""
         if self.irq_level[1] and not self.cpsr_aif & CPSR_F:
-            self._set_from_key(key)
+            self.set_key(key)
             self.take_exception(EXCP_FIQ, self.regs[15])
             return self.key()
         if self.irq_level[0] and not self.cpsr_aif & CPSR_I:
-            self._set_from_key(key)
+            self.set_key(key)
             self.take_exception(EXCP_IRQ, self.regs[15])
             return self.key()
         return key
@@ -539,113 +541,12 @@ class ARMCPU(MemoryAccessMixin, Device):
         self.regs[15] = (base + offset) & M32
         self.halted = False
 
-    def _deliver(self, e: GuestException, pc: int, size: int) -> None:
+    def deliver(self, e: GuestException, pc: int, size: int, in_slot: bool = False) -> None:
         fsr = getattr(e, "fsr", 0)
         far = getattr(e, "far", 0)
         self.take_exception(e.excp, pc, size, fsr, far)
 
-    # --- the execution loop -------------------------------------------------------------------
-    def _lookup(self, key: int, jc: Dict[int, tuple], max_insns: int) -> tuple:
-        pc = key & M32 & ~1
-        user = bool(key & KEY_USER)
-        try:
-            pa = self.translate_code(pc, user)
-        except MMUFault as f:
-            raise PrefetchAbort(-1, f.fsr(), pc) from None
-        ck = (key, pa, max_insns)
-        blk = self.tbs.get(ck)
-        if blk is not None:
-            blk.used = self.tb_generation
-        else:
-            pages = []
-
-            def fetch(va, size):
-                return self.fetch_code(va, size, pc, pa, user, pages)
-
-            blk = translate(self, key, pa, fetch, isa.translate_insn, max_insns)
-            for p in pages:
-                if p not in blk.pages:
-                    blk.pages.append(p)
-            self.register_block(ck, blk)
-            if log.enabled("in_asm"):
-                log.write("----------------\nIN: \n" + "\n".join(blk.asm) + "\n\n")
-            if log.enabled("op"):
-                log.write(f"OP (python) for 0x{pc:08x}:\n{blk.source}\n")
-        ent = (blk.func, blk.ninsns, blk)
-        if not log.enabled("nochain"):
-            last = blk.pcs[-1] if blk.pcs else pc
-            self.jc_add(jc, key, ent, {pc >> 12, ((last + 3) & M32) >> 12})
-        return ent
-
-    def _execute(self, max_insns: int, jc: Dict[int, tuple], block_insns: int) -> int:
-        if self.halted:
-            if not (self.irq_level[0] or self.irq_level[1]):
-                return 0
-            self.halted = False
-        self.exit_request = False
-        clock = self.clock
-        start = clock.icount
-        end = self.icount_end = start + max_insns
-        key = self._check_interrupts(self.key())
-        R = self.regs
-        ent = None
-        n = 0
-        stuck_at, stuck = -1, 0
-        lookup = self._lookup
-        rcall = _residual_call
-        while clock.icount < end:
-            try:
-                while clock.icount < end:
-                    try:  # cheaper than jc.get() on CPython when the key is there
-                        ent = jc[key]
-                    except KeyError:
-                        ent = lookup(key, jc, block_insns)
-                    f, n, _ = ent
-                    key = rcall(f, R) if rcall else f(R)
-                    clock.icount += n
-                    if self.exit_request:
-                        break
-            except GuestException as e:
-                idx = e.idx
-                if idx < 0:
-                    pc = key & M32 & ~1
-                    self._set_from_key(key)
-                    size = 0
-                else:
-                    blk = ent[2]
-                    clock.icount += idx + (1 if e.counted else 0)
-                    pc = blk.pcs[idx]
-                    self.thumb = blk.key & 1
-                    self.itstate = (blk.key >> KEY_IT_SHIFT) & 0xFF
-                    size = self._insn_size(pc)
-                self._deliver(e, pc, size)
-                key = self.key()
-                if clock.icount == stuck_at:
-                    stuck += 1
-                    if stuck >= 64:  # exceptions without progress (e.g. a faulting vector)
-                        log.log("guest_errors", f"CPU {self.cpu_index}: exception loop at 0x{pc:08x}")
-                        break
-                else:
-                    stuck_at, stuck = clock.icount, 0
-                continue
-            except Exception as e:  # a bug in the translator must not kill the machine
-                if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                    raise
-                self._internal_error(e, key, ent)
-                key = self.key()
-                break
-            if self.exit_request:
-                self.exit_request = False
-                if self.halted:
-                    break
-                key = self._check_interrupts(key)
-                break
-        if ent is not None or clock.icount != start:
-            self._set_from_key(key)
-            self.itstate = (key >> KEY_IT_SHIFT) & 0xFF
-        return clock.icount - start
-
-    def _insn_size(self, pc: int) -> int:
+    def insn_size(self, pc: int) -> int:
         if not self.thumb:
             return 4
         try:
@@ -654,26 +555,8 @@ class ARMCPU(MemoryAccessMixin, Device):
             return 2
         return 4 if (hw >> 11) in (0x1D, 0x1E, 0x1F) else 2
 
-    #: tests set this so that translator bugs fail loudly instead of becoming UNDEF
-    raise_internal_errors = False
-
-    def _internal_error(self, e: Exception, key: int, ent) -> None:
-        import traceback
-        if self.raise_internal_errors:
-            raise e
-        pc = key & M32
-        log.log("guest_errors", f"internal error executing block at 0x{pc:08x}: {e!r}")
-        log.log("unimp", "".join(traceback.format_exception(type(e), e, e.__traceback__)))
-        self.flush_all()
-        self._set_from_key(key)
+    def take_undefined(self, pc: int) -> None:
         self.take_exception(EXCP_UDEF, pc & ~1)
-
-    def run(self, max_insns: int) -> int:
-        return self._execute(max_insns, self.jc, MAX_INSNS)
-
-    def single_step(self) -> int:
-        """Execute exactly one instruction (or take one pending interrupt/exception)."""
-        return self._execute(1, self.jc_step, 1)
 
     # --- debugger and monitor access ----------------------------------------------------------
     @property
@@ -683,42 +566,6 @@ class ARMCPU(MemoryAccessMixin, Device):
     @pc.setter
     def pc(self, value: int) -> None:
         self.regs[15] = value & M32
-
-    def virt_to_phys(self, addr: int) -> Optional[int]:
-        try:
-            pa = mmu.translate(self, addr & M32, mmu.READ, False)[0]
-            return pa
-        except MMUFault:
-            return None
-
-    def read_virt(self, addr: int, n: int) -> bytes:
-        out = bytearray()
-        while n > 0:
-            pa = self.virt_to_phys(addr)
-            if pa is None:
-                raise VirtualAccessError(f"cannot access virtual address 0x{addr:08x}")
-            chunk = min(n, 0x1000 - (addr & 0xFFF))
-            try:
-                out += self.address_space.read_bytes(pa, chunk)
-            except Exception as e:
-                raise VirtualAccessError(f"cannot access memory at 0x{addr:08x}: {e}") from None
-            addr = (addr + chunk) & M32
-            n -= chunk
-        return bytes(out)
-
-    def write_virt(self, addr: int, data: bytes) -> None:
-        data = bytes(data)
-        while data:
-            pa = self.virt_to_phys(addr)
-            if pa is None:
-                raise VirtualAccessError(f"cannot access virtual address 0x{addr:08x}")
-            chunk = min(len(data), 0x1000 - (addr & 0xFFF))
-            try:
-                self.address_space.write_bytes(pa, data[:chunk])
-            except Exception as e:
-                raise VirtualAccessError(f"cannot access memory at 0x{addr:08x}: {e}") from None
-            data = data[chunk:]
-            addr = (addr + chunk) & M32
 
     def dump_registers(self) -> str:
         R = self.regs
@@ -741,7 +588,7 @@ class ARMCPU(MemoryAccessMixin, Device):
             log.write(f"Trace {self.cpu_index}: 0x{key & 0xFFFFFFFFFFFF:012x} "
                       f"[00000000/{pc:08x}/{flags:08x}/00000000] \n")
 
-    def disas(self, pc: int, insn: int, size: int, thumb: bool) -> str:
+    def disas(self, pc: int, insn: int, size: int, thumb: bool = False) -> str:
         """One line of ``-d in_asm``: address, encoding, capstone's disassembly."""
         code = insn.to_bytes(size, "little") if size == 4 and not thumb else \
             (insn.to_bytes(2, "little") if size == 2 else
@@ -760,3 +607,9 @@ class ARMCPU(MemoryAccessMixin, Device):
             pass
         enc = f"{insn:08x}" if size == 4 else f"{insn:04x}    "
         return f"0x{pc:08x}:  {enc}  {text}"
+
+
+# CPU methods that generators bind under their own name
+_CPU_METHODS = frozenset((
+    "exception_return", "set_user_reg", "get_user_reg", "ldrex", "strex", "read_spsr",
+    "read_cpsr_mrs", "write_spsr", "msr_cpsr", "cps", "wfi", "setend", "srs", "rfe"))

@@ -1,15 +1,14 @@
-"""Typed guest exceptions, raised where they happen and taken in one place.
+"""ARM's typed guest exceptions, raised where they happen and taken in one place.
 
-Generated block code and the slow-path helpers raise these; ``ARMCPU.run`` catches
-them, works out the faulting instruction from ``idx`` (its index in the block; -1
-means "before the block's first instruction", e.g. a prefetch abort when the
-block is looked up) and calls ``ARMCPU.take_exception``.  ``counted`` says
-whether the instruction that raised counts as executed (SVC does, an abort does
-not), which keeps the instruction count exact.
+Generated block code and the slow-path helpers raise these; the engine's run loop
+catches them (see ``pysystem.cpu.engine.exceptions.GuestException``: ``idx``,
+``counted``) and hands them to ``ARMCPU.deliver``, which calls ``take_exception``.
 
 The numbers are QEMU's EXCP_* values so ``-d int`` lines read the same.
 """
 from __future__ import annotations
+
+from ..engine.exceptions import GuestException
 
 EXCP_UDEF = 1
 EXCP_SWI = 2
@@ -30,20 +29,6 @@ EXCP_NAMES = {
     EXCP_BKPT: "Breakpoint",
     EXCP_SMC: "Secure Monitor Call",
 }
-
-
-class GuestException(Exception):
-    """Base of every architectural exception raised while executing guest code."""
-
-    excp = 0
-    counted = False
-
-    def __init__(self, idx: int = -1):
-        super().__init__()
-        self.idx = idx
-
-    def __str__(self) -> str:
-        return f"{EXCP_NAMES.get(self.excp, self.excp)} at insn {self.idx}"
 
 
 class Undefined(GuestException):

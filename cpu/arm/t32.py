@@ -34,8 +34,8 @@ from . import trans_media as md
 from . import trans_mem as mem
 from . import trans_sys as sy
 from . import trans_thumb as th
-from .decode import Decoder, Form, ror32, sext
-from .exceptions import FSR_EXT, FSR_SYNC_EXTERNAL, MMUFault, PrefetchAbort
+from ..engine.decode import Decoder, Form, ror32, sext
+from .exceptions import FSR_EXT, FSR_SYNC_EXTERNAL, PrefetchAbort
 from .translator import Ctx
 
 IT_SHIFT = 40
@@ -397,12 +397,8 @@ def _second_halfword_abort(ctx: Ctx) -> None:
     be fetched: a prefetch abort with that page's fault status and address (raised
     at translation, so nothing is cached for it)."""
     va = (ctx.pc + 2) & 0xFFFFFFFF
-    try:
-        ctx.cpu.translate_code(va, ctx.user)
-        fsr = FSR_SYNC_EXTERNAL | FSR_EXT
-    except MMUFault as f:
-        fsr = f.fsr()
-    raise PrefetchAbort(-1, fsr, va)
+    ctx.cpu.translate_code(va, ctx.level)  # raises the abort when the page does not map
+    raise PrefetchAbort(-1, FSR_SYNC_EXTERNAL | FSR_EXT, va)
 
 
 def translate_t32(ctx: Ctx, fetch: Callable[[int, int], Optional[int]]) -> int:

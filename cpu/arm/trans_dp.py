@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 
-from .translator import PYPY, Ctx
+from ..engine.codegen import PYPY
+from .translator import Ctx
 
 M = "0xffffffff"
 AND, EOR, SUB, RSB, ADD, ADC, SBC, RSC, TST, TEQ, CMP, CMN, ORR, MOV, BIC, MVN = range(16)

@@ -32,7 +32,7 @@ from . import trans_branch as br
 from . import trans_dp as dp
 from . import trans_mem as mem
 from . import trans_sys as sy
-from .decode import Args
+from ..engine.decode import Args
 from .exceptions import EXCP_SWI
 from .translator import Ctx
 

@@ -151,10 +151,10 @@ def random_state(rng: random.Random):
 
 @pytest.fixture
 def pypy_memory_access(pair, monkeypatch):
-    """Generate RAM accesses as on PyPy (struct on the mapping: see translator._fast_ref),
+    """Generate RAM accesses as on PyPy (struct on the mapping: see codegen.Ctx._fast_ref),
     in blocks translated afresh, and drop them afterwards."""
-    from pysystem.cpu.arm import translator
-    monkeypatch.setattr(translator, "PYPY", True)
+    from pysystem.cpu.engine import codegen
+    monkeypatch.setattr(codegen, "PYPY", True)
     pair.cpu.flush_code()
     yield
     pair.cpu.flush_code()

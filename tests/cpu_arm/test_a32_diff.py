@@ -11,7 +11,8 @@ from harness import Pair, pypy_memory_access, random_state  # noqa: F401 (a fixt
 from gen_a32 import GENERATORS, NOT_RANDOM, random_program, random_sequence
 from harness import CODE_BASE
 
-from pysystem.cpu.arm import a32, trans_dp, translator
+from pysystem.cpu.arm import a32, trans_dp
+from pysystem.cpu.engine import codegen
 
 
 def _code(insns):
@@ -86,7 +87,7 @@ def test_random_sequences_as_generated_for_pypy(monkeypatch):
     """Mixed programs in the form PyPy's blocks take (struct loads and stores, split
     multiplies), where helper names like ``s8`` share the namespace of temporaries."""
     monkeypatch.setattr(trans_dp, "PYPY", True)
-    monkeypatch.setattr(translator, "PYPY", True)
+    monkeypatch.setattr(codegen, "PYPY", True)
     assert _campaign(4, 60, 300, mmu=True) >= 12000
 
 

@@ -676,7 +676,7 @@ def test_dma_write_invalidates_code(m):
 def test_a_guest_store_beside_code_keeps_its_blocks(m, monkeypatch):
     """A loop storing into its own page, next to its code (as Linux patches its text):
     the stores leave the loop's block translated, and the result is right."""
-    from pysystem.cpu.arm import cpu as cpu_module
+    from pysystem.cpu.engine import cpu as cpu_module
     translated = []
     translate = cpu_module.translate
     monkeypatch.setattr(cpu_module, "translate",

@@ -5,7 +5,7 @@ from machine import Machine
 
 from pysystem import codecache
 from pysystem.codecache import CodeCache
-from pysystem.cpu.arm import translator
+from pysystem.cpu.engine import codegen, translate
 
 LOOP = "mov r0, #0\n loop: add r0, r0, #{step}\n cmp r0, #{end}\n bne loop\n b ."
 
@@ -21,18 +21,18 @@ def _run_loop(step: int = 3, end: int = 300) -> int:
 def _generated(monkeypatch):
     """Count the blocks whose source is generated (translated, not taken from the cache)."""
     made = []
-    source = translator.Ctx.source
+    source = codegen.Ctx.source
 
     def counting(ctx, name, *a, **k):
         made.append(name)
         return source(ctx, name, *a, **k)
 
-    monkeypatch.setattr(translator.Ctx, "source", counting)
+    monkeypatch.setattr(codegen.Ctx, "source", counting)
     return made
 
 
 def _new_process(monkeypatch, tmp_path):
-    monkeypatch.setattr(translator, "_CODE_CACHE", {})
+    monkeypatch.setattr(codegen, "_CODE_CACHE", {})
     monkeypatch.setattr(codecache, "_shared", CodeCache(str(tmp_path)))
 
 
@@ -72,10 +72,10 @@ def test_a_cached_block_binds_what_translating_it_binds(tmp_path, monkeypatch):
     m.load(0x1000, code)
     m.cpu.regs[15], m.cpu.regs[2] = 0x1000, 0x2000
     m.cpu.run(5)
-    ctx_binds = translator.namespace(m.cpu)
+    ctx_binds = codegen.namespace(m.cpu)
     names = [n for n in ctx_binds if n not in ("cpu", "GuestException", "__builtins__")]
     assert {"ram", "trp", "twp", "ld32p", "ld8p", "st16p", "SupervisorCall"} <= set(names)
     for n in names:
-        resolved = translator._resolve(m.cpu, n)
+        resolved = translate._resolve(m.cpu, n)
         assert resolved is not None, n
         assert resolved is ctx_binds[n] or resolved == ctx_binds[n], n

@@ -381,8 +381,9 @@ def test_random_halfwords_never_crash_the_translator():
     """Any halfwords, any IT state, privileged or not, either endianness: translating
     them gives code or a guest exception, never a Python error."""
     import random
-    from pysystem.cpu.arm import isa, translator
+    from pysystem.cpu.arm import isa
     from pysystem.cpu.arm.exceptions import GuestException
+    from pysystem.cpu.engine import translate
     cpu = Machine().cpu
     rng = random.Random(8)
     for i in range(6000):
@@ -397,6 +398,6 @@ def test_random_halfwords_never_crash_the_translator():
             return hw[off] if off < 2 else 0xBF00
 
         try:
-            translator.translate(cpu, key, 0x10000, fetch, isa.translate_insn, rng.choice([1, 4]))
+            translate.translate(cpu, key, 0x10000, fetch, isa.translate_insn, rng.choice([1, 4]))
         except GuestException:
             pass
