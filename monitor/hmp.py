@@ -273,7 +273,7 @@ class Monitor:
 
 
 def builtin_module_names() -> List[str]:
-    return ["hmp_info", "hmp_memory", "hmp_system"]
+    return ["hmp_info", "hmp_memory", "hmp_system", "hmp_pci"]
 
 
 def _load_builtin_commands() -> None:

@@ -179,7 +179,7 @@ class Machine(Object):
             raise MachineError(str(e)) from None
         from .memory import AddressSpace, ContainerRegion
         self.system_memory = ContainerRegion(self, "system", 1 << 64)
-        self.address_space = AddressSpace("memory", self.system_memory, big_endian=cls.BIG_ENDIAN)
+        self.address_space = AddressSpace("memory", self.system_memory, big_endian=self.BIG_ENDIAN)
         top = root()
         if "machine" in top.children:
             raise MachineError("a machine already exists in this process")
