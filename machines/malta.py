@@ -93,23 +93,20 @@ PCI_DEVICES: Tuple[Tuple[str, str, Optional[Tuple[int, int]]], ...] = (
 )
 
 # ISA devices: name, QOM type, ports (None: the type's own), ISA IRQs, properties
+# (in QEMU's creation order: ``info qtree`` lists the newest first)
 ISA_DEVICES = (
     ("pit", "isa-pit", (0x40, None), None, {}),      # QEMU's Malta has no port 0x61
-    ("rtc", "mc146818rtc", None, None, {}),
     ("dma1", "i8257", i8257.DMA1_PORTS, (), {}),
     ("dma2", "i8257", i8257.DMA2_PORTS, (), {"dshift": 1}),
-    ("i8042", "i8042", None, None, {}),
+    ("rtc", "mc146818rtc", None, None, {}),
+    ("parallel", "unimplemented-device", (0x378,), (), {"name": "parallel", "size": 8}),
     ("serial0", "serial-16550a", (0x3F8,), (4,), {}),
     ("serial1", "serial-16550a", (0x2F8,), (3,), {}),
+    ("fdc", "unimplemented-device", (0x3F1,), (), {"name": "fdc", "size": 5}),
+    ("fdc-dir", "unimplemented-device", (0x3F7,), (), {"name": "fdc", "size": 1}),
+    ("i8042", "i8042", None, None, {}),
 )
 ISA_IRQ_SCI = 9
-
-# Ports of the super-I/O QEMU has and we do not model: name, port, size
-ISA_UNIMPLEMENTED = (
-    ("parallel", 0x378, 8),
-    ("fdc", 0x3F1, 5),
-    ("fdc", 0x3F7, 1),
-)
 
 
 @register
@@ -147,6 +144,7 @@ class Malta(Machine):
         self.cpus = [self._make_cpu()]
         self._build_memory()
         self._build_fpga(be)
+        self._build_flash()
         self._build_pci(be)
         self._build_isa()
         self._plug_user_devices()
@@ -171,6 +169,9 @@ class Malta(Machine):
             sysmem.add_subregion(POSTIO_BASE, AliasRegion(
                 self, "mips_malta_low_postio.ram", self.ram, POSTIO_BASE,
                 self.ram_size - POSTIO_BASE))
+
+    def _build_flash(self) -> None:
+        sysmem = self.system_memory
         drive = self.claim_drive("pflash", 0)
         props = dict(FLASH_PROPS, **{"big-endian": self.BIG_ENDIAN})
         if drive is not None:
@@ -221,6 +222,7 @@ class Malta(Machine):
 
     def _build_isa(self) -> None:
         isa = self.isa_bus = ISABus()
+        self.dev["piix4"].isa_bus = isa      # QEMU's isa.0 hangs off PIIX4 function 0
         self.gt.io.add_subregion(0, isa.io, priority=-1)   # PIIX4's own ports come first
         pic = self.pic = i8259.make_pair()
         self.add_child_device("i8259-slave", pic.slave)
@@ -245,11 +247,6 @@ class Malta(Machine):
         for n, line in zip((14, 15), self.dev["ide"].irqs):
             line.connect(isa.set_irq, n)
         self.dev["pm"].sci.connect(isa.set_irq, ISA_IRQ_SCI)
-        for name, port, size in ISA_UNIMPLEMENTED:
-            dev = new_object("unimplemented-device", name=name, size=size)
-            dev.realize()
-            self.add_child_device(f"{name}@0x{port:x}", dev)
-            isa.io.add_subregion(port, dev.mmio[0])
 
     def _plug_user_devices(self) -> None:
         for name, dev in self.user_devices("pci-device"):

@@ -135,6 +135,8 @@ def memory_dump(mon, fmt: Format, addr: int, physical: bool) -> str:
               "d": -(-wsize * 80 // 33)}.get(fmtc, wsize * 2)
     out: List[str] = []
     mask = (1 << 64) - 1 if physical else 0xFFFFFFFF
+    space = getattr(mon.need_machine(), "address_space", None)
+    order = "big" if getattr(space, "big_endian", False) else "little"   # the guest's
     while length > 0:
         addr &= mask
         head = f"{addr:016x}:" if physical else f"{addr:08x}:"
@@ -146,7 +148,7 @@ def memory_dump(mon, fmt: Format, addr: int, physical: bool) -> str:
             break
         items = [head]
         for i in range(0, n, wsize):
-            v = int.from_bytes(data[i:i + wsize], "little")
+            v = int.from_bytes(data[i:i + wsize], order)
             if fmtc == "o":
                 items.append((f"0{v:o}" if v else "0").rjust(digits))     # C's %#*o
             elif fmtc == "u":
