@@ -644,6 +644,8 @@ def _make_machine(arch: str, cfg: Config) -> Machine:
         cfg.props["cpu-type"] = cfg.cpu
     machine = cls()
     machine.arch = arch
+    if "firmware" in cfg.props and "firmware" not in cls.class_properties():
+        raise CLIError("not supported yet", "-bios", cfg.props["firmware"])
     for key, value in cfg.props.items():
         machine.set_prop(key, value)
     for key, value in cfg.machine.items():
