@@ -196,7 +196,11 @@ def _info_irq(mon, args: List[str]) -> str:
 
 @info_command("pic", "", "show PIC state")
 def _info_pic(mon, args: List[str]) -> str:
-    return ""
+    pic = getattr(mon.machine, "pic", None)       # a board's i8259 master (Malta)
+    if pic is None:
+        return ""
+    from pysystem.devices.i8259 import info_pic_text
+    return info_pic_text(pic).rstrip("\n")
 
 
 def _drive_name(spec) -> str:

@@ -109,3 +109,49 @@ def test_fpga_status_and_board_id(arch):
     for c in cmds:
         assert ours[c] == qemu[c]
     assert ours[cmds[0]].split()[-1] == ("0x00000012" if arch == "mips" else "0x00000010")
+
+
+def _malta(arch: str = "mipsel"):
+    """A Malta object in this process (a fresh QOM root: one machine per process)."""
+    from pysystem import loader, qom
+    from pysystem.machines import load_all
+    from pysystem.machines.malta import Malta
+    load_all()
+    qom.reset_root()
+    loader.clear_roms()
+    m = Malta()
+    m.arch = arch
+    m.realize()
+    m.reset()
+    return m
+
+
+def test_keyboard_reset_answer_interrupts_twice_through_the_gt_iack():
+    """atkbd's reset gets ACK then BAT: each byte is an i8259 request on IRQ 1 that the
+    CPU sees on IP2 and the kernel acknowledges through the GT-64120's IACK register
+    (an edge-triggered PIC needs the line to drop when the first byte is read)."""
+    import sys
+    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    from isa_rig import linux_pic_init
+    m = _malta()
+    io, cpu = 0x10000000, m.cpus[0]
+    for op in linux_pic_init():
+        m.address_space.write(io + op[1], op[2], 1)
+    m.address_space.write(io + 0x64, 0x60, 1)
+    m.address_space.write(io + 0x60, 0x47, 1)      # CTR: keyboard and mouse interrupts
+    m.address_space.write(io + 0x60, 0xFF, 1)      # keyboard: reset
+    got = []
+    for _ in range(2):
+        assert cpu.hw_ip & 1, "no interrupt on IP2"
+        assert m.address_space.read(0x14000C34, 4) == 1     # IACK: vector of IRQ 1
+        got.append(m.address_space.read(io + 0x60, 1))
+        m.address_space.write(io + 0x20, 0x20, 1)           # EOI
+    assert got == [0xFA, 0xAA]
+    assert not cpu.hw_ip & 1
+
+
+def test_info_pic_lists_the_slave_then_the_master():
+    from pysystem.devices.i8259 import info_pic_text
+    m = _malta()
+    text = info_pic_text(m.pic)
+    assert text.startswith("pic1: ") and "\npic0: " in text
