@@ -493,7 +493,7 @@ _HANDLERS = {
     "h": _opt_help, "help": _opt_help, "version": _opt_version,
     "machine": _opt_machine, "M": _opt_machine, "cpu": _opt_cpu, "accel": _opt_accel,
     "enable-kvm": _opt_kvm, "m": _opt_m, "smp": _opt_smp,
-    "kernel": _opt_image("kernel"), "dtb": _opt_image("dtb"), "initrd": _opt_image("initrd"),
+    "kernel": _opt_image("kernel"), "dtb": _opt_image("dtb"), "bios": _opt_image("firmware"), "initrd": _opt_image("initrd"),
     "append": _opt_image("append"), "nographic": _opt_nographic, "display": _opt_display,
     "serial": _opt_serial, "monitor": _opt_monitor, "mon": _opt_mon, "chardev": _opt_chardev,
     "qmp": _opt_qmp(False), "qmp-pretty": _opt_qmp(True),
@@ -649,6 +649,8 @@ def _make_machine(arch: str, cfg: Config) -> Machine:
         cfg.props["cpu-type"] = cfg.cpu
     machine = cls()
     machine.set_arch(arch)
+    if "firmware" in cfg.props and "firmware" not in cls.class_properties():
+        raise CLIError("not supported yet", "-bios", cfg.props["firmware"])
     for key, value in cfg.props.items():
         machine.set_prop(key, value)
     for key, value in cfg.machine.items():

@@ -77,8 +77,9 @@ OPTIONS: Tuple[Option, ...] = (
     Option("nodefconfig", None, "accepted for compatibility; does nothing"),
     Option("name", "string", "set the name of the guest"),
     Option("enable-kvm", None, "KVM acceleration", False),
+    Option("bios", "file", "set the filename for the BIOS"),
 ) + tuple(Option(n, a, "", False) for n, a in (
-    ("bios", "file"), ("pflash", "file"), ("sd", "file"), ("mtdblock", "file"), ("hda", "file"),
+    ("pflash", "file"), ("sd", "file"), ("mtdblock", "file"), ("hda", "file"),
     ("hdb", "file"), ("hdc", "file"), ("hdd", "file"), ("cdrom", "file"), ("fda", "file"),
     ("fdb", "file"), ("blockdev", "opts"), ("netdev", "opts"), ("net", "opts"), ("nic", "opts"),
     ("vga", "type"), ("usb", None), ("usbdevice", "name"), ("audiodev", "opts"),

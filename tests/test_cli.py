@@ -186,10 +186,11 @@ def test_user_errors(error_runs, args, fragment):
     assert_one_line_error(error_runs[" ".join(args)], fragment)
 
 
-def test_malta_not_implemented_yet():
-    assert_one_line_error(run("pysystem-mipsel", "-M", "malta"), "malta", "not implemented yet",
-                          prog="pysystem-mipsel")
-    assert_one_line_error(run("pysystem-mips"), "not implemented yet", prog="pysystem-mips")
+def test_malta_is_the_mips_default():
+    """Both MIPS binaries build Malta without -M (its RAM limit answers, before any guest runs)."""
+    assert_one_line_error(run("pysystem-mipsel", "-M", "malta", "-m", "3G"),
+                          "Too much memory for this machine", prog="pysystem-mipsel")
+    assert_one_line_error(run("pysystem-mips", "-m", "3G"), "maximum 2048MB", prog="pysystem-mips")
 
 
 def test_internal_error_is_one_line(tmp_path, capsys, monkeypatch):
