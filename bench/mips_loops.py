@@ -107,7 +107,7 @@ def make_cpu(be: bool):
     root = ContainerRegion(None, "system", 1 << 32)
     root.add_subregion(0, RAMRegion(None, "ram", RAM_SIZE))
     space = AddressSpace("cpu-memory", root, big_endian=be)
-    cpu = CPU_TYPES["24Kf"](big_endian=be)
+    cpu = CPU_TYPES["24Kf"](endianness="big" if be else "little")
     cpu.address_space = space
     cpu.clock = VirtualClock()
     cpu.realize()

@@ -12,6 +12,7 @@ Cause.BD set), so no exception counts its instruction as executed.
 from __future__ import annotations
 
 from pysystem import log
+from pysystem.cpu.engine.exceptions import GuestException as EngineException
 
 from .cp0 import (CA_BD, CA_CE_SHIFT, CA_EXC_SHIFT, CA_IV, ST_BEV, ST_ERL, ST_EXL, ST_NMI,
                   ST_SR)
@@ -32,15 +33,11 @@ EXC_NAMES = {
 }
 
 
-class GuestException(Exception):
-    """Base of every architectural exception raised while executing guest code."""
+class GuestException(EngineException):
+    """Base of every MIPS exception raised while executing guest code."""
 
     code = 0
     counted = False  # the faulting instruction is never counted as executed on MIPS
-
-    def __init__(self, idx: int = -1):
-        super().__init__()
-        self.idx = idx
 
     def __str__(self) -> str:
         return f"{EXC_NAMES.get(self.code, self.code)} at insn {self.idx}"
@@ -140,8 +137,8 @@ def _vector_base(cpu) -> int:
 
 def take(cpu, e: GuestException, pc: int, bd: bool) -> None:
     """Enter the exception ``e`` raised by the instruction at ``pc`` (for an interrupt:
-    the next instruction to run); ``bd``: it sat in the delay slot of the branch at
-    ``pc - 4``.  Sets EPC, Cause (ExcCode, BD, CE), Status.EXL, BadVAddr/Context/
+    the next instruction to run; ``bd``: the instruction at ``pc`` is a branch and the
+    exception came from its delay slot).  Sets EPC, Cause (ExcCode, BD, CE), Status.EXL, BadVAddr/Context/
     EntryHi for address and TLB faults, and the PC to the vector."""
     cp0 = cpu.cp0
     if isinstance(e, DebugBreakpoint):
@@ -155,11 +152,9 @@ def take(cpu, e: GuestException, pc: int, bd: bool) -> None:
         if not isinstance(e, AddressError):
             cp0.context = (cp0.context & 0xFF800000) | ((va >> 9) & 0x007FFFF0)
             cp0.entryhi = (cp0.entryhi & 0xFF) | (va & 0xFFFFE000)
-            cpu.entryhi_changed()
     offset = 0x180
     if not status & ST_EXL:
-        epc = (pc - 4) & M32 if bd else pc
-        cp0.epc = epc
+        cp0.epc = pc
         cp0.cause = (cp0.cause | CA_BD) if bd else (cp0.cause & ~CA_BD)
         if isinstance(e, TLBRefill):
             offset = 0
@@ -187,7 +182,7 @@ def take(cpu, e: GuestException, pc: int, bd: bool) -> None:
 
 def _enter_debug(cpu, pc: int, bd: bool) -> None:
     cp0 = cpu.cp0
-    cp0.depc = (pc - 4) & M32 if bd else pc
+    cp0.depc = pc
     dbd = 1 << 31
     cp0.debug = (cp0.debug & ~dbd) | (dbd if bd else 0) | (1 << 30) | (1 << 1)  # DBD, DM, DBp
     if log.enabled("int"):
@@ -197,9 +192,9 @@ def _enter_debug(cpu, pc: int, bd: bool) -> None:
 
 def reset(cpu, pc: int, bd: bool, kind: str = "reset") -> None:
     """Reset, soft reset or NMI: ERL set, ErrorEPC = the interrupted instruction (the branch
-    before a delay slot), BEV set, and the PC at the reset vector."""
+    when it came in a delay slot), BEV set, and the PC at the reset vector."""
     cp0 = cpu.cp0
-    cp0.errorepc = (pc - 4) & M32 if bd else pc
+    cp0.errorepc = pc
     st = cp0.status & ~(ST_SR | ST_NMI)
     if kind == "soft":
         st |= ST_SR

@@ -60,7 +60,7 @@ class Machine:
         self.rom = RAMRegion(None, "boot", 1 << 16)
         root.add_subregion(0x1FC00000, self.rom)
         self.space = AddressSpace("cpu-memory", root, big_endian=big_endian)
-        self.cpu = CPU_TYPES[model](big_endian=big_endian)
+        self.cpu = CPU_TYPES[model](endianness="big" if big_endian else "little")
         self.cpu.address_space = self.space
         self.cpu.clock = VirtualClock()
         self.cpu.realize()
