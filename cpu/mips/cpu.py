@@ -532,8 +532,7 @@ class MIPSCPU(TranslatedCPU):
         cp0 = self.cp0
         lines = [f"pc=0x{self.pc_:08x} HI=0x{R[32]:08x} LO=0x{R[33]:08x} ds 00ea B 0x{self.pc_:08x} 0"]
         for row in range(8):
-            lines.append(" ".join(f"{REG_NAMES[i]:>4} {R[i]:08x}" if False else
-                                  f"GPR{i:02d}: {REG_NAMES[i]} {R[i]:08x}"
+            lines.append(" ".join(f"GPR{i:02d}: {REG_NAMES[i]} {R[i]:08x}"
                                   for i in range(row * 4, row * 4 + 4)))
         lines.append(f"CP0 Status  0x{cp0.status:08x} Cause   0x{cp0.cause:08x} EPC    0x{cp0.epc:08x}")
         lines.append(f"    Config0 0x{cp0.config0:08x} Config1 0x{self.model.config1:08x} "
