@@ -9,8 +9,9 @@ the engine's (inline soft-TLB fast paths in the block's byte order).
 Branches: a generator calls ``ctx.branch(cond, target, likely, link)``.  The condition
 and target are computed into locals before the delay slot runs and the link register
 is written (pc + 8, also when a linking branch is not taken); the engine then
-translates the next instruction as the slot and calls back to emit the exit.  A
-branch-likely form puts the slot under the condition (nullified when not taken).  A
+translates the next instruction as the slot and calls back to emit the exit (an
+unconditional jump to a constant address in the block's page continues the block
+there instead).  A branch-likely form puts the slot under the condition (nullified when not taken).  A
 branch back to the block's start makes the block a loop (``loop_back``).
 
 State changes inside a block (mtc0 Status, tlbr...) end it after the instruction
@@ -124,7 +125,13 @@ class Ctx(codegen.Ctx):
                 ctx.pop()
                 ctx.exit(nxt)
             elif c is None:
-                if not (back and ctx.loop_back()):
+                if back and ctx.loop_back():
+                    return
+                dest = int(target, 16) if target.startswith("0x") else None
+                if (dest is not None and ctx.loop_ok and not ctx.dyn and dest not in ctx.visited
+                        and (dest ^ ctx.block_start) & ~0xFFF == 0):
+                    ctx.follow = dest  # a jump within the block's page: translation goes on there
+                else:
                     ctx.exit(tgt)
             elif back and ctx.loop_ok:
                 ctx.emit(f"if {c}:")
