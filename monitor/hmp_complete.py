@@ -3,7 +3,7 @@
     start, candidates = complete(mon, "qom-list /machine/un")
 
 The last word of the text is completed from the command table: word 0 from
-``COMMANDS``; the arguments by the kinds in ``Command.args`` (see hmp.py):
+``COMMANDS``; the arguments by the kinds in ``Command.args`` (see hmp_table.py):
 ``command`` and ``info`` (names), ``qom-path`` (object paths; children end in
 ``/``), ``qom-prop`` (the properties of the object named by the previous
 word), ``file`` (host file names), ``expr`` (``$`` + register names), ``log``
@@ -15,8 +15,7 @@ import glob
 import os
 from typing import List, Tuple
 
-from . import hmp
-from .hmp_expr import REGISTER_NAMES
+from . import hmp_table as hmp
 
 
 def _names(table) -> List[str]:
@@ -62,7 +61,9 @@ def _expr(mon, words, prefix: str) -> List[str]:
     if i < 0:
         return []
     head, reg = prefix[:i + 1], prefix[i + 1:]
-    return [head + r for r in REGISTER_NAMES if r.startswith(reg)]
+    cpu = mon.cpu()
+    names = cpu.REGISTER_NAMES if cpu is not None else ()
+    return [head + r for r in names if r.startswith(reg)]
 
 
 def _log(mon, words, prefix: str) -> List[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any, List, Tuple
 
-from .hmp import MonitorError, UsageError, command
+from .hmp_table import MonitorError, UsageError, command
 
 _KIND_NAMES = {"str": "string", "any": "str", "size": "size"}
 

@@ -152,12 +152,7 @@ def _query_name(qmp, args):
 
 @register("query-target")
 def _query_target(qmp, args):
-    m = qmp.machine
-    arches = getattr(m, "ARCHES", ()) or ("arm",)
-    from pysystem.machine import PROGRAM
-    prog = PROGRAM[0]
-    arch = prog.split("-", 1)[1] if prog.startswith("pysystem-") else arches[0]
-    return {"arch": arch}
+    return {"arch": _machine(qmp).arch}
 
 
 @register("query-cpus-fast")

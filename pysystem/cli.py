@@ -548,13 +548,9 @@ def machine_help(arch: str) -> str:
 
 
 def cpu_models(arch: str) -> List[str]:
-    names = set()
-    for cls in machine_classes(arch):
-        if cls.AVAILABLE:
-            names.update(cls.VALID_CPUS)
-            if cls.DEFAULT_CPU:
-                names.add(cls.DEFAULT_CPU)
-    return sorted(names)
+    """The CPU models of this front end (the CPU factory's: cpu/models.py)."""
+    from .cpu.models import cpu_models as factory_models
+    return factory_models(arch)
 
 
 def device_help() -> str:
@@ -643,6 +639,7 @@ def _make_machine(arch: str, cfg: Config) -> Machine:
             raise CLIError(f"unable to find CPU model '{cfg.cpu}'", "-cpu", cfg.cpu)
         cfg.props["cpu-type"] = cfg.cpu
     machine = cls()
+    machine.set_arch(arch)
     for key, value in cfg.props.items():
         machine.set_prop(key, value)
     for key, value in cfg.machine.items():

@@ -8,11 +8,16 @@ A board is a registered subclass of ``Machine`` with class data::
     DEFAULT_RAM_SIZE, MAX_RAM_SIZE, DEFAULT_CPU, VALID_CPUS, MAX_CPUS
     IS_DEFAULT = False              # chosen without -M ("(default)" in -M help)
     AVAILABLE = True                # False: listed, but choosing it is an error
-    BIG_ENDIAN = False              # the system address space's byte order
+    BIG_ENDIAN = False              # the byte order when the front end names none
 
 and implements ``build()`` (create CPUs, memory and devices), optionally
 ``load_images()`` (kernel/initrd/dtb) and ``reset_cpus()`` (put the boot state
 into the CPUs after their reset).
+
+The front end's architecture reaches the board as ``set_arch(arch)`` (before
+``realize()``): ``arch`` (``arm``, ``mipsel``, ``mips``: QMP's target) and
+``big_endian`` (the system address space's and the CPUs' byte order), so that one board
+class serves both byte orders of an architecture.
 
 Lifecycle: the command line constructs it with properties (ram-size, kernel,
 initrd, dtb, append, cpu-type, smp, icount-shift, rtc-base, no-reboot,
@@ -23,6 +28,10 @@ checks that every -drive/-device found a home) and ``reset()``.
 What a board gets:
   ``clock`` (VirtualClock), ``cpus`` (it fills the list), ``system_memory`` (the
   root container) and ``address_space`` (its AddressSpace "memory"),
+  ``make_cpu(index, **props)`` (a realized CPU of ``cpu_type`` from the CPU factory,
+  cpu/models.py, in the board's byte order), ``add_device(name, type, base, props,
+  irqs)`` (a device from its table row: realized, in the QOM tree, its first MMIO
+  region mapped at ``base``, its IRQ outputs connected to ``irqs``' ``(handler, n)``),
   ``serial_hd(i)`` (QEMU's serial_hd: the chardev for serialN or None),
   ``claim_drive(interface, index)`` -> DriveSpec or None, ``open_drive(spec)`` ->
   block backend, ``user_devices(base_type)`` -> [(name, device)] made by
@@ -53,6 +62,8 @@ __all__ = ["Machine", "MachineError", "DriveSpec", "DeviceSpec", "machine_classe
            "find_machine", "PROGRAM"]
 
 PROGRAM = ["pysystem"]      # the program name for messages; the command line sets it
+
+BIG_ENDIAN_ARCHES = ("mips",)   # front ends whose guests are big-endian
 
 INTERFACES = ("none", "ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen")
 
@@ -140,6 +151,16 @@ class Machine(Object):
         self._anon = 0
         self._unattached = 0
         self.shutdown_reason: Optional[str] = None
+        cls = type(self)
+        self.arch = cls.ARCHES[0] if cls.ARCHES else ""
+        self.big_endian = cls.BIG_ENDIAN
+
+    def set_arch(self, arch: str) -> None:
+        """The front end this board runs under (``pysystem-mips``: big-endian)."""
+        if type(self).ARCHES and arch not in type(self).ARCHES:
+            raise MachineError(f"machine '{type(self).NAME}' does not run on {arch}")
+        self.arch = arch
+        self.big_endian = arch in BIG_ENDIAN_ARCHES
 
     # --- the board's hooks ----------------------------------------------------------
     def build(self) -> None:
@@ -179,7 +200,7 @@ class Machine(Object):
             raise MachineError(str(e)) from None
         from .memory import AddressSpace, ContainerRegion
         self.system_memory = ContainerRegion(self, "system", 1 << 64)
-        self.address_space = AddressSpace("memory", self.system_memory, big_endian=cls.BIG_ENDIAN)
+        self.address_space = AddressSpace("memory", self.system_memory, big_endian=self.big_endian)
         top = root()
         if "machine" in top.children:
             raise MachineError("a machine already exists in this process")
@@ -254,6 +275,38 @@ class Machine(Object):
             self._anon += 1
             return self.children["peripheral-anon"].add_child(f"device[{self._anon - 1}]", dev)
         return self.children["unattached"].add_child(name, dev)
+
+    def make_cpu(self, index: int, **props):
+        """CPU ``index``: the factory's ``cpu_type`` for this front end, on the board's
+        address space, clock and byte order, realized and in the QOM tree."""
+        from pysystem.cpu.models import create_cpu
+        cpu = create_cpu(self.cpu_type, self.arch, **props)
+        cpu.address_space = self.address_space
+        cpu.clock = self.clock
+        cpu.big_endian = self.big_endian
+        cpu.realize()
+        self.add_child_device(f"cpu[{index}]", cpu)
+        return cpu
+
+    def add_device(self, name: str, type_name: str, base: Optional[int] = None,
+                   props: Optional[Dict[str, Any]] = None, irqs=()) -> Device:
+        """Create, wire and realize one device of the board's table: ``props`` set, the
+        board's clock (and address space, for devices that DMA: a ``memory``
+        attribute), in the QOM tree as ``name``, its first MMIO region mapped at
+        ``base`` (None: not mapped), its IRQ outputs connected in order to ``irqs``
+        (``(handler, n)`` pairs)."""
+        from .qom import new_object
+        dev = new_object(type_name, **dict(props or {}))
+        dev.clock = self.clock
+        if hasattr(dev, "memory"):
+            dev.memory = self.address_space
+        dev.realize()
+        self.add_child_device(name, dev)
+        if base is not None:
+            self.system_memory.add_subregion(base, dev.mmio[0])
+        for line, (handler, n) in zip(getattr(dev, "irqs", ()), irqs):
+            line.connect(handler, n)
+        return dev
 
     def warn(self, msg: str) -> None:
         sys.stderr.write(f"{PROGRAM[0]}: warning: {msg}\n")

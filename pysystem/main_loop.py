@@ -166,8 +166,5 @@ class MainLoop:
 
 
 def has_work(cpu) -> bool:
-    """A CPU runs unless it is halted (WFI) with no interrupt line raised."""
-    fn = getattr(cpu, "has_work", None)
-    if fn is not None:
-        return fn()
-    return not cpu.halted or any(getattr(cpu, "irq_level", ()))
+    """A CPU runs unless it is halted (WFI, WAIT) with nothing to wake it: it says."""
+    return cpu.has_work()
