@@ -35,6 +35,7 @@ from pysystem.qom import Field, Property, register
 from . import cp0 as cp0regs
 from . import exceptions as exc
 from . import isa, mmu, models, translator
+from .debug import MIPSDebug
 from .cp0 import CA_TI, ST_CU0, ST_CU1, ST_ERL, ST_EXL, ST_IE
 from .exceptions import GuestException
 from .tlb import JTLB, legal_pagemask
@@ -46,18 +47,14 @@ KEY_BE = 1 << 34
 KEY_CU0 = 1 << 35
 KEY_CU1 = 1 << 36
 
-REG_NAMES = ["zero", "at", "v0", "v1", "a0", "a1", "a2", "a3", "t0", "t1", "t2", "t3", "t4",
-             "t5", "t6", "t7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "t8", "t9",
-             "k0", "k1", "gp", "sp", "s8", "ra"]
-
 
 @register
-class MIPSCPU(TranslatedCPU):
+class MIPSCPU(MIPSDebug, TranslatedCPU):
     TYPE = "mips-cpu"
     ABSTRACT = True
     DESC = "MIPS32"
     ARCH = "mips"
-    MODEL = models.DEFAULT
+    MODEL = ""  # each model's type sets it (the CPU factory offers them by this name)
     PRIVS = ("k", "s", "u")
     USER_LEVEL = 2
     CTX = translator.Ctx
@@ -527,18 +524,6 @@ class MIPSCPU(TranslatedCPU):
         exc.reset(self, self.pc_, False, "soft")
 
     # --- monitor, traces ------------------------------------------------------------------------
-    def dump_registers(self) -> str:
-        R = self.regs
-        cp0 = self.cp0
-        lines = [f"pc=0x{self.pc_:08x} HI=0x{R[32]:08x} LO=0x{R[33]:08x} ds 00ea B 0x{self.pc_:08x} 0"]
-        for row in range(8):
-            lines.append(" ".join(f"GPR{i:02d}: {REG_NAMES[i]} {R[i]:08x}"
-                                  for i in range(row * 4, row * 4 + 4)))
-        lines.append(f"CP0 Status  0x{cp0.status:08x} Cause   0x{cp0.cause:08x} EPC    0x{cp0.epc:08x}")
-        lines.append(f"    Config0 0x{cp0.config0:08x} Config1 0x{self.model.config1:08x} "
-                     f"LLAddr 0x{self.cp0_read_lladdr(0):016x}")
-        return "\n".join(lines) + "\n"
-
     def trace_block(self, pc: int, key: int) -> None:
         if log.enabled("cpu"):
             log.write(self.dump_registers())

@@ -34,6 +34,6 @@ def test_d_options(be, logged):
     assert "0x80001000:  24020005  addiu    $v0, $zero, 5" in text
     assert "OP (python) for 0x80001000:" in text and "def tb_80001000(R" in text
     assert "Trace 0: 0x" in text and "[00000000/80001000/" in text
-    assert "GPR02: v0 00000005" in text
+    assert "GPR00: r0 00000000 at 00000000 v0 00000005 v1 00000000" in text
     assert "TLBRefill at 0x00400000 (load)" in text
     assert "do_interrupt enter: PC 80001008" in text and "cause 2 (TLB load)" in text
