@@ -447,6 +447,9 @@ class MIPSCPU(MIPSDebug, TranslatedCPU):
     def eret(self) -> int:
         """ERET: return to ErrorEPC (clearing ERL) or EPC (clearing EXL); closes the link."""
         cp0 = self.cp0
+        if log.enabled("exec"):  # QEMU's debug_pre_eret
+            log.log("exec", f"ERET: PC {self.pc_:08x} EPC {cp0.epc:08x}"
+                            + (f" ErrorEPC {cp0.errorepc:08x}" if cp0.status & ST_ERL else ""))
         if cp0.status & ST_ERL:
             pc = cp0.errorepc
             cp0.status &= ~ST_ERL
@@ -457,8 +460,8 @@ class MIPSCPU(MIPSDebug, TranslatedCPU):
         self.pc_ = pc & M32
         self._update_khi()
         self.update_interrupt_request()
-        if log.enabled("int"):
-            log.log("int", f"ERET: PC {pc:08x} EPC {cp0.epc:08x} ErrorEPC {cp0.errorepc:08x}")
+        if log.enabled("exec"):  # QEMU's debug_post_eret
+            log.log("exec", f"  =>  PC {pc:08x} EPC {cp0.epc:08x}")
         return self.key()
 
     def deret(self, idx: int) -> int:

@@ -23,13 +23,14 @@ EXC_INT, EXC_MOD, EXC_TLBL, EXC_TLBS, EXC_ADEL, EXC_ADES = 0, 1, 2, 3, 4, 5
 EXC_IBE, EXC_DBE, EXC_SYS, EXC_BP, EXC_RI, EXC_CPU, EXC_OV, EXC_TR = 6, 7, 8, 9, 10, 11, 12, 13
 EXC_FPE, EXC_WATCH, EXC_MCHECK = 15, 23, 24
 
+# the names QEMU's -d int uses (mips_excp_names)
 EXC_NAMES = {
     EXC_INT: "interrupt", EXC_MOD: "TLB modified", EXC_TLBL: "TLB load", EXC_TLBS: "TLB store",
     EXC_ADEL: "address error load", EXC_ADES: "address error store",
     EXC_IBE: "instruction bus error", EXC_DBE: "data bus error", EXC_SYS: "syscall",
     EXC_BP: "break", EXC_RI: "reserved instruction", EXC_CPU: "coprocessor unusable",
-    EXC_OV: "integer overflow", EXC_TR: "trap", EXC_FPE: "floating point",
-    EXC_WATCH: "watch", EXC_MCHECK: "machine check",
+    EXC_OV: "arithmetic overflow", EXC_TR: "trap", EXC_FPE: "floating point",
+    EXC_WATCH: "data watchpoint", EXC_MCHECK: "machine check",
 }
 
 
@@ -146,6 +147,10 @@ def take(cpu, e: GuestException, pc: int, bd: bool) -> None:
         return
     code = e.code
     status = cp0.status
+    logging = code != EXC_INT and log.enabled("int")  # QEMU logs all but interrupts
+    if logging:
+        log.log("int", f"mips_cpu_do_interrupt enter: PC {pc:08x} EPC {cp0.epc:08x} "
+                       f"{EXC_NAMES.get(code, code)} exception")
     if isinstance(e, MemoryFault) and not isinstance(e, BusError):
         va = e.badvaddr
         cp0.badvaddr = va
@@ -172,11 +177,10 @@ def take(cpu, e: GuestException, pc: int, bd: bool) -> None:
     cp0.cause = cause & M32
     cp0.status = status | ST_EXL
     new_pc = (_vector_base(cpu) + offset) & M32
-    if log.enabled("int"):
-        log.log("int", f"do_interrupt enter: PC {pc:08x} EPC {cp0.epc:08x} cause {code} "
-                       f"({EXC_NAMES.get(code, code)})\n"
+    if logging:
+        log.log("int", f"mips_cpu_do_interrupt: PC {new_pc:08x} EPC {cp0.epc:08x} cause {code}\n"
                        f"    S {cp0.status:08x} C {cp0.cause:08x} A {cp0.badvaddr:08x} "
-                       f"D {new_pc:08x}")
+                       f"D {cp0.depc:08x}")
     cpu.set_pc_after_exception(new_pc)
 
 
@@ -186,7 +190,8 @@ def _enter_debug(cpu, pc: int, bd: bool) -> None:
     dbd = 1 << 31
     cp0.debug = (cp0.debug & ~dbd) | (dbd if bd else 0) | (1 << 30) | (1 << 1)  # DBD, DM, DBp
     if log.enabled("int"):
-        log.log("int", f"do_interrupt enter: PC {pc:08x} debug breakpoint, DEPC {cp0.depc:08x}")
+        log.log("int", f"mips_cpu_do_interrupt enter: PC {pc:08x} EPC {cp0.epc:08x} "
+                       f"debug breakpoint exception")
     cpu.set_pc_after_exception(0xBFC00480)
 
 
@@ -202,5 +207,7 @@ def reset(cpu, pc: int, bd: bool, kind: str = "reset") -> None:
         st |= ST_NMI
     cp0.status = st | ST_BEV | ST_ERL
     if log.enabled("int"):
-        log.log("int", f"do_interrupt enter: PC {pc:08x} {kind}, ErrorEPC {cp0.errorepc:08x}")
+        name = {"reset": "reset", "soft": "soft reset", "nmi": "non-maskable interrupt"}[kind]
+        log.log("int", f"mips_cpu_do_interrupt enter: PC {pc:08x} EPC {cp0.epc:08x} "
+                       f"{name} exception")
     cpu.set_pc_after_exception(0xBFC00000)
