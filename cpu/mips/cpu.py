@@ -444,11 +444,12 @@ class MIPSCPU(MIPSDebug, TranslatedCPU):
         self.cp0.status = (self.cp0.status & ~ST_IE) | ie
         self.update_interrupt_request()
 
-    def eret(self) -> int:
-        """ERET: return to ErrorEPC (clearing ERL) or EPC (clearing EXL); closes the link."""
+    def eret(self, at: int = 0) -> int:
+        """ERET (at address ``at``): return to ErrorEPC (clearing ERL) or EPC (clearing
+        EXL); closes the link."""
         cp0 = self.cp0
         if log.enabled("exec"):  # QEMU's debug_pre_eret
-            log.log("exec", f"ERET: PC {self.pc_:08x} EPC {cp0.epc:08x}"
+            log.log("exec", f"ERET: PC {at:08x} EPC {cp0.epc:08x}"
                             + (f" ErrorEPC {cp0.errorepc:08x}" if cp0.status & ST_ERL else ""))
         if cp0.status & ST_ERL:
             pc = cp0.errorepc
