@@ -27,7 +27,9 @@ def _qom_paths(mon, words, prefix: str) -> List[str]:
     if not prefix.startswith("/"):
         return ["/"] if "/".startswith(prefix) else []
     head, _, tail = prefix.rpartition("/")
-    node = resolve_path(head or "/")
+    if mon.machine is None or mon.machine.root is None:
+        return []
+    node = resolve_path(head or "/", mon.machine.root)
     if node is None:
         return []
     out = []
@@ -40,7 +42,8 @@ def _qom_paths(mon, words, prefix: str) -> List[str]:
 def _qom_props(mon, words, prefix: str) -> List[str]:
     from pysystem.qom import resolve_path
     from .hmp_system import qom_properties
-    node = resolve_path(words[-1]) if words else None
+    top = mon.machine.root if mon.machine is not None else None
+    node = resolve_path(words[-1], top) if words and top is not None else None
     if node is None:
         return []
     return [name for name, _ in qom_properties(node) if name.startswith(prefix)]

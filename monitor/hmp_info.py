@@ -92,7 +92,7 @@ def _info_mtree(mon, args: List[str]) -> str:
 def _info_qom_tree(mon, args: List[str]) -> str:
     from pysystem.qom import resolve_path
     path = args[0] if args else "/machine"
-    top = resolve_path(path)
+    top = resolve_path(path, mon.need_machine().root)
     if top is None:
         raise MonitorError(f"Path '{path}' could not be resolved")
     lines: List[str] = []
@@ -107,8 +107,8 @@ def _info_qom_tree(mon, args: List[str]) -> str:
 
 @info_command("chardev", "", "show the character devices")
 def _info_chardev(mon, args: List[str]) -> str:
-    from pysystem.chardev import all_chardevs
-    return "\n".join(f"{c.label}: filename={c.filename()}" for c in all_chardevs())
+    return "\n".join(f"{c.label}: filename={c.filename()}"
+                     for c in mon.need_machine().all_chardevs())
 
 
 @info_command("registers", "[-a|vcpu]",
@@ -153,8 +153,8 @@ def _info_history(mon, args: List[str]) -> str:
 
 @info_command("roms", "", "show roms")
 def _info_roms(mon, args: List[str]) -> str:
-    from pysystem import loader
-    return loader.roms_text()
+    return "".join(f"addr={r.addr:016x} size=0x{r.romsize:06x} mem={'rom' if r.isrom else 'ram'} "
+                   f"name=\"{r.name}\"\n" for r in mon.need_machine().roms())
 
 
 @info_command("irq", "", "show the interrupts statistics (if available)")

@@ -798,7 +798,6 @@ def _make_qmp_monitors(machine: Machine, cfg: Config) -> list:
 def _run(arch: str, prog: str, argv: List[str]) -> int:
     from .main_loop import MainLoop
     from .monitor.hmp import Monitor
-    from .qom import reset_root
     if arch not in ARCHES:
         raise CLIError(f"unknown architecture '{arch}'")
     load_types()
@@ -806,6 +805,8 @@ def _run(arch: str, prog: str, argv: List[str]) -> int:
     if cfg.help is not None:
         return _print_help(arch, prog, *cfg.help)
     machine = _make_machine(arch, cfg)
+    machine.log = log.active()              # -d and -D, parsed already
+    machine.chardevs = chardevs.registry()  # the -chardev/-serial/-monitor ones
     _make_drives(machine, cfg)
     _make_devices(machine, cfg)
     monitors = []
@@ -815,7 +816,6 @@ def _run(arch: str, prog: str, argv: List[str]) -> int:
         monitors.append(mon)
     machine.guest_name = cfg.guest_name
     monitors += _make_qmp_monitors(machine, cfg)
-    reset_root()
     machine.realize()
     machine.reset()
     if getattr(cfg, "loadvm", None) is not None:

@@ -38,6 +38,14 @@ What a board gets:
   ``-device`` (not realized), ``add_child_device(name, dev)`` (puts it in the
   QOM tree: /machine/unattached/NAME, or /machine/peripheral[-anon]/ for
   -device ones), ``warn(msg)``.
+What a machine owns (nothing of it is process-wide, so machines can live side by side):
+its object tree (``root``: the QOM root whose ``machine`` child it is), its ROMs
+(``roms()``: the blobs loaded into its address space, written again at each reset),
+its chardevs (``chardevs``: a ``ChardevRegistry``, or None when they were attached
+directly), its program name (``program``, for messages) and its log configuration
+(``log``: ``-d``/``-D``; made active while it runs).  ``run_for(insns)`` runs it for a
+number of guest instructions without host I/O (the embedding API; the command line
+uses the main loop).
 Requests (from devices, the monitor, signals), acted on by the main loop between
 slices: ``request_shutdown()`` (guest power-off: exit status 0, or pause with
 -no-shutdown), ``request_reset()`` (guest reboot: system reset, or exit with
@@ -53,15 +61,15 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import loader
+from . import loader, log
 from .clock import DEFAULT_SHIFT, VirtualClock
 from .qdev import Device
-from .qom import Container, Object, Property, QOMError, register, root, type_names, lookup_type
+from .qom import Container, Object, Property, QOMError, register, type_names, lookup_type
 
 __all__ = ["Machine", "MachineError", "DriveSpec", "DeviceSpec", "machine_classes",
            "find_machine", "PROGRAM"]
 
-PROGRAM = ["pysystem"]      # the program name for messages; the command line sets it
+PROGRAM = ["pysystem"]      # the process's name for messages (chardevs); the command line sets it
 
 BIG_ENDIAN_ARCHES = ("mips",)   # front ends whose guests are big-endian
 
@@ -154,6 +162,10 @@ class Machine(Object):
         cls = type(self)
         self.arch = cls.ARCHES[0] if cls.ARCHES else ""
         self.big_endian = cls.BIG_ENDIAN
+        self.program = "pysystem"
+        self.root: Optional[Container] = None
+        self.chardevs = None
+        self.log = log.Log()
 
     def set_arch(self, arch: str) -> None:
         """The front end this board runs under (``pysystem-mips``: big-endian)."""
@@ -161,6 +173,7 @@ class Machine(Object):
             raise MachineError(f"machine '{type(self).NAME}' does not run on {arch}")
         self.arch = arch
         self.big_endian = arch in BIG_ENDIAN_ARCHES
+        self.program = f"pysystem-{arch}"
 
     # --- the board's hooks ----------------------------------------------------------
     def build(self) -> None:
@@ -201,10 +214,10 @@ class Machine(Object):
         from .memory import AddressSpace, ContainerRegion
         self.system_memory = ContainerRegion(self, "system", 1 << 64)
         self.address_space = AddressSpace("memory", self.system_memory, big_endian=self.big_endian)
-        top = root()
-        if "machine" in top.children:
-            raise MachineError("a machine already exists in this process")
-        top.add_child("machine", self)
+        if self.root is not None:
+            raise MachineError("this machine is built already")
+        self.root = Container()
+        self.root.add_child("machine", self)
         for name in ("unattached", "peripheral", "peripheral-anon"):
             self.add_child(name, Container())
         self.check_images()
@@ -309,7 +322,7 @@ class Machine(Object):
         return dev
 
     def warn(self, msg: str) -> None:
-        sys.stderr.write(f"{PROGRAM[0]}: warning: {msg}\n")
+        sys.stderr.write(f"{self.program}: warning: {msg}\n")
 
     # --- running --------------------------------------------------------------------
     def add_listener(self, fn) -> None:
@@ -325,8 +338,46 @@ class Machine(Object):
         for obj in self.walk():
             if obj is not self and id(obj) not in cpus and isinstance(obj, Device):
                 type(obj).reset(obj)    # through the class: a state field may be called "reset"
-        loader.rom_reset()
+        for rom in self.roms():
+            space, addr = rom.space, rom.addr
+            if rom.data:
+                space.write_bytes(addr, rom.data)
+            if rom.romsize > len(rom.data):
+                space.write_bytes(addr + len(rom.data), bytes(rom.romsize - len(rom.data)))
         self.reset_cpus()
+
+    def all_chardevs(self) -> List[Any]:
+        """The machine's chardevs: its registry's, else those attached to its serial ports."""
+        if self.chardevs is not None:
+            return self.chardevs.all()
+        return [c for c in self.serial_hds if c is not None]
+
+    def roms(self) -> List[Any]:
+        """The blobs loaded into this machine's memory (``info roms``), by address."""
+        space = self.address_space
+        return [r for r in loader.roms() if r.space is space] if space is not None else []
+
+    def run_for(self, insns: int) -> int:
+        """Run ``insns`` guest instructions (or until a request: shutdown, reset...),
+        firing timers, and warping the clock when every CPU waits; no host I/O.
+        Returns the instructions run."""
+        from .main_loop import has_work
+        log.activate(self.log)
+        clock = self.clock
+        start = clock.icount
+        target = start + insns
+        while clock.icount < target and not self.has_requests():
+            budget = min(clock.insns_until_deadline(100_000), target - clock.icount)
+            executed = 0
+            for cpu in self.cpus:
+                if has_work(cpu):
+                    executed += cpu.run(budget)
+            clock.run_timers()
+            if not executed and not any(has_work(c) for c in self.cpus):
+                if not clock.warp_to_next_deadline():
+                    break           # idle with no timer: nothing can happen
+                clock.run_timers()
+        return clock.icount - start
 
     @property
     def running(self) -> bool:

@@ -105,7 +105,9 @@ class MainLoop:
     # --- the loop -------------------------------------------------------------------
     def run(self) -> int:
         """Run until ``request_exit``; returns the exit status."""
+        from . import log
         machine = self.machine
+        log.activate(machine.log)
         clock = machine.clock
         self.poll(0.0)
         while self.exit_status is None:

@@ -21,8 +21,10 @@ A QOM-like model, kept small:
   loading state of an older version gives the fields it lacks their declared reset
   value, and state of a newer version is refused.
 * Lifecycle: construct -> set properties -> ``realize()`` -> ``reset()``.
-* Objects live in one tree (``/machine/...``) of child properties, and can be
-  looked up by path.  ``-global TYPE.prop=value`` defaults are kept in
+* Objects live in a tree of child properties and can be looked up by path: a
+  machine is the root's ``machine`` child of a tree of its own (``machine.root``,
+  ``/machine/...``), so that two machines in a process stay apart; objects built
+  outside a machine (tests) hang under ``root()``.  ``-global TYPE.prop=value`` defaults are kept in
   ``GLOBALS`` and applied when an object of that type (or a subtype) is made.
 """
 from __future__ import annotations
@@ -501,8 +503,10 @@ def reset_root() -> None:
     _ROOT.clear()
 
 
-def resolve_path(path: str) -> Optional[Object]:
-    node = root()
+def resolve_path(path: str, top: Optional[Object] = None) -> Optional[Object]:
+    """The object at ``path`` in the tree of ``top`` (a machine's ``root``; default
+    ``root()``)."""
+    node = root() if top is None else top
     for part in [p for p in path.split("/") if p]:
         node = node.children.get(part)
         if node is None:

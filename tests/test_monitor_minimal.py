@@ -118,12 +118,13 @@ def test_a_failing_command_does_not_stop_the_vm(machine, monkeypatch):
 
 def test_info_chardev_and_registers(machine, tmp_path):
     from pysystem import chardev
+    machine.chardevs = chardev.ChardevRegistry()    # the machine's own chardevs
     try:
-        chardev.create({"backend": "file", "id": "log0", "path": str(tmp_path / "x")})
-        chardev.create({"backend": "null", "id": "n0", "mux": "on"})
+        machine.chardevs.create({"backend": "file", "id": "log0", "path": str(tmp_path / "x")})
+        machine.chardevs.create({"backend": "null", "id": "n0", "mux": "on"})
         out = Monitor(machine).execute("info chardev")
     finally:
-        chardev.close_all()
+        machine.chardevs.close_all()
     assert f"log0: filename=file:{tmp_path / 'x'}\n" in out
     assert "n0: filename=mux\n" in out
     assert Monitor(machine).execute("info registers") == "No CPU available\n"
