@@ -25,8 +25,6 @@ global pages stay); a change of Status.ERL (kuseg unmapped) flushes the soft TLB
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from pysystem import log
 from pysystem.cpu.engine.cpu import TranslatedCPU
 from pysystem.cpu.engine.softmmu import EXEC, WRITE
@@ -338,9 +336,8 @@ class MIPSCPU(MIPSDebug, TranslatedCPU):
     def mtc0(self, reg: int, sel: int, value: int, idx: int) -> None:
         """A CP0 write with a side effect (see cp0.REGS); blocks end after it."""
         r = cp0regs.lookup(reg, sel)
-        self._icount_idx = idx
         if r.kind == "op":
-            getattr(self, r.write)(value & M32)
+            getattr(self, r.write)(value & M32, idx)
             return
         mask = r.mask_for(self.model)
         old = getattr(self.cp0, r.attr)
@@ -366,8 +363,8 @@ class MIPSCPU(MIPSDebug, TranslatedCPU):
         self.cp0.count_offset = (value - self._ticks(idx)) & M32
         self._schedule_compare()
 
-    def cp0_write_count(self, value: int) -> None:
-        self._write_count(value, getattr(self, "_icount_idx", 0))
+    def cp0_write_count(self, value: int, idx: int) -> None:
+        self._write_count(value, idx)
 
     def _schedule_compare(self) -> None:
         if self.compare_timer is None:
@@ -426,14 +423,14 @@ class MIPSCPU(MIPSDebug, TranslatedCPU):
     def cp0_read_config0(self, idx: int) -> int:
         return self.cp0.config0
 
-    def cp0_write_config0(self, value: int) -> None:
+    def cp0_write_config0(self, value: int, idx: int) -> None:
         self.cp0.config0 = (self.cp0.config0 & ~7) | (value & 7)
 
     def cp0_read_lladdr(self, idx: int) -> int:
         pa = self.virt_to_phys(self.excl_addr & M32) if self.excl_addr != CLOSED else 0
         return ((pa or 0) >> self.model.lladdr_shift) & M32
 
-    def cp0_write_ignored(self, value: int) -> None:
+    def cp0_write_ignored(self, value: int, idx: int) -> None:
         pass
 
     def cp0_watch_written(self, old: int) -> None:

@@ -145,7 +145,7 @@ def test_tlb_maps_by_asid_and_switching_asid_keeps_pages(m):
     m.word(0x80051010, 0x22222222)
     m.load(EBASE, f"mfc0 $4, $8\n j {HANDLER_END:#x}\n nop")
     setup = TLB_SETUP.format(hi=0x00400005, lo0=_lo(0x50000), lo1=_lo(0x51000), index=3)
-    end = m.load(0x80001000, setup + """
+    m.load(0x80001000, setup + """
         li $9, 0x00400010
         lw $2, 0($9)
         lw $3, 0x1000($9)
