@@ -440,3 +440,21 @@ def test_tlbwr_stays_above_wired(m):
     m.cpu.cp0_wired_written(0)
     seen = {m.cpu.cp0_read_random(i) for i in range(50)}
     assert seen == {14, 15}
+
+
+def test_single_step_takes_a_branch_with_its_slot(m):
+    kernel(m)
+    m.load(0x80001000, """
+        li $2, 1
+        beq $2, $2, 1f
+        addiu $3, $0, 7
+        addiu $3, $0, 9
+    1:  addiu $4, $0, 5
+    """)
+    pcs = []
+    for _ in range(3):
+        pcs.append(m.cpu.pc)
+        m.cpu.single_step()
+    assert pcs == [0x80001000, 0x80001004, 0x80001010]
+    assert m.cpu.pc == 0x80001014 and m.cpu.regs[3] == 7 and m.cpu.regs[4] == 5
+    assert m.cpu.clock.icount == 4
