@@ -5,7 +5,8 @@ every other address is a bus error.
 ``m = Machine(big_endian)``; ``m.load(0x80001000, "li $2, 1 ...")`` assembles with
 Debian's binutils (``mips-linux-gnu-as``/``mipsel-linux-gnu-as``, ``-march=mips32r2``,
 ``.set noreorder``: delay slots are written out) and links at that address;
-``m.run_to(addr)`` runs until the PC reaches ``addr``.
+``m.run_to(addr)`` runs until the PC reaches ``addr``.  Load at 16-byte aligned addresses
+(the assembler aligns .text to 16; its padding makes ``load``'s end a little past the code).
 """
 from __future__ import annotations
 

@@ -458,3 +458,19 @@ def test_single_step_takes_a_branch_with_its_slot(m):
     assert pcs == [0x80001000, 0x80001004, 0x80001010]
     assert m.cpu.pc == 0x80001014 and m.cpu.regs[3] == 7 and m.cpu.regs[4] == 5
     assert m.cpu.clock.icount == 4
+
+
+def test_delay_slot_on_an_unmapped_page(m):
+    """A branch on the last word of a page whose next page is invalid: the slot's fetch
+    fault is the branch's (EPC = branch, BD, BadVAddr = the slot's address)."""
+    kernel(m)
+    m.load(EBASE + 0x180, f"mfc0 $4, $14\n mfc0 $5, $13\n mfc0 $6, $8\n j {HANDLER_END:#x}\n nop")
+    setup = TLB_SETUP.format(hi=0x00400000, lo0=_lo(0x40000), lo1=_lo(0x41000, v=0), index=4)
+    m.word(0x80040FF8, 0x24020003)   # li $2, 3      (virtual 0x00400ff8)
+    m.word(0x80040FFC, 0x1000FFFF)   # b .           (its slot: virtual 0x00401000)
+    m.load(0x80001000, setup + "li $8, 0x00400ff8\n jr $8\n nop\n")
+    m.load(HANDLER_END, STOP)
+    m.run_to(HANDLER_END)
+    assert m.cpu.regs[2] == 3
+    assert (m.cpu.regs[5] >> 2) & 0x1F == exc.EXC_TLBL and m.cpu.regs[5] & (1 << 31)
+    assert m.cpu.regs[4] == 0x00400FFC and m.cpu.regs[6] == 0x00401000
