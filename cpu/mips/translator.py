@@ -9,10 +9,11 @@ the engine's (inline soft-TLB fast paths in the block's byte order).
 Branches: a generator calls ``ctx.branch(cond, target, likely, link)``.  The condition
 and target are computed into locals before the delay slot runs and the link register
 is written (pc + 8, also when a linking branch is not taken); the engine then
-translates the next instruction as the slot and calls back to emit the exit (an
-unconditional jump to a constant address in the block's page continues the block
-there instead).  A branch-likely form puts the slot under the condition (nullified when not taken).  A
-branch back to the block's start makes the block a loop (``loop_back``).
+translates the next instruction as the slot and calls back to emit the exit.  A
+conditional branch is a side exit: when not taken, the block goes on after the slot;
+an unconditional jump to a constant address in the block's page continues the block
+there.  A branch-likely form puts the slot under the condition (nullified when not
+taken).  A branch back to the block's start makes the block a loop (``loop_back``).
 
 State changes inside a block (mtc0 Status, tlbr...) end it after the instruction
 (``end_after``); its exit, or the exit of the branch whose slot it is, then reads the
@@ -119,12 +120,28 @@ class Ctx(codegen.Ctx):
         def then(ctx: "Ctx") -> None:
             tgt, nxt = ctx.key_of(target), ctx.key_of(after)
             back = loop and not ctx.dyn
-            if likely:
-                if not (back and ctx.loop_back()):
-                    ctx.exit(tgt)
+            # a conditional branch not taken goes on in this block (a side exit when taken)
+            side = ctx.loop_ok and not ctx.dyn
+            slot_raised = ctx.ended
+            looped = False
+            if likely:  # the slot sits under `if c:`
+                if not slot_raised:
+                    looped = back and ctx.loop_back()
+                    if not looped:
+                        if side:
+                            ctx.side_exit(tgt)
+                        else:
+                            ctx.exit(tgt)
                 ctx.pop()
-                ctx.exit(nxt)
-            elif c is None:
+                # a loop pass must run the whole block: the block ends after a loop branch
+                if side and not looped:
+                    ctx.ended = False
+                else:
+                    ctx.exit(nxt)
+                return
+            if slot_raised:
+                return
+            if c is None:
                 if back and ctx.loop_back():
                     return
                 dest = int(target, 16) if target.startswith("0x") else None
@@ -139,6 +156,11 @@ class Ctx(codegen.Ctx):
                 ctx.loop_back()
                 ctx.pop()
                 ctx.exit(nxt)
+            elif side:
+                ctx.emit(f"if {c}:")
+                ctx.push()
+                ctx.side_exit(tgt)
+                ctx.pop()
             else:
                 ctx.exit(f"{tgt} if {c} else {nxt}")
 
