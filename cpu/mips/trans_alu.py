@@ -119,8 +119,10 @@ def mult(ctx, a) -> None:
 
 
 def mul(ctx, a) -> None:
-    """MUL (SPECIAL2): rd = low word of the signed product; HI and LO are untouched."""
-    ctx.w(a.rd, f"({ctx.r(a.rs)} * {ctx.r(a.rt)}) & {M32}")
+    """MUL (SPECIAL2): rd = low word of the signed product; HI and LO are untouched.  The
+    product of the signed values fits a machine word (PyPy: no big integers), and its
+    low word is the unsigned product's."""
+    ctx.w(a.rd, f"({signed(ctx.r(a.rs))} * {signed(ctx.r(a.rt))}) & {M32}")
 
 
 def _div(x: int, y: int):

@@ -62,6 +62,6 @@ def test_random_programs_long(big_endian):
 def test_random_programs_as_generated_for_pypy(monkeypatch):
     """Little-endian programs with RAM accessed through struct, as on PyPy (CPython's
     little-endian blocks index memoryviews instead; big-endian ones always use struct)."""
-    from pysystem.cpu.mips import translator
-    monkeypatch.setattr(translator, "_VIEWS_FOR", None)
+    from pysystem.cpu.engine import codegen
+    monkeypatch.setattr(codegen, "PYPY", True)
     assert _campaign(5, 60, 300, False) >= 12000
