@@ -150,7 +150,7 @@ class Malta(Machine):
         self._plug_user_devices()
 
     def _make_cpu(self):
-        cpu = CPU_TYPES[self.cpu_type](**{"big-endian": self.BIG_ENDIAN,
+        cpu = CPU_TYPES[self.cpu_type](**{"endianness": "big" if self.BIG_ENDIAN else "little",
                                           "clock-frequency": CPU_CLOCK_HZ})
         cpu.address_space = self.address_space
         cpu.clock = self.clock

@@ -486,7 +486,8 @@ class GdbStub:
     def _h_supported(self, rest: str) -> str:
         features = rest[1:].split(";") if rest.startswith(":") else []
         self.multiprocess = "multiprocess+" in features
-        reply = f"PacketSize={MAX_PACKET:x};qXfer:features:read+;vContSupported+;QStartNoAckMode+"
+        xml = "qXfer:features:read+;" if self.target.offer_xml else ""
+        reply = f"PacketSize={MAX_PACKET:x};{xml}vContSupported+;QStartNoAckMode+"
         if self.multiprocess:
             reply += ";multiprocess+"
         return reply

@@ -15,7 +15,9 @@ and writes it unswapped: so do we, so that gdb shows the same values) and ``org.
 QEMU's further ``org.qemu.gdb.arm.sys.regs`` (its list of coprocessor registers) is
 not offered.  For MIPS: ``org.gnu.gdb.mips.cpu`` (r0-r31 0-31, lo 33, hi 34, pc 37),
 ``org.gnu.gdb.mips.cp0`` (status 32, badvaddr 35, cause 36), ``org.gnu.gdb.mips.fpu``
-(f0-f31 38-69, fcsr 70, fir 71), the values in the guest's byte order.
+(f0-f31 38-69, fcsr 70, fir 71), the values in the guest's byte order; QEMU 7.2 does not
+offer its MIPS XML, so gdb uses this numbering built in: the description is served on
+request but not announced (``offer_xml``), and the 'g' packet carries 0-72.
 """
 from __future__ import annotations
 
@@ -36,8 +38,9 @@ class Target:
     """One architecture's registers and description (see the module docstring)."""
 
     def __init__(self, arch: str, regs: Dict[int, Reg], features: List[tuple],
-                 g_count: int, types: Dict[str, str]):
+                 g_count: int, types: Dict[str, str], offer_xml: bool = True):
         self.arch = arch
+        self.offer_xml = offer_xml  # qXfer:features:read+ in qSupported
         self.regs = regs
         self.features = features    # [(annex, feature name)] in order
         self.g_count = g_count      # the 'g' packet holds registers 0..g_count-1
@@ -155,21 +158,45 @@ _MIPS_CP0 = "org.gnu.gdb.mips.cp0"
 _MIPS_FPU = "org.gnu.gdb.mips.fpu"
 
 
+def _mips_set_pc(cpu, v: int) -> None:
+    cpu.set_key(cpu.key_with_pc(cpu.key(), v & 0xFFFFFFFE))
+
+
+def _mips_fpu(c, get):
+    return get(c) if c.model.fcr0 is not None else 0
+
+
 def _mips_target(cpu) -> Target:
+    """gdb's own MIPS numbering (QEMU 7.2 sends no XML for MIPS, and neither do we, so
+    that gdb lays out the registers as with QEMU): 0-31 GPRs, 32 status, 33 lo, 34 hi,
+    35 badvaddr, 36 cause, 37 pc, 38-69 f0-f31, 70 fcsr, 71 fir, 72 (fp, always 0)."""
     regs: Dict[int, Reg] = {}
-    names = ["r%d" % i for i in range(32)]
     for i in range(32):
-        setter = None if i == 0 else (lambda c, v, i=i: c.regs.__setitem__(i, v))
-        regs[i] = Reg(names[i], 32, lambda c, i=i: c.regs[i], setter or (lambda c, v: None),
+        regs[i] = Reg(f"r{i}", 32, lambda c, i=i: c.regs[i],
+                      (lambda c, v, i=i: c.regs.__setitem__(i, v)) if i else (lambda c, v: None),
                       _MIPS_CPU)
-    access = getattr(cpu, "gdb_mips_registers", None)
-    if access is not None:
-        for n, (name, get, put, feature) in access().items():
-            regs[n] = Reg(name, 32, get, put, {"cpu": _MIPS_CPU, "cp0": _MIPS_CP0,
-                                               "fpu": _MIPS_FPU}[feature],
-                          "ieee_single" if name.startswith("f") and name[1:].isdigit() else "")
+    regs[32] = Reg("status", 32, lambda c: c.cp0.status, lambda c, v: c.mtc0(12, 0, v, -1),
+                   _MIPS_CP0)
+    regs[33] = Reg("lo", 32, lambda c: c.regs[33], lambda c, v: c.regs.__setitem__(33, v),
+                   _MIPS_CPU)
+    regs[34] = Reg("hi", 32, lambda c: c.regs[32], lambda c, v: c.regs.__setitem__(32, v),
+                   _MIPS_CPU)
+    regs[35] = Reg("badvaddr", 32, lambda c: c.cp0.badvaddr,
+                   lambda c, v: setattr(c.cp0, "badvaddr", v), _MIPS_CP0)
+    regs[36] = Reg("cause", 32, lambda c: c.cp0.cause, lambda c, v: c.mtc0(13, 0, v, -1),
+                   _MIPS_CP0)
+    regs[37] = Reg("pc", 32, lambda c: c.pc_, _mips_set_pc, _MIPS_CPU)
+    for i in range(32):
+        regs[38 + i] = Reg(f"f{i}", 32, lambda c, i=i: _mips_fpu(c, lambda c: c.fpr[i]),
+                           lambda c, v, i=i: c.fpr.__setitem__(i, v), _MIPS_FPU)
+    regs[70] = Reg("fcsr", 32, lambda c: _mips_fpu(c, lambda c: c.fcsr),
+                   lambda c, v: setattr(c, "fcsr", v & (c.model.fcr31_mask or 0)
+                                        | c.fcsr & ~(c.model.fcr31_mask or 0)), _MIPS_FPU)
+    regs[71] = Reg("fir", 32, lambda c: _mips_fpu(c, lambda c: c.model.fcr0),
+                   lambda c, v: None, _MIPS_FPU)
+    regs[72] = Reg("", 32, lambda c: 0, lambda c, v: None, _MIPS_CPU)
     return Target("mips", regs, [("mips-cpu.xml", _MIPS_CPU), ("mips-cp0.xml", _MIPS_CP0),
-                                 ("mips-fpu.xml", _MIPS_FPU)], 72, {})
+                                 ("mips-fpu.xml", _MIPS_FPU)], 73, {}, offer_xml=False)
 
 
 _TARGETS: Dict[int, Target] = {}

@@ -75,7 +75,6 @@ class ARMCPU(ARMMemory, ARMDebug, TranslatedCPU):
     USER_LEVEL = 1
     CTX = translator.Ctx
     EXCEPTIONS = exceptions
-    WATCH_STOPS_BEFORE = True   # the gdb stub's watchpoints stop before the access (QEMU)
     PROPERTIES = (
         Property("mp-affinity", "uint32", 0, "MPIDR affinity bits (the CPU index in the cluster)"),
         Property("reset-secure", "bool", True, "reset into the Secure state"),

@@ -18,9 +18,9 @@ Watchpoints: a page holding a watched byte gets no soft-TLB entries, so every ac
 to it takes the slow path, where ``check_watch`` looks; other pages keep their fast
 paths.  A hit raises ``DebugExit`` at the accessing instruction (state exact, as for a
 fault); the run loop then executes that one instruction with watchpoints off and stops
-after it, so the debugger sees the access done, as QEMU reports it; or, for a CPU whose
-``WATCH_STOPS_BEFORE`` is set (ARM, as in QEMU), stops before it (gdb removes the
-watchpoint, steps over the access and inserts it again).
+after it, so the debugger sees the access done; or, for a CPU whose
+``WATCH_STOPS_BEFORE`` is set (the default: ARM and MIPS under QEMU 7.2 behave so),
+stops before it (gdb removes the watchpoint, steps over the access and inserts it again).
 
 Addresses are virtual, as gdb gives them; ``kind`` is WATCH_WRITE, WATCH_READ or
 WATCH_ACCESS (gdb's Z2, Z3, Z4).
@@ -53,9 +53,9 @@ class DebugEvent(NamedTuple):
 class Debug:
     """Mixed into ``TranslatedCPU``; see the module docstring."""
 
-    #: a CPU seam: report a watchpoint before the access instead of after it (QEMU's
-    #: ``gdb_stop_before_watchpoint``: ARM, where gdb steps over the access itself)
-    WATCH_STOPS_BEFORE = False
+    #: a CPU seam: report a watchpoint before the access (gdb then steps over it itself,
+    #: as it does with QEMU 7.2 on ARM and MIPS), or after it (False)
+    WATCH_STOPS_BEFORE = True
 
     def init_debug(self) -> None:
         self.breakpoints: Set[int] = set()
