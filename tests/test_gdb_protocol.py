@@ -234,3 +234,19 @@ def test_unix_socket_and_hmp_gdbserver_moves_the_stub(elf, tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_gdb_over_stdio_and_kill(elf):
+    """``target remote | pysystem-arm ... -gdb stdio``: gdb starts the emulator on a pipe;
+    its ``kill`` ends it."""
+    cmd = test_gdb.emulator_command("arm", elf, 0, qemu=False)
+    cmd[cmd.index("-gdb") + 1] = "stdio"
+    run = subprocess.run([program("gdb-multiarch"), "-q", "-batch", "-nx",
+                          "-ex", "target remote | " + " ".join(cmd), "-ex", "break add",
+                          "-ex", "continue", "-ex", "p $r1", "-ex", "monitor info status",
+                          "-ex", "kill", elf], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    out = run.stdout.decode().replace("\r\n", "\n")
+    assert "Breakpoint 1, add (a=0, b=0)" in out
+    assert "$1 = 0\nVM status: paused (debug)\n" in out
+    assert "[Inferior 1 (process 1) killed]" in out
