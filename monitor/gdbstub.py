@@ -34,6 +34,7 @@ from typing import List, Optional
 from pysystem import log
 
 from .gdbstub_packet import PacketReader, escape_binary, frame, unescape_binary
+from .gdbstub_reverse import History
 from .gdbstub_targets import target_for
 
 MAX_PACKET = 4096
@@ -65,6 +66,8 @@ class GdbStub:
         self.target = target_for(machine.cpus[0]) if machine.cpus else None
         self.breakpoints: set = set()
         self.watchpoints: set = set()
+        # reverse execution: one CPU only
+        self.history = History(machine, machine.cpus[0]) if len(machine.cpus) == 1 else None
         self._reset_session()
         self.waiting = False        # a resume was sent: a stop reply is owed
         self.stepping = False
@@ -179,6 +182,8 @@ class GdbStub:
             return
         waiting, self.waiting = self.waiting, False   # this reply, not the STOP listener's
         self.machine.pause("debug")
+        if self.history is not None:
+            self.history.after_run()
         if not waiting:
             return
         index = self.machine.cpus.index(cpu)
@@ -189,6 +194,8 @@ class GdbStub:
     def _machine_event(self, event: str, reason: str) -> None:
         if event == "STOP" and self.waiting:
             self.waiting = False           # stopped from elsewhere (Ctrl-C, monitor stop)
+            if self.history is not None:
+                self.history.after_run()
             self._send(self._stop_reply(SIGINT, self.c_cpu))
         elif event == "SHUTDOWN" and self.chardev is not None and not self.detached:
             self.waiting = False
@@ -203,6 +210,8 @@ class GdbStub:
         for cpu in self.machine.cpus:
             pc = cpu.key_pc(cpu.key())
             cpu.resume_at(pc if pc in cpu.breakpoints else None)
+        if self.history is not None:
+            self.history.before_resume(False)
         self.waiting = True
         self.machine.resume()
         if self.machine.running:
@@ -212,11 +221,15 @@ class GdbStub:
 
     def _step(self, index: int) -> str:
         cpu = self._cpu(index)
+        if self.history is not None:
+            self.history.before_resume(True)
         self.stepping = True
         try:
             cpu.debug_step()
         finally:
             self.stepping = False
+        if self.history is not None:
+            self.history.after_step()
         ev = cpu.debug_event
         self.g_cpu = self.c_cpu = index
         if self.machine.run_state == "running":
@@ -395,6 +408,22 @@ class GdbStub:
             self._set_pc(_hex_int(addr))
         return self._resume(self.c_cpu)
 
+    def _h_backward(self, rest: str) -> str:
+        """``bs``/``bc``: reverse-stepi / reverse-continue (gdbstub_reverse.py)."""
+        if self.history is None or rest not in ("s", "c"):
+            return ""
+        self.stepping = True
+        try:
+            if rest == "s":
+                found, watch = self.history.step_back(), None
+            else:
+                found, watch = self.history.continue_back()
+        finally:
+            self.stepping = False
+        self.g_cpu = self.c_cpu = 0
+        reply = self._stop_reply(SIGTRAP, 0, watch)
+        return reply if found else reply + "replaylog:begin;"
+
     def _set_pc(self, pc: int) -> None:
         cpu = self._cpu(self.c_cpu)
         cpu.set_key(cpu.key_with_pc(cpu.key(), pc))
@@ -490,6 +519,8 @@ class GdbStub:
         reply = f"PacketSize={MAX_PACKET:x};{xml}vContSupported+;QStartNoAckMode+"
         if self.multiprocess:
             reply += ";multiprocess+"
+        if self.history is not None:
+            reply += ";ReverseStep+;ReverseContinue+"
         return reply
 
     def _h_no_ack(self, rest: str) -> str:
@@ -559,7 +590,7 @@ _SIMPLE = {
     "P": GdbStub._h_write_reg, "m": GdbStub._h_read_mem, "M": GdbStub._h_write_mem,
     "c": GdbStub._h_continue, "C": GdbStub._h_continue_sig, "s": GdbStub._h_step,
     "S": GdbStub._h_step_sig, "Z": GdbStub._h_insert, "z": GdbStub._h_remove,
-    "D": GdbStub._h_detach, "k": GdbStub._h_kill,
+    "D": GdbStub._h_detach, "k": GdbStub._h_kill, "b": GdbStub._h_backward,
 }
 _NAMED = {
     "qSupported": GdbStub._h_supported, "QStartNoAckMode": GdbStub._h_no_ack,

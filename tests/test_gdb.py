@@ -84,8 +84,9 @@ def emulator_command(name: str, elf: str, port: int, qemu: bool) -> List[str]:
             "-serial", "null", "-monitor", "none"]
 
 
-def transcript(name: str, folder: str, qemu: bool = False) -> str:
-    """Run the command file against the emulator; gdb's output (stdout and stderr)."""
+def transcript(name: str, folder: str, qemu: bool = False, script: str = "") -> str:
+    """Run the command file (``script``, else the program's) against the emulator; gdb's
+    output (stdout and stderr)."""
     elf = build(name, folder)
     gdb = program("gdb-multiarch")
     port = free_port()
@@ -97,7 +98,8 @@ def transcript(name: str, folder: str, qemu: bool = False) -> str:
         wait_listening(port, emu)
         commands = os.path.join(folder, f"{name}.run.gdb")
         prog = TARGETS[name][1]
-        with open(os.path.join(PROGRAMS, f"{prog}.gdb")) as f, open(commands, "w") as out:
+        with open(os.path.join(PROGRAMS, script or f"{prog}.gdb")) as f, \
+                open(commands, "w") as out:
             out.write(f"target remote :{port}\n" + f.read())
         run = subprocess.run([gdb, "-q", "-batch", "-nx", "-x", commands, elf], cwd=folder,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
