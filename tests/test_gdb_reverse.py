@@ -28,3 +28,19 @@ def test_reverse_stepi_and_reverse_continue(tmp_path):
     assert "$1 = 2\n" in out and "$2 = 1\n" in out
     assert "$4 = 0\n" in out                # in_handler: back before the handler ran
     assert "[Inferior 1 (process 1) killed]" in out
+
+
+def test_reverse_finish_and_reverse_step(tmp_path):
+    """reverse-finish from inside vfp_work() goes back to its call in main(); reverse-step
+    to the start of that line; going forward again (next) then reaches the next line."""
+    out = test_gdb.transcript("arm", str(tmp_path), script="arm_reverse_finish.gdb")
+    lines = out.splitlines()
+    i = lines.index("28\t}")
+    assert re.match(r"0x\w+ in main \(\) at arm_prog.c:38$", lines[i + 1]), out
+    call = re.search(r"^\$1 = .* (0x\w+) <main\+(\d+)>$", out, re.M)
+    start = re.search(r"^\$2 = .* (0x\w+) <main\+(\d+)>$", out, re.M)
+    after = re.search(r"^\$3 = .* (0x\w+) <main\+(\d+)>$", out, re.M)
+    assert call and start and after, out
+    assert int(start.group(2)) < int(call.group(2)) < int(after.group(2))
+    assert "39\t    do_svc();" in out
+    assert "[Inferior 1 (process 1) killed]" in out
