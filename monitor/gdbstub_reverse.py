@@ -61,6 +61,16 @@ class History:
         self.machine = machine
         self.cpu = cpu
         self.segments: List[Segment] = []
+        self._where: Optional[tuple] = None   # (icount, key) where the history ends
+
+    def _mark(self) -> None:
+        self._where = (self.machine.clock.icount, self.cpu.key())
+
+    def _check(self) -> None:
+        """A jump the history did not see (loadvm, a reset, the monitor changing state
+        between stops): start a new history here."""
+        if self.segments and self._where != (self.machine.clock.icount, self.cpu.key()):
+            self.segments.clear()
 
     def _snapshot(self) -> Segment:
         seg = Segment(_MemorySnapshot(self.machine), self.machine.clock.icount)
@@ -68,6 +78,7 @@ class History:
         return seg
 
     def before_resume(self, stepping: bool) -> None:
+        self._check()
         last = self.segments[-1] if self.segments else None
         if stepping:
             if last is None or last.run_to is not None:
@@ -78,11 +89,13 @@ class History:
 
     def after_step(self) -> None:
         self.segments[-1].steps += 1
+        self._mark()
 
     def after_run(self) -> None:
         seg = self.segments[-1] if self.segments else None
         if seg is not None and seg.run_to == -1:
             seg.run_to = self.machine.clock.icount
+        self._mark()
 
     # --- going back -------------------------------------------------------------------
     def _restore(self, seg: Segment) -> None:
@@ -126,6 +139,7 @@ class History:
         del self.segments[index + 1:]
         seg.run_to = None
         seg.steps = steps
+        self._mark()
 
     def position(self) -> Tuple[int, int]:
         """(segment, steps into it) of the current state."""
@@ -133,6 +147,7 @@ class History:
         return i, self._length(self.segments[i], i)
 
     def step_back(self) -> bool:
+        self._check()
         if not self.segments:
             return False
         i, n = self.position()
@@ -148,6 +163,7 @@ class History:
     def continue_back(self) -> Tuple[bool, Optional[tuple]]:
         """Go back to the last breakpoint or watchpoint hit before now: (found, the
         watchpoint); not found: at the beginning of the history."""
+        self._check()
         if not self.segments:
             return False, None
         cpu = self.cpu

@@ -77,14 +77,17 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> 
     raise AssertionError(f"nothing listens on port {port}")
 
 
-def emulator_command(name: str, elf: str, port: int, qemu: bool) -> List[str]:
+def emulator_command(name: str, elf: str, port: int, qemu: bool,
+                     machine_opts: str = "") -> List[str]:
     _, _, _, machine, arch = TARGETS[name]
+    machine = [machine[0], machine[1] + machine_opts]
     exe = program(f"qemu-system-{arch}") if qemu else guest_script(f"pysystem-{arch}")
     return [exe, *machine, "-kernel", elf, "-gdb", f"tcp::{port}", "-S", "-display", "none",
             "-serial", "null", "-monitor", "none"]
 
 
-def transcript(name: str, folder: str, qemu: bool = False, script: str = "") -> str:
+def transcript(name: str, folder: str, qemu: bool = False, script: str = "",
+               machine_opts: str = "") -> str:
     """Run the command file (``script``, else the program's) against the emulator; gdb's
     output (stdout and stderr)."""
     elf = build(name, folder)
@@ -92,7 +95,7 @@ def transcript(name: str, folder: str, qemu: bool = False, script: str = "") -> 
     port = free_port()
     # our wait_listening probe is a connection too: QEMU (and we) stop the guest for it,
     # which changes nothing while -S holds it anyway
-    emu = subprocess.Popen(emulator_command(name, elf, port, qemu), cwd=folder,
+    emu = subprocess.Popen(emulator_command(name, elf, port, qemu, machine_opts), cwd=folder,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_listening(port, emu)

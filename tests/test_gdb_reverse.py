@@ -44,3 +44,18 @@ def test_reverse_finish_and_reverse_step(tmp_path):
     assert int(start.group(2)) < int(call.group(2)) < int(after.group(2))
     assert "39\t    do_svc();" in out
     assert "[Inferior 1 (process 1) killed]" in out
+
+
+def test_reverse_after_loadvm(tmp_path):
+    """After the monitor's loadvm (through gdb) the history starts again there: stepi and
+    reverse-stepi retrace each other, and one step more back is the beginning."""
+    out = test_gdb.transcript("arm", str(tmp_path), script="arm_reverse_loadvm.gdb",
+                              machine_opts=f",snapshot-dir={tmp_path}")
+    regs = re.findall(r"^(r[01]|pc) +0x\w+ +(.*)$", out, re.M)
+    assert regs[:2] == [("r0", "1"), ("r1", "2")], out                 # add(1, 2)
+    assert regs[2:4] == [("r0", "0"), ("r1", "0")], out                # loadvm: add(0, 0)
+    fwd = [v for _, v in re.findall(r"^F (\d+) (.*)$", out, re.M)]
+    back = [v for _, v in re.findall(r"^R (\d+) (.*)$", out, re.M)]
+    assert len(fwd) == len(back) == 8 and back[:-1] == fwd[-2::-1], out
+    assert "No more reverse-execution history." in out
+    assert regs[-3:] == regs[2:5], out                                 # back at add(0, 0)
