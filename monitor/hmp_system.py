@@ -48,8 +48,8 @@ def _gdbserver(mon, args: List[str]) -> str:
     device = args[0] if args else DEFAULT_DEVICE
     try:
         start_gdbserver(machine, device, getattr(machine, "loop", None))
-    except GdbServerError:
-        return f"Could not open gdbserver on device '{device}'"
+    except GdbServerError as e:
+        return f"{e}\nCould not open gdbserver on device '{device}'"
     if device == "none":
         return "Disabled gdbserver"
     return f"Waiting for gdb connection on device '{device}'"

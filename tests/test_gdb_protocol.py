@@ -258,3 +258,24 @@ def test_gdb_over_stdio_and_kill(elf):
     assert "Breakpoint 1, add (a=0, b=0)" in out
     assert "$1 = 0\nVM status: paused (debug)\n" in out
     assert "[Inferior 1 (process 1) killed]" in out
+
+
+def _monitor_lines(cmd, commands: str) -> list:
+    """The output lines of HMP commands typed at a monitor on stdio (echo and prompts
+    dropped)."""
+    run = subprocess.run(cmd, input=commands.encode(), stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, timeout=120)
+    text = re.sub(r"\x1b\[[0-9]*[A-Za-z]", "", run.stdout.decode().replace("\r", ""))
+    return [line for line in text.splitlines()
+            if line.strip() and not line.startswith("(qemu)") and "monitor" not in line]
+
+
+def test_hmp_gdbserver_says_what_qemu_says(elf):
+    port = test_gdb.free_port()
+    commands = (f"gdbserver tcp::{port}\ngdbserver none\ngdbserver bogus:x\n"
+                f"gdbserver tcp::{port}\ngdbserver none\ninfo status\nquit\n")
+    args = ["-M", "vexpress-a9", "-kernel", elf, "-display", "none", "-serial", "null",
+            "-monitor", "stdio", "-S"]
+    ours = _monitor_lines([test_gdb.guest_script("pysystem-arm"), *args], commands)
+    theirs = _monitor_lines([program("qemu-system-arm"), *args], commands)
+    assert ours == theirs and len(ours) == 7, (ours, theirs)
