@@ -27,9 +27,8 @@ away (even in the middle of a packet) leaves the guest as it was and the stub li
 """
 from __future__ import annotations
 
-import binascii
 import sys
-from typing import List, Optional
+from typing import Optional
 
 from pysystem import log
 
@@ -534,10 +533,10 @@ class GdbStub:
         body = self.target.xml(parts[3])
         if body is None:
             return "E00"
-        off, n = (_hex_int(x) for x in parts[4].split(",", 1)) if "," in parts[4] \
-            else (None, None)
-        if off is None:
+        offset, comma, length = parts[4].partition(",")
+        if not comma:
             raise GdbError(22)
+        off, n = _hex_int(offset), _hex_int(length)
         self.xml_read = True
         data = body.encode()
         n = min(n, (MAX_PACKET - 5) // 2)
