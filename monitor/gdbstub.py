@@ -20,7 +20,8 @@ it), ``qXfer:features:read`` (gdbstub_targets.py; chunked), ``QStartNoAckMode``,
 packets, hex, ``\\r\\n`` line ends), ``g``/``G``/``p``/``P``, ``m``/``M``/``X``,
 ``c``/``C``/``s``/``S``/``vCont``, ``Z0``-``Z4``/``z0``-``z4`` (software and hardware
 breakpoints are the same here; any kind: ARM 2/3/4), ``D`` (breakpoints and watchpoints
-go, the guest continues), ``k``/``vKill`` (the emulator exits).  ``qOffsets`` gets the
+go, the guest continues), ``k``/``vKill`` (the emulator exits), ``bs``/``bc``
+(reverse-stepi, reverse-continue: gdbstub_reverse.py; one-CPU machines).  ``qOffsets`` gets the
 empty reply, as from QEMU's system emulator.  Unknown packets get the empty reply;
 malformed ones ``E22``; memory that does not translate ``E14``.  A debugger that goes
 away (even in the middle of a packet) leaves the guest as it was and the stub listening.
