@@ -23,9 +23,11 @@ MBR's partition table or 16 heads x 63 sectors).
 ATA commands: IDENTIFY (PACKET) DEVICE, READ/WRITE SECTORS (EXT), READ/WRITE MULTIPLE
 (EXT), SET MULTIPLE MODE, READ/WRITE DMA (EXT), READ VERIFY (EXT), FLUSH CACHE (EXT),
 SET FEATURES, INITIALIZE DEVICE PARAMETERS, RECALIBRATE, SEEK, CHECK POWER MODE,
-IDLE/STANDBY (IMMEDIATE), SLEEP, DEVICE RESET, PACKET; anything else aborts.  ATAPI
+IDLE/STANDBY (IMMEDIATE), SLEEP, READ NATIVE MAX ADDRESS (EXT), DEVICE RESET,
+PACKET; anything else aborts.  ATAPI
 packets (PIO and DMA): TEST UNIT READY, REQUEST SENSE, INQUIRY, MODE SENSE(10)
-(error recovery, capabilities pages; MODE SENSE(6) fails as in QEMU), START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL,
+(error recovery, capabilities pages; MODE SENSE(6) fails as in QEMU), START STOP
+UNIT, PREVENT ALLOW MEDIUM REMOVAL,
 READ CAPACITY, READ(10/12), READ TOC (formats 0, 1), GET CONFIGURATION (the
 profile list), GET EVENT STATUS NOTIFICATION, READ DISC INFORMATION,
 MECHANISM STATUS, SET CD SPEED; others fail with ILLEGAL REQUEST / INVALID OPCODE.
@@ -33,8 +35,15 @@ Data transfers are immediate: a command's data is ready when the command is
 written, DMA completes when the bus master starts.  Writes go straight to the
 backend (so they reach the image on FLUSH CACHE, fsync, and on every clean exit).
 
-Not modelled: SMART, security, HPA, TRIM, NCQ, 8-bit transfers, CHS addressing beyond
-the translation of an INITIALIZE DEVICE PARAMETERS geometry, audio/CD-DA commands.
+IDENTIFY data is built at a unit's first IDENTIFY and returned unchanged after, as
+QEMU caches it; READ NATIVE MAX ADDRESS (EXT) answers the last sector; IDLE, STANDBY
+and SLEEP complete without SEEK in the status; an ATAPI unit aborts ATA-only
+commands and its DEVICE RESET leaves status 0.  The task-file state after every
+non-data command is checked against QEMU 7.2 (tests/test_dev_piix4_ide.py).
+
+Not modelled: SMART (QEMU has it: here it aborts), security (0xf5 aborts), HPA, TRIM,
+NCQ, 8-bit transfers, CHS addressing beyond the translation of an INITIALIZE DEVICE
+PARAMETERS geometry, audio/CD-DA commands.
 """
 from __future__ import annotations
 
@@ -63,11 +72,13 @@ CMD_DEVICE_RESET = 0x08
 class AtaCmd:
     """One ATA command: its handler method, which units take it, and its variant."""
 
-    __slots__ = ("name", "handler", "units", "lba48", "arg")
+    __slots__ = ("name", "handler", "units", "lba48", "arg", "dsc")
 
     def __init__(self, name: str, handler: str, units: str = "hd", lba48: bool = False,
-                 arg=None):
-        self.name, self.handler, self.units, self.lba48, self.arg = name, handler, units, lba48, arg
+                 arg=None, dsc: bool = True):
+        self.name, self.handler, self.units, self.lba48 = name, handler, units, lba48
+        self.arg = arg
+        self.dsc = dsc          # completion sets SEEK (DSC) in the status, as QEMU's SET_DSC
 
 
 # opcode -> command; ``units``: "hd", "cd" or "both" (a unit of another kind aborts it)
@@ -98,9 +109,11 @@ ATA_COMMANDS = {
     0xC9: AtaCmd("READ DMA (no retry)", "_cmd_dma", arg="dma-read"),
     0xCA: AtaCmd("WRITE DMA", "_cmd_dma", arg="dma-write"),
     0xCB: AtaCmd("WRITE DMA (no retry)", "_cmd_dma", arg="dma-write"),
-    0xE5: AtaCmd("CHECK POWER MODE", "_cmd_check_power", "both"),
-    0xE7: AtaCmd("FLUSH CACHE", "_cmd_flush"),
-    0xEA: AtaCmd("FLUSH CACHE EXT", "_cmd_flush"),
+    0xE5: AtaCmd("CHECK POWER MODE", "_cmd_check_power"),
+    0x27: AtaCmd("READ NATIVE MAX ADDRESS EXT", "_cmd_native_max", lba48=True),
+    0xF8: AtaCmd("READ NATIVE MAX ADDRESS", "_cmd_native_max"),
+    0xE7: AtaCmd("FLUSH CACHE", "_cmd_flush", "both"),
+    0xEA: AtaCmd("FLUSH CACHE EXT", "_cmd_flush", "both"),
     0xEC: AtaCmd("IDENTIFY DEVICE", "_cmd_identify", "both"),
     0xEF: AtaCmd("SET FEATURES", "_cmd_set_features", "both"),
 }
@@ -108,7 +121,7 @@ for _op, _name in ((0xE0, "STANDBY IMMEDIATE"), (0xE1, "IDLE IMMEDIATE"), (0xE2,
                    (0xE3, "IDLE"), (0xE6, "SLEEP"), (0x94, "STANDBY IMMEDIATE (old)"),
                    (0x95, "IDLE IMMEDIATE (old)"), (0x96, "STANDBY (old)"), (0x97, "IDLE (old)"),
                    (0x99, "SLEEP (old)")):
-    ATA_COMMANDS[_op] = AtaCmd(_name, "_cmd_complete", "both")
+    ATA_COMMANDS[_op] = AtaCmd(_name, "_cmd_complete", dsc=False)
 # SET FEATURES subcommands that succeed (write cache, transfer mode, look-ahead, ...)
 SET_FEATURES_OK = (0x02, 0x82, 0x03, 0xAA, 0x55, 0x66, 0xCC, 0x42, 0xC2, 0x85, 0x05, 0x31)
 
@@ -172,6 +185,8 @@ class IDEBus(Object):
         Field("xfer_chunk", "u32", 1, "sectors per DRQ block (ATA) / byte count limit (ATAPI)"),
         Field("xfer_lba48", "bool", False, "the PIO transfer's command is an EXT one"),
         Field("irq_level", "u8", 0, "the channel's interrupt output"),
+        Field("ident0", "bytes", b"", "unit 0's IDENTIFY data, built at its first IDENTIFY"),
+        Field("ident1", "bytes", b"", "unit 1's IDENTIFY data, built at its first IDENTIFY"),
     )
 
     def __init__(self, name: str = "ide", **props):
@@ -192,6 +207,8 @@ class IDEBus(Object):
             raise ValueError("an IDE disk needs a block backend")
         self.drives[unit], self.kinds[unit], self.serials[unit] = backend, kind, serial
         self.geometry[unit] = guess_geometry(backend) if kind == "hd" else (0, 0, 0)
+        setattr(self, f"ident{unit}", bytearray())
+        self._default_geometry(unit)
         self._reset_unit(unit)
 
     def present(self, unit: int) -> bool:
@@ -208,20 +225,25 @@ class IDEBus(Object):
     def reset(self) -> None:
         super().reset()
         for unit in (0, 1):
+            self._default_geometry(unit)
             self._reset_unit(unit)
         self._lower()
 
     def _reset_unit(self, unit: int) -> None:
         self.mult_sectors[unit] = MAX_MULT_SECTORS
         self.feature[unit] = self.error[unit] = 0
+        self.select[unit] = 0xA0           # both units: the slave's DEV bit is not kept
         self._set_signature(unit)
         self.status[unit] = READY | SEEK
-        if self.kinds[unit] == "hd":
-            self.heads[unit], self.secs[unit] = self.geometry[unit][1], self.geometry[unit][2]
         self.xfer, self.buf, self.pos = "", bytearray(), 0
 
+    def _default_geometry(self, unit: int) -> None:
+        """The translation INITIALIZE DEVICE PARAMETERS changes (reset keeps it)."""
+        if self.kinds[unit] == "hd":
+            self.heads[unit], self.secs[unit] = self.geometry[unit][1], self.geometry[unit][2]
+
     def _set_signature(self, unit: int) -> None:
-        self.select[unit] = 0xA0 | (unit << 4)
+        self.select[unit] &= ~0x0F             # head bits cleared
         self.nsector[unit] = self.sector[unit] = 1
         if self.is_cd(unit):
             self.lcyl[unit], self.hcyl[unit] = 0x14, 0xEB
@@ -296,16 +318,17 @@ class IDEBus(Object):
             self._command(value)
 
     def control_write(self, value: int) -> None:
+        """Device control.  SRST's rising edge resets both units at once, as QEMU 7.2
+        does (its bottom half runs before the guest's next access): signatures, select
+        0xa0, error 0x01 (diagnostics passed), status READY|SEEK for a disk and 0 for
+        an ATAPI unit; the selected unit stays selected.  Its falling edge does nothing."""
         if not self.dev_ctl & SRST and value & SRST:
-            for u in (0, 1):
-                if self.present(u):
-                    self.status[u] = BUSY | SEEK
-                self.error[u] = 0x01
-        elif self.dev_ctl & SRST and not value & SRST:
             for u in (0, 1):
                 self._reset_unit(u)
                 self.error[u] = 0x01
-            self.unit = 0
+                if self.is_cd(u):
+                    self.status[u] = 0
+            self._lower()
         self.dev_ctl = value & 0xFF
 
     # --- the data port ----------------------------------------------------------------
@@ -361,7 +384,8 @@ class IDEBus(Object):
             self.select[u] = (self.select[u] & 0xF0) | head
             self.sector[u] = sec + 1
             return
-        self.hcyl[u], self.lcyl[u], self.sector[u] = (lba >> 16) & 0xFF, (lba >> 8) & 0xFF, lba & 0xFF
+        self.hcyl[u], self.lcyl[u] = (lba >> 16) & 0xFF, (lba >> 8) & 0xFF
+        self.sector[u] = lba & 0xFF
 
     def _abort(self, u: int) -> None:
         self.status[u] = READY | ERR
@@ -369,8 +393,8 @@ class IDEBus(Object):
         self.xfer, self.buf, self.pos = "", bytearray(), 0
         self._raise()
 
-    def _done(self, u: int) -> None:
-        self.status[u] = READY | SEEK
+    def _done(self, u: int, dsc: bool = True) -> None:
+        self.status[u] = READY | (SEEK if dsc else 0)
         self.error[u] = 0
         self._raise()
 
@@ -398,7 +422,7 @@ class IDEBus(Object):
             self._set_signature(u)
             self._abort(u)
             return
-        self._start_pio_in(u, self.identify(u), "identify")
+        self._start_pio_in(u, self.identify_data(u), "identify")
 
     def _cmd_read_pio(self, u: int, entry: AtaCmd) -> None:
         chunk = self.mult_sectors[u] if entry.arg else 1
@@ -424,9 +448,12 @@ class IDEBus(Object):
 
     def _cmd_verify(self, u: int, entry: AtaCmd) -> None:
         lba, n = self._lba(u, entry.lba48), self._count(u, entry.lba48)
-        if self._check_range(u, lba, n):
-            self._set_lba(u, lba + n - 1, entry.lba48)
+        if self._check_range(u, lba, n):      # the LBA registers are left as written
             self._done(u)
+
+    def _cmd_native_max(self, u: int, entry: AtaCmd) -> None:
+        self._set_lba(u, self.nb_sectors(u) - 1, entry.lba48)
+        self._done(u)
 
     def _cmd_set_multiple(self, u: int, entry: AtaCmd) -> None:
         n = self.nsector[u]
@@ -438,7 +465,8 @@ class IDEBus(Object):
 
     def _cmd_flush(self, u: int, entry: AtaCmd) -> None:
         try:
-            self.drives[u].flush()
+            if self.drives[u] is not None:
+                self.drives[u].flush()
         except BlockError as e:
             log.log("guest_errors", f"ide: {e}")
             self._abort(u)
@@ -457,15 +485,16 @@ class IDEBus(Object):
         self._done(u)
 
     def _cmd_complete(self, u: int, entry: AtaCmd) -> None:
-        self._done(u)
+        self._done(u, entry.dsc)
 
     def _cmd_check_power(self, u: int, entry: AtaCmd) -> None:
         self.nsector[u] = 0xFF
         self._done(u)
 
     def _cmd_device_reset(self, u: int, entry: AtaCmd) -> None:
+        """ATAPI DEVICE RESET: the unit's reset, status 0 (not READY), no interrupt."""
         self._reset_unit(u)
-        self.error[u] = 0x01
+        self.status[u] = 0
 
     def _cmd_packet(self, u: int, entry: AtaCmd) -> None:
         self.xfer = "packet"
@@ -584,7 +613,17 @@ class IDEBus(Object):
         return ok
 
     # --- identify ---------------------------------------------------------------------
+    def identify_data(self, u: int) -> bytes:
+        """What IDENTIFY returns: built once, at the first IDENTIFY after the drive was
+        attached, and returned unchanged after (QEMU caches it the same way, so a later
+        SET MULTIPLE MODE or INITIALIZE DEVICE PARAMETERS does not show)."""
+        name = f"ident{u}"
+        if not getattr(self, name):
+            setattr(self, name, bytearray(self.identify(u)))
+        return bytes(getattr(self, name))
+
     def identify(self, u: int) -> bytes:
+        """The IDENTIFY (PACKET) DEVICE words from the unit's present settings."""
         w = [0] * 256
         serial = _padstr(self.serials[u], 20)
         fw, model = _padstr("2.5+", 8), _padstr("QEMU DVD-ROM" if self.is_cd(u)
@@ -598,7 +637,7 @@ class IDEBus(Object):
             w[71], w[72], w[80] = 30, 30, 0x1E
             w[88] = 0x203F
         else:
-            cyls, heads, secs = self.geometry[u]
+            cyls, heads, secs = self.geometry[u][0], self.heads[u], self.secs[u]
             nb = self.nb_sectors(u)
             w[0], w[1], w[3], w[4], w[5], w[6] = 0x0040, cyls, heads, 512 * secs, 512, secs
             w[20], w[21], w[22] = 3, 512, 4

@@ -98,7 +98,7 @@ class CirrusVGA(PCIDevice):
         super().realize()
 
     def plugged(self) -> None:
-        self.bus.io.add_subregion(VGA_PORTS, self.ports)
+        self.map_fixed(VGA_PORTS, self.ports)
 
     def _mmio_region(self, name: str) -> IORegion:
         return IORegion(self, name, 0x1000, read=self._mmio_read, write=self._mmio_write,

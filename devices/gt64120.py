@@ -44,7 +44,7 @@ from pysystem import log
 from pysystem.memory import AliasRegion, ContainerRegion, IORegion
 from pysystem.pci import CfgReg, PCIBus, PCIDevice
 from pysystem.qdev import SysBusDevice
-from pysystem.qom import Field, Property, QOMError, register
+from pysystem.qom import Property, QOMError, register
 from pysystem.regbank import Reg, RegisterBank
 
 ISD_SIZE = 0x1000

@@ -15,12 +15,13 @@ Interface:
 Property ``mac`` (default 52:54:00:12:34:56, QEMU's first NIC).
 
 Behaviour: CSR0 INIT reads the initialization block (16- or 32-bit layout by
-BCR20.SWSTYLE) from memory through the bus master, loads mode, address, filter and
-the ring bases into their CSRs and sets IDON; STRT sets TXON/RXON; STOP stops and
+BCR20.SWSTYLE) from memory through the bus master, loads mode, address, filter,
+ring lengths and counters and sets IDON; STRT sets TXON/RXON; STOP stops and
 resets the status; interrupt bits are cleared by writing one.  There is no network
-backend: nothing is received, and TDMD leaves the transmit ring untouched (logged
-under -d unimp).  Not modelled: transmission and reception, the MII/PHY, the
-EEPROM, timers, loopback.
+backend: nothing is received, and TDMD hands every transmit descriptor the driver
+owns back (OWN cleared, TINT at the end of each frame) with its frame dropped, so the
+driver sees its frames go out.  Not modelled: reception, the receive ring poll, the
+MII/PHY, the EEPROM, timers, loopback.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import re
 import struct
 
 from pysystem import log
-from pysystem.memory import IORegion, ROMRegion
+from pysystem.memory import BusError, IORegion, ROMRegion
 from pysystem.pci import Bar, CfgReg, PCIDevice
 from pysystem.qom import Field, Property, QOMError, register
 
@@ -196,11 +197,45 @@ class PCNet(PCIDevice):
             return
         if value & CSR0_INIT:
             self._init()
-        if value & CSR0_STRT:
-            self.csr[0] = (self.csr[0] & ~CSR0_STOP) | CSR0_STRT | CSR0_TXON | CSR0_RXON
-        if value & CSR0_TDMD:
-            log.log("unimp", "pcnet: transmit demand with no network backend: nothing sent")
+        if value & CSR0_STRT:           # TXON/RXON unless the mode disables them (DTX, DRX)
+            on = (0 if self.csr[15] & 0x0002 else CSR0_TXON) | \
+                (0 if self.csr[15] & 0x0001 else CSR0_RXON)
+            self.csr[0] = (self.csr[0] & ~CSR0_STOP) | CSR0_STRT | on
+        if value & CSR0_TDMD and not self.csr[0] & CSR0_STOP:
+            self.csr[0] |= CSR0_TDMD        # stays set until a descriptor is found (QEMU)
+            self._transmit()
         self._update_irq()
+
+    def _transmit(self) -> None:
+        """Hand every descriptor the driver owns back, dropping its frame (no backend)."""
+        if not self.csr[0] & CSR0_TXON:
+            self.csr[0] &= ~CSR0_TDMD
+            return
+        style = self.bcr[BCR_SWSTYLE] & 0xFF
+        size = 16 if style in (2, 3) else 8
+        status_at = 6 if style in (2, 3) else 2
+        for _ in range(self.csr[78]):
+            index = self.csr[78] - self.csr[74]
+            addr = self.tdra + index * size
+            try:
+                status = struct.unpack("<H", self.dma_read(addr + status_at, 2))[0]
+            except BusError as e:           # an address nothing answers
+                log.log("guest_errors", f"pcnet: transmit descriptor at 0x{addr:x}: {e}")
+                self.csr[0] |= CSR0_MERR
+                return
+            if not status & 0x8000:                       # OWN: not ours
+                return
+            try:
+                self.dma_write(addr + status_at, struct.pack("<H", status & ~0x8000))
+            except BusError as e:           # read-only memory there
+                log.log("guest_errors", f"pcnet: transmit descriptor at 0x{addr:x}: {e}")
+                self.csr[0] |= CSR0_MERR
+                return
+            self.csr[0] &= ~CSR0_TDMD
+            if status & 0x0100:                           # ENP: end of a frame
+                log.log("trace", "pcnet: frame dropped (no network backend)")
+                self.csr[0] |= CSR0_TINT
+            self.csr[74] = self.csr[78] if self.csr[74] <= 1 else self.csr[74] - 1
 
     def _init(self) -> None:
         addr = self.csr[1] | self.csr[2] << 16
@@ -219,7 +254,7 @@ class PCNet(PCIDevice):
                 rlen, tlen = rdra >> 29, tdra >> 29
                 rdra &= 0xFFFFFF
                 tdra &= 0xFFFFFF
-        except Exception as e:           # an address nothing answers
+        except BusError as e:            # an address nothing answers
             log.log("guest_errors", f"pcnet: initialization block at 0x{addr:x}: {e}")
             self.csr[0] |= CSR0_MERR
             return
@@ -231,6 +266,7 @@ class PCNet(PCIDevice):
         self.rdra, self.tdra = rdra, tdra
         self.csr[76] = (1 << rlen) if rlen < 9 else 512
         self.csr[78] = (1 << tlen) if tlen < 9 else 512
+        self.csr[72], self.csr[74] = self.csr[76], self.csr[78]    # ring counters
         self.csr[0] = (self.csr[0] & ~CSR0_STOP) | CSR0_IDON | CSR0_INIT
 
     def _read_bcr(self, n: int) -> int:

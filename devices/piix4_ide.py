@@ -26,7 +26,7 @@ from __future__ import annotations
 import struct
 
 from pysystem import log
-from pysystem.memory import IORegion
+from pysystem.memory import BusError, IORegion
 from pysystem.pci import Bar, PCIDevice
 from pysystem.qom import Field, register
 
@@ -38,7 +38,8 @@ BM_ACTIVE, BM_ERROR, BM_INT = 0x01, 0x02, 0x04
 
 
 class _PRDMover:
-    """Walks a PRD table: the IDE bus moves its data through it."""
+    """Walks a PRD table: the IDE bus moves its data through it.  A table or buffer
+    where nothing answers ends the transfer there (the command then fails)."""
 
     def __init__(self, dev: PCIDevice, table: int):
         self.dev, self.table = dev, table
@@ -46,7 +47,11 @@ class _PRDMover:
     def _entries(self):
         addr = self.table
         for _ in range(4096):
-            base, count, flags = struct.unpack("<IHH", self.dev.dma_read(addr, 8))
+            try:
+                base, count, flags = struct.unpack("<IHH", self.dev.dma_read(addr, 8))
+            except BusError as e:
+                log.log("guest_errors", f"piix4-ide: PRD table: {e}")
+                return
             yield base & ~1, count or 0x10000
             if flags & 0x8000:
                 return
@@ -58,7 +63,11 @@ class _PRDMover:
             if done >= len(data):
                 break
             part = data[done:done + count]
-            self.dev.dma_write(base, part)
+            try:
+                self.dev.dma_write(base, part)
+            except BusError as e:
+                log.log("guest_errors", f"piix4-ide: DMA: {e}")
+                break
             done += len(part)
         return done
 
@@ -67,7 +76,11 @@ class _PRDMover:
         for base, count in self._entries():
             if len(out) >= n:
                 break
-            out += self.dev.dma_read(base, min(count, n - len(out)))
+            try:
+                out += self.dev.dma_read(base, min(count, n - len(out)))
+            except BusError as e:
+                log.log("guest_errors", f"piix4-ide: DMA: {e}")
+                break
         return bytes(out)
 
 
@@ -108,7 +121,7 @@ class PIIX4IDE(PCIDevice):
 
     def plugged(self) -> None:
         for port, region in self._legacy:
-            self.bus.io.add_subregion(port, region)
+            self.map_fixed(port, region)
 
     def attach(self, index: int, backend, kind: str = "hd") -> None:
         if not 0 <= index < 4:

@@ -6,8 +6,9 @@ Interface:
     (0xd2) = 0x09 (host enabled).
   * I/O regions in the PCI I/O space, placed when the function is plugged:
     - "piix4-pm", 64 bytes at PMBA & 0xffc0 while PMREGMISC bit 0 is set (Linux's Malta
-      fixup writes PMBA 0x1000 and sets it): PM1_STS (+0, write one to clear),
-      PM1_EN (+2), PM1_CNT (+4), PM_TMR (+8, 24-bit 3.579545 MHz counter from ``clock``).
+      fixup writes PMBA 0x1000 and sets it), holding QEMU's "acpi-evt" (PM1_STS at +0,
+      write one to clear; PM1_EN at +2), "acpi-cnt" (PM1_CNT, +4) and "acpi-tmr"
+      (PM_TMR, +8: a 24-bit 3.579545 MHz counter of ``clock``'s guest time).
     - "pm-smbus", 64 bytes at SMBBA & 0xfff0 while SMBHSTCFG bit 0 is set: the SMBus host
       controller (HST_STS, HST_CNT, HST_CMD, HST_ADD, HST_D0, HST_D1) running quick,
       byte, byte-data and word-data transactions on its own bus, where eight 256-byte
@@ -36,7 +37,7 @@ from typing import Callable, Optional
 
 from pysystem import log
 from pysystem.irq import IRQ
-from pysystem.memory import IORegion
+from pysystem.memory import ContainerRegion, IORegion
 from pysystem.pci import CfgReg, PCIDevice
 from pysystem.qom import Field, Property, QOMError, register
 from pysystem.regbank import Reg, RegisterBank
@@ -166,7 +167,15 @@ class PIIX4PM(PCIDevice):
     def realize(self) -> None:
         if self.clock is not None and not hasattr(self.clock, "now"):
             raise QOMError("PIIX4_PM: property 'clock' expects a virtual clock")
-        self.pm_io = self.PM_REGS.region(self, "piix4-pm", PM_IO_SIZE)
+        self.pm_io = ContainerRegion(self, "piix4-pm", PM_IO_SIZE)
+        # QEMU's access sizes: events and control take 1-2 bytes (handled as 2), the timer 1-4
+        for name, base, size, max_access, impl in (("acpi-evt", 0, 4, 2, 2),
+                                                   ("acpi-cnt", 4, 2, 2, 2),
+                                                   ("acpi-tmr", 8, 4, 4, 4)):
+            self.pm_io.add_subregion(base, IORegion(
+                self, name, size, read=lambda o, sz, b=base: self.PM_REGS.read(self, b + o, sz),
+                write=lambda o, v, sz, b=base: self.PM_REGS.write(self, b + o, v, sz),
+                min_access=1, max_access=max_access, impl_min=impl, impl_max=impl))
         self.smb_io = self.SMB_REGS.region(self, "pm-smbus", SMBUS_IO_SIZE)
         self.gpe_io = self.GPE_REGS.region(self, "acpi-gpe0", 4)
         self.apm_io = self.APM_REGS.region(self, "apm-io", 2)
@@ -175,11 +184,10 @@ class PIIX4PM(PCIDevice):
         super().realize()
 
     def plugged(self) -> None:
-        io = self.bus.io
-        io.add_subregion(0, self.pm_io)
-        io.add_subregion(0, self.smb_io)
-        io.add_subregion(GPE0_PORT, self.gpe_io)
-        io.add_subregion(APM_PORT, self.apm_io)
+        self.map_fixed(0, self.pm_io)
+        self.map_fixed(0, self.smb_io)
+        self.map_fixed(GPE0_PORT, self.gpe_io)
+        self.map_fixed(APM_PORT, self.apm_io)
 
     def device_reset(self) -> None:
         eeprom = bytearray(EEPROM_COUNT * EEPROM_SIZE)

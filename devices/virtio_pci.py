@@ -147,13 +147,12 @@ class VirtIOPCI(PCIDevice):
         modern.add_subregion(0x1000, IORegion(self, "virtio-pci-isr", 0x1000,
                                               read=lambda o, s: self._r_isr(),
                                               write=lambda o, v, s: None))
+        vdev = self.vdev
         modern.add_subregion(0x2000, IORegion(self, "virtio-pci-device", 0x1000,
-                                              read=lambda o, s: self.vdev.config_read(o, s),
-                                              write=lambda o, v, s: self.vdev.config_write(o, v, s)))
-        modern.add_subregion(0x3000, IORegion(self, "virtio-pci-notify", 0x1000,
-                                              read=lambda o, s: 0,
-                                              write=lambda o, v, s: self._w_notify(o // NOTIFY_MULT),
-                                              min_access=1, max_access=4))
+                                              read=vdev.config_read, write=vdev.config_write))
+        modern.add_subregion(0x3000, IORegion(
+            self, "virtio-pci-notify", 0x1000, read=lambda o, s: 0,
+            write=lambda o, v, s: self._w_notify(o // NOTIFY_MULT), min_access=1, max_access=4))
         self.init_bar(4, modern)
         super().realize()
 

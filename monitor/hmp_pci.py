@@ -55,7 +55,8 @@ def info_pci_text(buses: Iterable[PCIBus]) -> str:
                            f"{dev.cfg(PCI_SUBSYSTEM_ID, 2):04x}")
             pin = dev.cfg(PCI_INTERRUPT_PIN)
             if pin:
-                out.append(f"      IRQ {dev.cfg(PCI_INTERRUPT_LINE)}, pin {chr(ord('A') + pin - 1)}")
+                letter = chr(ord("A") + pin - 1)
+                out.append(f"      IRQ {dev.cfg(PCI_INTERRUPT_LINE)}, pin {letter}")
             for bar in sorted(dev.BARS, key=lambda b: b.index):
                 addr = dev.bar_addr[bar.index]
                 last = (addr + bar.size - 1) & _MASK64

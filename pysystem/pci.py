@@ -25,14 +25,37 @@ device (``None``: its ``addr`` property, else the first free slot from
 ``devfn_min``), ``config_read(addr, size)``/``config_write(addr, value, size)``
 take QEMU's CONFIG_ADDRESS layout (bus 16-23, devfn 8-15, register 0-7); only bus
 0 exists and empty functions read as all ones.  Lifecycle: construct, realize, plug,
-reset (a host bridge plugs its own function in its realize).  ``dma`` is the AddressSpace bus
-masters use (PCI address = CPU physical address on Malta).
+reset (a host bridge plugs its own function in its realize).  ``dma`` is the
+AddressSpace bus masters use (PCI address = CPU physical address on Malta).
 
 INTx: a device calls ``self.set_irq(level)``; the bus maps (device, pin) to one of
 ``nirq`` lines with the function its bridge gave ``set_irq_router(map_irq, set_irq,
 nirq)`` (QEMU pci_bus_irqs) and keeps a count of raised pins per line, so shared
 lines fan in: ``set_irq(line, level)`` is called when a line's level changes.
 COMMAND.INTX_DISABLE masks a device's pin; STATUS.INTERRUPT shows its level.
+
+Wiring QEMU 7.2's Malta PCI side (each function realized before it is plugged; reset
+after; ``system`` the board's root region, ``mem`` its AddressSpace, ``isa_bus`` the
+ISA bus of devices/isa.py, ``pic`` the i8259 pair):
+
+    gt = GT64120(**{"system-memory": system, "cpu-little-endian": not big_endian,
+                    "dma": mem})                          # ISD at 0x14000000, windows
+    gt.realize(); gt.iack = pic.ack                       # PCI_0 IACK -> i8259 vector
+    piix4 = PIIX4(); piix4.realize(); gt.bus.plug(piix4, 10 << 3)
+    gt.bus.set_irq_router(*piix4.pirq_router())          # INTx -> PIRQA-D -> ISA IRQ
+    for n in range(16): piix4.isa_irqs[n].connect(isa_bus.set_irq, n)  # PIRQ targets;
+    #   a line only drives when a PIRQ is routed to it (10, 11 by default); where an ISA
+    #   device shares it, put an irq.OrGate in front of set_irq (QEMU just lets the last
+    #   writer win)
+    piix4.isa_io.add_subregion(0, isa_bus.io)            # ISA ports under the I/O window
+    piix4.reset_request = machine.request_reset           # port 0xcf9
+    ide = PIIX4IDE(); ide.realize(); ide.attach(0, backend, "hd"); ide.attach(2, None, "cd")
+    gt.bus.plug(ide, 10 << 3 | 1)
+    ide.irqs[0].connect(isa_bus.set_irq, 14); ide.irqs[1].connect(isa_bus.set_irq, 15)
+    usb = PIIX4USB(clock=clock); ...plug(usb, 10 << 3 | 2)
+    pm = PIIX4PM(clock=clock, **{"ram-size": ram}); ...plug(pm, 10 << 3 | 3)
+    pm.power_off = machine.request_shutdown; pm.sci.connect(isa_bus.set_irq, 9)
+    PCNet() at 11 << 3, CirrusVGA() at 18 << 3; -device functions: gt.bus.plug(dev)
 
 Capabilities are plain config registers a device declares (with wmask 0, as QEMU's
 pci_add_capability leaves them).  Not modelled: PCI-PCI bridges and buses other than
@@ -48,7 +71,7 @@ from .qdev import Device
 from .qom import Field, Property, QOMError, register
 
 __all__ = ["Bar", "CfgReg", "PCIDevice", "PCIBus", "parse_devfn", "BAR_UNMAPPED",
-           "PCI_COMMAND", "PCI_STATUS", "CMD_IO", "CMD_MEMORY", "CMD_MASTER",
+           "MAPPING_PRIORITY", "PCI_COMMAND", "PCI_STATUS", "CMD_IO", "CMD_MEMORY", "CMD_MASTER",
            "CMD_INTX_DISABLE", "CONFIG_SIZE"]
 
 CONFIG_SIZE = 256
@@ -63,6 +86,10 @@ STATUS_INTERRUPT = 0x08
 # STATUS bits that are write-one-to-clear (QEMU pci_init_w1cmask)
 STATUS_W1C = 0x8000 | 0x4000 | 0x2000 | 0x1000 | 0x0800 | 0x0100
 ROM_SLOT = 6
+# BARs and the fixed-port regions functions place themselves (legacy IDE, VGA, PM) sit
+# at this priority in the bus's spaces: above an ISA bus container mapped over the whole
+# I/O space at priority 0, whose background of unassigned ports would hide them.
+MAPPING_PRIORITY = 1
 QEMU_SUBSYSTEM = (0x1AF4, 0x1100)
 
 
@@ -238,7 +265,11 @@ class PCIDevice(Device):
 
     def plugged(self) -> None:
         """Called once the bus placed the device (``self.bus``/``self.devfn`` set): map
-        fixed-address regions (ISA ports) here."""
+        fixed-address regions (ISA ports) here, with ``map_fixed``."""
+
+    def map_fixed(self, port: int, region) -> None:
+        """Place ``region`` at a fixed ``port`` of the bus's I/O space (MAPPING_PRIORITY)."""
+        self.bus.io.add_subregion(port, region, priority=MAPPING_PRIORITY)
 
     def post_load(self) -> None:
         """Re-map the BARs and re-drive the INTx pin from the restored state (which is
@@ -326,7 +357,7 @@ class PCIDevice(Device):
             if old != BAR_UNMAPPED:
                 space.del_subregion(region)
             if new != BAR_UNMAPPED:
-                space.add_subregion(new, region, priority=1)
+                space.add_subregion(new, region, priority=MAPPING_PRIORITY)
             self.bar_addr[bar.index] = new
             log.log("trace", f"{self.TYPE}: BAR{bar.index} "
                              f"{'unmapped' if new == BAR_UNMAPPED else f'at 0x{new:x}'}")
@@ -410,6 +441,7 @@ class PCIBus:
                            f"{dev.TYPE}, in use by {self.devices[devfn].TYPE}")
         self.devices[devfn] = dev
         dev.bus, dev.devfn = self, devfn
+        dev.addr = f"{devfn >> 3:02x}.{devfn & 7:x}"      # as QEMU's qtree shows it
         dev.update_mappings()
         dev.plugged()
         return devfn

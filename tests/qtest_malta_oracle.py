@@ -15,32 +15,26 @@ Ops, performed in order; the values read are returned in order:
   PCI I/O window at 0x10000000: at reset its PCI0IOLD/HD registers map I/O
   0-0x1ffffff at 0x10000000, so ISA port N is physical 0x10000000 + N).
 
-Tests skip when QEMU is not installed (and fail under CI=1).
+A missing QEMU is a missing prerequisite (tests/tools.py: skip, or fail under CI).
 """
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import threading
 from typing import List, Sequence, Tuple
 
 import pytest
 
-QEMU = shutil.which("qemu-system-mipsel")
-QEMU_BE = shutil.which("qemu-system-mips")
+from tools import program
+
 RTC_BASE = "2026-12-07T10:20:30"
 ISA_IO_BASE = 0x10000000
 
 
 def need_qemu(big_endian: bool = False) -> str:
-    binary = QEMU_BE if big_endian else QEMU
-    name = "qemu-system-mips" if big_endian else "qemu-system-mipsel"
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is not installed")
-        pytest.skip(f"{name} is not installed")
-    return binary
+    """The QEMU binary (qemu-system-mips for ``big_endian``); missing: skip, or fail under CI."""
+    return program("qemu-system-mips" if big_endian else "qemu-system-mipsel")
 
 
 def qemu_malta(ops: Sequence[Tuple], extra_args: Sequence[str] = (),

@@ -1,7 +1,7 @@
 """Cirrus CLGD-5446: the VGA/Cirrus registers cirrusfb probes and programs, against QEMU 7.2."""
 import pytest
 
-from malta_pci_rig import GT_BASE, Rig
+from malta_pci_rig import Rig
 from qtest_malta import qemu_malta
 
 IO = 0x10000000

@@ -19,25 +19,54 @@ def test_register_reset_values_match_qemu(big_endian):
         {hex(o): hex(v) for o, v in zip(OFFSETS, want)}
 
 
-def test_register_write_masks_match_qemu():
-    """Write all-ones then all-zeros to each register (skipping those that move the
+@pytest.mark.parametrize("big_endian", (False, True))
+def test_register_write_masks_match_qemu(big_endian):
+    """Write a pattern then all-zeros to each register (skipping those that move the
     ISD or the windows) and compare what reads back."""
     skip = {0x048, 0x050, 0x058, 0x060, 0x068, 0x080, 0x088, 0x000, 0xC00}
     offs = [o for o in OFFSETS if o not in skip]
     ops = []
     for off in offs:
         ops += [("w", GT_BASE + off, 0xFFFFFFFF, 4), ("r", GT_BASE + off, 4),
+                ("w", GT_BASE + off, 0x12345678, 4), ("r", GT_BASE + off, 4),
                 ("w", GT_BASE + off, 0, 4), ("r", GT_BASE + off, 4)]
-    want = qemu_malta(ops)
-    rig = Rig()
+    want = qemu_malta(ops, big_endian=big_endian)
+    rig = Rig(big_endian=big_endian)
     got = []
     for op in ops:
         if op[0] == "w":
             rig.mem.write(op[1], op[2], op[3])
         else:
             got.append(rig.mem.read(op[1], op[2]))
-    assert {hex(o): (hex(a), hex(b)) for o, a, b in zip(offs, got[::2], got[1::2])} == \
-        {hex(o): (hex(a), hex(b)) for o, a, b in zip(offs, want[::2], want[1::2])}
+    assert {hex(o): [hex(v) for v in got[3 * i:3 * i + 3]] for i, o in enumerate(offs)} == \
+        {hex(o): [hex(v) for v in want[3 * i:3 * i + 3]] for i, o in enumerate(offs)}
+
+
+@pytest.mark.parametrize("big_endian", (False, True))
+def test_boot_code_sequence_matches_qemu(big_endian):
+    """What QEMU's generated boot code writes (values as the CPU stores them), then the
+    moved registers, the windows' first bytes and a config cycle through the new ISD."""
+    def gt(v):
+        return bswap32(v) if big_endian else v
+    new = 0x1BE00000
+    ops = [("w", GT_BASE + 0x68, gt(0xDF), 4)]
+    for off, value in ((0x48, 0xC0), (0x50, 0x40), (0x58, 0x80), (0x60, 0x3F), (0x80, 0xC1),
+                       (0x88, 0x5E)):
+        ops.append(("w", new + off, gt(value), 4))
+    ops += [("r", new + off, 4) for off in (0x48, 0x50, 0x58, 0x60, 0x68, 0x80, 0x88, 0xF0,
+                                            0xF8, 0x100)]
+    ops += [("r", GT_BASE + 0x68, 4), ("r", 0x18000CF9, 1), ("r", 0x10000CF9, 1)]
+    ops += [("w", new + 0xCF8, gt(0x80005000), 4), ("r", new + 0xCFC, 4),
+            ("w", new + 0xCF8, gt(0x80000000), 4), ("r", new + 0xCFC, 4)]
+    want = qemu_malta(ops, big_endian=big_endian)
+    rig = Rig(big_endian=big_endian)
+    got = []
+    for op in ops:
+        if op[0] == "w":
+            rig.mem.write(op[1], op[2], op[3])
+        else:
+            got.append(rig.mem.read(op[1], op[2]))
+    assert [hex(v) for v in got] == [hex(v) for v in want]
 
 
 @pytest.mark.parametrize("big_endian", (False, True))

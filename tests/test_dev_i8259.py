@@ -8,7 +8,7 @@ from pysystem.devices.isa import ISABus
 from pysystem.memory import AddressSpace
 
 from isa_rig import IsaRig, linux_pic_init
-from qtest_malta_oracle import QEMU, need_qemu, qemu_malta
+from qtest_malta_oracle import need_qemu, qemu_malta
 
 
 class Pic:
@@ -261,8 +261,7 @@ def _irq_ops():
 
 
 def test_info_pic_text_matches_qemu():
-    need_qemu()
-    out = subprocess.run([QEMU, "-M", "malta", "-S", "-display", "none", "-monitor", "stdio",
+    out = subprocess.run([need_qemu(), "-M", "malta", "-S", "-display", "none", "-monitor", "stdio",
                           "-nodefaults", "-serial", "null"], input="info pic\nquit\n",
                          capture_output=True, text=True, timeout=60).stdout
     lines = [ln[ln.index("pic"):] for ln in out.splitlines() if ln.startswith("pic")]

@@ -216,3 +216,21 @@ def test_config_state_round_trip_restores_mappings():
     dev.load_state_bytes(blob)
     assert dev.bar_addr[0] == 0x1040 and rig.io_read(0x1040, 1) == 0xA0
     assert dev.state_bytes() == blob
+
+
+def test_fixed_ports_stay_above_an_isa_bus_container():
+    """The board maps the ISA bus (a 64 KiB container whose background answers every
+    port) over the PCI I/O space; PIIX4's own ports and BARs must stay visible."""
+    from pysystem.memory import ContainerRegion
+    rig = Rig(functions=("piix4", "ide", "pm"))
+    isa = ContainerRegion(None, "isa-io", 0x10000)
+    isa.add_subregion(0, IORegion(None, "isa-unassigned", 0x10000, read=lambda o, s: 0xFF,
+                                  write=lambda o, v, s: None), priority=-1000)
+    rig.dev["piix4"].isa_io.add_subregion(0, isa)
+    assert rig.io_read(0x80, 1) == 0xFF                  # an ISA port nobody decodes
+    assert rig.io_read(0xCF9, 1) == 0                    # PIIX4 reset control
+    assert rig.io_read(0x1F7, 1) == 0                    # IDE status (no drives)
+    rig.cfg_write(DEVFN["pm"], 0x40, 0x1001)
+    rig.cfg_write(DEVFN["pm"], 0x80, 1)
+    rig.io_write(0x1002, 0x0100, 2)
+    assert rig.io_read(0x1002, 2) == 0x0100              # the PM block at PMBA

@@ -1,6 +1,8 @@
 """PCnet-PCI II: the register interface Linux's pcnet32 probes, against QEMU 7.2."""
 import struct
 
+import pytest
+
 from malta_pci_rig import GT_BASE, Rig
 from qtest_malta import qemu_malta
 
@@ -70,6 +72,42 @@ def test_init_block_and_interrupt_match_qemu():
     ops += _csr(0, 0x0100) + _csr(0) + _csr(0, 0x42) + _csr(0) + _csr(0, 0x04) + _csr(0)
     rig = _compare(ops)
     assert rig.dev["pcnet"].intx_level == 0
+
+
+@pytest.mark.parametrize("style", (2, 0))
+def test_transmit_hands_descriptors_back_as_qemu(style):
+    """Two frames (three descriptors) through a 4-entry ring, no backend: QEMU with a
+    hub port that goes nowhere clears OWN, sets TINT and moves XMTRC the same way."""
+    if style == 2:
+        block = struct.pack("<HBB6s2x8sII", 0, 2 << 4, 2 << 4, bytes(6), bytes(8), 0x9000, 0xA000)
+        descs = [struct.pack("<IhHII", 0xB000, -60, 0x8200, 0, 0),      # OWN|STP
+                 struct.pack("<IhHII", 0xB100, -40, 0x8100, 0, 0),      # OWN|ENP
+                 struct.pack("<IhHII", 0xB200, -60, 0x8300, 0, 0)]      # OWN|STP|ENP
+    else:
+        block = struct.pack("<H6s8sII", 0, bytes(6), bytes(8), 0x9000 | 2 << 29,
+                            0xA000 | 2 << 29)
+        descs = [struct.pack("<HHhH", 0xB000, 0x8200, -60, 0),
+                 struct.pack("<HHhH", 0xB100, 0x8100, -40, 0),
+                 struct.pack("<HHhH", 0xB200, 0x8300, -60, 0)]
+    table = b"".join(descs)
+    ops = [("w", 0x8000 + i, b, 1) for i, b in enumerate(block)]
+    ops += [("w", 0xA000 + i, b, 1) for i, b in enumerate(table)]
+    ops += _bcr(20, style) + _csr(1, 0x8000) + _csr(2, 0) + _csr(0, 0x41) + _csr(0)
+    ops += _csr(0, 0x0142) + _csr(0) + _csr(74) + _csr(0, 0x48) + _csr(0) + _csr(74)
+    ops += [("r", 0xA000 + i, 1) for i in range(len(table) + 8)]
+    ops += _csr(0, 0x0248) + _csr(0)                 # nothing owned any more: no TINT
+    want = qemu_malta(_setup_ops() + ops,
+                      extra_args=("-nodefaults", "-netdev", "hubport,id=n0,hubid=0",
+                                  "-device", "pcnet,netdev=n0,addr=0b"))
+    rig = Rig(functions=("piix4", "pm", "pcnet"))
+    rig.sysmem.add_subregion(0, RAMRegion(None, "ram", 1 << 20))
+    got = []
+    for op in _setup_ops() + ops:
+        if op[0] == "w":
+            rig.mem.write(op[1], op[2], op[3])
+        else:
+            got.append(rig.mem.read(op[1], op[2]))
+    assert [hex(v) for v in got] == [hex(v) for v in want]
 
 
 def test_interrupt_line():

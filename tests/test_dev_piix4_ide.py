@@ -296,3 +296,73 @@ def test_state_round_trip_mid_transfer(image):
         data = f.read(1024)
     assert first == struct.unpack_from("<H", data, 0)[0]
     assert rig.io_read(P, 2) == struct.unpack_from("<H", data, 2)[0]
+
+
+def test_software_reset_matches_qemu(image, iso):
+    """libata's probe: register writes, SRST with nIEN, release, signatures of both units
+    on a channel with a disk and one with a CD-ROM (absent slaves on both)."""
+    def tf(base):
+        return [("r", IO + base + r, 1) for r in range(1, 8)]
+    ops = []
+    for base, ctl in ((0x1F0, 0x3F6), (0x170, 0x376)):
+        ops += [("w", IO + base + 2, 0x55, 1), ("w", IO + base + 3, 0xAA, 1),
+                ("w", IO + base + 6, 0xB0, 1), ("w", IO + base + 2, 0xAA, 1),
+                ("w", IO + base + 3, 0x55, 1)] + tf(base)
+        ops += [("w", IO + ctl, 0x06, 1)] + tf(base) + [("r", IO + ctl, 1)]
+        ops += [("w", IO + ctl, 0x02, 1)] + tf(base) + [("r", IO + ctl, 1)]
+        ops += [("w", IO + base + 6, 0xA0, 1)] + tf(base) + [("w", IO + base + 6, 0xB0, 1)]
+        ops += tf(base) + [("w", IO + ctl, 0x00, 1)]
+    want = qemu_malta(ops, extra_args=(
+        "-drive", f"file={image},if=ide,format=raw,index=0",
+        "-drive", f"file={iso},if=ide,format=raw,media=cdrom,index=2"))
+    got = _replay(_rig({0: (image, "hd"), 2: (iso, "cd")}), ops)
+    assert [hex(v) for v in got] == [hex(v) for v in want]
+
+
+NON_DATA = {
+    "set-features-xfer": [(1, 0x03), (2, 0x45), (7, 0xEF)],
+    "set-features-bad": [(1, 0x99), (7, 0xEF)],
+    "set-multiple-8": [(2, 8), (7, 0xC6)],
+    "set-multiple-3": [(2, 3), (7, 0xC6)],
+    "set-multiple-0": [(2, 0), (7, 0xC6)],
+    "check-power": [(7, 0xE5)],
+    "initialize-params": [(2, 32), (6, 0xA7), (7, 0x91)],
+    "idle-immediate": [(7, 0xE1)],
+    "standby": [(7, 0xE0)],
+    "sleep": [(7, 0xE6)],
+    "nop": [(7, 0x00)],
+    "recalibrate": [(7, 0x10)],
+    "seek": [(7, 0x70)],
+    "native-max": [(6, 0xE0), (7, 0xF8)],
+    "native-max-ext": [(6, 0xE0), (7, 0x27)],
+    "verify": [(2, 4), (3, 10), (6, 0xE0), (7, 0x40)],
+    "device-reset": [(7, 0x08)],
+    "read-log-ext": [(7, 0x2F)],
+    "flush-on-cd": [(7, 0xE7)],
+}
+
+
+@pytest.mark.parametrize("kind", ("hd", "cd"))
+@pytest.mark.parametrize("name", sorted(NON_DATA))
+def test_non_data_commands_match_qemu(image, iso, kind, name):
+    """Each command, the task file after it, then IDENTIFY: status, error, registers and
+    identify words (INITIALIZE DEVICE PARAMETERS and SET MULTIPLE show in the first
+    IDENTIFY) as QEMU 7.2 leaves them."""
+    ident = 0xEC if kind == "hd" else 0xA1
+    ops = [("w", IO + P + 6, 0xA0, 1)] + [("w", IO + P + r, v, 1) for r, v in NON_DATA[name]]
+    ops += [("r", IO + P + r, 1) for r in range(1, 8)]
+    ops += _identify_ops(ident)
+    path = image if kind == "hd" else iso
+    media = "" if kind == "hd" else ",media=cdrom"
+    want = qemu_malta(ops, extra_args=("-drive", f"file={path},if=ide,format=raw{media}"))
+    got = _replay(_rig({0: (path, kind)}), ops)
+    assert [hex(v) for v in got] == [hex(v) for v in want]
+
+
+def test_identify_data_is_built_once_as_qemu_does(image):
+    ops = _identify_ops(0xEC) + [("w", IO + P + 2, 32, 1), ("w", IO + P + 6, 0xA7, 1),
+                                 ("w", IO + P + 7, 0x91, 1), ("w", IO + P + 2, 8, 1),
+                                 ("w", IO + P + 7, 0xC6, 1)] + _identify_ops(0xEC)
+    want = qemu_malta(ops, extra_args=("-drive", f"file={image},if=ide,format=raw"))
+    got = _replay(_rig({0: (image, "hd")}), ops)
+    assert [hex(v) for v in got] == [hex(v) for v in want]

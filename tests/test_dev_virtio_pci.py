@@ -182,11 +182,9 @@ def test_status_zero_resets(image):
 
 def test_info_pci_line_matches_qemu(image):
     import subprocess
-    import shutil
     from pysystem.monitor.hmp_pci import info_pci_text
-    qemu = shutil.which("qemu-system-mipsel")
-    if qemu is None:
-        pytest.skip("qemu-system-mipsel is not installed")
+    from qtest_malta import qemu_binary
+    qemu = qemu_binary(False)
     out = subprocess.run([qemu, "-M", "malta", "-S", "-display", "none", "-nodefaults",
                           "-monitor", "stdio", "-drive", f"file={image},if=none,id=d0,format=raw",
                           "-device", "virtio-blk-pci,drive=d0"], input="info pci\nquit\n",

@@ -1,23 +1,19 @@
 """``info pci`` against QEMU 7.2's HMP output for the default Malta PCI side."""
 import os
-import shutil
 import socket
 import subprocess
 import tempfile
 import time
 
-import pytest
-
 from malta_pci_rig import Rig
+from qtest_malta import qemu_binary
 
 from pysystem.monitor.hmp_pci import info_pci_text, machine_buses
 from pysystem.qom import Container
 
 
 def _qemu_info_pci(*extra):
-    qemu = shutil.which("qemu-system-mipsel")
-    if qemu is None:
-        pytest.skip("qemu-system-mipsel is not installed")
+    qemu = qemu_binary(False)
     out = subprocess.run([qemu, "-M", "malta", "-S", "-display", "none", "-monitor", "stdio",
                           "-serial", "null", *extra], input="info pci\nquit\n",
                          capture_output=True, text=True, timeout=60).stdout
@@ -40,9 +36,7 @@ def test_info_pci_after_bars_are_assigned():
             ((10 << 3) | 1, 0x04, 0x5), ((10 << 3) | 2, 0x04, 0x1), (11 << 3, 0x3C, 10)]
     script = "".join(f"writel 0x14000cf8 0x{0x80000000 | devfn << 8 | reg:x}\n"
                      f"writel 0x14000cfc 0x{value:x}\n" for devfn, reg, value in prog)
-    qemu = shutil.which("qemu-system-mipsel")
-    if qemu is None:
-        pytest.skip("qemu-system-mipsel is not installed")
+    qemu = qemu_binary(False)
     with tempfile.TemporaryDirectory() as tmp:
         sock = os.path.join(tmp, "mon")
         proc = subprocess.Popen([qemu, "-M", "malta", "-S", "-display", "none", "-serial", "null",
@@ -87,3 +81,15 @@ def test_machine_buses_found_in_the_object_tree():
     machine = Container()
     machine.add_child("gt64120", rig.gt)
     assert machine_buses(machine) == [rig.bus]
+
+
+def test_info_pci_through_the_monitor():
+    import pysystem.monitor.hmp_info  # noqa: F401 - registers "info"
+    from pysystem.monitor.hmp import Monitor
+    want = _qemu_info_pci()
+    rig = Rig(functions=("piix4", "ide", "usb", "pm", "pcnet", "cirrus"))
+    machine = Container()
+    machine.add_child("gt64120", rig.gt)
+    out = Monitor(machine).execute("info pci")
+    assert out == want + "\n"
+    assert "pci" in Monitor(machine).execute("help info")
