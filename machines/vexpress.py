@@ -32,7 +32,6 @@ from pysystem import loader
 from pysystem.machine import Machine
 from pysystem.memory import AliasRegion, RAMRegion
 from pysystem.qom import QOMError, new_object, register
-from pysystem.cpu.arm import ARMCPU
 from pysystem.devices import (  # noqa: F401  (importing registers the device types)
     a9mpcore, arm_sbcon_i2c, i2c_ddc, l2x0, lan9118, pflash_cfi01, pl011, pl031, pl041,
     pl050, pl111, pl181, sii9022, sp804, sp810, unimplemented, vexpress_sysctl, virtio_blk,
@@ -132,16 +131,19 @@ class VexpressA9(Machine):
         for name, base, size in EXTRA_RAM:
             sysmem.add_subregion(base, RAMRegion(self, name, size))
 
-        self.cpus = [self._make_cpu(i) for i in range(self.smp)]
-        self.mpcore = self._add("a9mpcore", "a9mpcore_priv", PERIPHBASE, (),
-                                {"num-cpu": self.smp, "num-irq": 96})
+        self.cpus = [self.make_cpu(i, **{"mp-affinity": i, "reset-cbar": PERIPHBASE})
+                     for i in range(self.smp)]
+        self.mpcore = self.add_device("a9mpcore", "a9mpcore_priv", PERIPHBASE,
+                                      {"num-cpu": self.smp, "num-irq": 96})
         for i, cpu in enumerate(self.cpus):
             self.mpcore.irqs[i].connect(cpu.set_irq_line, 0)
             self.mpcore.irqs[self.smp + i].connect(cpu.set_irq_line, 1)
 
         self.dev = {}
         for name, type_name, base, spis, props in DEVICES:
-            self.dev[name] = self._add(name, type_name, base, spis, dict(props, **self._props_for(name)))
+            self.dev[name] = self.add_device(name, type_name, base,
+                                             dict(props, **self._props_for(name)),
+                                             [(self.mpcore.set_irq, spi) for spi in spis])
         for name, base, size in UNIMPLEMENTED:
             dev = new_object("unimplemented-device", name=name, size=size)
             dev.realize()
@@ -165,26 +167,6 @@ class VexpressA9(Machine):
             self.add_child_device(name, chip)
 
     # --- construction helpers -------------------------------------------------------
-    def _make_cpu(self, index: int) -> ARMCPU:
-        cpu = ARMCPU(**{"mp-affinity": index, "reset-cbar": PERIPHBASE})
-        cpu.address_space = self.address_space
-        cpu.clock = self.clock
-        cpu.realize()
-        self.add_child_device(f"cpu[{index}]", cpu)
-        return cpu
-
-    def _add(self, name: str, type_name: str, base: int, spis, props: dict):
-        dev = new_object(type_name, **{k: v for k, v in props.items()})
-        dev.clock = self.clock
-        if hasattr(dev, "memory") or type_name == "virtio-mmio":
-            dev.memory = self.address_space
-        dev.realize()
-        self.add_child_device(name, dev)
-        self.system_memory.add_subregion(base, dev.mmio[0])
-        for line, spi in zip(dev.irqs, spis):
-            line.connect(self.mpcore.set_irq, spi)
-        return dev
-
     def _props_for(self, name: str) -> dict:
         """Properties that come from the command line (drives, chardevs) or board data."""
         if name == "sysctl":

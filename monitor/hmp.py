@@ -30,10 +30,10 @@ the handler runs.
 ``command``, ``info``, ``qom-path``, ``qom-prop``, ``file``, ``expr`` (``$reg``
 completes), ``log``, ``snapshot``, or anything else (no completion); a
 completer for a new kind is added with ``add_completer(kind, fn)``, ``fn(mon,
-words, prefix) -> [candidates]``.  The modules holding the built-in commands
-(hmp_info, hmp_memory, hmp_system) are imported at the end of this one; the
-snapshot commands come from ``pysystem.monitor.snapshot_cmds``, imported here
-too if it exists.
+words, prefix) -> [candidates]``.  The table and the decorators live in hmp_table.py
+(this module re-exports them); the modules holding the built-in commands (hmp_info,
+hmp_memory, hmp_system, snapshot_cmds) import only the table, and this one imports
+them, so there is no import cycle.
 
 Errors: a handler raises ``MonitorError(text)`` (printed as is, e.g. QEMU's
 ``Error: ...`` lines) or ``UsageError(cmd, text)`` (printed with QEMU's ``Try
@@ -50,115 +50,17 @@ turns it off).
 """
 from __future__ import annotations
 
-import re
-import shlex
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import List, Tuple
 
 from pysystem import __version__
 
+from .hmp_complete import complete
 from .hmp_expr import FormatState
+from .hmp_table import (COMMANDS, COMPLETERS, INFO_COMMANDS, Command, MonitorError,  # noqa: F401
+                        UsageError, add_completer, command, find, info_command, split_args,
+                        split_name)
 
 PROMPT = "(qemu) "
-
-
-class MonitorError(Exception):
-    """A command failed; its message is printed as the command's output."""
-
-
-class UsageError(MonitorError):
-    """Bad arguments: QEMU prints the reason and a pointer to ``help``."""
-
-    def __init__(self, cmd: str, text: str):
-        super().__init__(f"{text}\nTry \"help {cmd}\" for more information")
-
-
-class Command(NamedTuple):
-    name: str                  # "quit|q": aliases after "|"
-    params: str                # as help shows it: "[-f]", "[path]", ""
-    help: str
-    handler: Callable
-    raw: bool = False          # the handler gets the rest of the line unsplit
-    args: Tuple[str, ...] = ()  # completion kind of each positional argument
-
-    @property
-    def names(self) -> List[str]:
-        return self.name.split("|")
-
-    def help_line(self, prefix: str = "") -> str:
-        return f"{prefix}{self.name} {self.params} -- {self.help}"
-
-    @property
-    def max_args(self) -> float:
-        """How many words ``params`` allows (each ``[-x]``, ``[-a|vcpu]``, ``path`` is one;
-        ``words...`` any number)."""
-        params = self.params.replace("[,...]", "")
-        if "..." in params:
-            return float("inf")
-        return len(re.findall(r"[^\s\[\]]+", params))
-
-    def check_args(self, args: List[str], help_prefix: str = "") -> None:
-        """QEMU's "extraneous characters" error when there are more words than params."""
-        if len(args) > self.max_args:
-            label = self.name if not help_prefix else self.names[0]
-            raise UsageError(help_prefix + self.names[0],
-                             f"{label}: extraneous characters at the end of line")
-
-
-COMMANDS: List[Command] = []
-INFO_COMMANDS: List[Command] = []
-COMPLETERS: Dict[str, Callable] = {}
-
-
-def command(name: str, params: str = "", help: str = "", table: Optional[List[Command]] = None,
-            raw: bool = False, args: Tuple[str, ...] = ()):
-    """Decorator: add ``fn`` to the command table (``COMMANDS`` by default).
-
-    A later registration of the same name replaces the earlier one.
-    """
-    def deco(fn):
-        tbl = COMMANDS if table is None else table
-        new = Command(name, params, help, fn, raw, tuple(args))
-        for i, old in enumerate(tbl):
-            if set(old.names) & set(new.names):
-                tbl[i] = new
-                break
-        else:
-            tbl.append(new)
-        return fn
-    return deco
-
-
-def info_command(name: str, params: str = "", help: str = "", raw: bool = False,
-                 args: Tuple[str, ...] = ()):
-    return command(name, params, help, INFO_COMMANDS, raw, args)
-
-
-def add_completer(kind: str, fn: Callable) -> None:
-    """``fn(mon, words, prefix) -> [candidates]`` completes arguments of ``kind``."""
-    COMPLETERS[kind] = fn
-
-
-def find(table: List[Command], name: str) -> Optional[Command]:
-    for cmd in table:
-        if name in cmd.names:
-            return cmd
-    return None
-
-
-def split_name(line: str) -> Tuple[str, str]:
-    """The command name (up to a blank or ``/``) and the rest of the line."""
-    line = line.strip()
-    i = 0
-    while i < len(line) and not line[i].isspace() and line[i] != "/":
-        i += 1
-    return line[:i], line[i:]
-
-
-def split_args(text: str) -> List[str]:
-    try:
-        return shlex.split(text)
-    except ValueError:
-        return text.split()
 
 
 class Monitor:
@@ -202,7 +104,6 @@ class Monitor:
 
     def complete(self, text: str) -> Tuple[int, List[str]]:
         """Completions of the last word of ``text``: (its start, sorted candidates)."""
-        from .hmp_complete import complete
         return complete(self, text)
 
     # --- the machine ------------------------------------------------------------------
@@ -272,19 +173,4 @@ class Monitor:
         return not self.quitting
 
 
-def builtin_module_names() -> List[str]:
-    return ["hmp_info", "hmp_memory", "hmp_system", "hmp_pci"]
-
-
-def _load_builtin_commands() -> None:
-    import importlib
-    for mod in builtin_module_names():
-        importlib.import_module(f"{__package__}.{mod}")
-    try:
-        importlib.import_module(f"{__package__}.snapshot_cmds")
-    except ImportError as e:
-        if "snapshot_cmds" not in str(e):
-            raise
-
-
-_load_builtin_commands()
+from . import hmp_info, hmp_memory, hmp_pci, hmp_system, snapshot_cmds  # noqa: E402,F401  (the commands)

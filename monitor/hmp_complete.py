@@ -3,7 +3,7 @@
     start, candidates = complete(mon, "qom-list /machine/un")
 
 The last word of the text is completed from the command table: word 0 from
-``COMMANDS``; the arguments by the kinds in ``Command.args`` (see hmp.py):
+``COMMANDS``; the arguments by the kinds in ``Command.args`` (see hmp_table.py):
 ``command`` and ``info`` (names), ``qom-path`` (object paths; children end in
 ``/``), ``qom-prop`` (the properties of the object named by the previous
 word), ``file`` (host file names), ``expr`` (``$`` + register names), ``log``
@@ -15,8 +15,7 @@ import glob
 import os
 from typing import List, Tuple
 
-from . import hmp
-from .hmp_expr import REGISTER_NAMES
+from . import hmp_table as hmp
 
 
 def _names(table) -> List[str]:
@@ -28,7 +27,9 @@ def _qom_paths(mon, words, prefix: str) -> List[str]:
     if not prefix.startswith("/"):
         return ["/"] if "/".startswith(prefix) else []
     head, _, tail = prefix.rpartition("/")
-    node = resolve_path(head or "/")
+    if mon.machine is None or mon.machine.root is None:
+        return []
+    node = resolve_path(head or "/", mon.machine.root)
     if node is None:
         return []
     out = []
@@ -41,7 +42,8 @@ def _qom_paths(mon, words, prefix: str) -> List[str]:
 def _qom_props(mon, words, prefix: str) -> List[str]:
     from pysystem.qom import resolve_path
     from .hmp_system import qom_properties
-    node = resolve_path(words[-1]) if words else None
+    top = mon.machine.root if mon.machine is not None else None
+    node = resolve_path(words[-1], top) if words and top is not None else None
     if node is None:
         return []
     return [name for name, _ in qom_properties(node) if name.startswith(prefix)]
@@ -62,7 +64,9 @@ def _expr(mon, words, prefix: str) -> List[str]:
     if i < 0:
         return []
     head, reg = prefix[:i + 1], prefix[i + 1:]
-    return [head + r for r in REGISTER_NAMES if r.startswith(reg)]
+    cpu = mon.cpu()
+    names = cpu.REGISTER_NAMES if cpu is not None else ()
+    return [head + r for r in names if r.startswith(reg)]
 
 
 def _log(mon, words, prefix: str) -> List[str]:

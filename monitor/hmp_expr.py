@@ -12,9 +12,8 @@ Errors raise ``ExprError`` with QEMU's texts (``unknown register``, ``division
 by zero``, ``')' expected``, ``number too large``, ``unexpected end of
 expression``, ``invalid char 'x' in expression``).
 
-Register names for ARM (``REGISTER_NAMES``): r0-r15, sp, lr, pc, fp, ip, sl,
-sb, cpsr, spsr.  QEMU 7.2 knows none of them for ARM ("unknown register"), so
-every ``$reg`` here is an extension.
+Register names come from the CPU (``REGISTER_NAMES``, ``read_register``; ARM's are in
+pysystem/cpu/arm/debug.py).
 
 ``/fmt`` is ``/[count][format][size]`` with formats ``x d u o c i`` and sizes
 ``b h w g``; format and size are sticky between commands (QEMU's
@@ -27,32 +26,8 @@ from typing import Callable, NamedTuple, Optional, Tuple
 
 M64 = (1 << 64) - 1
 
-REGISTER_NAMES = tuple(f"r{i}" for i in range(16)) + (
-    "sp", "lr", "pc", "fp", "ip", "sl", "sb", "cpsr", "spsr")
-_ALIASES = {"sp": 13, "lr": 14, "pc": 15, "fp": 11, "ip": 12, "sl": 10, "sb": 9}
-
-
 class ExprError(Exception):
     """A malformed expression or format; the message is QEMU's."""
-
-
-def arm_register(cpu, name: str) -> Optional[int]:
-    """The value of ARM register ``name`` of ``cpu``, None if there is no such register."""
-    name = name.lower()
-    if name in _ALIASES:
-        return cpu.regs[_ALIASES[name]] & 0xFFFFFFFF
-    if name.startswith("r") and name[1:].isdigit() and int(name[1:]) < 16 and \
-            str(int(name[1:])) == name[1:]:
-        return cpu.regs[int(name[1:])] & 0xFFFFFFFF
-    if name == "cpsr":
-        return cpu.cpsr & 0xFFFFFFFF
-    if name == "spsr":
-        fn = getattr(cpu, "read_spsr", None)
-        try:
-            return fn() & 0xFFFFFFFF if fn is not None else None
-        except Exception:  # noqa: BLE001 - no SPSR in this mode
-            return 0
-    return None
 
 
 def _signed(v: int) -> int:

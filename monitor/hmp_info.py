@@ -3,10 +3,9 @@
 version, status, registers [-a|vcpu], cpus, mtree [-f][-d], qtree, qom-tree
 [path], roms, irq, pic, chardev, block.  ``info irq`` and ``info pic`` print
 nothing on vexpress-a9, as QEMU 7.2 does there (its GIC provides no
-interrupt statistics or PIC dump).  ``info registers`` prints QEMU's ARM
-layout (core registers, PSR with the security state, the 32 VFP double
-registers with their single halves, FPSCR) for CPUs with ``regs``/``cpsr``,
-and ``dump_registers()`` for others.
+interrupt statistics or PIC dump).  ``info registers`` prints what the CPU
+gives (``registers_text()``: QEMU's layout for ARM, with the PSR's security
+state, the VFP registers and FPSCR).
 """
 from __future__ import annotations
 
@@ -15,16 +14,13 @@ from typing import List
 
 from pysystem import QEMU_VERSION_COMPAT, __version__
 
-from .hmp import INFO_COMMANDS, COMMANDS, MonitorError, UsageError, command, find, info_command
-
-_MODES = {0x10: "usr", 0x11: "fiq", 0x12: "irq", 0x13: "svc", 0x16: "mon", 0x17: "abt",
-          0x1A: "hyp", 0x1B: "und", 0x1F: "sys"}
+from .hmp_table import INFO_COMMANDS, COMMANDS, MonitorError, UsageError, command, find, info_command
 
 
 @command("info", "[subcommand]", "show various information about the system state",
          raw=True, args=("info",))
 def _info(mon, rest: str) -> str:
-    from .hmp import split_args, split_name
+    from .hmp_table import split_args, split_name
     name, sub = split_name(rest)
     if not name:
         return "\n".join(c.help_line("info ") for c in sorted(INFO_COMMANDS, key=lambda c: c.name))
@@ -96,7 +92,7 @@ def _info_mtree(mon, args: List[str]) -> str:
 def _info_qom_tree(mon, args: List[str]) -> str:
     from pysystem.qom import resolve_path
     path = args[0] if args else "/machine"
-    top = resolve_path(path)
+    top = resolve_path(path, mon.need_machine().root)
     if top is None:
         raise MonitorError(f"Path '{path}' could not be resolved")
     lines: List[str] = []
@@ -111,36 +107,8 @@ def _info_qom_tree(mon, args: List[str]) -> str:
 
 @info_command("chardev", "", "show the character devices")
 def _info_chardev(mon, args: List[str]) -> str:
-    from pysystem.chardev import all_chardevs
-    return "\n".join(f"{c.label}: filename={c.filename()}" for c in all_chardevs())
-
-
-def arm_registers_text(cpu) -> str:
-    """One CPU's registers in QEMU's ``info registers`` layout for 32-bit ARM."""
-    R = cpu.regs
-    out = []
-    for row in range(4):
-        out.append(" ".join(f"R{i:02d}={R[i] & 0xFFFFFFFF:08x}" for i in range(row * 4, row * 4 + 4)))
-    psr = cpu.cpsr & 0xFFFFFFFF
-    flags = "".join(c if psr & b else "-" for c, b in
-                    (("N", 1 << 31), ("Z", 1 << 30), ("C", 1 << 29), ("V", 1 << 28)))
-    mode = psr & 0x1F
-    ns = "NS " if (getattr(getattr(cpu, "cp15", None), "scr", 0) & 1) and mode != 0x16 else "S "
-    out.append(f"PSR={psr:08x} {flags} {'T' if psr & 0x20 else 'A'} {ns}"
-               f"{_MODES.get(mode, '???')}{32 if psr & 0x10 else 26}")
-    d = getattr(cpu, "vfp_d", None)
-    if d is not None:
-        for i in range(len(d)):
-            lo, hi = d[i] & 0xFFFFFFFF, d[i] >> 32
-            out.append(f"s{2 * i:02d}={lo:08x} s{2 * i + 1:02d}={hi:08x} d{i:02d}={d[i]:016x}")
-        out.append(f"FPSCR: {getattr(cpu, 'fpscr', 0):08x}")
-    return "\n".join(out)
-
-
-def registers_text(cpu) -> str:
-    if hasattr(cpu, "regs") and hasattr(cpu, "cpsr") and len(cpu.regs) == 16:
-        return arm_registers_text(cpu)
-    return cpu.dump_registers().rstrip("\n")
+    return "\n".join(f"{c.label}: filename={c.filename()}"
+                     for c in mon.need_machine().all_chardevs())
 
 
 @info_command("registers", "[-a|vcpu]",
@@ -166,7 +134,7 @@ def _info_registers(mon, args: List[str]) -> str:
         if not 0 <= n < len(cpus):
             return f"CPU#{n} not available"
         chosen = [n]
-    return "".join(f"\nCPU#{i}\n{registers_text(cpus[i])}\n" for i in chosen)
+    return "".join(f"\nCPU#{i}\n{cpus[i].registers_text()}\n" for i in chosen)
 
 
 @info_command("cpus", "", "show infos for each CPU")
@@ -185,8 +153,8 @@ def _info_history(mon, args: List[str]) -> str:
 
 @info_command("roms", "", "show roms")
 def _info_roms(mon, args: List[str]) -> str:
-    from pysystem import loader
-    return loader.roms_text()
+    return "".join(f"addr={r.addr:016x} size=0x{r.romsize:06x} mem={'rom' if r.isrom else 'ram'} "
+                   f"name=\"{r.name}\"\n" for r in mon.need_machine().roms())
 
 
 @info_command("irq", "", "show the interrupts statistics (if available)")

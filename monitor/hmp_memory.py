@@ -3,8 +3,9 @@
 ``x /fmt addr`` reads through the current CPU's MMU (``cpu.read_virt``), ``xp``
 the system address space; formats x d u o c i and sizes b h w g, with QEMU's
 sticky defaults and line layout (16 bytes a line, 8 for bytes; ``x`` prints the
-address with 8 hex digits, ``xp`` with 16).  ``/i`` disassembles with capstone
-in the CPU's current state (ARM or Thumb), one instruction a line as QEMU's
+address with 8 hex digits, ``xp`` with 16), items in the guest's byte order (the CPU's
+``big_endian``).  ``/i`` disassembles with capstone in the mode the CPU names for its
+current state (``cpu.disassembler()``: ARM or Thumb), one instruction a line as QEMU's
 capstone printer: ``0x60010000:  e1a00000  mov      r0, r0`` (Thumb:
 ``0x60010008:  2111       movs     r1, #0x11``, 32-bit Thumb as two halfwords).
 Undecodable words print as ``.byte``.  Unreadable memory prints QEMU's
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from .hmp import MonitorError, UsageError, command
-from .hmp_expr import ExprError, Format, arm_register, evaluate, parse_format
+from .hmp_table import MonitorError, UsageError, command
+from .hmp_expr import ExprError, Format, evaluate, parse_format
 
 MAX_SAVE = 1 << 32          # memsave/pmemsave bytes at most (the 32-bit address space)
 MAX_ITEMS = 1 << 16         # x/xp items per command (QEMU has no limit; a typo must not hang us)
@@ -29,11 +30,7 @@ def registers_of(mon):
     cpu = mon.cpu()
 
     def lookup(name: str) -> Optional[int]:
-        if cpu is None:
-            return None
-        if hasattr(cpu, "regs") and hasattr(cpu, "cpsr"):
-            return arm_register(cpu, name)
-        return None
+        return None if cpu is None else cpu.read_register(name)
     return lookup
 
 
@@ -68,8 +65,14 @@ def _disassemble(mon, addr: int, count: int, physical: bool) -> str:
     except ImportError:
         raise MonitorError("x /i needs the capstone disassembler (pip install capstone)") from None
     cpu = mon.cpu()
-    thumb = bool(cpu is not None and ((getattr(cpu, "cpsr", 0) >> 5) & 1))
-    cs = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB if thumb else capstone.CS_MODE_ARM)
+    if cpu is None:
+        raise MonitorError("No CPU available")
+    how = cpu.disassembler()
+    if how is None:
+        raise MonitorError("x /i: this CPU has no disassembler")
+    arch, mode, unit = how
+    order = "big" if cpu.big_endian else "little"
+    cs = capstone.Cs(arch, mode | (capstone.CS_MODE_BIG_ENDIAN if cpu.big_endian else 0))
     cs.skipdata = True
     out = []
     for _ in range(count):
@@ -78,7 +81,7 @@ def _disassemble(mon, addr: int, count: int, physical: bool) -> str:
             code = _read(mon, addr, 4, physical)
         except MonitorError:
             try:
-                code = _read(mon, addr, 2, physical) if thumb else None
+                code = _read(mon, addr, unit, physical) if unit < 4 else None
             except MonitorError:
                 code = None
             if code is None:
@@ -89,16 +92,25 @@ def _disassemble(mon, addr: int, count: int, physical: bool) -> str:
             out.append(f"0x{addr:08x}: unable to read memory")
             break
         raw = bytes(insn.bytes)
-        if thumb:
-            units = " ".join(f"{int.from_bytes(raw[i:i + 2], 'little'):04x}"
-                             for i in range(0, len(raw), 2))
+        if unit < 4:
+            units = " ".join(f"{int.from_bytes(raw[i:i + unit], order):0{2 * unit}x}"
+                             for i in range(0, len(raw), unit))
             enc = units.ljust(9)
         else:
-            word = int.from_bytes(raw[:4].ljust(4, bytes(1)), "little")
+            word = int.from_bytes(raw[:4].ljust(4, bytes(1)), order)
             enc = f"{word:08x}"
         out.append(f"0x{addr:08x}:  {enc}  {insn.mnemonic:<8} {insn.op_str}")
         addr += insn.size
     return "\n".join(out)
+
+
+def _big_endian(mon) -> bool:
+    """The guest's byte order: the current CPU's, else the system address space's."""
+    cpu = mon.cpu()
+    if cpu is not None:
+        return bool(cpu.big_endian)
+    machine = mon.need_machine()
+    return bool(getattr(machine.address_space, "big_endian", False))
 
 
 def _read(mon, addr: int, n: int, physical: bool) -> bytes:
@@ -135,8 +147,7 @@ def memory_dump(mon, fmt: Format, addr: int, physical: bool) -> str:
               "d": -(-wsize * 80 // 33)}.get(fmtc, wsize * 2)
     out: List[str] = []
     mask = (1 << 64) - 1 if physical else 0xFFFFFFFF
-    space = getattr(mon.need_machine(), "address_space", None)
-    order = "big" if getattr(space, "big_endian", False) else "little"   # the guest's
+    order = "big" if _big_endian(mon) else "little"
     while length > 0:
         addr &= mask
         head = f"{addr:016x}:" if physical else f"{addr:08x}:"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any, List, Tuple
 
-from .hmp import MonitorError, UsageError, command
+from .hmp_table import MonitorError, UsageError, command
 
 _KIND_NAMES = {"str": "string", "any": "str", "size": "size"}
 
@@ -80,11 +80,12 @@ def _log(mon, args: List[str]) -> str:
     if not args:
         raise UsageError("log", "log: string expected")
     spec = args[0]
+    target = mon.machine.log if mon.machine is not None else log.active()
     if spec == "none":
-        log.mask.clear()
+        target.mask.clear()
     else:
         try:
-            log.set_mask(spec)
+            target.set_mask(spec)
         except log.LogError:
             return log.help_text()
     for cpu in getattr(mon.machine, "cpus", None) or []:
@@ -99,19 +100,21 @@ def _logfile(mon, args: List[str]) -> str:
     from pysystem import log
     if not args:
         raise UsageError("logfile", "logfile: filename expected")
+    target = mon.machine.log if mon.machine is not None else log.active()
     try:
-        log.set_file(args[0])
+        target.set_file(args[0])
     except log.LogError as e:
         raise MonitorError(f"Error: {e}") from None
+    if target is log.active():
+        log.activate(target)   # the module's output follows the new file
     return ""
 
 
 @command("dumpdtb", "filename", "dump the FDT in dtb format to 'filename'", args=("file",))
 def _dumpdtb(mon, args: List[str]) -> str:
-    from pysystem import loader
     if not args:
         raise UsageError("dumpdtb", "dumpdtb: filename expected")
-    rom = next((r for r in loader.roms() if r.name == "dtb"), None)
+    rom = next((r for r in mon.need_machine().roms() if r.name == "dtb"), None)
     if rom is None or len(rom.data) < 8:
         raise MonitorError("Error: This machine doesn't have a FDT")
     data = bytes(rom.data)
@@ -141,9 +144,9 @@ def qom_properties(obj) -> List[Tuple[str, str]]:
     return out
 
 
-def _resolve(path: str):
+def _resolve(mon, path: str):
     from pysystem.qom import resolve_path
-    obj = resolve_path(path) if path.startswith("/") else None
+    obj = resolve_path(path, mon.need_machine().root) if path.startswith("/") else None
     if obj is None:
         raise MonitorError(f"Error: Device '{path}' not found")
     return obj
@@ -167,7 +170,7 @@ def _json(value: Any, kind: str) -> str:
 def _qom_list(mon, args: List[str]) -> str:
     if not args:
         return "/"
-    obj = _resolve(args[0])
+    obj = _resolve(mon, args[0])
     return "\n".join(f"{name} ({kind})" for name, kind in qom_properties(obj))
 
 
@@ -175,7 +178,7 @@ def _qom_list(mon, args: List[str]) -> str:
 def _qom_get(mon, args: List[str]) -> str:
     if len(args) < 2:
         raise UsageError("qom-get", "qom-get: string expected")
-    obj = _resolve(args[0])
+    obj = _resolve(mon, args[0])
     name = args[1]
     if name == "type":
         return json.dumps(obj.TYPE)
@@ -201,7 +204,7 @@ def _qom_set(mon, args: List[str]) -> str:
         raise UsageError("qom-set", "qom-set: string expected")
     if len(args) > 3:
         raise UsageError("qom-set", "qom-set: extraneous characters at the end of line")
-    obj = _resolve(args[0])
+    obj = _resolve(mon, args[0])
     name, text = args[1], args[2]
     props = type(obj).class_properties()
     if name in ("type", "realized") or name in obj.children:

@@ -152,12 +152,7 @@ def _query_name(qmp, args):
 
 @register("query-target")
 def _query_target(qmp, args):
-    m = qmp.machine
-    arches = getattr(m, "ARCHES", ()) or ("arm",)
-    from pysystem.machine import PROGRAM
-    prog = PROGRAM[0]
-    arch = prog.split("-", 1)[1] if prog.startswith("pysystem-") else arches[0]
-    return {"arch": arch}
+    return {"arch": _machine(qmp).arch}
 
 
 @register("query-cpus-fast")
@@ -182,9 +177,8 @@ def _query_kvm(qmp, args):
 
 @register("query-chardev")
 def _query_chardev(qmp, args):
-    from pysystem.chardev import all_chardevs
     out = []
-    for c in all_chardevs():
+    for c in _machine(qmp).all_chardevs():
         out.append({"frontend-open": bool(c.claimed or c._read is not None),
                     "filename": c.filename(), "label": c.label})
     return out
@@ -280,14 +274,15 @@ def _query_block(qmp, args):
 
 # --- the object tree -------------------------------------------------------------------
 
-def _resolve(path: str):
-    from pysystem.qom import resolve_path, root
+def _resolve(qmp, path: str):
+    from pysystem.qom import resolve_path
+    top = _machine(qmp).root
     if path.startswith("/"):
-        obj = resolve_path(path)
+        obj = resolve_path(path, top)
         if obj is None:
             raise QMPError("DeviceNotFound", f"Device '{path}' not found")
         return obj
-    found = [o for o in root().walk() if o.path == "/" + path or o.path.endswith("/" + path)]
+    found = [o for o in top.walk() if o.path == "/" + path or o.path.endswith("/" + path)]
     if not found:
         raise QMPError("DeviceNotFound", f"Device '{path}' not found")
     if len(found) > 1:
@@ -321,12 +316,12 @@ def _json_value(value: Any) -> Any:
 
 @register("qom-list", {"path": ("str", True)})
 def _qom_list(qmp, args):
-    return _properties(_resolve(args["path"]))
+    return _properties(_resolve(qmp, args["path"]))
 
 
 @register("qom-get", {"path": ("str", True), "property": ("str", True)})
 def _qom_get(qmp, args):
-    obj = _resolve(args["path"])
+    obj = _resolve(qmp, args["path"])
     name = args["property"]
     if name == "type":
         return obj.TYPE
@@ -340,7 +335,7 @@ def _qom_get(qmp, args):
 @register("qom-set", {"path": ("str", True), "property": ("str", True), "value": ("any", True)})
 def _qom_set(qmp, args):
     from pysystem.qom import QOMError
-    obj = _resolve(args["path"])
+    obj = _resolve(qmp, args["path"])
     name = args["property"]
     if name == "type" or name in obj.children:
         raise QMPError("GenericError", f"Property '{obj.TYPE}.{name}' is not writable")

@@ -19,7 +19,7 @@ from typing import List
 from pysystem import snapshot
 from pysystem.block import size_to_str
 
-from .hmp import MonitorError, UsageError, add_completer, command, info_command
+from .hmp_table import MonitorError, UsageError, add_completer, command, info_command
 
 
 def _machine(mon):

@@ -548,13 +548,9 @@ def machine_help(arch: str) -> str:
 
 
 def cpu_models(arch: str) -> List[str]:
-    names = set()
-    for cls in machine_classes(arch):
-        if cls.AVAILABLE:
-            names.update(cls.VALID_CPUS)
-            if cls.DEFAULT_CPU:
-                names.add(cls.DEFAULT_CPU)
-    return sorted(names)
+    """The CPU models of this front end (the CPU factory's: cpu/models.py)."""
+    from .cpu.models import cpu_models as factory_models
+    return factory_models(arch)
 
 
 def device_help() -> str:
@@ -643,7 +639,7 @@ def _make_machine(arch: str, cfg: Config) -> Machine:
             raise CLIError(f"unable to find CPU model '{cfg.cpu}'", "-cpu", cfg.cpu)
         cfg.props["cpu-type"] = cfg.cpu
     machine = cls()
-    machine.arch = arch
+    machine.set_arch(arch)
     if "firmware" in cfg.props and "firmware" not in cls.class_properties():
         raise CLIError("not supported yet", "-bios", cfg.props["firmware"])
     for key, value in cfg.props.items():
@@ -804,7 +800,6 @@ def _make_qmp_monitors(machine: Machine, cfg: Config) -> list:
 def _run(arch: str, prog: str, argv: List[str]) -> int:
     from .main_loop import MainLoop
     from .monitor.hmp import Monitor
-    from .qom import reset_root
     if arch not in ARCHES:
         raise CLIError(f"unknown architecture '{arch}'")
     load_types()
@@ -812,6 +807,8 @@ def _run(arch: str, prog: str, argv: List[str]) -> int:
     if cfg.help is not None:
         return _print_help(arch, prog, *cfg.help)
     machine = _make_machine(arch, cfg)
+    machine.log = log.active()              # -d and -D, parsed already
+    machine.chardevs = chardevs.registry()  # the -chardev/-serial/-monitor ones
     _make_drives(machine, cfg)
     _make_devices(machine, cfg)
     monitors = []
@@ -821,7 +818,6 @@ def _run(arch: str, prog: str, argv: List[str]) -> int:
         monitors.append(mon)
     machine.guest_name = cfg.guest_name
     monitors += _make_qmp_monitors(machine, cfg)
-    reset_root()
     machine.realize()
     machine.reset()
     if getattr(cfg, "loadvm", None) is not None:

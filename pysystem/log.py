@@ -1,7 +1,8 @@
 """``-d`` log categories and the ``-D`` log file, as QEMU's qemu_log_mask.
 
 Code checks ``log.enabled.<cat>``-style flags outside hot paths only: the CPU
-translator consults the mask when it generates code, not per instruction.
+translator consults the mask when it generates code, not per instruction.  Each
+machine owns its configuration (``Log``); the functions here act on the active one.
 """
 from __future__ import annotations
 
@@ -22,34 +23,67 @@ CATEGORIES: Dict[str, str] = {
     "trace": "log device register accesses (pysystem extension)",
 }
 
-mask: Set[str] = set()
-_out: TextIO = sys.stderr
-
 
 class LogError(ValueError):
     pass
 
 
+class Log:
+    """One log configuration: the enabled categories (``mask``) and where lines go.
+
+    A machine owns one (``machine.log``); the module's functions act on the *active*
+    one, which the machine's run (``Machine.run_for``, the main loop) makes its own, so
+    that two machines in a process keep their ``-d``/``-D`` apart."""
+
+    def __init__(self) -> None:
+        self.mask: Set[str] = set()
+        self.out: TextIO = sys.stderr
+
+    def set_mask(self, spec: str) -> None:
+        """Parse ``-d in_asm,int,...`` and enable those categories."""
+        names = [n for n in spec.split(",") if n]
+        for n in names:
+            if n not in CATEGORIES:
+                raise LogError(f"Log items (comma separated): unknown item '{n}' (try -d help)")
+        self.mask.clear()
+        self.mask.update(names)
+
+    def set_file(self, path: Optional[str]) -> None:
+        """Send the log to ``path`` (``-D``), or back to stderr with None."""
+        if path is None:
+            self.out = sys.stderr
+            return
+        try:
+            self.out = open(path, "w", buffering=1)
+        except OSError as e:
+            raise LogError(f"cannot open log file '{path}': {e.strerror}") from None
+
+
+_active = Log()
+mask: Set[str] = _active.mask      # the active log's (read by code outside hot paths)
+_out: TextIO = _active.out
+
+
+def active() -> Log:
+    return _active
+
+
+def activate(lg: Log) -> None:
+    """Make ``lg`` the log the module's functions use."""
+    global _active, mask, _out
+    _active, mask, _out = lg, lg.mask, lg.out
+
+
 def set_mask(spec: str) -> None:
-    """Parse ``-d in_asm,int,...`` and enable those categories."""
-    names = [n for n in spec.split(",") if n]
-    for n in names:
-        if n not in CATEGORIES:
-            raise LogError(f"Log items (comma separated): unknown item '{n}' (try -d help)")
-    mask.clear()
-    mask.update(names)
+    """``-d``: set the active log's categories."""
+    _active.set_mask(spec)
 
 
 def set_file(path: Optional[str]) -> None:
-    """Send the log to ``path`` (``-D``), or back to stderr with None."""
+    """``-D``: send the active log to ``path`` (None: stderr)."""
     global _out
-    if path is None:
-        _out = sys.stderr
-        return
-    try:
-        _out = open(path, "w", buffering=1)
-    except OSError as e:
-        raise LogError(f"cannot open log file '{path}': {e.strerror}") from None
+    _active.set_file(path)
+    _out = _active.out
 
 
 def enabled(cat: str) -> bool:

@@ -8,11 +8,16 @@ A board is a registered subclass of ``Machine`` with class data::
     DEFAULT_RAM_SIZE, MAX_RAM_SIZE, DEFAULT_CPU, VALID_CPUS, MAX_CPUS
     IS_DEFAULT = False              # chosen without -M ("(default)" in -M help)
     AVAILABLE = True                # False: listed, but choosing it is an error
-    BIG_ENDIAN = False              # the system address space's byte order
+    BIG_ENDIAN = False              # the byte order when the front end names none
 
 and implements ``build()`` (create CPUs, memory and devices), optionally
 ``load_images()`` (kernel/initrd/dtb) and ``reset_cpus()`` (put the boot state
 into the CPUs after their reset).
+
+The front end's architecture reaches the board as ``set_arch(arch)`` (before
+``realize()``): ``arch`` (``arm``, ``mipsel``, ``mips``: QMP's target) and
+``big_endian`` (the system address space's and the CPUs' byte order), so that one board
+class serves both byte orders of an architecture.
 
 Lifecycle: the command line constructs it with properties (ram-size, kernel,
 initrd, dtb, append, cpu-type, smp, icount-shift, rtc-base, no-reboot,
@@ -23,12 +28,24 @@ checks that every -drive/-device found a home) and ``reset()``.
 What a board gets:
   ``clock`` (VirtualClock), ``cpus`` (it fills the list), ``system_memory`` (the
   root container) and ``address_space`` (its AddressSpace "memory"),
+  ``make_cpu(index, **props)`` (a realized CPU of ``cpu_type`` from the CPU factory,
+  cpu/models.py, in the board's byte order), ``add_device(name, type, base, props,
+  irqs)`` (a device from its table row: realized, in the QOM tree, its first MMIO
+  region mapped at ``base``, its IRQ outputs connected to ``irqs``' ``(handler, n)``),
   ``serial_hd(i)`` (QEMU's serial_hd: the chardev for serialN or None),
   ``claim_drive(interface, index)`` -> DriveSpec or None, ``open_drive(spec)`` ->
   block backend, ``user_devices(base_type)`` -> [(name, device)] made by
   ``-device`` (not realized), ``add_child_device(name, dev)`` (puts it in the
   QOM tree: /machine/unattached/NAME, or /machine/peripheral[-anon]/ for
   -device ones), ``warn(msg)``.
+What a machine owns (nothing of it is process-wide, so machines can live side by side):
+its object tree (``root``: the QOM root whose ``machine`` child it is), its ROMs
+(``roms()``: the blobs loaded into its address space, written again at each reset),
+its chardevs (``chardevs``: a ``ChardevRegistry``, or None when they were attached
+directly), its program name (``program``, for messages) and its log configuration
+(``log``: ``-d``/``-D``; made active while it runs).  ``run_for(insns)`` runs it for a
+number of guest instructions without host I/O (the embedding API; the command line
+uses the main loop).
 Requests (from devices, the monitor, signals), acted on by the main loop between
 slices: ``request_shutdown()`` (guest power-off: exit status 0, or pause with
 -no-shutdown), ``request_reset()`` (guest reboot: system reset, or exit with
@@ -44,15 +61,17 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import loader
+from . import loader, log
 from .clock import DEFAULT_SHIFT, VirtualClock
 from .qdev import Device
-from .qom import Container, Object, Property, QOMError, register, root, type_names, lookup_type
+from .qom import Container, Object, Property, QOMError, register, type_names, lookup_type
 
 __all__ = ["Machine", "MachineError", "DriveSpec", "DeviceSpec", "machine_classes",
            "find_machine", "PROGRAM"]
 
-PROGRAM = ["pysystem"]      # the program name for messages; the command line sets it
+PROGRAM = ["pysystem"]      # the process's name for messages (chardevs); the command line sets it
+
+BIG_ENDIAN_ARCHES = ("mips",)   # front ends whose guests are big-endian
 
 INTERFACES = ("none", "ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen")
 
@@ -140,6 +159,21 @@ class Machine(Object):
         self._anon = 0
         self._unattached = 0
         self.shutdown_reason: Optional[str] = None
+        cls = type(self)
+        self.arch = cls.ARCHES[0] if cls.ARCHES else ""
+        self.big_endian = cls.BIG_ENDIAN
+        self.program = "pysystem"
+        self.root: Optional[Container] = None
+        self.chardevs = None
+        self.log = log.Log()
+
+    def set_arch(self, arch: str) -> None:
+        """The front end this board runs under (``pysystem-mips``: big-endian)."""
+        if type(self).ARCHES and arch not in type(self).ARCHES:
+            raise MachineError(f"machine '{type(self).NAME}' does not run on {arch}")
+        self.arch = arch
+        self.big_endian = arch in BIG_ENDIAN_ARCHES
+        self.program = f"pysystem-{arch}"
 
     # --- the board's hooks ----------------------------------------------------------
     def build(self) -> None:
@@ -179,11 +213,11 @@ class Machine(Object):
             raise MachineError(str(e)) from None
         from .memory import AddressSpace, ContainerRegion
         self.system_memory = ContainerRegion(self, "system", 1 << 64)
-        self.address_space = AddressSpace("memory", self.system_memory, big_endian=self.BIG_ENDIAN)
-        top = root()
-        if "machine" in top.children:
-            raise MachineError("a machine already exists in this process")
-        top.add_child("machine", self)
+        self.address_space = AddressSpace("memory", self.system_memory, big_endian=self.big_endian)
+        if self.root is not None:
+            raise MachineError("this machine is built already")
+        self.root = Container()
+        self.root.add_child("machine", self)
         for name in ("unattached", "peripheral", "peripheral-anon"):
             self.add_child(name, Container())
         self.check_images()
@@ -255,8 +289,40 @@ class Machine(Object):
             return self.children["peripheral-anon"].add_child(f"device[{self._anon - 1}]", dev)
         return self.children["unattached"].add_child(name, dev)
 
+    def make_cpu(self, index: int, **props):
+        """CPU ``index``: the factory's ``cpu_type`` for this front end, on the board's
+        address space, clock and byte order, realized and in the QOM tree."""
+        from pysystem.cpu.models import create_cpu
+        cpu = create_cpu(self.cpu_type, self.arch, **props)
+        cpu.address_space = self.address_space
+        cpu.clock = self.clock
+        cpu.big_endian = self.big_endian
+        cpu.realize()
+        self.add_child_device(f"cpu[{index}]", cpu)
+        return cpu
+
+    def add_device(self, name: str, type_name: str, base: Optional[int] = None,
+                   props: Optional[Dict[str, Any]] = None, irqs=()) -> Device:
+        """Create, wire and realize one device of the board's table: ``props`` set, the
+        board's clock (and address space, for devices that DMA: a ``memory``
+        attribute), in the QOM tree as ``name``, its first MMIO region mapped at
+        ``base`` (None: not mapped), its IRQ outputs connected in order to ``irqs``
+        (``(handler, n)`` pairs)."""
+        from .qom import new_object
+        dev = new_object(type_name, **dict(props or {}))
+        dev.clock = self.clock
+        if hasattr(dev, "memory"):
+            dev.memory = self.address_space
+        dev.realize()
+        self.add_child_device(name, dev)
+        if base is not None:
+            self.system_memory.add_subregion(base, dev.mmio[0])
+        for line, (handler, n) in zip(getattr(dev, "irqs", ()), irqs):
+            line.connect(handler, n)
+        return dev
+
     def warn(self, msg: str) -> None:
-        sys.stderr.write(f"{PROGRAM[0]}: warning: {msg}\n")
+        sys.stderr.write(f"{self.program}: warning: {msg}\n")
 
     # --- running --------------------------------------------------------------------
     def add_listener(self, fn) -> None:
@@ -272,8 +338,46 @@ class Machine(Object):
         for obj in self.walk():
             if obj is not self and id(obj) not in cpus and isinstance(obj, Device):
                 type(obj).reset(obj)    # through the class: a state field may be called "reset"
-        loader.rom_reset()
+        for rom in self.roms():
+            space, addr = rom.space, rom.addr
+            if rom.data:
+                space.write_bytes(addr, rom.data)
+            if rom.romsize > len(rom.data):
+                space.write_bytes(addr + len(rom.data), bytes(rom.romsize - len(rom.data)))
         self.reset_cpus()
+
+    def all_chardevs(self) -> List[Any]:
+        """The machine's chardevs: its registry's, else those attached to its serial ports."""
+        if self.chardevs is not None:
+            return self.chardevs.all()
+        return [c for c in self.serial_hds if c is not None]
+
+    def roms(self) -> List[Any]:
+        """The blobs loaded into this machine's memory (``info roms``), by address."""
+        space = self.address_space
+        return [r for r in loader.roms() if r.space is space] if space is not None else []
+
+    def run_for(self, insns: int) -> int:
+        """Run ``insns`` guest instructions (or until a request: shutdown, reset...),
+        firing timers, and warping the clock when every CPU waits; no host I/O.
+        Returns the instructions run."""
+        from .main_loop import has_work
+        log.activate(self.log)
+        clock = self.clock
+        start = clock.icount
+        target = start + insns
+        while clock.icount < target and not self.has_requests():
+            budget = min(clock.insns_until_deadline(100_000), target - clock.icount)
+            executed = 0
+            for cpu in self.cpus:
+                if has_work(cpu):
+                    executed += cpu.run(budget)
+            clock.run_timers()
+            if not executed and not any(has_work(c) for c in self.cpus):
+                if not clock.warp_to_next_deadline():
+                    break           # idle with no timer: nothing can happen
+                clock.run_timers()
+        return clock.icount - start
 
     @property
     def running(self) -> bool:

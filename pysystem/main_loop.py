@@ -105,7 +105,9 @@ class MainLoop:
     # --- the loop -------------------------------------------------------------------
     def run(self) -> int:
         """Run until ``request_exit``; returns the exit status."""
+        from . import log
         machine = self.machine
+        log.activate(machine.log)
         clock = machine.clock
         self.poll(0.0)
         while self.exit_status is None:
@@ -166,8 +168,5 @@ class MainLoop:
 
 
 def has_work(cpu) -> bool:
-    """A CPU runs unless it is halted (WFI) with no interrupt line raised."""
-    fn = getattr(cpu, "has_work", None)
-    if fn is not None:
-        return fn()
-    return not cpu.halted or any(getattr(cpu, "irq_level", ()))
+    """A CPU runs unless it is halted (WFI, WAIT) with nothing to wake it: it says."""
+    return cpu.has_work()

@@ -15,9 +15,16 @@ A QOM-like model, kept small:
   fields into plain data and back, and the monitor prints them; nothing else
   lists the state a second time.  Field values are plain instance attributes,
   so device code reads ``self.cr`` at full speed.
+* State is versioned per type: ``STATE_VERSION`` (1 unless raised) counts changes to
+  a type's fields, and a field added later says since which version it exists
+  (``Field(..., since=2)``).  Saved state records its version (when above 1);
+  loading state of an older version gives the fields it lacks their declared reset
+  value, and state of a newer version is refused.
 * Lifecycle: construct -> set properties -> ``realize()`` -> ``reset()``.
-* Objects live in one tree (``/machine/...``) of child properties, and can be
-  looked up by path.  ``-global TYPE.prop=value`` defaults are kept in
+* Objects live in a tree of child properties and can be looked up by path: a
+  machine is the root's ``machine`` child of a tree of its own (``machine.root``,
+  ``/machine/...``), so that two machines in a process stay apart; objects built
+  outside a machine (tests) hang under ``root()``.  ``-global TYPE.prop=value`` defaults are kept in
   ``GLOBALS`` and applied when an object of that type (or a subtype) is made.
 """
 from __future__ import annotations
@@ -154,10 +161,11 @@ class Field:
     A ``bytes`` field holds a bytearray; its length is part of its value.
     """
 
-    __slots__ = ("name", "kind", "reset", "doc", "base", "count")
+    __slots__ = ("name", "kind", "reset", "doc", "base", "count", "since")
 
-    def __init__(self, name: str, kind: str, reset: Any = 0, doc: str = ""):
+    def __init__(self, name: str, kind: str, reset: Any = 0, doc: str = "", since: int = 1):
         self.name, self.kind, self.reset, self.doc = name, kind, reset, doc
+        self.since = since  # the type's state version that added this field
         m = re.fullmatch(r"(\w+)\[(\d+)\]", kind)
         self.base, self.count = (m.group(1), int(m.group(2))) if m else (kind, None)
         if self.base not in _FIELD_BITS and self.base not in _FIELD_SIGNED and \
@@ -192,6 +200,10 @@ class Field:
             if not -(1 << (bits - 1)) <= v < (1 << (bits - 1)):
                 raise QOMError(f"state field '{self.name}' value {v} out of range for {base}")
         return v
+
+    def default_data(self) -> Any:
+        """The saved form of the reset value (what older state lacking the field gets)."""
+        return None if self.base == "timer" else self.to_data(self.reset_value())
 
     def to_data(self, value: Any) -> Any:
         """Plain data (ints, bools, str, lists, hex strings) for serialisation."""
@@ -228,6 +240,7 @@ class Field:
 # --- the type registry ---------------------------------------------------------------
 
 _TYPES: Dict[str, Type["Object"]] = {}
+VERSION_KEY = "@version"   # in saved state: the type's STATE_VERSION, when above 1
 GLOBALS: Dict[Tuple[str, str], str] = {}
 
 
@@ -242,6 +255,10 @@ def register(cls):
     for f in cls.__dict__.get("STATE", ()):
         if callable(getattr(cls, f.name, None)):
             raise TypeError(f"type '{name}': state field '{f.name}' would hide the method of that name")
+    late = [f.name for f in cls.class_fields() if f.since > cls.STATE_VERSION]
+    if late:
+        raise TypeError(f"type '{name}': fields {late} are newer than STATE_VERSION "
+                        f"{cls.STATE_VERSION}")
     _TYPES[name] = cls
     return cls
 
@@ -288,6 +305,7 @@ class Object:
     ABSTRACT = True
     PROPERTIES: Tuple[Property, ...] = ()
     STATE: Tuple[Field, ...] = ()
+    STATE_VERSION = 1   # raise it when the type's fields change (see the module docstring)
 
     def __init__(self, **props: Any):
         self.parent: Optional[Object] = None
@@ -377,13 +395,38 @@ class Object:
 
     # state
     def save_state(self) -> Dict[str, Any]:
-        return {f.name: f.to_data(getattr(self, f.name)) for f in self.class_fields()}
+        out = {f.name: f.to_data(getattr(self, f.name)) for f in self.class_fields()}
+        if self.STATE_VERSION > 1:
+            out[VERSION_KEY] = self.STATE_VERSION
+        return out
+
+    @classmethod
+    def upgrade_state(cls, data: Any) -> Dict[str, Any]:
+        """Saved state as this version of the type holds it (field name -> data): the
+        fields added since the version it was saved at get their declared reset value.
+        QOMError when it is not this type's state, or is newer than this pysystem."""
+        if not isinstance(data, dict):
+            raise QOMError(f"state of '{cls.TYPE}' does not match its declared fields")
+        version = data.get(VERSION_KEY, 1)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise QOMError(f"state of '{cls.TYPE}' has a bad version")
+        if version > cls.STATE_VERSION:
+            raise QOMError(f"state of '{cls.TYPE}' is version {version}, newer than this "
+                           f"pysystem's {cls.STATE_VERSION}")
+        fields = cls.class_fields()
+        out = {k: v for k, v in data.items() if k != VERSION_KEY}
+        if set(out) != {f.name for f in fields if f.since <= version}:
+            raise QOMError(f"state of '{cls.TYPE}' does not match its declared fields")
+        for f in fields:
+            if f.since > version:
+                out[f.name] = f.default_data()
+        return out
 
     def load_state(self, data: Dict[str, Any]) -> None:
-        """Restore from ``save_state()`` data; all fields are checked before any is set."""
+        """Restore from ``save_state()`` data (of this or an older version of the type);
+        all fields are checked before any is set."""
         fields = self.class_fields()
-        if not isinstance(data, dict) or set(data) != {f.name for f in fields}:
-            raise QOMError(f"state of '{self.TYPE}' does not match its declared fields")
+        data = self.upgrade_state(data)
         values = {}
         for f in fields:
             if f.base != "timer":
@@ -460,8 +503,10 @@ def reset_root() -> None:
     _ROOT.clear()
 
 
-def resolve_path(path: str) -> Optional[Object]:
-    node = root()
+def resolve_path(path: str, top: Optional[Object] = None) -> Optional[Object]:
+    """The object at ``path`` in the tree of ``top`` (a machine's ``root``; default
+    ``root()``)."""
+    node = root() if top is None else top
     for part in [p for p in path.split("/") if p]:
         node = node.children.get(part)
         if node is None:

@@ -27,8 +27,10 @@ register" logging all come from that table:
 * Offsets nobody declared read as zero and ignore writes, logged under ``unimp``;
   every access is logged with the register's name under ``trace``.
 * ``width`` is the register's size in bytes (1, 2 or 4); accesses narrower than
-  the register return the addressed bytes of it (little-endian), so byte-wide
-  arrays (GIC priorities) and word accesses to them both work.
+  the register read and write the addressed bytes of it, so byte-wide arrays (GIC
+  priorities) and word accesses to them both work.  Which bytes an offset addresses
+  is the device's byte order (``region(..., endianness=)``): in a little-endian
+  register offset 0 is the least significant byte, in a big-endian one the most.
 """
 from __future__ import annotations
 
@@ -126,8 +128,9 @@ class RegisterBank:
             else:
                 method()
 
-    def read(self, dev: Any, offset: int, size: int) -> int:
-        """Read ``size`` bytes at ``offset``; may span consecutive byte-wide registers."""
+    def read(self, dev: Any, offset: int, size: int, big: bool = False) -> int:
+        """Read ``size`` bytes at ``offset``; may span consecutive byte-wide registers.
+        ``big``: the registers are big-endian."""
         result, done = 0, 0
         while done < size:
             found = self.find(offset + done)
@@ -136,6 +139,8 @@ class RegisterBank:
                     log.log("unimp", f"{self.device_name}: read of unimplemented register "
                                      f"0x{offset:03x} (size {size})")
                     return 0
+                if big:  # the bytes read so far are the most significant
+                    result <<= 8 * (size - done)
                 break
             reg, index, byte = found
             if reg.access == "wo":
@@ -144,14 +149,18 @@ class RegisterBank:
             else:
                 value = self._get(dev, reg, index)
             take = min(reg.width - byte, size - done)
-            part = (value >> (8 * byte)) & ((1 << (8 * take)) - 1)
-            result |= part << (8 * done)
+            shift = 8 * (reg.width - byte - take) if big else 8 * byte
+            part = (value >> shift) & ((1 << (8 * take)) - 1)
+            if big:
+                result = (result << (8 * take)) | part
+            else:
+                result |= part << (8 * done)
             if "trace" in log.mask:
                 log.write(f"{self.device_name}: read {self._label(reg, index)} -> 0x{value:x}\n")
             done += take
         return result
 
-    def write(self, dev: Any, offset: int, value: int, size: int) -> None:
+    def write(self, dev: Any, offset: int, value: int, size: int, big: bool = False) -> None:
         done = 0
         while done < size:
             found = self.find(offset + done)
@@ -162,7 +171,8 @@ class RegisterBank:
                 return
             reg, index, byte = found
             take = min(reg.width - byte, size - done)
-            part = (value >> (8 * done)) & ((1 << (8 * take)) - 1)
+            from_value = 8 * (size - done - take) if big else 8 * done
+            part = (value >> from_value) & ((1 << (8 * take)) - 1)
             if "trace" in log.mask:
                 log.write(f"{self.device_name}: write {self._label(reg, index)} <- 0x{part:x}\n")
             if reg.access == "ro":
@@ -170,8 +180,9 @@ class RegisterBank:
             else:
                 if take < reg.width:  # partial write: merge into the current value
                     old = self._get(dev, reg, index)
-                    lane = ((1 << (8 * take)) - 1) << (8 * byte)
-                    part = (old & ~lane) | ((part << (8 * byte)) & lane)
+                    shift = 8 * (reg.width - byte - take) if big else 8 * byte
+                    lane = ((1 << (8 * take)) - 1) << shift
+                    part = (old & ~lane) | ((part << shift) & lane)
                 self._put(dev, reg, index, part)
             done += take
 
@@ -180,19 +191,25 @@ class RegisterBank:
         return f"{reg.name}[{index}]" if reg.count > 1 else reg.name
 
     def region(self, dev: Any, name: str, size: int, min_access: int = 1, max_access: int = 4,
-               impl_min: int = 1, impl_max: int = 4):
+               impl_min: int = 1, impl_max: int = 4, endianness: str = "little"):
         """An IORegion dispatching through this table.
 
         ``impl_min=4`` makes narrower guest accesses reach the table as 4-byte
         ones (QEMU's ``.impl.min_access_size = 4``): a 16-bit write to a data
         register then writes it whole instead of merging with a read of it.
+        ``endianness`` ("little" or "big") is the registers' byte order: the memory
+        layer swaps values against the guest's, and narrow accesses address the
+        register's bytes in that order.
         """
         from pysystem.memory import IORegion
+        if endianness not in ("little", "big"):
+            raise ValueError(f"{self.device_name}: register banks are little- or big-endian")
+        big = endianness == "big"
         return IORegion(dev, name, size,
-                        read=lambda off, sz: self.read(dev, off, sz),
-                        write=lambda off, val, sz: self.write(dev, off, val, sz),
+                        read=lambda off, sz: self.read(dev, off, sz, big),
+                        write=lambda off, val, sz: self.write(dev, off, val, sz, big),
                         min_access=min_access, max_access=max_access,
-                        impl_min=impl_min, impl_max=impl_max)
+                        impl_min=impl_min, impl_max=impl_max, endianness=endianness)
 
     def banked_region(self, dev: Any, name: str, size: int, cpu: Optional[int] = None,
                       min_access: int = 4, max_access: int = 4, impl_min: Optional[int] = None,

@@ -459,8 +459,10 @@ class _Image:
 def _validate_fields(obj, data: Any) -> Optional[str]:
     """Why ``data`` cannot be loaded into ``obj`` (None: it can); changes nothing."""
     fields = obj.class_fields()
-    if not isinstance(data, dict) or set(data) != {f.name for f in fields}:
-        return "its fields differ"
+    try:
+        data = type(obj).upgrade_state(data)
+    except Exception as e:  # QOMError: a one-line reason
+        return "its fields differ" if "does not match" in str(e) else str(e)
     for f in fields:
         try:
             f.from_data(data[f.name], None)

@@ -26,6 +26,9 @@ class CountingCPU:
         self.irq_level = [0, 0]
         self.slices = []
 
+    def has_work(self) -> bool:
+        return not self.halted or any(self.irq_level)
+
     def run(self, max_insns: int) -> int:
         if self.halted:
             if not any(self.irq_level):

@@ -277,3 +277,12 @@ def test_the_cache_ident_covers_architecture_model_and_byte_order():
     assert arm.code_ident() != little.code_ident()
     folders = {translate.ENGINE_FOLDER, translate.package_folder(arm)}
     assert len(folders) == 2
+
+
+def test_the_cpu_factory_lists_models_per_front_end():
+    from pysystem.cpu.models import CPUModelError, cpu_models, create_cpu
+    assert "cortex-a9" in cpu_models("arm")
+    assert "cortex-a9" not in cpu_models("mipsel") + cpu_models("mips")
+    assert create_cpu("cortex-a9", "arm", **{"mp-affinity": 1}).mp_affinity == 1
+    with pytest.raises(CPUModelError):
+        create_cpu("cortex-a9", "mips")

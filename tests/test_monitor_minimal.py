@@ -118,12 +118,46 @@ def test_a_failing_command_does_not_stop_the_vm(machine, monkeypatch):
 
 def test_info_chardev_and_registers(machine, tmp_path):
     from pysystem import chardev
+    machine.chardevs = chardev.ChardevRegistry()    # the machine's own chardevs
     try:
-        chardev.create({"backend": "file", "id": "log0", "path": str(tmp_path / "x")})
-        chardev.create({"backend": "null", "id": "n0", "mux": "on"})
+        machine.chardevs.create({"backend": "file", "id": "log0", "path": str(tmp_path / "x")})
+        machine.chardevs.create({"backend": "null", "id": "n0", "mux": "on"})
         out = Monitor(machine).execute("info chardev")
     finally:
-        chardev.close_all()
+        machine.chardevs.close_all()
     assert f"log0: filename=file:{tmp_path / 'x'}\n" in out
     assert "n0: filename=mux\n" in out
     assert Monitor(machine).execute("info registers") == "No CPU available\n"
+
+
+@pytest.mark.parametrize("arch,order", [("mipsel", "little"), ("mips", "big")])
+def test_xp_reads_items_in_the_guest_byte_order(arch, order):
+    """The front end's byte order reaches the board's address space, and xp shows words
+    as the guest stores them."""
+    qom.reset_root()
+    m = NoneMachine(**{"ram-size": 1 << 20})
+    m.set_arch(arch)
+    m.realize()
+    try:
+        assert m.address_space.big_endian == (order == "big")
+        m.address_space.write_bytes(0x100, bytes([0x11, 0x22, 0x33, 0x44]))
+        out = Monitor(m).execute("xp /1wx 0x100")
+        assert out.split()[1] == "0x" + (0x11223344 if order == "big" else 0x44332211).to_bytes(4, "big").hex()
+    finally:
+        qom.reset_root()
+
+
+def test_register_names_come_from_the_cpu():
+    from pysystem.cpu.arm import ARMCPU
+    from pysystem.monitor.hmp_complete import complete
+    qom.reset_root()
+    m = NoneMachine(**{"ram-size": 1 << 20})
+    m.realize()
+    try:
+        m.cpus.append(ARMCPU.example())
+        mon = Monitor(m)
+        m.cpus[0].regs[3] = 0x1234
+        assert mon.execute("p $r3") == "0x1234\n"
+        assert complete(mon, "print $cp")[1] == ["$cpsr"]
+    finally:
+        qom.reset_root()

@@ -107,3 +107,37 @@ def test_parse_size(text, value):
 def test_parse_size_rejects_junk():
     with pytest.raises(QOMError):
         qom.parse_size("banana")
+
+
+def test_state_of_an_older_version_gets_the_new_fields_defaults():
+    from pysystem.qom import Field, Object, QOMError
+
+    class Old(Object):
+        TYPE = "test-versioned"
+        ABSTRACT = False
+        STATE = (Field("a", "u32", 1),)
+
+    class New(Object):
+        TYPE = "test-versioned"
+        ABSTRACT = False
+        STATE_VERSION = 3
+        STATE = (Field("a", "u32", 1), Field("b", "u32[2]", 9, since=2),
+                 Field("c", "str", "x", since=3))
+
+    old = Old()
+    old.reset()
+    old.a = 5
+    saved = old.save_state()
+    assert saved == {"a": 5}                       # version 1 state carries no version
+    new = New()
+    new.load_state(saved)
+    assert (new.a, new.b, new.c) == (5, [9, 9], "x")
+    new.b = [1, 2]
+    blob = new.state_bytes()
+    again = New()
+    again.load_state_bytes(blob)
+    assert again.state_bytes() == blob and again.b == [1, 2]
+    with pytest.raises(QOMError, match="newer than this pysystem"):
+        old.load_state(new.save_state())
+    with pytest.raises(QOMError, match="does not match"):
+        new.load_state({"a": 5, "c": "y"})         # version 1 state has no c

@@ -74,3 +74,36 @@ def test_unimplemented_offsets_log_and_read_zero(capsys, tmp_path):
 
 def test_state_fields_come_from_the_table():
     assert [f.name for f in _Dev.class_fields()] == ["ctrl", "stat", "prio"]
+
+
+def _space(d, endianness, big_guest):
+    from pysystem.memory import AddressSpace, ContainerRegion
+    root = ContainerRegion(None, "system", 1 << 32)
+    root.add_subregion(0x1000, d.REGS.region(d, "regs", 0x100, endianness=endianness))
+    return AddressSpace("memory", root, big_endian=big_guest)
+
+
+def test_narrow_accesses_address_a_big_endian_registers_bytes():
+    """In a big-endian bank offset 0 is the register's most significant byte, whatever
+    the guest's byte order; a little-endian bank is as before."""
+    for big_guest in (False, True):
+        d = _dev()
+        d.ctrl = 0x1234
+        space = _space(d, "big", big_guest)
+        assert space.read(0x1000, 4) == (0x1234 if big_guest else 0x34120000)
+        assert [space.read(0x1000 + i, 1) for i in range(4)] == [0, 0, 0x12, 0x34]
+        assert space.read(0x1003, 1) == 0x34 and space.read(0x1002, 1) == 0x12
+        assert space.read(0x1002, 2) == (0x1234 if big_guest else 0x3412)
+        space.write(0x1003, 0x05, 1)            # the low byte (CTRL keeps bits 3-7: mask 0xff07)
+        assert d.ctrl == 0x1235
+        space.write(0x1002, 0xFF, 1)
+        assert d.ctrl == 0xFF35
+        d.prio = [0] * 8
+        space.write(0x1010, 0x10203040, 4)      # byte-wide registers: addressed in order
+        assert d.prio[:4] == ([0x10, 0x20, 0x30, 0x40] if big_guest else [0x40, 0x30, 0x20, 0x10])
+        assert space.read(0x1010, 4) == 0x10203040
+        assert space.read(0x1010, 1) == (0x10 if big_guest else 0x40)
+    d = _dev()
+    d.ctrl = 0x1234
+    space = _space(d, "little", False)
+    assert space.read(0x1000, 1) == 0x34 and space.read(0x1001, 1) == 0x12

@@ -470,3 +470,30 @@ def test_forged_headers_are_refused_cleanly(board, guest, tmp_path):
         snapshot.load(vm.m, "good")        # accepted: it must have been harmless
     assert refused > 20
     assert _fingerprint(vm) == before
+
+
+def test_a_field_added_later_takes_its_default_from_an_older_snapshot(board, guest, tmp_path,
+                                                                      monkeypatch):
+    """A snapshot saved before a device type gained a field loads into the newer type:
+    the field gets its declared reset value; state newer than the type is refused."""
+    from pysystem.devices.pl011 import PL011
+    from pysystem.qom import Field
+    vm = Vm(board, guest, tmp_path)
+    vm.run(50_000)
+    uart = vm.m.dev["uart0"]
+    saved_cr = uart.cr
+    snapshot.save(vm.m, "old")
+    monkeypatch.setattr(PL011, "STATE", PL011.STATE + (Field("added", "u32", 0x55, since=2),))
+    monkeypatch.setattr(PL011, "STATE_VERSION", 2)
+    uart.added = 0x1234
+    uart.cr ^= 1
+    snapshot.load(vm.m, "old")
+    assert uart.added == 0x55 and uart.cr == saved_cr
+    uart.added = 0x77
+    snapshot.save(vm.m, "new")
+    uart.added = 0
+    snapshot.load(vm.m, "new")
+    assert uart.added == 0x77
+    monkeypatch.setattr(PL011, "STATE_VERSION", 1)
+    monkeypatch.setattr(PL011, "STATE", PL011.STATE[:-1])
+    _untouched(vm, tmp_path, lambda: snapshot.load(vm.m, "new"), "newer than this pysystem")

@@ -37,6 +37,7 @@ from . import cp15, exceptions, helpers, isa, mmu, translator
 from .exceptions import (EXCP_DATA_ABORT, EXCP_FIQ, EXCP_IRQ, EXCP_NAMES, EXCP_PREFETCH_ABORT,
                          EXCP_SMC, EXCP_SWI, EXCP_UDEF, EXCP_BKPT, FSR_DEBUG, GuestException,
                          MMUFault, Undefined)
+from .debug import ARMDebug
 from .memaccess import ARMMemory
 
 M32 = 0xFFFFFFFF
@@ -65,10 +66,11 @@ for _m in range(16):
 
 
 @register
-class ARMCPU(ARMMemory, TranslatedCPU):
+class ARMCPU(ARMMemory, ARMDebug, TranslatedCPU):
     TYPE = "cortex-a9-arm-cpu"
     DESC = "ARM Cortex-A9 (ARMv7-A, A32/T32, VFPv3)"
     ARCH = "arm"
+    MODEL = "cortex-a9"
     PRIVS = ("p", "u")   # PL1 and up, PL0 (user mode)
     USER_LEVEL = 1
     CTX = translator.Ctx

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from typing import Callable, List, Optional
 
-from . import a32, isa
+from . import a32
 from . import trans_branch as br
 from . import trans_dp as dp
 from . import trans_media as md
@@ -35,6 +35,7 @@ from . import trans_mem as mem
 from . import trans_sys as sy
 from . import trans_thumb as th
 from ..engine.decode import Decoder, Form, ror32, sext
+from .emit import emit_insn
 from .exceptions import FSR_EXT, FSR_SYNC_EXTERNAL, PrefetchAbort
 from .translator import Ctx
 
@@ -440,7 +441,7 @@ def translate_t32(ctx: Ctx, fetch: Callable[[int, int], Optional[int]]) -> int:
     else:
         cond = (it >> 4) if in_it else None
     mark, indent = len(ctx.lines), ctx.indent
-    isa.emit_insn(ctx, form, args, cond)
+    emit_insn(ctx, form, args, cond)
     new = ctx.lines[mark:]
     if it != block_it and ctx.idx > 0 and _can_raise(ctx, new):
         # start a block keyed with this instruction's IT state instead

@@ -55,6 +55,8 @@ class TranslatedCPU(SoftMMU, BlockCache, Device):
 
     TYPE = "cpu"
     ABSTRACT = True
+    #: the ``-cpu`` name of a concrete model (cpu/models.py)
+    MODEL = ""
     #: the architecture's name (QMP's target arch, the disk cache's ident)
     ARCH = ""
     #: privilege levels, most privileged first: the letters helper names carry
@@ -351,3 +353,20 @@ class TranslatedCPU(SoftMMU, BlockCache, Device):
 
     def trace_block(self, pc: int, key: int) -> None:
         """``-d exec`` / ``-d cpu``: called at the start of each block when enabled."""
+
+    # --- what the monitor and debuggers ask ---------------------------------------------------
+    #: register names for ``$reg`` in monitor expressions and their completion
+    REGISTER_NAMES: Tuple[str, ...] = ()
+
+    def read_register(self, name: str) -> Optional[int]:
+        """The value of register ``name``, None if there is no such register."""
+        return None
+
+    def registers_text(self) -> str:
+        """``info registers``."""
+        return "\n".join(f"{n}={self.read_register(n):08x}" for n in self.REGISTER_NAMES)
+
+    def disassembler(self) -> Optional[Tuple[int, int, int]]:
+        """capstone's (arch, mode) for the CPU's current state (code byte order
+        included), and the unit an encoding is shown in; None: no disassembler."""
+        return None

@@ -21,6 +21,9 @@
   host binds to 127.0.0.1 (QEMU: every interface): see socket.py.
 * ``open_all(loop)`` starts host I/O once the machine is built; ``close_all()``
   releases everything and restores the terminal (every exit path calls it).
+* The chardevs made belong to a ``ChardevRegistry`` (ids, ``lookup``, ``all``,
+  ``open_all``, ``close_all``): a machine has one (``machine.chardevs``); the
+  module's functions use the command line's, ``registry()``.
 
 The frontend interface (``write``, ``set_handlers``, ``accept_input``, events)
 is described in base.py.
@@ -47,6 +50,7 @@ __all__ = [
     "FileChardev", "PtyChardev", "SocketChardev", "RingbufChardev", "SerialChardev",
     "BACKENDS", "UNSUPPORTED", "create", "parse_legacy",
     "lookup", "all_chardevs", "open_all", "close_all", "restore_terminal",
+    "ChardevRegistry", "registry",
 ]
 
 BACKENDS = {cls.BACKEND: cls for cls in (StdioChardev, NullChardev, FileChardev, PtyChardev,
@@ -56,11 +60,53 @@ UNSUPPORTED = ("websocket", "udp", "pipe", "parallel", "parport", "vc", "msmouse
                "braille", "testdev", "spicevmc", "spiceport", "qemu-vdagent", "dbus")
 COMMON_OPTIONS = ("backend", "id", "mux", "logfile", "logappend")
 
-_CHARDEVS: Dict[str, Chardev] = {}
-_ANON: List[Chardev] = []
+class ChardevRegistry:
+    """The chardevs of one machine, by id (and those without one)."""
+
+    def __init__(self) -> None:
+        self.by_id: Dict[str, Chardev] = {}
+        self.anonymous: List[Chardev] = []
+
+    def create(self, opts: Dict[str, str], origin: str = "") -> Chardev:
+        return _create(self, opts, origin)
+
+    def lookup(self, label: str) -> Chardev:
+        try:
+            return self.by_id[label]
+        except KeyError:
+            raise ChardevError(f"chardev '{label}' not found") from None
+
+    def all(self) -> List[Chardev]:
+        return list(self.by_id.values()) + list(self.anonymous)
+
+    def open_all(self, loop) -> None:
+        for chardev in self.all():
+            chardev.open(loop)
+
+    def close_all(self) -> None:
+        """Close every chardev; safe on every exit path."""
+        for chardev in self.all():
+            try:
+                chardev.close()
+            except Exception:  # noqa: BLE001 - closing must never hide the real exit reason
+                pass
+        self.by_id.clear()
+        self.anonymous.clear()
+
+
+_default = ChardevRegistry()
+
+
+def registry() -> ChardevRegistry:
+    """The command line's registry (the module's functions use it)."""
+    return _default
 
 
 def create(opts: Dict[str, str], origin: str = "") -> Chardev:
+    return _create(_default, opts, origin)
+
+
+def _create(reg: ChardevRegistry, opts: Dict[str, str], origin: str) -> Chardev:
     """A chardev from ``-chardev`` style options; ``mux=on`` wraps it in a mux.
 
     ``origin`` (the option as written, ``-serial tcp::4444,server=on``) prefixes
@@ -77,7 +123,7 @@ def create(opts: Dict[str, str], origin: str = "") -> Chardev:
     cls = BACKENDS.get(backend)
     if cls is None:
         raise ChardevError(f"'{backend}' is not a valid char driver name")
-    if label is not None and label in _CHARDEVS:
+    if label is not None and label in reg.by_id:
         raise ChardevError(f"attempt to add duplicate property '{label}' to object (type 'container')")
     if backend == "socket" and opts.pop("nowait", None) is not None:
         opts["wait"] = "off"            # QEMU's old spelling of wait=off
@@ -102,9 +148,9 @@ def create(opts: Dict[str, str], origin: str = "") -> Chardev:
     if logfile:
         backend_chardev.set_logfile(logfile, logappend)
     if label is not None:
-        _CHARDEVS[label] = chardev
+        reg.by_id[label] = chardev
     else:
-        _ANON.append(chardev)
+        reg.anonymous.append(chardev)
     return chardev
 
 
@@ -145,28 +191,18 @@ def parse_legacy(text: str) -> Optional[Dict[str, str]]:
 
 
 def lookup(label: str) -> Chardev:
-    try:
-        return _CHARDEVS[label]
-    except KeyError:
-        raise ChardevError(f"chardev '{label}' not found") from None
+    return _default.lookup(label)
 
 
 def all_chardevs() -> List[Chardev]:
-    return list(_CHARDEVS.values()) + list(_ANON)
+    return _default.all()
 
 
 def open_all(loop) -> None:
-    for chardev in all_chardevs():
-        chardev.open(loop)
+    _default.open_all(loop)
 
 
 def close_all() -> None:
-    """Close every chardev (restores the terminal); safe on every exit path."""
-    for chardev in all_chardevs():
-        try:
-            chardev.close()
-        except Exception:  # noqa: BLE001 - closing must never hide the real exit reason
-            pass
-    _CHARDEVS.clear()
-    _ANON.clear()
+    """Close every chardev of the command line's registry and restore the terminal."""
+    _default.close_all()
     restore_terminal()
