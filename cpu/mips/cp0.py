@@ -7,11 +7,13 @@ value, writable mask and side-effect hooks.
   below (a QOM child of the CPU: reset and snapshotted with it).  ``mtc0`` keeps the
   bits outside ``mask`` and takes those inside from the written value.
 * ``const``: reads give the reset value; writes are ignored (PRId, Config1...).
-* ``op``: computed: ``read`` names the CPU method giving the value (Random, Count).
+* ``op``: computed: ``read`` names the CPU method giving the value (``read(idx)``: Random,
+  Count).
 
 ``reset`` and ``mask`` are ints, or the name of a ``models.Model`` attribute (the
 value then comes from the CPU's model), or a function of the model.  ``write`` names
-a CPU method called after a write as ``hook(reg, old_value)``; when a write can change
+a CPU method called after a write as ``hook(old_value)`` (for an ``op`` register it
+does the write: ``hook(value, idx)``, ``idx`` placing it in time); when a write can change
 how blocks are translated or the interrupt state, the block ends after it
 (``end_block``).  ``release`` is the first architecture release that has the
 register (release-1 models read those as 0, like QEMU's unimplemented registers),
@@ -23,7 +25,7 @@ that every hook named here is one of its methods.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 from pysystem.qom import Field, Object, register
 
@@ -162,7 +164,3 @@ class CP0(Object):
 def lookup(reg: int, sel: int) -> Optional[Reg]:
     return BY_KEY.get((reg, sel))
 
-
-def reg_value(reg: Reg, model: Model) -> Any:
-    """The value of a ``const`` register on ``model``."""
-    return reg.reset_for(model)

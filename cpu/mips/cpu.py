@@ -1,61 +1,64 @@
-"""The MIPS32 CPU object: architectural state, CP0 behaviour, the execution loop.
+"""The MIPS32 CPU on the shared translation engine: state, CP0 behaviour, the seams.
 
 Interface (for boards, the main loop, the monitor and the gdb stub), as ``ARMCPU``'s:
 
 * QOM types ``<model>-mips-cpu`` (4Kc, 4KEc, 24Kc, 24Kf, 34Kf; ``MIPSCPU.MODEL``);
-  properties ``big-endian`` (the byte order; Config0.BE follows it) and
-  ``clock-frequency`` (CP0 Count runs at half of it).  Before ``realize()`` the board
-  sets ``cpu.address_space`` (an ``AddressSpace`` of the same byte order) and
+  properties ``endianness`` ("little" or "big": Config0.BE follows it; the address
+  space must have the same byte order), ``clock-frequency`` (CP0 Count runs at half of
+  it) and ``cpu-index``.  Before ``realize()`` the board sets ``cpu.address_space`` and
   ``cpu.clock``.
 * ``reset()``: Status.BEV|ERL, PC 0xbfc00000 (``exceptions.reset``).
-* ``run(max_insns)``, ``single_step()``, ``halted``, ``exit_request``,
+* ``run(max_insns)``, ``single_step()``, ``halted``, ``exit_request`` (the engine's),
   ``set_irq_line(n, level)`` for the six hardware interrupt lines (IP2-IP7);
   ``nmi()``, ``soft_reset()``.
 * ``regs`` (r0-r31, then HI and LO), ``pc``, ``cp0`` (the CP0 registers by name),
   ``fpr``/``fcsr`` (FPU), ``dump_registers()``, ``read_virt``/``write_virt``/
   ``virt_to_phys``, ``save_state()``/``load_state()``.
 
-Blocks are keyed by ``pc | khi`` where ``khi`` holds the state a block's code depends
-on: the mode (kernel 0, supervisor 1, user 2: bits 32-33), big-endian (bit 34),
-Status.CU0 outside kernel mode (bit 35) and Status.CU1 (bit 36).  The ASID is not a
-key bit: it selects the soft TLB and jump cache (memaccess.py).
+The engine's seams (cpu/README.md): blocks are keyed by ``pc | khi`` where ``khi``
+holds what a block's code depends on: the privilege level (kernel 0, supervisor 1,
+user 2: bits 32-33), big-endian (bit 34), Status.CU0 outside kernel mode (bit 35) and
+Status.CU1 (bit 36).  The ASID is not a key bit: the MMU hook tags each mapping with
+(JTLB index, ASID or None for global entries), so tlbwi/tlbwr drop the pages of the
+entry they replace and an ASID change drops only the old ASID's pages (kseg0/kseg1 and
+global pages stay); a change of Status.ERL (kuseg unmapped) flushes the soft TLB.
 """
 from __future__ import annotations
 
-from typing import Dict
-
 from pysystem import log
-from pysystem.qdev import Device
-from pysystem.qom import Field, Property, QOMError, register
+from pysystem.cpu.engine.cpu import TranslatedCPU
+from pysystem.cpu.engine.softmmu import EXEC, WRITE
+from pysystem.qom import Field, Property, register
 
 from . import cp0 as cp0regs
 from . import exceptions as exc
-from . import isa, models
+from . import isa, mmu, models, translator
+from .debug import MIPSDebug
 from .cp0 import CA_TI, ST_CU0, ST_CU1, ST_ERL, ST_EXL, ST_IE
 from .exceptions import GuestException
-from .memaccess import MemoryAccessMixin
 from .tlb import JTLB, legal_pagemask
-from .translator import MAX_INSNS, translate
 
 M32 = 0xFFFFFFFF
+CLOSED = 0xFFFFFFFFFFFFFFFF  # the LL link is closed
 KEY_MODE_SHIFT = 32
 KEY_BE = 1 << 34
 KEY_CU0 = 1 << 35
 KEY_CU1 = 1 << 36
 
-REG_NAMES = ["zero", "at", "v0", "v1", "a0", "a1", "a2", "a3", "t0", "t1", "t2", "t3", "t4",
-             "t5", "t6", "t7", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "t8", "t9",
-             "k0", "k1", "gp", "sp", "s8", "ra"]
-
 
 @register
-class MIPSCPU(MemoryAccessMixin, Device):
+class MIPSCPU(MIPSDebug, TranslatedCPU):
     TYPE = "mips-cpu"
     ABSTRACT = True
     DESC = "MIPS32"
-    MODEL = models.DEFAULT
+    ARCH = "mips"
+    MODEL = ""  # each model's type sets it (the CPU factory offers them by this name)
+    PRIVS = ("k", "s", "u")
+    USER_LEVEL = 2
+    CTX = translator.Ctx
+    EXCEPTIONS = exc
     PROPERTIES = (
-        Property("big-endian", "bool", False, "big-endian byte order (Config0.BE)"),
+        Property("endianness", "str", "little", "byte order (Config0.BE)", choices=("little", "big")),
         Property("clock-frequency", "uint32", 200000000, "pipeline clock in Hz (Count runs at half)"),
         Property("cpu-index", "uint32", 0, "the CPU number (EBase.CPUNum)"),
     )
@@ -66,50 +69,41 @@ class MIPSCPU(MemoryAccessMixin, Device):
         Field("fcsr", "u32", 0, "FPU control and status (FCR31)"),
         Field("halted", "bool", False, "waiting for an interrupt (WAIT)"),
         Field("hw_ip", "u8", 0, "levels of the six hardware interrupt lines (IP2-IP7)"),
-        Field("ll_addr", "i64", -1, "virtual address of the open LL link (-1: closed)"),
-        Field("ll_val", "u32", 0, "the word LL read"),
+        Field("excl_addr", "u64", CLOSED, "virtual address of the open LL link (all ones: closed)"),
+        Field("excl_val", "u32", 0, "the word LL read"),
         Field("compare_timer", "timer", None, "fires when Count reaches Compare"),
     )
 
     def __init__(self, **props):
         super().__init__(**props)
+        self.big_endian = self.endianness == "big"
         self.model = models.MODELS[self.MODEL]
-        self.address_space = None
-        self.clock = None
         self.cp0 = self.add_child("cp0", cp0regs.CP0())
         self.jtlb = self.add_child("jtlb", JTLB(self.model.tlb_entries))
-        self.exit_request = False
-        self.icount_end = 0
         self.regs = [0] * 34
         self.fpr = [0] * 32
         self.fcsr = 0
         self.pc_ = 0xBFC00000
         self.khi = 0
         self.hw_ip = 0
-        self.ll_addr = -1
-        self.ll_val = 0
+        self.excl_addr = CLOSED
+        self.excl_val = 0
         self.halted = False
         self.compare_timer = None
         from .fpu_ops import FPU
         self.fpu = FPU(self)
-        self.jc_step: Dict[int, tuple] = {}
-        self.init_memory_access()
 
     # --- lifecycle ---------------------------------------------------------------------
     def realize(self) -> None:
-        if self.address_space is None:
-            raise QOMError(f"{self.TYPE}: no address space set before realize")
-        if bool(getattr(self.address_space, "big_endian", False)) != bool(self.big_endian):
+        from pysystem.qom import QOMError
+        if self.address_space is not None and \
+                bool(getattr(self.address_space, "big_endian", False)) != self.big_endian:
             raise QOMError(f"{self.TYPE}: the address space's byte order differs from the CPU's")
-        if self.clock is None:
-            from pysystem.clock import VirtualClock
-            self.clock = VirtualClock()
+        super().realize()
         from pysystem.clock import Timer
         self.compare_timer = Timer(self.clock, self._compare_fired, "mips-compare")
-        self.attach_address_space(self.address_space)
         self.cp0.realize()
         self.jtlb.realize()
-        super().realize()
 
     @classmethod
     def example(cls) -> "MIPSCPU":
@@ -128,7 +122,6 @@ class MIPSCPU(MemoryAccessMixin, Device):
         super().reset()
         self.cp0.reset_for(self.model, self.big_endian)
         self.cp0.ebase = 0x80000000 | (self.cpu_index & 0x3FF)
-        self.cp0.random = self.model.tlb_entries - 1
         self.jtlb.reset()
         self.fcsr = 0
         self.exit_request = False
@@ -141,13 +134,15 @@ class MIPSCPU(MemoryAccessMixin, Device):
         self._update_khi()
         self._schedule_compare()
 
-    # --- state bits and keys -------------------------------------------------------------
+    # --- state bits and keys (the engine's seams) -----------------------------------------
     def mode_now(self) -> int:
         st = self.cp0.status
         if st & (ST_EXL | ST_ERL):
             return 0
         ksu = (st >> 3) & 3
         return ksu if ksu < 3 else 2
+
+    current_level = mode_now
 
     def _update_khi(self) -> None:
         st = self.cp0.status
@@ -158,15 +153,25 @@ class MIPSCPU(MemoryAccessMixin, Device):
         if st & ST_CU1 and self.model.has_fpu:
             khi |= KEY_CU1
         self.khi = khi
-        self.select_tlb_set()
+
+    def key(self) -> int:
+        return self.pc_ | self.khi
 
     @staticmethod
-    def key_mode(key: int) -> int:
+    def key_pc(key: int) -> int:
+        return key & M32
+
+    @staticmethod
+    def key_level(key: int) -> int:
         return (key >> KEY_MODE_SHIFT) & 3
 
     @staticmethod
-    def key_be(key: int) -> bool:
+    def key_big_endian(key: int) -> bool:
         return bool(key & KEY_BE)
+
+    @staticmethod
+    def key_with_pc(key: int, pc: int) -> int:
+        return (key & ~M32) | (pc & M32)
 
     @staticmethod
     def key_cu0(key: int) -> bool:
@@ -176,8 +181,11 @@ class MIPSCPU(MemoryAccessMixin, Device):
     def key_cu1(key: int) -> bool:
         return bool(key & KEY_CU1)
 
-    def key(self) -> int:
-        return self.pc_ | self.khi
+    def set_key(self, key: int) -> None:
+        self.pc_ = key & M32
+
+    def data_big_endian(self) -> bool:
+        return self.big_endian
 
     @property
     def pc(self) -> int:
@@ -192,13 +200,144 @@ class MIPSCPU(MemoryAccessMixin, Device):
         self.halted = False
         self._update_khi()
 
+    # --- the MMU hook and faults ------------------------------------------------------------
+    def mmu_translate(self, va: int, access: int, level: int, idx: int) -> tuple:
+        """Segments and the JTLB (mmu.py); the tag is (JTLB index, ASID or None for a
+        global entry), None for the unmapped segments."""
+        if access == EXEC and va & 3:
+            raise exc.AddressError(idx, va)
+        try:
+            pa, writable, size, index = mmu.translate(self, va, access, level)
+        except GuestException as e:
+            e.idx = idx
+            if log.enabled("mmu"):
+                log.log("mmu", f"{type(e).__name__} at 0x{va:08x} "
+                               f"({('load', 'store', 'fetch')[access]})")
+            raise
+        if index < 0:
+            return pa, writable, size, None
+        return pa, writable, size, (index, None if self.jtlb.glob[index] else self.cp0.entryhi & 0xFF)
+
+    def bus_fault(self, va: int, access: int, idx: int, error) -> GuestException:
+        if error is not None and log.enabled("guest_errors"):
+            log.log("guest_errors", f"access at 0x{va:08x}: {error} -> bus error")
+        return exc.BusError(idx, va, access == WRITE, access == EXEC)
+
+    def unaligned_access(self, va: int, size: int, aligned: bool, write: bool, idx: int) -> None:
+        raise exc.AddressError(idx, va, write)
+
+    def translate_insn(self, ctx, fetch) -> int:
+        insn = fetch(0, 4)
+        if insn is None:
+            return 0
+        ctx.insn = insn
+        ctx.size = 4
+        isa.translate_insn(ctx)
+        return 4
+
+    def insn_size(self, pc: int) -> int:
+        return 4
+
+    def deliver(self, e: GuestException, pc: int, size: int, in_slot: bool) -> None:
+        self.regs[0] = 0
+        exc.take(self, e, pc, in_slot)
+
+    def take_undefined(self, pc: int) -> None:
+        exc.take(self, exc.ReservedInstruction(), pc, False)
+
+    def has_work(self) -> bool:
+        return not self.halted or self._interrupt_pending()
+
+    def check_interrupts(self, key: int) -> int:
+        if self._interrupt_pending():
+            self.pc_ = key & M32
+            exc.take(self, exc.Interrupt(), self.pc_, False)
+            return self.key()
+        return key
+
+    def resolve_binding(self, name: str):
+        """What a block from the disk cache binds under a MIPS name."""
+        if name == "cp0":
+            return self.cp0
+        if name == "F":
+            return self.fpr
+        if name == "fpu":
+            return self.fpu
+        if name in ("mtc0", "eret", "deret", "wait", "set_ie", "swl", "swr") or \
+                name.startswith("tlb_"):
+            return getattr(self, name, None)
+        if name == "sc":
+            return self.store_conditional
+        if name.startswith("cp0r_"):
+            for r in cp0regs.REGS:
+                if r.attr == name[5:] and r.read:
+                    return getattr(self, r.read)
+            return None
+        if name in ("h_div", "h_divu"):
+            from . import trans_alu
+            return trans_alu._div if name == "h_div" else trans_alu._divu
+        obj = getattr(exc, name, None)
+        return obj if isinstance(obj, type) and issubclass(obj, GuestException) else None
+
+    # --- memory helpers of generated code ------------------------------------------------------
+    def _word_for_store(self, va: int, idx: int) -> tuple:
+        """The physical address and value of the aligned word at ``va``, translated as a
+        store (SWL/SWR/SC fault as stores)."""
+        pa = self._translate_data(va, True, self.current_level(), idx)
+        try:
+            return pa, self.address_space.read(pa, 4)
+        except Exception as e:
+            if type(e).__name__ == "BusError":
+                raise self.bus_fault(va, WRITE, idx, e) from None
+            raise
+
+    def _put_word(self, pa: int, va: int, value: int, idx: int) -> None:
+        try:
+            self.address_space.write(pa, value & M32, 4)
+        except Exception as e:
+            if type(e).__name__ == "BusError":
+                raise self.bus_fault(va, WRITE, idx, e) from None
+            raise
+
+    def _partial(self, va: int, rt: int, idx: int, left: bool) -> None:
+        al = va & ~3 & M32
+        pa, w = self._word_for_store(al, idx)
+        k = va & 3
+        s = 8 * (k if self.big_endian == left else 3 - k)
+        if left:
+            w = (w & ~(M32 >> s) & M32) | (rt >> s)
+        else:
+            w = (w & ((1 << s) - 1)) | ((rt << s) & M32)
+        self._put_word(pa, al, w, idx)
+
+    def swl(self, va: int, rt: int, idx: int) -> None:
+        self._partial(va, rt, idx, True)
+
+    def swr(self, va: int, rt: int, idx: int) -> None:
+        self._partial(va, rt, idx, False)
+
+    def store_conditional(self, va: int, value: int, size: int, idx: int) -> int:
+        """SC's slow path (the engine's exclusive contract: 0 stored, 1 not): stores when
+        the link is open on ``va`` and memory still holds the word LL read, as QEMU's
+        compare-and-exchange; a mismatched address does not access memory."""
+        if va & 3:
+            raise exc.AddressError(idx, va, True)
+        ok = self.excl_addr == va
+        self.excl_addr = CLOSED
+        if not ok:
+            return 1
+        pa, cur = self._word_for_store(va, idx)
+        if cur != self.excl_val:
+            return 1
+        self._put_word(pa, va, value, idx)
+        return 0
+
     # --- CP0 ----------------------------------------------------------------------------------
     def mtc0(self, reg: int, sel: int, value: int, idx: int) -> None:
         """A CP0 write with a side effect (see cp0.REGS); blocks end after it."""
         r = cp0regs.lookup(reg, sel)
-        self._icount_idx = idx
         if r.kind == "op":
-            getattr(self, r.write)(value & M32)
+            getattr(self, r.write)(value & M32, idx)
             return
         mask = r.mask_for(self.model)
         old = getattr(self.cp0, r.attr)
@@ -224,8 +363,8 @@ class MIPSCPU(MemoryAccessMixin, Device):
         self.cp0.count_offset = (value - self._ticks(idx)) & M32
         self._schedule_compare()
 
-    def cp0_write_count(self, value: int) -> None:
-        self._write_count(value, getattr(self, "_icount_idx", 0))
+    def cp0_write_count(self, value: int, idx: int) -> None:
+        self._write_count(value, idx)
 
     def _schedule_compare(self) -> None:
         if self.compare_timer is None:
@@ -262,14 +401,18 @@ class MIPSCPU(MemoryAccessMixin, Device):
         self.update_interrupt_request()
 
     def cp0_status_written(self, old: int) -> None:
+        if (old ^ self.cp0.status) & ST_ERL:  # kuseg (un)mapped: every level's pages
+            self.tlb_flush_all()
         self._update_khi()
         self.update_interrupt_request()
 
     def cp0_entryhi_written(self, old: int) -> None:
-        self.entryhi_changed()
+        self.entryhi_changed(old & 0xFF)
 
-    def entryhi_changed(self) -> None:
-        self.select_tlb_set()
+    def entryhi_changed(self, old_asid: int) -> None:
+        """A new ASID: drop the pages mapped for the old one (global and unmapped pages stay)."""
+        if (self.cp0.entryhi & 0xFF) != old_asid:
+            self.tlb_flush_tags([t for t in self.tlb_tags if t[1] == old_asid])
 
     def cp0_pagemask_written(self, old: int) -> None:
         self.cp0.pagemask = legal_pagemask(self.cp0.pagemask)
@@ -280,14 +423,14 @@ class MIPSCPU(MemoryAccessMixin, Device):
     def cp0_read_config0(self, idx: int) -> int:
         return self.cp0.config0
 
-    def cp0_write_config0(self, value: int) -> None:
+    def cp0_write_config0(self, value: int, idx: int) -> None:
         self.cp0.config0 = (self.cp0.config0 & ~7) | (value & 7)
 
     def cp0_read_lladdr(self, idx: int) -> int:
-        pa = self.virt_to_phys(self.ll_addr & M32) if self.ll_addr >= 0 else 0
+        pa = self.virt_to_phys(self.excl_addr & M32) if self.excl_addr != CLOSED else 0
         return ((pa or 0) >> self.model.lladdr_shift) & M32
 
-    def cp0_write_ignored(self, value: int) -> None:
+    def cp0_write_ignored(self, value: int, idx: int) -> None:
         pass
 
     def cp0_watch_written(self, old: int) -> None:
@@ -298,21 +441,25 @@ class MIPSCPU(MemoryAccessMixin, Device):
         self.cp0.status = (self.cp0.status & ~ST_IE) | ie
         self.update_interrupt_request()
 
-    def eret(self) -> int:
-        """ERET: return to ErrorEPC (clearing ERL) or EPC (clearing EXL); closes the link."""
+    def eret(self, at: int = 0) -> int:
+        """ERET (at address ``at``): return to ErrorEPC (clearing ERL) or EPC (clearing
+        EXL); closes the link."""
         cp0 = self.cp0
+        if log.enabled("exec"):  # QEMU's debug_pre_eret
+            log.log("exec", f"ERET: PC {at:08x} EPC {cp0.epc:08x}"
+                            + (f" ErrorEPC {cp0.errorepc:08x}" if cp0.status & ST_ERL else ""))
         if cp0.status & ST_ERL:
             pc = cp0.errorepc
             cp0.status &= ~ST_ERL
         else:
             pc = cp0.epc
             cp0.status &= ~ST_EXL
-        self.ll_addr = -1
+        self.excl_addr = CLOSED
         self.pc_ = pc & M32
         self._update_khi()
         self.update_interrupt_request()
-        if log.enabled("int"):
-            log.log("int", f"ERET: PC {pc:08x} EPC {cp0.epc:08x} ErrorEPC {cp0.errorepc:08x}")
+        if log.enabled("exec"):  # QEMU's debug_post_eret
+            log.log("exec", f"  =>  PC {pc:08x} EPC {cp0.epc:08x}")
         return self.key()
 
     def deret(self, idx: int) -> int:
@@ -341,13 +488,15 @@ class MIPSCPU(MemoryAccessMixin, Device):
     def tlb_tlbr(self) -> None:
         i = (self.cp0.index & 0x7FFFFFFF) % self.model.tlb_entries
         hi, mask, lo0, lo1 = self.jtlb.read(i)
+        old = self.cp0.entryhi & 0xFF
         self.cp0.entryhi, self.cp0.pagemask = hi, mask
         self.cp0.entrylo0, self.cp0.entrylo1 = lo0, lo1
-        self.entryhi_changed()
+        self.entryhi_changed(old)
 
     def _tlb_write(self, i: int) -> None:
+        """tlbwi/tlbwr at ``i``: the pages filled from the entry it replaces go."""
         cp0 = self.cp0
-        self.drop_tlb_entry(i)
+        self.tlb_flush_tags([t for t in self.tlb_tags if t[0] == i])
         self.jtlb.write(i, cp0.entryhi, cp0.pagemask, cp0.entrylo0, cp0.entrylo1)
 
     def tlb_tlbwi(self) -> None:
@@ -373,171 +522,13 @@ class MIPSCPU(MemoryAccessMixin, Device):
         if self._interrupt_pending():
             self.exit_request = True
 
-    def _check_interrupts(self, key: int) -> int:
-        if self._interrupt_pending():
-            self.pc_ = key & M32
-            exc.take(self, exc.Interrupt(), self.pc_, False)
-            return self.key()
-        return key
-
     def nmi(self) -> None:
         exc.reset(self, self.pc_, False, "nmi")
 
     def soft_reset(self) -> None:
         exc.reset(self, self.pc_, False, "soft")
 
-    # --- the execution loop -----------------------------------------------------------------
-    def raise_slot_fetch_fault(self, slot_pc: int) -> None:
-        try:
-            self.translate_code(slot_pc)
-        except GuestException as e:
-            e.in_slot = True
-            raise
-        raise exc.BusError(-1, slot_pc, fetch=True)
-
-    def _lookup(self, key: int, jc: Dict[int, tuple], max_insns: int) -> tuple:
-        pc = key & M32
-        pa = self.translate_code(pc)
-        ck = (key, pa, max_insns)
-        blk = self.tbs.get(ck)
-        if blk is None:
-            pages = [pa >> 12]
-
-            def fetch(va):
-                if (va ^ pc) & 0xFFFFF000 == 0:
-                    p = pa + (va - pc)
-                else:
-                    try:
-                        p = self.translate_code(va)
-                    except GuestException:
-                        return None
-                    if p >> 12 not in pages:
-                        pages.append(p >> 12)
-                try:
-                    return self.address_space.read(p, 4)
-                except Exception as e:
-                    if type(e).__name__ == "BusError":
-                        if va == pc:
-                            raise exc.BusError(-1, va, fetch=True) from None
-                        return None
-                    raise
-
-            blk = translate(self, key, pa, fetch, isa.translate_insn, max_insns)
-            blk.pages = pages
-            self.register_block(ck, blk)
-            if log.enabled("in_asm"):
-                log.write("----------------\nIN: \n" + "\n".join(blk.asm) + "\n\n")
-            if log.enabled("op"):
-                log.write(f"OP (python) for 0x{pc:08x}:\n{blk.source}\n")
-        ent = (blk.func, blk.ninsns, blk)
-        if not log.enabled("nochain"):
-            if jc is self.jc:
-                last = blk.pcs[-1] if blk.pcs else pc
-                self.jc_add(key, ent, {pc >> 12, last >> 12})
-            else:
-                jc[key] = ent
-        return ent
-
-    def _execute(self, max_insns: int, step: bool) -> int:
-        if self.halted:
-            if not self._interrupt_pending():
-                return 0
-            self.halted = False
-        self.exit_request = False
-        clock = self.clock
-        start = clock.icount
-        end = self.icount_end = start + max_insns
-        block_insns = 1 if step else MAX_INSNS
-        key = self._check_interrupts(self.key())
-        R = self.regs
-        ent = None
-        stuck_at, stuck = -1, 0
-        while clock.icount < end:
-            jc = self.jc_step if step else self.jc
-            try:
-                while clock.icount < end:
-                    try:
-                        ent = jc[key]
-                    except KeyError:
-                        ent = self._lookup(key, jc, block_insns)
-                    key = ent[0](R)
-                    clock.icount += ent[1]
-                    if self.exit_request:
-                        break
-            except GuestException as e:
-                idx = e.idx
-                if idx < 0:
-                    pc = key & M32
-                    bd = getattr(e, "in_slot", False)
-                    if bd:
-                        pc = (pc + 4) & M32
-                    if isinstance(e, exc.MemoryFault) and not bd and e.badvaddr != pc:
-                        e.badvaddr = pc
-                else:
-                    blk = ent[2]
-                    clock.icount += idx
-                    pc = blk.pcs[idx]
-                    bd = idx in blk.slots
-                R[0] = 0
-                exc.take(self, e, pc, bd)
-                key = self.key()
-                if clock.icount == stuck_at:
-                    stuck += 1
-                    if stuck >= 64:
-                        log.log("guest_errors", f"CPU {self.cpu_index}: exception loop at 0x{pc:08x}")
-                        break
-                else:
-                    stuck_at, stuck = clock.icount, 0
-                continue
-            except Exception as e:
-                if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                    raise
-                self._internal_error(e, key)
-                key = self.key()
-                break
-            if self.exit_request:
-                self.exit_request = False
-                if self.halted:
-                    break
-                key = self._check_interrupts(key)
-                if step:
-                    break
-        self.pc_ = key & M32
-        return clock.icount - start
-
-    #: tests set this so that translator bugs fail loudly instead of becoming RI
-    raise_internal_errors = False
-
-    def _internal_error(self, e: Exception, key: int) -> None:
-        import traceback
-        if self.raise_internal_errors:
-            raise e
-        pc = key & M32
-        log.log("guest_errors", f"internal error executing block at 0x{pc:08x}: {e!r}")
-        log.log("unimp", "".join(traceback.format_exception(type(e), e, e.__traceback__)))
-        self.flush_all()
-        exc.take(self, exc.ReservedInstruction(), pc, False)
-
-    def run(self, max_insns: int) -> int:
-        return self._execute(max_insns, False)
-
-    def single_step(self) -> int:
-        return self._execute(1, True)
-
     # --- monitor, traces ------------------------------------------------------------------------
-    def dump_registers(self) -> str:
-        R = self.regs
-        cp0 = self.cp0
-        lines = [f"pc=0x{self.pc_:08x} HI=0x{R[32]:08x} LO=0x{R[33]:08x} ds 00ea B 0x{self.pc_:08x} 0"]
-        for row in range(8):
-            lines.append(" ".join(f"{REG_NAMES[i]:>4} {R[i]:08x}" if False else
-                                  f"GPR{i:02d}: {REG_NAMES[i]} {R[i]:08x}"
-                                  for i in range(row * 4, row * 4 + 4)))
-        lines.append(f"CP0 Status  0x{cp0.status:08x} Cause   0x{cp0.cause:08x} EPC    0x{cp0.epc:08x}")
-        lines.append(f"    Config0 0x{cp0.config0:08x} Config1 0x{self.model.config1:08x} "
-                     f"LLAddr 0x{self.cp0_read_lladdr(0):016x}")
-        return "\n".join(lines) + "\n"
-
     def trace_block(self, pc: int, key: int) -> None:
         if log.enabled("cpu"):
             log.write(self.dump_registers())
@@ -545,7 +536,7 @@ class MIPSCPU(MemoryAccessMixin, Device):
             log.write(f"Trace {self.cpu_index}: 0x{key & 0xFFFFFFFFFFFF:012x} "
                       f"[00000000/{pc:08x}/{(key >> 32) & M32:08x}/00000000] \n")
 
-    def disas(self, pc: int, insn: int) -> str:
+    def disas(self, pc: int, insn: int, size: int = 4) -> str:
         code = insn.to_bytes(4, "big" if self.big_endian else "little")
         text = "<unknown>"
         try:

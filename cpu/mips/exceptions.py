@@ -12,6 +12,7 @@ Cause.BD set), so no exception counts its instruction as executed.
 from __future__ import annotations
 
 from pysystem import log
+from pysystem.cpu.engine.exceptions import GuestException as EngineException
 
 from .cp0 import (CA_BD, CA_CE_SHIFT, CA_EXC_SHIFT, CA_IV, ST_BEV, ST_ERL, ST_EXL, ST_NMI,
                   ST_SR)
@@ -22,25 +23,22 @@ EXC_INT, EXC_MOD, EXC_TLBL, EXC_TLBS, EXC_ADEL, EXC_ADES = 0, 1, 2, 3, 4, 5
 EXC_IBE, EXC_DBE, EXC_SYS, EXC_BP, EXC_RI, EXC_CPU, EXC_OV, EXC_TR = 6, 7, 8, 9, 10, 11, 12, 13
 EXC_FPE, EXC_WATCH, EXC_MCHECK = 15, 23, 24
 
+# the names QEMU's -d int uses (mips_excp_names)
 EXC_NAMES = {
     EXC_INT: "interrupt", EXC_MOD: "TLB modified", EXC_TLBL: "TLB load", EXC_TLBS: "TLB store",
     EXC_ADEL: "address error load", EXC_ADES: "address error store",
     EXC_IBE: "instruction bus error", EXC_DBE: "data bus error", EXC_SYS: "syscall",
     EXC_BP: "break", EXC_RI: "reserved instruction", EXC_CPU: "coprocessor unusable",
-    EXC_OV: "integer overflow", EXC_TR: "trap", EXC_FPE: "floating point",
-    EXC_WATCH: "watch", EXC_MCHECK: "machine check",
+    EXC_OV: "arithmetic overflow", EXC_TR: "trap", EXC_FPE: "floating point",
+    EXC_WATCH: "data watchpoint", EXC_MCHECK: "machine check",
 }
 
 
-class GuestException(Exception):
-    """Base of every architectural exception raised while executing guest code."""
+class GuestException(EngineException):
+    """Base of every MIPS exception raised while executing guest code."""
 
     code = 0
     counted = False  # the faulting instruction is never counted as executed on MIPS
-
-    def __init__(self, idx: int = -1):
-        super().__init__()
-        self.idx = idx
 
     def __str__(self) -> str:
         return f"{EXC_NAMES.get(self.code, self.code)} at insn {self.idx}"
@@ -140,8 +138,8 @@ def _vector_base(cpu) -> int:
 
 def take(cpu, e: GuestException, pc: int, bd: bool) -> None:
     """Enter the exception ``e`` raised by the instruction at ``pc`` (for an interrupt:
-    the next instruction to run); ``bd``: it sat in the delay slot of the branch at
-    ``pc - 4``.  Sets EPC, Cause (ExcCode, BD, CE), Status.EXL, BadVAddr/Context/
+    the next instruction to run; ``bd``: the instruction at ``pc`` is a branch and the
+    exception came from its delay slot).  Sets EPC, Cause (ExcCode, BD, CE), Status.EXL, BadVAddr/Context/
     EntryHi for address and TLB faults, and the PC to the vector."""
     cp0 = cpu.cp0
     if isinstance(e, DebugBreakpoint):
@@ -149,17 +147,19 @@ def take(cpu, e: GuestException, pc: int, bd: bool) -> None:
         return
     code = e.code
     status = cp0.status
+    logging = code != EXC_INT and log.enabled("int")  # QEMU logs all but interrupts
+    if logging:
+        log.log("int", f"mips_cpu_do_interrupt enter: PC {pc:08x} EPC {cp0.epc:08x} "
+                       f"{EXC_NAMES.get(code, code)} exception")
     if isinstance(e, MemoryFault) and not isinstance(e, BusError):
         va = e.badvaddr
         cp0.badvaddr = va
         if not isinstance(e, AddressError):
             cp0.context = (cp0.context & 0xFF800000) | ((va >> 9) & 0x007FFFF0)
             cp0.entryhi = (cp0.entryhi & 0xFF) | (va & 0xFFFFE000)
-            cpu.entryhi_changed()
     offset = 0x180
     if not status & ST_EXL:
-        epc = (pc - 4) & M32 if bd else pc
-        cp0.epc = epc
+        cp0.epc = pc
         cp0.cause = (cp0.cause | CA_BD) if bd else (cp0.cause & ~CA_BD)
         if isinstance(e, TLBRefill):
             offset = 0
@@ -177,29 +177,29 @@ def take(cpu, e: GuestException, pc: int, bd: bool) -> None:
     cp0.cause = cause & M32
     cp0.status = status | ST_EXL
     new_pc = (_vector_base(cpu) + offset) & M32
-    if log.enabled("int"):
-        log.log("int", f"do_interrupt enter: PC {pc:08x} EPC {cp0.epc:08x} cause {code} "
-                       f"({EXC_NAMES.get(code, code)})\n"
+    if logging:
+        log.log("int", f"mips_cpu_do_interrupt: PC {new_pc:08x} EPC {cp0.epc:08x} cause {code}\n"
                        f"    S {cp0.status:08x} C {cp0.cause:08x} A {cp0.badvaddr:08x} "
-                       f"D {new_pc:08x}")
+                       f"D {cp0.depc:08x}")
     cpu.set_pc_after_exception(new_pc)
 
 
 def _enter_debug(cpu, pc: int, bd: bool) -> None:
     cp0 = cpu.cp0
-    cp0.depc = (pc - 4) & M32 if bd else pc
+    cp0.depc = pc
     dbd = 1 << 31
     cp0.debug = (cp0.debug & ~dbd) | (dbd if bd else 0) | (1 << 30) | (1 << 1)  # DBD, DM, DBp
     if log.enabled("int"):
-        log.log("int", f"do_interrupt enter: PC {pc:08x} debug breakpoint, DEPC {cp0.depc:08x}")
+        log.log("int", f"mips_cpu_do_interrupt enter: PC {pc:08x} EPC {cp0.epc:08x} "
+                       f"debug breakpoint exception")
     cpu.set_pc_after_exception(0xBFC00480)
 
 
 def reset(cpu, pc: int, bd: bool, kind: str = "reset") -> None:
     """Reset, soft reset or NMI: ERL set, ErrorEPC = the interrupted instruction (the branch
-    before a delay slot), BEV set, and the PC at the reset vector."""
+    when it came in a delay slot), BEV set, and the PC at the reset vector."""
     cp0 = cpu.cp0
-    cp0.errorepc = (pc - 4) & M32 if bd else pc
+    cp0.errorepc = pc
     st = cp0.status & ~(ST_SR | ST_NMI)
     if kind == "soft":
         st |= ST_SR
@@ -207,5 +207,7 @@ def reset(cpu, pc: int, bd: bool, kind: str = "reset") -> None:
         st |= ST_NMI
     cp0.status = st | ST_BEV | ST_ERL
     if log.enabled("int"):
-        log.log("int", f"do_interrupt enter: PC {pc:08x} {kind}, ErrorEPC {cp0.errorepc:08x}")
+        name = {"reset": "reset", "soft": "soft reset", "nmi": "non-maskable interrupt"}[kind]
+        log.log("int", f"mips_cpu_do_interrupt enter: PC {pc:08x} EPC {cp0.epc:08x} "
+                       f"{name} exception")
     cpu.set_pc_after_exception(0xBFC00000)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import List
 
 from pysystem.cpu import softfloat as sf
-from pysystem.cpu.arm.decode import Form
+from pysystem.cpu.engine.decode import Form
 
 from . import trans_fpu as t
 from .decode_util import sext16

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import List
 
 from pysystem import log
-from pysystem.cpu.arm.decode import Decoder, Form
+from pysystem.cpu.engine.decode import Decoder, Form
 
 from . import trans_alu as alu
 from . import trans_branch as br
@@ -232,8 +232,8 @@ def translate_insn(ctx) -> None:
     if not ok:
         del ctx.lines[mark:]
         ctx.indent = indent
-        ctx.pending_branch = None
-        ctx.stop = False
+        ctx.slot_then = None
+        ctx.ended = False
         if log.enabled("unimp"):
             name = form.name if form is not None else "unallocated"
             log.log("unimp", f"reserved instruction 0x{ctx.insn:08x} ({name}) at 0x{ctx.pc:08x}")

@@ -95,10 +95,3 @@ MODELS: Dict[str, Model] = {m.name: m for m in (
 
 DEFAULT = "24Kf"
 
-
-def lookup(name: str) -> Optional[Model]:
-    """A model by name, case-insensitively (``-cpu 24kf`` works as in QEMU)."""
-    for k, m in MODELS.items():
-        if k.lower() == name.lower():
-            return m
-    return None

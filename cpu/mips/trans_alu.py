@@ -8,6 +8,8 @@ Registers are unsigned 32-bit ints in the block's locals; a signed view of ``x``
 """
 from __future__ import annotations
 
+from pysystem.cpu.engine import codegen
+
 from .decode_util import signed
 
 M32 = "0xffffffff"
@@ -104,8 +106,15 @@ def mthilo(ctx, a) -> None:
 
 
 def mult(ctx, a) -> None:
-    """MULT/MULTU (HI:LO = product), MADD/MADDU/MSUB/MSUBU (HI:LO +/-= product)."""
+    """MULT/MULTU (HI:LO = product), MADD/MADDU/MSUB/MSUBU (HI:LO +/-= product).
+
+    On PyPy, whose ints are machine words, nothing may pass 2**63 (a big integer is ~20x
+    slower in JIT code): signed products and a signed accumulator fit; an unsigned
+    product is built from 32x16-bit halves and added to HI:LO with an explicit carry."""
     x, y = ctx.r(a.rs), ctx.r(a.rt)
+    if not a.signed and codegen.PYPY:
+        _mult_unsigned_split(ctx, a, x, y)
+        return
     p = ctx.tmp("p")
     if a.signed:
         ctx.emit(f"{p} = {signed(x)} * {signed(y)}")
@@ -113,14 +122,30 @@ def mult(ctx, a) -> None:
         ctx.emit(f"{p} = {x} * {y}")
     if a.acc:
         hi, lo = ctx.hilo("hi"), ctx.hilo("lo")
-        ctx.emit(f"{p} = ((({hi} << 32) | {lo}) {'+' if a.acc > 0 else '-'} {p})")
+        acc = f"(({signed(hi)} << 32) | {lo})" if a.signed else f"(({hi} << 32) | {lo})"
+        ctx.emit(f"{p} = {acc} {'+' if a.acc > 0 else '-'} {p}")
     hi, lo = ctx.hilo("hi", True), ctx.hilo("lo", True)
     ctx.emit(f"{hi} = ({p} >> 32) & {M32}; {lo} = {p} & {M32}")
 
 
+def _mult_unsigned_split(ctx, a, x: str, y: str) -> None:
+    ph, pl, t = ctx.tmp("q"), ctx.tmp("q"), ctx.tmp("q")
+    ctx.emit(f"{ph} = {x} * ({y} >> 16); {t} = {x} * ({y} & 0xffff) + (({ph} & 0xffff) << 16)")
+    ctx.emit(f"{pl} = {t} & {M32}; {ph} = (({ph} >> 16) + ({t} >> 32)) & {M32}")
+    hi, lo = ctx.hilo("hi"), ctx.hilo("lo")
+    if a.acc > 0:
+        ctx.emit(f"{t} = {lo} + {pl}; {ph} = {hi} + {ph} + ({t} >> 32); {pl} = {t} & {M32}")
+    elif a.acc < 0:
+        ctx.emit(f"{t} = {lo} - {pl}; {ph} = {hi} - {ph} - ({t} < 0); {pl} = {t} & {M32}")
+    hi, lo = ctx.hilo("hi", True), ctx.hilo("lo", True)
+    ctx.emit(f"{hi} = {ph} & {M32}; {lo} = {pl}")
+
+
 def mul(ctx, a) -> None:
-    """MUL (SPECIAL2): rd = low word of the signed product; HI and LO are untouched."""
-    ctx.w(a.rd, f"({ctx.r(a.rs)} * {ctx.r(a.rt)}) & {M32}")
+    """MUL (SPECIAL2): rd = low word of the signed product; HI and LO are untouched.  The
+    product of the signed values fits a machine word (PyPy: no big integers), and its
+    low word is the unsigned product's."""
+    ctx.w(a.rd, f"({signed(ctx.r(a.rs))} * {signed(ctx.r(a.rt))}) & {M32}")
 
 
 def _div(x: int, y: int):

@@ -57,36 +57,32 @@ def load_partial(ctx, a) -> None:
 
 
 def store_partial(ctx, a) -> None:
-    """SWL (``left``) / SWR: read the aligned word (as a store: it faults as one), merge, write."""
+    """SWL (``left``) / SWR: a read-modify-write of the aligned word that faults as a
+    store (the CPU's ``store_partial``)."""
     addr = _addr(ctx, a)
-    al = ctx.tmp("a")
-    ctx.emit(f"{al} = {addr} & 0xfffffffc")
-    w = ctx.tmp("w")
-    ctx.load(4, al, w, for_store=True)
-    s = _shift(ctx, addr, a.left)
-    rt = ctx.r(a.rt)
-    if a.left:
-        merged = f"({w} & ~({M32} >> {s}) & {M32}) | ({rt} >> {s})"
-    else:
-        merged = f"({w} & ((1 << {s}) - 1)) | (({rt} << {s}) & {M32})"
-    ctx.store(4, al, merged)
+    fn = ctx.helper("swl" if a.left else "swr", ctx.cpu.swl if a.left else ctx.cpu.swr)
+    ctx.emit(f"{fn}({addr}, {ctx.r(a.rt)}, {ctx.idx})")
 
 
 def ll(ctx, a) -> None:
-    """LL: a word load that opens the link (address and value, as QEMU's SC compares them)."""
+    """LL: a word load that opens the link (address and value: SC compares both, as
+    QEMU's does), the engine's exclusive monitor ``cpu.excl_addr``/``excl_val``."""
     addr = _addr(ctx, a)
     v = ctx.tmp("v")
     ctx.load(4, addr, v)
-    ctx.emit(f"cpu.ll_addr = {addr}; cpu.ll_val = {v}")
+    ctx.emit(f"cpu.excl_addr = {addr}; cpu.excl_val = {v}")
     ctx.w(a.rt, v)
 
 
 def sc(ctx, a) -> None:
     """SC: stores and sets rt = 1 when the link holds this address and memory still holds
-    the value LL read; else rt = 0.  The link closes either way."""
+    the value LL read; else rt = 0.  The link closes either way.  In place when the write
+    TLB maps the page (the engine's exclusive fast path), else ``cpu.store_conditional``."""
     addr = _addr(ctx, a)
-    fn = ctx.helper("sc", ctx.cpu.store_conditional)
-    ctx.w(a.rt, f"{fn}({addr}, {ctx.r(a.rt)}, {ctx.idx})")
+    failed = ctx.tmp("x")
+    slow = ctx.helper("sc", ctx.cpu.store_conditional)
+    ctx.exclusive_fast_path(4, addr, ctx.r(a.rt), failed, slow)
+    ctx.w(a.rt, f"1 - {failed}")
 
 
 def nop(ctx, a) -> None:

@@ -81,7 +81,7 @@ def eret(ctx, a) -> None:
     if not _cp0_ok(ctx):
         return
     fn = ctx.helper("eret", ctx.cpu.eret)
-    ctx.exit(f"{fn}()")
+    ctx.exit(f"{fn}({hex(ctx.pc)})")
 
 
 def deret(ctx, a) -> None:

@@ -66,7 +66,7 @@ class Pair:
         self.space = AddressSpace("cpu-memory", root, big_endian=big_endian)
         for vector in (0x200, 0x380, 0x400, 0x480):  # our CPU halts (WAIT) at a vector
             self.space.write_bytes(0x1FC00000 + vector, self.word(0x42000020))
-        self.cpu = CPU_TYPES[model](big_endian=big_endian)
+        self.cpu = CPU_TYPES[model](endianness="big" if big_endian else "little")
         self.cpu.address_space = self.space
         self.cpu.clock = VirtualClock()
         self.cpu.realize()

@@ -5,7 +5,8 @@ every other address is a bus error.
 ``m = Machine(big_endian)``; ``m.load(0x80001000, "li $2, 1 ...")`` assembles with
 Debian's binutils (``mips-linux-gnu-as``/``mipsel-linux-gnu-as``, ``-march=mips32r2``,
 ``.set noreorder``: delay slots are written out) and links at that address;
-``m.run_to(addr)`` runs until the PC reaches ``addr``.
+``m.run_to(addr)`` runs until the PC reaches ``addr``.  Load at 16-byte aligned addresses
+(the assembler aligns .text to 16; its padding makes ``load``'s end a little past the code).
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ class Machine:
         self.rom = RAMRegion(None, "boot", 1 << 16)
         root.add_subregion(0x1FC00000, self.rom)
         self.space = AddressSpace("cpu-memory", root, big_endian=big_endian)
-        self.cpu = CPU_TYPES[model](big_endian=big_endian)
+        self.cpu = CPU_TYPES[model](endianness="big" if big_endian else "little")
         self.cpu.address_space = self.space
         self.cpu.clock = VirtualClock()
         self.cpu.realize()

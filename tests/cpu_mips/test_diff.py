@@ -62,6 +62,16 @@ def test_random_programs_long(big_endian):
 def test_random_programs_as_generated_for_pypy(monkeypatch):
     """Little-endian programs with RAM accessed through struct, as on PyPy (CPython's
     little-endian blocks index memoryviews instead; big-endian ones always use struct)."""
-    from pysystem.cpu.mips import translator
-    monkeypatch.setattr(translator, "_VIEWS_FOR", None)
+    from pysystem.cpu.engine import codegen
+    monkeypatch.setattr(codegen, "PYPY", True)
     assert _campaign(5, 60, 300, False) >= 12000
+
+
+@pytest.mark.parametrize("name", ["MULT", "MULTU", "MADD", "MADDU", "MSUB", "MSUBU", "MUL"])
+def test_multiplies_as_generated_for_pypy(pair, name, monkeypatch):
+    """PyPy's multiplies (unsigned ones from 32x16-bit halves: see trans_alu.mult)."""
+    from pysystem.cpu.engine import codegen
+    monkeypatch.setattr(codegen, "PYPY", True)
+    pair.cpu.flush_code()
+    _trials(pair, [name], "pypy" + name, 60)
+    pair.cpu.flush_code()

@@ -61,3 +61,28 @@ def test_state_round_trip(be):
     assert other.regs[32] == 0x12345678 and other.fpr[2] == 0x3F800000
     assert other.jtlb.hi[5] == 0x00400005 and other.cp0.entryhi == 0x00400005
     assert other.pc == cpu.pc
+
+
+def test_cpu_factory_offers_the_models_to_both_front_ends():
+    from pysystem.cpu.models import cpu_models, create_cpu
+    for front_end in ("mips", "mipsel"):
+        assert cpu_models(front_end) == ["24Kc", "24Kf", "34Kf", "4KEc", "4Kc"]
+    assert type(create_cpu("34Kf", "mips")).MODEL == "34Kf"
+
+
+def test_monitor_seams():
+    m = Machine(big_endian=True)
+    cpu = m.cpu
+    cpu.regs[2], cpu.regs[31], cpu.regs[32] = 0x1234, 0x80001000, 7
+    assert cpu.read_register("v0") == cpu.read_register("r2") == 0x1234
+    assert cpu.read_register("ra") == 0x80001000 and cpu.read_register("hi") == 7
+    assert cpu.read_register("pc") == 0xBFC00000
+    assert cpu.read_register("status") == 0x00400004
+    assert cpu.read_register("nosuch") is None
+    text = cpu.registers_text()
+    assert text.startswith("pc=0xbfc00000 HI=0x00000007 LO=0x00000000")
+    assert "GPR00: r0 00000000 at 00000000 v0 00001234 v1 00000000" in text
+    assert "CP0 Status  0x00400004 Cause   0x00000000" in text
+    import capstone
+    arch, mode, unit = cpu.disassembler()
+    assert (arch, unit) == (capstone.CS_ARCH_MIPS, 4) and mode & capstone.CS_MODE_BIG_ENDIAN

@@ -145,7 +145,7 @@ def test_tlb_maps_by_asid_and_switching_asid_keeps_pages(m):
     m.word(0x80051010, 0x22222222)
     m.load(EBASE, f"mfc0 $4, $8\n j {HANDLER_END:#x}\n nop")
     setup = TLB_SETUP.format(hi=0x00400005, lo0=_lo(0x50000), lo1=_lo(0x51000), index=3)
-    end = m.load(0x80001000, setup + """
+    m.load(0x80001000, setup + """
         li $9, 0x00400010
         lw $2, 0($9)
         lw $3, 0x1000($9)
@@ -389,3 +389,88 @@ def test_fault_inside_a_loop_block_is_precise(m):
     assert excode(m) == exc.EXC_DBE or excode(m) == 7
     assert m.cpu.regs[2] == 0x80100000 and m.cpu.regs[3] == 0xF0
     assert m.cpu.regs[5] == 0x80001008
+
+
+def test_supervisor_mode_segments(m):
+    """Supervisor mode (KSU = 1) reaches kuseg and ksseg, not kseg0 (AdEL)."""
+    kernel(m)
+    m.load(EBASE + 0x180, f"mfc0 $4, $14\n mfc0 $6, $8\n j {HANDLER_END:#x}\n nop")
+    setup = TLB_SETUP.format(hi=0xC0000000, lo0=_lo(0x40000, g=1), lo1=_lo(0x41000, g=1), index=2)
+    m.load(0x80040000, "lui $8, 0xc000\n lw $2, 0x10($8)\n lui $8, 0x8000\n lw $3, 0($8)\n")
+    m.word(0x80040010, 0x5A5A5A5A)
+    m.load(0x80001000, setup + """
+        li $8, 0xc0000000
+        mtc0 $8, $14
+        li $8, 0x0a         # KSU = supervisor, EXL
+        mtc0 $8, $12
+        eret
+        nop
+    """)
+    m.load(HANDLER_END, STOP)
+    m.run_to(HANDLER_END)
+    assert m.cpu.regs[2] == 0x5A5A5A5A   # through the ksseg mapping
+    assert excode(m) == exc.EXC_ADEL and m.cpu.regs[6] == 0x80000000
+    assert m.cpu.regs[4] == 0xC000000C
+
+
+def test_vectored_interrupt_spacing_on_34kf():
+    """IntCtl.VS spaces the interrupt vectors: the timer (IP7) enters at 0x200 + 7 * 32."""
+    m = Machine(model="34Kf")
+    kernel(m)
+    m.cpu.cp0.cause = 1 << 23
+    m.cpu.cp0.intctl = (m.cpu.cp0.intctl & ~0x3E0) | (1 << 5)   # VS = 1: 32 bytes
+    m.load(EBASE + 0x2E0, f"mfc0 $4, $13\n j {HANDLER_END:#x}\n nop")
+    m.load(0x80001000, """
+        mfc0 $8, $9
+        addiu $8, $8, 100
+        mtc0 $8, $11
+        li $8, 0x8001
+        mtc0 $8, $12
+    2:  b 2b
+        nop
+    """)
+    m.load(HANDLER_END, STOP)
+    m.run_to(HANDLER_END)
+    assert m.cpu.regs[4] & (1 << 15)
+
+
+def test_tlbwr_stays_above_wired(m):
+    kernel(m)
+    m.cpu.cp0.wired = 14
+    m.cpu.cp0_wired_written(0)
+    seen = {m.cpu.cp0_read_random(i) for i in range(50)}
+    assert seen == {14, 15}
+
+
+def test_single_step_takes_a_branch_with_its_slot(m):
+    kernel(m)
+    m.load(0x80001000, """
+        li $2, 1
+        beq $2, $2, 1f
+        addiu $3, $0, 7
+        addiu $3, $0, 9
+    1:  addiu $4, $0, 5
+    """)
+    pcs = []
+    for _ in range(3):
+        pcs.append(m.cpu.pc)
+        m.cpu.single_step()
+    assert pcs == [0x80001000, 0x80001004, 0x80001010]
+    assert m.cpu.pc == 0x80001014 and m.cpu.regs[3] == 7 and m.cpu.regs[4] == 5
+    assert m.cpu.clock.icount == 4
+
+
+def test_delay_slot_on_an_unmapped_page(m):
+    """A branch on the last word of a page whose next page is invalid: the slot's fetch
+    fault is the branch's (EPC = branch, BD, BadVAddr = the slot's address)."""
+    kernel(m)
+    m.load(EBASE + 0x180, f"mfc0 $4, $14\n mfc0 $5, $13\n mfc0 $6, $8\n j {HANDLER_END:#x}\n nop")
+    setup = TLB_SETUP.format(hi=0x00400000, lo0=_lo(0x40000), lo1=_lo(0x41000, v=0), index=4)
+    m.word(0x80040FF8, 0x24020003)   # li $2, 3      (virtual 0x00400ff8)
+    m.word(0x80040FFC, 0x1000FFFF)   # b .           (its slot: virtual 0x00401000)
+    m.load(0x80001000, setup + "li $8, 0x00400ff8\n jr $8\n nop\n")
+    m.load(HANDLER_END, STOP)
+    m.run_to(HANDLER_END)
+    assert m.cpu.regs[2] == 3
+    assert (m.cpu.regs[5] >> 2) & 0x1F == exc.EXC_TLBL and m.cpu.regs[5] & (1 << 31)
+    assert m.cpu.regs[4] == 0x00400FFC and m.cpu.regs[6] == 0x00401000

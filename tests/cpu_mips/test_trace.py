@@ -34,6 +34,8 @@ def test_d_options(be, logged):
     assert "0x80001000:  24020005  addiu    $v0, $zero, 5" in text
     assert "OP (python) for 0x80001000:" in text and "def tb_80001000(R" in text
     assert "Trace 0: 0x" in text and "[00000000/80001000/" in text
-    assert "GPR02: v0 00000005" in text
+    assert "GPR00: r0 00000000 at 00000000 v0 00000005 v1 00000000" in text
     assert "TLBRefill at 0x00400000 (load)" in text
-    assert "do_interrupt enter: PC 80001008" in text and "cause 2 (TLB load)" in text
+    assert "mips_cpu_do_interrupt enter: PC 80001008 EPC 00000000 TLB load exception" in text
+    assert "mips_cpu_do_interrupt: PC 80000000 EPC 80001008 cause 2\n" \
+           "    S 00000002 C 00000008 A 00400000 D 00000000" in text
