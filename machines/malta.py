@@ -1,7 +1,7 @@
 """MIPS Malta Core LV (``-M malta``), as QEMU 7.2 models it; one board, both byte orders.
 
 ``pysystem-mipsel`` builds it little-endian, ``pysystem-mips`` big-endian (the
-front end sets ``machine.arch``; the byte order follows it everywhere: the address
+front end calls ``set_arch``; the byte order follows it everywhere: the address
 space, the CPU, the FPGA's STATUS register, the flash, the GT-64120's reset value).
 
 Physical memory map::
@@ -48,8 +48,7 @@ from pysystem.irq import OrGate
 from pysystem.loader import LoaderError
 from pysystem.machine import Machine, MachineError
 from pysystem.memory import AliasRegion, RAMRegion, ROMRegion
-from pysystem.qom import Property, QOMError, new_object, register
-from pysystem.cpu.mips import CPU_TYPES
+from pysystem.qom import Property, QOMError, register
 from pysystem.cpu.mips import models as mips_models
 from pysystem.devices import (  # noqa: F401  (importing registers the device types)
     cirrus_vga, gt64120, i8042, i8254, i8257, i8259, malta_fpga, mc146818, pcnet,
@@ -127,20 +126,15 @@ class Malta(Machine):
 
     def __init__(self, **props):
         super().__init__(**props)
-        self.arch = "mipsel"
         self.dev = {}
         self.kernel_entry: Optional[int] = None
-
-    @property
-    def BIG_ENDIAN(self) -> bool:     # noqa: N802 - the Machine attribute, per instance here
-        return self.arch == "mips"
 
     # --- construction --------------------------------------------------------------------
     def build(self) -> None:
         if self.ram_size > MAX_RAM:
             raise MachineError(f"Too much memory for this machine: {self.ram_size // MiB}MB, "
                                f"maximum {MAX_RAM // MiB}MB")
-        be = self.BIG_ENDIAN
+        be = self.big_endian
         self.cpus = [self._make_cpu()]
         self._build_memory()
         self._build_fpga(be)
@@ -150,13 +144,8 @@ class Malta(Machine):
         self._plug_user_devices()
 
     def _make_cpu(self):
-        cpu = CPU_TYPES[self.cpu_type](**{"endianness": "big" if self.BIG_ENDIAN else "little",
-                                          "clock-frequency": CPU_CLOCK_HZ})
-        cpu.address_space = self.address_space
-        cpu.clock = self.clock
-        cpu.realize()
+        cpu = self.make_cpu(0, **{"clock-frequency": CPU_CLOCK_HZ})
         cpu.reset()          # CP0 defined before the memory map changes under it
-        self.add_child_device("cpu[0]", cpu)
         return cpu
 
     def _build_memory(self) -> None:
@@ -173,20 +162,20 @@ class Malta(Machine):
     def _build_flash(self) -> None:
         sysmem = self.system_memory
         drive = self.claim_drive("pflash", 0)
-        props = dict(FLASH_PROPS, **{"big-endian": self.BIG_ENDIAN})
+        props = dict(FLASH_PROPS, **{"big-endian": self.big_endian})
         if drive is not None:
             props["drive"] = self.open_drive(drive)
-        self.flash = self._sysbus("flash", "cfi.pflash01", props, FLASH_BASE)
+        self.flash = self._device("flash", "cfi.pflash01", props, FLASH_BASE)
         self.boot_rom = ROMRegion(self, "bios.1fc", BOOT_ROM_SIZE)
         sysmem.add_subregion(BOOT_ROM_BASE, self.boot_rom)
 
     def _build_fpga(self, be: bool) -> None:
-        fpga = self._sysbus("fpga", "malta-fpga", {"big-endian": be, "ram-size": self.ram_size},
+        fpga = self._device("fpga", "malta-fpga", {"big-endian": be, "ram-size": self.ram_size},
                             None)
         self.system_memory.add_subregion(FPGA_BASE, fpga.mmio[0])
         self.system_memory.add_subregion(FPGA_BASE + 0xA00, fpga.mmio[1])
         fpga.irqs[0].connect(self._reset_line)
-        cbus = self._sysbus("cbus-uart", "serial-16550a",
+        cbus = self._device("cbus-uart", "serial-16550a",
                             {"regshift": 3, "baudbase": 230400, "endianness": "native",
                              "chardev": self.serial_hd(2)}, CBUS_UART_BASE)
         cbus.irqs[0].connect(self.cpus[0].set_irq_line, CPU_IRQ_CBUS_UART)
@@ -255,22 +244,14 @@ class Malta(Machine):
             self.pci_bus.plug(dev)
             self.add_child_device(name, dev)
 
-    def _device(self, name: str, type_name: str, props: dict):
+    def _device(self, name: str, type_name: str, props: dict, base: Optional[int] = None):
         try:
-            dev = new_object(type_name, **props)
+            dev = self.add_device(name, type_name, base, props)
         except QOMError as e:
             raise MachineError(f"{name}: {e}") from None
-        dev.clock = self.clock
-        dev.realize()
-        self.add_child_device(name, dev)
         self.dev[name] = dev
         return dev
 
-    def _sysbus(self, name: str, type_name: str, props: dict, base: Optional[int]):
-        dev = self._device(name, type_name, props)
-        if base is not None:
-            self.system_memory.add_subregion(base, dev.mmio[0])
-        return dev
 
     def _reset_line(self, n: int, level: int) -> None:
         if level:
@@ -292,7 +273,7 @@ class Malta(Machine):
 
     def load_images(self) -> None:
         flash = self.flash.storage
-        be = self.BIG_ENDIAN
+        be = self.big_endian
         if self.kernel:
             self._load_kernel()
             mips_boot.write_words(flash, mips_boot.bootloader(
@@ -305,7 +286,7 @@ class Malta(Machine):
 
     def _load_kernel(self) -> None:
         from pysystem import loader
-        be = self.BIG_ENDIAN
+        be = self.big_endian
         kernel = mips_boot.load_kernel(self.kernel, self.address_space, be)
         self.kernel_entry = kernel.entry
         initrd = None
@@ -329,7 +310,7 @@ class Malta(Machine):
             data = None
         if data is None or len(data) > FLASH_SIZE:
             raise LoaderError(f"Could not load MIPS bios '{self.firmware}'")
-        if not self.BIG_ENDIAN:
+        if not self.big_endian:
             data = mips_boot.swap_words(data, BIOS_SWAP_LIMIT)
         flash[:len(data)] = data
 

@@ -471,10 +471,6 @@ class MIPSCPU(MIPSDebug, TranslatedCPU):
         self._update_khi()
         return self.key()
 
-    def has_work(self) -> bool:
-        """The main loop runs this CPU unless it waits (WAIT) with no interrupt to take."""
-        return not self.halted or self._interrupt_pending()
-
     def wait(self) -> None:
         if not self._interrupt_pending():
             self.halted = True
