@@ -154,6 +154,7 @@ class I8042(ISADevice):
     def _read_data(self) -> int:
         value = self.obdata
         self.obsrc = SRC_NONE
+        self._set_lines()       # reading deasserts the IRQ: the next byte is a new edge
         self._update_irq()
         return value
 

@@ -1,7 +1,7 @@
 """Block backends: the disk images behind the storage devices (virtio-blk, SD cards).
 
     backend = open_drive(path, readonly=False, snapshot=False, format=None,
-                         locking="auto", share_rw=False)
+                         locking="off", share_rw=False)
     backend.size                      # bytes; also .path, .format ("raw" or "qcow2"),
                                       # .readonly, .snapshot
     backend.read(offset, n) -> bytes  # BlockError past the end
@@ -24,8 +24,10 @@ interface above, whatever the format.
   opened without blocking.
 * Locks: the image (and each backing file) takes QEMU's advisory lock bytes
   (pysystem/block_lock.py), so a second writer, ours or QEMU's, is refused with
-  QEMU's message and hint.  ``locking`` is QEMU's ``file.locking`` (auto, on, off);
-  ``share_rw`` is the device's ``share-rw`` property.
+  QEMU's message and hint.  ``locking`` is QEMU's ``file.locking`` (auto, on, off):
+  the command line's drives take QEMU's default, auto; the Python API takes no lock
+  unless asked (tests and scripts open one image several times).  ``share_rw`` is
+  the device's ``share-rw`` property.
 * ``snapshot=True`` (``-drive snapshot=on`` and the global ``-snapshot``) opens the
   image read-only (so an immutable or read-only image works) and keeps every write in
   an overlay: an unlinked temporary file holding the written 512-byte sectors at their
@@ -447,7 +449,7 @@ def open_image(path: str, writable: bool, format: Optional[str], perm: int, unsh
 
 
 def open_drive(file: str, readonly: bool = False, snapshot: bool = False,
-               format: Optional[str] = None, locking: str = "auto", share_rw: bool = False,
+               format: Optional[str] = None, locking: str = "off", share_rw: bool = False,
                warn: Optional[Callable[[str], None]] = None) -> BlockBackend:
     """Open a drive's image as a device uses it: locks as QEMU's for that use; with
     ``snapshot`` the image only needs to be readable.  ``BlockError`` if not possible."""

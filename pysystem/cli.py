@@ -172,6 +172,7 @@ class Config:
         self.drives: List[Tuple[str, Dict[str, str]]] = []
         self.devices: List[Tuple[str, Dict[str, str]]] = []
         self.start_paused = False
+        self.gdb: Optional[str] = None                  # -gdb DEV / -s
         self.nodefaults = False
         self.help: Optional[Tuple[str, str]] = None     # (what, detail)
 
@@ -429,6 +430,14 @@ def _opt_start_paused(cfg: Config, value, arch) -> None:
     cfg.start_paused = True
 
 
+def _opt_gdb(cfg: Config, value: Optional[str], arch) -> None:
+    from .monitor.gdbstub import chardev_options
+    device = value if value is not None else "tcp::1234"
+    chardev_options(device)                   # reject bad specs in order
+    cfg.gdb = device
+    cfg.gdb_word = cfg.word
+
+
 def _opt_icount(cfg: Config, value: str, arch) -> None:
     opts = parse_keyval(value, "shift")
     for key, text in opts.items():
@@ -494,12 +503,12 @@ _HANDLERS = {
     "h": _opt_help, "help": _opt_help, "version": _opt_version,
     "machine": _opt_machine, "M": _opt_machine, "cpu": _opt_cpu, "accel": _opt_accel,
     "enable-kvm": _opt_kvm, "m": _opt_m, "smp": _opt_smp,
-    "kernel": _opt_image("kernel"), "dtb": _opt_image("dtb"), "initrd": _opt_image("initrd"),
+    "kernel": _opt_image("kernel"), "dtb": _opt_image("dtb"), "bios": _opt_image("firmware"), "initrd": _opt_image("initrd"),
     "append": _opt_image("append"), "nographic": _opt_nographic, "display": _opt_display,
     "serial": _opt_serial, "monitor": _opt_monitor, "mon": _opt_mon, "chardev": _opt_chardev,
     "qmp": _opt_qmp(False), "qmp-pretty": _opt_qmp(True),
     "drive": _opt_drive, "device": _opt_device, "global": _opt_global,
-    "S": _opt_start_paused, "icount": _opt_icount, "d": _opt_d, "D": _opt_log_file,
+    "S": _opt_start_paused, "s": _opt_gdb, "gdb": _opt_gdb, "icount": _opt_icount, "d": _opt_d, "D": _opt_log_file,
     "snapshot": _opt_flag("snapshot"), "no-reboot": _opt_flag("no-reboot"),
     "no-shutdown": _opt_flag("no-shutdown"), "rtc": _opt_rtc, "nodefaults": _opt_nodefaults,
     "no-user-config": _opt_ignore, "nodefconfig": _opt_ignore, "name": _opt_name,
@@ -650,6 +659,8 @@ def _make_machine(arch: str, cfg: Config) -> Machine:
         cfg.props["cpu-type"] = cfg.cpu
     machine = cls()
     machine.set_arch(arch)
+    if "firmware" in cfg.props and "firmware" not in cls.class_properties():
+        raise CLIError("not supported yet", "-bios", cfg.props["firmware"])
     for key, value in cfg.props.items():
         machine.set_prop(key, value)
     for key, value in cfg.machine.items():
@@ -832,6 +843,13 @@ def _run(arch: str, prog: str, argv: List[str], on_start=None) -> int:
         from . import snapshot
         snapshot.load(machine, cfg.loadvm)
     sleep = machine.icount_sleep if "icount-sleep" in cfg.props else os.isatty(0)
+    if cfg.gdb is not None:
+        from .monitor.gdbstub import GdbServerError, start_gdbserver
+        try:
+            start_gdbserver(machine, cfg.gdb)
+        except GdbServerError as e:
+            raise CLIError(_one_line(e), cfg.gdb_word,
+                           None if cfg.gdb_word.lstrip("-") == "s" else cfg.gdb) from None
     loop = MainLoop(machine, sleep=sleep)
     machine.monitors.extend(monitors)
     chardevs.open_all(loop)

@@ -440,16 +440,17 @@ class Machine(Object):
         self._requests.append("quit:host-qmp-quit")
         self._kick()
 
-    def pause(self) -> None:
+    def pause(self, state: str = "paused") -> None:
+        """Stop the CPUs; ``state`` "debug": for the gdb stub (QEMU's RUN_STATE_DEBUG)."""
         if self.run_state == "running":
-            self.run_state = "paused"
+            self.run_state = state
             self._kick()
             self._emit("STOP")
 
     def resume(self) -> None:
         if self.run_state == "shutdown":
             self.reset()
-        if self.run_state in ("paused", "prelaunch", "shutdown"):
+        if self.run_state in ("paused", "debug", "prelaunch", "shutdown"):
             self.run_state = "running"
             self._emit("RESUME")
 

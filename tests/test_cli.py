@@ -124,8 +124,10 @@ ERROR_CASES = [
     (["-M", "none", "-qmp", "stdio"], "-qmp stdio: cannot use stdio by multiple character devices"),
     (["-M", "none", "-qmp", "udp::4444"],
      "-qmp udp::4444: chardev backend 'udp' is not supported yet"),
-    (["-M", "none", "-gdb", "tcp::1234"], "not supported yet"),
-    (["-M", "none", "-s"], "-s: not supported yet"),
+    (["-M", "none", "-gdb", "tcp::1234"],
+     "-gdb tcp::1234: gdbstub: meaningless to attach gdb to a machine without any CPU."),
+    (["-M", "none", "-s"], "-s: gdbstub: meaningless to attach gdb to a machine without any CPU."),
+    (["-M", "none", "-gdb", "foo:bar"], "-gdb foo:bar: 'foo:bar' is not a valid char driver"),
     (["-M", "none", "-loadvm", "x"], "Snapshot 'x' does not exist in one or more devices"),
     (["-M", "none", "-chardev", "tcp,id=c,port=4444"], "'tcp' is not a valid char driver name"),
     (["-M", "none", "-chardev", "udp,id=c,port=4444"],
@@ -186,10 +188,11 @@ def test_user_errors(error_runs, args, fragment):
     assert_one_line_error(error_runs[" ".join(args)], fragment)
 
 
-def test_malta_not_implemented_yet():
-    assert_one_line_error(run("pysystem-mipsel", "-M", "malta"), "malta", "not implemented yet",
-                          prog="pysystem-mipsel")
-    assert_one_line_error(run("pysystem-mips"), "not implemented yet", prog="pysystem-mips")
+def test_malta_is_the_mips_default():
+    """Both MIPS binaries build Malta without -M (its RAM limit answers, before any guest runs)."""
+    assert_one_line_error(run("pysystem-mipsel", "-M", "malta", "-m", "3G"),
+                          "Too much memory for this machine", prog="pysystem-mipsel")
+    assert_one_line_error(run("pysystem-mips", "-m", "3G"), "maximum 2048MB", prog="pysystem-mips")
 
 
 def test_internal_error_is_one_line(tmp_path, capsys, monkeypatch):

@@ -3,13 +3,8 @@ import struct
 
 import pytest
 
-from functools import partial
-
-from pysystem import block, log
-
-# these tests plug one image into several devices at once, which the image locks refuse
-# (as QEMU's do) outside tests
-open_drive = partial(block.open_drive, locking="off")
+from pysystem import log
+from pysystem.block import open_drive
 from pysystem.devices.virtio_blk import VirtIOBlock
 from pysystem.devices.virtio_mmio import VirtIOMMIO
 from pysystem.qom import QOMError

@@ -252,16 +252,17 @@ def test_two_of_our_processes(raw):
 
 
 def test_lock_conflict_in_one_process_and_release_on_close(raw):
-    a = open_drive(str(raw), format="raw")
+    a = open_drive(str(raw), format="raw", locking="auto")
     with pytest.raises(LockError) as info:
-        open_drive(str(raw), format="raw")
+        open_drive(str(raw), format="raw", locking="auto")
     assert str(info.value) == 'Failed to get "write" lock'
     assert info.value.hint == f"Is another process using the image [{raw}]?"
     with pytest.raises(LockError, match='shared "write"'):
-        open_drive(str(raw), format="raw", readonly=True)
+        open_drive(str(raw), format="raw", readonly=True, locking="auto")
     open_drive(str(raw), format="raw", locking="off").close()
+    open_drive(str(raw), format="raw").close()      # the Python API locks only when asked
     a.close()
-    open_drive(str(raw), format="raw").close()
+    open_drive(str(raw), format="raw", locking="auto").close()
 
 
 def test_bad_locking_value(raw):
@@ -285,7 +286,7 @@ time.sleep(60)
     try:
         assert child.stdout.readline() == "HELD\n"
         with pytest.raises(LockError, match='Failed to get "write" lock'):
-            open_drive(str(raw), format="raw")
+            open_drive(str(raw), format="raw", locking="auto")
     finally:
         child.kill()
         _, err = child.communicate()
