@@ -55,7 +55,7 @@ def _help(mon, args: List[str]) -> str:
 
 
 _STATES = {"running": "running", "paused": "paused", "prelaunch": "paused (prelaunch)",
-           "shutdown": "paused (shutdown)"}
+           "shutdown": "paused (shutdown)", "debug": "paused (debug)"}
 
 
 @info_command("status", "", "show the current VM status (running|paused)")
@@ -164,7 +164,11 @@ def _info_irq(mon, args: List[str]) -> str:
 
 @info_command("pic", "", "show PIC state")
 def _info_pic(mon, args: List[str]) -> str:
-    return ""
+    pic = getattr(mon.machine, "pic", None)       # a board's i8259 master (Malta)
+    if pic is None:
+        return ""
+    from pysystem.devices.i8259 import info_pic_text
+    return info_pic_text(pic).rstrip("\n")
 
 
 def _drive_name(spec) -> str:
@@ -246,21 +250,48 @@ def _buses(dev, all_devs):
     """(bus name, bus type, devices) hanging off ``dev``: an ``I2CBus`` attribute
     (``bus: i2c``/``type i2c-bus``), or devices that are QOM children of a sysbus device
     without being sysbus devices themselves (``sd-card`` under ``pl181``)."""
+    from pysystem.pci import PCIBus, PCIDevice
     from pysystem.qdev import Device, SysBusDevice
     out = []
     for value in vars(dev).values():
         devices = getattr(value, "devices", None)
         if type(value).__name__ == "I2CBus" and isinstance(devices, dict):
             out.append((value.name, "i2c-bus", [devices[a] for a in sorted(devices, reverse=True)]))
+        elif isinstance(value, PCIBus) and not isinstance(dev, PCIDevice):
+            # a host bridge's bus: QEMU lists the newest (highest devfn) function first
+            out.append(("pci", "PCI", [d for d in reversed(value.functions()) if d in all_devs]))
+        elif type(value).__name__ == "ISABus" and isinstance(devices, list):
+            out.append(("isa.0", "ISA", [d for d in reversed(devices) if d in all_devs]))
+    listed = set(id(k) for _, _, ks in out for k in ks)
     kids = [c for c in dev.children.values() if isinstance(c, Device)
-            and not isinstance(c, SysBusDevice) and c in all_devs]
+            and not isinstance(c, SysBusDevice) and c in all_devs and id(c) not in listed]
     if kids and isinstance(dev, SysBusDevice):
         out.append((f"{dev.TYPE}-bus" if dev.TYPE != "pl181" else "sd-bus",
                     f"{dev.TYPE}-bus", kids))
     return out
 
 
-def _dev_lines(machine, dev, depth: int, all_devs, placed) -> List[str]:
+def _pci_lines(dev, pad: str) -> List[str]:
+    """QEMU's summary of a PCI function (pcibus_dev_print): class, address, ids, BARs."""
+    from pysystem.pci import BAR_UNMAPPED, PCIDevice
+    if not isinstance(dev, PCIDevice) or getattr(dev, "devfn", None) is None:
+        return []
+    from .hmp_pci import CLASS_DESC
+    cls = dev.cfg(0x0A, 2)
+    desc = CLASS_DESC.get(cls, f"Class {cls:04x}")
+    out = [f"{pad}  class {desc}, addr 00:{dev.devfn >> 3:02x}.{dev.devfn & 7}, pci id "
+           f"{dev.cfg(0, 2):04x}:{dev.cfg(2, 2):04x} (sub {dev.cfg(0x2C, 2):04x}:"
+           f"{dev.cfg(0x2E, 2):04x})"]
+    for bar in sorted(dev.BARS, key=lambda b: b.index):
+        addr = dev.bar_addr[bar.index]
+        last = addr + bar.size - 1
+        kind = "i/o" if bar.kind == "io" else "mem"
+        out.append(f"{pad}  bar {bar.index}: {kind} at 0x{addr:x} [0x{last & BAR_UNMAPPED:x}]")
+    return out
+
+
+def _dev_lines(machine, dev, depth: int, all_devs, placed, on_isa: bool = False) -> List[str]:
+    from pysystem.pci import PCIDevice
     from pysystem.qdev import SysBusDevice
     pad = "  " * depth
     out = [f'{pad}dev: {dev.TYPE}, id "{dev.id or ""}"']
@@ -271,17 +302,21 @@ def _dev_lines(machine, dev, depth: int, all_devs, placed) -> List[str]:
             value = getattr(dev, prop.attr)
         except AttributeError:
             continue
+        if prop.name == "addr" and isinstance(dev, PCIDevice) and getattr(dev, "devfn", None) is not None:
+            out.append(f"{pad}  addr = {dev.devfn >> 3:02x}.{dev.devfn & 7}")
+            continue
         out.append(f"{pad}  {prop.name} = {_prop_text(prop, value, machine)}")
-    if isinstance(dev, SysBusDevice):
+    if isinstance(dev, SysBusDevice) and not on_isa:
         for region in dev.mmio:
             addr = _region_addr(machine, region)
             out.append(f"{pad}  mmio {addr & 0xFFFFFFFFFFFFFFFF:016x}/{region.size:016x}")
+    out.extend(_pci_lines(dev, pad))
     for name, kind, kids in _buses(dev, all_devs):
         out.append(f"{pad}  bus: {name}")
         out.append(f"{pad}    type {kind}")
         for kid in kids:
             placed.add(id(kid))
-            out.extend(_dev_lines(machine, kid, depth + 2, all_devs, placed))
+            out.extend(_dev_lines(machine, kid, depth + 2, all_devs, placed, kind == "ISA"))
     return out
 
 

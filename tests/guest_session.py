@@ -2,37 +2,25 @@
 
 ``GuestSession`` starts ``pysystem-<arch> ... -nographic`` as a subprocess with the
 console on pipes, collects everything the guest prints, and offers ``expect``
-(wait for a text) and ``send`` (type a line).  The interpreter is the one running
-the tests unless ``PYSYSTEM_GUEST_PYTHON`` names another (CI boots guests under
-PyPy, which is several times faster).
+(wait for a text) and ``send`` (type a line).  The console script is the one of the
+interpreter running the tests unless ``PYSYSTEM_GUEST_PYTHON`` names another (CI boots
+guests under PyPy, which is several times faster): then the one beside it.
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import threading
 import time
 from typing import List, Optional
 
-BINARIES = {"arm": "main_arm", "mipsel": "main_mipsel", "mips": "main_mips"}
-
-
-def guest_python() -> str:
-    return os.environ.get("PYSYSTEM_GUEST_PYTHON") or sys.executable
+from tools import guest_script
 
 
 def command(arch: str) -> List[str]:
-    """How the guest interpreter starts ``pysystem-<arch>``: its console script when it
-    is installed beside the interpreter (as in a venv), else the entry point by ``-c``
-    (then under PyPy without the restart that sets its GC nursery: pysystem/pypy_gc.py)."""
-    python = guest_python()
-    script = os.path.join(os.path.dirname(python), f"pysystem-{arch}")
-    if os.access(script, os.X_OK):
-        return [python, script]
-    entry = BINARIES[arch]
-    return [python, "-c", f"import sys; from pysystem.cli import {entry}; sys.exit({entry}())"]
+    """How a user starts ``pysystem-<arch>``: its console script, the one installed for
+    the guest interpreter (tools.guest_script)."""
+    return [guest_script(f"pysystem-{arch}")]
 
 
 class GuestSession:

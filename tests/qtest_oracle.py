@@ -15,7 +15,6 @@ so there is no ``clock_step``: only time-independent behaviour can be compared.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -24,7 +23,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import pytest
 
-QEMU = shutil.which("qemu-system-arm")
+from tools import program
+
 SETTLE_S = 0.3  # time for QEMU's main loop to deliver bytes sent to the UART
 
 
@@ -38,13 +38,12 @@ def _free_port() -> int:
 
 def qemu_vexpress(ops: Sequence[Tuple], extra_args: Sequence[str] = (),
                   serial: bool = False) -> List[int]:
-    if QEMU is None:
-        pytest.skip("qemu-system-arm is not installed")
+    qemu = program("qemu-system-arm")
     port = _free_port() if serial else 0
     serial_arg = f"telnet:127.0.0.1:{port},server=on,wait=off" if serial else "null"
     env = dict(os.environ, QEMU_AUDIO_DRV="none")
     proc = subprocess.Popen(
-        [QEMU, "-M", "vexpress-a9", "-display", "none", "-S", "-qtest", "stdio",
+        [qemu, "-M", "vexpress-a9", "-display", "none", "-S", "-qtest", "stdio",
          "-serial", serial_arg, "-monitor", "none", "-nodefaults", *extra_args],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         text=True, env=env)

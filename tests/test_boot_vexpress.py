@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from guest_session import GuestSession
+from tools import guest_images
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -33,11 +34,7 @@ PROBLEM = re.compile(r"error|fail|warn|unable|can't|cannot|bug|oops|unhandled|ti
 
 
 def _guest():
-    from pysystem.images import ImageError, guest_files
-    try:
-        return guest_files("arm", quiet=True)
-    except ImageError as e:
-        pytest.skip(f"guest images unavailable: {e}")
+    return guest_images("arm")
 
 
 def _normalise(line: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import pty
 import select
-import shutil
+import shlex
 import signal
 import sys
 import termios
@@ -20,9 +20,7 @@ import pytest
 from pysystem import chardev
 from pysystem.chardev import EVENT_BREAK, EVENT_MUX_IN, EVENT_MUX_OUT, Chardev, MuxChardev
 from pysystem.chardev.mux import help_text
-
-needs_scripts = pytest.mark.skipif(shutil.which("pysystem-arm") is None,
-                                   reason="console scripts not installed (pip install -e .)")
+from tools import script
 
 HELP = (b"\r\n\rC-a h    print this help\r\n\rC-a x    exit emulator\r\n"
         b"\rC-a s    save disk data back to file (if -snapshot)\r\n"
@@ -91,7 +89,8 @@ class Terminal:
 
 
 def session(args: str) -> Terminal:
-    return Terminal(f"trap : INT; echo BEFORE=$(stty -g); pysystem-arm {args}; "
+    binary = shlex.quote(script("pysystem-arm"))
+    return Terminal(f"trap : INT; echo BEFORE=$(stty -g); {binary} {args}; "
                     f"echo STATUS=$?; echo AFTER=$(stty -g)")
 
 
@@ -103,7 +102,6 @@ def stty_states(out: bytes):
     return before, after, status
 
 
-@needs_scripts
 def test_nographic_mux_keys_and_terminal_restored():
     t = session("-M none -nographic")
     t.read_until(b"(qemu) ")
@@ -128,7 +126,6 @@ def test_nographic_mux_keys_and_terminal_restored():
     assert before == after
 
 
-@needs_scripts
 def test_timestamps_toggle():
     t = session("-M none -nographic")
     t.read_until(b"(qemu) ")
@@ -142,7 +139,6 @@ def test_timestamps_toggle():
     assert b"] (qemu) pysystem: Terminated\r\n[00:00:0" in tail
 
 
-@needs_scripts
 @pytest.mark.parametrize("how", ["quit", "sigterm", "ctrl-c"])
 def test_terminal_restored_on_every_exit(how):
     # -serial stdio -monitor none: stdio keeps signal=on, so Ctrl-C stops the emulator
@@ -183,7 +179,6 @@ def test_terminal_restored_after_an_internal_error():
     assert b"Traceback" not in out
 
 
-@needs_scripts
 def test_raw_mode_while_running():
     """While the emulator runs, the terminal is raw: no echo, no ICANON, Ctrl-C for the guest."""
     t = session("-M none -nographic")
@@ -321,11 +316,10 @@ def test_file_backend(tmp_path):
     chardev.close_all()
 
 
-@needs_scripts
 def test_monitor_on_a_file_chardev(tmp_path):
     import subprocess
     path = tmp_path / "mon.txt"
-    proc = subprocess.Popen(["pysystem-arm", "-M", "none", "-nodefaults",
+    proc = subprocess.Popen([script("pysystem-arm"), "-M", "none", "-nodefaults",
                              "-chardev", f"file,id=mon0,path={path}", "-mon", "chardev=mon0"])
     try:
         for _ in range(100):
@@ -338,10 +332,9 @@ def test_monitor_on_a_file_chardev(tmp_path):
     assert path.read_bytes() == b"pysystem 0.1.0 monitor - type 'help' for more information\r\n(qemu) "
 
 
-@needs_scripts
 def test_pty_backend_serves_the_monitor():
     import subprocess
-    proc = subprocess.Popen(["pysystem-arm", "-M", "none", "-nodefaults",
+    proc = subprocess.Popen([script("pysystem-arm"), "-M", "none", "-nodefaults",
                              "-chardev", "pty,id=p", "-mon", "chardev=p"],
                             stderr=subprocess.PIPE)
     try:

@@ -9,18 +9,14 @@ import json
 import os
 import re
 import select
-import shutil
 import socket
 import subprocess
 import sys
 import time
 
-import pytest
-
 from test_cli_run import (ECHO_UNTIL_Q, HELLO_THEN, POWEROFF, assemble, board,  # noqa: F401
-                          dtb, needs_scripts, reap)
-
-pytestmark = needs_scripts
+                          dtb, reap)
+from tools import module, program, script
 
 
 def free_port() -> int:
@@ -32,7 +28,7 @@ def free_port() -> int:
 
 
 def start(kernel, dtb_path, *args):
-    return subprocess.Popen(["pysystem-arm", "-M", "vexpress-a9", "-kernel", kernel,
+    return subprocess.Popen([script("pysystem-arm"), "-M", "vexpress-a9", "-kernel", kernel,
                              "-dtb", dtb_path, "-display", "none", *args],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
@@ -153,7 +149,7 @@ def test_pl011_over_a_unix_socket(board, dtb, tmp_path):
 
 def test_miniterm_attaches_to_the_pty(board, dtb, tmp_path):
     """``python -m serial.tools.miniterm /dev/pts/N`` on the pty QEMU-style -serial pty prints."""
-    pytest.importorskip("serial.tools.miniterm")
+    module("serial.tools.miniterm")
     kernel = assemble(tmp_path, ECHO_UNTIL_Q.format(action=POWEROFF), "echo.bin")
     proc = start(kernel, dtb, "-serial", "pty")
     line = proc.stderr.readline().decode()
@@ -250,7 +246,6 @@ def _telnet_session(cmd, port, data: bytes) -> bytes:
         reap(proc)
 
 
-@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
 def test_telnet_bytes_match_qemu(board, dtb, tmp_path):
     """The same echo guest behind -serial telnet in QEMU and here: identical bytes both ways
     (negotiation, IAC IAC -> one 0xff for the guest, 0xff from the guest not doubled,
@@ -258,7 +253,7 @@ def test_telnet_bytes_match_qemu(board, dtb, tmp_path):
     kernel = assemble(tmp_path, ECHO_UNTIL_Q.format(action=POWEROFF), "echo.bin")
     data = b"a\xff\xffb\r\x00c\r\nd\xff\xfd\x03e"
     results = []
-    for prog in ("qemu-system-arm", "pysystem-arm"):
+    for prog in (program("qemu-system-arm"), script("pysystem-arm")):
         port = free_port()
         cmd = [prog, "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb, "-display", "none",
                "-monitor", "none", "-serial", f"telnet:127.0.0.1:{port},server=on,wait=off"]
@@ -270,7 +265,7 @@ def test_telnet_bytes_match_qemu(board, dtb, tmp_path):
 def test_pl011_on_a_host_serial_port(board, dtb, tmp_path):
     """``-serial /dev/pts/N`` (pyserial): one end of a pty pair plays the host's serial port,
     the test holds the other end like the cable's far side."""
-    pytest.importorskip("serial")
+    module("serial")
     kernel = assemble(tmp_path, ECHO_UNTIL_Q.format(action=POWEROFF), "echo.bin")
     import tty
     master, slave = os.openpty()

@@ -16,6 +16,7 @@ from pysystem import chardev as chardevs
 from pysystem.chardev import ChardevError, parse_legacy
 from pysystem.chardev.socket import TELNET_INIT
 from pysystem.main_loop import MainLoop
+from tools import module
 
 
 class Frontend:
@@ -326,7 +327,7 @@ def test_ringbuf_through_qmp(loop):
 # --- host serial ports (a pty pair stands in for /dev/ttyUSB0) ---------------------------
 
 def test_host_serial_port_through_pyserial(loop):
-    pytest.importorskip("serial")
+    module("serial")
     lp, _ = loop
     master, slave = os.openpty()
     try:

@@ -7,7 +7,7 @@ chardevs and the machine's shutdown/reset requests end to end.
 """
 from __future__ import annotations
 
-import shutil
+import shlex
 import subprocess
 import time
 
@@ -15,11 +15,9 @@ import pytest
 
 from pysystem import qom
 from pysystem.machines.none import NoneMachine
+from tools import module, script
 
-keystone = pytest.importorskip("keystone")
-
-needs_scripts = pytest.mark.skipif(shutil.which("pysystem-arm") is None,
-                                   reason="console scripts not installed (pip install -e .)")
+keystone = module("keystone")
 
 POWEROFF = 0xC0800000          # SYS_CFGCTRL: start | write | function 8 (shutdown)
 REBOOT = 0xC0900000            # function 9 (reboot)
@@ -94,8 +92,7 @@ def board():
     from pysystem.machines import load_all
     load_all()
     cls = find_machine("vexpress-a9", "arm")
-    if cls is None or not cls.AVAILABLE:
-        pytest.skip("the vexpress-a9 board is not there yet")
+    assert cls is not None and cls.AVAILABLE, "no vexpress-a9 board"
     return cls
 
 
@@ -126,11 +123,10 @@ def reap(proc) -> None:
 
 
 def vexpress(kernel: str, dtb: str, *args: str, stdin: bytes = b"", timeout: float = 60):
-    return subprocess.run(["pysystem-arm", "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb,
-                           *args], input=stdin, capture_output=True, timeout=timeout)
+    return subprocess.run([script("pysystem-arm"), "-M", "vexpress-a9", "-kernel", kernel,
+                           "-dtb", dtb, *args], input=stdin, capture_output=True, timeout=timeout)
 
 
-@needs_scripts
 def test_guest_prints_and_powers_off(board, dtb, tmp_path):
     kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
     proc = vexpress(kernel, dtb, "-display", "none", "-serial", "stdio")
@@ -139,27 +135,26 @@ def test_guest_prints_and_powers_off(board, dtb, tmp_path):
     assert proc.stderr == b""
 
 
-@needs_scripts
 def test_guest_power_off_restores_the_terminal(board, dtb, tmp_path):
     from test_chardev import Terminal, stty_states
     kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
-    t = Terminal(f"echo BEFORE=$(stty -g); pysystem-arm -M vexpress-a9 -kernel {kernel} "
-                 f"-dtb {dtb} -nographic; echo STATUS=$?; echo AFTER=$(stty -g)")
+    t = Terminal(f"echo BEFORE=$(stty -g); {shlex.quote(script('pysystem-arm'))} -M vexpress-a9 "
+                 f"-kernel {kernel} -dtb {dtb} -nographic; echo STATUS=$?; echo AFTER=$(stty -g)")
     out = t.finish()
     before, after, status = stty_states(out)
     assert status == 0 and before == after, out
     assert b"Hello from the guest\r\n" in out
 
 
-@needs_scripts
 def test_device_ids_place_devices_in_the_qom_tree(board, dtb, tmp_path):
     kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
-    disk = tmp_path / "disk.img"
+    disk, disk2 = tmp_path / "disk.img", tmp_path / "disk2.img"
     disk.write_bytes(bytes(65536))
+    disk2.write_bytes(bytes(65536))     # one image on both would be refused by its locks
     proc = vexpress(kernel, dtb, "-S", "-display", "none", "-serial", "null", "-monitor", "stdio",
-                    "-drive", f"if=none,file={disk},id=d0",
+                    "-drive", f"if=none,file={disk},id=d0,format=raw",
                     "-device", "virtio-blk-device,drive=d0,id=disk0",
-                    "-drive", f"if=none,file={disk},id=d1,readonly=on",
+                    "-drive", f"if=none,file={disk2},id=d1,readonly=on",
                     "-device", "virtio-blk-device,drive=d1",
                     stdin=b"info qom-tree\nquit\n")
     assert proc.returncode == 0, proc.stderr
@@ -168,7 +163,6 @@ def test_device_ids_place_devices_in_the_qom_tree(board, dtb, tmp_path):
             "  /peripheral-anon (container)\n    /device[0] (virtio-blk-device)\n") in out
 
 
-@needs_scripts
 def test_serial_to_a_file(board, dtb, tmp_path):
     kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
     out = tmp_path / "serial.txt"
@@ -177,15 +171,14 @@ def test_serial_to_a_file(board, dtb, tmp_path):
     assert out.read_bytes() == b"Hello from the guest\n"
 
 
-@needs_scripts
 def test_reboot_resets_or_exits(board, dtb, tmp_path):
     kernel = assemble(tmp_path, HELLO_THEN.format(action=REBOOT), "reboot.bin")
     proc = vexpress(kernel, dtb, "-display", "none", "-serial", "stdio", "-no-reboot")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == b"Hello from the guest\n"
     # without -no-reboot: the system resets, the guest runs again from the start
-    p = subprocess.Popen(["pysystem-arm", "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb,
-                          "-display", "none", "-serial", "stdio"],
+    p = subprocess.Popen([script("pysystem-arm"), "-M", "vexpress-a9", "-kernel", kernel,
+                          "-dtb", dtb, "-display", "none", "-serial", "stdio"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     try:
         seen = b""
@@ -201,7 +194,6 @@ def test_reboot_resets_or_exits(board, dtb, tmp_path):
     assert seen.startswith(b"Hello from the guest\nHello from the guest\nHello")
 
 
-@needs_scripts
 def test_input_through_the_mux_to_the_uart(board, dtb, tmp_path):
     """-nographic with piped stdin: bytes reach the guest through mux and PL011 FIFO,
     in order, even when more arrive than the 16-byte FIFO holds."""

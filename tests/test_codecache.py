@@ -125,7 +125,7 @@ assert CodeCache(sys.argv[1]).get(two) == 2
 
 def test_a_read_from_the_file_does_not_stop_later_writes(tmp_path):
     import subprocess
-    from tests.guest_session import guest_python
+    from tools import guest_python
     out = subprocess.run([guest_python(), "-c", _READ_THEN_WRITE, str(tmp_path)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -1,9 +1,9 @@
 """A guest program on the Cortex-A9 CPU model takes TWD interrupts through the GIC:
 programs the GIC as Linux does, starts the private timer periodic, sleeps in WFI, and
 its IRQ handler acknowledges (IAR), clears the timer and ends the interrupt (EOIR)."""
-import pytest
+from tools import module
 
-keystone = pytest.importorskip("keystone")
+keystone = module("keystone")
 
 from pysystem.clock import VirtualClock  # noqa: E402
 from pysystem.devices.a9mpcore import A9MPCorePriv  # noqa: E402

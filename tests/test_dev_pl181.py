@@ -1,6 +1,5 @@
 """PL181 + SD card, black box: the register sequence Linux's mmci driver uses."""
 import os
-import shutil
 import subprocess
 import struct
 
@@ -9,6 +8,7 @@ import pytest
 from pysystem.block import BlockError, open_drive
 from pysystem.devices.pl181 import PL181
 from pysystem.memory import AddressSpace, ContainerRegion
+from tools import program
 
 BASE = 0x10005000
 ENABLE, RESP, LONG = 1 << 10, 1 << 6, 1 << 7
@@ -255,13 +255,13 @@ def test_non_power_of_two_size_is_refused(tmp_path):
     assert "SD card size has to be a power of 2, e.g. 1 MiB." in str(e.value)
 
 
-@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
 def test_size_message_matches_qemu(tmp_path):
     path = tmp_path / "odd.img"
     path.write_bytes(bytes(1500000))
     proc = subprocess.run(
-        ["qemu-system-arm", "-M", "vexpress-a9", "-display", "none", "-S", "-monitor", "none",
-         "-serial", "none", "-audiodev", "none,id=a", "-drive", f"if=sd,file={path},format=raw"],
+        [program("qemu-system-arm"), "-M", "vexpress-a9", "-display", "none", "-S",
+         "-monitor", "none", "-serial", "none", "-audiodev", "none,id=a",
+         "-drive", f"if=sd,file={path},format=raw"],
         capture_output=True, text=True, timeout=30, env=dict(os.environ, QEMU_AUDIO_DRV="none"))
     qemu_lines = [ln.split("qemu-system-arm: ", 1)[-1] for ln in proc.stderr.splitlines()
                   if not ln.startswith(("audio:", "ALSA", "alsa:"))]

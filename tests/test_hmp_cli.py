@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
-keystone = pytest.importorskip("keystone")
+from tools import module, script
+
+keystone = module("keystone")
 
 from test_cli_run import MINI_DTS, reap  # noqa: E402
 
@@ -27,8 +28,7 @@ def guest(tmp_path_factory):
     from pysystem.machine import find_machine
     from pysystem.machines import load_all
     load_all()
-    if find_machine("vexpress-a9", "arm") is None:
-        pytest.skip("no vexpress-a9 board")
+    assert find_machine("vexpress-a9", "arm") is not None, "no vexpress-a9 board"
     d = tmp_path_factory.mktemp("hmpcli")
     ks = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM)
     code, _ = ks.asm(IDLE, 0x60010000)
@@ -39,9 +39,8 @@ def guest(tmp_path_factory):
 
 
 def run(args, stdin: bytes):
-    return subprocess.run([sys.executable, "-c",
-                           "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())",
-                           *args], input=stdin, capture_output=True, timeout=120)
+    return subprocess.run([script("pysystem-arm"), *args], input=stdin, capture_output=True,
+                          timeout=120)
 
 
 def test_ctrl_a_c_switches_to_the_monitor_under_nographic(guest):
@@ -93,9 +92,7 @@ def test_monitor_over_telnet(guest):
     import socket
     import time
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-c",
-                             "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())",
-                             *guest, "-display", "none", "-serial", "null",
+    proc = subprocess.Popen([script("pysystem-arm"), *guest, "-display", "none", "-serial", "null",
                              "-monitor", f"telnet:127.0.0.1:{port},server=on,wait=off"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -133,9 +130,8 @@ def test_monitor_over_telnet(guest):
 def test_log_and_logfile_at_run_time(guest, tmp_path):
     import time
     log = tmp_path / "in_asm.log"
-    proc = subprocess.Popen([sys.executable, "-c",
-                             "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())",
-                             *guest, "-display", "none", "-serial", "null", "-monitor", "stdio"],
+    proc = subprocess.Popen([script("pysystem-arm"), *guest, "-display", "none", "-serial", "null",
+                             "-monitor", "stdio"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(f"logfile {log}\nlog in_asm\nsystem_reset\n".encode())
     proc.stdin.flush()
@@ -152,9 +148,7 @@ def test_monitor_over_a_unix_socket_and_reconnect(guest, tmp_path):
     import socket
     import time
     path = str(tmp_path / "hmp.sock")
-    proc = subprocess.Popen([sys.executable, "-c",
-                             "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())",
-                             *guest, "-display", "none", "-serial", "null",
+    proc = subprocess.Popen([script("pysystem-arm"), *guest, "-display", "none", "-serial", "null",
                              "-monitor", f"unix:{path},server=on,wait=off"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import select
 import subprocess
-import sys
 import time
 
-import pytest
+from tools import module, script
 
-pytest.importorskip("prompt_toolkit")
-keystone = pytest.importorskip("keystone")
+module("prompt_toolkit")
+keystone = module("keystone")
 
 from test_hmp_cli import guest  # noqa: E402,F401  (the idle guest fixture)
 
@@ -27,8 +26,7 @@ class Terminal:
         env = dict(os.environ, TERM="xterm")
         env.pop("PYSYSTEM_MONITOR_READLINE", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c",
-             "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())", *args],
+            [script("pysystem-arm"), *args],
             stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env, start_new_session=True)
         os.close(slave)
         self.buf = b""

@@ -10,18 +10,16 @@ no ARM register names).
 from __future__ import annotations
 
 import random
-import shutil
 import subprocess
-import sys
 
 import pytest
 
-keystone = pytest.importorskip("keystone")
+from tools import module, program, script
+
+keystone = module("keystone")
 
 from test_cli_run import MINI_DTS  # noqa: E402
 
-QEMU = shutil.which("qemu-system-arm")
-pytestmark = pytest.mark.skipif(QEMU is None, reason="qemu-system-arm is not installed")
 
 GUEST = """
     mov r1, #0x11
@@ -55,7 +53,7 @@ def _expr(rng: random.Random, depth: int = 0) -> str:
     return f"{_expr(rng, depth + 1)} {op} {_expr(rng, depth + 1)}"
 
 
-def script() -> list:
+def monitor_script() -> list:
     cmds = []
     for size in "bhwg":
         for fmt in "xduoc":
@@ -84,7 +82,8 @@ def script() -> list:
 
 
 def run_qemu(kernel: str, dtb: str, cmds: list) -> list:
-    proc = subprocess.run([QEMU, "-M", "vexpress-a9", "-m", "256", "-display", "none", "-S",
+    proc = subprocess.run([program("qemu-system-arm"), "-M", "vexpress-a9", "-m", "256",
+                           "-display", "none", "-S",
                            "-monitor", "stdio", "-serial", "null", "-kernel", kernel, "-dtb", dtb,
                            "-audiodev", "none,id=snd0"],
                           input="".join(c + "\n" for c in cmds + ["quit"]).encode(),
@@ -98,9 +97,8 @@ def run_qemu(kernel: str, dtb: str, cmds: list) -> list:
 
 
 def run_ours(kernel: str, dtb: str, cmds: list) -> list:
-    proc = subprocess.run([sys.executable, "-c",
-                           "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())",
-                           "-M", "vexpress-a9", "-m", "256", "-display", "none", "-S",
+    proc = subprocess.run([script("pysystem-arm"), "-M", "vexpress-a9", "-m", "256",
+                           "-display", "none", "-S",
                            "-monitor", "stdio", "-serial", "null", "-kernel", kernel, "-dtb", dtb],
                           input="".join(c + "\n" for c in cmds + ["quit"]).encode(),
                           capture_output=True, timeout=300)
@@ -114,8 +112,7 @@ def guest(tmp_path_factory):
     from pysystem.machine import find_machine
     from pysystem.machines import load_all
     load_all()
-    if find_machine("vexpress-a9", "arm") is None:
-        pytest.skip("no vexpress-a9 board")
+    assert find_machine("vexpress-a9", "arm") is not None, "no vexpress-a9 board"
     d = tmp_path_factory.mktemp("hmpq")
     ks = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM)
     code, _ = ks.asm(GUEST, 0x60010000)
@@ -127,7 +124,7 @@ def guest(tmp_path_factory):
 
 
 def test_same_answers_as_qemu(guest):
-    cmds = script()
+    cmds = monitor_script()
     want = run_qemu(*guest, cmds)
     got = run_ours(*guest, cmds)
     assert len(want) == len(cmds) + 1, "QEMU did not answer every command"
@@ -178,9 +175,8 @@ def test_info_registers_same_as_qemu(tmp_path, guest):
     common = ["-M", "vexpress-a9", "-m", "256", "-display", "none", "-monitor", "stdio",
               "-serial", "null", "-kernel", str(kernel), "-dtb", guest[1]]
     lines = ["stop", "info registers", "x /2i 0x60010000"]
-    q = _session([QEMU, *common, "-audiodev", "none,id=snd0"], lines, 1.5)
-    o = _session([sys.executable, "-c",
-                  "import sys; from pysystem.cli import main_arm; sys.exit(main_arm())", *common],
+    q = _session([program("qemu-system-arm"), *common, "-audiodev", "none,id=snd0"], lines, 1.5)
+    o = _session([script("pysystem-arm"), *common],
                  lines, 3.0)
 
     def answer(text: str, n: int) -> str:

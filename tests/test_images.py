@@ -21,9 +21,8 @@ import pytest
 
 from pysystem.images import ImageError, OfflineError, guest_files, make_initramfs
 from pysystem.images import aptsources, cpio, deb, debver, fetch, initramfs, kmod, packages
+from tools import program
 
-HAVE_DPKG = shutil.which("dpkg") is not None
-HAVE_CPIO = shutil.which("cpio") is not None
 
 
 # --- Debian versions -----------------------------------------------------------------
@@ -47,8 +46,8 @@ def test_version_order(a, b, expected):
     assert _sign(debver.compare_versions(b, a)) == -expected
 
 
-@pytest.mark.skipif(not HAVE_DPKG, reason="needs dpkg as the oracle")
 def test_version_order_matches_dpkg():
+    dpkg = program("dpkg")
     import random
     rng = random.Random(7)
     alphabet = "0123456789.~+ab"
@@ -62,8 +61,8 @@ def test_version_order_matches_dpkg():
         versions.add(s)
     vs = sorted(versions)
     for a, b in zip(vs, vs[1:]):
-        lt = subprocess.run(["dpkg", "--compare-versions", a, "lt", b]).returncode == 0
-        gt = subprocess.run(["dpkg", "--compare-versions", a, "gt", b]).returncode == 0
+        lt = subprocess.run([dpkg, "--compare-versions", a, "lt", b]).returncode == 0
+        gt = subprocess.run([dpkg, "--compare-versions", a, "gt", b]).returncode == 0
         assert _sign(debver.compare_versions(a, b)) == (-1 if lt else 1 if gt else 0), (a, b)
 
 
@@ -265,9 +264,9 @@ def test_unpack_python_built_deb(tmp_path, compress):
     assert os.readlink(tmp_path / "out/bin/sh") == "busybox"
 
 
-@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb as the oracle")
 @pytest.mark.parametrize("compressor", ["xz", "gzip"])
 def test_unpack_dpkg_deb_built_package(tmp_path, compressor):
+    dpkg_deb = program("dpkg-deb")
     root = tmp_path / "pkg"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN/control").write_text("Package: t\nVersion: 1.0\nArchitecture: all\n"
@@ -275,7 +274,7 @@ def test_unpack_dpkg_deb_built_package(tmp_path, compressor):
     (root / "boot").mkdir()
     (root / "boot/vmlinuz-1").write_bytes(bytes(range(256)) * 100 + b"x")
     os.symlink("vmlinuz-1", root / "boot/vmlinuz")
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-Z" + compressor, "--build", str(root),
+    subprocess.run([dpkg_deb, "--root-owner-group", "-Z" + compressor, "--build", str(root),
                     str(tmp_path / "t.deb")], check=True, capture_output=True)
     name, _ = deb.deb_data_tar((tmp_path / "t.deb").read_bytes())
     assert name == ("data.tar.xz" if compressor == "xz" else "data.tar.gz")
@@ -307,8 +306,8 @@ def test_deb_errors(tmp_path):
 
 # --- cpio ------------------------------------------------------------------------------
 
-@pytest.mark.skipif(not HAVE_CPIO, reason="needs GNU cpio as the oracle")
 def test_cpio_newc_read_back_by_cpio(tmp_path):
+    gnu_cpio = program("cpio")
     w = cpio.CpioWriter()
     w.file("bin/busybox", b"\x7fELF" + bytes(1001), 0o755)
     w.symlink("bin/sh", "busybox")
@@ -319,7 +318,7 @@ def test_cpio_newc_read_back_by_cpio(tmp_path):
     w.directory("tmp", 0o1777)
     data = w.to_bytes()
     assert len(data) % 4 == 0 and data.startswith(b"070701")
-    listing = subprocess.run(["cpio", "-t", "-v", "--quiet"], input=data, capture_output=True,
+    listing = subprocess.run([gnu_cpio, "-t", "-v", "--quiet"], input=data, capture_output=True,
                              check=True).stdout.decode()
     lines = {l.split()[-1] if "->" not in l else l.split()[-3]: l for l in listing.splitlines()}
     assert list(lines) == ["bin", "bin/busybox", "bin/sh", "dev", "dev/console", "dev/null",
@@ -331,7 +330,7 @@ def test_cpio_newc_read_back_by_cpio(tmp_path):
     assert lines["init"].startswith("-rwxr-xr-x")
     out = tmp_path / "x"
     out.mkdir()
-    subprocess.run(["cpio", "-i", "-d", "--quiet", "--no-absolute-filenames", "bin/*", "init",
+    subprocess.run([gnu_cpio, "-i", "-d", "--quiet", "--no-absolute-filenames", "bin/*", "init",
                     "etc/*"], input=data, cwd=out, check=True)
     assert (out / "bin/busybox").read_bytes() == b"\x7fELF" + bytes(1001)
     assert (out / "etc/a/b/c.txt").read_bytes() == b"odd"
@@ -373,8 +372,7 @@ MODULES = {
 
 @pytest.fixture(scope="module")
 def module_tree(tmp_path_factory):
-    if shutil.which("gcc") is None:
-        pytest.skip("needs gcc to make ELF objects with a .modinfo section")
+    gcc = program("gcc")        # makes ELF objects with a .modinfo section
     root = tmp_path_factory.mktemp("kpkg")
     base = root / "lib/modules/9.9.9-test"
     for rel, info in MODULES.items():
@@ -382,7 +380,7 @@ def module_tree(tmp_path_factory):
                       % (i, s) for i, s in enumerate(info))
         obj = base / rel.replace(".ko.xz", ".ko")
         obj.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["gcc", "-c", "-x", "c", "-", "-o", str(obj)], input=src.encode(),
+        subprocess.run([gcc, "-c", "-x", "c", "-", "-o", str(obj)], input=src.encode(),
                        check=True)
         if rel.endswith(".xz"):
             (base / rel).write_bytes(lzma.compress(obj.read_bytes(), check=lzma.CHECK_CRC32))
@@ -405,8 +403,8 @@ def test_module_dependency_order(module_tree):
         module_tree.resolve(["nope"])
 
 
-@pytest.mark.skipif(not HAVE_CPIO, reason="needs GNU cpio as the oracle")
 def test_make_initramfs_with_modules(tmp_path, module_tree):
+    gnu_cpio = program("cpio")
     bb = tmp_path / "busybox"
     bb.write_bytes(b"\x7fELF" + b"\0[\0[[\0" + b"\0".join(b"ap%02d" % i for i in range(25))
                    + b"\0insmod\0sh\0\0")
@@ -416,7 +414,7 @@ def test_make_initramfs_with_modules(tmp_path, module_tree):
     out = make_initramfs(bb, tmp_path / "i.cpio.gz", "#!/bin/sh\necho test\n", module_tree,
                          ["ext9"], {"etc/motd": "hi\n", "bin/t": host, "data.bin": (b"\1", 0o600)})
     data = gzip.decompress(out.read_bytes())
-    listing = subprocess.run(["cpio", "-t", "-v", "--quiet"], input=data, capture_output=True,
+    listing = subprocess.run([gnu_cpio, "-t", "-v", "--quiet"], input=data, capture_output=True,
                              check=True).stdout.decode()
     assert "lib/modules/9.9.9-test/kernel/fs/jbd9/jbd9.ko\n" in listing    # decompressed
     assert "-> busybox" in listing and " bin/insmod -> busybox" in listing
@@ -426,7 +424,7 @@ def test_make_initramfs_with_modules(tmp_path, module_tree):
     assert perms["init"] == "-rwxr-xr-x" and perms["bin/load-modules"] == "-rwxr-xr-x"
     x = tmp_path / "x"
     x.mkdir()
-    subprocess.run(["cpio", "-i", "-d", "--quiet", "init", "bin/load-modules", "lib/*",
+    subprocess.run([gnu_cpio, "-i", "-d", "--quiet", "init", "bin/load-modules", "lib/*",
                     "etc/motd"], input=data, cwd=x, check=True)
     assert (x / "init").read_text() == "#!/bin/sh\necho test\n"
     assert (x / "etc/motd").read_text() == "hi\n"

@@ -1,33 +1,22 @@
 """The image tools against the real Debian archive (the mirror of the host's apt sources).
 
 Downloads go to the user cache (``pysystem.images.default_cache_dir()``), so
-after the first run only the package indexes are fetched again.  Skips when the
-archive cannot be reached.  The boot tests run the results under QEMU, the
+after the first run only the package indexes are fetched again.  The archive is a
+prerequisite (tools.guest_images).  The boot tests run the results under QEMU, the
 reference for what a correct kernel + initramfs does.
 """
 from __future__ import annotations
 
 import gzip
-import shutil
 import subprocess
 import threading
 
 import pytest
 
-from pysystem.images import BANNER, ImageError, OfflineError, build_initramfs, guest_files
+from pysystem.images import BANNER, build_initramfs
+from tools import guest_images, program
 
 pytestmark = pytest.mark.network
-
-
-def _guest(arch, refresh=False):
-    try:
-        return guest_files(arch, refresh=refresh, quiet=True)
-    except OfflineError as e:
-        pytest.skip(f"Debian archive unreachable: {e}")
-    except ImageError as e:
-        if "no Debian mirror" in str(e):
-            pytest.skip(str(e))
-        raise
 
 
 def _newc_names(path):
@@ -46,7 +35,7 @@ def _newc_names(path):
 
 @pytest.mark.parametrize("arch", ["arm", "mipsel"])
 def test_fetch_real_guest_files(arch):
-    gf = _guest(arch, refresh=True)       # re-reads the index; the .debs are reused
+    gf = guest_images(arch, refresh=True)       # re-reads the index; the .debs are reused
     kernel = gf.kernel.read_bytes()
     if arch == "arm":
         assert gf.kernel.name == "zImage"
@@ -83,13 +72,12 @@ poweroff -f
 @pytest.mark.parametrize("arch", ["arm", "mipsel"])
 def test_initramfs_with_modules_boots_under_qemu(arch, tmp_path):
     qemu, machine, console, modules = BOOT[arch]
-    if shutil.which(qemu) is None or shutil.which("mke2fs") is None:
-        pytest.skip(f"needs {qemu} and mke2fs")
-    gf = _guest(arch)
+    qemu, mke2fs = program(qemu), program("mke2fs")
+    gf = guest_images(arch)
     initrd = build_initramfs(arch, TEST_INIT, modules, out=tmp_path / "initrd.gz")
     (tmp_path / "root").mkdir()
     (tmp_path / "root/hello.txt").write_text("hello from ext4\n")
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(tmp_path / "root"),
+    subprocess.run([mke2fs, "-q", "-F", "-t", "ext4", "-d", str(tmp_path / "root"),
                     str(tmp_path / "disk.img"), "8M"], check=True, capture_output=True)
     cmd = [qemu, *machine[:2], "-m", "256", "-kernel", str(gf.kernel), "-initrd", str(initrd),
            "-append", console + " rdinit=/init", "-nographic", "-no-reboot",
@@ -105,11 +93,10 @@ def test_initramfs_with_modules_boots_under_qemu(arch, tmp_path):
 
 @pytest.mark.slow
 def test_default_initramfs_reaches_a_shell_under_qemu():
-    if shutil.which("qemu-system-arm") is None:
-        pytest.skip("needs qemu-system-arm")
-    gf = _guest("arm")
+    qemu = program("qemu-system-arm")
+    gf = guest_images("arm")
     proc = subprocess.Popen(
-        ["qemu-system-arm", "-M", "vexpress-a9", "-m", "256", "-kernel", str(gf.kernel),
+        [qemu, "-M", "vexpress-a9", "-m", "256", "-kernel", str(gf.kernel),
          "-dtb", str(gf.dtb), "-initrd", str(gf.initrd), "-append", gf.append, "-nographic",
          "-no-reboot"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     seen = b""

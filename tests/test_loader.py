@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import os
 import re
-import shutil
 import struct
 import subprocess
 import zlib
@@ -17,12 +16,12 @@ import zlib
 import pytest
 
 from pysystem import loader
+from pysystem.machines import arm_boot
 from pysystem.loader import LoaderError
 from pysystem.memory import AddressSpace, ContainerRegion, IORegion, RAMRegion, ROMRegion
+from tools import program
 
-QEMU = shutil.which("qemu-system-arm")
 RAM_BASE = 0x60000000
-needs_qemu = pytest.mark.skipif(QEMU is None, reason="qemu-system-arm is not installed")
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +46,8 @@ def vexpress_space(ram_size=2 << 20, fill=0):
 
 def qemu_monitor(args, commands, cwd):
     text = "".join(c + "\n" for c in commands) + "quit\n"
-    proc = subprocess.run([QEMU, "-M", "vexpress-a9", *args, "-display", "none", "-serial", "null",
+    qemu = program("qemu-system-arm")
+    proc = subprocess.run([qemu, "-M", "vexpress-a9", *args, "-display", "none", "-serial", "null",
                            "-monitor", "stdio", "-S", "-audiodev", "none,id=snd0"],
                           input=text.encode(), capture_output=True, timeout=60, cwd=cwd)
     out = proc.stdout.decode(errors="replace").replace("\r", "")
@@ -136,9 +136,7 @@ SECTIONS {
 
 @pytest.fixture(scope="module")
 def arm_elf(tmp_path_factory):
-    gcc = shutil.which("arm-none-eabi-gcc") or shutil.which("arm-linux-gnueabihf-gcc")
-    if gcc is None:
-        pytest.skip("no ARM cross compiler")
+    gcc = program("arm-none-eabi-gcc", "arm-linux-gnueabihf-gcc")
     d = tmp_path_factory.mktemp("elf")
     (d / "start.S").write_text(ELF_SOURCE)
     (d / "link.ld").write_text(ELF_LDS)
@@ -162,7 +160,6 @@ def test_elf_loads_segments_at_physical_addresses(arm_elf):
     assert (info.entry, info.low) == (0xc0010000, 0x60011000)
 
 
-@needs_qemu
 def test_elf_matches_qemu(arm_elf, tmp_path):
     out = qemu_monitor(["-m", "256", "-kernel", str(arm_elf)],
                        ["info roms", "info registers",
@@ -256,7 +253,6 @@ def test_ramdisk_raw_or_uimage(tmp_path):
         loader.load_ramdisk(str(raw), space, RAM_BASE + 0x4000, max_size=4096)
 
 
-@needs_qemu
 def test_uimage_load_matches_qemu(tmp_path):
     payload = os.urandom(3000)
     p = tmp_path / "uImage"
@@ -356,7 +352,6 @@ def test_dtb_patching_round_trips(base_dtb):
     assert len(loader.dtb_bytes(dtb, total_size=0x4000)) == 0x4000
 
 
-@needs_qemu
 @pytest.mark.parametrize("ram_mb,kernel_size,initrd_size", [
     (256, 5000, 3000),            # initrd at base + 128 MiB
     (64, 5000, 0x2345),           # base + ram/2
@@ -371,15 +366,16 @@ def test_boot_layout_and_dtb_match_qemu(tmp_path, base_dtb, ram_mb, kernel_size,
         (tmp_path / "rd.bin").write_bytes(os.urandom(initrd_size))
         args += ["-initrd", "rd.bin"]
     out = qemu_monitor(args, ["info roms"], tmp_path)
-    subprocess.run([QEMU, "-M", "vexpress-a9", *args, "-machine", "dumpdtb=qemu.dtb",
+    subprocess.run([program("qemu-system-arm"), "-M", "vexpress-a9", *args,
+                    "-machine", "dumpdtb=qemu.dtb",
                     "-display", "none", "-serial", "null", "-monitor", "none",
                     "-audiodev", "none,id=snd0"], cwd=tmp_path, capture_output=True, timeout=60)
     want = {m.group(2): int(m.group(1), 16)
             for m in re.finditer(r'addr=([0-9a-f]+) size=\S+ mem=ram name="([^"]+)"', out)}
     ram_size = ram_mb << 20
     kernel_addr = RAM_BASE + 0x10000
-    initrd, dtb_addr = loader.arm_boot_layout(RAM_BASE, ram_size, kernel_addr + kernel_size,
-                                              initrd_size)
+    initrd, dtb_addr = arm_boot.boot_layout(RAM_BASE, ram_size, kernel_addr + kernel_size,
+                                            initrd_size)
     assert want["k.bin"] == kernel_addr
     assert want["dtb"] == dtb_addr
     if initrd_size:
@@ -396,8 +392,8 @@ def test_boot_layout_and_dtb_match_qemu(tmp_path, base_dtb, ram_mb, kernel_size,
 
 def test_boot_layout_errors():
     with pytest.raises(LoaderError, match="not enough space"):
-        loader.arm_boot_layout(RAM_BASE, 16 << 20, RAM_BASE + (16 << 20), 4096)
+        arm_boot.boot_layout(RAM_BASE, 16 << 20, RAM_BASE + (16 << 20), 4096)
     with pytest.raises(LoaderError, match="too big"):
-        loader.arm_boot_layout(RAM_BASE, 16 << 20, None, 9 << 20)
-    assert loader.arm_boot_layout(RAM_BASE, 1 << 30) == (RAM_BASE + (128 << 20),
-                                                         RAM_BASE + (128 << 20))
+        arm_boot.boot_layout(RAM_BASE, 16 << 20, None, 9 << 20)
+    assert arm_boot.boot_layout(RAM_BASE, 1 << 30) == (RAM_BASE + (128 << 20),
+                                                       RAM_BASE + (128 << 20))

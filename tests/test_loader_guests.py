@@ -1,36 +1,32 @@
 """The loaders on the real Debian guest images, compared with QEMU loading the same files.
 
-Uses the images already in the pysystem cache (``pysystem-images`` puts them
-there); skipped when they are not, so no network is needed here.
+The images come from the pysystem cache, fetched there first when they are not
+(tools.guest_images: the Debian archive is then a prerequisite).
 """
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
 
 from pysystem import loader
-from pysystem.images.fetch import default_cache_dir
+from pysystem.machines import arm_boot
 from pysystem.memory import AddressSpace, ContainerRegion, RAMRegion
+from tools import guest_images, program
+
+pytestmark = pytest.mark.network
 
 
 def guest(arch):
-    manifest = default_cache_dir() / arch / "guest.json"
-    if not manifest.exists():
-        pytest.skip(f"no cached {arch} guest images (run pysystem-images)")
-    return json.loads(manifest.read_text())
+    return guest_images(arch).to_json()
 
 
 def qemu(binary, args, commands, cwd):
-    if shutil.which(binary) is None:
-        pytest.skip(f"{binary} is not installed")
     text = "".join(c + "\n" for c in commands) + "quit\n"
-    proc = subprocess.run([binary, *args, "-display", "none", "-serial", "null", "-monitor",
-                           "stdio", "-S", "-audiodev", "none,id=snd0"],
+    proc = subprocess.run([program(binary), *args, "-display", "none", "-serial", "null",
+                           "-monitor", "stdio", "-S", "-audiodev", "none,id=snd0"],
                           input=text.encode(), capture_output=True, timeout=120, cwd=cwd)
     return proc.stdout.decode(errors="replace").replace("\r", "")
 
@@ -52,7 +48,7 @@ def test_debian_armmp_zimage_initrd_and_dtb_placed_and_patched_as_qemu_does(tmp_
     args = ["-M", "vexpress-a9", "-m", "256", "-kernel", g["kernel"], "-initrd", g["initrd"],
             "-dtb", g["dtb"], "-append", g["append"]]
     out = qemu("qemu-system-arm", args, ["info roms"], tmp_path)
-    subprocess.run(["qemu-system-arm", *args, "-machine", "dumpdtb=qemu.dtb", "-display", "none",
+    subprocess.run([program("qemu-system-arm"), *args, "-machine", "dumpdtb=qemu.dtb", "-display", "none",
                     "-serial", "null", "-monitor", "none", "-audiodev", "none,id=snd0"],
                    cwd=tmp_path, capture_output=True, timeout=120)
 
@@ -65,7 +61,7 @@ def test_debian_armmp_zimage_initrd_and_dtb_placed_and_patched_as_qemu_does(tmp_
     kernel_addr = ram_base + 0x10000
     ksize = loader.load_raw(g["kernel"], space, kernel_addr, ram_size - 0x10000)
     initrd_size = os.path.getsize(g["initrd"])
-    initrd, dtb_addr = loader.arm_boot_layout(ram_base, ram_size, kernel_addr + ksize, initrd_size)
+    initrd, dtb_addr = arm_boot.boot_layout(ram_base, ram_size, kernel_addr + ksize, initrd_size)
     loader.load_raw(g["initrd"], space, initrd)
     dtb = loader.load_dtb(g["dtb"])
     loader.set_memory(dtb, ram_base, ram_size)

@@ -9,7 +9,6 @@ regions, gap filling by I/O regions, merging).  Needs qemu-system-arm/-mipsel.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from typing import Dict, List, Tuple
 
@@ -17,6 +16,7 @@ import pytest
 
 from pysystem.memory import (AddressSpace, AliasRegion, ContainerRegion, IORegion, RAMRegion,
                              ROMDeviceRegion, ROMRegion, mtree_text)
+from tools import program
 
 LINE = re.compile(r"^( *)([0-9a-f]{16})-([0-9a-f]{16}) \(prio (-?\d+), ([^)]+)\): (.*)$")
 ALIAS = re.compile(r"^alias (.*?) @(.*) ([0-9a-f]{16})-([0-9a-f]{16})$")
@@ -140,9 +140,7 @@ def rebuild(tree_text: str, flat_text: str):
 
 @pytest.mark.parametrize("binary,args", MACHINES, ids=[m[1][1] for m in MACHINES])
 def test_info_mtree_matches_qemu(binary, args):
-    if shutil.which(binary) is None:
-        pytest.skip(f"{binary} is not installed")
-    full, tree, flat = qemu_monitor(binary, args, ["info mtree -D", "info mtree", "info mtree -f"])
+    full, tree, flat = qemu_monitor(program(binary), args, ["info mtree -D", "info mtree", "info mtree -f"])
     assert "address-space: memory" in tree
     roots, spaces = rebuild(full, flat)
     # address spaces in QEMU's group order (its hash order) give the same text

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from pysystem import pypy_gc
-from tests.guest_session import guest_python
+from tools import NOT_CPYTHON, NOT_PYPY, guest_python, guest_script, interpreter_skip
 
 _PROBE = """
 import gc, os, sys
@@ -51,7 +51,7 @@ def _run(cmd, cwd, env_extra=None):
 def pypy():
     python = os.path.abspath(guest_python())  # the probes run in tmp_path
     if not _is_pypy(python):
-        pytest.skip("the guest interpreter is not PyPy (set PYSYSTEM_GUEST_PYTHON)")
+        interpreter_skip(NOT_PYPY)
     return python
 
 
@@ -74,12 +74,10 @@ def test_pypy_keeps_the_users_nursery(pypy, tmp_path):
 
 
 def test_pypy_console_script_runs_with_the_larger_nursery(pypy):
-    script = os.path.join(os.path.dirname(pypy), "pysystem-arm")
-    if not os.access(script, os.X_OK):
-        pytest.skip(f"{script} is not installed")
-    proc = subprocess.Popen([script, "-M", "none", "-S", "-display", "none", "-monitor", "none",
-                             "-serial", "none"], env=_env(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([guest_script("pysystem-arm"), "-M", "none", "-S", "-display", "none",
+                             "-monitor", "none", "-serial", "none"], env=_env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         seen = b""
@@ -98,7 +96,7 @@ def test_pypy_console_script_runs_with_the_larger_nursery(pypy):
 
 def test_cpython_never_restarts(tmp_path):
     if platform.python_implementation() == "PyPy":
-        pytest.skip("runs on CPython")
+        interpreter_skip(NOT_CPYTHON)
     (tmp_path / "gcprobe.py").write_text(_PROBE)
     lines = _run([sys.executable, str(tmp_path / "gcprobe.py")], tmp_path)
     assert len(lines) == 2 and lines[1].split(None, 2)[2] == "None [] []"

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import subprocess
 
-import pytest
-
-from tests.guest_session import guest_python
+from tools import NOT_PYPY, guest_python, interpreter_skip
 
 _CHECK = """
 import sys
@@ -38,5 +36,5 @@ def test_every_object_of_the_board_keeps_its_attributes_in_a_map():
     out = subprocess.run([guest_python(), "-c", _CHECK], capture_output=True, text=True,
                          timeout=300)
     if out.returncode == 77:
-        pytest.skip("the guest interpreter is not PyPy")
+        interpreter_skip(NOT_PYPY)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -20,7 +20,9 @@ from guest_session import GuestSession
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
-qmp_lib = pytest.importorskip("qemu.qmp")
+from tools import module
+
+qmp_lib = module("qemu.qmp")
 
 from test_boot_vexpress import BOOT_TIMEOUT, PROMPT, _guest  # noqa: E402
 

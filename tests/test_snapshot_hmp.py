@@ -6,7 +6,8 @@ import subprocess
 
 from pysystem.monitor.hmp import Monitor
 
-from test_snapshot import Vm, board, guest, needs_scripts  # noqa: F401  (fixtures)
+from test_snapshot import Vm, board, guest  # noqa: F401  (fixtures)
+from tools import script
 
 HEADER = ("List of snapshots present on all disks:\n"
           "ID        TAG               VM SIZE                DATE     VM CLOCK     ICOUNT\n")
@@ -67,14 +68,13 @@ def test_a_damaged_snapshot_gives_one_error_line(board, guest, tmp_path):  # noq
     assert mon.execute("info status") == "VM status: running\n"
 
 
-@needs_scripts
 def test_savevm_through_the_monitor_then_loadvm_at_start(board, guest, tmp_path):  # noqa: F811
     """savevm on stdio's monitor (-S: at the very start), the guest runs to power-off;
     a new process with -loadvm prints exactly the same."""
     kernel, dtb = guest
     disk = tmp_path / "disk.img"
     disk.write_bytes(bytes(4096))
-    common = ["pysystem-arm", "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb,
+    common = [script("pysystem-arm"), "-M", "vexpress-a9", "-kernel", kernel, "-dtb", dtb,
               "-display", "none", "-drive", f"if=sd,file={disk},format=raw"]
     first = subprocess.run(common + ["-S", "-serial", f"file:{tmp_path / 'one.txt'}",
                                      "-monitor", "stdio"],

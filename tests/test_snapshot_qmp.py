@@ -7,22 +7,20 @@ import asyncio
 import subprocess
 import time
 
-import pytest
+from test_snapshot import board, guest  # noqa: F401  (fixtures)
+from tools import module, script
 
-from test_snapshot import board, guest, needs_scripts  # noqa: F401  (fixtures)
-
-qmp_lib = pytest.importorskip("qemu.qmp")
+qmp_lib = module("qemu.qmp")
 
 from test_snapshot_debian import _qmp  # noqa: E402
 
 
-@needs_scripts
 def test_qmp_save_mid_run_then_loadvm(board, guest, tmp_path):  # noqa: F811
     kernel, dtb = guest
     sock = tmp_path / "qmp.sock"
     out = tmp_path / "one.txt"
-    common = ["pysystem-arm", "-M", f"vexpress-a9,snapshot-dir={tmp_path}", "-kernel", kernel,
-              "-dtb", dtb, "-display", "none"]
+    common = [script("pysystem-arm"), "-M", f"vexpress-a9,snapshot-dir={tmp_path}",
+              "-kernel", kernel, "-dtb", dtb, "-display", "none"]
     # sleep=on: the idle guest keeps pace with host time (6 s for its 3000 ticks), so
     # the save below lands mid-run however loaded the host is; guest time is unchanged
     first = subprocess.Popen(common + ["-S", "-icount", "shift=3,sleep=on",

@@ -25,8 +25,10 @@ import struct
 
 import pytest
 
-unicorn = pytest.importorskip("unicorn")
-keystone = pytest.importorskip("keystone")
+from tools import module
+
+unicorn = module("unicorn")
+keystone = module("keystone")
 
 from unicorn import Uc, UC_ARCH_ARM, UC_ARCH_MIPS, UC_MODE_ARM  # noqa: E402
 from unicorn import UC_MODE_MIPS32, UC_MODE_LITTLE_ENDIAN  # noqa: E402

@@ -23,6 +23,10 @@ Behaviour as a Cortex-A9 without NEON (checked against Unicorn where it agrees):
   cumulative flags; the trap enables are RAZ/WI since the A9 does not trap).
 * FPEXC: EN (bit 30) and DEX (bit 29) are writable, the rest reads as zero (the A9
   does not trap; QEMU keeps only EN).
+* VCVT between fixed point and floating point: to fixed point rounds towards zero and
+  from fixed point to nearest, whatever FPSCR.RMode says (the pseudocode's FPToFixed
+  and FixedToFP as these forms call them; QEMU 7.2 agrees, Unicorn 2's older QEMU
+  rounds fixed -> float with RMode).  VCVT from a plain integer and VCVTR use RMode.
 * Short vectors: not supported (A9 FPU TRM).  A VFP data-processing instruction of the
   kind that would iterate (VMOV/VABS/VNEG/VSQRT/arithmetic) sets FPEXC.DEX and UNDEFs
   when FPSCR.LEN or STRIDE is non-zero; Linux's VFP support code sees DEX and
@@ -171,8 +175,18 @@ class VFPUnit:
             fold()
             return r
 
-        def fromint(fn: Callable, v: int, signed: int, width: int, fbits: int) -> int:
-            r = fn(v, signed, width, fbits, status())
+        def fromint(fn: Callable, v: int, signed: int, width: int, fbits: int,
+                    rn: int = 0) -> int:
+            """Integer/fixed point -> float; ``rn``: round to nearest whatever FPSCR.RMode
+            says (FixedToFP of the fixed-point VCVT forms)."""
+            s = status()
+            mode = s.rounding
+            if rn and mode != sf.RN:
+                s.rounding = sf.RN
+                r = fn(v, signed, width, fbits, s)
+                s.rounding = mode
+            else:
+                r = fn(v, signed, width, fbits, s)
             fold()
             return r
 
@@ -416,9 +430,10 @@ def _fast_ops(cpu, fp1, fp2, fpcmp, toint, fromint, use_struct: Optional[bool] =
     def make_fromint(sz):
         slow = sf.int_to_f64 if sz else sf.int_to_f32
 
-        def ffromint(v, signed, width, fbits):
+        def ffromint(v, signed, width, fbits, rn=0):
             """VCVT (fixed-point) integer -> float: exact for doubles, one rounding for
-            singles (in round-to-nearest; other modes take softfloat)."""
+            singles (in round-to-nearest, or always with ``rn`` as the fixed-point forms
+            round; other modes take softfloat).  Results are never tiny (>= 2**-32)."""
             raw = v
             v &= (1 << width) - 1
             if signed and v >> (width - 1):
@@ -428,7 +443,7 @@ def _fast_ops(cpu, fp1, fp2, fpcmp, toint, fromint, use_struct: Optional[bool] =
             x = v / (1 << fbits)
             if sz:
                 return b64(x)
-            if cpu.fpscr & 0xC00000:
+            if not rn and cpu.fpscr & 0xC00000:
                 return fromint(slow, raw, signed, width, fbits)
             bits, r = s32(x)
             if r != x:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import struct
 import subprocess
 
@@ -15,18 +14,17 @@ import pytest
 from unicorn import arm_const as A
 
 from gen_vfp import UC_D, VFPPair, rand_f32, rand_f64
+import tools
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vfp_prog")
-GCC = shutil.which("arm-none-eabi-gcc")
 
 
 @pytest.fixture(scope="module")
 def program(tmp_path_factory):
-    if GCC is None:
-        pytest.skip("arm-none-eabi-gcc not installed")
+    gcc = tools.program("arm-none-eabi-gcc")
     from elftools.elf.elffile import ELFFile
     out = str(tmp_path_factory.mktemp("fpmix") / "fpmix.elf")
-    subprocess.run([GCC, "-O2", "-marm", "-march=armv7-a", "-mfpu=vfpv3", "-mfloat-abi=hard",
+    subprocess.run([gcc, "-O2", "-marm", "-march=armv7-a", "-mfpu=vfpv3", "-mfloat-abi=hard",
                     "-ffreestanding", "-nostdlib", "-fno-math-errno", "-T",
                     os.path.join(HERE, "fpmix.ld"), os.path.join(HERE, "fpmix.c"), "-o", out],
                    check=True)

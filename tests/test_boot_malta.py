@@ -1,0 +1,80 @@
+"""End-to-end: Debian 12's 4kc-malta kernel on -M malta (little-endian), to a busybox shell.
+
+The guest comes from images/ (Debian's own packages, cached after the first run).  The
+console is the emulator's stdio under -nographic, as a user has it.  dmesg is compared
+with QEMU 7.2's boot log of the same guest (tests/reference/): every line there is here,
+and no line reporting a problem is here that is not there.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from guest_session import GuestSession
+from tools import guest_images
+
+pytestmark = [pytest.mark.slow, pytest.mark.network]
+
+BOOT_TIMEOUT = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
+REFERENCE = Path(__file__).parent / "reference" / "qemu-7.2-malta-debian-4kc-malta-boot.log"
+PROMPT = r"/ # "
+
+# Lines of QEMU's boot log that do not appear here, each with its reason.  Patterns are
+# matched against the normalised line (timestamps dropped, numbers replaced by '#').
+KNOWN_MISSING = {
+    r"^reboot: Power down": "printed at power-off, after the test has read dmesg",
+    r"^Calibrating delay loop": "BogoMIPS follow the instruction rate (-icount), not QEMU's TCG",
+}
+# Error and warning lines that appear here and not under QEMU, each with its reason.
+KNOWN_EXTRA = {
+}
+PROBLEM = re.compile(r"error|fail|warn|unable|can't|cannot|bug|oops|unhandled|timeout|timed out", re.I)
+
+
+def _normalise(line: str) -> str:
+    line = re.sub(r"^\[\s*\d+\.\d+\]\s?", "", line.rstrip("\r\n"))
+    return re.sub(r"\d+", "#", line).strip()
+
+
+def _kernel_lines(text: str):
+    return [_normalise(l) for l in text.splitlines() if re.match(r"^\[\s*\d+\.\d+\]", l)]
+
+
+def _compare_dmesg(dmesg: str) -> None:
+    ours = _kernel_lines(dmesg)
+    theirs = _kernel_lines(REFERENCE.read_text())
+    ours_set = set(ours)
+    missing = [l for l in theirs if l not in ours_set
+               and not any(re.search(p, l) for p in KNOWN_MISSING)]
+    theirs_set = set(theirs)
+    extra = [l for l in ours if l not in theirs_set and PROBLEM.search(l)
+             and not any(re.search(p, l) for p in KNOWN_EXTRA)]
+    assert not missing and not extra, (
+        "dmesg differs from QEMU's:\nmissing here:\n  " + "\n  ".join(missing) +
+        "\nproblems only here:\n  " + "\n  ".join(extra))
+
+
+def test_debian_4kc_malta_boots_to_a_shell(tmp_path):
+    g = guest_images("mipsel")
+    args = ["-M", "malta", "-m", "256M", "-kernel", str(g.kernel), "-initrd", str(g.initrd),
+            "-append", "console=ttyS0 rdinit=/init", "-nographic",
+            "-rtc", "base=2026-11-21T19:08:25"]
+    s = GuestSession("mipsel", args, log_path=str(tmp_path / "console.log"))
+    try:
+        s.expect(PROMPT, BOOT_TIMEOUT)
+        s.command("")
+        assert s.command("uname -m").strip() == "mips"
+        cpuinfo = s.command("cat /proc/cpuinfo")
+        assert re.search(r"^system type\s*: MIPS Malta$", cpuinfo, re.M), cpuinfo
+        assert s.command("echo $((6*7))").strip() == "42"
+        interrupts = s.command("cat /proc/interrupts")
+        assert re.search(r"^\s*4:\s+[1-9]\d*\s+XT-PIC\s+ttyS0", interrupts, re.M), interrupts
+        dmesg = s.command("dmesg")
+        s.send("poweroff -f")
+        assert s.wait(300) == 0
+    finally:
+        s.close()
+    _compare_dmesg(dmesg)
