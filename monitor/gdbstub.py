@@ -59,8 +59,9 @@ def _hex_int(text: str) -> int:
 
 
 class GdbStub:
-    def __init__(self, machine):
+    def __init__(self, machine, monitor_class=None):
         self.machine = machine
+        self.monitor_class = monitor_class  # runs gdb's "monitor" commands (hmp.Monitor)
         self.chardev = None
         self.reader = PacketReader(MAX_PACKET)
         self.target = target_for(machine.cpus[0]) if machine.cpus else None
@@ -568,12 +569,13 @@ class GdbStub:
         return "1"
 
     def _h_rcmd(self, rest: str) -> Optional[str]:
-        from .hmp import Monitor
         try:
             line = bytes.fromhex(rest.lstrip(",")).decode("utf-8", "replace")
         except ValueError:
             raise GdbError(22) from None
-        mon = Monitor(self.machine)
+        if self.monitor_class is None:
+            return ""      # no monitor given to this stub: the command is not supported
+        mon = self.monitor_class(self.machine)
         out = mon.execute(line).replace("\r\n", "\n").replace("\n", "\r\n").encode()
         step = MAX_PACKET // 2 - 2
         for i in range(0, len(out), step):
@@ -622,10 +624,12 @@ def chardev_options(device: str) -> Optional[dict]:
     return opts
 
 
-def start_gdbserver(machine, device: str = DEFAULT_DEVICE, loop=None) -> Optional[GdbStub]:
+def start_gdbserver(machine, device: str = DEFAULT_DEVICE, loop=None,
+                    monitor_class=None) -> Optional[GdbStub]:
     """Serve gdb on ``device`` (replacing a stub already there); ``none`` stops it.
     ``loop``: the running main loop (the chardev is opened at once), else the chardev is
-    opened with the others."""
+    opened with the others.  ``monitor_class`` (hmp.Monitor, given by the caller so that
+    this module does not import the monitor back) runs gdb's ``monitor`` commands."""
     from pysystem import chardev as chardevs
     reg = getattr(machine, "chardevs", None) or chardevs.registry()
     old = getattr(machine, "gdbstub", None)
@@ -648,7 +652,7 @@ def start_gdbserver(machine, device: str = DEFAULT_DEVICE, loop=None) -> Optiona
         machine.gdbstub = None
     if opts is None:
         return None
-    stub = GdbStub(machine)
+    stub = GdbStub(machine, monitor_class)
     machine.gdbstub = stub
     if loop is not None and not chardev.is_open:
         chardev.open(loop)

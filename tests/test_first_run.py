@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import tools
 from pty_session import PtySession
 
 from pysystem.images import boot_snapshot
@@ -181,8 +182,7 @@ def test_source_hash_covers_every_folder_of_pysystem():
 
 @pytest.fixture(scope="module")
 def tiny_guest(tmp_path_factory):
-    keystone = pytest.importorskip("keystone", reason="needs keystone-engine to assemble "
-                                   "the guest (pip install -e '.[test]')")
+    keystone = tools.module("keystone")
     import fdt
     folder = tmp_path_factory.mktemp("tiny")
     ks = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM)
@@ -337,24 +337,14 @@ def test_boot_of_a_board_not_built_yet_is_one_line(arch):
 # --- the README's command on Debian's kernel: one boot from scratch, one restore ---------
 
 def _images_command(*flags: str):
-    """``pysystem-images --boot arm`` as the guest interpreter's venv has it (CI: PyPy)."""
-    from guest_session import guest_python
-    python = guest_python()
-    script = os.path.join(os.path.dirname(python), "pysystem-images")
-    if os.access(script, os.X_OK):
-        return [python, script, "--boot", "arm", *flags]
-    return [python, "-c", "import sys; from pysystem.images.fetch import main; sys.exit(main())",
-            "--boot", "arm", *flags]
+    """``pysystem-images --boot arm`` as the guest interpreter has it installed (CI: PyPy)."""
+    return [tools.guest_script("pysystem-images"), "--boot", "arm", *flags]
 
 
 @pytest.mark.slow
 @pytest.mark.network
 def test_readme_boot_command_boots_once_then_restores_a_working_shell():
-    from pysystem.images import ImageError, guest_files
-    try:
-        guest = guest_files("arm", quiet=True)
-    except ImageError as e:
-        pytest.skip(f"guest images unavailable: {e}")
+    guest = tools.guest_images("arm")
     timeout = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
     record = guest.kernel.parent / "snapshots" / "boot-initramfs.json"
     before = record.stat().st_mtime_ns if record.exists() else None
