@@ -1,0 +1,74 @@
+"""Hostile HMP input (issue 22) through the real pysystem-arm console script: deeply
+nested expressions get a clear error, a 16,000-character line is read in linear time."""
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import time
+
+import pytest
+
+from tools import script
+
+
+def hmp_stdio(*lines: str) -> str:
+    r = subprocess.run([script("pysystem-arm"), "-M", "none", "-S", "-display", "none",
+                        "-monitor", "stdio"], input="".join(f"{x}\n" for x in lines) + "quit\n",
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    return r.stdout
+
+
+@pytest.mark.parametrize("expr, reply", [
+    ("(" * 1200 + "1" + ")" * 1200, "expression nested too deeply (at most 100 parentheses)"),
+    ("(" * 100 + "7" + ")" * 100, "0x7"),
+    ("-" * 1500 + "5", "0x5"),                 # an even number of minuses
+    ("~" * 1501 + "0", "0xffffffffffffffff"),
+    ("-~" * 750 + "5", f"0x{5 + 750:x}"),       # -~x is x+1
+])
+def test_deep_expressions_answer_or_refuse_clearly(expr, reply):
+    out = hmp_stdio(f"p {expr}")
+    assert "internal error" not in out and "RecursionError" not in out
+    # text mode reads the CR LF line ends as LF
+    answer = out.split(f"(qemu) p {expr}\n", 1)[1].split("\n", 1)[0]
+    assert answer == reply
+
+
+def read_until(proc, marker: bytes, limit: float) -> bytes:
+    data = b""
+    end = time.monotonic() + limit
+    while marker not in data:
+        left = end - time.monotonic()
+        assert left > 0, f"no {marker!r} within {limit}s: {data[-200:]!r}"
+        if select.select([proc.stdout], [], [], left)[0]:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            assert chunk, "monitor closed"
+            data += chunk
+    return data
+
+
+def test_a_16000_character_line_is_read_in_linear_time():
+    proc = subprocess.Popen([script("pysystem-arm"), "-M", "none", "-S", "-display", "none",
+                             "-monitor", "stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        read_until(proc, b"(qemu) ", 60)
+        line = "p " + "1+" * 8000 + "1"            # 16,003 characters, value 8001
+        start = time.monotonic()
+        proc.stdin.write(line.encode() + b"\n")
+        proc.stdin.flush()
+        # before the fix: 45 s of line editing, the main loop (QMP, guest) stalled
+        out = read_until(proc, b"0x1f41\r\n(qemu) ", 10)
+        took = time.monotonic() - start
+        assert took < 3, f"{took:.1f}s for one line"
+        assert out.startswith(line.encode())      # echoed whole
+        proc.stdin.write(b"quit\n")
+        proc.stdin.flush()
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for f in (proc.stdin, proc.stdout, proc.stderr):
+            f.close()
