@@ -72,3 +72,19 @@ def test_a_16000_character_line_is_read_in_linear_time():
             proc.wait()
         for f in (proc.stdin, proc.stdout, proc.stderr):
             f.close()
+
+
+def test_qom_set_of_ram_size_and_smp_after_realize_is_refused():
+    out = subprocess.run([script("pysystem-arm"), "-M", "vexpress-a9", "-m", "64", "-S",
+                          "-display", "none", "-monitor", "stdio"],
+                         input="qom-set /machine ram-size 0\nqom-set /machine smp -5\n"
+                               "qom-get /machine ram-size\nqom-get /machine smp\n"
+                               "qom-set /machine append console=ttyAMA0\nquit\n",
+                         capture_output=True, text=True, timeout=60).stdout
+    for prop in ("ram-size", "smp"):
+        assert f"Error: property '{prop}' of 'vexpress-a9-machine' cannot be set after " \
+            "realize\n" in out
+    assert f"(qemu) qom-get /machine ram-size\n{64 << 20}\n" in out
+    assert "(qemu) qom-get /machine smp\n1\n" in out
+    # properties read only at boot stay settable, as on QEMU
+    assert "(qemu) qom-set /machine append console=ttyAMA0\n(qemu) quit" in out

@@ -93,3 +93,12 @@ def test_huge_hmp_output_is_refused_whole_not_cut(client):
     lines = reply["return"].split("\r\n")
     assert lines[0].startswith("0000000060000000: ")
     assert lines[-2].startswith(f"{0x60000000 + 4000 * 8 - 16:016x}: ")
+
+
+def test_qom_set_of_ram_size_and_smp_after_realize_is_refused(client):
+    for prop, value in (("ram-size", 0), ("smp", -5)):
+        reply = client.cmd_obj({"execute": "qom-set", "arguments": {
+            "path": "/machine", "property": prop, "value": value}})
+        assert reply["error"]["class"] == "GenericError"
+    assert client.cmd_obj({"execute": "qom-get", "arguments": {
+        "path": "/machine", "property": "smp"}})["return"] == 1
