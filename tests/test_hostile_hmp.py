@@ -88,3 +88,42 @@ def test_qom_set_of_ram_size_and_smp_after_realize_is_refused():
     assert "(qemu) qom-get /machine smp\n1\n" in out
     # properties read only at boot stay settable, as on QEMU
     assert "(qemu) qom-set /machine append console=ttyAMA0\n(qemu) quit" in out
+
+
+def test_huge_dump_on_a_socket_monitor_is_refused_not_cut(tmp_path):
+    import socket
+    sock_path = str(tmp_path / "hmp.sock")
+    proc = subprocess.Popen([script("pysystem-arm"), "-M", "vexpress-a9", "-S", "-display",
+                             "none", "-monitor", f"unix:{sock_path},server=on,wait=off"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        end = time.monotonic() + 30
+        while not os.path.exists(sock_path):
+            assert proc.poll() is None and time.monotonic() < end, "no monitor socket"
+            time.sleep(0.05)
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(30)
+        s.connect(sock_path)
+
+        def until(marker: bytes, data: bytes = b"") -> bytes:
+            while data.count(marker) < 1:
+                chunk = s.recv(1 << 16)
+                assert chunk, "monitor closed"
+                data += chunk
+            return data
+        until(b"(qemu) ")
+        s.sendall(b"xp /65536xg 0x60000000\r\n")
+        out = until(b"\r\n(qemu) ")
+        assert b"too large" in out and b"0000000060000000:" not in out
+        s.sendall(b"xp /4000xg 0x60000000\r\n")      # under the bound: whole, start included
+        out = until(b"\r\n(qemu) ")
+        lines = out.split(b"\r\n")
+        assert lines[1].startswith(b"0000000060000000: ")
+        assert lines[-2].startswith(f"{0x60000000 + 4000 * 8 - 16:016x}: ".encode())
+        assert len(lines) == 1 + 2000 + 1          # the echo, the dump, the prompt
+        s.close()
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
