@@ -4,7 +4,8 @@
     fmt, rest = parse_format(text, state)  # "/4xw 0x100" -> Format(count, format, size)
 
 Expressions are QEMU's: numbers (``0x`` hex, leading ``0`` octal, decimal),
-``'c'`` characters, ``$reg`` registers, unary ``+ - ~``, parentheses, and the
+``'c'`` characters, ``$reg`` registers, unary ``+ - ~`` (any number), parentheses (at most
+``MAX_NESTING`` deep, a clear error beyond), and the
 binary operators with QEMU's (unusual) precedence, tightest first:
 ``* / %``, then ``& | ^``, then ``+ -`` (so ``1+2&3`` is ``1+(2&3)``).  As an extension ``<<`` and ``>>`` bind
 loosest.  Arithmetic is on 64-bit values, wrapping as QEMU's int64 does.
@@ -25,6 +26,7 @@ from __future__ import annotations
 from typing import Callable, NamedTuple, Optional, Tuple
 
 M64 = (1 << 64) - 1
+MAX_NESTING = 100       # parentheses deep: each level is five Python frames
 
 class ExprError(Exception):
     """A malformed expression or format; the message is QEMU's."""
@@ -38,6 +40,7 @@ def _signed(v: int) -> int:
 class _Parser:
     def __init__(self, text: str, registers: Callable[[str], Optional[int]]):
         self.s, self.i, self.registers = text, 0, registers
+        self.depth = 0
 
     def peek(self) -> str:
         while self.i < len(self.s) and self.s[self.i] in " \t":
@@ -93,16 +96,30 @@ class _Parser:
         return v
 
     def unary(self) -> int:
+        signs = []                      # prefix operators, read in a loop: any number of them
+        while self.peek() in ("+", "-", "~") and self.peek() != "":
+            signs.append(self.s[self.i])
+            self.i += 1
+        v = self.primary()
+        for c in reversed(signs):
+            if c == "-":
+                v = (-v) & M64
+            elif c == "~":
+                v = (~v) & M64
+        return v
+
+    def primary(self) -> int:
         c = self.peek()
         if c == "":
             raise ExprError("unexpected end of expression")
-        if c in "+-~":
-            self.i += 1
-            v = self.unary()
-            return v if c == "+" else ((-v) & M64 if c == "-" else (~v) & M64)
         if c == "(":
+            if self.depth >= MAX_NESTING:
+                raise ExprError(f"expression nested too deeply (at most {MAX_NESTING} "
+                                "parentheses)")
             self.i += 1
+            self.depth += 1
             v = self.shift()
+            self.depth -= 1
             if self.peek() != ")":
                 raise ExprError("')' expected")
             self.i += 1

@@ -24,6 +24,9 @@ from .hmp_expr import ExprError, Format, evaluate, parse_format
 
 MAX_SAVE = 1 << 32          # memsave/pmemsave bytes at most (the 32-bit address space)
 MAX_ITEMS = 1 << 16         # x/xp items per command (QEMU has no limit; a typo must not hang us)
+MAX_DUMP_TEXT = 1 << 18     # x/xp output bytes at most: a socket chardev keeps 1 MiB for a
+                            # slow reader, and a QMP reply escapes each line end to 4 bytes
+INSN_TEXT = 64              # bytes of one /i line at most (address, encoding, operands)
 
 
 def registers_of(mon):
@@ -136,6 +139,7 @@ def memory_dump(mon, fmt: Format, addr: int, physical: bool) -> str:
     if fmt.count > MAX_ITEMS:
         raise MonitorError(f"count {fmt.count} is too large (at most {MAX_ITEMS})")
     if fmt.format == "i":
+        _check_dump_size(fmt.count * INSN_TEXT)
         return _disassemble(mon, addr, fmt.count, physical)
     wsize = fmt.size
     length = wsize * fmt.count
@@ -145,6 +149,8 @@ def memory_dump(mon, fmt: Format, addr: int, physical: bool) -> str:
         wsize = 1
     digits = {"o": -(-wsize * 8 // 3), "x": wsize * 2, "u": -(-wsize * 80 // 33),
               "d": -(-wsize * 80 // 33)}.get(fmtc, wsize * 2)
+    lines = -(-length // line_size)
+    _check_dump_size(lines * 20 + (length // wsize) * (max(digits, 6) + 3))
     out: List[str] = []
     mask = (1 << 64) - 1 if physical else 0xFFFFFFFF
     order = "big" if _big_endian(mon) else "little"
@@ -175,6 +181,13 @@ def memory_dump(mon, fmt: Format, addr: int, physical: bool) -> str:
         addr += n
         length -= n
     return "\n".join(out)
+
+
+def _check_dump_size(estimate: int) -> None:
+    """Refuse up front a dump whose text would not reach the client whole."""
+    if estimate > MAX_DUMP_TEXT:
+        raise MonitorError(f"output of up to {estimate} bytes is too large (at most "
+                           f"{MAX_DUMP_TEXT} a command): dump fewer items at a time")
 
 
 def _x_common(mon, cmd: str, rest: str, physical: bool) -> str:
@@ -223,49 +236,62 @@ def _save_args(mon, cmd: str, args: List[str]):
         raise UsageError(cmd, f"{cmd}: string expected")
     if len(args) > 3:
         raise UsageError(cmd, f"{cmd}: extraneous characters at the end of line")
-    addr, size = expr_value(mon, cmd, args[0]), expr_value(mon, cmd, args[1])
-    if size > MAX_SAVE or addr + size > 1 << 64:
-        raise MonitorError(f"Error: Invalid addr 0x{addr:016x}/size {size} specified")
-    return addr, size, args[2]
+    return expr_value(mon, cmd, args[0]), expr_value(mon, cmd, args[1]), args[2]
+
+
+def save_memory(mon, addr: int, size: int, path: str, physical: bool) -> None:
+    """memsave/pmemsave with their arguments as values (QMP calls this directly);
+    MonitorError with QEMU's texts, without HMP's ``Error:`` prefix."""
+    if addr < 0 or size < 0 or size > MAX_SAVE or addr + size > 1 << 64:
+        raise MonitorError(f"Invalid addr 0x{addr & ((1 << 64) - 1):016x}/size {size} specified")
+    if physical:
+        space = mon.need_machine().address_space
+    else:
+        cpu = mon.cpu()
+        if cpu is None:
+            raise MonitorError("No CPU available")
+    try:
+        fh = open(path, "wb")
+    except OSError as e:
+        raise MonitorError(f"Could not open '{path}': {e.strerror}") from None
+    try:
+        with fh:
+            for off in range(0, size, 1 << 16):
+                n = min(1 << 16, size - off)
+                if physical:
+                    try:
+                        chunk = space.read_bytes(addr + off, n)
+                    except Exception:  # noqa: BLE001 - holes read as zeros, as QEMU's do
+                        chunk = bytes(n)
+                else:
+                    try:
+                        chunk = cpu.read_virt((addr + off) & 0xFFFFFFFF, n)
+                    except Exception:  # noqa: BLE001 - an unmapped page ends the dump
+                        raise MonitorError(f"Invalid addr 0x{addr:016x}/size {size} "
+                                           "specified") from None
+                fh.write(chunk)
+    except OSError:
+        raise MonitorError("An IO error has occurred") from None     # QEMU's QERR_IO_ERROR
+
+
+def _hmp_save(mon, cmd: str, args: List[str], physical: bool) -> str:
+    addr, size, path = _save_args(mon, cmd, args)
+    try:
+        save_memory(mon, addr, size, path, physical)
+    except MonitorError as e:
+        raise MonitorError(f"Error: {e}") from None
+    return ""
 
 
 @command("memsave", "addr size file",
          "save to disk virtual memory dump starting at 'addr' of size 'size'",
          args=("expr", "expr", "file"))
 def _memsave(mon, args: List[str]) -> str:
-    addr, size, path = _save_args(mon, "memsave", args)
-    cpu = mon.cpu()
-    if cpu is None:
-        raise MonitorError("Error: No CPU available")
-    try:
-        fh = open(path, "wb")
-    except OSError as e:
-        raise MonitorError(f"Error: Could not open '{path}': {e.strerror}") from None
-    with fh:
-        try:
-            for off in range(0, size, 1 << 16):
-                fh.write(cpu.read_virt((addr + off) & 0xFFFFFFFF, min(1 << 16, size - off)))
-        except Exception:  # noqa: BLE001 - an unmapped page ends the dump
-            raise MonitorError(f"Error: Invalid addr 0x{addr:016x}/size {size} specified") from None
-    return ""
+    return _hmp_save(mon, "memsave", args, physical=False)
 
 
 @command("pmemsave", "addr size file",
          "save to disk physical memory dump starting at 'addr' of size 'size'",
          args=("expr", "expr", "file"))
 def _pmemsave(mon, args: List[str]) -> str:
-    addr, size, path = _save_args(mon, "pmemsave", args)
-    space = mon.need_machine().address_space
-    try:
-        fh = open(path, "wb")
-    except OSError as e:
-        raise MonitorError(f"Error: Could not open '{path}': {e.strerror}") from None
-    with fh:
-        for off in range(0, size, 1 << 16):
-            n = min(1 << 16, size - off)
-            try:
-                chunk = space.read_bytes(addr + off, n)
-            except Exception:  # noqa: BLE001 - holes read as zeros, as QEMU's do
-                chunk = bytes(n)
-            fh.write(chunk)
-    return ""
+    return _hmp_save(mon, "pmemsave", args, physical=True)

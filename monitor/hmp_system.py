@@ -231,6 +231,9 @@ def _qom_set(mon, args: List[str]) -> str:
         who = f"device '{obj.id}'" if getattr(obj, "id", None) else "anonymous device"
         raise MonitorError(f"Error: Attempt to set property '{name}' on {who} "
                            f"(type '{obj.TYPE}') after it was realized")
+    if obj.realized and prop.fixed:     # a machine's RAM size, CPUs: realize built them
+        raise MonitorError(f"Error: property '{name}' of '{obj.TYPE}' cannot be set after "
+                           "realize")
     if prop.kind == "any":
         raise MonitorError(f"Error: Property '{obj.TYPE}.{name}' cannot be set from the monitor")
     value: Any = text

@@ -206,9 +206,29 @@ def _is_word_byte(b: int) -> bool:
             or b in b"+-.")
 
 
+class _OutOfRange(ValueError):
+    """A number JSON can spell but a double cannot hold (1e400)."""
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _OutOfRange(text)
+    return value
+
+
+def strict_loads(text: str) -> Any:
+    """json.loads for strict JSON only: no NaN/Infinity, no number that overflows."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def _is_number(text: str) -> bool:
     try:
-        json.loads(text)
+        json.loads(text, parse_constant=_refuse_constant)
     except ValueError:
         return False
     return True
@@ -222,14 +242,19 @@ def parse_value(raw: bytes) -> Any:
         raise QMPError("GenericError",
                        "JSON parse error, invalid UTF-8 sequence in string") from None
     try:
-        return json.loads(text)
+        return strict_loads(text)
     except RecursionError:
         raise QMPError("GenericError", "JSON parse error, nesting too deep") from None
+    except _OutOfRange as e:
+        raise QMPError("GenericError", f"JSON parse error, number '{e}' out of range") from None
     except ValueError:
         pass
     if "'" in text:
         try:
-            return json.loads(_requote(text))
+            return strict_loads(_requote(text))
+        except _OutOfRange as e:
+            raise QMPError("GenericError",
+                           f"JSON parse error, number '{e}' out of range") from None
         except (ValueError, RecursionError):
             pass
     raise QMPError("GenericError", "JSON parse error, expecting value")
@@ -307,10 +332,10 @@ class QMPMonitor:
     def _send(self, msg: Dict[str, Any]) -> None:
         if self.chardev is None:
             return
-        if self.pretty:
-            text = json.dumps(msg, indent=4)
-        else:
-            text = json.dumps(msg)
+        try:
+            text = json.dumps(msg, indent=4 if self.pretty else None, allow_nan=False)
+        except ValueError:              # a NaN or infinity somewhere: never send bad JSON
+            text = json.dumps(_error("GenericError", "reply holds a number JSON cannot carry"))
         self.chardev.write((text + "\r\n").encode())
 
     # --- requests -------------------------------------------------------------------

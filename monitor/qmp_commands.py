@@ -13,7 +13,7 @@ query-name, query-target, query-kvm, query-cpus-fast, query-chardev,
 query-block, query-jobs, stop, cont, system_reset, system_powerdown, quit,
 human-monitor-command, qom-list, qom-get, qom-set, qom-list-types,
 device-list-properties, ringbuf-read,
-ringbuf-write, memsave, pmemsave (these two through HMP's), snapshot-save,
+ringbuf-write, memsave, pmemsave (arguments as values, HMP's save_memory), snapshot-save,
 snapshot-load, snapshot-delete, job-dismiss, job-cancel (and job-finalize: a
 no-op, the snapshot jobs finalize themselves).
 
@@ -231,23 +231,30 @@ def _hmp(qmp, args):
     return out.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
-def _via_hmp(qmp, line: str):
-    """Run an HMP command for a QMP one; its output, if any, is the error text."""
-    out = _hmp(qmp, {"command-line": line}).strip()
-    if out:
-        raise QMPError("GenericError", out.splitlines()[0].replace("Error: ", "", 1))
-    return {}
-
-
 @register("memsave", {"val": ("int", True), "size": ("int", True),
                       "filename": ("str", True), "cpu-index": ("int", False)})
 def _memsave(qmp, args):
-    return _via_hmp(qmp, f"memsave {args['val']} {args['size']} {args['filename']}")
+    return _save(qmp, args, physical=False)
 
 
 @register("pmemsave", {"val": ("int", True), "size": ("int", True), "filename": ("str", True)})
 def _pmemsave(qmp, args):
-    return _via_hmp(qmp, f"pmemsave {args['val']} {args['size']} {args['filename']}")
+    return _save(qmp, args, physical=True)
+
+
+def _save(qmp, args, physical: bool):
+    """memsave/pmemsave with the arguments as values (a file name may hold blanks)."""
+    from .hmp import Monitor
+    from .hmp_memory import save_memory
+    from .hmp_table import MonitorError
+    mon = getattr(qmp, "_hmp", None)
+    if mon is None:
+        mon = qmp._hmp = Monitor(qmp.machine)
+    try:
+        save_memory(mon, args["val"], args["size"], args["filename"], physical)
+    except MonitorError as e:
+        raise QMPError("GenericError", str(e)) from None
+    return {}
 
 
 @register("query-block")

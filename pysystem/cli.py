@@ -45,6 +45,7 @@ DRIVE_KEYS = ("file", "if", "index", "unit", "bus", "media", "format", "id", "re
               "snapshot", "cache", "aio", "discard", "werror", "rerror", "detect-zeroes",
               "auto-read-only", "force-share", "copy-on-read", "file.locking")
 UNITS_PER_BUS = {"ide": 2, "scsi": 7}
+RAM_ALIGN = 8192                # QEMU rounds -m up to a multiple of this
 
 
 def main_arm() -> None:
@@ -262,7 +263,7 @@ def _opt_m(cfg: Config, value: str, arch) -> None:
     if size >= 1 << 64:
         raise CLIError("Parameter 'size' expects a non-negative number below 2^64")
     if size:
-        cfg.props["ram-size"] = size
+        cfg.props["ram-size"] = -(-size // RAM_ALIGN) * RAM_ALIGN
 
 
 def _opt_smp(cfg: Config, value: str, arch) -> None:
@@ -657,6 +658,10 @@ def _make_machine(arch: str, cfg: Config) -> Machine:
         if cfg.cpu not in cpu_models(arch):
             raise CLIError(f"unable to find CPU model '{cfg.cpu}'", "-cpu", cfg.cpu)
         cfg.props["cpu-type"] = cfg.cpu
+    if "kernel" not in cfg.props:
+        for opt in ("append", "initrd"):      # QEMU checks them in this order
+            if opt in cfg.props:
+                raise CLIError(f"-{opt} only allowed with -kernel option")
     machine = cls()
     machine.set_arch(arch)
     if "firmware" in cfg.props and "firmware" not in cls.class_properties():

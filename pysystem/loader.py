@@ -195,6 +195,8 @@ def load_raw(path: str, space: AddressSpace, addr: int, max_size: Optional[int] 
              name: Optional[str] = None) -> int:
     """Copy the file to ``addr``; return its size."""
     data = read_image(path)
+    if max_size is not None:
+        max_size = max(max_size, 0)       # RAM smaller than the load offset
     if max_size is not None and len(data) > max_size:
         raise LoaderError(f"could not load '{path}': too big ({len(data)} bytes, "
                           f"at most {max_size} fit)")

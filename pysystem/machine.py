@@ -124,13 +124,14 @@ class Machine(Object):
     BLOCK_DEFAULT_TYPE = "ide"
 
     PROPERTIES = (
-        Property("ram-size", "size", None, "RAM size in bytes (default: the board's)"),
+        Property("ram-size", "size", None, "RAM size in bytes (default: the board's)", fixed=True),
         Property("kernel", "str", None, "kernel image (-kernel)"),
         Property("initrd", "str", None, "initial ram disk (-initrd)"),
         Property("dtb", "str", None, "device tree blob (-dtb)"),
         Property("append", "str", "", "kernel command line (-append)"),
-        Property("cpu-type", "str", None, "CPU model (-cpu; default: the board's)"),
-        Property("smp", "int", 1, "number of CPUs (-smp)"),
+        Property("cpu-type", "str", None, "CPU model (-cpu; default: the board's)",
+                 fixed=True),
+        Property("smp", "int", 1, "number of CPUs (-smp)", fixed=True),
         Property("icount-shift", "int", DEFAULT_SHIFT, "each instruction takes 2**shift ns"),
         Property("icount-sleep", "bool", False, "an idle guest waits in host time"),
         Property("rtc-base", "str", "utc", "guest wall clock at start: utc, localtime or a date"),

@@ -94,14 +94,17 @@ class Property:
     ``kind`` is one of bool, int, uint8/16/32/64, size, str, or ``link<TYPE>``
     (a reference to another object, given as the object or its path), or
     ``any`` for host-side handles (chardevs, block backends) that the command
-    line resolves before setting.  ``choices`` restricts a str property.
+    line resolves before setting.  ``choices`` restricts a str property.  ``fixed``
+    marks one that what realize built depends on (a machine's RAM size, its CPU
+    count): the monitors refuse to set it afterwards, as QEMU's qom-set does.
     """
 
-    __slots__ = ("name", "kind", "default", "doc", "choices")
+    __slots__ = ("name", "kind", "default", "doc", "choices", "fixed")
 
     def __init__(self, name: str, kind: str, default: Any = None, doc: str = "",
-                 choices: Optional[Tuple[str, ...]] = None):
+                 choices: Optional[Tuple[str, ...]] = None, fixed: bool = False):
         self.name, self.kind, self.default, self.doc, self.choices = name, kind, default, doc, choices
+        self.fixed = fixed
 
     @property
     def attr(self) -> str:

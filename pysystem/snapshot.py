@@ -26,8 +26,11 @@ The store (``store_dir``): ``-machine snapshot-dir=DIR`` if given; otherwise a
 directory next to the first writable disk image, ``IMAGE.pysnap/``; with no
 such disk, ``$XDG_DATA_HOME/pysystem/snapshots/BOARD/`` (by default
 ``~/.local/share/pysystem/snapshots/BOARD/``).  One file per snapshot,
-``TAG.pysnap`` (the tag percent-encoded), written to a temporary file, fsynced
-and renamed into place, so a crash never leaves half a snapshot.
+``TAG.pysnap`` (the tag percent-encoded, a leading "." as ``%2E`` so that any tag
+QEMU takes is listed and none clashes with the hidden temporary files), written to
+a temporary file, fsynced and renamed into place, so a crash never leaves half a
+snapshot.  Only regular files are read, opened without blocking: a FIFO or device
+named like a snapshot is skipped by ``info snapshots`` and refused by ``loadvm``.
 
 File format (version 1; all integers little-endian)::
 
@@ -51,6 +54,7 @@ import hashlib
 import json
 import mmap
 import os
+import stat
 import struct
 import time
 import zlib
@@ -110,7 +114,24 @@ def store_dir(machine) -> str:
 
 
 def _file_for(directory: str, tag: str) -> str:
-    return os.path.join(directory, quote(tag, safe="") + SUFFIX)
+    name = quote(tag, safe="")
+    if name.startswith("."):            # not hidden, and never a temporary file's name
+        name = "%2E" + name[1:]
+    return os.path.join(directory, name + SUFFIX)
+
+
+def _open_regular(path: str):
+    """``open(path, "rb")`` for a regular file only; a FIFO, socket or device is
+    refused without blocking (O_NONBLOCK, then fstat)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SnapshotError("not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _check_tag(tag: str) -> None:
@@ -123,7 +144,7 @@ def _check_tag(tag: str) -> None:
 
 
 def _read_meta(path: str) -> Dict[str, Any]:
-    with open(path, "rb") as f:
+    with _open_regular(path) as f:
         head = f.read(_HEAD.size)
         if len(head) < _HEAD.size or head[:8] != MAGIC:
             raise SnapshotError("not a pysystem snapshot")
@@ -369,11 +390,11 @@ class _Snapshot:
     def __init__(self, path: str, tag: str):
         self.tag = tag
         try:
-            with open(path, "rb") as f:
+            with _open_regular(path) as f:
                 # mapped, not read: hashing and decompressing then touch each page once
                 data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) \
                     if os.fstat(f.fileno()).st_size else b""
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, SnapshotError) as e:
             raise self.error(f"cannot be read: {getattr(e, 'strerror', None) or e}") from None
         if len(data) < _HEAD.size or data[:8] != MAGIC:
             raise self.error("is not a pysystem snapshot")
