@@ -32,9 +32,9 @@ def _images(tmp_path, big_endian: bool):
 
 
 def _dump(which, arch, args, tmp_path, regions):
-    cmds = [f'pmemsave 0x{addr:x} 0x{size:x} "{tmp_path}/{which}-{name}.bin"'
+    cmds = [f'pmemsave 0x{addr:x} 0x{size:x} "{which}-{name}.bin"'
             for name, (addr, size) in regions.items()]
-    out = monitor(which, arch, args, cmds + ["info roms", "info registers"])
+    out = monitor(which, arch, args, cmds + ["info roms", "info registers"], cwd=tmp_path)
     blobs = {name: (tmp_path / f"{which}-{name}.bin").read_bytes() for name in regions}
     return out, blobs
 
