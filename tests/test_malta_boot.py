@@ -208,3 +208,19 @@ def test_softres_resets_the_board_as_on_qemu(tmp_path, arch):
         outputs.append(path.read_bytes())
     assert outputs[0] == b"123"
     assert outputs[1] == outputs[0]
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_pflash_image_boots_as_on_qemu(tmp_path, arch):
+    """-drive if=pflash: the 4 MiB image is the flash, its words swapped in memory on
+    little-endian as QEMU does; the image file keeps its bytes."""
+    image = tmp_path / "flash.img"
+    image.write_bytes(_firmware().ljust(4 << 20, b"\0"))
+    before = image.read_bytes()
+    args = ["-M", "malta", "-drive", f"if=pflash,file={image},format=raw", "-display", "none",
+            "-serial", "stdio", "-monitor", "none", "-no-reboot"]
+    q = run("qemu", arch, args, timeout=60)
+    p = run("pysystem", arch, args, timeout=60)
+    assert q.stdout == b"BIOS-OK\r\n"
+    assert (p.returncode, p.stdout) == (q.returncode, q.stdout)
+    assert image.read_bytes() == before
