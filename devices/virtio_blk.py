@@ -6,6 +6,7 @@ Properties:
   drive       any  - the BlockBackend (pysystem.block.open_drive); required
   serial      str  - the string GET_ID returns (with its NUL, at most 20 bytes)
   queue-size  uint16 (default 256) - sets seg_max = queue-size - 2, as QEMU does
+  share-rw    bool - other writers of the image are allowed (pysystem/block_lock.py)
 Features offered: SEG_MAX, BLK_SIZE, FLUSH, TOPOLOGY, RO (read-only drive) and the
 ring's INDIRECT_DESC.  Config space (little-endian): capacity in 512-byte
 sectors, size_max 0, seg_max, geometry 0, blk_size 512, topology (1:1,
@@ -66,6 +67,7 @@ class VirtIOBlock(VirtIODevice):
         Property("drive", "any", None, "block backend (the -drive id=...)"),
         Property("serial", "str", "", "disk serial number returned by GET_ID"),
         Property("queue-size", "uint16", 256, "virtqueue size; seg_max is two less"),
+        Property("share-rw", "bool", False, "let other users write the image (its locks)"),
     )
     STATE = queue_fields(NUM_QUEUES)
 

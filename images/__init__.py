@@ -15,13 +15,16 @@ Python interface:
 Modules: ``fetch`` (cache, command line), ``aptsources`` (mirror discovery),
 ``packages`` (Packages index), ``debver`` (version order), ``download``, ``deb``
 (ar + tar unpacking), ``kmod`` (kernel module dependencies), ``cpio`` (newc
-writer), ``initramfs``.
+writer), ``initramfs``; ``boot`` (``--boot``: the explanation, the run),
+``boot_snapshot`` (the saved booted guest and its key), ``console_watch`` (the
+progress line, the shell prompt).  Imports go one way: ``fetch`` uses the
+others, and none of them imports ``fetch``.
 """
 from __future__ import annotations
 
 from .errors import ImageError, NotFoundError, OfflineError
-from .fetch import GuestFiles, default_cache_dir, guest_files
-from .initramfs import BANNER, DEFAULT_INIT, build_initramfs, make_initramfs
+from .fetch import GuestFiles, build_initramfs, default_cache_dir, guest_files
+from .initramfs import BANNER, DEFAULT_INIT, make_initramfs
 
 __all__ = ["guest_files", "GuestFiles", "build_initramfs", "make_initramfs", "default_cache_dir",
            "ImageError", "OfflineError", "NotFoundError", "BANNER", "DEFAULT_INIT"]

@@ -9,9 +9,17 @@ Interface:
   cache already holds a complete set (``<cache>/<arch>/guest.json`` and its
   files), nothing touches the network; ``refresh=True`` looks for newer
   packages.
+* ``build_initramfs(arch, init_script=None, modules=(), extra_files=None,
+  out=None, cache_dir=None, mirror=None)`` -> Path of a busybox initramfs
+  (``initramfs.make_initramfs``) whose /init is ``init_script``, fetching the
+  guest packages first if needed.  ``out`` defaults to
+  ``<cache>/<arch>/initramfs-custom.cpio.gz``; tests that may run in parallel
+  should pass their own ``out``.
 * ``default_cache_dir()``: ``$XDG_CACHE_HOME/pysystem`` or ``~/.cache/pysystem``.
 * ``main(argv)``: the ``pysystem-images`` command (also ``python -m
-  pysystem.images``); ``--help`` lists the options.
+  pysystem.images``); ``--help`` lists the options.  ``--boot ARCH`` runs the
+  guest (``boot``: an explanation first, and a snapshot of the booted shell that
+  later runs restore).
 
 How: the mirror comes from ``--mirror``/``$PYSYSTEM_DEBIAN_MIRROR`` or the host's
 apt sources (``aptsources``); ``dists/bookworm/Release`` and
@@ -26,6 +34,7 @@ Cache layout (``<cache>``):
   pkgs/<package>_<version>_<arch>/     unpacked packages
   arm/zImage, arm/vexpress-v2p-ca9.dtb, arm/initramfs.cpio.gz, arm/guest.json
   mipsel/vmlinux, mipsel/initramfs.cpio.gz, mipsel/guest.json
+  <arch>/snapshots/boot-<initramfs>.pysnap, .json   the booted guest (``boot_snapshot``)
 A lock file (``<cache>/.lock``) serialises concurrent fetches.
 """
 from __future__ import annotations
@@ -42,20 +51,21 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from pysystem import dirs
+from pysystem import dirs, pypy_gc
 
 from .aptsources import MIRROR_ENV, mirror_from
+from .boot import UNAVAILABLE, boot, check_available
 from .deb import extract_deb
 from .download import download, fetch_bytes, sha256_file
 from .errors import ImageError, NotFoundError, OfflineError
-from .initramfs import make_initramfs
+from .initramfs import ExtraFile, make_initramfs
 from .kmod import ModuleTree
 from .packages import Stanza, decompress_index, kernel_package_re, newest, parse_packages
 
-__all__ = ["GuestArch", "GuestFiles", "ARCHES", "SUITE", "guest_files", "default_cache_dir",
-           "main"]
+__all__ = ["GuestArch", "GuestFiles", "ARCHES", "SUITE", "guest_files", "build_initramfs",
+           "default_cache_dir", "main"]
 
 SUITE = "bookworm"
 INDEX_MAX_AGE = 24 * 3600
@@ -355,6 +365,19 @@ def _assemble(ga: GuestArch, out_dir: Path, kst: Stanza, bst: Stanza, ktree: Pat
     return gf
 
 
+def build_initramfs(arch: str, init_script: Optional[str] = None, modules: Sequence[str] = (),
+                    extra_files: Optional[Mapping[str, ExtraFile]] = None,
+                    out: Union[str, "os.PathLike[str]", None] = None,
+                    cache_dir: Union[str, "os.PathLike[str]", None] = None,
+                    mirror: Optional[str] = None) -> Path:
+    """Build an initramfs for ``arch`` ("arm" or "mipsel"), fetching packages if needed."""
+    gf = guest_files(arch, cache_dir=cache_dir, mirror=mirror)
+    if out is None:
+        out = gf.kernel.parent / "initramfs-custom.cpio.gz"
+    tree = ModuleTree(str(gf.kernel_tree), gf.kernel_version) if modules else None
+    return make_initramfs(gf.busybox, out, init_script, tree, modules, extra_files)
+
+
 # --- the command line -----------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
@@ -379,9 +402,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", type=Path,
                    help="where to write the custom initramfs (needs one --arch)")
     p.add_argument("--json", action="store_true", help="print the paths as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="no download progress")
-    p.add_argument("--boot", metavar="ARCH", choices=sorted(set(_ALIASES)),
-                   help="fetch ARCH's guest, then boot it with pysystem (the 'run' line)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no download progress (with --boot: no explanation either)")
+    p.add_argument("--boot", metavar="ARCH", choices=sorted(set(_ALIASES) | set(UNAVAILABLE)),
+                   help="fetch ARCH's guest and boot it with pysystem (the 'run' line); the "
+                        "booted shell is saved, and later runs restore it in about a second")
+    p.add_argument("--fresh", action="store_true",
+                   help="with --boot: boot from scratch even if a booted guest was saved")
+    p.add_argument("--no-save", action="store_true",
+                   help="with --boot: never save the booted guest")
     return p
 
 
@@ -394,20 +423,19 @@ def run_args(entry: Dict) -> List[str]:
     return args + ["-initrd", entry["initrd"], "-append", entry["append"], "-nographic"]
 
 
-def _boot(entry: Dict) -> int:
-    """Replace this process with the emulator booting the guest."""
-    args = run_args(entry)
-    beside = os.path.join(os.path.dirname(sys.executable), args[0])
-    program = beside if os.access(beside, os.X_OK) else shutil.which(args[0])
-    if program is None:
-        raise ImageError(f"cannot find {args[0]}: is pysystem installed in this environment?")
-    sys.stdout.flush()
-    os.execv(program, args)
-    return 1
+def _boot(entry: Dict, args: argparse.Namespace) -> int:
+    """Run the emulator on the guest in this process (``boot``)."""
+    files = {k: entry[k] for k in ("kernel", "dtb", "initrd")}
+    return boot(entry["arch"], run_args(entry), files, entry["packages"], fresh=args.fresh,
+                save=not args.no_save, quiet=args.quiet)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if (args.fresh or args.no_save) and not args.boot:
+        raise ImageError("--fresh and --no-save go with --boot ARCH")
     if args.boot:
+        check_available(_ALIASES.get(args.boot, args.boot))
+        pypy_gc.restart_if_needed()     # the emulator runs in this process
         args.arch = [args.boot]
     arches = [lookup_arch(a).name for a in (args.arch or ["arm", "mipsel"])]
     arches = list(dict.fromkeys(arches))
@@ -441,7 +469,7 @@ def _run(args: argparse.Namespace) -> int:
         results[a] = entry
 
     if args.boot:
-        return _boot(results[arches[0]])
+        return _boot(results[arches[0]], args)
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
         return 0

@@ -2,14 +2,9 @@
 
 Interface:
 
-* ``build_initramfs(arch, init_script=None, modules=(), extra_files=None,
-  out=None, cache_dir=None, mirror=None)`` -> Path of a gzip'ed newc cpio.
-  Fetches the guest packages first if needed (see ``fetch.guest_files``).
-  ``out`` defaults to ``<cache>/<arch>/initramfs-custom.cpio.gz``; tests that
-  may run in parallel should pass their own ``out``.
 * ``make_initramfs(busybox, out, init_script=None, module_tree=None,
-  modules=(), extra_files=None)`` -> the same from files already on disk
-  (no network).
+  modules=(), extra_files=None)`` -> Path of a gzip'ed newc cpio, from files
+  already on disk (no network; ``fetch.build_initramfs`` fetches them first).
 * ``busybox_applets(binary)`` -> applet names found in a busybox binary.
 * ``DEFAULT_INIT``, ``BANNER``: the default /init and the line it prints.
 
@@ -36,13 +31,13 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import List, Mapping, Optional, Sequence, Union
 
 from .cpio import CpioWriter
 from .errors import ImageError
 from .kmod import ModuleTree, modules_dep
 
-__all__ = ["build_initramfs", "make_initramfs", "busybox_applets", "DEFAULT_INIT", "BANNER",
+__all__ = ["make_initramfs", "busybox_applets", "DEFAULT_INIT", "BANNER",
            "FALLBACK_APPLETS"]
 
 BANNER = "pysystem initramfs ready"
@@ -159,17 +154,3 @@ def make_initramfs(busybox: Union[str, "os.PathLike[str]"], out: Union[str, "os.
         except ValueError as e:
             raise ImageError(str(e)) from None
     return Path(w.write_gz(os.fspath(out)))
-
-
-def build_initramfs(arch: str, init_script: Optional[str] = None, modules: Sequence[str] = (),
-                    extra_files: Optional[Mapping[str, ExtraFile]] = None,
-                    out: Union[str, "os.PathLike[str]", None] = None,
-                    cache_dir: Union[str, "os.PathLike[str]", None] = None,
-                    mirror: Optional[str] = None) -> Path:
-    """Build an initramfs for ``arch`` ("arm" or "mipsel"), fetching packages if needed."""
-    from .fetch import guest_files        # fetch imports this module
-    gf = guest_files(arch, cache_dir=cache_dir, mirror=mirror)
-    if out is None:
-        out = gf.kernel.parent / "initramfs-custom.cpio.gz"
-    tree = ModuleTree(str(gf.kernel_tree), gf.kernel_version) if modules else None
-    return make_initramfs(gf.busybox, out, init_script, tree, modules, extra_files)

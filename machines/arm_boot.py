@@ -1,90 +1,211 @@
-"""Direct Linux kernel boot for ARM boards, with QEMU's protocol (hw/arm/boot.c).
+"""Direct kernel boot for ARM boards, with QEMU 7.2's protocol (hw/arm/boot.c).
 
-The board calls ``load_linux(...)`` after building its memory map.  It places:
+The generic loader (pysystem/loader.py) reads ELF, raw and U-Boot files; this module
+decides where an ARM board puts them and how its first CPU enters.  The board calls
+``load_kernel(...)`` after building its memory map, keeps the ``BootInfo`` and calls
+``boot.reset_cpu(cpu, space)`` for its first CPU at every reset (after the ROMs have
+been copied in again).
 
-* the kernel: a zImage or raw Image at ``ram_base + 0x10000``; a uImage at its own
-  load address (gzip payloads unpacked); an ELF at the addresses its program
-  headers give, entered at its entry point;
-* the initrd at ``ram_base + min(ram_size / 2, 128 MiB)`` (or after the kernel);
-* the DTB after the initrd, 4 KiB aligned, with ``/memory`` replaced, ``/chosen``
-  bootargs and initrd range set, and whatever nodes the board adds (``patch_dtb``);
-* a boot stub at ``ram_base``: ``mov r0, #0; ldr r1, =board_id; ldr r2, =dtb;
-  ldr pc, =entry`` (four instructions and three literals).
+Kernel formats, tried in QEMU's order:
 
-Every blob is registered as a ROM (``info roms``) and copied in again at each
-system reset.  The CPU starts at the stub in SVC mode; ELF images that are not
-Linux are entered directly.
+* ELF (EM_ARM, little-endian): segments at their physical addresses.  Not Linux: the
+  CPU starts at the ELF entry (Thumb if its bit 0 is set), registers as after reset,
+  and ``-initrd``/``-append`` are ignored.  With ``-dtb`` the DTB goes at the base of
+  RAM when the image leaves room there (the image starts above the base, which then
+  limits the DTB's size, or ends below it), else at address 0, as QEMU does; nothing
+  tells the program where it is.
+* U-Boot uImage: at its load address (a kernel_noload image at RAM base + 32 MiB + its
+  64-byte header);
+  Linux if its OS field says so, else entered directly.
+* anything else (a zImage, an Image, a raw binary): Linux, at RAM base + 0x10000.
+
+Linux images are entered through a boot stub at the RAM base: ``mov r0, #0; ldr r1,
+=board_id; ldr r2, =args; ldr pc, =entry``.  ``args`` is the DTB when there is one
+(``-dtb``): placed after the initrd (or where it would go), 4 KiB aligned, with
+``/memory`` replaced, ``/chosen`` bootargs and initrd range set and the board's own
+nodes (``patch_dtb``).  Without a DTB, ``args`` is an ATAG list at RAM base + 0x100,
+written again at every reset: ATAG_CORE (flags 1, page size 4096, root device 0),
+ATAG_MEM (RAM size and base), ATAG_INITRD2 (with ``-initrd``), ATAG_CMDLINE (with a
+non-empty ``-append``), ATAG_NONE.
+
+The initrd goes at RAM base + min(RAM size / 2, 128 MiB), or above the kernel image
+if that ends higher, page aligned.  Every blob is registered as a ROM (``info roms``)
+and copied in again at system reset; the ATAG list is not a ROM, as in QEMU.
 """
 from __future__ import annotations
 
 import os
 import struct
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Tuple
 
 from pysystem import loader
 from pysystem.loader import LoaderError
 
-KERNEL_OFFSET = 0x10000
+KERNEL_OFFSET = 0x10000          # QEMU's KERNEL_LOAD_ADDR
+KERNEL_NOLOAD_OFFSET = 0x2000000  # where a kernel_noload uImage goes
+ATAGS_OFFSET = 0x100             # QEMU's KERNEL_ARGS_ADDR
+
+ATAG_NONE = 0
+ATAG_CORE = 0x54410001
+ATAG_MEM = 0x54410002
+ATAG_CMDLINE = 0x54410009
+ATAG_INITRD2 = 0x54420005
 
 # mov r0, #0 / ldr r1, [pc, #4] / ldr r2, [pc, #4] / ldr pc, [pc, #4]
 _STUB = (0xE3A00000, 0xE59F1004, 0xE59F2004, 0xE59FF004)
 
+Writes = List[Tuple[int, bytes]]
+
 
 class BootInfo:
-    """Where things went; the board uses ``entry`` for the first CPU's PC."""
+    """Where things went and how the first CPU starts.
 
-    def __init__(self, entry: int, kernel_addr: int, kernel_size: int,
-                 initrd_start: int = 0, initrd_size: int = 0, dtb_start: int = 0,
-                 is_linux: bool = True):
+    ``entry``: the kernel's entry (bit 0 = Thumb for an ELF); ``start``: the first
+    CPU's PC (the stub at the RAM base for Linux, else ``entry``); ``atags``: the
+    memory writes of the ATAG list (empty unless Linux boots without a DTB);
+    ``dtb_start`` is None when no DTB was loaded.
+    """
+
+    def __init__(self, entry: int, kernel_addr: int, kernel_size: int, is_linux: bool,
+                 start: Optional[int] = None, initrd_start: int = 0, initrd_size: int = 0,
+                 dtb_start: Optional[int] = None, atags: Optional[Writes] = None):
         self.entry, self.kernel_addr, self.kernel_size = entry, kernel_addr, kernel_size
-        self.initrd_start, self.initrd_size, self.dtb_start = initrd_start, initrd_size, dtb_start
         self.is_linux = is_linux
+        self.start = entry if start is None else start
+        self.initrd_start, self.initrd_size, self.dtb_start = initrd_start, initrd_size, dtb_start
+        self.atags: Writes = atags or []
 
+    def reset_cpu(self, cpu, space) -> None:
+        """Put the (already reset) first CPU at its start; write the ATAGs again."""
+        cpu.thumb = self.start & 1
+        cpu.pc = self.start & ~1
+        for addr, data in self.atags:
+            space.write_bytes(addr, data)
+
+
+# --- placement rules ---------------------------------------------------------------------------
+
+def boot_layout(ram_base: int, ram_size: int, kernel_end: Optional[int] = None,
+                initrd_size: int = 0, page_size: int = 4096) -> Tuple[int, int]:
+    """(initrd_start, dtb_start) as QEMU places them for a Linux image.
+
+    The initrd goes at ``ram_base + min(ram_size / 2, 128 MiB)``, or at the end of
+    the kernel image (``kernel_end``: load address + file size) if that is higher,
+    page aligned; the DTB follows the initrd (or takes its place when there is
+    none), 4 KiB aligned.
+    """
+    ram_end = ram_base + ram_size
+    initrd_start = ram_base + min(ram_size // 2, 128 << 20)
+    if kernel_end:
+        initrd_start = max(initrd_start, kernel_end)
+    initrd_start = (initrd_start + page_size - 1) & -page_size
+    if initrd_size:
+        if initrd_start >= ram_end:
+            raise LoaderError("not enough space after kernel to load initrd")
+        if initrd_start + initrd_size > ram_end:
+            raise LoaderError("could not load initrd: too big to fit into RAM after the kernel")
+    dtb_start = (initrd_start + initrd_size + 4095) & -4096
+    if dtb_start >= ram_end:
+        raise LoaderError("Not enough space for DTB after kernel/initrd")
+    return initrd_start, dtb_start
+
+
+def atag_list(ram_base: int, ram_size: int, initrd_start: int = 0, initrd_size: int = 0,
+              cmdline: str = "") -> Writes:
+    """The ATAG list at ``ram_base + 0x100`` as the memory writes QEMU makes: the tags'
+    words, and the command line's bytes up to its NUL (the padding is not written)."""
+    addr = ram_base + ATAGS_OFFSET
+    writes: Writes = []
+
+    def words(*values: int) -> None:
+        nonlocal addr
+        writes.append((addr, struct.pack(f"<{len(values)}I", *values)))
+        addr += 4 * len(values)
+
+    words(5, ATAG_CORE, 1, 4096, 0)
+    words(4, ATAG_MEM, ram_size, ram_base)
+    if initrd_size:
+        words(4, ATAG_INITRD2, initrd_start, initrd_size)
+    if cmdline:
+        text = cmdline.encode("utf-8", "surrogateescape")
+        n = len(text) // 4 + 1                      # words holding the text and its NUL
+        writes.append((addr + 8, text + b"\0"))
+        words(n + 2, ATAG_CMDLINE)
+        addr += 4 * n
+    words(0, ATAG_NONE)
+    return writes
+
+
+def _dtb_blob(dtb: str, ram_base: int, ram_size: int, append: str, initrd_start: int,
+              initrd_size: int, patch_dtb: Optional[Callable[[object], None]]) -> bytes:
+    """The DTB as QEMU loads it: patched, and padded to (file size + 10000) * 2 bytes."""
+    tree = loader.load_dtb(dtb)
+    loader.set_memory(tree, ram_base, ram_size)
+    loader.set_chosen(tree, append or None,
+                      initrd_start if initrd_size else None,
+                      initrd_start + initrd_size if initrd_size else None)
+    if patch_dtb is not None:
+        patch_dtb(tree)
+    return loader.dtb_bytes(tree, total_size=(os.path.getsize(dtb) + 10000) * 2)
+
+
+# --- the kernel ---------------------------------------------------------------------------------
 
 def _place_kernel(path: str, space, ram_base: int, ram_size: int):
-    """Load the kernel; return (entry, load address, size, is_linux)."""
-    data = loader.read_image(path)
+    """Load the kernel; return (entry, image low address, image size, is_linux, is_elf)."""
+    data = loader.read_image(path, "kernel")
     if data[:4] == b"\x7fELF":
-        info = loader.load_elf(path, space, machine="arm")
-        return info.entry, info.low, info.high - info.low, False
-    if len(data) >= 64 and struct.unpack(">I", data[:4])[0] == 0x27051956:
-        image = loader.parse_uimage(path)
-        loader.add_rom(path, image.load_addr, image.data, space)
-        return image.entry, image.load_addr, len(image.data), True
+        info = loader.load_elf(path, space, big_endian=False, machine=loader.EM_ARM)
+        return info.entry, info.low, info.high - info.low, False, True
+    if len(data) >= 64 and struct.unpack(">I", data[:4])[0] == loader.IH_MAGIC:
+        image, addr, entry = loader.load_uimage(path, space,
+                                                noload_addr=ram_base + KERNEL_NOLOAD_OFFSET)
+        return entry, addr, len(image.data), image.os == loader.IH_OS_LINUX, False
     addr = ram_base + KERNEL_OFFSET
     size = loader.load_raw(path, space, addr, ram_size - KERNEL_OFFSET)
-    return addr, addr, size, True
+    return addr, addr, size, True, False
 
 
-def load_linux(space, ram_base: int, ram_size: int, kernel: str,
-               initrd: Optional[str] = None, dtb: Optional[str] = None,
-               append: str = "", board_id: int = 0xFFFFFFFF,
-               patch_dtb: Optional[Callable[[object], None]] = None) -> BootInfo:
+def load_kernel(space, ram_base: int, ram_size: int, kernel: str,
+                initrd: Optional[str] = None, dtb: Optional[str] = None,
+                append: str = "", board_id: int = 0xFFFFFFFF,
+                patch_dtb: Optional[Callable[[object], None]] = None) -> BootInfo:
     """Load kernel, initrd and DTB into ``space`` as QEMU does; see the module docstring."""
-    if dtb is None:
-        raise LoaderError("this board needs a device tree: pass -dtb FILE")
-    entry, kaddr, ksize, is_linux = _place_kernel(kernel, space, ram_base, ram_size)
+    entry, kaddr, ksize, is_linux, is_elf = _place_kernel(kernel, space, ram_base, ram_size)
+    if ksize > ram_size:
+        raise LoaderError(f"kernel '{kernel}' is too large to fit in RAM "
+                          f"(kernel size {ksize}, RAM size {ram_size})")
     if not is_linux:
-        return BootInfo(entry, kaddr, ksize, is_linux=False)
+        dtb_start = None
+        if dtb and is_elf:
+            blob = _dtb_blob(dtb, ram_base, ram_size, append, 0, 0, patch_dtb)
+            if kaddr > ram_base:        # room below the image, which limits the size
+                dtb_start = ram_base if len(blob) <= kaddr - ram_base else None
+            elif kaddr + ksize < ram_base:
+                dtb_start = ram_base
+            else:                       # the image covers the base: QEMU's unset dtb_start
+                dtb_start = 0
+            if dtb_start is not None:   # (a DTB too big for the room is quietly not loaded)
+                loader.add_rom("dtb", dtb_start, blob, space)
+        return BootInfo(entry, kaddr, ksize, False, dtb_start=dtb_start)
 
     initrd_size = os.path.getsize(initrd) if initrd else 0
     if initrd and initrd_size == 0:
         raise LoaderError(f"could not load initrd '{initrd}': file is empty")
     kernel_end = kaddr + ksize if kaddr >= ram_base else None
-    initrd_start, dtb_start = loader.arm_boot_layout(ram_base, ram_size, kernel_end, initrd_size)
+    initrd_start, dtb_start = boot_layout(ram_base, ram_size, kernel_end, initrd_size)
     if initrd:
-        initrd_size = loader.load_ramdisk(initrd, space, initrd_start, ram_base + ram_size - initrd_start)
-
-    tree = loader.load_dtb(dtb)
-    loader.set_memory(tree, ram_base, ram_size)
-    loader.set_chosen(tree, append or None,
-                      initrd_start if initrd else None,
-                      initrd_start + initrd_size if initrd else None)
-    if patch_dtb is not None:
-        patch_dtb(tree)
-    blob = loader.dtb_bytes(tree, total_size=(os.path.getsize(dtb) + 10000) * 2)
-    loader.add_rom("dtb", dtb_start, blob, space)
-
-    stub = struct.pack("<7I", *_STUB, board_id, dtb_start, entry)
+        initrd_size = loader.load_ramdisk(initrd, space, initrd_start,
+                                          ram_base + ram_size - initrd_start)
+    if dtb:
+        blob = _dtb_blob(dtb, ram_base, ram_size, append, initrd_start, initrd_size, patch_dtb)
+        loader.add_rom("dtb", dtb_start, blob, space)
+        args, atags = dtb_start, None
+    else:
+        args = ram_base + ATAGS_OFFSET
+        atags = atag_list(ram_base, ram_size, initrd_start, initrd_size, append)
+        dtb_start = None
+    stub = struct.pack("<7I", *_STUB, board_id, args, entry)
     loader.add_rom("bootloader", ram_base, stub, space)
-    return BootInfo(ram_base, kaddr, ksize, initrd_start, initrd_size, dtb_start)
+    return BootInfo(entry, kaddr, ksize, True, ram_base, initrd_start, initrd_size,
+                    dtb_start, atags)

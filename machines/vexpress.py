@@ -19,9 +19,10 @@ Memory map (the motherboard's "legacy" map plus the CoreTile A9x4 daughterboard)
 SPI n is GIC interrupt 32 + n.  Parts of the real board that are not modelled are
 named unimplemented regions (reads as zero, logged under ``-d unimp``).
 
-Boot: QEMU's ARM protocol (machines/arm_boot.py): stub at 0x60000000, kernel at
-0x60010000, initrd and DTB above; the DTB gets /memory, /chosen and four
-virtio_mmio nodes.  Guest power-off (SYS_CFG_SHUTDOWN) ends the process with status
+Boot: QEMU's ARM protocol (machines/arm_boot.py): a Linux image at 0x60010000 entered
+through a stub at 0x60000000, initrd and DTB above (the DTB gets /memory, /chosen and
+four virtio_mmio nodes), or ATAGs at 0x60000100 without -dtb; an ELF at its own
+addresses, entered directly.  Guest power-off (SYS_CFG_SHUTDOWN) ends the process with status
 0; reboot (SYS_CFG_REBOOT) resets the machine, or exits under ``-no-reboot``.
 """
 from __future__ import annotations
@@ -226,14 +227,14 @@ class VexpressA9(Machine):
                     "dma-coherent": None,
                 })
 
-        self.boot = arm_boot.load_linux(self.address_space, RAM_BASE, self.ram_size,
-                                        self.kernel, self.initrd, self.dtb, self.append,
-                                        BOARD_ID, patch)
+        self.boot = arm_boot.load_kernel(self.address_space, RAM_BASE, self.ram_size,
+                                         self.kernel, self.initrd, self.dtb, self.append,
+                                         BOARD_ID, patch)
 
     def reset_cpus(self) -> None:
         for cpu in self.cpus:
             cpu.reset()
         boot = getattr(self, "boot", None)
         if boot is not None:
-            self.cpus[0].pc = boot.entry
+            boot.reset_cpu(self.cpus[0], self.address_space)
 

@@ -55,7 +55,7 @@ def _help(mon, args: List[str]) -> str:
 
 
 _STATES = {"running": "running", "paused": "paused", "prelaunch": "paused (prelaunch)",
-           "shutdown": "paused (shutdown)"}
+           "shutdown": "paused (shutdown)", "debug": "paused (debug)"}
 
 
 @info_command("status", "", "show the current VM status (running|paused)")

@@ -40,6 +40,21 @@ def _cont(mon, args: List[str]) -> str:
     return ""
 
 
+@command("gdbserver", "[device]", "start gdbserver on given device (default 'tcp::1234'), "
+         "stop with 'none'")
+def _gdbserver(mon, args: List[str]) -> str:
+    from .gdbstub import DEFAULT_DEVICE, GdbServerError, start_gdbserver
+    machine = mon.need_machine()
+    device = args[0] if args else DEFAULT_DEVICE
+    try:
+        start_gdbserver(machine, device, getattr(machine, "loop", None), type(mon))
+    except GdbServerError as e:
+        return f"{e}\nCould not open gdbserver on device '{device}'"
+    if device == "none":
+        return "Disabled gdbserver"
+    return f"Waiting for gdb connection on device '{device}'"
+
+
 @command("system_reset", "", "reset the system")
 def _system_reset(mon, args: List[str]) -> str:
     mon.need_machine().request_reset("host-qmp-system-reset")

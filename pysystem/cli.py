@@ -2,6 +2,7 @@
 
     main_arm() / main_mipsel() / main_mips()    # console script entry points
     main(arch, argv) -> exit status             # what they call
+    main(arch, argv, on_start=fn)               # fn(machine, loop) just before the guest starts
 
 QEMU's options and syntax (cli_opts.py holds the table and the key=value
 parser).  Every user error is one line on stderr, ``PROG: -opt arg: message``,
@@ -25,11 +26,13 @@ import pkgutil
 import signal
 import sys
 import traceback
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from . import QEMU_VERSION_COMPAT, __version__, log, pypy_gc
 from . import chardev as chardevs
 from .cli_opts import CLIError, parse_bool, parse_keyval, split_argv, usage
+from .block import BlockError, check_file, check_format
+from .block_lock import LOCKING_MODES
 from .machine import DeviceSpec, DriveSpec, INTERFACES, Machine, MachineError, PROGRAM, \
     find_machine, machine_classes
 from .qom import QOMError, lookup_type, parse_size, set_global, type_names
@@ -40,10 +43,8 @@ ARCHES = ("arm", "mipsel", "mips")
 MAX_SERIAL_PORTS = 4
 DRIVE_KEYS = ("file", "if", "index", "unit", "bus", "media", "format", "id", "readonly",
               "snapshot", "cache", "aio", "discard", "werror", "rerror", "detect-zeroes",
-              "auto-read-only", "force-share", "copy-on-read")
+              "auto-read-only", "force-share", "copy-on-read", "file.locking")
 UNITS_PER_BUS = {"ide": 2, "scsi": 7}
-OTHER_FORMATS = ("qcow2", "qcow", "qed", "vmdk", "vdi", "vpc", "vhdx", "luks", "bochs",
-                 "cloop", "dmg", "parallels", "vvfat", "nbd", "file", "host_device")
 
 
 def main_arm() -> None:
@@ -61,16 +62,20 @@ def main_mips() -> None:
     sys.exit(main("mips"))
 
 
-def main(arch: str, argv: Optional[List[str]] = None) -> int:
+def main(arch: str, argv: Optional[List[str]] = None,
+         on_start: Optional[Callable[[Machine, object], None]] = None) -> int:
+    """Run ``pysystem-ARCH argv``; ``on_start(machine, loop)`` is called once the machine
+    is built (after -loadvm) and its chardevs are open, before the guest runs
+    (``pysystem-images --boot`` restores or watches the guest there)."""
     prog = f"pysystem-{arch}"
     PROGRAM[0] = prog
     if argv is None:
         argv = sys.argv[1:]
     saved = _install_signal_handlers(prog)
     try:
-        return _run(arch, prog, argv)
+        return _run(arch, prog, argv, on_start)
     except _USER_ERRORS as e:
-        sys.stderr.write(f"{prog}: {_one_line(e)}\n")
+        sys.stderr.write(f"{prog}: {_one_line(e)}\n{_hint(e)}")
         return 1
     except KeyboardInterrupt:
         return 1
@@ -103,6 +108,16 @@ def _user_errors():
 
 
 _USER_ERRORS = _user_errors()
+
+
+def _hint(e: Optional[BaseException]) -> str:
+    """QEMU's second line after some errors (block.BlockError.hint), found along the
+    chain of errors that re-worded it; "" or the line with its newline."""
+    while e is not None:
+        if getattr(e, "hint", None):
+            return e.hint + "\n"
+        e = e.__context__
+    return ""
 
 
 def _one_line(e: BaseException) -> str:
@@ -157,6 +172,7 @@ class Config:
         self.drives: List[Tuple[str, Dict[str, str]]] = []
         self.devices: List[Tuple[str, Dict[str, str]]] = []
         self.start_paused = False
+        self.gdb: Optional[str] = None                  # -gdb DEV / -s
         self.nodefaults = False
         self.help: Optional[Tuple[str, str]] = None     # (what, detail)
 
@@ -357,11 +373,8 @@ def _opt_drive(cfg: Config, value: str, arch) -> None:
     interface = opts.get("if")
     if interface is not None and interface not in INTERFACES:
         raise CLIError(f"unsupported bus type '{interface}'")
-    fmt = opts.get("format", "raw")
-    if fmt in OTHER_FORMATS:
-        raise CLIError(f"Image format '{fmt}' is not supported yet (only raw)")
-    if fmt != "raw":
-        raise CLIError(f"Unknown driver '{fmt}'")
+    if opts.get("file.locking", "auto") not in LOCKING_MODES:
+        raise CLIError(f"invalid parameter value: {opts['file.locking']}")
     media = opts.get("media", "disk")
     if media not in ("disk", "cdrom"):
         raise CLIError(f"'{media}' invalid media")
@@ -372,12 +385,10 @@ def _opt_drive(cfg: Config, value: str, arch) -> None:
     if not path:
         raise CLIError("a drive without a medium is not supported yet (give file=)")
     try:
-        fd = os.open(path, os.O_RDONLY)
-        os.close(fd)
-    except OSError as e:
-        raise CLIError(f"Could not open '{path}': {e.strerror}") from None
-    if os.path.isdir(path):
-        raise CLIError(f"Could not open '{path}': Is a directory")
+        check_format(opts.get("format"))
+        check_file(path)
+    except BlockError as e:
+        raise CLIError(str(e)) from None
     cfg.drives.append((value, opts))
 
 
@@ -417,6 +428,14 @@ def _opt_global(cfg: Config, value: str, arch) -> None:
 
 def _opt_start_paused(cfg: Config, value, arch) -> None:
     cfg.start_paused = True
+
+
+def _opt_gdb(cfg: Config, value: Optional[str], arch) -> None:
+    from .monitor.gdbstub import chardev_options
+    device = value if value is not None else "tcp::1234"
+    chardev_options(device)                   # reject bad specs in order
+    cfg.gdb = device
+    cfg.gdb_word = cfg.word
 
 
 def _opt_icount(cfg: Config, value: str, arch) -> None:
@@ -489,7 +508,7 @@ _HANDLERS = {
     "serial": _opt_serial, "monitor": _opt_monitor, "mon": _opt_mon, "chardev": _opt_chardev,
     "qmp": _opt_qmp(False), "qmp-pretty": _opt_qmp(True),
     "drive": _opt_drive, "device": _opt_device, "global": _opt_global,
-    "S": _opt_start_paused, "icount": _opt_icount, "d": _opt_d, "D": _opt_log_file,
+    "S": _opt_start_paused, "s": _opt_gdb, "gdb": _opt_gdb, "icount": _opt_icount, "d": _opt_d, "D": _opt_log_file,
     "snapshot": _opt_flag("snapshot"), "no-reboot": _opt_flag("no-reboot"),
     "no-shutdown": _opt_flag("no-shutdown"), "rtc": _opt_rtc, "nodefaults": _opt_nodefaults,
     "no-user-config": _opt_ignore, "nodefconfig": _opt_ignore, "name": _opt_name,
@@ -681,7 +700,8 @@ def _make_drives(machine: Machine, cfg: Config) -> None:
         if any(d.id == drive_id for d in machine.drives):
             raise CLIError(f"Duplicate ID '{drive_id}' for drive", "-drive", text)
         machine.drives.append(DriveSpec(
-            opts["file"], interface, index, id=drive_id, format=opts.get("format", "raw"),
+            opts["file"], interface, index, id=drive_id, format=opts.get("format"),
+            locking=opts.get("file.locking", "auto"),
             readonly=parse_bool("readonly", opts.get("readonly", "off")),
             snapshot=parse_bool("snapshot", opts.get("snapshot", "off")),
             media=opts.get("media", "disk"), text=text))
@@ -703,9 +723,8 @@ def _make_devices(machine: Machine, cfg: Config) -> None:
             for key, value in opts.items():
                 props = cls.class_properties()
                 if key in props and props[key].kind == "any" and key == "drive":
-                    spec = machine.find_drive(value)
-                    spec.claimed = True
-                    value = machine.open_drive(spec)
+                    value = machine.attach_drive(
+                        value, share_rw=parse_bool("share-rw", opts.get("share-rw", "off")))
                 elif key in props and props[key].kind == "any" and key == "chardev":
                     value = chardevs.lookup(value).claim()
                 dev.set_prop(key, value)
@@ -797,7 +816,7 @@ def _make_qmp_monitors(machine: Machine, cfg: Config) -> list:
     return out
 
 
-def _run(arch: str, prog: str, argv: List[str]) -> int:
+def _run(arch: str, prog: str, argv: List[str], on_start=None) -> int:
     from .main_loop import MainLoop
     from .monitor.hmp import Monitor
     if arch not in ARCHES:
@@ -824,8 +843,17 @@ def _run(arch: str, prog: str, argv: List[str]) -> int:
         from . import snapshot
         snapshot.load(machine, cfg.loadvm)
     sleep = machine.icount_sleep if "icount-sleep" in cfg.props else os.isatty(0)
+    if cfg.gdb is not None:
+        from .monitor.gdbstub import GdbServerError, start_gdbserver
+        try:
+            start_gdbserver(machine, cfg.gdb, monitor_class=Monitor)
+        except GdbServerError as e:
+            raise CLIError(_one_line(e), cfg.gdb_word,
+                           None if cfg.gdb_word.lstrip("-") == "s" else cfg.gdb) from None
     loop = MainLoop(machine, sleep=sleep)
     machine.monitors.extend(monitors)
     chardevs.open_all(loop)
+    if on_start is not None:
+        on_start(machine, loop)
     machine.start()
     return loop.run()

@@ -60,8 +60,8 @@ OPTIONS: Tuple[Option, ...] = (
     Option("device", "driver[,prop=value][,...]", "add a device (-device help lists them)"),
     Option("global", "driver.prop=value", "set a default value of a driver's property"),
     Option("S", None, "do not start the CPU at start-up (use 'cont' in the monitor)"),
-    Option("s", None, "shorthand for -gdb tcp::1234", False),
-    Option("gdb", "dev", "accept a gdb connection on 'dev'", False),
+    Option("s", None, "shorthand for -gdb tcp::1234"),
+    Option("gdb", "dev", "accept a gdb connection on 'dev' (tcp::PORT binds to 127.0.0.1)"),
     Option("icount", "[shift=]N|auto[,sleep=on|off]",
            "guest time: 2^N ns per instruction (default 3); sleep=on: an idle guest "
            "waits in host time (default: on when stdin is a terminal)"),

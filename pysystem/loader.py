@@ -8,7 +8,9 @@ Images:
 * ``load_elf(path, space, translate=None, big_endian=None, machine=None) -> ElfInfo``
   loads the PT_LOAD segments at their physical address (``p_paddr``, or
   ``translate(p_paddr)`` as QEMU does for MIPS kseg0 kernels), zero-filling
-  to ``p_memsz``.  ``ElfInfo(entry, low, high, big_endian, machine)``: ``entry``
+  to ``p_memsz``; ``machine`` (an e_machine number: ``EM_ARM``, ``EM_MIPS``) and
+  ``big_endian`` refuse files for another target.
+  ``ElfInfo(entry, low, high, big_endian, machine)``: ``entry``
   is the ELF entry (moved to the physical address when an executable segment's
   physical and virtual addresses differ and no ``translate`` is given, as QEMU
   does), ``low``/``high`` the loaded physical range (``high`` exclusive).
@@ -22,7 +24,8 @@ Images:
 Device trees (a ``fdt.FDT`` object from the ``fdt`` package):
 * ``load_dtb(path)``, ``parse_dtb_bytes(data)``, ``dtb_bytes(dtb, total_size=None)``.
 * ``set_memory(dtb, base, size)``: replace the root's memory nodes with one
-  ``memory@BASE`` (device_type "memory", reg in the root's cell sizes).
+  ``memory@BASE`` (device_type "memory", reg in the root's cell sizes); the old ones
+  become NOP tags in the blob, as QEMU's fdt_nop_node leaves them.
 * ``set_chosen(dtb, bootargs=None, initrd_start=None, initrd_end=None)``:
   bootargs if not empty; linux,initrd-start/-end as one 32-bit cell each.
 * ``add_node(dtb, path, properties)``; ``sized_cells(dtb, addr, size)``;
@@ -30,8 +33,8 @@ Device trees (a ``fdt.FDT`` object from the ``fdt`` package):
   Nodes and properties are added as libfdt adds them (each new one first), so
   a board that makes the calls in QEMU's order gets QEMU's DTB.
 
-Boot layout: ``arm_boot_layout(...)`` is the placement rule of QEMU's ARM
-direct kernel boot (initrd, then the DTB after it).
+Where a board puts these and how its CPU enters them is the board's business
+(machines/arm_boot.py for ARM).
 
 The ROM registry: every blob loaded is recorded (``add_rom``); ``roms()`` lists
 them by address, ``roms_text()`` is ``info roms``, ``rom_reset()`` copies them
@@ -49,8 +52,7 @@ __all__ = [
     "LoaderError", "ElfInfo", "UImage", "Rom", "load_elf", "load_raw", "parse_uimage",
     "load_uimage", "load_ramdisk", "is_zimage", "load_dtb", "parse_dtb_bytes", "dtb_bytes", "set_memory",
     "set_chosen", "add_node", "sized_cells", "find_compatible", "phandle_of", "get_cells",
-    "add_rom", "roms", "roms_text", "rom_reset", "clear_roms", "arm_boot_layout",
-    "read_image",
+    "add_rom", "roms", "roms_text", "rom_reset", "clear_roms", "read_image",
 ]
 
 EM_ARM = 40
@@ -237,7 +239,14 @@ class ElfInfo(NamedTuple):
 
 def load_elf(path: str, space: AddressSpace, translate: Optional[Callable[[int], int]] = None,
              big_endian: Optional[bool] = None, machine: Optional[int] = None) -> ElfInfo:
-    """Load an ELF executable's PT_LOAD segments; see the module docstring."""
+    """Load an ELF executable's PT_LOAD segments; see the module docstring.
+
+    ``machine`` is the ELF e_machine number the target needs (``EM_ARM``, ``EM_MIPS``),
+    or None to accept any; anything else is a programming error (TypeError).
+    """
+    if machine is not None and (not isinstance(machine, int) or isinstance(machine, bool)):
+        raise TypeError(f"load_elf: machine must be an e_machine number such as "
+                        f"loader.EM_ARM, not {machine!r}")
     from io import BytesIO
 
     from elftools.common.exceptions import ELFError
@@ -363,8 +372,9 @@ def load_uimage(path: str, space: AddressSpace, image_type: int = IH_TYPE_KERNEL
                 noload_addr: Optional[int] = None) -> Tuple[UImage, int, int]:
     """Load a U-Boot image; return (image, load address, entry).
 
-    As QEMU: a kernel_noload image is placed at ``noload_addr`` and its entry
-    is relative to it; other types must match ``image_type``.
+    As QEMU: a kernel_noload image is placed where it would sit if the whole file
+    were loaded at ``noload_addr`` (just after the 64-byte header) and its entry is
+    relative to that; other types must match ``image_type``.
     """
     img = parse_uimage(path)
     load, entry = img.load_addr, img.entry
@@ -374,7 +384,8 @@ def load_uimage(path: str, space: AddressSpace, image_type: int = IH_TYPE_KERNEL
                               f"{img.image_type} (want {image_type})")
         if noload_addr is None:
             raise LoaderError(f"could not load '{path}': kernel_noload image needs a load address")
-        load, entry = noload_addr, noload_addr + img.entry
+        load = noload_addr + _UIMAGE_HDR.size
+        entry = load + img.entry
     add_rom(path, load, img.data, space)
     return img, load, entry
 
@@ -448,11 +459,18 @@ def parse_dtb_bytes(data: bytes, path: str = "dtb"):
         raise LoaderError(f"could not load dtb '{path}': truncated device tree blob "
                           f"({len(data)} of {total} bytes)")
     try:
-        tree = fdt.parse_dtb(_strip_nops(bytes(data[:total]), path))
+        blob = _strip_nops(bytes(data[:total]), path)
+        tree = fdt.parse_dtb(blob)
     except Exception:       # the fdt package raises assorted types on corrupt blobs
         raise LoaderError(f"could not load dtb '{path}': corrupt device tree blob") from None
     if tree.root is None:
         raise LoaderError(f"could not load dtb '{path}': corrupt device tree blob")
+    off_strings, version = struct.unpack_from(">I", blob, 12)[0], struct.unpack_from(">I", blob, 20)[0]
+    end = off_strings + struct.unpack_from(">I", blob, 32)[0] if version >= 3 else len(blob)
+    try:                    # libfdt keeps the file's string table and appends to it
+        tree.root.pysystem_strings = blob[off_strings:end].decode("ascii")
+    except UnicodeDecodeError:
+        tree.root.pysystem_strings = None
     return tree
 
 
@@ -462,8 +480,13 @@ def load_dtb(path: str):
 
 
 def dtb_bytes(dtb, total_size: Optional[int] = None) -> bytes:
-    """The blob of ``dtb``; ``total_size`` pads it (QEMU loads (file size + 10000) * 2 bytes)."""
-    blob = dtb.to_dtb()
+    """The blob of ``dtb``; ``total_size`` pads it (QEMU loads (file size + 10000) * 2 bytes).
+
+    As libfdt writes it: the string table is the one of the file it was read from with
+    the names of new properties appended as they were added, and nodes that
+    ``set_memory`` replaced are NOP tags in place.
+    """
+    blob = dtb.to_dtb(strings=getattr(dtb.root, "pysystem_strings", None))
     if total_size is not None and total_size > len(blob):
         blob = blob[:4] + total_size.to_bytes(4, "big") + blob[8:] + bytes(total_size - len(blob))
     return blob
@@ -528,6 +551,12 @@ def _set_prop(node, name: str, value: Any) -> None:
             node.props[i] = prop
             return
     node.props.insert(0, prop)
+    root = node
+    while root.parent is not None:
+        root = root.parent
+    table = getattr(root, "pysystem_strings", None)
+    if table is not None and name + "\0" not in table:     # libfdt appends a new name
+        root.pysystem_strings = table + name + "\0"
 
 
 def _add_subnode(parent, name: str):
@@ -562,10 +591,33 @@ def set_memory(dtb, base: int, size: int) -> None:
         raise LoaderError("dtb file invalid (#address-cells or #size-cells 0)")
     if scells < 2 and size >= 1 << 32:
         raise LoaderError("dtb file not compatible with RAM size > 4GB")
-    root.nodes[:] = [n for n in root.nodes
-                     if not (n.name == "memory" or n.name.startswith("memory@"))]
+    root.nodes[:] = [_nop_node(n) if n.name == "memory" or n.name.startswith("memory@") else n
+                     for n in root.nodes]
     add_node(dtb, f"/memory@{base:x}", {"device_type": "memory",
                                         "reg": sized_cells(dtb, base, size)})
+
+
+_NOP_NODE_CLASS: List[Any] = []
+
+
+def _nop_node(node):
+    """What libfdt's fdt_nop_node leaves of ``node``: NOP tags over its bytes in the
+    blob, nothing in the source form; no name a lookup can match."""
+    if not _NOP_NODE_CLASS:
+        import fdt
+
+        class NopNode(fdt.Node):
+            def __init__(self, size: int):
+                super().__init__("(nop)")
+                self.nop_size = size
+
+            def to_dtb(self, strings, pos=0, version=17):
+                return struct.pack(">I", 4) * (self.nop_size // 4), strings, pos + self.nop_size
+
+            def to_dts(self, tabsize=4, depth=0):
+                return ""
+        _NOP_NODE_CLASS.append(NopNode)
+    return _NOP_NODE_CLASS[0](len(node.to_dtb("")[0]))
 
 
 def set_chosen(dtb, bootargs: Optional[str] = None, initrd_start: Optional[int] = None,
@@ -603,32 +655,3 @@ def phandle_of(dtb, path: str) -> int:
         if prop is not None and getattr(prop, "data", None):
             return int(prop.data[0])
     return 0
-
-
-# --- where the ARM boot puts things ---------------------------------------------------------
-
-def arm_boot_layout(ram_base: int, ram_size: int, kernel_end: Optional[int] = None,
-                    initrd_size: int = 0, aarch64: bool = False,
-                    page_size: int = 4096) -> Tuple[int, int]:
-    """(initrd_start, dtb_start) as QEMU's ARM direct kernel boot places them.
-
-    The initrd goes at ``ram_base + min(ram_size / 2, 128 MiB)``, or after the
-    kernel image if that ends higher (``kernel_end``: load address + file size
-    for a zImage), page aligned; the DTB follows the initrd (or takes its
-    place when there is none), aligned to 4 KiB (2 MiB for AArch64).
-    """
-    ram_end = ram_base + ram_size
-    initrd_start = ram_base + min(ram_size // 2, 128 << 20)
-    if kernel_end:
-        initrd_start = max(initrd_start, kernel_end)
-    initrd_start = (initrd_start + page_size - 1) & -page_size
-    if initrd_size:
-        if initrd_start >= ram_end:
-            raise LoaderError("not enough space after kernel to load initrd")
-        if initrd_start + initrd_size > ram_end:
-            raise LoaderError("could not load initrd: too big to fit into RAM after the kernel")
-    align = (2 << 20) if aarch64 else 4096
-    dtb_start = (initrd_start + initrd_size + align - 1) & -align
-    if dtb_start >= ram_end:
-        raise LoaderError("Not enough space for DTB after kernel/initrd")
-    return initrd_start, dtb_start

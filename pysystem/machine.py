@@ -34,7 +34,7 @@ What a board gets:
   region mapped at ``base``, its IRQ outputs connected to ``irqs``' ``(handler, n)``),
   ``serial_hd(i)`` (QEMU's serial_hd: the chardev for serialN or None),
   ``claim_drive(interface, index)`` -> DriveSpec or None, ``open_drive(spec)`` ->
-  block backend, ``user_devices(base_type)`` -> [(name, device)] made by
+  block backend, ``attach_drive(id, share_rw)`` (a -device's drive=), ``user_devices(base_type)`` -> [(name, device)] made by
   ``-device`` (not realized), ``add_child_device(name, dev)`` (puts it in the
   QOM tree: /machine/unattached/NAME, or /machine/peripheral[-anon]/ for
   -device ones), ``warn(msg)``.
@@ -84,10 +84,11 @@ class DriveSpec:
     """One parsed ``-drive``: the board claims it by interface and index."""
 
     def __init__(self, file: str, interface: str, index: int, *, id: Optional[str] = None,
-                 format: str = "raw", readonly: bool = False, snapshot: bool = False,
-                 media: str = "disk", text: str = ""):
+                 format: Optional[str] = None, readonly: bool = False, snapshot: bool = False,
+                 media: str = "disk", text: str = "", locking: str = "auto"):
         self.file, self.interface, self.index, self.id = file, interface, index, id
         self.format, self.readonly, self.snapshot, self.media = format, readonly, snapshot, media
+        self.locking = locking      # QEMU's file.locking: auto, on, off
         self.text = text            # the option as written, for messages
         self.claimed = False
         self.backend = None
@@ -235,7 +236,13 @@ class Machine(Object):
                 raise loader.LoaderError(f"could not load {what} '{path}'")
 
     def _check_claims(self) -> None:
+        from . import block
         for d in self.drives:
+            if d.format is None and d.backend is None:      # unused: info block shows
+                try:                                        # what probing finds
+                    d.format = block.probe_file(d.file)
+                except block.BlockError:
+                    pass
             if not d.claimed and d.interface != "none":
                 raise MachineError(f"machine type does not support if={d.interface},"
                                    f"index={d.index} (-drive {d.text})")
@@ -260,15 +267,41 @@ class Machine(Object):
                 return d
         raise MachineError(f"Property 'drive' can't find value '{drive_id}'")
 
-    def open_drive(self, spec: DriveSpec):
+    def open_drive(self, spec: DriveSpec, share_rw: bool = False):
+        """The drive's backend, opened (and locked as QEMU's devices lock) on first use.
+        Lock conflicts read as QEMU's, without the -drive prefix."""
+        from . import block
+        try:
+            return self._backend(spec, share_rw)
+        except block.LockError as e:
+            raise MachineError(str(e)) from None
+        except block.BlockError as e:
+            raise MachineError(f"-drive {spec.text}: {e}") from None
+
+    def attach_drive(self, drive_id: str, share_rw: bool = False):
+        """A -device's drive=ID: one device per drive, as QEMU's.  A lock conflict is the
+        device's error (MachineError); an image that cannot be opened is the -drive's
+        (a BlockError naming it, which the -device option does not re-word)."""
+        from . import block
+        spec = self.find_drive(drive_id)
+        if spec.claimed:
+            raise MachineError(f"Drive '{drive_id}' is already in use by another device")
+        spec.claimed = True
+        try:
+            return self._backend(spec, share_rw)
+        except block.LockError as e:
+            raise MachineError(str(e)) from None
+        except block.BlockError as e:
+            raise block.BlockError(f"-drive {spec.text}: {e}") from None
+
+    def _backend(self, spec: DriveSpec, share_rw: bool):
         from . import block
         if spec.backend is None:
-            try:
-                spec.backend = block.open_drive(spec.file, readonly=spec.readonly,
-                                                snapshot=spec.snapshot or self.snapshot,
-                                                format=spec.format)
-            except block.BlockError as e:
-                raise MachineError(f"-drive {spec.text}: {e}") from None
+            spec.backend = block.open_drive(spec.file, readonly=spec.readonly,
+                                            snapshot=spec.snapshot or self.snapshot,
+                                            format=spec.format, locking=spec.locking,
+                                            share_rw=share_rw, warn=self.warn_verbatim)
+            spec.format = spec.backend.format       # probed: what info block shows
         return spec.backend
 
     def user_devices(self, base_type: str = "device") -> List[Tuple[str, Device]]:
@@ -323,6 +356,10 @@ class Machine(Object):
 
     def warn(self, msg: str) -> None:
         sys.stderr.write(f"{self.program}: warning: {msg}\n")
+
+    def warn_verbatim(self, text: str) -> None:
+        """A warning printed as it is (QEMU's multi-line block warnings)."""
+        sys.stderr.write(text + "\n")
 
     # --- running --------------------------------------------------------------------
     def add_listener(self, fn) -> None:
@@ -403,16 +440,17 @@ class Machine(Object):
         self._requests.append("quit:host-qmp-quit")
         self._kick()
 
-    def pause(self) -> None:
+    def pause(self, state: str = "paused") -> None:
+        """Stop the CPUs; ``state`` "debug": for the gdb stub (QEMU's RUN_STATE_DEBUG)."""
         if self.run_state == "running":
-            self.run_state = "paused"
+            self.run_state = state
             self._kick()
             self._emit("STOP")
 
     def resume(self) -> None:
         if self.run_state == "shutdown":
             self.reset()
-        if self.run_state in ("paused", "prelaunch", "shutdown"):
+        if self.run_state in ("paused", "debug", "prelaunch", "shutdown"):
             self.run_state = "running"
             self._emit("RESUME")
 

@@ -122,7 +122,8 @@ class MainLoop:
                 if not has_work(cpu):
                     continue
                 executed += cpu.run(clock.insns_until_deadline(SLICE))
-                if machine.has_requests() or self.exit_status is not None:
+                if machine.has_requests() or self.exit_status is not None or \
+                        not machine.running:    # e.g. a CPU stopped for the debugger
                     break
             clock.run_timers()
             if not executed and not any(has_work(cpu) for cpu in machine.cpus):

@@ -350,7 +350,16 @@ class Object:
             raise QOMError(f"type '{self.TYPE}' has no property '{name}'")
         if self.realized:
             raise QOMError(f"property '{name}' of '{self.TYPE}' cannot be set after realize")
-        setattr(self, props[name].attr, props[name].convert(value))
+        prop = props[name]
+        if prop.kind.startswith("link<") and isinstance(value, str):
+            top = self
+            while top.parent is not None:   # a path names an object of this one's tree
+                top = top.parent
+            found = resolve_path(value, top if top is not self else None)
+            if found is None:
+                raise QOMError(f"property '{name}': no object at path '{value}'")
+            value = found
+        setattr(self, prop.attr, prop.convert(value))
 
     def get_prop(self, name: str) -> Any:
         props = self.class_properties()

@@ -112,8 +112,10 @@ def test_errors_are_one_line(tmp_path):
     with pytest.raises(BlockError, match="Is a directory"):
         open_drive(str(tmp_path))
     (tmp_path / "x.img").write_bytes(bytes(512))
-    with pytest.raises(BlockError, match="Unknown driver 'qcow2'"):
+    with pytest.raises(BlockError, match="Image is not in qcow2 format"):
         open_drive(str(tmp_path / "x.img"), format="qcow2")
+    with pytest.raises(BlockError, match="Unknown driver 'qcow3'"):
+        open_drive(str(tmp_path / "x.img"), format="qcow3")
     if os.geteuid() != 0:
         os.chmod(tmp_path / "x.img", 0o444)
         with pytest.raises(BlockError, match="Permission denied"):

@@ -148,12 +148,13 @@ def test_guest_power_off_restores_the_terminal(board, dtb, tmp_path):
 
 def test_device_ids_place_devices_in_the_qom_tree(board, dtb, tmp_path):
     kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
-    disk = tmp_path / "disk.img"
+    disk, disk2 = tmp_path / "disk.img", tmp_path / "disk2.img"
     disk.write_bytes(bytes(65536))
+    disk2.write_bytes(bytes(65536))     # one image on both would be refused by its locks
     proc = vexpress(kernel, dtb, "-S", "-display", "none", "-serial", "null", "-monitor", "stdio",
-                    "-drive", f"if=none,file={disk},id=d0",
+                    "-drive", f"if=none,file={disk},id=d0,format=raw",
                     "-device", "virtio-blk-device,drive=d0,id=disk0",
-                    "-drive", f"if=none,file={disk},id=d1,readonly=on",
+                    "-drive", f"if=none,file={disk2},id=d1,readonly=on",
                     "-device", "virtio-blk-device,drive=d1",
                     stdin=b"info qom-tree\nquit\n")
     assert proc.returncode == 0, proc.stderr

@@ -16,6 +16,7 @@ import zlib
 import pytest
 
 from pysystem import loader
+from pysystem.machines import arm_boot
 from pysystem.loader import LoaderError
 from pysystem.memory import AddressSpace, ContainerRegion, IORegion, RAMRegion, ROMRegion
 from tools import program
@@ -373,8 +374,8 @@ def test_boot_layout_and_dtb_match_qemu(tmp_path, base_dtb, ram_mb, kernel_size,
             for m in re.finditer(r'addr=([0-9a-f]+) size=\S+ mem=ram name="([^"]+)"', out)}
     ram_size = ram_mb << 20
     kernel_addr = RAM_BASE + 0x10000
-    initrd, dtb_addr = loader.arm_boot_layout(RAM_BASE, ram_size, kernel_addr + kernel_size,
-                                              initrd_size)
+    initrd, dtb_addr = arm_boot.boot_layout(RAM_BASE, ram_size, kernel_addr + kernel_size,
+                                            initrd_size)
     assert want["k.bin"] == kernel_addr
     assert want["dtb"] == dtb_addr
     if initrd_size:
@@ -391,8 +392,8 @@ def test_boot_layout_and_dtb_match_qemu(tmp_path, base_dtb, ram_mb, kernel_size,
 
 def test_boot_layout_errors():
     with pytest.raises(LoaderError, match="not enough space"):
-        loader.arm_boot_layout(RAM_BASE, 16 << 20, RAM_BASE + (16 << 20), 4096)
+        arm_boot.boot_layout(RAM_BASE, 16 << 20, RAM_BASE + (16 << 20), 4096)
     with pytest.raises(LoaderError, match="too big"):
-        loader.arm_boot_layout(RAM_BASE, 16 << 20, None, 9 << 20)
-    assert loader.arm_boot_layout(RAM_BASE, 1 << 30) == (RAM_BASE + (128 << 20),
-                                                         RAM_BASE + (128 << 20))
+        arm_boot.boot_layout(RAM_BASE, 16 << 20, None, 9 << 20)
+    assert arm_boot.boot_layout(RAM_BASE, 1 << 30) == (RAM_BASE + (128 << 20),
+                                                       RAM_BASE + (128 << 20))

@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from pysystem import loader
+from pysystem.machines import arm_boot
 from pysystem.memory import AddressSpace, ContainerRegion, RAMRegion
 from tools import guest_images, program
 
@@ -60,7 +61,7 @@ def test_debian_armmp_zimage_initrd_and_dtb_placed_and_patched_as_qemu_does(tmp_
     kernel_addr = ram_base + 0x10000
     ksize = loader.load_raw(g["kernel"], space, kernel_addr, ram_size - 0x10000)
     initrd_size = os.path.getsize(g["initrd"])
-    initrd, dtb_addr = loader.arm_boot_layout(ram_base, ram_size, kernel_addr + ksize, initrd_size)
+    initrd, dtb_addr = arm_boot.boot_layout(ram_base, ram_size, kernel_addr + ksize, initrd_size)
     loader.load_raw(g["initrd"], space, initrd)
     dtb = loader.load_dtb(g["dtb"])
     loader.set_memory(dtb, ram_base, ram_size)

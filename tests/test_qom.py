@@ -141,3 +141,23 @@ def test_state_of_an_older_version_gets_the_new_fields_defaults():
         old.load_state(new.save_state())
     with pytest.raises(QOMError, match="does not match"):
         new.load_state({"a": 5, "c": "y"})         # version 1 state has no c
+
+
+def test_a_link_path_names_an_object_of_the_setters_tree():
+    """Each machine has a tree of its own: a link property set by path resolves in the
+    tree of the object being set, not in the process's."""
+    from pysystem.qom import Container, Object, Property, QOMError
+
+    class Linker(Object):
+        TYPE = "test-linker"
+        ABSTRACT = False
+        PROPERTIES = (Property("peer", "link<container>", None, "a container"),)
+
+    top = Container()
+    machine = top.add_child("machine", Container())
+    target = machine.add_child("target", Container())
+    dev = machine.add_child("dev", Linker())
+    dev.set_prop("peer", "/machine/target")
+    assert dev.peer is target
+    with pytest.raises(QOMError, match="no object at path"):
+        dev.set_prop("peer", "/machine/nothing")

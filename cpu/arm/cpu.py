@@ -33,7 +33,7 @@ from pysystem import log
 from pysystem.qom import Field, Property, register
 
 from ..engine.cpu import TranslatedCPU, VirtualAccessError
-from . import cp15, exceptions, helpers, isa, mmu, translator
+from . import cp15, exceptions, helpers, isa, mmu, neon_helpers, translator, vfp
 from .exceptions import (EXCP_DATA_ABORT, EXCP_FIQ, EXCP_IRQ, EXCP_NAMES, EXCP_PREFETCH_ABORT,
                          EXCP_SMC, EXCP_SWI, EXCP_UDEF, EXCP_BKPT, FSR_DEBUG, GuestException,
                          MMUFault, Undefined)
@@ -250,7 +250,9 @@ class ARMCPU(ARMMemory, ARMDebug, TranslatedCPU):
         if name.startswith("cp_"):
             return getattr(self, name[3:], None)
         if name.startswith("h_"):
-            return getattr(helpers, name[2:], None)
+            return getattr(helpers, name[2:], None) or getattr(neon_helpers, name, None)
+        if name == "vfpok":  # the VFP/NEON access check (trans_vfp._check)
+            return vfp.unit(self).ok
         obj = getattr(exceptions, name, None)
         return obj if isinstance(obj, type) and issubclass(obj, GuestException) else None
 

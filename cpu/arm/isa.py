@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 from . import a32
 from . import vfp_decode  # noqa: F401  (registers the VFP forms with a32)
+from . import neon  # noqa: F401  (registers the Advanced SIMD forms with a32)
 from .emit import emit_insn
 from .t32 import translate_t32
 from .translator import Ctx

@@ -9,6 +9,9 @@ are raw T32 fields that a derived argument replaces.
 Coprocessor space (``hw1 = 111x 11xx`` except Advanced SIMD) is bit-identical to
 A32 (``1110 ...`` with cond AL, ``1111 ...`` the unconditional space): those
 instructions are decoded by the A32 decoder, so VFP and CP15 forms exist once.
+Advanced SIMD is too, after moving bits (``neon_to_a32``: data processing
+``111U 1111`` is A32's ``1111 001U``, element/structure loads and stores
+``1111 1001`` are ``1111 0100``).
 
 IT blocks: the IT state is part of the block key (``itstate << 40``).  While a
 block is translated, ``ctx.itstate_next`` follows the IT state from instruction
@@ -361,11 +364,26 @@ def is_coproc(insn32: int) -> bool:
     return (hw1 & 0xEC00) == 0xEC00 and (hw1 & 0x0300) != 0x0300
 
 
+def neon_to_a32(insn32: int) -> Optional[int]:
+    """The A32 encoding of a T32 Advanced SIMD instruction (data processing ``111U 1111``
+    -> ``1111 001U``, element/structure load/store ``1111 1001 xxx0`` -> ``1111 0100``),
+    or None."""
+    hw1 = insn32 >> 16
+    if hw1 & 0xEF00 == 0xEF00:
+        return 0xF2000000 | (insn32 >> 4 & 0x01000000) | (insn32 & 0x00FFFFFF)
+    if hw1 & 0xFF10 == 0xF900:
+        return 0xF4000000 | (insn32 & 0x00FFFFFF)
+    return None
+
+
 def decode(insn: int, size: int):
     """(form, args) of a T32 instruction (``size`` 2 or 4), or (None, None)."""
     d16, d32 = decoders()
     if size == 2:
         return d16.decode(insn)
+    simd = neon_to_a32(insn)
+    if simd is not None:
+        return a32.decode(simd)
     if is_coproc(insn):
         return a32.decode(insn if insn >> 28 == 0xF else (insn & 0x0FFFFFFF) | 0xE0000000)
     return d32.decode(insn)

@@ -13,7 +13,9 @@ pass ``vd vn vm`` meaning s- or d-registers according to ``sz``.
   in MOV ABS NEG SQRT, ``sz vd vm``.  ``trans_vcmp``: ``sz vd vm e z``.
 * ``trans_vcvt_ds``: ``sz vd vm`` (vd has the other size).  ``trans_vcvt_half``: ``sd sm
   op t``.  ``trans_vcvt_toint``: ``sz sd vm s rz``.  ``trans_vcvt_fromint``: ``sz vd sm
-  s``.  ``trans_vcvt_fix``: ``sz vd op u size fbits``.
+  s``.  ``trans_vcvt_fix``: ``sz vd op u size fbits`` (to fixed point rounds towards
+  zero, from fixed point to nearest, whatever FPSCR.RMode says: the pseudocode's
+  FPToFixed(..., round_zero=TRUE) and FixedToFP(..., round_to_nearest=TRUE)).
 
 Every generator first emits the access check (CPACR/NSACR/FPEXC.EN, and FPSCR.LEN/
 STRIDE for the short-vector-capable data-processing instructions; see vfp.py).  An
@@ -410,6 +412,6 @@ def trans_vcvt_fix(ctx: Ctx, a) -> bool:
     if a.op:  # float -> fixed, round towards zero; the result is extended to the register
         mask = "0xffffffffffffffff" if sz else "0xffffffff"
         _set(ctx, sz, a.vd, f"{_arith(ctx, sz, 'toint')}({v}, {signed}, {a.size}, {a.fbits}, 1) & {mask}")
-    else:
-        _set(ctx, sz, a.vd, f"{_arith(ctx, sz, 'fromint')}({v}, {signed}, {a.size}, {a.fbits})")
+    else:  # fixed -> float rounds to nearest whatever FPSCR.RMode says (FixedToFP)
+        _set(ctx, sz, a.vd, f"{_arith(ctx, sz, 'fromint')}({v}, {signed}, {a.size}, {a.fbits}, 1)")
     return True

@@ -10,12 +10,11 @@ Identification registers (constants; writes from PL1 are ignored, as QEMU does):
 * ``FPSID`` 0x41033090: QEMU's cortex-a9 value (r0p0, matching MIDR 0x410fc090 and the
   reference boot log's "VFP support v0.3: implementor 41 architecture 3 part 30
   variant 9 rev 0"); the A9 FPU TRM's later revisions read 0x41033094.
-* ``MVFR0`` 0x10110222: the A9 TRM value (32 double registers, single and double
-  precision, divide, square root, all rounding modes, *no short vectors*).
-  QEMU's model advertises short vectors (0x11110222); we do not support them.
-* ``MVFR1`` 0x01000011: the A9's 0x01111111 with the Advanced SIMD fields cleared
-  (NEON is not advertised, so Linux and glibc never use it): FPHP=1 (VCVTB/VCVTT
-  half-precision conversions), D_NaN=1 (default NaN mode), FtZ=1 (flush to zero).
+* ``MVFR0`` 0x11110222 and ``MVFR1`` 0x01111111: QEMU's cortex-a9 values (VFPv3-D32
+  with Advanced SIMD: integer, single precision, half-precision conversions, loads and
+  stores; FPHP, D_NaN, FtZ).  Linux sets HWCAP_NEON from MVFR1.  MVFR0 advertises
+  short vectors as QEMU's does; the A9 (and we) UNDEF them with FPEXC.DEX set, and
+  Linux's VFP support code emulates them (see below).
 
 Behaviour as a Cortex-A9 without NEON (checked against Unicorn where it agrees):
 
@@ -23,6 +22,10 @@ Behaviour as a Cortex-A9 without NEON (checked against Unicorn where it agrees):
   cumulative flags; the trap enables are RAZ/WI since the A9 does not trap).
 * FPEXC: EN (bit 30) and DEX (bit 29) are writable, the rest reads as zero (the A9
   does not trap; QEMU keeps only EN).
+* VCVT between fixed point and floating point: to fixed point rounds towards zero and
+  from fixed point to nearest, whatever FPSCR.RMode says (the pseudocode's FPToFixed
+  and FixedToFP as these forms call them; QEMU 7.2 agrees, Unicorn 2's older QEMU
+  rounds fixed -> float with RMode).  VCVT from a plain integer and VCVTR use RMode.
 * Short vectors: not supported (A9 FPU TRM).  A VFP data-processing instruction of the
   kind that would iterate (VMOV/VABS/VNEG/VSQRT/arithmetic) sets FPEXC.DEX and UNDEFs
   when FPSCR.LEN or STRIDE is non-zero; Linux's VFP support code sees DEX and
@@ -45,8 +48,8 @@ from typing import Callable, Optional
 from .. import softfloat as sf
 
 FPSID = 0x41033090
-MVFR0 = 0x10110222
-MVFR1 = 0x01000011
+MVFR0 = 0x11110222
+MVFR1 = 0x01111111
 
 FPSCR_WMASK = 0xFFF7009F
 FPSCR_VEC = 0x00370000      # STRIDE and LEN
@@ -171,8 +174,18 @@ class VFPUnit:
             fold()
             return r
 
-        def fromint(fn: Callable, v: int, signed: int, width: int, fbits: int) -> int:
-            r = fn(v, signed, width, fbits, status())
+        def fromint(fn: Callable, v: int, signed: int, width: int, fbits: int,
+                    rn: int = 0) -> int:
+            """Integer/fixed point -> float; ``rn``: round to nearest whatever FPSCR.RMode
+            says (FixedToFP of the fixed-point VCVT forms)."""
+            s = status()
+            mode = s.rounding
+            if rn and mode != sf.RN:
+                s.rounding = sf.RN
+                r = fn(v, signed, width, fbits, s)
+                s.rounding = mode
+            else:
+                r = fn(v, signed, width, fbits, s)
             fold()
             return r
 
@@ -416,9 +429,10 @@ def _fast_ops(cpu, fp1, fp2, fpcmp, toint, fromint, use_struct: Optional[bool] =
     def make_fromint(sz):
         slow = sf.int_to_f64 if sz else sf.int_to_f32
 
-        def ffromint(v, signed, width, fbits):
+        def ffromint(v, signed, width, fbits, rn=0):
             """VCVT (fixed-point) integer -> float: exact for doubles, one rounding for
-            singles (in round-to-nearest; other modes take softfloat)."""
+            singles (in round-to-nearest, or always with ``rn`` as the fixed-point forms
+            round; other modes take softfloat).  Results are never tiny (>= 2**-32)."""
             raw = v
             v &= (1 << width) - 1
             if signed and v >> (width - 1):
@@ -428,7 +442,7 @@ def _fast_ops(cpu, fp1, fp2, fpcmp, toint, fromint, use_struct: Optional[bool] =
             x = v / (1 << fbits)
             if sz:
                 return b64(x)
-            if cpu.fpscr & 0xC00000:
+            if not rn and cpu.fpscr & 0xC00000:
                 return fromint(slow, raw, signed, width, fbits)
             bits, r = s32(x)
             if r != x:

@@ -22,6 +22,7 @@ from pysystem.qdev import Device
 from pysystem.qom import register
 
 from . import translate as tr
+from .debug import Debug, DebugExit
 from .exceptions import GuestException
 from .softmmu import READ, SoftMMU
 from .tbcache import BlockCache
@@ -50,7 +51,7 @@ class VirtualAccessError(Exception):
 
 
 @register
-class TranslatedCPU(SoftMMU, BlockCache, Device):
+class TranslatedCPU(Debug, SoftMMU, BlockCache, Device):
     """See the module docstring and cpu/README.md (the seams)."""
 
     TYPE = "cpu"
@@ -78,6 +79,7 @@ class TranslatedCPU(SoftMMU, BlockCache, Device):
         self.big_endian = False  # the code's byte order (and the data's by default)
         self.init_block_cache()
         self.init_memory_access()
+        self.init_debug()
         self._code_ident: Optional[bytes] = None
 
     def realize(self) -> None:
@@ -110,6 +112,9 @@ class TranslatedCPU(SoftMMU, BlockCache, Device):
     # --- the execution loop -------------------------------------------------------------------
     def _lookup(self, key: int, jc: Dict[int, tuple], max_insns: int) -> tuple:
         pc = self.key_pc(key)
+        stop_here = pc in self.breakpoints and self.debug_lookup(pc)  # debug.py
+        if stop_here:
+            max_insns = 1
         level = self.key_level(key)
         pa = self.translate_code(pc, level)
         ck = (key, pa, max_insns)
@@ -132,12 +137,13 @@ class TranslatedCPU(SoftMMU, BlockCache, Device):
             if log.enabled("op"):
                 log.write(f"OP (python) for 0x{pc:08x}:\n{blk.source}\n")
         ent = (blk.func, blk.ninsns, blk)
-        if not log.enabled("nochain"):
+        if not stop_here and not log.enabled("nochain"):
             last = blk.pcs[-1] if blk.pcs else pc
             self.jc_add(jc, key, ent, {pc >> 12, ((last + 3) & M32) >> 12})
         return ent
 
-    def _execute(self, max_insns: int, jc: Dict[int, tuple], block_insns: int) -> int:
+    def _execute(self, max_insns: int, jc: Dict[int, tuple], block_insns: int,
+                 irqs: bool = True) -> int:
         if self.halted:
             if not self.has_work():
                 return 0
@@ -146,7 +152,7 @@ class TranslatedCPU(SoftMMU, BlockCache, Device):
         clock = self.clock
         start = clock.icount
         end = self.icount_end = start + max_insns
-        key = self.check_interrupts(self.key())
+        key = self.check_interrupts(self.key()) if irqs else self.key()
         R = self.regs
         ent = None
         n = 0
@@ -165,6 +171,17 @@ class TranslatedCPU(SoftMMU, BlockCache, Device):
                     clock.icount += n
                     if self.exit_request:
                         break
+            except DebugExit as e:  # a breakpoint or a watchpoint: see debug.py
+                if e.idx >= 0:
+                    blk = ent[2]
+                    idx = e.idx - 1 if e.idx in blk.slots else e.idx
+                    clock.icount += idx
+                    self.set_key(self.key_with_pc(blk.key, blk.pcs[idx]))
+                else:
+                    self.set_key(key)
+                self._debug_stopped(e, ent)
+                key = self.key()
+                break
             except GuestException as e:
                 idx = e.idx
                 if idx < 0:
@@ -201,7 +218,8 @@ class TranslatedCPU(SoftMMU, BlockCache, Device):
                 self.exit_request = False
                 if self.halted:
                     break
-                key = self.check_interrupts(key)
+                if irqs:
+                    key = self.check_interrupts(key)
                 break
         if ent is not None or clock.icount != start:
             self.set_key(key)

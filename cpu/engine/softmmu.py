@@ -196,6 +196,8 @@ class SoftMMU:
     def _translate_data(self, va: int, write: bool, level: int, idx: int) -> int:
         """Ask the MMU hook, fill the TLB for ``va``'s page; return the physical address."""
         pa, writable, size, tag = self.mmu_translate(va, WRITE if write else READ, level, idx)
+        if self.watch_pages and va >> 12 in self.watch_pages:  # no fast path: debug.py
+            return pa
         ram = self._ram
         if ram is not None:
             page_pa = pa & PAGE_MASK
@@ -231,6 +233,8 @@ class SoftMMU:
                 out |= self.load_checked((va + i) & M32, 1, idx, level) << (8 * i)
             return _swap(out, size) if self.data_big_endian() else out
         pa = self._translate_data(va, False, level, idx)
+        if self.watch_pages and va >> 12 in self.watch_pages:
+            self.check_watch(va, size, False, idx)
         try:
             v = self.address_space.read(pa, size)
         except Exception as e:
@@ -257,6 +261,8 @@ class SoftMMU:
         if size > 1 and self.data_big_endian() != self._space_be:
             value = _swap(value, size)
         pa = self._translate_data(va, True, level, idx)
+        if self.watch_pages and va >> 12 in self.watch_pages:
+            self.check_watch(va, size, True, idx)
         try:
             self.address_space.write(pa, value, size)
         except Exception as e:

@@ -158,7 +158,9 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
     asm_on = log.enabled("in_asm")
     trace = log.enabled("exec") or log.enabled("cpu")
     ident = None
-    if not (asm_on or trace or log.enabled("op") or log.enabled("nochain")):
+    bps = cpu.breakpoints   # a block ends before one (debug.py); the disk's blocks do not
+    if not (asm_on or trace or log.enabled("op") or log.enabled("nochain")) and \
+            not (bps and cpu.breakpoint_in_page(cpu.key_pc(key))):
         ident = _block_ident(cpu, key, phys, max_insns)
         if ident is not None:
             hit = _from_disk(cpu, ident, key, phys)
@@ -243,7 +245,7 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
         if ctx.follow is not None:
             pc = ctx.follow
             page_end = (pc | 0xFFF) + 1
-        if n >= max_insns or pc >= page_end or pc == 0:
+        if n >= max_insns or pc >= page_end or pc == 0 or (bps and pc in bps):
             ctx.exit(ctx.key_at(pc))
             break
     while ctx.regions:  # the block ended inside predicated code: the skipping paths go on

@@ -79,6 +79,14 @@ class ChardevRegistry:
     def all(self) -> List[Chardev]:
         return list(self.by_id.values()) + list(self.anonymous)
 
+    def forget(self, chardev: Chardev) -> None:
+        """Drop a closed chardev (its id may be used again: HMP ``gdbserver``)."""
+        for label, ch in list(self.by_id.items()):
+            if ch is chardev:
+                del self.by_id[label]
+        if chardev in self.anonymous:
+            self.anonymous.remove(chardev)
+
     def open_all(self, loop) -> None:
         for chardev in self.all():
             chardev.open(loop)

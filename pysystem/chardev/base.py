@@ -16,11 +16,16 @@ frontend (what the frontend cannot take yet is kept and pushed on
 ``accept_input()`` or at the main loop's next poll), ``_close()`` releases host
 handles.  ``claim()`` is what a frontend is given: the chardev itself, or for a
 mux a new port of it.
+
+Watchers (``pysystem-images --boot`` notices the guest's shell prompt this way):
+``on_output`` and ``on_input`` are lists of callables ``fn(data)`` that see every
+write before the backend sends it, and every chunk of input as the frontend is
+given it.
 """
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 from ..qom import Object, Property, register
 
@@ -57,6 +62,8 @@ class Chardev(Object):
         self.claimed = False
         self._logfd: Optional[int] = None
         self.origin = ""        # the command-line option that made it, for messages
+        self.on_output: List[Callable[[bytes], None]] = []
+        self.on_input: List[Callable[[bytes], None]] = []
 
     @property
     def label(self) -> str:
@@ -72,6 +79,8 @@ class Chardev(Object):
         data = bytes(data)
         if not data:
             return 0
+        for watcher in self.on_output:
+            watcher(data)
         if self._logfd is not None:
             _write_all(self._logfd, data)
         return self._write(data)
@@ -137,6 +146,8 @@ class Chardev(Object):
                 return
             chunk = bytes(self._pending[:n])
             del self._pending[:n]
+            for watcher in self.on_input:
+                watcher(chunk)
             self._read(chunk)
 
     def send_event(self, ev: str) -> None:

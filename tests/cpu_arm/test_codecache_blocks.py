@@ -79,3 +79,23 @@ def test_a_cached_block_binds_what_translating_it_binds(tmp_path, monkeypatch):
         resolved = translate._resolve(m.cpu, n)
         assert resolved is not None, n
         assert resolved is ctx_binds[n] or resolved == ctx_binds[n], n
+
+
+def test_a_cached_neon_block_binds_what_translating_it_binds(tmp_path, monkeypatch):
+    """NEON blocks bind neon_helpers' h_ functions; they resolve by name too."""
+    _new_process(monkeypatch, tmp_path)
+    m = Machine()
+    m.cpu.cp15.cpacr, m.cpu.fpexc = 0x00F00000, 0x40000000
+    code = ("vadd.i16 q0, q1, q2\n vqadd.s8 d0, d1, d2\n vmull.u16 q3, d4, d5\n vld1.8 {d6}, [r2]\n"
+            " vst2.16 {d0[1], d1[1]}, [r2]\n svc #0")
+    m.load(0x1000, code)
+    m.cpu.regs[15], m.cpu.regs[2] = 0x1000, 0x2000
+    m.cpu.run(6)
+    assert m.cpu.regs[15] == 0x8  # took the SVC: every NEON instruction ran
+    ctx_binds = codegen.namespace(m.cpu)
+    names = [n for n in ctx_binds if n not in ("cpu", "GuestException", "__builtins__")]
+    assert {"h_3same", "h_long"} <= set(names)
+    for n in names:
+        resolved = translate._resolve(m.cpu, n)
+        assert resolved is not None, n
+        assert resolved is ctx_binds[n] or resolved == ctx_binds[n], n
