@@ -37,8 +37,9 @@ through PIIX4 PM (SLP_EN) ends the process with status 0; SOFTRES (0x42 to
 Boot (machines/mips_boot.py): ``-kernel`` takes an ELF only; the boot loader QEMU
 writes is generated into the flash, the argument table at 0x2000, the initrd below
 the top of low RAM.  Without ``-kernel``, ``-bios FILE`` (``-machine firmware=``)
-is loaded into the flash (words byte-swapped on little-endian, as QEMU does) and the
-CPU starts from reset at 0xbfc00000.
+is loaded into the flash, or the flash holds its ``-drive if=pflash`` image; on
+little-endian the words of either are byte-swapped in memory, as QEMU does (so one
+image serves both byte orders), and the CPU starts from reset at 0xbfc00000.
 """
 from __future__ import annotations
 
@@ -278,7 +279,12 @@ class Malta(Machine):
             self._load_kernel()
             mips_boot.write_words(flash, mips_boot.bootloader(
                 self.kernel_entry, self.ram_low_size, be), be)
-        elif self.firmware and not self.flash.drive:
+        elif self.flash.drive is not None:
+            # QEMU swaps the words of a pflash image in memory too (the image keeps its bytes)
+            if not be:
+                flash[:BIOS_SWAP_LIMIT] = mips_boot.swap_words(bytes(flash[:BIOS_SWAP_LIMIT]),
+                                                               BIOS_SWAP_LIMIT)
+        elif self.firmware:
             self._load_firmware(flash)
         rom = self.boot_rom.data
         rom[:BOOT_ROM_SIZE] = bytes(flash[:BOOT_ROM_SIZE])

@@ -26,17 +26,19 @@ def binary(which: str, arch: str) -> str:
 
 
 def run(which: str, arch: str, args: Sequence[str], stdin: bytes = b"",
-        timeout: float = 120) -> subprocess.CompletedProcess:
+        timeout: float = 120, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([binary(which, arch), *args], input=stdin, capture_output=True,
-                          timeout=timeout)
+                          timeout=timeout, cwd=cwd)
 
 
 def monitor(which: str, arch: str, args: Sequence[str], commands: Sequence[str],
-            timeout: float = 120) -> Dict[str, str]:
-    """{command: its output} from a monitor on stdio, the machine stopped at reset."""
+            timeout: float = 120, cwd=None) -> Dict[str, str]:
+    """{command: its output} from a monitor on stdio, the machine stopped at reset
+    (``cwd``: where relative file names in the commands go; short names keep QEMU's
+    echo of each typed line, redrawn character by character, small)."""
     script_text = "".join(c + "\n" for c in commands) + "quit\n"
     r = run(which, arch, ["-M", "malta", "-S", "-display", "none", "-serial", "null",
-                          "-monitor", "stdio", *args], script_text.encode(), timeout)
+                          "-monitor", "stdio", *args], script_text.encode(), timeout, cwd)
     text = ESCAPES.sub(b"", r.stdout).decode("utf-8", "replace").replace("\r", "")
     out: Dict[str, str] = {}
     # each answer follows the "(qemu) " prompt and the echoed command's line (QEMU

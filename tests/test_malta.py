@@ -152,3 +152,16 @@ def test_info_pic_lists_the_slave_then_the_master():
     m = _malta()
     text = info_pic_text(m.pic)
     assert text.startswith("pic1: ") and "\npic0: " in text
+
+
+def test_user_pci_device_and_ide_disk_are_placed_as_qemu_places_them(tmp_path):
+    """-device virtio-blk-pci takes the next free slot after the VGA's; an IDE disk answers."""
+    disk, blk = tmp_path / "hd.img", tmp_path / "vd.img"
+    disk.write_bytes(bytes(1 << 20))
+    blk.write_bytes(bytes(1 << 20))
+    args = ["-drive", f"if=ide,index=0,file={disk},format=raw",
+            "-drive", f"if=none,id=d0,file={blk},format=raw",
+            "-device", "virtio-blk-pci,drive=d0"]
+    qemu, ours = both("mipsel", args, ["info pci"])
+    assert ours["info pci"] == qemu["info pci"]
+    assert "device  19, function 0:" in ours["info pci"]

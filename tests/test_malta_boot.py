@@ -32,9 +32,9 @@ def _images(tmp_path, big_endian: bool):
 
 
 def _dump(which, arch, args, tmp_path, regions):
-    cmds = [f'pmemsave 0x{addr:x} 0x{size:x} "{tmp_path}/{which}-{name}.bin"'
+    cmds = [f'pmemsave 0x{addr:x} 0x{size:x} "{which}-{name}.bin"'
             for name, (addr, size) in regions.items()]
-    out = monitor(which, arch, args, cmds + ["info roms", "info registers"])
+    out = monitor(which, arch, args, cmds + ["info roms", "info registers"], cwd=tmp_path)
     blobs = {name: (tmp_path / f"{which}-{name}.bin").read_bytes() for name in regions}
     return out, blobs
 
@@ -164,3 +164,63 @@ def test_bios_runs_from_reset_as_on_qemu(tmp_path, arch):
     p = run("pysystem", arch, args, timeout=60)
     assert q.stdout == b"BIOS-OK\r\n"
     assert (p.returncode, p.stdout) == (q.returncode, q.stdout)
+
+
+def _rebooting_firmware() -> bytes:
+    """Counts its boots in RAM (which a reset keeps), prints the count, resets through
+    SOFTRES until the third boot, then spins."""
+    from pysystem.machines.mips_boot import (T0, T1, T2, T3, ZERO, _i, addiu, beq, li32,
+                                             sb, sw)
+    lw = lambda rt, off, base: _i(0x23, base, rt, off)   # noqa: E731
+    base = 0xBFC00020
+    words = [beq(ZERO, ZERO, 0xBFC00000, base), 0] + [0] * 6
+    words += li32(T0, 0x80001000) + [lw(T1, 0, T0), addiu(T1, T1, 1), sw(T1, 0, T0)]
+    words += li32(T2, 0xB00003F8) + [addiu(T3, T1, ord("0")), sb(T3, 0, T2), addiu(T3, ZERO, 3)]
+    here = 0xBFC00000 + 4 * len(words)
+    spin = here + 4 * (2 + 2 + 2)        # past the branch, its slot and the SOFTRES write
+    words += [beq(T1, T3, here, spin), 0]
+    words += li32(T2, 0xBF000500) + [addiu(T3, ZERO, 0x42), sw(T3, 0, T2)]
+    assert 0xBFC00000 + 4 * len(words) == spin
+    words += [beq(ZERO, ZERO, spin, spin), 0]
+    return b"".join(struct.pack(">I", w) for w in words)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_softres_resets_the_board_as_on_qemu(tmp_path, arch):
+    """Without -no-reboot, SOFTRES restarts from the reset vector with RAM kept."""
+    import subprocess
+    import time
+    from malta_qemu import binary
+    bios = tmp_path / "bios.bin"
+    bios.write_bytes(_rebooting_firmware())
+    outputs = []
+    for which in ("qemu", "pysystem"):
+        proc = subprocess.Popen([binary(which, arch), "-M", "malta", "-bios", str(bios),
+                                 "-display", "none", "-serial", "file:" + str(tmp_path / which),
+                                 "-monitor", "none"])
+        deadline = time.monotonic() + 60
+        path = tmp_path / which
+        while time.monotonic() < deadline and not (path.exists() and len(path.read_bytes()) >= 3):
+            time.sleep(0.2)
+        time.sleep(1.0)                      # nothing more may come
+        proc.kill()
+        proc.wait()
+        outputs.append(path.read_bytes())
+    assert outputs[0] == b"123"
+    assert outputs[1] == outputs[0]
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_pflash_image_boots_as_on_qemu(tmp_path, arch):
+    """-drive if=pflash: the 4 MiB image is the flash, its words swapped in memory on
+    little-endian as QEMU does; the image file keeps its bytes."""
+    image = tmp_path / "flash.img"
+    image.write_bytes(_firmware().ljust(4 << 20, b"\0"))
+    before = image.read_bytes()
+    args = ["-M", "malta", "-drive", f"if=pflash,file={image},format=raw", "-display", "none",
+            "-serial", "stdio", "-monitor", "none", "-no-reboot"]
+    q = run("qemu", arch, args, timeout=60)
+    p = run("pysystem", arch, args, timeout=60)
+    assert q.stdout == b"BIOS-OK\r\n"
+    assert (p.returncode, p.stdout) == (q.returncode, q.stdout)
+    assert image.read_bytes() == before
