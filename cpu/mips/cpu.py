@@ -130,9 +130,10 @@ class MIPSCPU(MIPSDebug, TranslatedCPU):
         exc.reset(self, self.pc_, False)
 
     def post_load(self) -> None:
+        # The compare timer's deadline is part of the saved state (it was scheduled from
+        # Count and Compare when the state was saved), so it is not computed again here.
         self.flush_all()
         self._update_khi()
-        self._schedule_compare()
 
     # --- state bits and keys (the engine's seams) -----------------------------------------
     def mode_now(self) -> int:
