@@ -4,8 +4,8 @@ For each interpreter (a venv's python: its ``pysystem-images`` beside it), in a 
 empty cache (``XDG_CACHE_HOME`` set to a temporary folder, so the guest is
 downloaded and every block translated, as in a fresh clone), under a pseudo-terminal:
 
-1. ``pysystem-images --boot arm``: seconds until the explanation (the download is
-   before it), until the kernel's first line, until the shell prompt, until the
+1. ``pysystem-images --boot ARCH`` (``--arch``, default arm): seconds until the
+   explanation (the download is before it), until the kernel's first line, until the shell prompt, until the
    booted guest is saved; then ``echo $((6*7))`` must print 42, and ``poweroff -f``.
 2. The same command again: seconds until the prompt (restored), and until
    ``echo $((6*7))`` has printed 42 and the prompt is back.
@@ -36,6 +36,7 @@ from pty_session import PtySession  # noqa: E402
 # the progress line may stand between the guest's last line and its prompt (erased then)
 PROMPT = rb"\n(?:\r[^\r\n]*\x1b\[K)*/ # "
 BOOT_TIMEOUT = 3600
+UNAME_M = {"arm": b"armv7l", "mipsel": b"mips"}   # what ``uname -m`` prints in each guest
 
 
 def _interpreter(python: str) -> str:
@@ -44,8 +45,8 @@ def _interpreter(python: str) -> str:
                           check=True).stdout.strip()
 
 
-def _command(python: str) -> list:
-    return [python, os.path.join(os.path.dirname(python), "pysystem-images"), "--boot", "arm"]
+def _command(python: str, arch: str) -> list:
+    return [python, os.path.join(os.path.dirname(python), "pysystem-images"), "--boot", arch]
 
 
 def _shell_works(s: PtySession) -> float:
@@ -56,18 +57,18 @@ def _shell_works(s: PtySession) -> float:
     return time.monotonic() - t
 
 
-def first_run(python: str, env: dict) -> dict:
-    s = PtySession(_command(python), env=env)
+def first_run(python: str, env: dict, arch: str) -> dict:
+    s = PtySession(_command(python, arch), env=env)
     try:
         m = s.expect(rb"pysystem-images: linux-image", 600)
         out = {"explained": s.seen_at(m.start()) - s.started}
-        m = s.expect(rb"\[\s*0\.000000\] Booting Linux", BOOT_TIMEOUT)
+        m = s.expect(rb"\[\s*0\.000000\] (Booting Linux|Linux version)", BOOT_TIMEOUT)
         out["first line"] = s.seen_at(m.start()) - s.started
         out["first line cpu"] = s.cpu_seconds()
         m = s.expect(PROMPT, BOOT_TIMEOUT)
         out["prompt"] = s.seen_at(m.end() - 1) - s.started
         out["prompt cpu"] = s.cpu_seconds()
-        record = os.path.join(env["XDG_CACHE_HOME"], "pysystem", "arm", "snapshots",
+        record = os.path.join(env["XDG_CACHE_HOME"], "pysystem", arch, "snapshots",
                               "boot-initramfs.json")
         while not os.path.exists(record):
             time.sleep(0.05)
@@ -81,8 +82,8 @@ def first_run(python: str, env: dict) -> dict:
     return out
 
 
-def restore_run(python: str, env: dict) -> dict:
-    s = PtySession(_command(python), env=env)
+def restore_run(python: str, env: dict, arch: str) -> dict:
+    s = PtySession(_command(python, arch), env=env)
     try:
         s.expect(rb"restoring the booted guest", 600)
         m = s.expect(PROMPT, 600)
@@ -90,7 +91,7 @@ def restore_run(python: str, env: dict) -> dict:
         out["command"] = _shell_works(s)
         out["command cpu"] = s.cpu_seconds() - out["prompt cpu"]
         mark = s.send(b"uname -m\r")
-        s.expect(rb"armv7l\r*\n/ # ", 600, mark)
+        s.expect(UNAME_M[arch] + rb"\r*\n/ # ", 600, mark)
         s.send(b"poweroff -f\r")
         out["status"] = s.wait(300)
     finally:
@@ -103,6 +104,7 @@ def main() -> int:
     p.add_argument("--python", action="append", help="interpreter (repeatable; default: this)")
     p.add_argument("--restore-only", action="store_true",
                    help="only the second run, from the user's own cache")
+    p.add_argument("--arch", default="arm", choices=sorted(UNAME_M), help="guest (default arm)")
     args = p.parse_args()
     pythons = args.python or [sys.executable]
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.machine()}, "
@@ -117,14 +119,14 @@ def main() -> int:
             if not args.restore_only:
                 tmp = tempfile.mkdtemp(prefix="pysystem-first-run-")
                 env["XDG_CACHE_HOME"] = tmp
-                first = first_run(python, env)
+                first = first_run(python, env, args.arch)
                 print(f"{name} first run: {first}", flush=True)
                 rows.append(f"| {name}, first run (download, cold code cache) | "
                             f"{first['explained']:.1f} | {first['first line']:.1f} "
                             f"({first['first line cpu']:.1f}) | {first['prompt']:.1f} "
                             f"({first['prompt cpu']:.1f}) | {first['saved']:.1f} | "
                             f"{first['command']:.2f} |")
-            again = restore_run(python, env)
+            again = restore_run(python, env, args.arch)
             print(f"{name} second run: {again}", flush=True)
             rows.append(f"| {name}, second run (restored) | | | {again['prompt']:.2f} "
                         f"({again['prompt cpu']:.2f}) | | {again['command']:.2f} "
