@@ -15,7 +15,7 @@ from typing import Iterable, List
 from pysystem.pci import (PCI_HEADER_TYPE, PCI_INTERRUPT_LINE, PCI_INTERRUPT_PIN,
                           PCI_SUBSYSTEM_ID, PCI_SUBSYSTEM_VENDOR_ID, PCIBus)
 
-from .hmp import info_command
+from .hmp_table import info_command
 
 # QEMU 7.2 hw/pci/pci.c pci_class_descriptions (class and sub-class -> description)
 CLASS_DESC = {
