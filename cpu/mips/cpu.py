@@ -130,9 +130,10 @@ class MIPSCPU(MIPSDebug, TranslatedCPU):
         exc.reset(self, self.pc_, False)
 
     def post_load(self) -> None:
+        # the Compare timer is state of its own (restored with its deadline, as QEMU's
+        # vmstate_mips_cpu saves env.timer), not recomputed from Count/Compare here
         self.flush_all()
         self._update_khi()
-        self._schedule_compare()
 
     # --- state bits and keys (the engine's seams) -----------------------------------------
     def mode_now(self) -> int:
