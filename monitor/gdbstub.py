@@ -1,7 +1,11 @@
 """The gdb stub: gdb's remote protocol on a chardev, as gdb-multiarch uses it with QEMU 7.2.
 
-    stub = start_gdbserver(machine, "tcp::1234")   # -s, -gdb DEV, HMP gdbserver; "none" stops
-    stub = GdbStub(machine); stub.attach(chardev)   # any chardev
+    stub = start_gdbserver(machine, "tcp::1234", hmp=run_line)   # -s, -gdb DEV, HMP
+    stub = GdbStub(machine, hmp=run_line); stub.attach(chardev)  # gdbserver; "none" stops
+
+``hmp`` runs one HMP command line and returns its output (``qRcmd``, gdb's ``monitor``);
+the caller (the command line, the HMP ``gdbserver`` command) passes it, so this module
+does not import the monitor that imports it.  Without it ``qRcmd`` gets the empty reply.
 
 Run control.  A debugger connecting stops the guest (QEMU does the same).  ``c``,
 ``C``, ``vCont;c`` resume the machine; the stop reply comes when a CPU reaches a
@@ -29,7 +33,7 @@ away (even in the middle of a packet) leaves the guest as it was and the stub li
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Callable, Optional
 
 from pysystem import log
 
@@ -59,9 +63,9 @@ def _hex_int(text: str) -> int:
 
 
 class GdbStub:
-    def __init__(self, machine, monitor_class=None):
+    def __init__(self, machine, hmp: Optional[Callable[[str], str]] = None):
         self.machine = machine
-        self.monitor_class = monitor_class  # runs gdb's "monitor" commands (hmp.Monitor)
+        self.hmp = hmp
         self.chardev = None
         self.reader = PacketReader(MAX_PACKET)
         self.target = target_for(machine.cpus[0]) if machine.cpus else None
@@ -569,14 +573,13 @@ class GdbStub:
         return "1"
 
     def _h_rcmd(self, rest: str) -> Optional[str]:
+        if self.hmp is None:
+            return ""
         try:
             line = bytes.fromhex(rest.lstrip(",")).decode("utf-8", "replace")
         except ValueError:
             raise GdbError(22) from None
-        if self.monitor_class is None:
-            return ""      # no monitor given to this stub: the command is not supported
-        mon = self.monitor_class(self.machine)
-        out = mon.execute(line).replace("\r\n", "\n").replace("\n", "\r\n").encode()
+        out = self.hmp(line).replace("\r\n", "\n").replace("\n", "\r\n").encode()
         step = MAX_PACKET // 2 - 2
         for i in range(0, len(out), step):
             self._send("O" + out[i:i + step].hex())
@@ -625,11 +628,10 @@ def chardev_options(device: str) -> Optional[dict]:
 
 
 def start_gdbserver(machine, device: str = DEFAULT_DEVICE, loop=None,
-                    monitor_class=None) -> Optional[GdbStub]:
+                    hmp: Optional[Callable[[str], str]] = None) -> Optional[GdbStub]:
     """Serve gdb on ``device`` (replacing a stub already there); ``none`` stops it.
     ``loop``: the running main loop (the chardev is opened at once), else the chardev is
-    opened with the others.  ``monitor_class`` (hmp.Monitor, given by the caller so that
-    this module does not import the monitor back) runs gdb's ``monitor`` commands."""
+    opened with the others.  ``hmp``: runs a ``monitor`` command line (see above)."""
     from pysystem import chardev as chardevs
     reg = getattr(machine, "chardevs", None) or chardevs.registry()
     old = getattr(machine, "gdbstub", None)
@@ -652,7 +654,7 @@ def start_gdbserver(machine, device: str = DEFAULT_DEVICE, loop=None,
         machine.gdbstub = None
     if opts is None:
         return None
-    stub = GdbStub(machine, monitor_class)
+    stub = GdbStub(machine, hmp)
     machine.gdbstub = stub
     if loop is not None and not chardev.is_open:
         chardev.open(loop)

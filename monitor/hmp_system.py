@@ -47,7 +47,8 @@ def _gdbserver(mon, args: List[str]) -> str:
     machine = mon.need_machine()
     device = args[0] if args else DEFAULT_DEVICE
     try:
-        start_gdbserver(machine, device, getattr(machine, "loop", None), type(mon))
+        start_gdbserver(machine, device, getattr(machine, "loop", None),
+                        hmp=lambda line: type(mon)(machine).execute(line))
     except GdbServerError as e:
         return f"{e}\nCould not open gdbserver on device '{device}'"
     if device == "none":

@@ -37,7 +37,7 @@ import struct
 import sys
 from typing import Optional
 
-from .block import BlockError, LockError
+from .block_backend import BlockError, LockError
 
 __all__ = ["PERM_READ", "PERM_WRITE", "PERM_WRITE_UNCHANGED", "PERM_RESIZE", "PERM_ALL",
            "ImageLock", "LOCKING_MODES"]

@@ -851,7 +851,7 @@ def _run(arch: str, prog: str, argv: List[str], on_start=None) -> int:
     if cfg.gdb is not None:
         from .monitor.gdbstub import GdbServerError, start_gdbserver
         try:
-            start_gdbserver(machine, cfg.gdb, monitor_class=Monitor)
+            start_gdbserver(machine, cfg.gdb, hmp=lambda line: Monitor(machine).execute(line))
         except GdbServerError as e:
             raise CLIError(_one_line(e), cfg.gdb_word,
                            None if cfg.gdb_word.lstrip("-") == "s" else cfg.gdb) from None

@@ -1,6 +1,7 @@
 """qcow2 images, versions 2 and 3, behind the same interface as raw ones.
 
-    image = Qcow2Image(path, fd, readonly, locking)   # block.open_image makes these
+    image = Qcow2Image(path, fd, readonly, locking, open_image)   # block.open_image makes
+    # these, and passes itself to open the backing file (so this module needs not import it)
 
 Facts from QEMU's docs/interop/qcow2.txt (all fields big-endian):
 
@@ -53,10 +54,11 @@ import os
 import struct
 import sys
 from array import array
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
-from .block import (BlockBackend, BlockError, SECTOR_SIZE, fsync, pread_exact, pwrite_all,
-                    _forget)
+from .block_backend import (BlockBackend, BlockError, SECTOR_SIZE, fsync, pread_exact,
+                            pwrite_all, _forget)
+from .block_lock import PERM_READ, PERM_RESIZE, PERM_WRITE
 
 __all__ = ["Qcow2Image", "MAGIC"]
 
@@ -119,7 +121,8 @@ class Qcow2Image(BlockBackend):
 
     format = "qcow2"
 
-    def __init__(self, path: str, fd: int, readonly: bool, locking: str = "auto"):
+    def __init__(self, path: str, fd: int, readonly: bool, locking: str,
+                 open_image: Callable[..., BlockBackend]):
         self.fd: Optional[int] = fd
         self.lock = None
         self.backing: Optional[BlockBackend] = None
@@ -128,7 +131,7 @@ class Qcow2Image(BlockBackend):
         super().__init__(path, 0, readonly)
         try:
             self._read_header()
-            self._open_backing(locking)
+            self._open_backing(locking, open_image)
             self._scan()
             if not readonly:
                 self._prepare_write()
@@ -227,11 +230,9 @@ class Qcow2Image(BlockBackend):
                 raise self._error("Backing file name too long")
             self.backing_name = self._pread(backing_off, backing_len).decode("utf-8", "replace")
 
-    def _open_backing(self, locking: str) -> None:
+    def _open_backing(self, locking: str, open_image: Callable[..., BlockBackend]) -> None:
         if not self.backing_name:
             return
-        from .block import open_image
-        from .block_lock import PERM_READ, PERM_RESIZE, PERM_WRITE
         name = _combine(self.path, self.backing_name)
         fmt = self.backing_format or None
         try:

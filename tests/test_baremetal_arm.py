@@ -49,9 +49,6 @@ def _mask_bit15(m: re.Match) -> str:
 
 # (pattern, replacement, reason): applied to both outputs before comparing
 KNOWN = [
-    (r"^(boot r0 r1 r2 r3 cpsr pc (?:\S+ ){4})\S", r"\1?",
-     "QEMU resets its CPU with the Z flag set (CPSR 0x400001d3: env->ZF is 0 after reset); "
-     "pysystem's reset gives 0x1d3 (cpu/arm/cpu.py, reported)"),
     (r"^(CBAR VBAR PRRR NMRR \S+ \S+) \S+ \S+", r"\1 <PRRR> <NMRR>",
      "pysystem resets PRRR/NMRR to the A9 TRM's 0x00098aa4/0x44e048e0, QEMU to 0 "
      "(cpu/arm/cp15.py, reported)"),

@@ -19,13 +19,15 @@ def test_random_guest_accesses(tmp_path, seed):
     rng = random.Random(seed)
     disk = tmp_path / "d.img"
     disk.write_bytes(os.urandom(1 << 20))
+    vdisk = tmp_path / "v.img"      # the virtio disk has its own image: the locks refuse
+    vdisk.write_bytes(os.urandom(1 << 20))  # a second writer of d.img, as QEMU's do
     iso = tmp_path / "c.iso"
     iso.write_bytes(os.urandom(64 * 2048))
     rig = Rig(functions=FUNCS)
     rig.sysmem.add_subregion(0, RAMRegion(None, "ram", 4 << 20))
     rig.dev["ide"].attach(0, open_drive(str(disk)), "hd")
     rig.dev["ide"].attach(3, open_drive(str(iso), readonly=True), "cd")
-    vblk = VirtIOBlockPCI(drive=open_drive(str(disk)))
+    vblk = VirtIOBlockPCI(drive=open_drive(str(vdisk)))
     vblk.realize()
     rig.bus.plug(vblk)
     for dev in list(rig.dev.values()) + [vblk]:

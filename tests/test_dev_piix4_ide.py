@@ -93,8 +93,11 @@ def test_empty_channel_and_absent_slave_match_qemu(image):
     ops = _taskfile_ops() + [("w", IO + P + 6, 0xB0, 1)] + _taskfile_ops() + \
         [("r", IO + 0x3F6, 1), ("r", IO + 0x177, 1), ("r", IO + 0x171, 1), ("r", IO + 0x376, 1)]
     want = qemu_malta(ops, extra_args=("-drive", f"file={image},if=ide,format=raw"))
-    got = _replay(_rig({0: (image, "hd"), 2: (None, "cd")}), ops)
+    rig = _rig({0: (image, "hd"), 2: (None, "cd")})
+    got = _replay(rig, ops)
     assert [hex(v) for v in got] == [hex(v) for v in want]
+    # quit, as a user would, before QEMU opens the image (its lock refuses a second writer)
+    rig.dev["ide"].channels[0].drives[0].close()
     want = qemu_malta(ops, extra_args=("-drive", f"file={image},if=ide,format=raw",
                                        "-nodefaults"))
     got = _replay(_rig({0: (image, "hd")}), ops)
@@ -277,7 +280,9 @@ def test_geometry_from_partition_table(tmp_path):
     mbr[510:512] = b"\x55\xaa"
     path = tmp_path / "p.img"
     path.write_bytes(bytes(mbr) + bytes((8 << 20) - 512))
-    assert guess_geometry(open_drive(str(path))) == (16, 16, 63)   # heads > 16: 16/63
+    drive = open_drive(str(path))
+    assert guess_geometry(drive) == (16, 16, 63)                # heads > 16: 16/63
+    drive.close()                       # the image's lock goes with it: it can be reopened
     mbr[446 + 5] = 15
     path.write_bytes(bytes(mbr) + bytes((8 << 20) - 512))
     assert guess_geometry(open_drive(str(path))) == (16384 // 16 // 32, 16, 32)

@@ -63,10 +63,10 @@ def start(elf: str, qemu: bool):
     return proc, port
 
 
-# CPSR (g, p19) is left out: QEMU 7.2 resets it to 0x400001d3 (Z set), pysystem to 0x1d3
+# g and p19 (CPSR): both reset it to 0x400001d3 (Z set)
 QUERIES = ["qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=arm", "?", "qC",
            "qfThreadInfo", "qsThreadInfo", "qAttached", "qOffsets", "vCont?", "Hg0",
-           "Hg1", "Hc-1", "p1a", "P1a=0000000000000000", "qXfer:features:read:target.xml:0,ffb",
+           "Hg1", "Hc-1", "g", "p19", "p1a", "P1a=0000000000000000", "qXfer:features:read:target.xml:0,ffb",
            "qXfer:features:read:target.xml:ffff,ffb", "p0", "p1a", "p42", "p4a", "p4b", "p4c",
            "P4a=00000000", "P0=01020304", "p0", "m60010000,8", "M60011000,4:01020304",
            "m60011000,4", "mfffffff0,20", "Z9,0,4", "xyz", "qTStatus", "T01",

@@ -135,7 +135,13 @@ def test_log_and_logfile_at_run_time(guest, tmp_path):
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(f"logfile {log}\nlog in_asm\nsystem_reset\n".encode())
     proc.stdin.flush()
-    time.sleep(2)
+    # the guest must run after the reset before "log none" arrives: wait for its code to
+    # be translated (a fixed pause is too short when the emulator starts slowly; with
+    # all the input at once the monitor runs every command before the guest's next block)
+    deadline = time.monotonic() + 60
+    while "0x60010004:" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "no in_asm output within 60 s"
+        time.sleep(0.1)
     out, _ = proc.communicate(b"log none\nquit\n", timeout=60)
     assert proc.returncode == 0
     text = log.read_text()

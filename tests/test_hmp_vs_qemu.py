@@ -9,8 +9,11 @@ no ARM register names).
 """
 from __future__ import annotations
 
+import os
 import random
+import select
 import subprocess
+import time
 
 import pytest
 
@@ -81,14 +84,60 @@ def monitor_script() -> list:
     return cmds
 
 
+class Conversation:
+    """A monitor on stdin/stdout, typed at one command at a time as a user does: each
+    line is sent after the previous answer's prompt arrived.  (Piping the whole script
+    at once loses QEMU's last answers on a loaded machine: its output backs up in the
+    pipe and 'quit' exits before the monitor flushes it.)"""
+
+    PROMPT = b"(qemu) "
+
+    def __init__(self, argv: list, timeout: float = 120):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+        self.out = b""
+        self.deadline = time.monotonic() + timeout
+        self._wait_prompts(1)
+
+    def _wait_prompts(self, n: int) -> None:
+        fd = self.proc.stdout.fileno()
+        while self.out.count(self.PROMPT) < n:
+            left = self.deadline - time.monotonic()
+            assert left > 0, "the monitor stopped answering"
+            if select.select([fd], [], [], left)[0]:
+                chunk = os.read(fd, 65536)
+                assert chunk, "the emulator exited"
+                self.out += chunk
+
+    def send(self, line: str) -> str:
+        """Type one line; returns the raw text up to the next prompt."""
+        start = len(self.out)
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+        self._wait_prompts(self.out.count(self.PROMPT) + 1)
+        return self.out[start:].decode("latin-1")
+
+    def quit(self) -> str:
+        """Type ``quit``; returns everything the monitor wrote."""
+        rest, _ = self.proc.communicate(b"quit\n",
+                                        timeout=max(1.0, self.deadline - time.monotonic()))
+        self.out += rest
+        return self.out.decode("latin-1")
+
+
+def converse(argv: list, lines: list) -> str:
+    talk = Conversation(argv)
+    for line in lines:
+        talk.send(line)
+    return talk.quit()
+
+
 def run_qemu(kernel: str, dtb: str, cmds: list) -> list:
-    proc = subprocess.run([program("qemu-system-arm"), "-M", "vexpress-a9", "-m", "256",
-                           "-display", "none", "-S",
-                           "-monitor", "stdio", "-serial", "null", "-kernel", kernel, "-dtb", dtb,
-                           "-audiodev", "none,id=snd0"],
-                          input="".join(c + "\n" for c in cmds + ["quit"]).encode(),
-                          capture_output=True, timeout=120)
-    parts = proc.stdout.decode("latin-1").split("(qemu) ")[1:]
+    out = converse([program("qemu-system-arm"), "-M", "vexpress-a9", "-m", "256",
+                    "-display", "none", "-S",
+                    "-monitor", "stdio", "-serial", "null", "-kernel", kernel, "-dtb", dtb,
+                    "-audiodev", "none,id=snd0"], cmds)
+    parts = out.split("(qemu) ")[1:]
     answers = []
     for part in parts:
         i = part.rfind("\x1b[K")             # QEMU redraws the line as it echoes it
@@ -158,13 +207,16 @@ halt:
 """
 
 
-def _session(cmd, lines, settle: float) -> str:
-    import time
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    time.sleep(settle)
-    out, _ = proc.communicate("".join(c + "\n" for c in lines + ["quit"]).encode(), timeout=120)
-    return out.decode("latin-1")
+def _session(cmd, lines) -> str:
+    """The monitor's output for ``lines`` once the guest reached its WFI loop (r7 is its
+    last write: polled with 'info registers', whose answers are left out)."""
+    talk = Conversation(cmd)
+    while "R07=00000007" not in talk.send("info registers"):
+        time.sleep(0.1)
+    skip = len(talk.out)
+    for line in lines:
+        talk.send(line)
+    return "(qemu) " + talk.quit()[skip:]
 
 
 def test_info_registers_same_as_qemu(tmp_path, guest):
@@ -175,9 +227,8 @@ def test_info_registers_same_as_qemu(tmp_path, guest):
     common = ["-M", "vexpress-a9", "-m", "256", "-display", "none", "-monitor", "stdio",
               "-serial", "null", "-kernel", str(kernel), "-dtb", guest[1]]
     lines = ["stop", "info registers", "x /2i 0x60010000"]
-    q = _session([program("qemu-system-arm"), *common, "-audiodev", "none,id=snd0"], lines, 1.5)
-    o = _session([script("pysystem-arm"), *common],
-                 lines, 3.0)
+    q = _session([program("qemu-system-arm"), *common, "-audiodev", "none,id=snd0"], lines)
+    o = _session([script("pysystem-arm"), *common], lines)
 
     def answer(text: str, n: int) -> str:
         part = text.split("(qemu) ")[n + 1]

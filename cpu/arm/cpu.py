@@ -6,7 +6,8 @@ Interface (for boards, the main loop, the monitor and the gdb stub):
   ``reset-secure``, ``start-powered-off``, ``reset-cbar``, ``reset-hivecs``.
   Before ``realize()`` the board sets ``cpu.address_space`` (a
   ``pysystem.memory.AddressSpace``) and ``cpu.clock`` (a ``VirtualClock``).
-* ``reset()``: secure SVC, CPSR 0x1d3, PC 0 (0xffff0000 with high vectors).
+* ``reset()``: secure SVC, CPSR 0x400001d3 (Z set, as QEMU 7.2: its zeroed flag state
+  reads as Z), PC 0 (0xffff0000 with high vectors).
 * ``run(max_insns) -> int``: runs translated blocks until at least ``max_insns``
   instructions ran (the last block may overshoot), the CPU halts (WFI) or
   ``exit_request`` is set; adds each block's count to ``clock.icount`` as it goes.
@@ -55,6 +56,8 @@ CPSR_E = 1 << 9
 CPSR_IT = 0x0600FC00
 CPSR_J = 1 << 24
 CPSR_EXEC = CPSR_T | CPSR_IT | CPSR_J
+# QEMU 7.2 resets with Z set: its flag state is zeroed and ZF == 0 reads as Z
+RESET_CPSR = 0x40000000 | CPSR_A | CPSR_I | CPSR_F | SVC
 
 KEY_USER = 1 << 32
 KEY_BE = 1 << 33
@@ -84,7 +87,7 @@ class ARMCPU(ARMMemory, ARMDebug, TranslatedCPU):
     )
     STATE = (
         Field("regs", "u32[16]", 0, "r0-r15 of the current mode"),
-        Field("cpsr", "u32", 0x1D3, "current program status register"),
+        Field("cpsr", "u32", RESET_CPSR, "current program status register"),
         Field("spsr_bank", "u32[7]", 0, "SPSR per bank: -, fiq, irq, svc, mon, abt, und"),
         Field("r13_bank", "u32[7]", 0, "r13 per bank (usr/sys, fiq, irq, svc, mon, abt, und)"),
         Field("r14_bank", "u32[7]", 0, "r14 per bank"),
@@ -149,7 +152,7 @@ class ARMCPU(ARMMemory, ARMDebug, TranslatedCPU):
         super().reset()
         self.cp15.reset()
         self.cp15.sctlr = 0x00C50078 | ((1 << 13) if self.reset_hivecs else 0)
-        self.cpsr = 0x1D3
+        self.cpsr = RESET_CPSR
         self.regs[15] = 0xFFFF0000 if self.reset_hivecs else 0
         self.halted = bool(self.start_powered_off)
         self.exit_request = False

@@ -55,6 +55,12 @@ def package_folder(obj: Any) -> str:
 ENGINE_FOLDER = os.path.dirname(os.path.abspath(__file__))
 
 
+# categories the translators write to as they translate (besides in_asm/exec/cpu): a
+# block from the disk cache is not translated, so with any of them on it is translated
+# afresh and says what it says (an unimplemented cp15 register, ...)
+_LOGGED_WHEN_TRANSLATED = ("op", "nochain", "unimp", "guest_errors")
+
+
 def _block_ident(cpu, key: int, phys: int, max_insns: int) -> Optional[bytes]:
     """The disk cache's ident of a block: its key, its code page's bytes (None when the
     page is not all RAM or ROM), the CPU's translator and the form of code it generates
@@ -159,7 +165,7 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
     trace = log.enabled("exec") or log.enabled("cpu")
     ident = None
     bps = cpu.breakpoints   # a block ends before one (debug.py); the disk's blocks do not
-    if not (asm_on or trace or log.enabled("op") or log.enabled("nochain")) and \
+    if not (asm_on or trace or any(log.enabled(c) for c in _LOGGED_WHEN_TRANSLATED)) and \
             not (bps and cpu.breakpoint_in_page(cpu.key_pc(key))):
         ident = _block_ident(cpu, key, phys, max_insns)
         if ident is not None:

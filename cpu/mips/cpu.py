@@ -130,8 +130,8 @@ class MIPSCPU(MIPSDebug, TranslatedCPU):
         exc.reset(self, self.pc_, False)
 
     def post_load(self) -> None:
-        # The compare timer's deadline is part of the saved state (it was scheduled from
-        # Count and Compare when the state was saved), so it is not computed again here.
+        # the Compare timer is state of its own (restored with its deadline, as QEMU's
+        # vmstate_mips_cpu saves env.timer), not recomputed from Count/Compare here
         self.flush_all()
         self._update_khi()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from typing import Callable, Dict, List
 
-from harness import DATA_BASE, DATA_SIZE
+from mips_harness import DATA_BASE, DATA_SIZE
 
 # registers the generators may write: not r0; r1-r31 all take part
 REGS = list(range(1, 32))

@@ -14,7 +14,7 @@ import struct
 from typing import Dict, List
 
 from gen import filler, i_type, li, r_type
-from harness import DATA_BASE
+from mips_harness import DATA_BASE
 
 FP_IN = DATA_BASE + 0x8000
 FP_OUT = DATA_BASE + 0x9000

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from machine import BareMetal
+from mips_machine import BareMetal
 
 HERE = os.path.join(os.path.dirname(__file__), "baremetal")
 

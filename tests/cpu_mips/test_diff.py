@@ -1,5 +1,5 @@
 """MIPS32 differential tests against Unicorn, both byte orders: every form with random
-operands, and random programs mixing all forms.  See harness.py and gen.py."""
+operands, and random programs mixing all forms.  See mips_harness.py and gen.py."""
 from __future__ import annotations
 
 import random
@@ -7,7 +7,7 @@ import random
 import pytest
 
 from gen import GENERATORS, NOT_RANDOM, random_program
-from harness import CODE_BASE, Pair, random_state
+from mips_harness import CODE_BASE, Pair, random_state
 
 from pysystem.cpu.mips import isa
 

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from gen_fpu import FP_IN, GENERATORS, NOT_RANDOM, fp_inputs, random_fpu_program
-from harness import CODE_BASE, DATA_BASE, Pair, random_state
+from mips_harness import CODE_BASE, DATA_BASE, Pair, random_state
 
 from pysystem.cpu.mips import fpu
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from machine import Machine
+from mips_machine import Machine
 
 from pysystem.cpu.mips import exceptions as exc
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from machine import Machine
+from mips_machine import Machine
 
 from pysystem.cpu.mips import CPU_TYPES
 from pysystem.qom import lookup_type

@@ -1,11 +1,11 @@
-"""Directed tests of the MIPS CPU's system side on the small machine of machine.py:
+"""Directed tests of the MIPS CPU's system side on the small machine of mips_machine.py:
 exceptions and their vectors, delay slots, the TLB and its faults, user mode, the
 timer interrupt, code coherence, model differences.  Both byte orders."""
 from __future__ import annotations
 
 import pytest
 
-from machine import Machine
+from mips_machine import Machine
 
 from pysystem.cpu.mips import exceptions as exc
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from machine import BareMetal
+from mips_machine import BareMetal
 from test_baremetal import _build
 
 from pysystem import codecache
