@@ -70,7 +70,7 @@ def test_zimage_with_appended_dtb_boots_on_atags(tmp_path):
 
     s = GuestSession("arm", args, log_path=str(tmp_path / "console.log"))
     try:
-        s.expect(LAST, BOOT_TIMEOUT)
+        s.expect(LAST + r".*\n", BOOT_TIMEOUT)   # the whole line, not a part of it
         got = _lines(s.text)
     finally:
         s.close()
