@@ -19,7 +19,7 @@ from tools import guest_images
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
 BOOT_TIMEOUT = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
-REFERENCE = Path(__file__).parent / "reference" / "qemu-7.2-malta-debian-4kc-malta-boot.log"
+REFERENCE = Path(__file__).parent / "reference" / "qemu-7.2-malta-debian-4kc-malta-boot.txt"
 PROMPT = r"/ # "
 
 # Lines of QEMU's boot log that do not appear here, each with its reason.  Patterns are
