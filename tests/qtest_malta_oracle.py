@@ -37,13 +37,12 @@ def need_qemu(big_endian: bool = False) -> str:
     return program("qemu-system-mips" if big_endian else "qemu-system-mipsel")
 
 
-def qemu_malta(ops: Sequence[Tuple], extra_args: Sequence[str] = (),
-               big_endian: bool = False) -> List[int]:
-    """Run ``ops`` on qemu-system-mipsel (``big_endian``: qemu-system-mips)."""
-    binary = need_qemu(big_endian)
+def qtest(binary: str, args: Sequence[str], commands: Sequence[str]) -> List[str]:
+    """Start ``binary -M malta -display none -S -qtest stdio ... args``, send each qtest
+    command in turn and return QEMU's ``OK ...`` replies, in order."""
     proc = subprocess.Popen(
         [binary, "-M", "malta", "-display", "none", "-S", "-qtest", "stdio", "-monitor", "none",
-         "-serial", "null", "-nodefaults", "-rtc", f"base={RTC_BASE},clock=vm", *extra_args],
+         "-serial", "null", *args],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env=dict(os.environ, QEMU_AUDIO_DRV="none"))
     watchdog = threading.Timer(60, proc.kill)   # never hang the suite on a stuck QEMU
@@ -61,18 +60,31 @@ def qemu_malta(ops: Sequence[Tuple], extra_args: Sequence[str] = (),
                     pytest.fail(f"qtest: {line.strip()} for '{text}'")
                 return line.strip()
 
-    out: List[int] = []
     try:
-        for op in ops:
-            name = op[0]
-            if name in ("inb", "readb", "readw", "readl"):
-                out.append(int(command(f"{name} 0x{op[1]:x}").split()[1], 16))
-            elif name in ("outb", "writeb", "writel"):
-                command(f"{name} 0x{op[1]:x} 0x{op[2]:x}")
-            else:
-                raise ValueError(f"unknown oracle op {op!r}")
+        return [command(text) for text in commands]
     finally:
         watchdog.cancel()
         proc.kill()
         proc.wait(timeout=30)
-    return out
+
+
+def run_ops(binary: str, args: Sequence[str], commands: Sequence[Tuple[str, bool]]) -> List[int]:
+    """``commands``: (qtest command, whether it reads); returns the values read, in order."""
+    replies = qtest(binary, args, [text for text, _ in commands])
+    return [int(reply.split()[1], 16) for reply, (_, reads) in zip(replies, commands) if reads]
+
+
+def qemu_malta(ops: Sequence[Tuple], extra_args: Sequence[str] = (),
+               big_endian: bool = False) -> List[int]:
+    """Run ``ops`` on qemu-system-mipsel (``big_endian``: qemu-system-mips), -nodefaults."""
+    commands = []
+    for op in ops:
+        name = op[0]
+        if name in ("inb", "readb", "readw", "readl"):
+            commands.append((f"{name} 0x{op[1]:x}", True))
+        elif name in ("outb", "writeb", "writel"):
+            commands.append((f"{name} 0x{op[1]:x} 0x{op[2]:x}", False))
+        else:
+            raise ValueError(f"unknown oracle op {op!r}")
+    return run_ops(need_qemu(big_endian),
+                   ["-nodefaults", "-rtc", f"base={RTC_BASE},clock=vm", *extra_args], commands)
