@@ -134,20 +134,6 @@ class ARMCPU(ARMMemory, ARMDebug, TranslatedCPU):
         super().realize()
         self.cp15.realize()
 
-    @classmethod
-    def example(cls) -> "ARMCPU":
-        """A realized, reset CPU on 1 MiB of RAM at 0 (for generic tests)."""
-        from pysystem.clock import VirtualClock
-        from pysystem.memory import AddressSpace, ContainerRegion, RAMRegion
-        root = ContainerRegion(None, "system", 1 << 32)
-        root.add_subregion(0, RAMRegion(None, "ram", 1 << 20))
-        cpu = cls()
-        cpu.address_space = AddressSpace("memory", root)
-        cpu.clock = VirtualClock()
-        cpu.realize()
-        cpu.reset()
-        return cpu
-
     def reset(self) -> None:
         super().reset()
         self.cp15.reset()

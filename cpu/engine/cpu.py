@@ -92,6 +92,20 @@ class TranslatedCPU(Debug, SoftMMU, BlockCache, Device):
         self.attach_address_space(self.address_space)
         super().realize()
 
+    @classmethod
+    def example(cls) -> "TranslatedCPU":
+        """A realized, reset CPU on 1 MiB of RAM at 0 (for generic tests)."""
+        from pysystem.clock import VirtualClock
+        from pysystem.memory import AddressSpace, ContainerRegion, RAMRegion
+        root = ContainerRegion(None, "system", 1 << 32)
+        root.add_subregion(0, RAMRegion(None, "ram", 1 << 20))
+        cpu = cls()
+        cpu.address_space = AddressSpace("memory", root)
+        cpu.clock = VirtualClock()
+        cpu.realize()
+        cpu.reset()
+        return cpu
+
     # --- what the disk cache keys blocks by -----------------------------------------------
     def code_ident(self) -> bytes:
         """What a block's translation depends on besides its key and code: the

@@ -105,19 +105,6 @@ class MIPSCPU(MIPSDebug, TranslatedCPU):
         self.cp0.realize()
         self.jtlb.realize()
 
-    @classmethod
-    def example(cls) -> "MIPSCPU":
-        from pysystem.clock import VirtualClock
-        from pysystem.memory import AddressSpace, ContainerRegion, RAMRegion
-        root = ContainerRegion(None, "system", 1 << 32)
-        root.add_subregion(0, RAMRegion(None, "ram", 1 << 20))
-        cpu = cls()
-        cpu.address_space = AddressSpace("memory", root)
-        cpu.clock = VirtualClock()
-        cpu.realize()
-        cpu.reset()
-        return cpu
-
     def reset(self) -> None:
         super().reset()
         self.cp0.reset_for(self.model, self.big_endian)
