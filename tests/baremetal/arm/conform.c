@@ -252,6 +252,15 @@ static void exceptions(void)
     row("  cpsr_after cpsr_before cpsr_user r7 sp_usr", 5, u);
 }
 
+/* Wait with IRQs masked between the test and the WFI: an interrupt taken after the test
+ * but before the WFI would leave it waiting for one that never comes (a one-shot timer's).
+ * WFI wakes on a pending interrupt whatever CPSR.I says; the cpsie then takes it. */
+static void wait_irqs(uint32_t n)
+{
+    while (irq_count < n)
+        __asm__ volatile("wfi\n cpsie i\n nop\n nop\n cpsid i" ::: "memory");
+}
+
 static void interrupts(void)
 {
     puts_("GIC + SP804\n");
@@ -272,11 +281,8 @@ static void interrupts(void)
     REG32(TIMER01 + 8) = 0;
     REG32(TIMER01 + 0) = 500;
     REG32(TIMER01 + 8) = 1u << 7 | 1u << 6 | 1u << 5 | 1u << 1;
-    __asm__ volatile("cpsie i");
-    while (irq_count < 3)
-        __asm__ volatile("wfi");
+    wait_irqs(3);
     REG32(TIMER01 + 8) = 0;
-    __asm__ volatile("cpsid i");
     v[0] = irq_count; v[1] = irq_ids[0]; v[2] = irq_ids[1]; v[3] = irq_ids[2];
     v[4] = REG32(TIMER01 + 0x10); v[5] = REG32(TIMER01 + 0x14);
     row("  periodic count ids RIS MIS", 6, v);
@@ -285,10 +291,7 @@ static void interrupts(void)
     irq_count = 0;
     REG32(TIMER01 + 0) = 20;
     REG32(TIMER01 + 8) = 1u << 7 | 1u << 5 | 1u << 1 | 1u << 0;
-    __asm__ volatile("cpsie i");
-    while (irq_count < 1)
-        __asm__ volatile("wfi");
-    __asm__ volatile("cpsid i");
+    wait_irqs(1);
     v[0] = irq_count; v[1] = irq_ids[0]; v[2] = REG32(TIMER01 + 4); v[3] = REG32(TIMER01 + 8);
     v[4] = REG32(TIMER01 + 0x10);
     row("  oneshot count id VALUE CTRL RIS", 5, v);
