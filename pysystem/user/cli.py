@@ -1,0 +1,163 @@
+"""The user-mode front ends: ``pysystem-user-arm``, ``pysystem-user-mipsel``,
+``pysystem-user-mips`` (QEMU's qemu-arm, qemu-mipsel, qemu-mips).
+
+    pysystem-user-arm [options] program [arguments...]
+
+Options (QEMU's; the environment variable in brackets sets the default, as QEMU_*):
+
+    -L path       the guest root for the ELF interpreter and absolute paths [PYSYSTEM_LD_PREFIX]
+    -E var=value  set a variable of the guest's environment (repeatable)
+    -U var        remove a variable from the guest's environment (repeatable)
+    -0 argv0      the guest's argv[0] (default: the program as given)
+    -cpu model    the CPU model (-cpu help lists them) [PYSYSTEM_CPU]
+    -strace       trace system calls in QEMU's format [PYSYSTEM_STRACE]
+    -d items      log items (-d help lists them); -D file: the log file
+    -h, -version
+
+The guest's environment starts as the emulator's.  Bad options and programs that cannot
+be loaded give one line on stderr and exit status 1.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import List, Optional
+
+from pysystem import log
+from pysystem.cpu.models import CPUModelError, cpu_models
+
+from .elf import ElfError
+
+USAGE = __doc__.split("\n\n")[1]
+WITH_ARG = {"L", "E", "U", "0", "cpu", "d", "D"}
+
+
+class UsageError(Exception):
+    pass
+
+
+def _arch(front_end: str):
+    if front_end == "arm":
+        from .arch_arm import ArchARM
+        return ArchARM()
+    from .arch_mips import ArchMIPS
+    return ArchMIPS(big_endian=front_end == "mips")
+
+
+def _initial_env() -> dict:
+    env = dict(os.environ)
+    added = env.pop("PYSYSTEM_USER_ADDED", None)
+    if added:
+        for k in added.split(","):
+            env.pop(k, None)
+    return env
+
+
+def parse(front_end: str, argv: List[str]):
+    from .process import Options
+    opts = Options(front_end=front_end, env=_initial_env())
+    opts.prefix = os.environ.get("PYSYSTEM_LD_PREFIX", "")
+    opts.cpu_model = os.environ.get("PYSYSTEM_CPU", "")
+    opts.strace = bool(os.environ.get("PYSYSTEM_STRACE"))
+    argv0: Optional[str] = None
+    log_items = log_file = None
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
+        name = argv[i].lstrip("-")
+        i += 1
+        if name in WITH_ARG:
+            if i >= len(argv):
+                raise UsageError(f"option '-{name}' needs an argument")
+            val = argv[i]
+            i += 1
+            if name == "L":
+                opts.prefix = val
+            elif name == "E":
+                k, _, v = val.partition("=")
+                opts.env[k] = v
+            elif name == "U":
+                opts.env.pop(val, None)
+            elif name == "0":
+                argv0 = val
+            elif name == "cpu":
+                opts.cpu_model = val
+            elif name == "d":
+                log_items = val
+            elif name == "D":
+                log_file = val
+            if name in ("L", "cpu", "d", "D"):
+                opts.extra_args += ["-" + name, val]
+        elif name == "strace":
+            opts.strace = True
+            opts.extra_args.append("-strace")
+        elif name in ("h", "help"):
+            print(f"usage: pysystem-user-{front_end} [options] program [arguments...]\n\n{USAGE}")
+            sys.exit(0)
+        elif name == "version":
+            from pysystem import __version__
+            print(f"pysystem-user-{front_end} version {__version__}")
+            sys.exit(0)
+        else:
+            raise UsageError(f"unknown option '-{name}'")
+    if opts.cpu_model == "help":
+        print("\n".join(cpu_models("mips" if front_end.startswith("mips") else front_end)))
+        sys.exit(0)
+    if log_items == "help":
+        print(log.help_text())
+        sys.exit(0)
+    try:
+        if log_items:
+            log.set_mask(log_items)
+        if log_file:
+            log.set_file(log_file)
+    except log.LogError as e:
+        raise UsageError(str(e)) from None
+    if i >= len(argv):
+        raise UsageError("no program given (try -h)")
+    opts.program = argv[i]
+    opts.argv = [argv0 if argv0 is not None else argv[i]] + argv[i + 1:]
+    return opts
+
+
+def main(front_end: str, argv: Optional[List[str]] = None) -> int:
+    from .process import Process
+    prog = f"pysystem-user-{front_end}"
+    try:
+        opts = parse(front_end, sys.argv[1:] if argv is None else argv)
+        proc = Process(_arch(front_end), opts)
+    except (UsageError, ElfError, CPUModelError) as e:
+        sys.stderr.write(f"{prog}: {e}\n")
+        return 1
+    except OSError as e:
+        sys.stderr.write(f"{prog}: {e.filename or ''}: {e.strerror}\n")
+        return 1
+    status = proc.run()
+    sys.stdout.flush()
+    log.active().out.flush()
+    return status
+
+
+def _exit(front_end: str) -> None:
+    code = main(front_end)
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def main_arm() -> None:
+    _exit("arm")
+
+
+def main_mipsel() -> None:
+    _exit("mipsel")
+
+
+def main_mips() -> None:
+    _exit("mips")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in ("arm", "mipsel", "mips"):
+        sys.stderr.write("usage: python -m pysystem.user.cli arm|mipsel|mips [options] program ...\n")
+        sys.exit(1)
+    fe = sys.argv.pop(1)
+    _exit(fe)

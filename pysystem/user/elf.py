@@ -1,0 +1,150 @@
+"""Loading a 32-bit ELF executable (and its interpreter) into guest memory, and the
+initial stack the kernel builds (argc, argv, envp, auxv; Linux's create_elf_tables).
+
+``load_elf(mem, path, machine, big_endian)`` maps the PT_LOAD segments with their
+permissions (ET_EXEC at their addresses, ET_DYN at a free place), zeroes the bss and
+returns an ``Image``; ``ElfError`` (one line) for what is not a loadable executable of
+this machine.  ``build_stack(...)`` writes the strings, the random bytes and the
+vectors below ``top`` and returns the initial stack pointer.
+"""
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .memory import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, GuestMemory, page_up
+
+EM_ARM, EM_MIPS = 40, 8
+ET_EXEC, ET_DYN = 2, 3
+PT_LOAD, PT_INTERP, PT_PHDR = 1, 3, 6
+PF_X, PF_W, PF_R = 1, 2, 4
+
+# auxv tags (linux/auxvec.h)
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
+AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN = 23, 25, 26, 31
+
+#: where an ET_DYN main program goes (an interpreter goes where mmap puts it)
+ET_DYN_BASE = 0x00400000
+
+
+class ElfError(Exception):
+    """Not an executable this front end can load; one line."""
+
+
+@dataclass
+class Image:
+    entry: int
+    load_bias: int
+    phdr: int          # the program headers' address in guest memory
+    phnum: int
+    phent: int
+    end_data: int      # the end of the file-backed data (start of bss)
+    brk: int           # the page-aligned end of everything loaded
+    interp: Optional[str]
+    flags: int         # e_flags
+
+
+def _header(data: bytes, path: str, machine: int, big_endian: bool) -> Tuple[str, tuple]:
+    if len(data) < 52 or data[:4] != b"\x7fELF":
+        raise ElfError(f"{path}: Invalid ELF image for this architecture")
+    if data[4] != 1:
+        raise ElfError(f"{path}: Invalid ELF image for this architecture (not 32-bit)")
+    order = ">" if data[5] == 2 else "<"
+    if (order == ">") != big_endian:
+        raise ElfError(f"{path}: Invalid ELF image for this architecture (byte order)")
+    hdr = struct.unpack_from(order + "HHIIIIIHHHHHH", data, 16)
+    if hdr[1] != machine:
+        raise ElfError(f"{path}: Invalid ELF image for this architecture")
+    if hdr[0] not in (ET_EXEC, ET_DYN):
+        raise ElfError(f"{path}: not an executable")
+    return order, hdr
+
+
+def _prot(flags: int) -> int:
+    return ((PROT_READ if flags & PF_R else 0) | (PROT_WRITE if flags & PF_W else 0)
+            | (PROT_EXEC if flags & PF_X else 0))
+
+
+def load_elf(mem: GuestMemory, path: str, machine: int, big_endian: bool,
+             is_interp: bool = False) -> Image:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ElfError(f"Error while loading {path}: {e.strerror}") from None
+    order, hdr = _header(data, path, machine, big_endian)
+    e_type, _, _, e_entry, e_phoff, _, e_flags, _, e_phentsize, e_phnum = hdr[:10]
+    phdrs = [struct.unpack_from(order + "IIIIIIII", data, e_phoff + i * e_phentsize)
+             for i in range(e_phnum)]
+    loads = [p for p in phdrs if p[0] == PT_LOAD]
+    if not loads:
+        raise ElfError(f"{path}: no loadable segments")
+    lo = min(p[2] for p in loads) & ~(PAGE - 1)
+    hi = page_up(max(p[2] + p[5] for p in loads))
+    bias = 0
+    if e_type == ET_DYN:
+        want = 0 if is_interp else ET_DYN_BASE
+        base = mem.find_free(hi - lo, want) if want else mem.find_free(hi - lo)
+        if base is None:
+            raise ElfError(f"{path}: no room to load it")
+        bias = base - lo
+    interp = None
+    end_data = 0
+    brk = 0
+    phdr_addr = 0
+    for p in phdrs:
+        p_type, off, vaddr, _, filesz, memsz, flags, _ = p
+        if p_type == PT_INTERP:
+            interp = data[off:off + filesz].split(b"\0")[0].decode("latin-1")
+        elif p_type == PT_PHDR:
+            phdr_addr = vaddr + bias
+    for p in loads:
+        _, off, vaddr, _, filesz, memsz, flags, _ = p
+        start = (vaddr + bias) & ~(PAGE - 1)
+        end = page_up(vaddr + bias + memsz)
+        mem.map(start, end - start, _prot(flags))
+        mem.poke(vaddr + bias, data[off:off + filesz])
+        if not phdr_addr and off <= e_phoff < off + filesz:
+            phdr_addr = vaddr + bias + (e_phoff - off)
+        end_data = max(end_data, vaddr + bias + filesz)
+        brk = max(brk, end)
+    return Image(e_entry + bias, bias, phdr_addr, e_phnum, e_phentsize, end_data, brk,
+                 interp, e_flags)
+
+
+def build_stack(mem: GuestMemory, top: int, order: str, argv: Sequence[bytes],
+                envp: Sequence[bytes], auxv: List[Tuple[int, int]], execfn: bytes,
+                platform: Optional[bytes]) -> int:
+    """Lay out the initial stack below ``top`` as Linux does; returns the stack pointer.
+    ``auxv`` gets AT_PLATFORM, AT_RANDOM, AT_EXECFN appended with the addresses of the
+    data written here."""
+    sp = top
+    strings: Dict[str, int] = {}
+
+    def push_bytes(b: bytes) -> int:
+        nonlocal sp
+        sp -= len(b)
+        mem.poke(sp, b)
+        return sp
+
+    strings_execfn = push_bytes(execfn + b"\0")
+    env_ptrs = [push_bytes(e + b"\0") for e in reversed(envp)][::-1]
+    arg_ptrs = [push_bytes(a + b"\0") for a in reversed(argv)][::-1]
+    sp &= ~3
+    plat = push_bytes(platform + b"\0") if platform else 0
+    sp &= ~15
+    rnd = push_bytes(os.urandom(16))
+    aux = list(auxv)
+    if plat:
+        aux.append((AT_PLATFORM, plat))
+    aux += [(AT_RANDOM, rnd), (AT_EXECFN, strings_execfn), (AT_NULL, 0)]
+    words: List[int] = [len(argv)] + arg_ptrs + [0] + env_ptrs + [0]
+    for k, v in aux:
+        words += [k, v]
+    sp = (sp - 4 * len(words)) & ~15
+    mem.poke(sp, struct.pack(order + "%dI" % len(words), *words))
+    del strings
+    return sp

@@ -1,0 +1,167 @@
+"""The guest's address space in user mode: 4 GiB of flat RAM with per-page permissions.
+
+``GuestMemory(big_endian)`` holds one 4 GiB private anonymous mapping (pages the guest
+never touches cost no host memory) as the only region of an ``AddressSpace``, so the
+engine's soft TLB maps guest virtual addresses one to one onto it and its fast paths
+index it directly.  Permissions live beside it, one byte per 4 KiB page (``PROT_READ``,
+``PROT_WRITE``, ``PROT_EXEC``, plus ``MAPPED`` for a page that exists with no access):
+the CPU's MMU hook (``check``) refuses what a page does not allow, and the CPU turns
+that into its fault, which the process delivers as SIGSEGV.
+
+The kernel side (loader, system calls) reads and writes through ``read``/``write``
+(``GuestFault`` where the guest's pointer is bad: the call returns -EFAULT) or, ignoring
+permissions, ``poke``.  ``map``/``unmap``/``protect`` keep the permissions and drop the
+CPU's TLB entries and stale translated code; ``find_free`` picks a place for mmap
+bottom-up from ``MMAP_BASE`` (QEMU's choice for 32-bit guests, so addresses match).
+"""
+from __future__ import annotations
+
+import mmap as _mmap
+import re
+from typing import Optional
+
+from pysystem.memory import AddressSpace, ContainerRegion, RAMRegion
+
+PAGE = 0x1000
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+MAPPED = 8
+SPACE_TOP = 1 << 32
+MMAP_BASE = 0x40000000
+
+
+class GuestFault(Exception):
+    """A kernel-side access to guest memory that the guest may not make (EFAULT)."""
+
+    def __init__(self, addr: int):
+        super().__init__(f"bad guest address 0x{addr:08x}")
+        self.addr = addr
+
+
+def page_up(n: int) -> int:
+    return (n + PAGE - 1) & ~(PAGE - 1)
+
+
+class GuestMemory:
+    """See the module docstring."""
+
+    def __init__(self, big_endian: bool):
+        root = ContainerRegion(None, "user", SPACE_TOP)
+        self.ram = RAMRegion(None, "guest", SPACE_TOP)
+        root.add_subregion(0, self.ram)
+        self.space = AddressSpace("user", root, big_endian)
+        self.data = self.ram.data
+        self.prot = bytearray(SPACE_TOP // PAGE)
+        self.cpu = None   # set by the process: its TLB and code cache follow changes
+        self.mmap_next = MMAP_BASE
+
+    # --- permissions (the CPU's MMU hook asks) ------------------------------------------
+    def check(self, va: int, access: int) -> bool:
+        """May the guest read (0), write (1) or execute (2) the byte at ``va``?"""
+        return bool(self.prot[va >> 12] & (1 << access))
+
+    def is_mapped(self, addr: int, length: int) -> bool:
+        prot = self.prot
+        return all(prot[p] for p in range(addr >> 12, page_up(addr + length) >> 12))
+
+    # --- mappings ---------------------------------------------------------------------
+    def map(self, addr: int, length: int, prot: int, zero: bool = True) -> None:
+        """Make ``[addr, addr+length)`` (page-aligned) exist with ``prot``; zeroed."""
+        first, last = addr >> 12, page_up(addr + length) >> 12
+        if zero:
+            self._zero(first, last)
+        self.prot[first:last] = bytes([prot | MAPPED]) * (last - first)
+        self._changed(first, last)
+
+    def unmap(self, addr: int, length: int) -> None:
+        first, last = addr >> 12, page_up(addr + length) >> 12
+        self.prot[first:last] = bytes(last - first)
+        self._zero(first, last)
+        self._changed(first, last)
+
+    def protect(self, addr: int, length: int, prot: int) -> bool:
+        """Change the permissions of mapped pages; False if any page is unmapped."""
+        first, last = addr >> 12, page_up(addr + length) >> 12
+        if not all(self.prot[first:last]):
+            return False
+        self.prot[first:last] = bytes([prot | MAPPED]) * (last - first)
+        self._changed(first, last)
+        return True
+
+    def find_free(self, length: int, hint: int = 0) -> Optional[int]:
+        """A free page-aligned range of ``length`` bytes: at ``hint`` if free, else the
+        first fit from ``mmap_next`` upwards (wrapping to ``MMAP_BASE``)."""
+        n = page_up(length) >> 12
+        if hint and hint + length <= SPACE_TOP and not any(self.prot[hint >> 12:(hint >> 12) + n]):
+            return hint
+        for start in (self.mmap_next >> 12, MMAP_BASE >> 12, 0x10):
+            p = self._first_fit(start, n)
+            if p is not None:
+                self.mmap_next = (p + n) << 12
+                return p << 12
+        return None
+
+    def _first_fit(self, start: int, n: int) -> Optional[int]:
+        end = len(self.prot) - 16   # keep the top pages (ARM's vector page) out of reach
+        m = re.compile(b"\\x00{%d}" % n).search(self.prot, start, end)
+        return m.start() if m else None
+
+    def _zero(self, first: int, last: int) -> None:
+        data = self.data
+        if last - first >= 16 and hasattr(data, "madvise"):
+            data.madvise(_mmap.MADV_DONTNEED, first << 12, (last - first) << 12)
+        else:
+            data[first << 12:last << 12] = bytes((last - first) << 12)
+
+    def _changed(self, first: int, last: int) -> None:
+        cpu = self.cpu
+        if cpu is None:
+            return
+        if last - first > 64:
+            cpu.tlb_flush_all()
+        else:
+            for p in range(first, last):
+                cpu.tlb_flush_va(p << 12)
+        for p in [p for p in cpu.code_pages if first <= p < last]:
+            cpu.invalidate_page(p)
+
+    # --- the kernel's accesses ----------------------------------------------------------
+    def _check_range(self, addr: int, n: int, bit: int) -> None:
+        if n <= 0:
+            return
+        if addr < 0 or addr + n > SPACE_TOP:
+            raise GuestFault(addr)
+        prot = self.prot
+        for p in range(addr >> 12, ((addr + n - 1) >> 12) + 1):
+            if not prot[p] & bit:
+                raise GuestFault(max(addr, p << 12))
+
+    def read(self, addr: int, n: int) -> bytes:
+        self._check_range(addr, n, PROT_READ)
+        return bytes(self.data[addr:addr + n])
+
+    def write(self, addr: int, data: bytes) -> None:
+        self._check_range(addr, len(data), PROT_WRITE)
+        self.poke(addr, data)
+
+    def poke(self, addr: int, data: bytes) -> None:
+        """Write whatever the page permissions (the loader, the signal trampoline)."""
+        if data:
+            self.space.write_bytes(addr, bytes(data))
+
+    def peek(self, addr: int, n: int) -> bytes:
+        return bytes(self.data[addr:addr + n])
+
+    def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
+        """A NUL-terminated string (without the NUL)."""
+        out = bytearray()
+        while len(out) < limit:
+            self._check_range(addr, 1, PROT_READ)
+            chunk_end = min((addr | 0xFFF) + 1, addr + limit - len(out))
+            chunk = self.data[addr:chunk_end]
+            i = chunk.find(b"\0")
+            if i >= 0:
+                out += chunk[:i]
+                return bytes(out)
+            out += chunk
+            addr = chunk_end
+        return bytes(out)

@@ -1,0 +1,235 @@
+"""One emulated Linux process: a CPU, its guest memory, and the kernel around them.
+
+``Process(arch, options)`` creates the CPU (the ``-cpu`` model, with the architecture's
+user-mode mixin in front of its class: see arch_arm.py / arch_mips.py), loads the
+program (elf.py), builds the initial stack and ``run()``s until the guest exits.  A
+system call comes here from the CPU's ``deliver`` (``syscall``): the architecture reads
+its number and arguments, the ``sys_<name>`` method of the syscall mixins runs it with
+the host's system calls, and the result (or -errno in the guest's numbering) goes back
+to the guest.  An unknown call returns -ENOSYS and is logged under ``-d unimp``; an
+error of the emulator while running one becomes -EFAULT/-EINVAL for the guest, never a
+traceback.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Dict, List
+
+from pysystem import log
+from pysystem.clock import VirtualClock
+from pysystem.cpu.models import cpu_class
+
+from . import strace
+from .elf import (AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_FLAGS, AT_GID, AT_HWCAP,
+                  AT_HWCAP2, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_SECURE, AT_UID,
+                  build_stack, load_elf)
+from .memory import PAGE, PROT_READ, PROT_WRITE, GuestFault, GuestMemory
+from .paths import PathMap
+from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN, SignalTable, describe
+from .sys_files import FileCalls
+from .sys_memory import MemoryCalls
+from .sys_process import ProcessCalls
+
+STACK_SIZE = 8 << 20
+
+
+class ProcessExit(Exception):
+    """The guest process ended: ``status`` is its exit code."""
+
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
+
+
+@dataclass
+class Options:
+    """What the command line says about the process (see cli.py)."""
+
+    program: str = ""
+    argv: List[str] = field(default_factory=list)
+    env: Dict[str, str] = field(default_factory=dict)
+    prefix: str = ""          # -L
+    cpu_model: str = ""       # -cpu
+    strace: bool = False
+    front_end: str = "arm"    # the executable's name suffix: arm, mipsel, mips
+    extra_args: List[str] = field(default_factory=list)   # options an execve passes on
+
+
+class Process(FileCalls, MemoryCalls, ProcessCalls):
+    """See the module docstring."""
+
+    def __init__(self, arch, opts: Options):
+        self.arch = arch
+        self.opts = opts
+        self.paths = PathMap(opts.prefix)
+        self.mem = GuestMemory(arch.big_endian)
+        self.signals = SignalTable()
+        self.pending_signals: set = set()
+        self.pid = os.getpid()
+        model = opts.cpu_model or arch.default_cpu
+        base = cpu_class(model, "mips" if arch.name.startswith("mips") else arch.name)
+        cls = type("User" + base.__name__, (arch.cpu_mixin, base), {"TYPE": base.TYPE})
+        props = {"endianness": "big" if arch.big_endian else "little"} \
+            if arch.name.startswith("mips") else {}
+        cpu = self.cpu = cls(**props)
+        cpu.process = self
+        cpu.address_space = self.mem.space
+        cpu.clock = VirtualClock()
+        cpu.realize()
+        cpu.reset()
+        self.mem.cpu = cpu
+        self.exe_path = os.path.abspath(opts.program)
+        self.brk_start = self.brk_cur = 0
+        self.tls = 0
+        self.dir_cache: Dict[int, list] = {}
+        self._load()
+
+    # --- loading ------------------------------------------------------------------------
+    def _load(self) -> None:
+        arch, mem, opts = self.arch, self.mem, self.opts
+        # the stack, with a guard page below it (QEMU's layout: its top is 0x40801000)
+        guard = mem.find_free(STACK_SIZE + PAGE)
+        mem.map(guard, PAGE, 0)
+        stack = guard + PAGE
+        mem.map(stack, STACK_SIZE, PROT_READ | PROT_WRITE)
+        host_path = self.paths.host(opts.program)
+        img = load_elf(mem, host_path, arch.elf_machine, arch.big_endian)
+        entry, base = img.entry, 0
+        if img.interp:
+            interp = load_elf(mem, self.paths.host(img.interp), arch.elf_machine,
+                              arch.big_endian, is_interp=True)
+            entry, base = interp.entry, interp.load_bias
+        self.brk_start = self.brk_cur = img.brk
+        mem.mmap_next = max(mem.mmap_next, stack + STACK_SIZE)
+        auxv = [(AT_PHDR, img.phdr), (AT_PHENT, img.phent), (AT_PHNUM, img.phnum),
+                (AT_PAGESZ, 4096), (AT_BASE, base), (AT_FLAGS, 0), (AT_ENTRY, img.entry),
+                (AT_UID, os.getuid()), (AT_EUID, os.geteuid()), (AT_GID, os.getgid()),
+                (AT_EGID, os.getegid()), (AT_HWCAP, arch.hwcap), (AT_CLKTCK, 100),
+                (AT_SECURE, 0), (AT_HWCAP2, arch.hwcap2)]
+        enc = os.fsencode
+        sp = build_stack(mem, stack + STACK_SIZE, arch.order, [enc(a) for a in opts.argv],
+                         [enc(f"{k}={v}") for k, v in opts.env.items()], auxv,
+                         enc(opts.program), arch.platform)
+        arch.setup_cpu(self.cpu, mem, entry, sp)
+        if log.enabled("page"):
+            log.write(f"start_brk   0x{img.brk:08x}\nentry       0x{img.entry:08x}\n"
+                      f"start_stack 0x{sp:08x}\n")
+
+    # --- running ------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until the guest exits; returns the exit status."""
+        cpu = self.cpu
+        try:
+            while True:
+                cpu.run(1 << 30)
+                self.check_signals()
+        except ProcessExit as e:
+            return e.status
+
+    # --- system calls -------------------------------------------------------------------
+    def errno(self, name: str) -> int:
+        """The guest's value of the errno called ``name``."""
+        m = self.arch.errno_map
+        return m[name] if m else getattr(_errno, name)
+
+    def host_errno(self, guest: int) -> int:
+        m = self.arch.errno_map
+        if not m:
+            return guest
+        for name, v in m.items():
+            if v == guest:
+                return getattr(_errno, name, guest)
+        return guest
+
+    def guest_errno(self, host: int) -> int:
+        m = self.arch.errno_map
+        if not m:
+            return host
+        return m.get(_errno.errorcode.get(host, ""), host)
+
+    def syscall(self) -> None:
+        arch, cpu = self.arch, self.cpu
+        nr = arch.syscall_nr(cpu)
+        args = arch.syscall_args(cpu, self.mem)
+        name = arch.syscall_names.get(nr)
+        if name is None:
+            result = arch.private_syscall(self, nr)
+            if result is None:
+                if self.opts.strace:
+                    strace.unknown(self.pid, nr)
+                log.log("unimp", f"Unsupported syscall: {nr}")
+                result = -self.errno("ENOSYS")
+            arch.set_result(cpu, result)
+            return
+        fn = getattr(self, "sys_" + name, None)
+        if self.opts.strace:
+            strace.enter(self, name, args)
+        if fn is None:
+            log.log("unimp", f"Unsupported syscall: {nr} ({name})")
+            result = -self.errno("ENOSYS")
+        else:
+            try:
+                result = fn(*args)
+            except ProcessExit:
+                raise
+            except GuestFault:
+                result = -self.errno("EFAULT")
+            except OSError as e:
+                result = -self.guest_errno(e.errno or _errno.EIO)
+            except (ValueError, OverflowError, TypeError, KeyError, IndexError) as e:
+                log.log("unimp", f"{name}: {e!r}")
+                result = -self.errno("EINVAL")
+        if self.opts.strace:
+            strace.leave(self, name, args, result)
+        arch.set_result(cpu, result)
+        if self.pending_signals:
+            self.check_signals()
+
+    # --- signals --------------------------------------------------------------------------
+    def fault(self, sig: int, addr: int) -> None:
+        """A synchronous signal from the CPU (SIGSEGV for a bad access...): the guest's
+        handler if it has one, else the process dies of it (ignoring it is not possible)."""
+        action = self.signals.get(sig)
+        if action[0] in (SIG_DFL, SIG_IGN) or not self.arch.can_deliver:
+            self.die_of_signal(sig)
+        self.arch.setup_frame(self, sig, action, addr)
+
+    def check_signals(self) -> None:
+        """Deliver the host signals that arrived for guest handlers (not blocked)."""
+        for sig in sorted(self.pending_signals):
+            if self.signals.blocked >> (sig - 1) & 1:
+                continue
+            self.pending_signals.discard(sig)
+            action = self.signals.get(sig)
+            if action[0] == SIG_IGN or (action[0] == SIG_DFL and sig in DEFAULT_IGNORED):
+                continue
+            if action[0] == SIG_DFL:
+                self.die_of_signal(sig)
+            if self.arch.can_deliver:
+                self.arch.setup_frame(self, sig, action, 0)
+            else:
+                log.log("unimp", f"signal {sig}: delivery to a guest handler not supported")
+
+    def die_of_signal(self, sig: int) -> None:
+        """End the process as killed by ``sig`` (QEMU's message, then the signal itself)."""
+        import resource
+        import signal
+        sys.stderr.write(f"qemu: uncaught target signal {self.arch.guest_signal(sig)} "
+                         f"({describe(sig)}) - core dumped\n")
+        sys.stderr.flush()
+        try:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
+            os.kill(os.getpid(), sig)
+        except (OSError, ValueError):
+            pass
+        raise ProcessExit(128 + sig)
+
+    @property
+    def pc(self) -> int:
+        return self.arch.pc(self.cpu)
+
