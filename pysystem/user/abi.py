@@ -93,18 +93,21 @@ class ABI:
         return st
 
     def pack_sigset(self, mask: int) -> bytes:
-        return struct.pack(self.order + "Q", mask)
+        """A sigset_t's first 64 bits: two words, signals 1-32 in the first."""
+        return struct.pack(self.order + "II", mask & 0xFFFFFFFF, mask >> 32)
 
     def unpack_sigset(self, data: bytes) -> int:
-        return struct.unpack(self.order + "Q", data[:8])[0]
+        lo, hi = struct.unpack(self.order + "II", data[:8])
+        return lo | hi << 32
 
     def unpack_sigaction(self, data: bytes) -> Tuple[int, int, int, int]:
-        handler, flags, restorer, mask = struct.unpack(self.order + "IIIQ", data[:20])
-        return handler, flags, restorer, mask
+        handler, flags, restorer, lo, hi = struct.unpack(self.order + "IIIII", data[:20])
+        return handler, flags, restorer, lo | hi << 32
 
     def pack_sigaction(self, action) -> bytes:
         handler, flags, restorer, mask = action
-        return struct.pack(self.order + "IIIQ", handler, flags, restorer, mask)
+        return struct.pack(self.order + "IIIII", handler, flags, restorer, mask & 0xFFFFFFFF,
+                           mask >> 32)
 
     # --- terminals ------------------------------------------------------------------------
     def termios_to_guest(self, host: bytes) -> bytes:

@@ -200,7 +200,7 @@ class Process(FileCalls, MemoryCalls, ProcessCalls):
     def check_signals(self) -> None:
         """Deliver the host signals that arrived for guest handlers (not blocked)."""
         for sig in sorted(self.pending_signals):
-            if self.signals.blocked >> (sig - 1) & 1:
+            if self.signals.blocked >> (self.arch.guest_signal(sig) - 1) & 1:
                 continue
             self.pending_signals.discard(sig)
             action = self.signals.get(sig)

@@ -10,7 +10,6 @@ host's execve.
 from __future__ import annotations
 
 import os
-import platform
 import signal as _signal
 import struct
 import sys
@@ -114,6 +113,10 @@ class ProcessCalls:
 
     def sys_set_tid_address(self, addr, *_):
         return self.pid
+
+    def sys_set_thread_area(self, addr, *_):
+        self.arch.set_tls(self, addr)
+        return 0
 
     def sys_set_robust_list(self, *_):
         return -self.errno("ENOSYS")   # as QEMU: glibc copes
@@ -352,5 +355,3 @@ class ProcessCalls:
     def sys_alarm(self, secs, *_):
         return _signal.alarm(secs)
 
-
-del platform

@@ -1,0 +1,235 @@
+"""MIPS o32 user mode (both byte orders): the CPU in user mode over the flat guest space,
+the o32 system call convention and MIPS's own ABI numbers.
+
+* System calls: ``syscall`` with the number (4000 + n) in v0, arguments in a0-a3 and
+  the 5th-8th on the stack at sp+16..sp+28; the result in v0 with a3 = 0, or the
+  (MIPS-numbered) errno in v0 with a3 = 1.  The old ``pipe`` returns its two
+  descriptors in v0 and v1.
+* TLS: ``set_thread_area`` sets the UserLocal value; ``rdhwr $29`` (RI on these cores,
+  which have no UserLocal register) is emulated as the kernel does.
+* Faults: address errors become SIGBUS (SIGSEGV above the user segment), TLB faults
+  SIGSEGV, reserved instructions SIGILL, ``break`` SIGTRAP, ``teq ..., 7`` (the
+  division-by-zero trap gcc emits) SIGFPE, overflow SIGFPE.
+* MIPS numbers differently: errno values, open flags, fcntl commands, ioctls, termios
+  (c_cc[23]), struct stat64, sigaction (flags first, 128-bit mask), signal numbers,
+  MAP_ANONYMOUS.
+"""
+from __future__ import annotations
+
+import struct
+
+from pysystem import codecache
+from pysystem.cpu.engine import translate as tr
+from pysystem.cpu.mips import exceptions as mexc
+
+from . import sysnums
+from .abi import ABI, GENERIC_OPEN_FLAGS, MipsSignals
+from .elf import EM_MIPS
+from .memory import PAGE
+from .signals import SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP
+
+ST_CU1 = 1 << 29
+KSU_USER = 2 << 3
+SYSCALL_BASE = 4000
+#: the o32 calls with more than four arguments: only these read arguments 5-8 from the
+#: stack (as the kernel's table; the others see zeros there, which -strace shows)
+STACK_ARGS = {"mmap", "mmap2", "pread64", "pwrite64", "_llseek", "clone", "statx", "ppoll",
+              "ppoll_time64", "pselect6", "pselect6_time64", "_newselect", "sendto",
+              "recvfrom", "waitid", "fchownat", "linkat", "renameat2", "mremap", "prctl",
+              "splice", "sync_file_range", "fadvise64", "futex", "futex_time64", "setsockopt",
+              "getsockopt", "ipc", "mount", "fallocate", "epoll_pwait", "preadv", "pwritev",
+              "process_vm_readv", "process_vm_writev", "prlimit64", "move_pages", "mbind",
+              "keyctl", "sendmmsg", "recvmmsg", "recvmmsg_time64", "copy_file_range"}
+RDHWR_MASK, RDHWR_29 = 0xFFE0FFFF, 0x7C00E83B   # rdhwr rt, $29
+
+
+class UserMIPS:
+    """Mixed in before a MIPS CPU model's class: see the module docstring."""
+
+    process = None
+
+    def mmu_translate(self, va: int, access: int, level: int, idx: int) -> tuple:
+        mem = self.process.mem
+        if access == 2 and va & 3:
+            raise mexc.AddressError(idx, va)
+        if mem.check(va, access):
+            return va, mem.check(va, 1), PAGE, None
+        if va >= 0x80000000:
+            raise mexc.AddressError(idx, va, access == 1)
+        raise mexc.TLBRefill(idx, va, access == 1)
+
+    def debug_translate(self, va: int) -> int:
+        if self.process.mem.check(va, 0):
+            return va
+        raise mexc.TLBRefill(-1, va)
+
+    def code_ident(self) -> bytes:
+        got = self._code_ident
+        if got is None:
+            got = self._code_ident = codecache.ident(
+                b"user", super().code_ident(), tr.source_ident(tr.package_folder(self)))
+        return got
+
+    def deliver(self, e, pc: int, size: int, in_slot: bool = False) -> None:
+        proc = self.process
+        self.regs[0] = 0
+        self.pc_ = pc
+        if isinstance(e, mexc.Syscall) and not in_slot:
+            self.pc_ = (pc + 4) & 0xFFFFFFFF
+            proc.syscall()
+        elif isinstance(e, mexc.ReservedInstruction) and not in_slot and self._rdhwr(pc):
+            self.clock.icount += 1
+        elif isinstance(e, mexc.AddressError):
+            proc.fault(SIGSEGV if e.badvaddr >= 0x80000000 else SIGBUS, e.badvaddr)
+        elif isinstance(e, mexc.MemoryFault):
+            proc.fault(SIGSEGV, e.badvaddr)
+        elif isinstance(e, (mexc.Break, mexc.DebugBreakpoint)):
+            proc.fault(SIGTRAP, pc)
+        elif isinstance(e, mexc.Trap):
+            proc.fault(SIGFPE if self._trap_code(pc) == 7 else SIGTRAP, pc)
+        elif isinstance(e, (mexc.Overflow, mexc.FloatingPoint)):
+            proc.fault(SIGFPE, pc)
+        else:
+            proc.fault(SIGILL, pc)
+
+    def take_undefined(self, pc: int) -> None:
+        self.pc_ = pc
+        self.process.fault(SIGILL, pc)
+
+    def _insn(self, pc: int) -> int:
+        data = self.process.mem.peek(pc, 4)
+        return int.from_bytes(data, "big" if self.big_endian else "little")
+
+    def _rdhwr(self, pc: int) -> bool:
+        insn = self._insn(pc)
+        if insn & RDHWR_MASK != RDHWR_29:
+            return False
+        rt = (insn >> 16) & 31
+        if rt:
+            self.regs[rt] = self.process.tls
+        self.pc_ = (pc + 4) & 0xFFFFFFFF
+        return True
+
+    def _trap_code(self, pc: int) -> int:
+        insn = self._insn(pc)
+        return (insn >> 6) & 0x3FF if insn >> 26 == 0 else 0
+
+
+#: asm/fcntl.h (MIPS): the flags that differ from asm-generic
+MIPS_OPEN_FLAGS = dict(GENERIC_OPEN_FLAGS, O_APPEND=0x8, O_DSYNC=0x10, O_NONBLOCK=0x80,
+                       O_CREAT=0x100, O_TRUNC=0x200, O_EXCL=0x400, O_NOCTTY=0x800,
+                       FASYNC=0x1000, O_LARGEFILE=0x2000, __O_SYNC=0x4000, O_DIRECT=0x8000)
+MIPS_FCNTL = {0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_SETFL",
+              14: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 24: "F_SETOWN", 23: "F_GETOWN",
+              33: "F_GETLK64", 34: "F_SETLK64", 35: "F_SETLKW64", 1030: "F_DUPFD_CLOEXEC"}
+#: asm/ioctls.h (MIPS)
+MIPS_IOCTLS = {0x540D: "TCGETS", 0x540E: "TCSETS", 0x540F: "TCSETSW", 0x5410: "TCSETSF",
+               0x40087468: "TIOCGWINSZ", 0x80087467: "TIOCSWINSZ", 0x40047477: "TIOCGPGRP",
+               0x80047476: "TIOCSPGRP", 0x467F: "FIONREAD", 0x667E: "FIONBIO"}
+
+
+class ArchMIPS(MipsSignals, ABI):
+    """The MIPS o32 process conventions (see the module docstring)."""
+
+    name = "mips"
+    elf_machine = EM_MIPS
+    default_cpu = "24Kf"
+    uname_machine = "mips"
+    platform = None
+    hwcap = 0
+    hwcap2 = 0
+    errno_map = sysnums.MIPS_ERRNO
+    open_flags = MIPS_OPEN_FLAGS
+    fcntl_cmds = MIPS_FCNTL
+    ioctl_names = MIPS_IOCTLS
+    map_anonymous = 0x800
+    termios_size = 40          # 4 flags, c_line, c_cc[23]
+    sigaction_size = 24        # flags, handler, mask (128 bits; the first 64 used)
+    cpu_mixin = UserMIPS
+    can_deliver = False
+
+    def __init__(self, big_endian: bool) -> None:
+        self.big_endian = big_endian
+        self.order = ">" if big_endian else "<"
+        self.name = "mips" if big_endian else "mipsel"
+        self.syscall_names = {SYSCALL_BASE + n: name for n, name in sysnums.MIPS_O32.items()}
+        super().__init__()
+
+    def setup_cpu(self, cpu, mem, entry: int, sp: int) -> None:
+        cpu.cp0.status = (cpu.cp0.status & ~0x1F & ~(1 << 22)) | KSU_USER | ST_CU1
+        cpu._update_khi()
+        cpu.flush_all()
+        cpu.regs[29] = sp
+        cpu.regs[25] = entry
+        cpu.pc_ = entry
+
+    # --- the system call convention -----------------------------------------------------
+    def syscall_nr(self, cpu) -> int:
+        return cpu.regs[2]
+
+    def syscall_args(self, cpu, mem) -> list:
+        r = cpu.regs
+        sp = r[29]
+        if self.syscall_names.get(r[2]) not in STACK_ARGS:
+            return [r[4], r[5], r[6], r[7], 0, 0, 0, 0]
+        try:
+            more = list(struct.unpack(self.order + "4I", mem.read(sp + 16, 16)))
+        except Exception:
+            more = [0, 0, 0, 0]
+        return [r[4], r[5], r[6], r[7]] + more
+
+    def set_result(self, cpu, value: int) -> None:
+        if -4096 < value < 0:
+            cpu.regs[2] = -value
+            cpu.regs[7] = 1
+        else:
+            cpu.regs[2] = value & 0xFFFFFFFF
+            cpu.regs[7] = 0
+
+    def private_syscall(self, proc, nr: int):
+        return None
+
+    def pc(self, cpu) -> int:
+        return cpu.pc_
+
+    def stack_pointer(self, cpu) -> int:
+        return cpu.regs[29]
+
+    def set_stack_pointer(self, cpu, sp: int) -> None:
+        cpu.regs[29] = sp
+
+    def set_tls(self, proc, value: int) -> None:
+        proc.tls = value
+
+    def pipe_result(self, proc, fds: int, r: int, w: int) -> int:
+        proc.cpu.regs[3] = w
+        return r
+
+    # --- structures ---------------------------------------------------------------------
+    def pack_stat64(self, st) -> bytes:
+        return struct.pack(
+            self.order + "I12xQIIIII12xqIIIIIII4xq",
+            st.st_dev & 0xFFFFFFFF, st.st_ino, st.st_mode, st.st_nlink, st.st_uid, st.st_gid,
+            st.st_rdev & 0xFFFFFFFF, st.st_size,
+            int(st.st_atime), st.st_atime_ns % 10 ** 9, int(st.st_mtime),
+            st.st_mtime_ns % 10 ** 9, int(st.st_ctime), st.st_ctime_ns % 10 ** 9,
+            st.st_blksize, st.st_blocks)
+
+    def unpack_sigaction(self, data: bytes):
+        flags, handler, lo, hi = struct.unpack(self.order + "IIII", data[:16])
+        return handler, flags, 0, lo | hi << 32
+
+    def pack_sigaction(self, action) -> bytes:
+        handler, flags, _restorer, mask = action
+        return struct.pack(self.order + "IIIIII", flags, handler, mask & 0xFFFFFFFF,
+                           mask >> 32, 0, 0)
+
+    def termios_to_guest(self, host: bytes) -> bytes:
+        iflag, oflag, cflag, lflag = struct.unpack("IIII", host[:16])
+        return (struct.pack(self.order + "IIII", iflag, oflag, cflag, lflag) + host[16:17]
+                + host[17:36].ljust(23, b"\0"))
+
+    def termios_to_host(self, guest: bytes, cur: bytes) -> bytes:
+        flags = struct.unpack(self.order + "IIII", guest[:16])
+        return struct.pack("IIII", *flags) + guest[16:17] + guest[17:36] + cur[36:]
+

@@ -1,0 +1,159 @@
+"""User mode (pysystem-user-arm/-mipsel/-mips) against Debian's qemu-user as the oracle.
+
+Small static programs are built here with the cross compilers; each runs under both
+emulators and the output, the exit status and (for the hello world) the -strace lines
+must be the same.  Addresses on the guest stack differ between the two (the initial
+stack's layout is not byte-identical), so ``normalise`` replaces the process id and
+any number in the stack region (0x40000000-0x40ffffff, hex or decimal) before comparing.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+
+import tools
+
+ARCHES = {"arm": "arm-linux-gnueabihf-gcc", "mipsel": "mipsel-linux-gnu-gcc",
+          "mips": "mips-linux-gnu-gcc"}
+
+PROBE_C = r"""
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+
+static const char ro[] = "read-only";
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        printf("hello, world %d\n", argc);
+        return 3;
+    }
+    if (!strcmp(argv[1], "segv")) {
+        printf("writing to .rodata\n");
+        fflush(stdout);
+        ((volatile char *)ro)[0] = 'X';
+        return 0;
+    }
+    if (!strcmp(argv[1], "enosys")) {
+        long r = syscall(3999);
+        printf("r=%ld errno=%s\n", r, strerror(errno));
+        return 0;
+    }
+    if (!strcmp(argv[1], "uname")) {
+        struct utsname u;
+        uname(&u);
+        printf("%s %s\n", u.sysname, u.machine);
+        return 0;
+    }
+    if (!strcmp(argv[1], "args")) {
+        for (int i = 0; i < argc; i++)
+            printf("argv[%d]=%s\n", i, argv[i]);
+        printf("FOO=%s BAR=%s\n", getenv("FOO") ? getenv("FOO") : "(unset)",
+               getenv("BAR") ? getenv("BAR") : "(unset)");
+        return 0;
+    }
+    return 1;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def probes(tmp_path_factory):
+    """arch -> the static probe program built for it."""
+    out = {}
+    folder = tmp_path_factory.mktemp("user")
+    src = folder / "probe.c"
+    src.write_text("#include <stdlib.h>\n" + PROBE_C)
+    for arch, cc in ARCHES.items():
+        gcc = tools.program(cc)
+        exe = folder / f"probe-{arch}"
+        subprocess.run([gcc, "-static", "-O2", "-o", str(exe), str(src)], check=True)
+        out[arch] = str(exe)
+    return out
+
+
+def run_both(arch, args, options=(), env=None):
+    qemu = tools.program(f"qemu-{arch}")
+    ours = tools.guest_script(f"pysystem-user-{arch}")
+    e = dict(os.environ, **(env or {}))
+    q = subprocess.run([qemu, *options, *args], capture_output=True, env=e, timeout=120)
+    p = subprocess.run([ours, *options, *args], capture_output=True, env=e, timeout=120)
+    return q, p
+
+
+def normalise(text: str, pids) -> list:
+    lines = []
+    for line in text.splitlines():
+        for pid in pids:
+            line = re.sub(rf"\b{pid}\b", "PID", line)
+        line = re.sub(r"0x40[0-9a-f]{6}\b", "STACK", line)
+        line = re.sub(r"\b10[78]\d{7}\b", lambda m: "STACK" if 0x40000000 <= int(m.group()) < 0x41000000
+                      else m.group(), line)
+        lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("arch", list(ARCHES))
+def test_hello_output_and_status(probes, arch):
+    q, p = run_both(arch, [probes[arch]])
+    assert p.stdout == q.stdout == b"hello, world 1\n"
+    assert p.returncode == q.returncode == 3
+    assert p.stderr == b""
+
+
+@pytest.mark.parametrize("arch", list(ARCHES))
+def test_hello_strace_format(probes, arch):
+    q, p = run_both(arch, [probes[arch]], ["-strace"])
+    qpid = re.match(rb"(\d+) ", q.stderr).group(1).decode()
+    ppid = re.match(rb"(\d+) ", p.stderr).group(1).decode()
+    ql = normalise(q.stderr.decode(), [qpid])
+    pl = normalise(p.stderr.decode(), [ppid])
+    assert pl == ql
+    assert any(line.startswith("PID write(1,") for line in pl)
+
+
+@pytest.mark.parametrize("arch", list(ARCHES))
+def test_write_to_read_only_page_is_sigsegv(probes, arch):
+    q, p = run_both(arch, [probes[arch], "segv"])
+    assert p.stdout == q.stdout == b"writing to .rodata\n"
+    assert p.returncode == q.returncode == -11
+    assert p.stderr == q.stderr == b"qemu: uncaught target signal 11 (Segmentation fault) - core dumped\n"
+
+
+@pytest.mark.parametrize("arch", list(ARCHES))
+def test_unknown_syscall_is_enosys_and_logged(probes, arch, tmp_path):
+    log = tmp_path / "log"
+    q, p = run_both(arch, [probes[arch], "enosys"])
+    assert p.stdout == q.stdout == b"r=-1 errno=Function not implemented\n"
+    ours = tools.guest_script(f"pysystem-user-{arch}")
+    r = subprocess.run([ours, "-d", "unimp", "-D", str(log), probes[arch], "enosys"],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0
+    assert "Unsupported syscall: " in log.read_text()
+
+
+@pytest.mark.parametrize("arch", ["arm", "mips"])
+def test_uname_args_and_environment_options(probes, arch):
+    q, p = run_both(arch, [probes[arch], "uname"])
+    assert p.stdout == q.stdout
+    opts = ["-0", "zero", "-E", "FOO=1", "-U", "BAR"]
+    q, p = run_both(arch, [probes[arch], "args", "a b"], opts, env={"BAR": "2"})
+    assert p.stdout == q.stdout
+    assert b"argv[0]=zero\n" in p.stdout and b"FOO=1 BAR=(unset)" in p.stdout
+
+
+def test_bad_input_is_one_line(probes, tmp_path):
+    ours = tools.guest_script("pysystem-user-arm")
+    cases = [[ours, "-bogus", probes["arm"]], [ours, str(tmp_path / "nope")],
+             [ours, probes["mipsel"]], [ours, "-cpu", "nonesuch", probes["arm"]], [ours]]
+    for argv in cases:
+        r = subprocess.run(argv, capture_output=True, timeout=60)
+        assert r.returncode == 1, argv
+        assert r.stdout == b""
+        assert len(r.stderr.splitlines()) == 1 and b"Traceback" not in r.stderr, r.stderr
