@@ -21,7 +21,7 @@ from pysystem import codecache
 from pysystem.cpu.engine import translate as tr
 
 from . import sysnums
-from .abi import ABI
+from .abi import ABI, GENERIC_OPEN_FLAGS
 from .elf import EM_ARM
 from .memory import PAGE, PROT_EXEC, PROT_READ, GuestMemory
 from .signals import SIGBUS, SIGILL, SIGSEGV, SIGTRAP
@@ -92,6 +92,11 @@ class UserARM:
         self.process.fault(SIGILL, pc)
 
 
+#: asm/fcntl.h (ARM): four flags differ from asm-generic
+ARM_OPEN_FLAGS = dict(GENERIC_OPEN_FLAGS, O_DIRECTORY=0o40000, O_NOFOLLOW=0o100000,
+                      O_DIRECT=0o200000, O_LARGEFILE=0o400000)
+
+
 class ArchARM(ABI):
     """The ARM EABI process conventions (see the module docstring)."""
 
@@ -107,6 +112,7 @@ class ArchARM(ABI):
     syscall_names = sysnums.ARM
     errno_map = None          # guest errno values are the host's (generic numbering)
     cpu_mixin = UserARM
+    open_flags = ARM_OPEN_FLAGS
     can_deliver = False
 
     def setup_cpu(self, cpu, mem: GuestMemory, entry: int, sp: int) -> None:

@@ -137,9 +137,19 @@ def main(front_end: str, argv: Optional[List[str]] = None) -> int:
     return status
 
 
+def flush_all() -> None:
+    """What must reach disk or the terminal before the process image goes (exit, exec):
+    os._exit and os.execve skip atexit, where the disk code cache writes its new blocks."""
+    from pysystem import codecache
+    sys.stdout.flush()
+    sys.stderr.flush()
+    log.active().out.flush()
+    codecache.shared().flush()
+
+
 def _exit(front_end: str) -> None:
     code = main(front_end)
-    sys.stderr.flush()
+    flush_all()
     os._exit(code)
 
 

@@ -101,8 +101,8 @@ def do_execve(proc, path_addr: int, argv_addr: int, envp_addr: int) -> int:
             if is_guest_elf(proc.arch, interp):
                 new = emulator_argv(opts.front_end, opts.extra_args, sb[0], interp,
                                     sb[1:] + [path] + argv[1:])
-    sys.stdout.flush()
-    log.active().out.flush()
+    from .cli import flush_all
+    flush_all()
     if new is not None:
         os.execve(new[0], new, guest_environment(envp))
     os.execve(host, argv or [path], dict(e.partition(b"=")[::2] for e in envp if b"=" in e))

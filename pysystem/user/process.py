@@ -217,9 +217,10 @@ class Process(FileCalls, MemoryCalls, ProcessCalls):
         """End the process as killed by ``sig`` (QEMU's message, then the signal itself)."""
         import resource
         import signal
+        from .cli import flush_all
         sys.stderr.write(f"qemu: uncaught target signal {self.arch.guest_signal(sig)} "
                          f"({describe(sig)}) - core dumped\n")
-        sys.stderr.flush()
+        flush_all()
         try:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             signal.signal(sig, signal.SIG_DFL)
