@@ -50,6 +50,13 @@ class ABI:
     fcntl_cmds = GENERIC_FCNTL
     ioctl_names = GENERIC_IOCTLS
     map_anonymous = 0x20
+    #: mmap flags as -strace names them, in QEMU's order
+    mmap_flag_names = ((1, "MAP_SHARED"), (2, "MAP_PRIVATE"), (0x20, "MAP_ANONYMOUS"),
+                       (0x800, "MAP_DENYWRITE"), (0x10, "MAP_FIXED"), (0x100, "MAP_GROWSDOWN"),
+                       (0x1000, "MAP_EXECUTABLE"), (0x2000, "MAP_LOCKED"),
+                       (0x4000, "MAP_NORESERVE"), (0x8000, "MAP_POPULATE"),
+                       (0x10000, "MAP_NONBLOCK"), (0x20000, "MAP_STACK"),
+                       (0x40000, "MAP_HUGETLB"), (0x100000, "MAP_FIXED_NOREPLACE"))
     termios_size = 36         # 4 flags, c_line, 19 c_cc (the host's layout)
     sigaction_size = 20       # handler, flags, restorer, mask (64 bits)
 

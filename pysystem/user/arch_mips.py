@@ -31,15 +31,16 @@ from .signals import SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP
 ST_CU1 = 1 << 29
 KSU_USER = 2 << 3
 SYSCALL_BASE = 4000
-#: the o32 calls with more than four arguments: only these read arguments 5-8 from the
-#: stack (as the kernel's table; the others see zeros there, which -strace shows)
-STACK_ARGS = {"mmap", "mmap2", "pread64", "pwrite64", "_llseek", "clone", "statx", "ppoll",
-              "ppoll_time64", "pselect6", "pselect6_time64", "_newselect", "sendto",
-              "recvfrom", "waitid", "fchownat", "linkat", "renameat2", "mremap", "prctl",
-              "splice", "sync_file_range", "fadvise64", "futex", "futex_time64", "setsockopt",
-              "getsockopt", "ipc", "mount", "fallocate", "epoll_pwait", "preadv", "pwritev",
-              "process_vm_readv", "process_vm_writev", "prlimit64", "move_pages", "mbind",
-              "keyctl", "sendmmsg", "recvmmsg", "recvmmsg_time64", "copy_file_range"}
+#: the o32 calls with more than four arguments and how many they take: only these read
+#: arguments from the stack (as the kernel's table; the others see zeros there, which
+#: -strace shows)
+_FIVE = ("_llseek clone statx ppoll ppoll_time64 _newselect waitid fchownat linkat renameat2 "
+         "mremap prctl setsockopt getsockopt mount preadv keyctl recvmmsg recvmmsg_time64")
+_SIX = ("mmap mmap2 pread64 pwrite64 pselect6 pselect6_time64 sendto recvfrom splice futex "
+        "futex_time64 ipc fallocate epoll_pwait pwritev process_vm_readv process_vm_writev "
+        "move_pages mbind copy_file_range")
+STACK_ARGS = dict([(n, 5) for n in _FIVE.split()] + [(n, 6) for n in _SIX.split()]
+                  + [("sync_file_range", 7), ("fadvise64", 7)])
 RDHWR_MASK, RDHWR_29 = 0xFFE0FFFF, 0x7C00E83B   # rdhwr rt, $29
 
 
@@ -143,6 +144,12 @@ class ArchMIPS(MipsSignals, ABI):
     fcntl_cmds = MIPS_FCNTL
     ioctl_names = MIPS_IOCTLS
     map_anonymous = 0x800
+    mmap_flag_names = ((1, "MAP_SHARED"), (2, "MAP_PRIVATE"), (0x800, "MAP_ANONYMOUS"),
+                       (0x2000, "MAP_DENYWRITE"), (0x10, "MAP_FIXED"), (0x1000, "MAP_GROWSDOWN"),
+                       (0x4000, "MAP_EXECUTABLE"), (0x8000, "MAP_LOCKED"),
+                       (0x400, "MAP_NORESERVE"), (0x10000, "MAP_POPULATE"),
+                       (0x20000, "MAP_NONBLOCK"), (0x40000, "MAP_STACK"),
+                       (0x80000, "MAP_HUGETLB"), (0x100000, "MAP_FIXED_NOREPLACE"))
     termios_size = 40          # 4 flags, c_line, c_cc[23]
     sigaction_size = 24        # flags, handler, mask (128 bits; the first 64 used)
     cpu_mixin = UserMIPS
@@ -170,12 +177,13 @@ class ArchMIPS(MipsSignals, ABI):
     def syscall_args(self, cpu, mem) -> list:
         r = cpu.regs
         sp = r[29]
-        if self.syscall_names.get(r[2]) not in STACK_ARGS:
-            return [r[4], r[5], r[6], r[7], 0, 0, 0, 0]
-        try:
-            more = list(struct.unpack(self.order + "4I", mem.read(sp + 16, 16)))
-        except Exception:
-            more = [0, 0, 0, 0]
+        n = STACK_ARGS.get(self.syscall_names.get(r[2]), 4) - 4
+        more = [0, 0, 0, 0]
+        if n:
+            try:
+                more[:n] = struct.unpack(self.order + "%dI" % n, mem.read(sp + 16, 4 * n))
+            except Exception:   # GuestFault: the call sees zeros, as -EFAULT would be worse
+                pass
         return [r[4], r[5], r[6], r[7]] + more
 
     def set_result(self, cpu, value: int) -> None:

@@ -19,6 +19,7 @@ be loaded give one line on stderr and exit status 1.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import List, Optional
@@ -34,6 +35,27 @@ WITH_ARG = {"L", "E", "U", "0", "cpu", "d", "D"}
 
 class UsageError(Exception):
     pass
+
+
+#: the emulator's own files (the log, the code cache's database) get descriptors from
+#: here up, so that the guest's first open() returns 3 as under a real kernel
+OWN_FDS_FROM = 200
+
+
+@contextlib.contextmanager
+def high_fds():
+    """Files opened inside get descriptors >= OWN_FDS_FROM (the low ones are held)."""
+    held = []
+    try:
+        while True:
+            fd = os.open(os.devnull, os.O_RDONLY)
+            held.append(fd)
+            if fd >= OWN_FDS_FROM - 1:
+                break
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)
 
 
 def _arch(front_end: str):
@@ -109,7 +131,8 @@ def parse(front_end: str, argv: List[str]):
         if log_items:
             log.set_mask(log_items)
         if log_file:
-            log.set_file(log_file)
+            with high_fds():
+                log.set_file(log_file)
     except log.LogError as e:
         raise UsageError(str(e)) from None
     if i >= len(argv):
@@ -124,6 +147,9 @@ def main(front_end: str, argv: Optional[List[str]] = None) -> int:
     prog = f"pysystem-user-{front_end}"
     try:
         opts = parse(front_end, sys.argv[1:] if argv is None else argv)
+        from pysystem import codecache
+        with high_fds():
+            codecache.shared().get(b"")   # opens the database
         proc = Process(_arch(front_end), opts)
     except (UsageError, ElfError, CPUModelError) as e:
         sys.stderr.write(f"{prog}: {e}\n")

@@ -179,8 +179,10 @@ class Process(FileCalls, MemoryCalls, ProcessCalls):
                 result = -self.errno("EFAULT")
             except OSError as e:
                 result = -self.guest_errno(e.errno or _errno.EIO)
-            except (ValueError, OverflowError, TypeError, KeyError, IndexError) as e:
-                log.log("unimp", f"{name}: {e!r}")
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as e:   # an emulator bug must not end the guest's process
+                log.log("unimp", f"{name}: internal error {e!r}")
                 result = -self.errno("EINVAL")
         if self.opts.strace:
             strace.leave(self, name, args, result)

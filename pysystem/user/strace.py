@@ -19,15 +19,15 @@ from pysystem import log
 FORMATS: Dict[str, str] = {
     "brk": "p", "close": "d", "exit": "d\n", "exit_group": "d\n", "read": "dxu",
     "write": "dxd", "readlink": "spu", "readlinkat": "fspu", "getrandom": "xuu",
-    "mprotect": "pu,prot", "munmap": "pu", "mmap2": "pu,prot,mmapflags,dd",
-    "openat": "fs,openflags,o", "open": "s,openflags,o", "statx": "fs,atflags,statxmask,p",
+    "mprotect": "pu,prot", "munmap": "pu", "mmap2": "pu,prot,mmapflags,dx",
+    "openat": "fs,openflags", "open": "s,openflags", "statx": "fs,atflags,statxmask,p",
     "fstat64": "dp", "stat64": "sp", "lstat64": "sp", "fstatat64": "fsp,atflags",
     "getpid": "", "getppid": "", "getuid32": "", "geteuid32": "", "getgid32": "",
     "getegid32": "", "getuid": "", "geteuid": "", "getgid": "", "getegid": "",
     "fork": "", "vfork": "", "chdir": "s", "getcwd": "pd", "dup": "d", "dup2": "dd",
     "dup3": "ddd", "pipe": "p", "pipe2": "pd", "wait4": "dpdp", "kill": "dd",
     "unlink": "s", "unlinkat": "fsd", "mkdir": "so", "mkdirat": "fso", "rmdir": "s",
-    "access": "so", "faccessat": "fso", "set_thread_area": "p", "execve": "s",
+    "access": "s,access", "faccessat": "fs,access", "set_thread_area": "p", "execve": "s",
     "getdents64": "dpu", "lseek": "ddd", "_llseek": "dddpd", "fcntl64": "ddd",
     "ioctl": "dxx", "uname": "p", "rt_sigaction": "dpp", "rt_sigprocmask": "dpp",
 }
@@ -35,11 +35,12 @@ ADDRESS_RESULTS = {"brk", "mmap2", "mmap"}
 #: calls QEMU 7.2's strace does not know by name: it prints "Unknown syscall N"
 UNLISTED = {"rseq", "clone3", "statmount", "listmount"}
 
-_PROT = ((1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC"))
+_PROT = ((4, "PROT_EXEC"), (1, "PROT_READ"), (2, "PROT_WRITE"))
+_ACCESS = ((4, "R_OK"), (2, "W_OK"), (1, "X_OK"))
 _AT = ((0x1000, "AT_EMPTY_PATH"), (0x800, "AT_NO_AUTOMOUNT"), (0x200, "AT_REMOVEDIR"),
        (0x400, "AT_SYMLINK_FOLLOW"), (0x100, "AT_SYMLINK_NOFOLLOW"))
 _STATX_BASIC = 0x7FF
-_MMAP = ((1, "MAP_SHARED"), (2, "MAP_PRIVATE"), (0x10, "MAP_FIXED"))
+
 _OPEN_ACC = ("O_RDONLY", "O_WRONLY", "O_RDWR")
 
 
@@ -71,7 +72,7 @@ def _arg(proc, kind: str, v: int) -> str:
     if kind == "u":
         return str(v)
     if kind == "x":
-        return f"{v:#x}"
+        return f"{v:#x}" if v else "0"
     if kind == "o":
         return f"{v:#o}"
     if kind == "p":
@@ -87,9 +88,9 @@ def _arg(proc, kind: str, v: int) -> str:
     if kind == "statxmask":
         return "STATX_BASIC_STATS" if v == _STATX_BASIC else f"{v:#x}"
     if kind == "mmapflags":
-        anon = proc.arch.map_anonymous
-        table = _MMAP + ((anon, "MAP_ANONYMOUS"),)
-        return _flags(v, table, "0")
+        return _flags(v, proc.arch.mmap_flag_names, "0")
+    if kind == "access":
+        return _flags(v, _ACCESS, "F_OK")
     if kind == "openflags":
         acc = _OPEN_ACC[v & 3] if v & 3 < 3 else str(v & 3)
         names = [acc] + [n for bit, n in proc.arch.open_flag_names if v & bit]
@@ -102,7 +103,7 @@ def _kinds(fmt: str) -> Tuple[List[str], bool]:
     fmt = fmt.rstrip("\n")
     out: List[str] = []
     for part in fmt.split(","):
-        if part in ("prot", "atflags", "statxmask", "mmapflags", "openflags"):
+        if part in ("prot", "atflags", "statxmask", "mmapflags", "openflags", "access"):
             out.append(part)
         else:
             out.extend(part)
@@ -125,6 +126,8 @@ def enter(proc, name: str, args: list) -> None:
     else:
         kinds, newline = _kinds(fmt)
         text = ",".join(_arg(proc, k, a) for k, a in zip(kinds, args))
+        if name in ("openat", "open") and args[len(kinds) - 1] & proc.arch.open_flags["O_CREAT"]:
+            text += f",{args[len(kinds)]:#o}"   # the mode, with O_CREAT only
     _out(f"{proc.pid} {name}({text})" + ("\n" if newline else ""))
 
 
