@@ -66,6 +66,22 @@ def _arch(front_end: str):
     return ArchMIPS(big_endian=front_end == "mips")
 
 
+def started_with_preserved_argv0() -> bool:
+    """binfmt_misc's P flag: the kernel sets AT_FLAGS bit 0 in the interpreter's auxv
+    and passes ``path argv0 args...``."""
+    try:
+        with open("/proc/self/auxv", "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    import struct
+    for i in range(0, len(data) - 15, 16):
+        key, val = struct.unpack_from("=QQ", data, i)
+        if key == 8:    # AT_FLAGS
+            return bool(val & 1)
+    return False
+
+
 def _initial_env() -> dict:
     env = dict(os.environ)
     added = env.pop("PYSYSTEM_USER_ADDED", None)
@@ -138,7 +154,10 @@ def parse(front_end: str, argv: List[str]):
     if i >= len(argv):
         raise UsageError("no program given (try -h)")
     opts.program = argv[i]
-    opts.argv = [argv0 if argv0 is not None else argv[i]] + argv[i + 1:]
+    rest = argv[i + 1:]
+    if i == 0 and rest and started_with_preserved_argv0():
+        argv0, rest = rest[0], rest[1:]
+    opts.argv = [argv0 if argv0 is not None else argv[i]] + rest
     return opts
 
 
