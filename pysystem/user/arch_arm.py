@@ -113,7 +113,7 @@ class ArchARM(ABI):
     errno_map = None          # guest errno values are the host's (generic numbering)
     cpu_mixin = UserARM
     open_flags = ARM_OPEN_FLAGS
-    can_deliver = False
+    can_deliver = True
 
     def setup_cpu(self, cpu, mem: GuestMemory, entry: int, sp: int) -> None:
         cpu.cpsr = USR
@@ -150,6 +150,14 @@ class ArchARM(ABI):
         if name == "cacheflush":
             return 0
         return -proc.errno("ENOSYS")
+
+    def setup_frame(self, proc, sig: int, action, fault: int) -> None:
+        from . import sigframe_arm
+        sigframe_arm.setup_frame(proc, sig, action, fault)
+
+    def sigreturn(self, proc, rt: bool) -> None:
+        from . import sigframe_arm
+        sigframe_arm.sigreturn(proc, rt)
 
     def pc(self, cpu) -> int:
         return cpu.regs[15] | cpu.thumb

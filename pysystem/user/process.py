@@ -28,12 +28,14 @@ from .elf import (AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_FLAGS, AT_G
                   build_stack, load_elf)
 from .memory import PAGE, PROT_READ, PROT_WRITE, GuestFault, GuestMemory
 from .paths import PathMap
-from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN, SignalTable, describe
+from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN, SIGSEGV, SignalTable, describe
 from .sys_files import FileCalls
 from .sys_memory import MemoryCalls
 from .sys_process import ProcessCalls
 
 STACK_SIZE = 8 << 20
+#: what sigreturn returns: the registers came from the frame, nothing to set
+SIGRETURN = object()
 
 
 class ProcessExit(Exception):
@@ -68,6 +70,7 @@ class Process(FileCalls, MemoryCalls, ProcessCalls):
         self.mem = GuestMemory(arch.big_endian)
         self.signals = SignalTable()
         self.pending_signals: set = set()
+        self.signal_codes: Dict[int, int] = {}   # si_code of a pending signal sent to self
         self.pid = os.getpid()
         model = opts.cpu_model or arch.default_cpu
         base = cpu_class(model, "mips" if arch.name.startswith("mips") else arch.name)
@@ -184,9 +187,13 @@ class Process(FileCalls, MemoryCalls, ProcessCalls):
             except Exception as e:   # an emulator bug must not end the guest's process
                 log.log("unimp", f"{name}: internal error {e!r}")
                 result = -self.errno("EINVAL")
-        if self.opts.strace:
-            strace.leave(self, name, args, result)
-        arch.set_result(cpu, result)
+        if result is SIGRETURN:
+            if self.opts.strace:
+                strace.leave(self, name, args, -513)
+        else:
+            if self.opts.strace:
+                strace.leave(self, name, args, result)
+            arch.set_result(cpu, result)
         if self.pending_signals:
             self.check_signals()
 
@@ -195,9 +202,16 @@ class Process(FileCalls, MemoryCalls, ProcessCalls):
         """A synchronous signal from the CPU (SIGSEGV for a bad access...): the guest's
         handler if it has one, else the process dies of it (ignoring it is not possible)."""
         action = self.signals.get(sig)
-        if action[0] in (SIG_DFL, SIG_IGN) or not self.arch.can_deliver:
+        if action[0] in (SIG_DFL, SIG_IGN) or not self.arch.can_deliver \
+                or self.signals.blocked >> (self.arch.guest_signal(sig) - 1) & 1:
             self.die_of_signal(sig)
-        self.arch.setup_frame(self, sig, action, addr)
+        self._enter_handler(sig, action, addr)
+
+    def _enter_handler(self, sig: int, action: tuple, addr: int) -> None:
+        try:
+            self.arch.setup_frame(self, sig, action, addr)
+        except GuestFault:   # no stack to put the frame on: the kernel's SIGSEGV
+            self.die_of_signal(SIGSEGV)
 
     def check_signals(self) -> None:
         """Deliver the host signals that arrived for guest handlers (not blocked)."""
@@ -211,7 +225,7 @@ class Process(FileCalls, MemoryCalls, ProcessCalls):
             if action[0] == SIG_DFL:
                 self.die_of_signal(sig)
             if self.arch.can_deliver:
-                self.arch.setup_frame(self, sig, action, 0)
+                self._enter_handler(sig, action, 0)
             else:
                 log.log("unimp", f"signal {sig}: delivery to a guest handler not supported")
 

@@ -17,10 +17,11 @@ import time
 
 from pysystem import log
 
-from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN, SIGCHLD
+from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN
 
 CLONE_VM, CLONE_VFORK, CLONE_SETTLS = 0x100, 0x4000, 0x80000
 CLONE_PARENT_SETTID, CLONE_CHILD_SETTID = 0x100000, 0x1000000
+SI_TKILL = -6   # si_code of a signal sent by tkill/tgkill
 CLOCKS = {0: time.CLOCK_REALTIME, 1: time.CLOCK_MONOTONIC, 2: time.CLOCK_PROCESS_CPUTIME_ID,
           3: time.CLOCK_THREAD_CPUTIME_ID, 4: getattr(time, "CLOCK_MONOTONIC_RAW", 4),
           5: 5, 6: 6, 7: getattr(time, "CLOCK_BOOTTIME", 7)}
@@ -282,10 +283,12 @@ class ProcessCalls:
         return 0
 
     def sys_tgkill(self, tgid, tid, sig, *_):
+        if s32(tid) == self.pid:
+            self.signal_codes[self.arch.host_signal(sig)] = SI_TKILL
         return self.sys_kill(tid, sig)
 
     def sys_tkill(self, tid, sig, *_):
-        return self.sys_kill(tid, sig)
+        return self.sys_tgkill(tid, tid, sig)
 
     def sys_execve(self, path, argv, envp, *_):
         from .execve import do_execve
@@ -310,7 +313,7 @@ class ProcessCalls:
         try:
             if handler == SIG_IGN:
                 _signal.signal(sig, _signal.SIG_IGN)
-            elif handler == SIG_DFL or sig in DEFAULT_IGNORED or sig == SIGCHLD:
+            elif handler == SIG_DFL or (sig in DEFAULT_IGNORED and not self.arch.can_deliver):
                 _signal.signal(sig, _signal.SIG_DFL)
             else:
                 _signal.signal(sig, self._host_signal_arrived)
@@ -338,6 +341,16 @@ class ProcessCalls:
                 return -self.errno("EINVAL")
             self.signals.blocked = cur
         return 0
+
+    def sys_sigreturn(self, *_):
+        from .process import SIGRETURN
+        self.arch.sigreturn(self, False)
+        return SIGRETURN
+
+    def sys_rt_sigreturn(self, *_):
+        from .process import SIGRETURN
+        self.arch.sigreturn(self, True)
+        return SIGRETURN
 
     def sys_sigaltstack(self, new, old, *_):
         if old:
