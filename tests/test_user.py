@@ -217,17 +217,18 @@ int main(void) {
 """
 
 
-def test_arm_signal_delivery(tmp_path):
-    """Handlers (plain and SA_SIGINFO) run on ARM signal frames and return through
+@pytest.mark.parametrize("arch", list(ARCHES))
+def test_signal_delivery(tmp_path, arch):
+    """Handlers (plain and SA_SIGINFO) run on the architecture's signal frames and return through
     sigreturn/rt_sigreturn: raise, a blocked signal delivered when unblocked, a SIGSEGV
     handler that siglongjmps out, VFP state kept across handlers, SIGCHLD from a forked
-    child; the output must be qemu-arm's."""
+    child; the output must be QEMU's."""
     src = tmp_path / "sig.c"
     src.write_text(SIGNALS_C)
     exe = tmp_path / "sig"
-    subprocess.run([tools.program(ARCHES["arm"]), "-static", "-O2", "-o", str(exe), str(src)],
+    subprocess.run([tools.program(ARCHES[arch]), "-static", "-O2", "-o", str(exe), str(src)],
                    check=True)
-    q, p = run_both("arm", [str(exe)])
+    q, p = run_both(arch, [str(exe)])
     assert q.returncode == 0
     assert p.stdout == q.stdout
     assert b"segv at 0x10\nrecovered\n" in p.stdout and b"child status 7" in p.stdout

@@ -59,6 +59,7 @@ class ABI:
                        (0x40000, "MAP_HUGETLB"), (0x100000, "MAP_FIXED_NOREPLACE"))
     termios_size = 36         # 4 flags, c_line, 19 c_cc (the host's layout)
     sigaction_size = 20       # handler, flags, restorer, mask (64 bits)
+    sigprocmask_how = {0: "SIG_BLOCK", 1: "SIG_UNBLOCK", 2: "SIG_SETMASK"}
 
     def __init__(self) -> None:
         pairs = [(g, _host_open(n)) for n, g in self.open_flags.items()]

@@ -152,8 +152,9 @@ class ArchMIPS(MipsSignals, ABI):
                        (0x80000, "MAP_HUGETLB"), (0x100000, "MAP_FIXED_NOREPLACE"))
     termios_size = 40          # 4 flags, c_line, c_cc[23]
     sigaction_size = 24        # flags, handler, mask (128 bits; the first 64 used)
+    sigprocmask_how = {1: "SIG_BLOCK", 2: "SIG_UNBLOCK", 3: "SIG_SETMASK"}
     cpu_mixin = UserMIPS
-    can_deliver = False
+    can_deliver = True
 
     def __init__(self, big_endian: bool) -> None:
         self.big_endian = big_endian
@@ -169,6 +170,16 @@ class ArchMIPS(MipsSignals, ABI):
         cpu.regs[29] = sp
         cpu.regs[25] = entry
         cpu.pc_ = entry
+        from .sigframe_mips import map_trampolines
+        map_trampolines(mem, self.order)
+
+    def setup_frame(self, proc, sig: int, action, fault: int) -> None:
+        from . import sigframe_mips
+        sigframe_mips.setup_frame(proc, sig, action, fault)
+
+    def sigreturn(self, proc, rt: bool) -> None:
+        from . import sigframe_mips
+        sigframe_mips.sigreturn(proc, rt)
 
     # --- the system call convention -----------------------------------------------------
     def syscall_nr(self, cpu) -> int:

@@ -331,11 +331,12 @@ class ProcessCalls:
         if new:
             mask = a.unpack_sigset(self.mem.read(new, 8))
             cur = self.signals.blocked
-            if how == 0:
+            how = a.sigprocmask_how.get(how)
+            if how == "SIG_BLOCK":
                 cur |= mask
-            elif how == 1:
+            elif how == "SIG_UNBLOCK":
                 cur &= ~mask
-            elif how == 2:
+            elif how == "SIG_SETMASK":
                 cur = mask
             else:
                 return -self.errno("EINVAL")
