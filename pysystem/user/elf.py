@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from .memory import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, GuestMemory, page_up
 
@@ -122,7 +122,6 @@ def build_stack(mem: GuestMemory, top: int, order: str, argv: Sequence[bytes],
     ``auxv`` gets AT_PLATFORM, AT_RANDOM, AT_EXECFN appended with the addresses of the
     data written here."""
     sp = top
-    strings: Dict[str, int] = {}
 
     def push_bytes(b: bytes) -> int:
         nonlocal sp
@@ -146,5 +145,4 @@ def build_stack(mem: GuestMemory, top: int, order: str, argv: Sequence[bytes],
         words += [k, v]
     sp = (sp - 4 * len(words)) & ~15
     mem.poke(sp, struct.pack(order + "%dI" % len(words), *words))
-    del strings
     return sp

@@ -14,8 +14,6 @@ import struct
 import sys
 from typing import List, Optional
 
-from pysystem import log
-
 ADDED_VAR = "PYSYSTEM_USER_ADDED"
 
 
