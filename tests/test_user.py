@@ -233,3 +233,45 @@ def test_signal_delivery(tmp_path, arch):
     assert p.stdout == q.stdout
     assert b"segv at 0x10\nrecovered\n" in p.stdout and b"child status 7" in p.stdout
     assert p.returncode == 0 and p.stderr == b""
+
+
+THREADS_C = r"""
+#include <stdio.h>
+#include <pthread.h>
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+static long counter, ready;
+static void *work(void *a) {
+  for (int i = 0; i < 20000; i++) { pthread_mutex_lock(&m); counter++; pthread_mutex_unlock(&m); }
+  pthread_mutex_lock(&m); ready++; pthread_cond_signal(&c); pthread_mutex_unlock(&m);
+  return a;
+}
+int main(void) {
+  pthread_t th[3];
+  for (long i = 0; i < 3; i++) pthread_create(&th[i], 0, work, (void *)i);
+  pthread_mutex_lock(&m); while (ready < 3) pthread_cond_wait(&c, &m); pthread_mutex_unlock(&m);
+  for (int i = 0; i < 3; i++) pthread_join(th[i], 0);
+  printf("counter=%ld ready=%ld\n", counter, ready);
+  return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("arch", list(ARCHES))
+def test_threads_and_futex(tmp_path, arch):
+    """pthreads (clone with CLONE_VM, set_tid_address/CLONE_CHILD_CLEARTID, futex wait,
+    wake and requeue under a contended mutex and a condition variable) give QEMU's
+    result; the scheduling is deterministic, so two runs trace the same calls."""
+    src = tmp_path / "thr.c"
+    src.write_text(THREADS_C)
+    exe = tmp_path / "thr"
+    subprocess.run([tools.program(ARCHES[arch]), "-static", "-O2", "-pthread", "-o", str(exe),
+                    str(src)], check=True)
+    q, p = run_both(arch, [str(exe)])
+    assert p.stdout == q.stdout == b"counter=60000 ready=3\n"
+    assert p.returncode == q.returncode == 0
+    ours = tools.guest_script(f"pysystem-user-{arch}")
+    traces = [subprocess.run([ours, "-strace", str(exe)], capture_output=True, timeout=120)
+              for _ in range(2)]
+    first, second = (re.sub(rb"\d{4,}", b"N", t.stderr) for t in traces)
+    assert first == second and b"futex(" in first

@@ -151,6 +151,21 @@ class ArchARM(ABI):
             return 0
         return -proc.errno("ENOSYS")
 
+    def save_state(self, proc) -> tuple:
+        """A thread's registers (threads.py); the exclusive monitor is not kept."""
+        cpu = proc.cpu
+        return (list(cpu.regs), cpu.cpsr, list(cpu.vfp_d), cpu.fpscr, cpu.cp15.tpidruro)
+
+    def load_state(self, proc, state: tuple) -> None:
+        cpu = proc.cpu
+        regs, cpsr, vfp_d, fpscr, tls = state
+        cpu.regs[:] = regs
+        cpu.cpsr = cpsr
+        cpu.vfp_d[:] = vfp_d
+        cpu.fpscr = fpscr
+        cpu.cp15.tpidruro = tls
+        cpu.excl_addr = 0xFFFFFFFFFFFFFFFF
+
     def setup_frame(self, proc, sig: int, action, fault: int) -> None:
         from . import sigframe_arm
         sigframe_arm.setup_frame(proc, sig, action, fault)

@@ -173,6 +173,21 @@ class ArchMIPS(MipsSignals, ABI):
         from .sigframe_mips import map_trampolines
         map_trampolines(mem, self.order)
 
+    def save_state(self, proc) -> tuple:
+        """A thread's registers (threads.py); the LL link is not kept."""
+        cpu = proc.cpu
+        return (list(cpu.regs), cpu.pc_, list(cpu.fpr), cpu.fcsr, proc.tls)
+
+    def load_state(self, proc, state: tuple) -> None:
+        cpu = proc.cpu
+        regs, pc, fpr, fcsr, tls = state
+        cpu.regs[:] = regs
+        cpu.pc_ = pc
+        cpu.fpr[:] = fpr
+        cpu.fcsr = fcsr
+        proc.tls = tls
+        cpu.excl_addr = 0xFFFFFFFFFFFFFFFF
+
     def setup_frame(self, proc, sig: int, action, fault: int) -> None:
         from . import sigframe_mips
         sigframe_mips.setup_frame(proc, sig, action, fault)

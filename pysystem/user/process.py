@@ -32,6 +32,7 @@ from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN, SIGSEGV, SignalTable, de
 from .sys_files import FileCalls
 from .sys_memory import MemoryCalls
 from .sys_process import ProcessCalls
+from .threads import SLICE, SWITCHED, ThreadCalls
 
 STACK_SIZE = 8 << 20
 #: what sigreturn returns: the registers came from the frame, nothing to set
@@ -60,7 +61,7 @@ class Options:
     extra_args: List[str] = field(default_factory=list)   # options an execve passes on
 
 
-class Process(FileCalls, MemoryCalls, ProcessCalls):
+class Process(FileCalls, MemoryCalls, ProcessCalls, ThreadCalls):
     """See the module docstring."""
 
     def __init__(self, arch, opts: Options):
@@ -72,6 +73,7 @@ class Process(FileCalls, MemoryCalls, ProcessCalls):
         self.pending_signals: set = set()
         self.signal_codes: Dict[int, int] = {}   # si_code of a pending signal sent to self
         self.pid = os.getpid()
+        self.init_threads()
         model = opts.cpu_model or arch.default_cpu
         base = cpu_class(model, "mips" if arch.name.startswith("mips") else arch.name)
         cls = type("User" + base.__name__, (arch.cpu_mixin, base), {"TYPE": base.TYPE})
@@ -127,8 +129,9 @@ class Process(FileCalls, MemoryCalls, ProcessCalls):
         cpu = self.cpu
         try:
             while True:
-                cpu.run(1 << 30)
+                cpu.run(SLICE if len(self.threads) > 1 else 1 << 30)
                 self.check_signals()
+                self.rotate_threads()
         except ProcessExit as e:
             return e.status
 
@@ -187,7 +190,10 @@ class Process(FileCalls, MemoryCalls, ProcessCalls):
             except Exception as e:   # an emulator bug must not end the guest's process
                 log.log("unimp", f"{name}: internal error {e!r}")
                 result = -self.errno("EINVAL")
-        if result is SIGRETURN:
+        if result is SWITCHED:   # this thread blocked or ended; another one runs now
+            if self.opts.strace:
+                strace.leave(self, name, args, 0)
+        elif result is SIGRETURN:
             if self.opts.strace:
                 strace.leave(self, name, args, -513)
         else:

@@ -2,7 +2,7 @@
 
 fork, vfork and clone without CLONE_VM (or with CLONE_VFORK) fork the emulator itself: the
 child continues with a copy of the guest (the guest RAM is a private mapping).  Threads
-(CLONE_VM without CLONE_VFORK) are not supported yet: -EAGAIN, logged under ``-d unimp``.
+(CLONE_VM without CLONE_VFORK) are threads.py's.
 execve of a program for this CPU (or a ``#!`` script whose interpreter is one) starts a
 new emulator in the same process (see cli.py: ``exec_argv``); anything else is the
 host's execve.
@@ -20,7 +20,7 @@ from pysystem import log
 from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN
 
 CLONE_VM, CLONE_VFORK, CLONE_SETTLS = 0x100, 0x4000, 0x80000
-CLONE_PARENT_SETTID, CLONE_CHILD_SETTID = 0x100000, 0x1000000
+CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID = 0x100000, 0x200000, 0x1000000
 SI_TKILL = -6   # si_code of a signal sent by tkill/tgkill
 CLOCKS = {0: time.CLOCK_REALTIME, 1: time.CLOCK_MONOTONIC, 2: time.CLOCK_PROCESS_CPUTIME_ID,
           3: time.CLOCK_THREAD_CPUTIME_ID, 4: getattr(time, "CLOCK_MONOTONIC_RAW", 4),
@@ -41,14 +41,15 @@ class ProcessCalls:
         from .process import ProcessExit
         raise ProcessExit(status & 0xFF)
 
-    sys_exit = sys_exit_group
+    def sys_exit(self, status, *_):
+        return self.exit_thread(status)
 
     # --- identity -------------------------------------------------------------------------
     def sys_getpid(self, *_):
         return self.pid
 
     def sys_gettid(self, *_):
-        return self.pid
+        return self.current.tid
 
     def sys_getppid(self, *_):
         return os.getppid()
@@ -113,7 +114,8 @@ class ProcessCalls:
         return os.getsid(s32(pid))
 
     def sys_set_tid_address(self, addr, *_):
-        return self.pid
+        self.current.clear_tid = addr
+        return self.current.tid
 
     def sys_set_thread_area(self, addr, *_):
         self.arch.set_tls(self, addr)
@@ -234,8 +236,10 @@ class ProcessCalls:
         sys.stderr.flush()
         log.active().out.flush()
         pid = os.fork()
-        if pid == 0:
+        if pid == 0:   # the child has only the calling thread
             self.pid = os.getpid()
+            self.threads = [self.current]
+            self.current.tid = self.pid
         return pid
 
     def sys_fork(self, *_):
@@ -246,8 +250,7 @@ class ProcessCalls:
 
     def sys_clone(self, flags, newsp, ptid, tls, ctid, *_):
         if flags & CLONE_VM and not flags & CLONE_VFORK:
-            log.log("unimp", "clone: threads (CLONE_VM) are not supported")
-            return -self.errno("EAGAIN")
+            return self.clone_thread(flags, newsp, ptid, tls, ctid)
         pid = self._fork()
         if pid == 0:
             if newsp:

@@ -1,0 +1,176 @@
+"""Guest threads (clone with CLONE_VM) on the one CPU object, scheduled deterministically,
+and futex, mixed into ``Process``.
+
+Each thread is a saved register state (the architecture's ``save_state``/``load_state``:
+registers, PC, FPU, TLS, exclusive monitor); the running thread's lives in the CPU.  A
+thread runs until it blocks (FUTEX_WAIT), exits, or has run ``SLICE`` instructions, then
+the next runnable one in creation order takes the CPU; so a run is repeatable.  A system
+call that switched threads returns ``SWITCHED``: the result was already stored in the
+blocked thread's state (a futex wait that is woken returns 0).  With every thread
+waiting, the longest-waiting one wakes up (futex allows spurious wake-ups), so a guest
+can spin but never hang the emulator.  A blocking host system call (a read on an empty
+pipe) blocks every thread.
+"""
+from __future__ import annotations
+
+import struct
+from typing import List, Optional
+
+from pysystem import log
+
+SLICE = 20000
+FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP = 0, 1, 3, 4, 5
+FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 9, 10
+#: a system call that switched threads: nothing to store for the (now other) thread
+SWITCHED = object()
+
+
+class Thread:
+    def __init__(self, tid: int, state: Optional[tuple]):
+        self.tid = tid
+        self.state = state            # None while it is the one on the CPU
+        self.clear_tid = 0            # CLONE_CHILD_CLEARTID / set_tid_address
+        self.waiting: Optional[int] = None   # the futex address it waits on
+        self.wait_seq = 0
+
+
+class ThreadCalls:
+    """Mixed into Process (``threads``, ``current``)."""
+
+    def init_threads(self) -> None:
+        self.threads: List[Thread] = [Thread(self.pid, None)]
+        self.current = self.threads[0]
+        self._next_tid = self.pid + 1
+        self._wait_seq = 0
+
+    # --- switching ---------------------------------------------------------------------
+    def _switch_to(self, t: Thread) -> None:
+        cur = self.current
+        if t is cur:
+            return
+        if cur in self.threads:
+            cur.state = self.arch.save_state(self)
+        self.arch.load_state(self, t.state)
+        t.state = None
+        self.current = t
+
+    def _runnable_after(self, cur: Thread) -> Thread:
+        ts = self.threads
+        i = ts.index(cur) if cur in ts else -1
+        for k in range(1, len(ts) + 1):
+            t = ts[(i + k) % len(ts)]
+            if t.waiting is None:
+                return t
+        t = min(ts, key=lambda x: x.wait_seq)   # all wait: a spurious wake-up
+        t.waiting = None
+        return t
+
+    def rotate_threads(self) -> None:
+        """The time slice ended: the next runnable thread."""
+        if len(self.threads) > 1:
+            self._switch_to(self._runnable_after(self.current))
+
+    def _block_current(self, addr: int) -> object:
+        cur = self.current
+        self.arch.set_result(self.cpu, 0)
+        self._wait_seq += 1
+        cur.waiting, cur.wait_seq = addr, self._wait_seq
+        self._switch_to(self._runnable_after(cur))
+        return SWITCHED
+
+    # --- clone / exit -------------------------------------------------------------------
+    def clone_thread(self, flags: int, newsp: int, ptid: int, tls: int, ctid: int) -> int:
+        from .sys_process import CLONE_CHILD_CLEARTID, CLONE_PARENT_SETTID, CLONE_SETTLS
+        arch, cpu = self.arch, self.cpu
+        tid = self._next_tid
+        self._next_tid += 1
+        mine = arch.save_state(self)
+        arch.set_result(cpu, 0)
+        if newsp:
+            arch.set_stack_pointer(cpu, newsp)
+        if flags & CLONE_SETTLS:
+            arch.set_tls(self, tls)
+        child = Thread(tid, arch.save_state(self))
+        arch.load_state(self, mine)
+        if flags & CLONE_CHILD_CLEARTID:
+            child.clear_tid = ctid
+        if flags & CLONE_PARENT_SETTID and ptid:
+            self.mem.write(ptid, struct.pack(arch.order + "i", tid))
+        from .sys_process import CLONE_CHILD_SETTID
+        if flags & CLONE_CHILD_SETTID and ctid:
+            self.mem.write(ctid, struct.pack(arch.order + "i", tid))
+        self.threads.append(child)
+        return tid
+
+    def exit_thread(self, status: int) -> object:
+        """exit(): this thread ends (the process, if it is the last one)."""
+        from .process import ProcessExit
+        cur = self.current
+        if len(self.threads) == 1:
+            raise ProcessExit(status & 0xFF)
+        if cur.clear_tid:
+            try:
+                self.mem.write(cur.clear_tid, bytes(4))
+            except Exception:
+                pass
+            self._wake(cur.clear_tid, 1)
+        nxt = self._runnable_after(cur)
+        self.threads.remove(cur)
+        self._switch_to(nxt)
+        return SWITCHED
+
+    # --- futex --------------------------------------------------------------------------
+    def _wake(self, addr: int, n: int) -> int:
+        woken = 0
+        for t in sorted(self.threads, key=lambda x: x.wait_seq):
+            if woken >= n:
+                break
+            if t.waiting == addr:
+                t.waiting = None
+                woken += 1
+        return woken
+
+    def _load32(self, addr: int) -> int:
+        return struct.unpack(self.arch.order + "I", self.mem.read(addr, 4))[0]
+
+    def sys_futex(self, addr, op, val, timeout, addr2, val3, *_):
+        cmd = op & 0x7F
+        if cmd in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
+            if self._load32(addr) != val:
+                return -self.errno("EAGAIN")
+            if len(self.threads) == 1:
+                # nobody could wake it: a timeout runs out, anything else is a deadlock
+                return -self.errno("ETIMEDOUT") if timeout else -self.errno("EINTR")
+            return self._block_current(addr)
+        if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET):
+            return self._wake(addr, val)
+        if cmd in (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE):
+            if cmd == FUTEX_CMP_REQUEUE and self._load32(addr) != val3:
+                return -self.errno("EAGAIN")
+            n = self._wake(addr, val)
+            for t in self.threads:
+                if t.waiting == addr:
+                    t.waiting = addr2
+            return n
+        if cmd == FUTEX_WAKE_OP:
+            return self._wake_op(addr, val, timeout, addr2, val3)
+        log.log("unimp", f"futex op {op:#x}")
+        return -self.errno("ENOSYS")
+
+    sys_futex_time64 = sys_futex
+
+    def _wake_op(self, addr, n, n2, addr2, val3):
+        op, cmp = (val3 >> 28) & 7, (val3 >> 24) & 15
+        oparg, cmparg = (val3 >> 12) & 0xFFF, val3 & 0xFFF
+        if (val3 >> 28) & 8:
+            oparg = 1 << oparg
+        old = self._load32(addr2)
+        new = {0: oparg, 1: old + oparg, 2: old | oparg, 3: old & ~oparg,
+               4: old ^ oparg}.get(op, old) & 0xFFFFFFFF
+        self.mem.write(addr2, struct.pack(self.arch.order + "I", new))
+        woken = self._wake(addr, n)
+        ok = {0: old == cmparg, 1: old != cmparg, 2: old < cmparg, 3: old <= cmparg,
+              4: old > cmparg, 5: old >= cmparg}.get(cmp, False)
+        if ok:
+            woken += self._wake(addr2, n2)
+        return woken
