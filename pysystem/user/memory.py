@@ -53,6 +53,7 @@ class GuestMemory:
         self.prot = bytearray(SPACE_TOP // PAGE)
         self.cpu = None   # set by the process: its TLB and code cache follow changes
         self.mmap_next = MMAP_BASE
+        self.stack_top = 0   # for /proc/self/maps
 
     # --- permissions (the CPU's MMU hook asks) ------------------------------------------
     def check(self, va: int, access: int) -> bool:
@@ -123,6 +124,32 @@ class GuestMemory:
                 cpu.tlb_flush_va(p << 12)
         for p in [p for p in cpu.code_pages if first <= p < last]:
             cpu.invalidate_page(p)
+
+    def maps_text(self, brk_start: int, brk_end: int) -> str:
+        """The mappings in /proc/self/maps format (runs of pages with equal permissions)."""
+        lines = []
+        prot = self.prot
+        p, n = 0, len(prot)
+        used = re.compile(b"[^\\x00]")
+        while p < n:
+            m = used.search(prot, p)
+            if m is None:
+                break
+            p = q = m.start()
+            while q < n and prot[q] == prot[p]:
+                q += 1
+            v = prot[p]
+            perms = (("r" if v & PROT_READ else "-") + ("w" if v & PROT_WRITE else "-")
+                     + ("x" if v & PROT_EXEC else "-") + "p")
+            name = ""
+            if p << 12 <= brk_start < q << 12 or brk_start <= p << 12 < page_up(brk_end):
+                name = "[heap]"
+            elif self.stack_top and p << 12 < self.stack_top <= q << 12:
+                name = "[stack]"
+            lines.append(f"{p << 12:08x}-{(q << 12) & 0xFFFFFFFF or 0x100000000:08x} {perms} "
+                         f"00000000 00:00 0 {name}".rstrip())
+            p = q
+        return "\n".join(lines) + "\n"
 
     # --- the kernel's accesses ----------------------------------------------------------
     def _check_range(self, addr: int, n: int, bit: int) -> None:

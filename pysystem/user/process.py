@@ -100,6 +100,7 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, ThreadCalls):
         mem.map(guard, PAGE, 0)
         stack = guard + PAGE
         mem.map(stack, STACK_SIZE, PROT_READ | PROT_WRITE)
+        mem.stack_top = stack + STACK_SIZE
         host_path = self.paths.host(opts.program)
         img = load_elf(mem, host_path, arch.elf_machine, arch.big_endian)
         entry, base = img.entry, 0

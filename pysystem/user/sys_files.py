@@ -96,10 +96,25 @@ class FileCalls:
 
     # --- open/close/seek --------------------------------------------------------------------
     def sys_openat(self, dirfd, path, flags, mode, *_):
+        if self.mem.read_cstr(path) in (b"/proc/self/maps", b"/proc/%d/maps" % self.pid):
+            return self._proc_maps()
         fd = os.open(self.path(path), self.arch.host_open_flags(flags), mode,
                      dir_fd=_dirfd(dirfd))
         if not flags & self.arch.o_cloexec:   # Python opens non-inheritable
             os.set_inheritable(fd, True)
+        return fd
+
+    def _proc_maps(self) -> int:
+        """/proc/self/maps answering for the guest: its mappings, as a memory file."""
+        text = self.mem.maps_text(self.brk_start, self.brk_cur)
+        fd = os.memfd_create("maps", 0) if hasattr(os, "memfd_create") else None
+        if fd is None:
+            import tempfile
+            fd, name = tempfile.mkstemp()
+            os.unlink(name)
+        os.write(fd, text.encode())
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.set_inheritable(fd, True)
         return fd
 
     def sys_open(self, path, flags, mode, *_):
