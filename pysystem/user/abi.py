@@ -126,6 +126,12 @@ class ABI:
         flags = struct.unpack(self.order + "IIII", guest[:16])
         return struct.pack("IIII", *flags) + guest[16:36] + cur[36:]
 
+    # --- statfs64 (asm-generic/statfs.h, 8-aligned on EABI: 88 bytes) ------------------------
+    def pack_statfs64(self, v) -> bytes:
+        t, bsize, blocks, bfree, bavail, files, ffree, namelen, frsize, flags = statfs_fields(v)
+        return struct.pack(self.order + "IIQQQQQiiIII4I4x", t, bsize, blocks, bfree, bavail,
+                           files, ffree, 0, 0, namelen, frsize, flags, 0, 0, 0, 0)
+
     # --- stat64 (ARM EABI layout: asm/stat.h) ----------------------------------------------
     def pack_stat64(self, st) -> bytes:
         return struct.pack(
@@ -134,6 +140,13 @@ class ABI:
             st.st_rdev, st.st_size, st.st_blksize, st.st_blocks,
             int(st.st_atime), st.st_atime_ns % 10 ** 9, int(st.st_mtime),
             st.st_mtime_ns % 10 ** 9, int(st.st_ctime), st.st_ctime_ns % 10 ** 9, st.st_ino)
+
+
+def statfs_fields(v) -> tuple:
+    """(type, bsize, blocks, bfree, bavail, files, ffree, namelen, frsize, flags) from a
+    statvfs result (the file system's type number is not known to Python: 0)."""
+    return (0, v.f_bsize, v.f_blocks, v.f_bfree, v.f_bavail, v.f_files, v.f_ffree,
+            v.f_namemax, v.f_frsize, v.f_flag)
 
 
 class MipsSignals:

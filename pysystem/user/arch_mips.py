@@ -249,6 +249,13 @@ class ArchMIPS(MipsSignals, ABI):
             st.st_mtime_ns % 10 ** 9, int(st.st_ctime), st.st_ctime_ns % 10 ** 9,
             st.st_blksize, st.st_blocks)
 
+    def pack_statfs64(self, v) -> bytes:
+        """MIPS's struct statfs64: type, bsize, frsize, pad, then the 64-bit counts."""
+        from .abi import statfs_fields
+        t, bsize, blocks, bfree, bavail, files, ffree, namelen, frsize, flags = statfs_fields(v)
+        return struct.pack(self.order + "IIIIQQQQQiiII5I4x", t, bsize, frsize, 0, blocks, bfree,
+                           files, ffree, bavail, 0, 0, namelen, flags, 0, 0, 0, 0, 0)
+
     def unpack_sigaction(self, data: bytes):
         flags, handler, lo, hi = struct.unpack(self.order + "IIII", data[:16])
         return handler, flags, 0, lo | hi << 32

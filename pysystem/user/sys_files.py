@@ -221,6 +221,49 @@ class FileCalls:
                  follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
         return 0
 
+    # --- extended attributes and file systems ------------------------------------------------
+    def _getxattr(self, target, name, value, size, follow=True):
+        data = os.getxattr(target, self.mem.read_cstr(name), follow_symlinks=follow)
+        if size:
+            if len(data) > size:
+                return -self.errno("ERANGE")
+            self.mem.write(value, data)
+        return len(data)
+
+    def sys_getxattr(self, path, name, value, size, *_):
+        return self._getxattr(self.path(path), name, value, size)
+
+    def sys_lgetxattr(self, path, name, value, size, *_):
+        return self._getxattr(self.path(path), name, value, size, False)
+
+    def sys_fgetxattr(self, fd, name, value, size, *_):
+        return self._getxattr(s32(fd), name, value, size)
+
+    def _listxattr(self, target, buf, size, follow=True):
+        data = b"".join(os.fsencode(n) + b"\0" for n in os.listxattr(target, follow_symlinks=follow))
+        if size:
+            if len(data) > size:
+                return -self.errno("ERANGE")
+            self.mem.write(buf, data)
+        return len(data)
+
+    def sys_listxattr(self, path, buf, size, *_):
+        return self._listxattr(self.path(path), buf, size)
+
+    def sys_llistxattr(self, path, buf, size, *_):
+        return self._listxattr(self.path(path), buf, size, False)
+
+    def sys_flistxattr(self, fd, buf, size, *_):
+        return self._listxattr(s32(fd), buf, size)
+
+    def sys_statfs64(self, path, size, buf, *_):
+        self.mem.write(buf, self.arch.pack_statfs64(os.statvfs(self.path(path))))
+        return 0
+
+    def sys_fstatfs64(self, fd, size, buf, *_):
+        self.mem.write(buf, self.arch.pack_statfs64(os.fstatvfs(s32(fd))))
+        return 0
+
     # --- directory entries and names --------------------------------------------------------
     def sys_mkdirat(self, dirfd, path, mode, *_):
         os.mkdir(self.path(path), mode, dir_fd=_dirfd(dirfd))
