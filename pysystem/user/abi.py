@@ -60,6 +60,12 @@ class ABI:
     termios_size = 36         # 4 flags, c_line, 19 c_cc (the host's layout)
     sigaction_size = 20       # handler, flags, restorer, mask (64 bits)
     sigprocmask_how = {0: "SIG_BLOCK", 1: "SIG_UNBLOCK", 2: "SIG_SETMASK"}
+    #: guest socket type -> host (SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET)
+    sock_types = {1: 1, 2: 2, 3: 3, 5: 5}
+    sol_socket = 1
+    sockopt_names = {2: "SO_REUSEADDR", 3: "SO_TYPE", 4: "SO_ERROR", 6: "SO_BROADCAST",
+                     7: "SO_SNDBUF", 8: "SO_RCVBUF", 9: "SO_KEEPALIVE", 13: "SO_LINGER",
+                     15: "SO_REUSEPORT"}
 
     def __init__(self) -> None:
         pairs = [(g, _host_open(n)) for n, g in self.open_flags.items()]

@@ -153,6 +153,11 @@ class ArchMIPS(MipsSignals, ABI):
     termios_size = 40          # 4 flags, c_line, c_cc[23]
     sigaction_size = 24        # flags, handler, mask (128 bits; the first 64 used)
     sigprocmask_how = {1: "SIG_BLOCK", 2: "SIG_UNBLOCK", 3: "SIG_SETMASK"}
+    sock_types = {2: 1, 1: 2, 3: 3, 5: 5}    # asm/socket.h: SOCK_DGRAM 1, SOCK_STREAM 2
+    sol_socket = 0xFFFF
+    sockopt_names = {4: "SO_REUSEADDR", 0x1008: "SO_TYPE", 0x1007: "SO_ERROR",
+                     0x20: "SO_BROADCAST", 0x1001: "SO_SNDBUF", 0x1002: "SO_RCVBUF",
+                     8: "SO_KEEPALIVE", 0x80: "SO_LINGER", 0x200: "SO_REUSEPORT"}
     cpu_mixin = UserMIPS
     can_deliver = True
 

@@ -32,6 +32,7 @@ from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN, SIGSEGV, SignalTable, de
 from .sys_files import FileCalls
 from .sys_memory import MemoryCalls
 from .sys_process import ProcessCalls
+from .sys_sockets import SocketCalls
 from .threads import SLICE, SWITCHED, ThreadCalls
 
 STACK_SIZE = 8 << 20
@@ -61,7 +62,7 @@ class Options:
     extra_args: List[str] = field(default_factory=list)   # options an execve passes on
 
 
-class Process(FileCalls, MemoryCalls, ProcessCalls, ThreadCalls):
+class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
     """See the module docstring."""
 
     def __init__(self, arch, opts: Options):
