@@ -262,13 +262,7 @@ class ProcessCalls:
             return 0
         if flags & CLONE_PARENT_SETTID and ptid:
             self.mem.write(ptid, struct.pack(self.arch.order + "i", pid))
-        if flags & CLONE_VFORK:
-            self._wait_vfork_child(pid)
-        return pid
-
-    def _wait_vfork_child(self, pid: int) -> None:
-        """vfork: the parent resumes once the child has exec'ed or exited (we cannot see
-        its exec; a short grace lets it get there, as the guest's posix_spawn expects)."""
+        return pid   # CLONE_VFORK: the parent goes on at once (the child has its own copy)
 
     def sys_wait4(self, pid, status, options, rusage, *_):
         got, st, _ru = os.wait4(s32(pid), options & 0xF)
