@@ -161,9 +161,21 @@ def parse(front_end: str, argv: List[str]):
     return opts
 
 
+def _default_signals() -> None:
+    """The guest starts with default dispositions, as a new program would: Python
+    ignores SIGPIPE and SIGXFSZ and turns SIGINT into KeyboardInterrupt."""
+    import signal
+    for name in ("SIGPIPE", "SIGXFSZ", "SIGINT"):
+        try:
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        except (AttributeError, OSError, ValueError):
+            pass
+
+
 def main(front_end: str, argv: Optional[List[str]] = None) -> int:
     from .process import Process
     prog = f"pysystem-user-{front_end}"
+    _default_signals()
     try:
         opts = parse(front_end, sys.argv[1:] if argv is None else argv)
         from pysystem import codecache
