@@ -3,7 +3,7 @@
 result after, so a guest's own output lands in between (as QEMU's).
 
 Argument formats per call are data (``FORMATS``): ``d`` signed decimal, ``u`` unsigned,
-``x`` ``%#x``, ``p`` a pointer (``0x%08x``, NULL for 0), ``s`` a string, ``o`` octal,
+``x`` ``%#x``, ``p`` a pointer (``0x%08x``, NULL for 0), ``s`` a string, ``o`` octal, ``S`` a signal by name,
 ``f`` the AT_FDCWD-aware directory fd, and flag sets by name (``prot``, ``atflags``,
 ``statxmask``, ``openflags``, ``mmapflags``).  A call without an entry prints its six
 raw arguments as signed decimals; an unknown number prints ``Unknown syscall N``.
@@ -25,11 +25,11 @@ FORMATS: Dict[str, str] = {
     "getpid": "", "getppid": "", "getuid32": "", "geteuid32": "", "getgid32": "",
     "getegid32": "", "getuid": "", "geteuid": "", "getgid": "", "getegid": "",
     "fork": "", "vfork": "", "chdir": "s", "getcwd": "pd", "dup": "d", "dup2": "dd",
-    "dup3": "ddd", "pipe": "p", "pipe2": "pd", "wait4": "dpdp", "kill": "dd",
+    "dup3": "ddd", "pipe": "p", "pipe2": "pd", "wait4": "dpdp", "kill": "dS",
     "unlink": "s", "unlinkat": "fsd", "mkdir": "so", "mkdirat": "fso", "rmdir": "s",
     "access": "s,access", "faccessat": "fs,access", "set_thread_area": "p", "execve": "s",
     "getdents64": "dpu", "lseek": "ddd", "_llseek": "dddpd", "fcntl64": "ddd",
-    "ioctl": "dxx", "uname": "p", "rt_sigaction": "dpp", "rt_sigprocmask": "dpp",
+    "ioctl": "dxx", "uname": "p", "rt_sigaction": "Spp", "rt_sigprocmask": "dpp",
 }
 ADDRESS_RESULTS = {"brk", "mmap2", "mmap"}
 #: calls QEMU 7.2's strace does not know by name: it prints "Unknown syscall N"
@@ -79,6 +79,12 @@ def _arg(proc, kind: str, v: int) -> str:
         return "NULL" if not v else f"0x{v:08x}"
     if kind == "s":
         return _string(proc, v)
+    if kind == "S":
+        import signal
+        try:
+            return signal.Signals(proc.arch.host_signal(v)).name
+        except ValueError:
+            return str(v)
     if kind == "f":
         return "AT_FDCWD" if _s32(v) == -100 else str(_s32(v))
     if kind == "prot":
