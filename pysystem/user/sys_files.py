@@ -396,7 +396,8 @@ class FileCalls:
         if i == pos and i < len(entries):
             return -self.errno("EINVAL")
         self.mem.write(buf, bytes(out))
-        os.lseek(fd, i, os.SEEK_SET) if i != pos else None
+        if i != pos:   # the directory offset counts entries (our listing's index)
+            os.lseek(fd, i, os.SEEK_SET)
         return len(out)
 
     # --- descriptors ------------------------------------------------------------------------
