@@ -54,9 +54,9 @@ def test_register_format_and_debian_files(tmp_path):
 
 def test_register_and_run_through_the_kernel(tmp_path):
     if os.geteuid() != 0 or not os.path.exists(os.path.join(binfmt.BINFMT_DIR, "register")):
-        pytest.skip("needs root and binfmt_misc mounted on /proc/sys/fs/binfmt_misc")
+        pytest.skip(tools.NO_BINFMT)
     if glob.glob(os.path.join(binfmt.BINFMT_DIR, "*arm*")):
-        pytest.skip("an ARM binfmt_misc entry is already registered on this machine")
+        pytest.skip(tools.BINFMT_TAKEN)
     gcc = tools.program("arm-linux-gnueabihf-gcc")
     src = tmp_path / "h.c"
     src.write_text('#include <stdio.h>\nint main(int c,char**v){printf("%s %d\\n",v[0],c);return 0;}\n')

@@ -33,6 +33,12 @@ import pytest
 NOT_PYPY = "interpreter-specific: the guest interpreter is not PyPy (set PYSYSTEM_GUEST_PYTHON)"
 NOT_CPYTHON = "interpreter-specific: runs on CPython only"
 INTERPRETER_SKIPS = (NOT_PYPY, NOT_CPYTHON)
+# Skips that depend on what the host kernel lets a test do, not on anything installable:
+# registering a binfmt_misc entry needs root and the file system mounted, and must not
+# fight an entry the host already has.  .ci/run mounts binfmt_misc when it can.
+NO_BINFMT = "host-specific: binfmt_misc needs root and /proc/sys/fs/binfmt_misc mounted"
+BINFMT_TAKEN = "host-specific: an ARM binfmt_misc entry is already registered on this host"
+HOST_SKIPS = (NO_BINFMT, BINFMT_TAKEN)
 
 
 def in_ci() -> bool:
