@@ -69,7 +69,7 @@ class Guest:
         self.net.send(bytes(pkt))
 
     def ip(self, payload, dst=GW):
-        return Ether(src=GUEST_MAC, dst="52:55:00:00:00:02") / IP(src=GUEST_IP, dst=dst) / payload
+        return Ether(src=GUEST_MAC, dst="52:55:0a:00:02:02") / IP(src=GUEST_IP, dst=dst) / payload
 
     def take(self, layer, timeout=5.0, pred=lambda p: True):
         """The first queued frame with ``layer`` matching ``pred`` (servicing host I/O)."""
@@ -120,6 +120,7 @@ def test_arp_for_gateway_and_dns(guest):
         r = guest.take(ARP)
         assert r[ARP].op == 2 and r[ARP].psrc == target and r[ARP].pdst == GUEST_IP
         assert r[ARP].hwdst == GUEST_MAC and r[Ether].dst == GUEST_MAC
+        assert r[ARP].hwsrc == "52:55:0a:00:02:0" + target[-1]      # slirp's virtual MACs
     guest.send(Ether(src=GUEST_MAC, dst="ff:ff:ff:ff:ff:ff") /
                ARP(op=1, hwsrc=GUEST_MAC, psrc=GUEST_IP, pdst="10.0.2.99"))
     guest.loop.poll(0)

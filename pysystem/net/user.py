@@ -35,7 +35,11 @@ from .client import NetBackend
 from .dhcp import DHCPServer
 from .tcp import CLOSED, CONNECTING, TCPConn
 
-GATEWAY_MAC = bytes.fromhex("525500000002")      # QEMU's slirp uses 52:55:0a:00:02:02
+
+
+def virtual_mac(addr: bytes) -> bytes:
+    """The MAC of a virtual host (gateway, DNS): 52:55 and its IPv4 address, as slirp's."""
+    return b"\x52\x55" + addr
 UDP_EXPIRE = 240.0                                # host seconds an idle UDP flow lives
 DNS_EXPIRE = 10.0
 ICMP_ECHO_REPLY, ICMP_DEST_UNREACH, ICMP_ECHO = 0, 3, 8
@@ -192,8 +196,9 @@ class UserNet(NetBackend):
             self.arp_table[arp.spa] = arp.sha
         cfg = self.config
         if arp.tpa in (cfg.host, cfg.dns):
-            reply = P.arp_packet(2, GATEWAY_MAC, arp.tpa, arp.sha, arp.spa)
-            self.deliver(P.eth_frame(arp.sha, GATEWAY_MAC, P.ETH_ARP, reply))
+            mac = virtual_mac(arp.tpa)
+            reply = P.arp_packet(2, mac, arp.tpa, arp.sha, arp.spa)
+            self.deliver(P.eth_frame(arp.sha, mac, P.ETH_ARP, reply))
 
     def _icmp(self, ip: P.IPv4, msg: bytes) -> None:
         if msg[0] != ICMP_ECHO:
@@ -263,7 +268,7 @@ class UserNet(NetBackend):
     def _dhcp_reply(self, client_mac: bytes, reply: bytes) -> None:
         udp = P.udp_packet(self.config.host, b"\xff" * 4, 67, 68, reply)
         ip = P.ipv4_packet(self.config.host, b"\xff" * 4, P.PROTO_UDP, udp, self._next_ident())
-        self.deliver(P.eth_frame(P.BROADCAST_MAC, GATEWAY_MAC, P.ETH_IP, ip))
+        self.deliver(P.eth_frame(P.BROADCAST_MAC, virtual_mac(self.config.host), P.ETH_IP, ip))
 
     # --- TCP --------------------------------------------------------------------------------
     def _tcp(self, ip: P.IPv4, tcp: P.TCP) -> None:
@@ -377,12 +382,14 @@ class UserNet(NetBackend):
     def send_ip(self, dst: bytes, src: bytes, proto: int, payload: bytes) -> None:
         mac = self.arp_table.get(dst)
         if mac is None:                                  # ask; the caller retries later
-            req = P.arp_packet(1, GATEWAY_MAC, self.config.host, bytes(6), dst)
-            self.deliver(P.eth_frame(P.BROADCAST_MAC, GATEWAY_MAC, P.ETH_ARP, req))
+            mac = virtual_mac(self.config.host)
+            req = P.arp_packet(1, mac, self.config.host, bytes(6), dst)
+            self.deliver(P.eth_frame(P.BROADCAST_MAC, mac, P.ETH_ARP, req))
             return
         ip = P.ipv4_packet(src, dst, proto, payload, self._next_ident())
         self.stats["to_guest"] += 1
-        self.deliver(P.eth_frame(mac, GATEWAY_MAC, P.ETH_IP, ip))
+        self.deliver(P.eth_frame(mac, virtual_mac(src if self.config.contains(src)
+                                                  else self.config.host), P.ETH_IP, ip))
 
     def _log_delivery(self, what: str) -> None:
         if log.enabled("net"):
