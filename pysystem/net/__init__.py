@@ -50,9 +50,16 @@ def board_nic(machine, model: str, index: int = 0) -> dict:
 
 
 def check_claims(machine) -> None:
-    for spec in _options(machine).nics:
+    """QEMU's warnings: a NIC the board has no place for, a backend without a NIC."""
+    opts = _options(machine)
+    for spec in opts.nics:
         if not spec.claimed:
-            raise NetError(f"'{spec.text}': the board has no NIC for it")
+            machine.warn(f"requested NIC ({spec.backend.id if spec.backend else 'anonymous'}, "
+                         f"model {spec.model or 'unspecified'}) was not created "
+                         "(not supported by this machine?)")
+    for b in opts.backends:
+        if b.nic is None:
+            machine.warn(f"netdev {b.id} has no peer")
 
 
 def bind_all(machine) -> None:
