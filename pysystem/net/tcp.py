@@ -13,7 +13,8 @@ SYN (``TCPConn.forwarded``).  Then:
   * host -> guest: the socket is read only while fewer than SND_BUF bytes wait for
     the guest's ACK; segments of at most the guest's MSS are sent inside the window
     the guest advertised (no window scaling is negotiated).  Unacknowledged data is
-    sent again, go-back-N, after RTO seconds of host time without progress.
+    sent again, go-back-N, after RTO seconds of host time without progress (not
+    counting time in which frames still wait in the queue towards the NIC).
   * closing: a guest FIN half-closes the host socket once the buffered data is
     written; host EOF becomes a FIN to the guest after the data; the connection
     ends when both FINs are acknowledged.  A guest RST closes the host socket with
@@ -314,9 +315,11 @@ class TCPConn:
                 self._ack()             # the window reopened: tell the guest
             self.push()
             self._maybe_done()
-        if self.state in (SYN_SENT, SYN_RCVD, ESTABLISHED) and self.snd_una != self.snd_nxt \
-                and now - self.last_progress > RTO:
-            self._retransmit(now)
+        if self.state in (SYN_SENT, SYN_RCVD, ESTABLISHED) and self.snd_una != self.snd_nxt:
+            if self.net.pending:        # frames still wait for the NIC: the guest is
+                self.last_progress = now    # slow, nothing was lost
+            elif now - self.last_progress > RTO:
+                self._retransmit(now)
 
     def _retransmit(self, now: float) -> None:
         self.retries += 1
