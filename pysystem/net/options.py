@@ -18,6 +18,7 @@ from typing import List, Optional, Tuple
 
 from .client import NetBackend
 from .hostfwd import parse_hostfwd
+from .socket_net import SocketNet
 from .user import UserConfig, UserNet
 
 USER_KEYS = ("id", "net", "host", "dns", "dhcpstart", "hostname", "restrict", "hostfwd",
@@ -122,8 +123,17 @@ class NetOptions:
     def _backend(self, kind: str, netdev_id: str, items) -> NetBackend:
         if kind == "user":
             return make_user(netdev_id, items)
+        if kind == "socket":
+            conf = {}
+            for key, value in items:
+                if key not in ("id", "listen", "connect", "mcast", "udp", "localaddr"):
+                    raise ValueError(f"Invalid parameter '{key}'")
+                if key != "id":
+                    conf[key] = value
+            return SocketNet(netdev_id, **conf)
         if kind in NETDEV_TYPES:
-            raise ValueError(f"network backend '{kind}' is not supported yet (only 'user')")
+            raise ValueError(f"network backend '{kind}' is not supported yet "
+                             "(only 'user' and 'socket')")
         raise ValueError(f"Parameter 'type' expects a netdev backend type")
 
     def netdev(self, text: str) -> NetBackend:
