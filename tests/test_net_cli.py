@@ -77,3 +77,11 @@ def test_info_network_and_hostfwd_through_hmp_and_qmp(capsys):
     assert "TCP[HOST_FORWARD]" in seen["usernet"] and "10.0.2.15    23" in seen["usernet"]
     assert "removed" in seen["remove"] and "not found" in seen["again"]
     assert "unknown netdev 'nosuch'" in seen["bad"]
+
+
+def test_one_backend_two_nics_is_refused_on_malta(capsys):
+    status = main("mipsel", ["-M", "malta", "-display", "none", "-S", "-netdev", "user,id=n0",
+                             "-device", "pcnet,netdev=n0", "-device", "pcnet,netdev=n0"])
+    err = capsys.readouterr().err
+    assert status == 1 and "Property 'netdev' can't use value 'n0': already in use" in err
+    assert err.count("\n") == 1

@@ -19,6 +19,7 @@ from collections import deque
 from typing import Deque, List, Optional
 
 from pysystem import log
+from pysystem.qom import QOMError
 
 QUEUE_LIMIT = 1024              # frames waiting for the NIC
 
@@ -40,7 +41,7 @@ class NetBackend:
     def attach(self, nic) -> None:
         """``nic`` becomes this backend's peer (a NIC model calls it at realize)."""
         if self.nic is not None and self.nic is not nic:
-            raise ValueError(f"Property 'netdev' can't use value '{self.id}': already in use")
+            raise QOMError(f"Property 'netdev' can't use value '{self.id}': already in use")
         self.nic = nic
 
     def send(self, frame: bytes) -> None:

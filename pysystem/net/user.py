@@ -40,6 +40,7 @@ from .tcp import CLOSED, CONNECTING, TCPConn
 def virtual_mac(addr: bytes) -> bytes:
     """The MAC of a virtual host (gateway, DNS): 52:55 and its IPv4 address, as slirp's."""
     return b"\x52\x55" + addr
+MAX_TCP, MAX_UDP = 1024, 256                      # host sockets a guest may hold open
 UDP_EXPIRE = 240.0                                # host seconds an idle UDP flow lives
 DNS_EXPIRE = 10.0
 ICMP_ECHO_REPLY, ICMP_DEST_UNREACH, ICMP_ECHO = 0, 3, 8
@@ -228,6 +229,8 @@ class UserNet(NetBackend):
         key = (ip.src, udp.sport, ip.dst, udp.dport)
         flow = self.udp.get(key)
         if flow is None:
+            if len(self.udp) >= MAX_UDP:
+                return self._drop(f"more than {MAX_UDP} UDP flows")
             try:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 sock.setblocking(False)
@@ -293,6 +296,10 @@ class UserNet(NetBackend):
             return
         else:
             far = (P.ip_str(ip.dst), tcp.dport)
+        if len(self.tcp) >= MAX_TCP:
+            self._drop(f"more than {MAX_TCP} TCP connections")
+            self._reset(ip, tcp)
+            return
         try:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setblocking(False)
