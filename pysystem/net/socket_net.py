@@ -12,6 +12,7 @@ frames are read at the main loop's host I/O polls and queued towards the NIC.
 """
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 from typing import Optional, Tuple
@@ -58,10 +59,10 @@ class SocketNet(NetBackend):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setblocking(False)
             err = sock.connect_ex(addr)
-            if err not in (0, 115, 11):          # EINPROGRESS, EAGAIN
+            if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
                 sock.close()
                 raise ValueError(f"could not connect to {addr[0]}:{addr[1]}: "
-                                 f"{socket.errno.errorcode.get(err, err)}")
+                                 f"{errno.errorcode.get(err, err)}")
             self.sock = sock
             self.describe = f"connect={addr[0]}:{addr[1]}"
         elif mcast is not None:
