@@ -197,6 +197,8 @@ class Malta(Machine):
             elif name == "pcnet":            # the first -nic / -net nic
                 props = net.board_nic(self, "pcnet")
             dev = self._device(name, type_name, props)
+            if name == "pcnet":
+                dev.clock = self.clock       # the network's timers run in guest time
             gt.bus.plug(dev, None if place is None else place[0] << 3 | place[1])
         piix, pm = self.dev["piix4"], self.dev["pm"]
         gt.bus.set_irq_router(*piix.pirq_router())

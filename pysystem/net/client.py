@@ -15,6 +15,7 @@ A full queue drops its oldest frame, as a wire would.
 """
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Deque, List, Optional
 
@@ -70,6 +71,13 @@ class NetBackend:
             if not nic.receive(self._queue[0]):
                 return
             self._queue.popleft()
+
+    def now(self) -> float:
+        """Seconds of the guest's virtual time (the NIC's clock), else of host time."""
+        clock = getattr(self.nic, "clock", None)
+        if clock is not None:
+            return clock.now() / 1e9
+        return time.monotonic()
 
     @property
     def pending(self) -> int:

@@ -13,8 +13,10 @@ SYN (``TCPConn.forwarded``).  Then:
   * host -> guest: the socket is read only while fewer than SND_BUF bytes wait for
     the guest's ACK; segments of at most the guest's MSS are sent inside the window
     the guest advertised (no window scaling is negotiated).  Unacknowledged data is
-    sent again, go-back-N, after RTO seconds of host time without progress (not
-    counting time in which frames still wait in the queue towards the NIC).
+    sent again, go-back-N, after RTO seconds of the guest's virtual time without
+    progress, doubling each time (not counting time in which frames still wait in
+    the queue towards the NIC): the link itself never loses a frame, so this only
+    covers frames the guest dropped, and a slow host never causes it.
   * closing: a guest FIN half-closes the host socket once the buffered data is
     written; host EOF becomes a FIN to the guest after the data; the connection
     ends when both FINs are acknowledged.  A guest RST closes the host socket with
@@ -28,7 +30,6 @@ from __future__ import annotations
 import errno
 import socket
 import struct
-import time
 from typing import Optional
 
 from pysystem import log
@@ -38,7 +39,7 @@ from .packet import TCP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, ip_str, tc
 RCV_BUF = 65535             # guest -> host bytes buffered: our advertised window
 SND_BUF = 256 * 1024        # host -> guest bytes read ahead of the guest's ACKs
 DEFAULT_MSS, MAX_MSS = 536, 1460
-RTO = 1.0                   # host seconds without progress before resending
+RTO = 1.0                   # guest seconds without progress before resending (doubling)
 MAX_RETRIES = 8
 RECV_CHUNK = 65536
 
@@ -77,7 +78,7 @@ class TCPConn:
         self.guest_fin = False          # the guest's FIN arrived (in order)
         self.fin_sent = False
         self.fin_acked = False
-        self.last_progress = time.monotonic()
+        self.last_progress = self.net.now()
         self.retries = 0
         self.adv_wnd = RCV_BUF
         self.forwarded = False
@@ -111,14 +112,14 @@ class TCPConn:
         self.state = SYN_SENT
         self.forwarded = True
         self.snd_nxt = (self.iss + 1) & 0xFFFFFFFF
-        self.last_progress = time.monotonic()
+        self.last_progress = self.net.now()
         self.net.send_tcp(self, TCP_SYN, self.iss, 0, RCV_BUF, b"", self._syn_options())
 
     def connected(self) -> None:
         """The host connect() succeeded: answer the guest's SYN."""
         self.state = SYN_RCVD
         self.snd_nxt = (self.iss + 1) & 0xFFFFFFFF
-        self.last_progress = time.monotonic()
+        self.last_progress = self.net.now()
         self._emit(TCP_SYN | TCP_ACK, self.iss, b"", self._syn_options())
 
     def reset_guest(self) -> None:
@@ -206,7 +207,7 @@ class TCPConn:
         mss = tcp_mss(tcp.options) if tcp.flags & TCP_SYN else None
         if mss:
             self.mss = max(64, min(mss, MAX_MSS))
-        self.last_progress = time.monotonic()
+        self.last_progress = self.net.now()
         self.retries = 0
         self.net.watch(self)
 
@@ -226,7 +227,7 @@ class TCPConn:
                 acked -= 1
             del self.out[:acked]
             self.snd_una = ack
-            self.last_progress = time.monotonic()
+            self.last_progress = self.net.now()
             self.retries = 0
         if seq_le(self.snd_una, ack):
             self.snd_wnd = tcp.window
@@ -318,12 +319,14 @@ class TCPConn:
         if self.state in (SYN_SENT, SYN_RCVD, ESTABLISHED) and self.snd_una != self.snd_nxt:
             if self.net.pending:        # frames still wait for the NIC: the guest is
                 self.last_progress = now    # slow, nothing was lost
-            elif now - self.last_progress > RTO:
+            elif now - self.last_progress > RTO * (1 << min(self.retries, 6)):
                 self._retransmit(now)
 
     def _retransmit(self, now: float) -> None:
         self.retries += 1
         if self.retries > MAX_RETRIES:
+            log.log("net", f"net {self.net.id}: tcp {self.describe()}: the guest acknowledges "
+                           "nothing: resetting it")
             self.reset_guest()
             return
         self.last_progress = now

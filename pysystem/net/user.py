@@ -404,13 +404,14 @@ class UserNet(NetBackend):
 
     # --- host I/O ---------------------------------------------------------------------------
     def poll(self) -> None:
-        now = time.monotonic()
         self._check_connects()
+        now = self.now()
         for conn in list(self.tcp.values()):
             if conn.state not in (CLOSED, CONNECTING):
                 conn.tick(now)
+        host_now = time.monotonic()
         for flow in list(self.udp.values()):
-            if now - flow.last > flow.expire:
+            if host_now - flow.last > flow.expire:
                 self._drop_udp(flow)
         super().poll()
 
