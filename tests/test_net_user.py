@@ -498,3 +498,42 @@ def test_malformed_frames_are_dropped_and_counted(guest, capsys):
     assert "runt frame" in err and "bad IPv4 header checksum" in err and "fragment" in err
     guest.send(guest.ip(ICMP(type=8, id=99)))            # and it still answers
     assert guest.take(ICMP, pred=lambda p: p[ICMP].id == 99)
+
+
+def test_hostfwd_100_connections_in_a_row_guest_closes_first(guest):
+    guest.send(guest.ip(ICMP(type=8), dst=GW))
+    guest.take(ICMP)
+    fwd = parse_hostfwd("tcp::0-:23")
+    guest.net.add_forward(fwd)
+    for n in range(100):
+        client = socket.create_connection(("127.0.0.1", fwd.host_port), timeout=5)
+        syn = guest.take(TCP, pred=lambda p: p[TCP].flags == "S")
+        far = syn[TCP].sport
+        c = GuestTCP(guest, far, sport=23)
+        c.rcv = syn[TCP].seq + 1
+        guest.send(guest.ip(TCP(sport=23, dport=far, flags="SA", seq=c.seq, ack=c.rcv,
+                                window=4096)))
+        c.seq += 1
+        guest.take(TCP, pred=lambda p: p[TCP].flags == "A" and p[TCP].dport == 23)
+        client.sendall(b"echo %d\n" % n)
+        r = guest.take(TCP, pred=lambda p: len(p[TCP].payload) > 0)
+        assert bytes(r[TCP].payload) == b"echo %d\n" % n
+        c.rcv += len(r[TCP].payload)
+        c.send(b"%d\n" % n)
+        c._seg("FA")                                  # the guest closes first
+        c.seq += 1
+        guest.take(TCP, pred=lambda p: p[TCP].ack == c.seq)
+        got = b""
+        while True:
+            chunk = client.recv(100)
+            if not chunk:
+                break
+            got += chunk
+        assert got == b"%d\n" % n                     # then EOF: the guest's FIN
+        client.close()
+        fin = guest.take(TCP, pred=lambda p: p[TCP].flags & 0x01)
+        guest.send(guest.ip(TCP(sport=23, dport=far, flags="A", seq=c.seq,
+                                ack=fin[TCP].seq + 1, window=4096)))
+        guest.loop.poll(0)
+        assert not guest.net.tcp, n                   # nothing left behind
+    guest.net.remove_forward(fwd)
