@@ -134,7 +134,7 @@ class NetOptions:
         if kind in NETDEV_TYPES:
             raise ValueError(f"network backend '{kind}' is not supported yet "
                              "(only 'user' and 'socket')")
-        raise ValueError(f"Parameter 'type' expects a netdev backend type")
+        raise ValueError("Parameter 'type' expects a netdev backend type")
 
     def netdev(self, text: str) -> NetBackend:
         items = split_items(text)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import errno
 import socket
 import struct
-from typing import Optional
 
 from pysystem import log
 

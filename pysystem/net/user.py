@@ -24,7 +24,6 @@ import errno
 import random
 import select
 import socket
-import struct
 import time
 from typing import Dict, List, Optional, Tuple
 
