@@ -1,5 +1,6 @@
 """The network's monitor commands: ``info network``, ``info usernet``,
-``hostfwd_add`` and ``hostfwd_remove`` (QEMU's wording; importing registers them).
+``hostfwd_add``, ``hostfwd_remove`` and ``set_link`` (QEMU's wording; importing
+registers them).
 
     hostfwd_add [netdev_id] tcp:[hostaddr]:hostport-[guestaddr]:guestport
     hostfwd_remove [netdev_id] tcp:[hostaddr]:hostport
@@ -78,3 +79,15 @@ def _hostfwd_remove(mon, args: List[str]) -> str:
             backend.remove_forward(fwd)
             return f"host forwarding rule for {rule} removed"
     return f"host forwarding rule for {rule} not found"
+
+
+@command("set_link", "name on|off", "change the link status of a network adapter")
+def _set_link(mon, args: List[str]) -> str:
+    if len(args) != 2 or args[1] not in ("on", "off"):
+        raise MonitorError("set_link: expects name on|off")
+    for b in net.backends(mon.machine):
+        nic_name = getattr(b.nic, "TYPE", None)
+        if args[0] in (b.id, nic_name):
+            b.link_up = args[1] == "on"     # frames both ways are lost while down
+            return ""
+    raise MonitorError(f"Error: Device '{args[0]}' not found")

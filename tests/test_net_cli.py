@@ -63,6 +63,9 @@ def test_info_network_and_hostfwd_through_hmp_and_qmp(capsys):
         seen["remove"] = mon.execute(f"hostfwd_remove n0 tcp::{fwd.host_port}")
         seen["again"] = mon.execute(f"hostfwd_remove tcp::{fwd.host_port}")
         seen["bad"] = mon.execute("hostfwd_add nosuch tcp::0-:23")
+        seen["link"] = (mon.execute("set_link n1 off"), machine.net_options.backends[1].link_up,
+                        mon.execute("set_link lan9118 on"), machine.net_options.backends[1].link_up,
+                        mon.execute("set_link nosuch on"))
         loop.request_exit(0)
 
     status, err = _run(capsys, "-netdev", "user,id=n0,restrict=on",
@@ -77,6 +80,7 @@ def test_info_network_and_hostfwd_through_hmp_and_qmp(capsys):
     assert "TCP[HOST_FORWARD]" in seen["usernet"] and "10.0.2.15    23" in seen["usernet"]
     assert "removed" in seen["remove"] and "not found" in seen["again"]
     assert "unknown netdev 'nosuch'" in seen["bad"]
+    assert seen["link"] == ("", False, "", True, "Error: Device 'nosuch' not found\n")
 
 
 def test_one_backend_two_nics_is_refused_on_malta(capsys):

@@ -52,7 +52,10 @@ class NetBackend:
         self.flush()
 
     def deliver(self, frame: bytes) -> None:
-        """Queue a frame for the guest and offer the queue to the NIC."""
+        """Queue a frame for the guest and offer the queue to the NIC (lost while the
+        link is down: ``set_link``)."""
+        if not self.link_up:
+            return
         if len(self._queue) >= QUEUE_LIMIT:
             self._queue.popleft()
             self.dropped_to_guest += 1
