@@ -13,7 +13,9 @@ Interface:
     dropped; the link always reads as up).
   * Attribute ``clock``: the board's ``VirtualClock`` (the general purpose timer
     at 10 kHz and the 25 MHz free-running counter).
-  * ``receive(frame) -> bool``: a frame from the network (False: not taken).
+  * ``receive(frame) -> bool``: a frame from the network (False: not taken);
+    ``can_receive()``: room for a full-size frame now.  The backend's queue is
+    offered again each time the driver has read a whole packet out of the RX FIFO.
 
 Behaviour (QEMU 7.2's hw/net/lan9118.c): ID_REV 0x01180001, BYTE_TEST 0x87654321;
 reset (power-on and HW_CFG.SRST) loads the MAC address from the EEPROM (E2P_CMD
@@ -218,6 +220,8 @@ class LAN9118(SysBusDevice):
         self.init_mmio(region)
         self.init_irq(1)
         super().realize()
+        if self.netdev is not None and hasattr(self.netdev, "attach"):
+            self.netdev.attach(self)
 
     # --- reset ------------------------------------------------------------------------
     def reset(self) -> None:
@@ -611,6 +615,11 @@ class LAN9118(SysBusDevice):
         word = self.mac_hashh if index & 0x20 else self.mac_hashl
         return bool((word >> (index & 0x1F)) & 1)
 
+    def can_receive(self) -> bool:
+        """Room for a full-size frame: reception enabled, a status slot and FIFO space."""
+        return (bool(self.mac_cr & CR_RXEN) and self.rx_status_used < RX_STATUS_SIZE
+                and RX_FIFO_SIZE - self.rx_fifo_used >= (2048 + 8) // 4)
+
     def receive(self, frame: bytes) -> bool:
         """A frame from the network; False when the chip cannot take it."""
         frame = bytes(frame)
@@ -677,6 +686,9 @@ class LAN9118(SysBusDevice):
         else:
             self.int_sts |= RXE_INT        # underflow
             value = 0
+        if self.rxp_size == 0 and self.rxp_pad == 0 and self.netdev is not None \
+                and hasattr(self.netdev, "flush"):
+            self.netdev.flush()            # a packet fully read: room for waiting frames
         self._update_irq()
         return value
 

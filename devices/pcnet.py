@@ -17,16 +17,25 @@ Property ``mac`` (default 52:54:00:12:34:56, QEMU's first NIC).
 Behaviour: CSR0 INIT reads the initialization block (16- or 32-bit layout by
 BCR20.SWSTYLE) from memory through the bus master, loads mode, address, filter,
 ring lengths and counters and sets IDON; STRT sets TXON/RXON; STOP stops and
-resets the status; interrupt bits are cleared by writing one.  There is no network
-backend: nothing is received, and TDMD hands every transmit descriptor the driver
-owns back (OWN cleared, TINT at the end of each frame) with its frame dropped, so the
-driver sees its frames go out.  Not modelled: reception, the receive ring poll, the
-MII/PHY, the EEPROM, timers, loopback.
+resets the status; interrupt bits are cleared by writing one.
+Transmit (TDMD, or any CSR0 write while TXON): each descriptor the driver owns
+is taken in ring order, its buffer gathered from STP to ENP, and the frame goes
+to the ``netdev`` backend (pysystem/net/client.py; without one it is dropped);
+OWN is cleared in each descriptor and TINT set after each frame.  Receive
+(``receive(frame)``): frames shorter than 60 bytes are padded, the FCS appended,
+and the bytes spread over the descriptors the driver owns from the current one
+(STP on the first, ENP and the message length on the last); RINT is set.  With
+no descriptor owned the frame is not taken (the backend offers it again at the
+next CSR0 write or host poll).  Frames are accepted for the station address,
+broadcast, any multicast, or all in promiscuous mode (CSR15 bit 15).
+Not modelled: the MII/PHY, the EEPROM, timers, loopback, the logical address
+filter (multicast is accepted), descriptor error bits other than OWN.
 """
 from __future__ import annotations
 
 import re
 import struct
+import zlib
 
 from pysystem import log
 from pysystem.memory import BusError, IORegion, ROMRegion
@@ -61,7 +70,7 @@ def parse_mac(text: str) -> bytes:
 @register
 class PCNet(PCIDevice):
     TYPE = "pcnet"
-    DESC = "AMD PCnet-PCI II Ethernet (no backend)"
+    DESC = "AMD PCnet-PCI II Ethernet"
     USER_CREATABLE = True
     VENDOR_ID, DEVICE_ID, REVISION = 0x1022, 0x2000, 0x10
     CLASS_CODE = 0x020000
@@ -70,7 +79,8 @@ class PCNet(PCIDevice):
     INTERRUPT_PIN = 1
     BARS = (Bar(0, 32, "io"), Bar(1, 32, "mem"), Bar(6, 0x40000, "mem"))
     CONFIG = (CfgReg("MIN_GNT", 0x3E, 1, 0x06, wmask=0), CfgReg("MAX_LAT", 0x3F, 1, 0xFF, wmask=0))
-    PROPERTIES = (Property("mac", "str", "52:54:00:12:34:56", "MAC address"),)
+    PROPERTIES = (Property("mac", "str", "52:54:00:12:34:56", "MAC address"),
+                  Property("netdev", "any", None, "network backend (pysystem/net); none drops frames"))
     STATE = (
         Field("rap", "u8", 0, "register address pointer"),
         Field("csr", "u16[128]", _table(CSR_RESET, 128), "control and status registers"),
@@ -88,6 +98,8 @@ class PCNet(PCIDevice):
                                   min_access=1, max_access=4))
         self.init_bar(6, ROMRegion(self, "pcnet.rom", 0x40000))
         super().realize()
+        if self.netdev is not None and hasattr(self.netdev, "attach"):
+            self.netdev.attach(self)
 
     def device_reset(self) -> None:
         prom = bytearray(self._mac + bytes((0, 0, 0, 0x11, 0, 0, 0, 0, 0x57, 0x57)))
@@ -205,37 +217,123 @@ class PCNet(PCIDevice):
             self.csr[0] |= CSR0_TDMD        # stays set until a descriptor is found (QEMU)
             self._transmit()
         self._update_irq()
+        if self.netdev is not None and self.csr[0] & CSR0_RXON:
+            self.netdev.flush()             # descriptors may have been handed back
+
+    def _desc(self, ring: int, count_reg: int, len_reg: int):
+        """(address, 32-bit layout?) of the ring's current descriptor."""
+        style = self.bcr[BCR_SWSTYLE] & 0xFF
+        wide = style in (2, 3)
+        index = self.csr[len_reg] - self.csr[count_reg]
+        return ring + index * (16 if wide else 8), wide
+
+    def _advance(self, count_reg: int, len_reg: int) -> None:
+        n = self.csr[count_reg]
+        self.csr[count_reg] = self.csr[len_reg] if n <= 1 else n - 1
+
+    def _read_desc(self, addr: int, wide: bool):
+        """(buffer address, byte count, status) of a descriptor."""
+        if wide:
+            base, bcnt, status = struct.unpack("<IhH", self.dma_read(addr, 8))
+        else:
+            lo, hi, status, bcnt = struct.unpack("<HBBh", self.dma_read(addr, 6))
+            base, status = lo | hi << 16, status << 8
+        return base, (-bcnt) & 0xFFF, status
+
+    def _write_status(self, addr: int, wide: bool, status: int) -> None:
+        if wide:
+            self.dma_write(addr + 6, struct.pack("<H", status))
+        else:
+            self.dma_write(addr + 3, bytes((status >> 8,)))
 
     def _transmit(self) -> None:
-        """Hand every descriptor the driver owns back, dropping its frame (no backend)."""
+        """Send every frame whose descriptors the driver owns (STP..ENP gathered)."""
         if not self.csr[0] & CSR0_TXON:
             self.csr[0] &= ~CSR0_TDMD
             return
-        style = self.bcr[BCR_SWSTYLE] & 0xFF
-        size = 16 if style in (2, 3) else 8
-        status_at = 6 if style in (2, 3) else 2
+        frame = bytearray()
         for _ in range(self.csr[78]):
-            index = self.csr[78] - self.csr[74]
-            addr = self.tdra + index * size
+            addr, wide = self._desc(self.tdra, 74, 78)
             try:
-                status = struct.unpack("<H", self.dma_read(addr + status_at, 2))[0]
-            except BusError as e:           # an address nothing answers
-                log.log("guest_errors", f"pcnet: transmit descriptor at 0x{addr:x}: {e}")
-                self.csr[0] |= CSR0_MERR
-                return
-            if not status & 0x8000:                       # OWN: not ours
-                return
-            try:
-                self.dma_write(addr + status_at, struct.pack("<H", status & ~0x8000))
-            except BusError as e:           # read-only memory there
+                base, count, status = self._read_desc(addr, wide)
+                if not status & 0x8000:                   # OWN: not ours
+                    return
+                if status & 0x0200:                       # STP: a new frame
+                    frame = bytearray()
+                if len(frame) + count <= 4096:
+                    frame += self.dma_read(base, count)
+                self._write_status(addr, wide, status & ~0x8000)
+            except BusError as e:           # an address nothing answers, or read-only
                 log.log("guest_errors", f"pcnet: transmit descriptor at 0x{addr:x}: {e}")
                 self.csr[0] |= CSR0_MERR
                 return
             self.csr[0] &= ~CSR0_TDMD
+            self._advance(74, 78)
             if status & 0x0100:                           # ENP: end of a frame
-                log.log("trace", "pcnet: frame dropped (no network backend)")
+                if self.netdev is not None:
+                    self.netdev.send(bytes(frame))
+                else:
+                    log.log("trace", "pcnet: frame dropped (no network backend)")
+                frame = bytearray()
                 self.csr[0] |= CSR0_TINT
-            self.csr[74] = self.csr[78] if self.csr[74] <= 1 else self.csr[74] - 1
+
+    def _accept(self, dest: bytes) -> bool:
+        return bool(self.csr[15] & 0x8000) or dest[0] & 1 or dest == self._station()
+
+    def _station(self) -> bytes:
+        return b"".join(struct.pack("<H", self.csr[12 + i]) for i in range(3))
+
+    def receive(self, frame: bytes) -> bool:
+        """A frame from the network: False when no receive descriptor is free."""
+        if not self.csr[0] & CSR0_RXON or self.csr[0] & CSR0_STOP or len(frame) < 14:
+            return False
+        if not self._accept(frame[:6]):
+            return True                                   # filtered out: consumed
+        data = bytes(frame) + bytes(max(0, 60 - len(frame)))
+        data += (zlib.crc32(data) & 0xFFFFFFFF).to_bytes(4, "little")
+        try:
+            return self._store(data)
+        except BusError as e:
+            log.log("guest_errors", f"pcnet: receive descriptor: {e}")
+            self.csr[0] |= CSR0_MERR
+            self._update_irq()
+            return True
+
+    def _store(self, data: bytes) -> bool:
+        first, wide = self._desc(self.rdra, 72, 76)
+        if not self._read_desc(first, wide)[2] & 0x8000:
+            return False
+        # enough descriptors owned for the whole frame?
+        need, saved = len(data), self.csr[72]
+        owned = []
+        for _ in range(self.csr[76]):
+            addr, _ = self._desc(self.rdra, 72, 76)
+            base, count, status = self._read_desc(addr, wide)
+            if not status & 0x8000 or count == 0:
+                break
+            owned.append((addr, base, count))
+            need -= count
+            self._advance(72, 76)
+            if need <= 0:
+                break
+        if need > 0:
+            self.csr[72] = saved
+            return False
+        pos = 0
+        for n, (addr, base, count) in enumerate(owned):
+            chunk = data[pos:pos + count]
+            self.dma_write(base, chunk)
+            pos += len(chunk)
+            status = (0x0200 if n == 0 else 0) | (0x0100 if n == len(owned) - 1 else 0)
+            if n == len(owned) - 1:
+                if wide:
+                    self.dma_write(addr + 8, struct.pack("<I", len(data)))
+                else:
+                    self.dma_write(addr + 6, struct.pack("<H", len(data)))
+            self._write_status(addr, wide, status)
+        self.csr[0] |= CSR0_RINT
+        self._update_irq()
+        return True
 
     def _init(self) -> None:
         addr = self.csr[1] | self.csr[2] << 16

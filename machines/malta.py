@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
+from pysystem import net
 from pysystem.irq import OrGate
 from pysystem.loader import LoaderError
 from pysystem.machine import Machine, MachineError
@@ -193,7 +194,11 @@ class Malta(Machine):
                 props = {"clock": self.clock, "ram-size": self.ram_size}
             elif name == "usb":
                 props = {"clock": self.clock}
+            elif name == "pcnet":            # the first -nic / -net nic
+                props = net.board_nic(self, "pcnet")
             dev = self._device(name, type_name, props)
+            if name == "pcnet":
+                dev.clock = self.clock       # the network's timers run in guest time
             gt.bus.plug(dev, None if place is None else place[0] << 3 | place[1])
         piix, pm = self.dev["piix4"], self.dev["pm"]
         gt.bus.set_irq_router(*piix.pirq_router())

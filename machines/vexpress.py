@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Tuple
 
-from pysystem import loader
+from pysystem import loader, net
 from pysystem.machine import Machine
 from pysystem.memory import AliasRegion, RAMRegion
 from pysystem.qom import QOMError, new_object, register
@@ -181,6 +181,8 @@ class VexpressA9(Machine):
         if name.startswith("flash"):
             drive = self.claim_drive("pflash", int(name[5:]))
             return {"drive": self.open_drive(drive)} if drive else {}
+        if name == "lan9118":                # the first -nic / -net nic
+            return net.board_nic(self, "lan9118")
         return {}
 
     def _plug_virtio_drives(self) -> None:

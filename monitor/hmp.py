@@ -173,4 +173,4 @@ class Monitor:
         return not self.quitting
 
 
-from . import hmp_info, hmp_memory, hmp_pci, hmp_system, snapshot_cmds  # noqa: E402,F401  (the commands)
+from . import hmp_info, hmp_memory, hmp_net, hmp_pci, hmp_system, snapshot_cmds  # noqa: E402,F401  (the commands)

@@ -104,8 +104,9 @@ def _user_errors():
     from .loader import LoaderError
     from .memory import MemoryTreeError
     from .snapshot import SnapshotError
+    from .net import NetError
     return (CLIError, QOMError, MachineError, chardevs.ChardevError, log.LogError,
-            LoaderError, BlockError, MemoryTreeError, SnapshotError)
+            LoaderError, BlockError, MemoryTreeError, SnapshotError, NetError)
 
 
 _USER_ERRORS = _user_errors()
@@ -175,6 +176,7 @@ class Config:
         self.start_paused = False
         self.gdb: Optional[str] = None                  # -gdb DEV / -s
         self.nodefaults = False
+        self.net = None                                 # net.NetOptions: -netdev/-nic/-net
         self.help: Optional[Tuple[str, str]] = None     # (what, detail)
 
 
@@ -500,6 +502,19 @@ def _opt_ignore(cfg: Config, value, arch) -> None:
     pass
 
 
+def _opt_net(kind: str):
+    """-netdev, -nic, -net: parsed by pysystem/net/options.py."""
+    def handler(cfg: Config, value: str, arch) -> None:
+        from . import net
+        if cfg.net is None:
+            cfg.net = net.NetOptions()
+        try:
+            getattr(cfg.net, kind)(value)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+    return handler
+
+
 _HANDLERS = {
     "h": _opt_help, "help": _opt_help, "version": _opt_version,
     "machine": _opt_machine, "M": _opt_machine, "cpu": _opt_cpu, "accel": _opt_accel,
@@ -513,7 +528,8 @@ _HANDLERS = {
     "snapshot": _opt_flag("snapshot"), "no-reboot": _opt_flag("no-reboot"),
     "no-shutdown": _opt_flag("no-shutdown"), "rtc": _opt_rtc, "nodefaults": _opt_nodefaults,
     "no-user-config": _opt_ignore, "nodefconfig": _opt_ignore, "name": _opt_name,
-    "loadvm": _opt_loadvm,
+    "loadvm": _opt_loadvm, "netdev": _opt_net("netdev"), "nic": _opt_net("nic"),
+    "net": _opt_net("net"),
 }
 
 
@@ -732,11 +748,21 @@ def _make_devices(machine: Machine, cfg: Config) -> None:
                         value, share_rw=parse_bool("share-rw", opts.get("share-rw", "off")))
                 elif key in props and props[key].kind == "any" and key == "chardev":
                     value = chardevs.lookup(value).claim()
+                elif key in props and props[key].kind == "any" and key == "netdev":
+                    value = _lookup_netdev(cfg, value)
                 dev.set_prop(key, value)
         except (QOMError, MachineError, chardevs.ChardevError) as e:
             raise CLIError(_one_line(e), "-device", text) from None
         dev.id = dev_id
         machine.device_specs.append(DeviceSpec(dev, text, dev_id))
+
+
+def _lookup_netdev(cfg: Config, netdev_id: str):
+    from . import net
+    try:
+        return (cfg.net or net.NetOptions()).lookup(netdev_id)
+    except ValueError as e:
+        raise QOMError(str(e)) from None
 
 
 def _make_consoles(machine: Machine, cfg: Config):
@@ -833,6 +859,9 @@ def _run(arch: str, prog: str, argv: List[str], on_start=None) -> int:
     machine = _make_machine(arch, cfg)
     machine.log = log.active()              # -d and -D, parsed already
     machine.chardevs = chardevs.registry()  # the -chardev/-serial/-monitor ones
+    if cfg.net is not None:
+        cfg.net.finish()
+        machine.net_options = cfg.net
     _make_drives(machine, cfg)
     _make_devices(machine, cfg)
     monitors = []
@@ -843,6 +872,10 @@ def _run(arch: str, prog: str, argv: List[str], on_start=None) -> int:
     machine.guest_name = cfg.guest_name
     monitors += _make_qmp_monitors(machine, cfg)
     machine.realize()
+    if cfg.net is not None:
+        from . import net
+        net.check_claims(machine)
+        net.bind_all(machine)
     machine.reset()
     if getattr(cfg, "loadvm", None) is not None:
         from . import snapshot
@@ -858,6 +891,9 @@ def _run(arch: str, prog: str, argv: List[str], on_start=None) -> int:
     loop = MainLoop(machine, sleep=sleep)
     machine.monitors.extend(monitors)
     chardevs.open_all(loop)
+    if cfg.net is not None:
+        from . import net
+        net.open_all(machine, loop)
     if on_start is not None:
         on_start(machine, loop)
     machine.start()

@@ -21,6 +21,7 @@ CATEGORIES: Dict[str, str] = {
     "page": "dump pages at beginning of user mode emulation",
     "nochain": "do not chain compiled TBs so that \"exec\" and \"cpu\" show complete traces",
     "trace": "log device register accesses (pysystem extension)",
+    "net": "log user-network host traffic, in the order it reaches the guest (pysystem extension)",
 }
 
 

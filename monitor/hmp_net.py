@@ -1,0 +1,93 @@
+"""The network's monitor commands: ``info network``, ``info usernet``,
+``hostfwd_add``, ``hostfwd_remove`` and ``set_link`` (QEMU's wording; importing
+registers them).
+
+    hostfwd_add [netdev_id] tcp:[hostaddr]:hostport-[guestaddr]:guestport
+    hostfwd_remove [netdev_id] tcp:[hostaddr]:hostport
+
+Without a netdev id the first user-mode network is meant.  QMP reaches them through
+``human-monitor-command`` (labgrid's QEMUDriver forwards ports so).
+"""
+from __future__ import annotations
+
+from typing import List
+
+from pysystem import net
+
+from .hmp_table import MonitorError, command, info_command
+
+
+def _user_nets(mon) -> list:
+    return [b for b in net.backends(mon.machine) if isinstance(b, net.UserNet)]
+
+
+def _pick(mon, args: List[str], name: str):
+    nets = _user_nets(mon)
+    if len(args) == 2:
+        found = [b for b in nets if b.id == args[0]]
+        if not found:
+            raise MonitorError(f"unknown netdev '{args[0]}'" if not
+                               any(b.id == args[0] for b in net.backends(mon.machine))
+                               else f"netdev '{args[0]}' is not a user-mode network")
+        return found[0], args[1]
+    if len(args) != 1:
+        raise MonitorError(f"{name}: expects [netdev_id] rule")
+    if not nets:
+        raise MonitorError("No usernet device found")
+    return nets[0], args[0]
+
+
+@info_command("network", "", "show the network state")
+def _info_network(mon, args: List[str]) -> str:
+    if mon.machine is None:
+        return ""
+    return net.backends_text(net.backends(mon.machine))
+
+
+@info_command("usernet", "", "show user network stack connection states")
+def _info_usernet(mon, args: List[str]) -> str:
+    return "\n".join(b.usernet_text() for b in _user_nets(mon))
+
+
+@command("hostfwd_add", "[netdev_id] [tcp]:[hostaddr]:hostport-[guestaddr]:guestport",
+         "redirect TCP connections from host to guest (e.g. tcp::5555-:22)")
+def _hostfwd_add(mon, args: List[str]) -> str:
+    backend, rule = _pick(mon, args, "hostfwd_add")
+    try:
+        fwd = net.parse_hostfwd(rule)
+        if any(f.host_addr == fwd.host_addr and f.host_port == fwd.host_port and fwd.host_port
+               for f in backend.forwards):
+            raise net.ForwardError(f"Could not set up host forwarding rule '{rule}'")
+        fwd.bind()
+    except net.ForwardError as e:
+        raise MonitorError(str(e)) from None
+    backend.add_forward(fwd)
+    return ""
+
+
+@command("hostfwd_remove", "[netdev_id] [tcp]:[hostaddr]:hostport",
+         "remove host-to-guest TCP redirection")
+def _hostfwd_remove(mon, args: List[str]) -> str:
+    backend, rule = _pick(mon, args, "hostfwd_remove")
+    proto, _, rest = rule.partition(":")
+    addr, _, port = rest.rpartition(":")
+    if proto not in ("tcp", "") or not port.isdigit():
+        raise MonitorError("invalid format")
+    addr = addr or "127.0.0.1"
+    for fwd in list(backend.forwards):
+        if fwd.host_addr == addr and fwd.host_port == int(port):
+            backend.remove_forward(fwd)
+            return f"host forwarding rule for {rule} removed"
+    return f"host forwarding rule for {rule} not found"
+
+
+@command("set_link", "name on|off", "change the link status of a network adapter")
+def _set_link(mon, args: List[str]) -> str:
+    if len(args) != 2 or args[1] not in ("on", "off"):
+        raise MonitorError("set_link: expects name on|off")
+    for b in net.backends(mon.machine):
+        nic_name = getattr(b.nic, "TYPE", None)
+        if args[0] in (b.id, nic_name):
+            b.link_up = args[1] == "on"     # frames both ways are lost while down
+            return ""
+    raise MonitorError(f"Error: Device '{args[0]}' not found")

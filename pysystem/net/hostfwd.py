@@ -1,0 +1,123 @@
+"""``hostfwd=tcp:[hostaddr]:hostport-[guestaddr]:guestport``: host listeners whose
+clients are connected to a guest port through the user network.
+
+    fwd = parse_hostfwd("tcp::5555-:22")      # ValueError with QEMU's wording if bad
+    net.add_forward(fwd)                      # listens now (or when the net opens)
+
+The listener binds to 127.0.0.1 unless an address is written (``0.0.0.0`` for
+every interface).  An empty guest address is the first address DHCP hands out
+(10.0.2.15).  Only TCP is forwarded (``udp:`` is refused).
+"""
+from __future__ import annotations
+
+import socket
+from typing import Optional
+
+from . import packet as P
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+class ForwardError(ValueError):
+    pass
+
+
+class Forward:
+    def __init__(self, host_addr: str, host_port: int, guest_addr: Optional[str],
+                 guest_port: int, text: str = ""):
+        self.host_addr, self.host_port = host_addr, host_port
+        self.guest_addr, self.guest_port = guest_addr, guest_port
+        self.text = text
+        self.net = None
+        self.sock: Optional[socket.socket] = None
+        self.loop = None
+
+    @property
+    def fd(self) -> int:
+        return self.sock.fileno() if self.sock is not None else -1
+
+    def guest_ip(self, net) -> bytes:
+        return P.ip_bytes(self.guest_addr) if self.guest_addr else net.config.dhcp_start
+
+    def bind(self) -> None:
+        """Create the listening socket (ForwardError when the port cannot be had)."""
+        if self.sock is not None:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host_addr, self.host_port))
+            sock.listen(16)
+            sock.setblocking(False)
+        except OSError as e:
+            sock.close()
+            raise ForwardError(f"Could not set up host forwarding rule '{self.text}': "
+                               f"{e.strerror}") from None
+        self.sock = sock
+        if self.host_port == 0:
+            self.host_port = sock.getsockname()[1]
+
+    def open(self, loop) -> None:
+        self.bind()
+        self.loop = loop
+        loop.add_reader(self.sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        try:
+            client, peer = self.sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return
+        self.net.accept_forwarded(client, peer[1], self.guest_ip(self.net), self.guest_port)
+
+    def close(self) -> None:
+        if self.sock is None:
+            return
+        if self.loop is not None:
+            self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+        self.sock = None
+
+
+def _port(text: str, rule: str) -> int:
+    try:
+        port = int(text, 10)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ForwardError(f"Invalid host forwarding rule '{rule}' (bad port '{text}')")
+    return port
+
+
+def _addr(text: str, rule: str) -> str:
+    try:
+        socket.inet_aton(text)
+    except OSError:
+        raise ForwardError(f"Invalid host forwarding rule '{rule}' (bad address '{text}')") from None
+    if text.count(".") != 3:
+        raise ForwardError(f"Invalid host forwarding rule '{rule}' (bad address '{text}')")
+    return text
+
+
+def parse_hostfwd(rule: str) -> Forward:
+    """``[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport``"""
+    proto, sep, rest = rule.partition(":")
+    if not sep:
+        raise ForwardError(f"Invalid host forwarding rule '{rule}'")
+    if proto == "udp":
+        raise ForwardError(f"Invalid host forwarding rule '{rule}' (UDP forwarding is not "
+                           "supported yet)")
+    if proto not in ("tcp", ""):
+        raise ForwardError(f"Invalid host forwarding rule '{rule}' (bad protocol name)")
+    host, dash, guest = rest.partition("-")
+    if not dash or ":" not in host or ":" not in guest:
+        raise ForwardError(f"Invalid host forwarding rule '{rule}'")
+    haddr, _, hport = host.rpartition(":")
+    gaddr, _, gport = guest.rpartition(":")
+    host_port = _port(hport, rule)
+    guest_port = _port(gport, rule)
+    if guest_port == 0:
+        raise ForwardError(f"Invalid host forwarding rule '{rule}' (bad guest port)")
+    return Forward(_addr(haddr, rule) if haddr else DEFAULT_HOST, host_port,
+                   _addr(gaddr, rule) if gaddr else None, guest_port, rule)

@@ -1,0 +1,91 @@
+"""The network options and monitor commands, through the command line's own entry
+point (``pysystem.cli.main``) and a real host client of a hostfwd listener."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from pysystem.cli import main
+from pysystem.monitor.hmp import Monitor
+from pysystem.monitor.qmp import QMPMonitor
+
+
+def _run(capsys, *argv, on_start=None):
+    status = main("arm", ["-M", "vexpress-a9", "-display", "none", "-S", *argv], on_start=on_start)
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (("-netdev", "user"), "-netdev user: Parameter 'id' is missing"),
+    (("-netdev", "user,id=a,bogus=1"), "Invalid parameter 'bogus'"),
+    (("-netdev", "user,id=a", "-netdev", "user,id=a"), "Duplicate ID 'a' for netdev"),
+    (("-netdev", "tap,id=t"), "network backend 'tap' is not supported yet"),
+    (("-nic", "user,hostfwd=tcp::99999-:22"), "(bad port '99999')"),
+    (("-nic", "user,net=10.0.2.0/24,host=10.0.3.2"), "is not in the network"),
+    (("-nic", "user,restrict=maybe"), "Parameter 'restrict' expects 'on' or 'off'"),
+    (("-nic", "user,model=pcnet"), "Unsupported NIC model: pcnet"),
+    (("-net", "nic,model=e1000", "-net", "user"), "Unsupported NIC model: e1000"),
+    (("-device", "lan9118,netdev=n0"), "can not be dynamically instantiated"),
+])
+def test_bad_network_options_are_one_line_errors(capsys, argv, msg):
+    status, err = _run(capsys, *argv)
+    assert status == 1 and msg in err and err.count("\n") == 1, err
+
+
+def test_hostfwd_port_in_use_is_one_line_error(capsys):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        status, err = _run(capsys, "-nic", f"user,hostfwd=tcp::{port}-:22")
+    finally:
+        busy.close()
+    assert status == 1 and "Could not set up host forwarding rule" in err and err.count("\n") == 1
+
+
+def test_info_network_and_hostfwd_through_hmp_and_qmp(capsys):
+    seen = {}
+
+    def on_start(machine, loop):
+        mon = Monitor(machine)
+        seen["network"] = mon.execute("info network")
+        qmp = QMPMonitor(machine)
+        assert qmp.handle_request({"execute": "qmp_capabilities"}) == {"return": {}}
+        reply = qmp.handle_request({"execute": "human-monitor-command",
+                                    "arguments": {"command-line": "hostfwd_add n0 tcp::0-:23"}})
+        seen["add"] = reply
+        seen["usernet"] = mon.execute("info usernet")
+        fwd = [f for f in machine.net_options.backends[0].forwards if f.guest_port == 23][0]
+        with socket.create_connection(("127.0.0.1", fwd.host_port), timeout=5):
+            pass                                     # the listener is real
+        seen["remove"] = mon.execute(f"hostfwd_remove n0 tcp::{fwd.host_port}")
+        seen["again"] = mon.execute(f"hostfwd_remove tcp::{fwd.host_port}")
+        seen["bad"] = mon.execute("hostfwd_add nosuch tcp::0-:23")
+        seen["link"] = (mon.execute("set_link n1 off"), machine.net_options.backends[1].link_up,
+                        mon.execute("set_link lan9118 on"), machine.net_options.backends[1].link_up,
+                        mon.execute("set_link nosuch on"))
+        loop.request_exit(0)
+
+    status, err = _run(capsys, "-netdev", "user,id=n0,restrict=on",
+                       "-nic", "user,id=n1", "-net", "nic", on_start=on_start)
+    assert status == 0, err
+    assert "warning: requested NIC (anonymous, model unspecified) was not created" in err
+    assert "warning: netdev n0 has no peer" in err
+    assert "lan9118: index=0,type=nic,model=lan9118,macaddr=52:54:00:12:34:56" in seen["network"]
+    assert " \\ n1: index=0,type=user,net=10.0.2.0,restrict=off" in seen["network"]
+    assert "n0: index=0,type=user,net=10.0.2.0,restrict=on" in seen["network"]
+    assert seen["add"] == {"return": ""}
+    assert "TCP[HOST_FORWARD]" in seen["usernet"] and "10.0.2.15    23" in seen["usernet"]
+    assert "removed" in seen["remove"] and "not found" in seen["again"]
+    assert "unknown netdev 'nosuch'" in seen["bad"]
+    assert seen["link"] == ("", False, "", True, "Error: Device 'nosuch' not found\n")
+
+
+def test_one_backend_two_nics_is_refused_on_malta(capsys):
+    status = main("mipsel", ["-M", "malta", "-display", "none", "-S", "-netdev", "user,id=n0",
+                             "-device", "pcnet,netdev=n0", "-device", "pcnet,netdev=n0"])
+    err = capsys.readouterr().err
+    assert status == 1 and "Property 'netdev' can't use value 'n0': already in use" in err
+    assert err.count("\n") == 1
