@@ -38,7 +38,7 @@ with open(sys.argv[2], "wb") as f:
 def readme_example() -> str:
     """The code block of the README's "Python API" section."""
     text = (ROOT / "README.md").read_text()
-    section = text.split("\n## Python API\n", 1)[1].split("\n## ", 1)[0]
+    section = text.split("\n## Python API\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert len(blocks) == 1, "the Python API section holds one python block"
     return blocks[0]
