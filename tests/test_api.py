@@ -232,3 +232,17 @@ def test_snapshots_in_a_second_machine_and_files(guest, tmp_path):
         assert a.console.command("two") == answer and a.read_phys(COUNTER, 4) == count
         assert (tmp_path / "store" / "tag1.pysnap").is_file()
         assert a.console.transcript.endswith("> two\r\nok\r\n> two\r\nok\r\n> ")
+
+
+def test_chardev_ids_are_per_machine(guest):
+    """Each machine's -chardev ids are its own (the command line's registry is not used)."""
+    from pysystem import chardev
+    from pysystem.api import Machine
+    kernel, dtb = guest
+    args = ["-M", "vexpress-a9", "-m", "128M", "-kernel", kernel, "-dtb", dtb,
+            "-chardev", "ringbuf,id=rb,size=4096", "-serial", "chardev:rb", "-display", "none"]
+    with Machine.from_args(args, prompt="> ") as a, Machine.from_args(args, prompt="> ") as b:
+        assert a.console.command("abc") == b.console.command("abc") == "ok\n"
+        assert a.board.serial_hd(0) is not b.board.serial_hd(0)
+        assert a.board.serial_hd(0).contents().startswith(b"ready\r\n> abc")
+    assert chardev.all_chardevs() == []
