@@ -6,7 +6,11 @@ One Debian boot in all (the example's): the example runs under the guest interpr
 small runner that executes the README's code block unchanged and then writes the
 snapshot it made (its variable ``shell``) to a file.  The plugin sample
 (tests/plugin_sample/) then starts from that file (``--pysystem-snapshot``) instead of
-booting again, and runs its guest tests, each on the restored shell.
+booting again, and runs its guest tests, each on the restored shell.  Last, labgrid's
+own QEMUDriver (from PyPI) starts ``pysystem-arm`` as it starts qemu-system-arm (``-S
+-qmp stdio``, the serial port on a unix socket chardev), here with ``-loadvm`` of that
+snapshot, and its ShellDriver runs a command at the shell: labgrid needed nothing
+changed (its ``qemu_bin`` names the console script).
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import guest_images, guest_python
+from tools import guest_images, guest_python, guest_script, module
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -32,6 +36,34 @@ namespace = {"__name__": "__main__"}
 exec(compile(code, "README.md example", "exec"), namespace)
 with open(sys.argv[2], "wb") as f:
     f.write(namespace["shell"])
+"""
+
+LABGRID_ENV = """\
+targets:
+  main:
+    drivers:
+      QEMUDriver:
+        qemu_bin: pysystem
+        machine: vexpress-a9
+        cpu: cortex-a9
+        memory: 256M
+        kernel: kernel
+        dtb: dtb
+        extra_args: "-initrd {initrd} -rtc base=2026-01-01T00:00:00
+          -machine vexpress-a9,snapshot-dir={store} -loadvm shell"
+        boot_args: "console=ttyAMA0"
+        display: none
+      ShellDriver:
+        prompt: '/ # '
+        login_prompt: 'login: '
+        username: root
+        await_login_timeout: 5
+        login_timeout: 120
+tools:
+  pysystem: {script}
+images:
+  kernel: {kernel}
+  dtb: {dtb}
 """
 
 
@@ -66,3 +98,27 @@ def test_readme_example_then_the_plugin_sample_on_its_snapshot(tmp_path):
     assert sample.returncode == 0, report
     passed = re.search(r"(\d+) passed", report)
     assert passed and int(passed.group(1)) >= 20, report
+
+    labgrid_shell(tmp_path, snap)
+
+
+def labgrid_shell(tmp_path, snap: Path) -> None:
+    """labgrid's QEMUDriver and ShellDriver on pysystem-arm, from the booted snapshot."""
+    module("labgrid")
+    from labgrid import Environment
+    g = guest_images("arm")
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "shell.pysnap").symlink_to(snap)
+    env_file = tmp_path / "labgrid.yaml"
+    env_file.write_text(LABGRID_ENV.format(initrd=g.initrd, store=store, kernel=g.kernel,
+                                           dtb=g.dtb, script=guest_script("pysystem-arm")))
+    target = Environment(str(env_file)).get_target("main")
+    qemu = target.get_driver("QEMUDriver")
+    qemu.on()
+    try:
+        shell = target.get_driver("ShellDriver")
+        assert shell.run_check("echo $((6 * 7)); uname -m") == ["42", "armv7l"]
+        assert qemu.monitor_command("query-status")["status"] == "running"
+    finally:
+        qemu.off()
