@@ -5,7 +5,7 @@ One Debian boot in all (the example's): the example runs under the guest interpr
 (PyPy when ``PYSYSTEM_GUEST_PYTHON`` names it, as the other boot tests do) through a
 small runner that executes the README's code block unchanged and then writes the
 snapshot it made (its variable ``shell``) to a file.  The plugin sample
-(tests/plugin_sample/) then starts from that file (``--pysystem-snapshot``) instead of
+(tests/plugin_sample/sample_debian_shell.py) then starts from that file (``--pysystem-snapshot``) instead of
 booting again, and runs its guest tests, each on the restored shell.  Last, labgrid's
 own QEMUDriver (from PyPI) starts ``pysystem-arm`` as it starts qemu-system-arm (``-S
 -qmp stdio``, the serial port on a unix socket chardev), here with ``-loadvm`` of that
@@ -91,7 +91,8 @@ def test_readme_example_then_the_plugin_sample_on_its_snapshot(tmp_path):
 
     sample = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-         str(ROOT / "tests" / "plugin_sample"), f"--pysystem-snapshot={snap}",
+         str(ROOT / "tests" / "plugin_sample" / "sample_debian_shell.py"),
+         f"--pysystem-snapshot={snap}",
          f"--junitxml={tmp_path / 'sample.xml'}"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=TIMEOUT)
     report = sample.stdout.decode("utf-8", "replace")
