@@ -158,7 +158,8 @@ def load_types() -> None:
 # --- the configuration gathered from argv ---------------------------------------------
 
 class Config:
-    def __init__(self):
+    def __init__(self, registry=None):
+        self.chardevs = registry if registry is not None else chardevs.registry()
         self.machine: Dict[str, str] = {}
         self.machine_text: Optional[str] = None
         self.machine_word = "-machine"
@@ -180,8 +181,8 @@ class Config:
         self.help: Optional[Tuple[str, str]] = None     # (what, detail)
 
 
-def _parse(arch: str, argv: List[str]) -> Config:
-    cfg = Config()
+def _parse(arch: str, argv: List[str], registry=None) -> Config:
+    cfg = Config(registry)
     for word, opt, value in split_argv(argv):
         name = opt.name
         if not opt.supported:
@@ -365,7 +366,7 @@ def _opt_chardev(cfg: Config, value: str, arch) -> None:
         return
     if "id" not in opts:
         raise CLIError("chardev: no id specified")
-    chardevs.create(opts, origin=f"{cfg.word} {value}")
+    cfg.chardevs.create(opts, origin=f"{cfg.word} {value}")
 
 
 def _opt_drive(cfg: Config, value: str, arch) -> None:
@@ -747,7 +748,7 @@ def _make_devices(machine: Machine, cfg: Config) -> None:
                     value = machine.attach_drive(
                         value, share_rw=parse_bool("share-rw", opts.get("share-rw", "off")))
                 elif key in props and props[key].kind == "any" and key == "chardev":
-                    value = chardevs.lookup(value).claim()
+                    value = cfg.chardevs.lookup(value).claim()
                 elif key in props and props[key].kind == "any" and key == "netdev":
                     value = _lookup_netdev(cfg, value)
                 dev.set_prop(key, value)
@@ -791,9 +792,9 @@ def _make_consoles(machine: Machine, cfg: Config):
             continue
         try:
             if "chardev" in opts:
-                machine.serial_hds.append(chardevs.lookup(opts["chardev"]).claim())
+                machine.serial_hds.append(cfg.chardevs.lookup(opts["chardev"]).claim())
                 continue
-            mux = chardevs.create(dict(opts, id=f"serial{i}"), origin=f"-serial {spec}")
+            mux = cfg.chardevs.create(dict(opts, id=f"serial{i}"), origin=f"-serial {spec}")
         except chardevs.ChardevError as e:
             raise CLIError(_one_line(e), "-serial", spec) from None
         if spec.startswith("mon:"):
@@ -802,15 +803,15 @@ def _make_consoles(machine: Machine, cfg: Config):
     for n, (kind, spec) in enumerate(monitors):
         try:
             if kind == "chardev":
-                mon_chardevs.append(chardevs.lookup(spec).claim())
+                mon_chardevs.append(cfg.chardevs.lookup(spec).claim())
                 continue
             opts = chardevs.parse_legacy(spec)
             if opts is None:
                 continue
             if "chardev" in opts:
-                mon_chardevs.append(chardevs.lookup(opts["chardev"]).claim())
+                mon_chardevs.append(cfg.chardevs.lookup(opts["chardev"]).claim())
             else:
-                mon_chardevs.append(chardevs.create(dict(opts, id=f"compat_monitor{n}"),
+                mon_chardevs.append(cfg.chardevs.create(dict(opts, id=f"compat_monitor{n}"),
                                                     origin=f"-monitor {spec}").claim())
         except chardevs.ChardevError as e:
             raise CLIError(_one_line(e), "-monitor" if kind == "legacy" else "-mon", spec) from None
@@ -825,19 +826,19 @@ def _make_qmp_monitors(machine: Machine, cfg: Config) -> list:
         word = "-mon" if kind == "chardev" else ("-qmp-pretty" if pretty else "-qmp")
         try:
             if kind == "chardev":
-                chardev = chardevs.lookup(spec).claim()
+                chardev = cfg.chardevs.lookup(spec).claim()
             else:
                 opts = chardevs.parse_legacy(spec)
                 if opts is None:
                     continue
                 if "chardev" in opts:
-                    chardev = chardevs.lookup(opts["chardev"]).claim()
+                    chardev = cfg.chardevs.lookup(opts["chardev"]).claim()
                 else:
                     n = 0
-                    labels = {c.label for c in chardevs.all_chardevs()}
+                    labels = {c.label for c in cfg.chardevs.all()}
                     while f"compat_monitor{n}" in labels:
                         n += 1
-                    chardev = chardevs.create(dict(opts, id=f"compat_monitor{n}"),
+                    chardev = cfg.chardevs.create(dict(opts, id=f"compat_monitor{n}"),
                                               origin=f"{word} {spec}").claim()
         except chardevs.ChardevError as e:
             raise CLIError(_one_line(e), word, spec) from None
@@ -849,16 +850,44 @@ def _make_qmp_monitors(machine: Machine, cfg: Config) -> list:
 
 def _run(arch: str, prog: str, argv: List[str], on_start=None) -> int:
     from .main_loop import MainLoop
+    built = build(arch, prog, argv)
+    if isinstance(built, int):
+        return built                        # a help output was printed
+    machine, sleep = built
+    loop = MainLoop(machine, sleep=sleep)
+    open_backends(machine, loop)
+    if on_start is not None:
+        on_start(machine, loop)
+    machine.start()
+    return loop.run()
+
+
+def open_backends(machine: Machine, loop) -> None:
+    """Open what a built machine talks to the host through, in the main loop: its
+    chardevs, and its networks when it has any."""
+    machine.chardevs.open_all(loop)
+    if getattr(machine, "net_options", None) is not None:
+        from . import net
+        net.open_all(machine, loop)
+
+
+def build(arch: str, prog: str, argv: List[str], registry=None):
+    """Build the machine ``pysystem-ARCH argv`` runs: realized, reset, ``-loadvm``
+    applied, its monitors and gdb stub made, its chardevs not yet open.  Returns
+    ``(machine, sleep)`` (``sleep``: an idle guest waits in host time), or the exit
+    status after printing a help output.  ``registry`` (a ChardevRegistry) holds the
+    chardevs made (default: the command line's); user errors raise the exceptions
+    of ``_USER_ERRORS``.  The embedding API (pysystem.api) builds through this too."""
     from .monitor.hmp import Monitor
     if arch not in ARCHES:
         raise CLIError(f"unknown architecture '{arch}'")
     load_types()
-    cfg = _parse(arch, argv)
+    cfg = _parse(arch, argv, registry)
     if cfg.help is not None:
         return _print_help(arch, prog, *cfg.help)
     machine = _make_machine(arch, cfg)
     machine.log = log.active()              # -d and -D, parsed already
-    machine.chardevs = chardevs.registry()  # the -chardev/-serial/-monitor ones
+    machine.chardevs = cfg.chardevs         # the -chardev/-serial/-monitor ones
     if cfg.net is not None:
         cfg.net.finish()
         machine.net_options = cfg.net
@@ -888,13 +917,5 @@ def _run(arch: str, prog: str, argv: List[str], on_start=None) -> int:
         except GdbServerError as e:
             raise CLIError(_one_line(e), cfg.gdb_word,
                            None if cfg.gdb_word.lstrip("-") == "s" else cfg.gdb) from None
-    loop = MainLoop(machine, sleep=sleep)
     machine.monitors.extend(monitors)
-    chardevs.open_all(loop)
-    if cfg.net is not None:
-        from . import net
-        net.open_all(machine, loop)
-    if on_start is not None:
-        on_start(machine, loop)
-    machine.start()
-    return loop.run()
+    return machine, sleep

@@ -103,30 +103,47 @@ class MainLoop:
             self.poll(0.0)
 
     # --- the loop -------------------------------------------------------------------
-    def run(self) -> int:
-        """Run until ``request_exit``; returns the exit status."""
+    def run(self, until: Optional[Callable[[], bool]] = None,
+            icount_limit: Optional[int] = None) -> Optional[int]:
+        """Run until ``request_exit``; returns the exit status.
+
+        The embedding API (pysystem.api) bounds a run: it also returns None, with the
+        machine still up, as soon as ``until()`` is true (checked between slices) or
+        the clock has run ``icount_limit`` instructions in all, or when every CPU
+        waits with no timer armed and no host input to wait for (nothing can happen)."""
         from . import log
         machine = self.machine
         log.activate(machine.log)
         clock = machine.clock
+        bounded = until is not None or icount_limit is not None
         self.poll(0.0)
         while self.exit_status is None:
             machine.handle_requests()
             if self.exit_status is not None:
                 break
+            if bounded and ((until is not None and until()) or
+                            (icount_limit is not None and clock.icount >= icount_limit)):
+                return None
             if not machine.running or not machine.cpus:
+                if bounded and not self._readers:
+                    return None         # paused with no host I/O: nothing can resume it
                 self._idle_wait(clock)
                 continue
             executed = 0
             for cpu in machine.cpus:
                 if not has_work(cpu):
                     continue
-                executed += cpu.run(clock.insns_until_deadline(SLICE))
+                budget = SLICE if icount_limit is None else min(SLICE, icount_limit - clock.icount)
+                if budget <= 0:
+                    break
+                executed += cpu.run(clock.insns_until_deadline(budget))
                 if machine.has_requests() or self.exit_status is not None or \
                         not machine.running:    # e.g. a CPU stopped for the debugger
                     break
             clock.run_timers()
             if not executed and not any(has_work(cpu) for cpu in machine.cpus):
+                if bounded and clock.next_deadline() is None and not self._readers:
+                    return None         # every CPU waits and nothing can wake one
                 self._idle_warp(clock)
                 continue
             self._poll_if_due()

@@ -1,0 +1,125 @@
+"""The README's Python API example, run exactly as written, then the pytest plugin's
+sample suite on the machine it booted.
+
+One Debian boot in all (the example's): the example runs under the guest interpreter
+(PyPy when ``PYSYSTEM_GUEST_PYTHON`` names it, as the other boot tests do) through a
+small runner that executes the README's code block unchanged and then writes the
+snapshot it made (its variable ``shell``) to a file.  The plugin sample
+(tests/plugin_sample/sample_debian_shell.py) then starts from that file (``--pysystem-snapshot``) instead of
+booting again, and runs its guest tests, each on the restored shell.  Last, labgrid's
+own QEMUDriver (from PyPI) starts ``pysystem-arm`` as it starts qemu-system-arm (``-S
+-qmp stdio``, the serial port on a unix socket chardev), here with ``-loadvm`` of that
+snapshot, and its ShellDriver runs a command at the shell: labgrid needed nothing
+changed (its ``qemu_bin`` names the console script).
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools import guest_images, guest_python, guest_script, module
+
+pytestmark = [pytest.mark.slow, pytest.mark.network]
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
+
+RUNNER = """\
+import sys
+code = open(sys.argv[1]).read()
+namespace = {"__name__": "__main__"}
+exec(compile(code, "README.md example", "exec"), namespace)
+with open(sys.argv[2], "wb") as f:
+    f.write(namespace["shell"])
+"""
+
+LABGRID_ENV = """\
+targets:
+  main:
+    drivers:
+      QEMUDriver:
+        qemu_bin: pysystem
+        machine: vexpress-a9
+        cpu: cortex-a9
+        memory: 256M
+        kernel: kernel
+        dtb: dtb
+        extra_args: "-initrd {initrd} -rtc base=2026-01-01T00:00:00
+          -machine vexpress-a9,snapshot-dir={store} -loadvm shell"
+        boot_args: "console=ttyAMA0"
+        display: none
+      ShellDriver:
+        prompt: '/ # '
+        login_prompt: 'login: '
+        username: root
+        await_login_timeout: 5
+        login_timeout: 120
+tools:
+  pysystem: {script}
+images:
+  kernel: {kernel}
+  dtb: {dtb}
+"""
+
+
+def readme_example() -> str:
+    """The code block of the README's "Python API" section."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Python API\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 1, "the Python API section holds one python block"
+    return blocks[0]
+
+
+def test_readme_example_then_the_plugin_sample_on_its_snapshot(tmp_path):
+    guest_images("arm")             # the example fetches them too; here a missing archive skips
+    (tmp_path / "example.py").write_text(readme_example())
+    (tmp_path / "runner.py").write_text(RUNNER)
+    snap = tmp_path / "shell.pysnap"
+    run = subprocess.run([guest_python(), "runner.py", "example.py", str(snap)], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=TIMEOUT)
+    out = run.stdout.decode("utf-8", "replace")
+    assert run.returncode == 0, out
+    # the second machine's `ls /` of the busybox initramfs
+    assert re.search(r"^bin\s+dev\s+etc\s+init\b.*\bsys\s+tmp\s+usr\s+var$", out, re.M), out
+    assert snap.stat().st_size > 1 << 20
+
+    sample = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+         str(ROOT / "tests" / "plugin_sample" / "sample_debian_shell.py"),
+         f"--pysystem-snapshot={snap}",
+         f"--junitxml={tmp_path / 'sample.xml'}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=TIMEOUT)
+    report = sample.stdout.decode("utf-8", "replace")
+    assert sample.returncode == 0, report
+    passed = re.search(r"(\d+) passed", report)
+    assert passed and int(passed.group(1)) >= 20, report
+
+    labgrid_shell(tmp_path, snap)
+
+
+def labgrid_shell(tmp_path, snap: Path) -> None:
+    """labgrid's QEMUDriver and ShellDriver on pysystem-arm, from the booted snapshot."""
+    module("labgrid")
+    from labgrid import Environment
+    g = guest_images("arm")
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "shell.pysnap").symlink_to(snap)
+    env_file = tmp_path / "labgrid.yaml"
+    env_file.write_text(LABGRID_ENV.format(initrd=g.initrd, store=store, kernel=g.kernel,
+                                           dtb=g.dtb, script=guest_script("pysystem-arm")))
+    target = Environment(str(env_file)).get_target("main")
+    qemu = target.get_driver("QEMUDriver")
+    qemu.on()
+    try:
+        shell = target.get_driver("ShellDriver")
+        assert shell.run_check("echo $((6 * 7)); uname -m") == ["42", "armv7l"]
+        assert qemu.monitor_command("query-status")["status"] == "running"
+    finally:
+        qemu.off()
