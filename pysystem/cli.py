@@ -591,7 +591,7 @@ def cpu_models(arch: str) -> List[str]:
 
 
 def device_help() -> str:
-    from .qdev import Device, SysBusDevice
+    from .qdev import SysBusDevice
     groups: Dict[str, List[str]] = {}
     for name in type_names("device"):
         cls = lookup_type(name)

@@ -20,7 +20,7 @@ from pysystem.cpu.arm import exceptions as aexc
 from pysystem import codecache
 from pysystem.cpu.engine import translate as tr
 
-from . import sysnums
+from . import sigframe_arm, sysnums
 from .abi import ABI, GENERIC_OPEN_FLAGS
 from .elf import EM_ARM
 from .memory import PAGE, PROT_EXEC, PROT_READ, GuestMemory
@@ -102,6 +102,8 @@ class ArchARM(ABI):
 
     name = "arm"
     elf_machine = EM_ARM
+    sigreturn_trampoline = SIGRETURN_TRAMPOLINE          # where sigframe_arm returns to
+    rt_sigreturn_trampoline = RT_SIGRETURN_TRAMPOLINE
     big_endian = False
     order = "<"
     default_cpu = "cortex-a9"
@@ -167,11 +169,9 @@ class ArchARM(ABI):
         cpu.excl_addr = 0xFFFFFFFFFFFFFFFF
 
     def setup_frame(self, proc, sig: int, action, fault: int) -> None:
-        from . import sigframe_arm
         sigframe_arm.setup_frame(proc, sig, action, fault)
 
     def sigreturn(self, proc, rt: bool) -> None:
-        from . import sigframe_arm
         sigframe_arm.sigreturn(proc, rt)
 
     def pc(self, cpu) -> int:

@@ -28,6 +28,7 @@ from pysystem import log
 from pysystem.cpu.models import CPUModelError, cpu_models
 
 from .elf import ElfError
+from .outcome import flush_all
 
 USAGE = __doc__.split("\n\n")[1]
 WITH_ARG = {"L", "E", "U", "0", "cpu", "d", "D"}
@@ -192,16 +193,6 @@ def main(front_end: str, argv: Optional[List[str]] = None) -> int:
     sys.stdout.flush()
     log.active().out.flush()
     return status
-
-
-def flush_all() -> None:
-    """What must reach disk or the terminal before the process image goes (exit, exec):
-    os._exit and os.execve skip atexit, where the disk code cache writes its new blocks."""
-    from pysystem import codecache
-    sys.stdout.flush()
-    sys.stderr.flush()
-    log.active().out.flush()
-    codecache.shared().flush()
 
 
 def _exit(front_end: str) -> None:

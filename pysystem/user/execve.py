@@ -99,7 +99,7 @@ def do_execve(proc, path_addr: int, argv_addr: int, envp_addr: int) -> int:
             if is_guest_elf(proc.arch, interp):
                 new = emulator_argv(opts.front_end, opts.extra_args, sb[0], interp,
                                     sb[1:] + [path] + argv[1:])
-    from .cli import flush_all
+    from .outcome import flush_all
     flush_all()
     if new is not None:
         os.execve(new[0], new, guest_environment(envp))

@@ -26,6 +26,7 @@ from . import strace
 from .elf import (AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_FLAGS, AT_GID, AT_HWCAP,
                   AT_HWCAP2, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_SECURE, AT_UID,
                   build_stack, load_elf)
+from .outcome import SIGRETURN, ProcessExit, flush_all
 from .memory import PAGE, PROT_READ, PROT_WRITE, GuestFault, GuestMemory
 from .paths import PathMap
 from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN, SIGSEGV, SignalTable, describe
@@ -36,16 +37,6 @@ from .sys_sockets import SocketCalls
 from .threads import SLICE, SWITCHED, ThreadCalls
 
 STACK_SIZE = 8 << 20
-#: what sigreturn returns: the registers came from the frame, nothing to set
-SIGRETURN = object()
-
-
-class ProcessExit(Exception):
-    """The guest process ended: ``status`` is its exit code."""
-
-    def __init__(self, status: int):
-        super().__init__(status)
-        self.status = status
 
 
 @dataclass
@@ -241,7 +232,6 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
         """End the process as killed by ``sig`` (QEMU's message, then the signal itself)."""
         import resource
         import signal
-        from .cli import flush_all
         sys.stderr.write(f"qemu: uncaught target signal {self.arch.guest_signal(sig)} "
                          f"({describe(sig)}) - core dumped\n")
         flush_all()

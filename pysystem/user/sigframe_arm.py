@@ -44,7 +44,6 @@ def _ucontext(proc, oldmask: int, fault: int) -> bytes:
 
 def setup_frame(proc, sig: int, action, fault: int) -> None:
     """Enter the guest's handler for host signal ``sig`` (see the module docstring)."""
-    from .arch_arm import RT_SIGRETURN_TRAMPOLINE, SIGRETURN_TRAMPOLINE
     handler, flags, restorer, mask = action
     cpu, mem, arch = proc.cpu, proc.mem, proc.arch
     gsig = arch.guest_signal(sig)
@@ -59,8 +58,8 @@ def setup_frame(proc, sig: int, action, fault: int) -> None:
         frame = info.ljust(SIGINFO_SIZE, b"\0") + uc
     else:
         frame = uc
-    retcode = restorer if flags & SA_RESTORER else (RT_SIGRETURN_TRAMPOLINE if rt
-                                                    else SIGRETURN_TRAMPOLINE)
+    retcode = restorer if flags & SA_RESTORER else (arch.rt_sigreturn_trampoline if rt
+                                                    else arch.sigreturn_trampoline)
     mem.write(sp, frame + bytes(8))   # GuestFault: the stack is gone (proc handles it)
     r = cpu.regs
     r[0] = gsig

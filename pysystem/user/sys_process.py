@@ -38,7 +38,7 @@ class ProcessCalls:
 
     # --- ending ---------------------------------------------------------------------------
     def sys_exit_group(self, status, *_):
-        from .process import ProcessExit
+        from .outcome import ProcessExit
         raise ProcessExit(status & 0xFF)
 
     def sys_exit(self, status, *_):
@@ -341,12 +341,12 @@ class ProcessCalls:
         return 0
 
     def sys_sigreturn(self, *_):
-        from .process import SIGRETURN
+        from .outcome import SIGRETURN
         self.arch.sigreturn(self, False)
         return SIGRETURN
 
     def sys_rt_sigreturn(self, *_):
-        from .process import SIGRETURN
+        from .outcome import SIGRETURN
         self.arch.sigreturn(self, True)
         return SIGRETURN
 

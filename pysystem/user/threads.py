@@ -104,7 +104,7 @@ class ThreadCalls:
 
     def exit_thread(self, status: int) -> object:
         """exit(): this thread ends (the process, if it is the last one)."""
-        from .process import ProcessExit
+        from .outcome import ProcessExit
         cur = self.current
         if len(self.threads) == 1:
             raise ProcessExit(status & 0xFF)

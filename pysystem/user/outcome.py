@@ -1,0 +1,30 @@
+"""How a guest process's run ends, shared by the modules that end it: the exception that
+carries its exit status, the marker a sigreturn returns, and what must reach disk or the
+terminal before the process image goes.  A leaf module, so that process.py, the system
+call modules and execve.py can all use it without importing one another."""
+from __future__ import annotations
+
+import sys
+
+from pysystem import log
+
+#: what sigreturn returns: the registers came from the frame, nothing to set
+SIGRETURN = object()
+
+
+class ProcessExit(Exception):
+    """The guest process ended: ``status`` is its exit code."""
+
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
+
+
+def flush_all() -> None:
+    """What must reach disk or the terminal before the process image goes (exit, exec):
+    os._exit and os.execve skip atexit, where the disk code cache writes its new blocks."""
+    from pysystem import codecache
+    sys.stdout.flush()
+    sys.stderr.flush()
+    log.active().out.flush()
+    codecache.shared().flush()
