@@ -342,12 +342,15 @@ class GdbStub:
         return "OK"
 
     # memory
-    def _addr_len(self, text: str):
+    def _addr_len(self, text: str, limit: int = MAX_PACKET // 2):
+        """``addr,length`` of m/M/X (at most ``limit`` bytes: what a packet can hold)."""
         addr, comma, length = text.partition(",")
         if not comma:
             raise GdbError(22)
         a, n = _hex_int(addr), _hex_int(length)
-        if n > MAX_PACKET // 2 or a > 0xFFFFFFFF:
+        if a >> 32 == 0xFFFFFFFF:
+            a &= 0xFFFFFFFF     # gdb sign-extends MIPS's kseg addresses (QEMU truncates)
+        if n > limit or a > 0xFFFFFFFF:
             raise GdbError(22)
         return a, n
 
@@ -382,7 +385,7 @@ class GdbStub:
         head, colon, data = payload.partition(b":")
         if not colon:
             raise GdbError(22)
-        addr, n = self._addr_len(head.decode("latin-1"))
+        addr, n = self._addr_len(head.decode("latin-1"), MAX_PACKET)    # binary: 1 byte each
         data = unescape_binary(data)
         if len(data) != n:
             raise GdbError(22)
