@@ -4,9 +4,12 @@ steps, stop replies naming the thread, thread ids checked.
 
 vexpress-a9 takes one CPU on the command line today (-smp 2 is being added elsewhere);
 the board itself builds ``smp`` CPUs, so the test raises its limit to build two and
-talks to the stub's packet handler directly.  With ``-smp 2`` on the command line the
-same replies reach gdb-multiarch (``info threads``, ``thread 2``)."""
+talks to the stub's packet handler directly (so do the malformed-packet checks at the
+end: every handler refuses bad input with its own E code).  With ``-smp 2`` on the
+command line the same replies reach gdb-multiarch (``info threads``, ``thread 2``)."""
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -79,3 +82,33 @@ def test_steps_move_only_the_chosen_cpu(stub):
     assert stub.ask("vCont;s:p1.2") == "T05thread:02;"   # a multiprocess thread id
     assert [c.regs[15] for c in cpus] == [pcs[0] + 4, pcs[1] + 8]
     assert stub.ask("vCont;s:3") == "E22"
+
+
+# Malformed forms of every packet the stub knows: each gets an E reply that the handler
+# chose (returned, or raised as GdbError: receive() sends it as E<code>), never the catch-all for an unexpected
+# Python exception, and none of them runs the guest.
+MALFORMED = ["H", "Hx", "Hgzz", "Hg-2", "Hg3", "Hc", "T", "Tzz", "T-1", "p", "pzz", "P",
+             "P1", "P1=", "Pzz=00", "P0=zz", "P0=00", "m", "m,", "m1,", "m,1", "mzz,4",
+             "m" + "f" * 40 + ",4", "m0,fffff", "M", "M1,1", "M1,1:", "M1,2:00", "M0,fffffffff:00",
+             "X", "X1", "Xzz,1:a", "X1,zz:", "X0,2:a", "G0", "Gzz", "Z", "Z0", "Z0,1", "Zz,1,1",
+             "Z2,60010000,0", "z", "z0", "z2,1,0", "czz", "Czz", "C05;zz", "szz", "Szz",
+             "S05;zz", "vCont;", "vCont;x", "vCont;s:zz", "vCont;s:3", "vCont;Czz", "vCont;c5",
+             "vCont;c:zz", "qXfer:features:read:target.xml:zz,10",
+             "qXfer:features:read:target.xml:0", "qThreadExtraInfo,zz", "qThreadExtraInfo"]
+
+
+def test_malformed_packets_get_an_e_reply(stub):
+    from pysystem.monitor.gdbstub import GdbError
+    cpus = stub.machine.cpus
+    stub.handle(b"qXfer:features:read:target.xml:0,ffb")     # as gdb does first
+    before = [(c.regs[15], c.regs[0]) for c in cpus]
+    for packet in MALFORMED:
+        try:
+            reply = stub.handle(packet.encode())
+        except GdbError:
+            continue
+        if isinstance(reply, str) and re.fullmatch(r"E[0-9a-f]{2}", reply):
+            continue
+        raise AssertionError(f"{packet!r} -> {reply!r}, not an error")
+    assert [(c.regs[15], c.regs[0]) for c in cpus] == before
+    assert not stub.machine.running
