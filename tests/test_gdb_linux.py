@@ -173,38 +173,49 @@ def command_file(arch: str, image: str, symbols: Dict[str, int], entry: int,
         "kill", ""])
 
 
-def transcript(arch: str, folder: str, qemu: bool) -> str:
-    g = guest_images(arch)
-    b = BOARDS[arch]
-    img = unpack_kernel(arch, str(g.kernel))
-    image = f"{arch}-Image"         # in ``folder``, gdb's working directory
-    with open(os.path.join(folder, image), "wb") as f:
-        f.write(img)
-    symbols = kallsyms(img)
-    elf = symbol_file(arch, symbols, folder)
-    if arch == "arm":
-        entry, kernel_entry = 0x60010000, b["load"]       # the zImage, then the Image
-        kernel = ["-kernel", str(g.kernel), "-dtb", str(g.dtb), "-append", "console=ttyAMA0"]
-    else:
-        with open(str(g.kernel), "rb") as f:
-            head = f.read(52)
-        entry = struct.unpack_from("<I", head, 24)[0]   # e_entry
-        kernel_entry = symbols["kernel_entry"]
-        kernel = ["-kernel", str(g.kernel), "-append", "console=ttyS0 nokaslr"]
+class Kernel:
+    """Debian's kernel for ``arch`` prepared in ``folder``: the unpacked image, its
+    symbols and their ELF, the emulator's kernel options, the decompressor's entry and
+    the kernel's."""
+
+    def __init__(self, arch: str, folder: str):
+        g = guest_images(arch)
+        b = BOARDS[arch]
+        self.arch, self.folder = arch, folder
+        img = unpack_kernel(arch, str(g.kernel))
+        self.image = f"{arch}-Image"         # in ``folder``, gdb's working directory
+        with open(os.path.join(folder, self.image), "wb") as f:
+            f.write(img)
+        self.symbols = kallsyms(img)
+        self.elf = symbol_file(arch, self.symbols, folder)
+        if arch == "arm":
+            self.entry, self.kernel_entry = 0x60010000, b["load"]    # the zImage, the Image
+            self.options = ["-kernel", str(g.kernel), "-dtb", str(g.dtb),
+                            "-append", "console=ttyAMA0"]
+        else:
+            with open(str(g.kernel), "rb") as f:
+                head = f.read(52)
+            self.entry = struct.unpack_from("<I", head, 24)[0]   # e_entry
+            self.kernel_entry = self.symbols["kernel_entry"]
+            self.options = ["-kernel", str(g.kernel), "-append", "console=ttyS0 nokaslr"]
+
+
+def transcript(k: Kernel, qemu: bool) -> str:
+    arch, folder, b = k.arch, k.folder, BOARDS[k.arch]
     port = test_gdb.free_port()
     exe = program("qemu-system-arm" if arch == "arm" else "qemu-system-mipsel") if qemu \
         else guest_script(f"pysystem-{b['emulator']}")
-    cmd = [exe, *b["machine"], *kernel, "-gdb", f"tcp::{port}", "-S", "-display", "none",
+    cmd = [exe, *b["machine"], *k.options, "-gdb", f"tcp::{port}", "-S", "-display", "none",
            "-serial", "null", "-monitor", "none"]
-    emu = subprocess.Popen(cmd, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    emu = subprocess.Popen(cmd, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         test_gdb.wait_listening(port, emu)
         commands = os.path.join(folder, f"{arch}-linux.gdb")
         with open(commands, "w") as f:
             f.write(f"target remote :{port}\n"
-                    + command_file(arch, image, symbols, entry, kernel_entry))
+                    + command_file(arch, k.image, k.symbols, k.entry, k.kernel_entry))
         run = subprocess.run([program("gdb-multiarch"), "-q", "-batch", "-nx", "-x", commands,
-                              elf], cwd=folder, stdin=subprocess.DEVNULL,
+                              k.elf], cwd=folder, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
         return run.stdout.decode("utf-8", "replace")
     finally:
@@ -214,10 +225,9 @@ def transcript(arch: str, folder: str, qemu: bool) -> str:
 
 @pytest.mark.parametrize("arch", sorted(BOARDS))
 def test_linux_boot_under_gdb_equals_qemu(arch, tmp_path):
-    (tmp_path / "qemu").mkdir()
-    (tmp_path / "pysystem").mkdir()
-    expected = transcript(arch, str(tmp_path / "qemu"), qemu=True)
-    got = transcript(arch, str(tmp_path / "pysystem"), qemu=False)
+    k = Kernel(arch, str(tmp_path))
+    expected = transcript(k, qemu=True)
+    got = transcript(k, qemu=False)
     stop = BOARDS[arch]["stop"]
     assert f"in {stop} ()" in expected, expected          # the oracle got there at all
     assert got.splitlines() == expected.splitlines()
