@@ -27,7 +27,10 @@ breakpoints are the same here; any kind: ARM 2/3/4), ``D`` (breakpoints and watc
 go, the guest continues), ``k``/``vKill`` (the emulator exits), ``bs``/``bc``
 (reverse-stepi, reverse-continue: gdbstub_reverse.py; one-CPU machines).  ``qOffsets`` gets the
 empty reply, as from QEMU's system emulator.  Unknown packets get the empty reply;
-malformed ones ``E22``; memory that does not translate ``E14``.  A debugger that goes
+malformed ones ``E22`` (a bad signal number in ``C``/``S``/``vCont`` too: the guest does not
+run); memory that does not translate ``E14``.  Addresses that gdb sign-extends (MIPS's
+kseg0/kseg1) are taken modulo 2^32, as QEMU does; an ``X`` packet carries up to
+PacketSize bytes.  A debugger that goes
 away (even in the middle of a packet) leaves the guest as it was and the stub listening.
 """
 from __future__ import annotations
@@ -342,12 +345,15 @@ class GdbStub:
         return "OK"
 
     # memory
-    def _addr_len(self, text: str):
+    def _addr_len(self, text: str, limit: int = MAX_PACKET // 2):
+        """``addr,length`` of m/M/X (at most ``limit`` bytes: what a packet can hold)."""
         addr, comma, length = text.partition(",")
         if not comma:
             raise GdbError(22)
         a, n = _hex_int(addr), _hex_int(length)
-        if n > MAX_PACKET // 2 or a > 0xFFFFFFFF:
+        if a >> 32 == 0xFFFFFFFF:
+            a &= 0xFFFFFFFF     # gdb sign-extends MIPS's kseg addresses (QEMU truncates)
+        if n > limit or a > 0xFFFFFFFF:
             raise GdbError(22)
         return a, n
 
@@ -382,7 +388,7 @@ class GdbStub:
         head, colon, data = payload.partition(b":")
         if not colon:
             raise GdbError(22)
-        addr, n = self._addr_len(head.decode("latin-1"))
+        addr, n = self._addr_len(head.decode("latin-1"), MAX_PACKET)    # binary: 1 byte each
         data = unescape_binary(data)
         if len(data) != n:
             raise GdbError(22)
@@ -397,7 +403,8 @@ class GdbStub:
         return self._resume(None)
 
     def _h_continue_sig(self, rest: str):
-        _, _, addr = rest.partition(";")
+        sig, _, addr = rest.partition(";")
+        _hex_int(sig)               # the signal is not delivered (QEMU: likewise), but checked
         if addr:
             self._set_pc(_hex_int(addr))
         return self._resume(None)
@@ -408,7 +415,8 @@ class GdbStub:
         return self._resume(self.c_cpu)
 
     def _h_step_sig(self, rest: str):
-        _, _, addr = rest.partition(";")
+        sig, _, addr = rest.partition(";")
+        _hex_int(sig)
         if addr:
             self._set_pc(_hex_int(addr))
         return self._resume(self.c_cpu)
@@ -441,10 +449,12 @@ class GdbStub:
         step = None
         for action in rest[1:].split(";"):
             verb, _, tid = action.partition(":")
-            if not verb or verb[0] not in "cCsS":
+            if not verb or verb[0] not in "cCsS" or (verb[0] in "cs") != (len(verb) == 1):
                 raise GdbError(22)
+            if len(verb) > 1:
+                _hex_int(verb[1:])      # C/S: the signal number
+            index = self._parse_tid(tid) if tid else self.c_cpu
             if verb[0] in "sS" and step is None:
-                index = self._parse_tid(tid) if tid else self.c_cpu
                 step = self.c_cpu if index is None or index < 0 else index
         return self._resume(step)
 
