@@ -98,11 +98,13 @@ def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
             "-d", "net,guest_errors", "-D", str(tmp_path / "net.log")]
     s = GuestSession("arm", args, log_path=str(tmp_path / "console.log"))
     try:
-        lease = s.expect(r"LEASE (\S+) router (\S+) dns (\S+)", BOOT_TIMEOUT)
+        # each pattern ends at the line's end: the console arrives a few bytes at a time,
+        # and "dns (\S+)" alone matched "dns 1" of "dns 10.0.2.3" once
+        lease = s.expect(r"LEASE (\S+) router (\S+) dns (\S+)\r?\n", BOOT_TIMEOUT)
         assert lease.groups() == (b"10.0.2.15", b"10.0.2.2", b"10.0.2.3")
         s.expect(r"PING-OK", 300)
         s.expect(r"WGET-OK", 600)
-        up = s.expect(r"UPTIME (\S+) \S+ (\S+)", 60)
+        up = s.expect(r"UPTIME (\S+) \S+ (\S+)\r?\n", 60)
         got = s.expect(r"SUM ([0-9a-f]{64})", 60).group(1).decode()
         assert got == want
         s.expect(r"HTTPD-READY", 60)
