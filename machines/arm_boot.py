@@ -3,7 +3,7 @@
 The generic loader (pysystem/loader.py) reads ELF, raw and U-Boot files; this module
 decides where an ARM board puts them and how its first CPU enters.  The board calls
 ``load_kernel(...)`` after building its memory map, keeps the ``BootInfo`` and calls
-``boot.reset_cpu(cpu, space)`` for its first CPU at every reset (after the ROMs have
+``boot.reset_cpu(cpu, space, first)`` for every CPU at every reset (after the ROMs have
 been copied in again).
 
 Kernel formats, tried in QEMU's order:
@@ -27,6 +27,12 @@ nodes (``patch_dtb``).  Without a DTB, ``args`` is an ATAG list at RAM base + 0x
 written again at every reset: ATAG_CORE (flags 1, page size 4096, root device 0),
 ATAG_MEM (RAM size and base), ATAG_INITRD2 (with ``-initrd``), ATAG_CMDLINE (with a
 non-empty ``-append``), ATAG_NONE.
+
+Several CPUs (``nb_cpus`` > 1): an ELF or other non-Linux image is entered by every CPU
+at its entry.  For Linux the other CPUs start in QEMU's secondary stub ("smpboot", a ROM
+at ``smp_loader_start``): enable their GIC CPU interface (CTLR 1, PMR 0xff), DSB, then
+WFI until the word at ``smp_bootreg_addr`` is non-zero and branch there (BX); a reset
+writes 0 to that word, as QEMU does.
 
 The initrd goes at RAM base + min(RAM size / 2, 128 MiB), or above the kernel image
 if that ends higher, page aligned.  Every blob is registered as a ROM (``info roms``)
@@ -54,6 +60,22 @@ ATAG_INITRD2 = 0x54420005
 # mov r0, #0 / ldr r1, [pc, #4] / ldr r2, [pc, #4] / ldr pc, [pc, #4]
 _STUB = (0xE3A00000, 0xE59F1004, 0xE59F2004, 0xE59FF004)
 
+# the secondary CPUs' stub; two literal words follow: the GIC CPU interface, the boot register
+_SMP_STUB = (
+    0xE59F2028,     # ldr r2, [pc, #0x28]     the GIC CPU interface
+    0xE59F0028,     # ldr r0, [pc, #0x28]     the boot register's address
+    0xE3A01001,     # mov r1, #1
+    0xE5821000,     # str r1, [r2]            GICC_CTLR: enable
+    0xE3A010FF,     # mov r1, #0xff
+    0xE5821004,     # str r1, [r2, #4]        GICC_PMR: let every priority through
+    0xF57FF04F,     # dsb sy
+    0xE320F003,     # wfi
+    0xE5901000,     # ldr r1, [r0]
+    0xE1110001,     # tst r1, r1
+    0x0AFFFFFB,     # beq <wfi>
+    0xE12FFF11,     # bx r1
+)
+
 Writes = List[Tuple[int, bytes]]
 
 
@@ -63,24 +85,38 @@ class BootInfo:
     ``entry``: the kernel's entry (bit 0 = Thumb for an ELF); ``start``: the first
     CPU's PC (the stub at the RAM base for Linux, else ``entry``); ``atags``: the
     memory writes of the ATAG list (empty unless Linux boots without a DTB);
-    ``dtb_start`` is None when no DTB was loaded.
+    ``dtb_start`` is None when no DTB was loaded; ``smp_start``/``smp_bootreg``: where
+    the other CPUs of a Linux boot start and the word they poll (None: one CPU).
     """
 
     def __init__(self, entry: int, kernel_addr: int, kernel_size: int, is_linux: bool,
                  start: Optional[int] = None, initrd_start: int = 0, initrd_size: int = 0,
-                 dtb_start: Optional[int] = None, atags: Optional[Writes] = None):
+                 dtb_start: Optional[int] = None, atags: Optional[Writes] = None,
+                 smp_start: Optional[int] = None, smp_bootreg: Optional[int] = None):
         self.entry, self.kernel_addr, self.kernel_size = entry, kernel_addr, kernel_size
         self.is_linux = is_linux
         self.start = entry if start is None else start
         self.initrd_start, self.initrd_size, self.dtb_start = initrd_start, initrd_size, dtb_start
         self.atags: Writes = atags or []
+        self.smp_start, self.smp_bootreg = smp_start, smp_bootreg
 
-    def reset_cpu(self, cpu, space) -> None:
-        """Put the (already reset) first CPU at its start; write the ATAGs again."""
-        cpu.thumb = self.start & 1
-        cpu.pc = self.start & ~1
-        for addr, data in self.atags:
-            space.write_bytes(addr, data)
+    def reset_cpu(self, cpu, space, first: bool = True) -> None:
+        """Put an (already reset) CPU at its start: the first one at ``start`` (and the
+        ATAGs written again), the others at ``entry`` (not Linux) or in the secondary
+        stub with the boot register cleared (Linux)."""
+        if first or not self.is_linux:
+            start = self.start if first else self.entry
+            cpu.thumb = start & 1
+            cpu.pc = start & ~1
+            if first:
+                for addr, data in self.atags:
+                    space.write_bytes(addr, data)
+            return
+        if self.smp_start is None:
+            return
+        space.write(self.smp_bootreg, 0, 4)
+        cpu.thumb = 0
+        cpu.pc = self.smp_start
 
 
 # --- placement rules ---------------------------------------------------------------------------
@@ -169,7 +205,9 @@ def _place_kernel(path: str, space, ram_base: int, ram_size: int):
 def load_kernel(space, ram_base: int, ram_size: int, kernel: str,
                 initrd: Optional[str] = None, dtb: Optional[str] = None,
                 append: str = "", board_id: int = 0xFFFFFFFF,
-                patch_dtb: Optional[Callable[[object], None]] = None) -> BootInfo:
+                patch_dtb: Optional[Callable[[object], None]] = None, nb_cpus: int = 1,
+                smp_loader_start: int = 0, smp_bootreg_addr: int = 0,
+                gic_cpu_if_addr: int = 0) -> BootInfo:
     """Load kernel, initrd and DTB into ``space`` as QEMU does; see the module docstring."""
     entry, kaddr, ksize, is_linux, is_elf = _place_kernel(kernel, space, ram_base, ram_size)
     if ksize > ram_size:
@@ -207,5 +245,11 @@ def load_kernel(space, ram_base: int, ram_size: int, kernel: str,
         dtb_start = None
     stub = struct.pack("<7I", *_STUB, board_id, args, entry)
     loader.add_rom("bootloader", ram_base, stub, space)
+    smp_start = smp_bootreg = None
+    if nb_cpus > 1:
+        smp_start, smp_bootreg = smp_loader_start, smp_bootreg_addr
+        code = struct.pack(f"<{len(_SMP_STUB) + 2}I", *_SMP_STUB, gic_cpu_if_addr,
+                           smp_bootreg_addr)
+        loader.add_rom("smpboot", smp_loader_start, code, space)
     return BootInfo(entry, kaddr, ksize, True, ram_base, initrd_start, initrd_size,
-                    dtb_start, atags)
+                    dtb_start, atags, smp_start, smp_bootreg)
