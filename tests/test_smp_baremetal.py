@@ -103,9 +103,9 @@ def _state(m):
 def _run_to_end(m) -> int:
     n = 0
     while not m.has_requests():
-        ran = m.run_for(1_000_000)
+        ran = m.run_for(100_000)
         n += ran
-        assert ran, "the program stopped without powering off"
+        assert ran and n < 10_000_000, "the program did not power off"
     return n
 
 
@@ -115,7 +115,7 @@ def test_smp_snapshot_restores_every_cpu_and_replays_identically(program, tmp_pa
     instruction count): the schedule is deterministic and snapshots hold all CPUs."""
     from pysystem import snapshot
     a = _machine(program, 4, tmp_path)
-    a.run_for(150_000)
+    a.run_for(8_000)            # of about 21,000: the CPUs are probing each other
     head = a.serial_hds[0].read(1 << 20)
     saved = _state(a)
     assert len({tuple(s[0]) for s in saved}) == 4, saved   # four CPUs, four states
@@ -125,7 +125,8 @@ def test_smp_snapshot_restores_every_cpu_and_replays_identically(program, tmp_pa
     assert (head + tail).endswith(b"done\n") and b"sgi 7 from cpu 3" in head + tail
 
     b = _machine(program, 4, tmp_path)
-    b.run_for(20_000)
+    b.run_for(3_000)
+    b.serial_hds[0].read(1 << 20)       # what it printed before the restore
     snapshot.load(b, "mid")
     assert _state(b) == saved
     assert _run_to_end(b) == rest
