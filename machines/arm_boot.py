@@ -8,8 +8,10 @@ been copied in again).
 
 Kernel formats, tried in QEMU's order:
 
-* ELF (EM_ARM, little-endian): segments at their physical addresses.  Not Linux: the
-  CPU starts at the ELF entry (Thumb if its bit 0 is set), registers as after reset,
+* ELF (EM_ARM): segments at their physical addresses.  Not Linux: the
+  CPU starts at the ELF entry (Thumb if its bit 0 is set), registers as after reset
+  (a big-endian BE8 image: with CPSR.E and SCTLR.EE set, as QEMU does; a BE32 one,
+  for pre-ARMv7 cores, is refused),
   and ``-initrd``/``-append`` are ignored.  With ``-dtb`` the DTB goes at the base of
   RAM when the image leaves room there (the image starts above the base, which then
   limits the DTB's size, or ends below it), else at address 0, as QEMU does; nothing
@@ -50,6 +52,8 @@ from pysystem.loader import LoaderError
 KERNEL_OFFSET = 0x10000          # QEMU's KERNEL_LOAD_ADDR
 KERNEL_NOLOAD_OFFSET = 0x2000000  # where a kernel_noload uImage goes
 ATAGS_OFFSET = 0x100             # QEMU's KERNEL_ARGS_ADDR
+EF_ARM_BE8 = 0x00800000          # e_flags: a BE8 image (little-endian code, big-endian data)
+SCTLR_EE = 1 << 25
 
 ATAG_NONE = 0
 ATAG_CORE = 0x54410001
@@ -92,13 +96,15 @@ class BootInfo:
     def __init__(self, entry: int, kernel_addr: int, kernel_size: int, is_linux: bool,
                  start: Optional[int] = None, initrd_start: int = 0, initrd_size: int = 0,
                  dtb_start: Optional[int] = None, atags: Optional[Writes] = None,
-                 smp_start: Optional[int] = None, smp_bootreg: Optional[int] = None):
+                 smp_start: Optional[int] = None, smp_bootreg: Optional[int] = None,
+                 big_endian: bool = False):
         self.entry, self.kernel_addr, self.kernel_size = entry, kernel_addr, kernel_size
         self.is_linux = is_linux
         self.start = entry if start is None else start
         self.initrd_start, self.initrd_size, self.dtb_start = initrd_start, initrd_size, dtb_start
         self.atags: Writes = atags or []
         self.smp_start, self.smp_bootreg = smp_start, smp_bootreg
+        self.big_endian = big_endian
 
     def reset_cpu(self, cpu, space, first: bool = True) -> None:
         """Put an (already reset) CPU at its start: the first one at ``start`` (and the
@@ -108,6 +114,9 @@ class BootInfo:
             start = self.start if first else self.entry
             cpu.thumb = start & 1
             cpu.pc = start & ~1
+            if self.big_endian:         # a BE8 ELF: big-endian data from the start
+                cpu.cpsr_e = 1
+                cpu.cp15.sctlr |= SCTLR_EE
             if first:
                 for addr, data in self.atags:
                     space.write_bytes(addr, data)
@@ -188,18 +197,23 @@ def _dtb_blob(dtb: str, ram_base: int, ram_size: int, append: str, initrd_start:
 # --- the kernel ---------------------------------------------------------------------------------
 
 def _place_kernel(path: str, space, ram_base: int, ram_size: int):
-    """Load the kernel; return (entry, image low address, image size, is_linux, is_elf)."""
+    """Load the kernel; return (entry, image low address, image size, is_linux, elf_be):
+    ``elf_be`` is None for anything but an ELF, else whether the ELF is big-endian."""
     data = loader.read_image(path, "kernel")
     if data[:4] == b"\x7fELF":
-        info = loader.load_elf(path, space, big_endian=False, machine=loader.EM_ARM)
-        return info.entry, info.low, info.high - info.low, False, True
+        if data[5:6] == b"\x02" and len(data) >= 40 and \
+                not struct.unpack(">I", data[36:40])[0] & EF_ARM_BE8:
+            raise LoaderError(f"could not load '{path}': a big-endian BE32 ELF file "
+                              f"(ARMv7 runs big-endian code as BE8: link with --be8)")
+        info = loader.load_elf(path, space, machine=loader.EM_ARM)
+        return info.entry, info.low, info.high - info.low, False, info.big_endian
     if len(data) >= 64 and struct.unpack(">I", data[:4])[0] == loader.IH_MAGIC:
         image, addr, entry = loader.load_uimage(path, space,
                                                 noload_addr=ram_base + KERNEL_NOLOAD_OFFSET)
-        return entry, addr, len(image.data), image.os == loader.IH_OS_LINUX, False
+        return entry, addr, len(image.data), image.os == loader.IH_OS_LINUX, None
     addr = ram_base + KERNEL_OFFSET
     size = loader.load_raw(path, space, addr, ram_size - KERNEL_OFFSET)
-    return addr, addr, size, True, False
+    return addr, addr, size, True, None
 
 
 def load_kernel(space, ram_base: int, ram_size: int, kernel: str,
@@ -209,7 +223,8 @@ def load_kernel(space, ram_base: int, ram_size: int, kernel: str,
                 smp_loader_start: int = 0, smp_bootreg_addr: int = 0,
                 gic_cpu_if_addr: int = 0) -> BootInfo:
     """Load kernel, initrd and DTB into ``space`` as QEMU does; see the module docstring."""
-    entry, kaddr, ksize, is_linux, is_elf = _place_kernel(kernel, space, ram_base, ram_size)
+    entry, kaddr, ksize, is_linux, elf_be = _place_kernel(kernel, space, ram_base, ram_size)
+    is_elf = elf_be is not None
     if ksize > ram_size:
         raise LoaderError(f"kernel '{kernel}' is too large to fit in RAM "
                           f"(kernel size {ksize}, RAM size {ram_size})")
@@ -225,7 +240,7 @@ def load_kernel(space, ram_base: int, ram_size: int, kernel: str,
                 dtb_start = 0
             if dtb_start is not None:   # (a DTB too big for the room is quietly not loaded)
                 loader.add_rom("dtb", dtb_start, blob, space)
-        return BootInfo(entry, kaddr, ksize, False, dtb_start=dtb_start)
+        return BootInfo(entry, kaddr, ksize, False, dtb_start=dtb_start, big_endian=bool(elf_be))
 
     initrd_size = os.path.getsize(initrd) if initrd else 0
     if initrd and initrd_size == 0:

@@ -132,3 +132,35 @@ def test_smp_snapshot_restores_every_cpu_and_replays_identically(program, tmp_pa
     assert _run_to_end(b) == rest
     assert b.serial_hds[0].read(1 << 20) == tail
     assert _state(b) == final
+
+
+BE8_SRC = HERE / "baremetal" / "arm_be8"
+
+
+def test_big_endian_be8_elf_runs_as_under_qemu(tmp_path):
+    """A BE8 ELF (big-endian data, little-endian code: arm-none-eabi-gcc -mbig-endian
+    -mbe8) starts with CPSR.E and SCTLR.EE set, and its data and its byte-swapped
+    accesses to the little-endian PL011 and system registers land as under QEMU; a BE32
+    image (pre-ARMv7) is refused with a one-line error."""
+    gcc = _need("arm-none-eabi-gcc")
+    qemu = _need("qemu-system-arm")
+    elf = tmp_path / "be8.elf"
+    subprocess.run([gcc, "-O2", "-march=armv7-a", "-marm", "-mbig-endian", "-mbe8",
+                    "-Wl,--be8", "-ffreestanding", "-nostdlib", "-fno-builtin", "-Wall",
+                    "-Werror", "-T", str(BE8_SRC / "link.ld"), "-Wl,--build-id=none",
+                    str(BE8_SRC / "be8.c"), "-lgcc", "-o", str(elf)], check=True)
+    args = ["-M", "vexpress-a9", "-m", "128", "-kernel", str(elf), "-nographic", "-no-reboot"]
+    q = subprocess.run([qemu, *args, "-audiodev", "none,id=snd0"], capture_output=True,
+                       timeout=120)
+    p = subprocess.run([str(PYSYSTEM), *args], capture_output=True, timeout=300)
+    assert q.returncode == 0 and q.stdout.endswith(b"done\n"), q.stdout[-300:]
+    assert p.returncode == 0 and p.stdout == q.stdout, (p.stdout, p.stderr)
+    assert p.stdout.startswith(b"cpsr sctlr 400003d3 02c50078 \nword bytes 11223344 11223344")
+
+    be32 = tmp_path / "be32.elf"
+    data = bytearray(elf.read_bytes())
+    data[36:40] = (int.from_bytes(data[36:40], "big") & ~0x00800000).to_bytes(4, "big")
+    be32.write_bytes(bytes(data))
+    p = subprocess.run([str(PYSYSTEM), *args[:-4], "-kernel", str(be32), "-nographic"],
+                       capture_output=True, timeout=120)
+    assert p.returncode != 0 and b"BE32" in p.stderr and b"Traceback" not in p.stderr
