@@ -30,8 +30,9 @@ four virtio_mmio nodes), or ATAGs at 0x60000100 without -dtb; an ELF at its own
 addresses, entered directly by every CPU.  With several CPUs a Linux boot also gets
 QEMU's secondary stub in SRAM (0x48000000): the other cores enable their GIC CPU
 interface and wait in WFI until SYS_FLAGS (0x10000030) holds an address, then jump there
-(Linux's vexpress SMP code writes its secondary entry there and sends an SGI).  Guest power-off (SYS_CFG_SHUTDOWN) ends the process with status
-0; reboot (SYS_CFG_REBOOT) resets the machine, or exits under ``-no-reboot``.
+(Linux's vexpress SMP code writes its secondary entry there and sends an SGI).
+Guest power-off (SYS_CFG_SHUTDOWN) ends the process with status 0; reboot
+(SYS_CFG_REBOOT) resets the machine, or exits under ``-no-reboot``.
 """
 from __future__ import annotations
 
