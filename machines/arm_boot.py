@@ -3,13 +3,15 @@
 The generic loader (pysystem/loader.py) reads ELF, raw and U-Boot files; this module
 decides where an ARM board puts them and how its first CPU enters.  The board calls
 ``load_kernel(...)`` after building its memory map, keeps the ``BootInfo`` and calls
-``boot.reset_cpu(cpu, space)`` for its first CPU at every reset (after the ROMs have
+``boot.reset_cpu(cpu, space, first)`` for every CPU at every reset (after the ROMs have
 been copied in again).
 
 Kernel formats, tried in QEMU's order:
 
-* ELF (EM_ARM, little-endian): segments at their physical addresses.  Not Linux: the
-  CPU starts at the ELF entry (Thumb if its bit 0 is set), registers as after reset,
+* ELF (EM_ARM): segments at their physical addresses.  Not Linux: the
+  CPU starts at the ELF entry (Thumb if its bit 0 is set), registers as after reset
+  (a big-endian BE8 image: with CPSR.E and SCTLR.EE set, as QEMU does; a BE32 one,
+  for pre-ARMv7 cores, is refused),
   and ``-initrd``/``-append`` are ignored.  With ``-dtb`` the DTB goes at the base of
   RAM when the image leaves room there (the image starts above the base, which then
   limits the DTB's size, or ends below it), else at address 0, as QEMU does; nothing
@@ -28,6 +30,12 @@ written again at every reset: ATAG_CORE (flags 1, page size 4096, root device 0)
 ATAG_MEM (RAM size and base), ATAG_INITRD2 (with ``-initrd``), ATAG_CMDLINE (with a
 non-empty ``-append``), ATAG_NONE.
 
+Several CPUs (``nb_cpus`` > 1): an ELF or other non-Linux image is entered by every CPU
+at its entry.  For Linux the other CPUs start in QEMU's secondary stub ("smpboot", a ROM
+at ``smp_loader_start``): enable their GIC CPU interface (CTLR 1, PMR 0xff), DSB, then
+WFI until the word at ``smp_bootreg_addr`` is non-zero and branch there (BX); a reset
+writes 0 to that word, as QEMU does.
+
 The initrd goes at RAM base + min(RAM size / 2, 128 MiB), or above the kernel image
 if that ends higher, page aligned.  Every blob is registered as a ROM (``info roms``)
 and copied in again at system reset; the ATAG list is not a ROM, as in QEMU.
@@ -44,6 +52,8 @@ from pysystem.loader import LoaderError
 KERNEL_OFFSET = 0x10000          # QEMU's KERNEL_LOAD_ADDR
 KERNEL_NOLOAD_OFFSET = 0x2000000  # where a kernel_noload uImage goes
 ATAGS_OFFSET = 0x100             # QEMU's KERNEL_ARGS_ADDR
+EF_ARM_BE8 = 0x00800000          # e_flags: a BE8 image (little-endian code, big-endian data)
+SCTLR_EE = 1 << 25
 
 ATAG_NONE = 0
 ATAG_CORE = 0x54410001
@@ -54,6 +64,22 @@ ATAG_INITRD2 = 0x54420005
 # mov r0, #0 / ldr r1, [pc, #4] / ldr r2, [pc, #4] / ldr pc, [pc, #4]
 _STUB = (0xE3A00000, 0xE59F1004, 0xE59F2004, 0xE59FF004)
 
+# the secondary CPUs' stub; two literal words follow: the GIC CPU interface, the boot register
+_SMP_STUB = (
+    0xE59F2028,     # ldr r2, [pc, #0x28]     the GIC CPU interface
+    0xE59F0028,     # ldr r0, [pc, #0x28]     the boot register's address
+    0xE3A01001,     # mov r1, #1
+    0xE5821000,     # str r1, [r2]            GICC_CTLR: enable
+    0xE3A010FF,     # mov r1, #0xff
+    0xE5821004,     # str r1, [r2, #4]        GICC_PMR: let every priority through
+    0xF57FF04F,     # dsb sy
+    0xE320F003,     # wfi
+    0xE5901000,     # ldr r1, [r0]
+    0xE1110001,     # tst r1, r1
+    0x0AFFFFFB,     # beq <wfi>
+    0xE12FFF11,     # bx r1
+)
+
 Writes = List[Tuple[int, bytes]]
 
 
@@ -63,24 +89,43 @@ class BootInfo:
     ``entry``: the kernel's entry (bit 0 = Thumb for an ELF); ``start``: the first
     CPU's PC (the stub at the RAM base for Linux, else ``entry``); ``atags``: the
     memory writes of the ATAG list (empty unless Linux boots without a DTB);
-    ``dtb_start`` is None when no DTB was loaded.
+    ``dtb_start`` is None when no DTB was loaded; ``smp_start``/``smp_bootreg``: where
+    the other CPUs of a Linux boot start and the word they poll (None: one CPU).
     """
 
     def __init__(self, entry: int, kernel_addr: int, kernel_size: int, is_linux: bool,
                  start: Optional[int] = None, initrd_start: int = 0, initrd_size: int = 0,
-                 dtb_start: Optional[int] = None, atags: Optional[Writes] = None):
+                 dtb_start: Optional[int] = None, atags: Optional[Writes] = None,
+                 smp_start: Optional[int] = None, smp_bootreg: Optional[int] = None,
+                 big_endian: bool = False):
         self.entry, self.kernel_addr, self.kernel_size = entry, kernel_addr, kernel_size
         self.is_linux = is_linux
         self.start = entry if start is None else start
         self.initrd_start, self.initrd_size, self.dtb_start = initrd_start, initrd_size, dtb_start
         self.atags: Writes = atags or []
+        self.smp_start, self.smp_bootreg = smp_start, smp_bootreg
+        self.big_endian = big_endian
 
-    def reset_cpu(self, cpu, space) -> None:
-        """Put the (already reset) first CPU at its start; write the ATAGs again."""
-        cpu.thumb = self.start & 1
-        cpu.pc = self.start & ~1
-        for addr, data in self.atags:
-            space.write_bytes(addr, data)
+    def reset_cpu(self, cpu, space, first: bool = True) -> None:
+        """Put an (already reset) CPU at its start: the first one at ``start`` (and the
+        ATAGs written again), the others at ``entry`` (not Linux) or in the secondary
+        stub with the boot register cleared (Linux)."""
+        if first or not self.is_linux:
+            start = self.start if first else self.entry
+            cpu.thumb = start & 1
+            cpu.pc = start & ~1
+            if self.big_endian:         # a BE8 ELF: big-endian data from the start
+                cpu.cpsr_e = 1
+                cpu.cp15.sctlr |= SCTLR_EE
+            if first:
+                for addr, data in self.atags:
+                    space.write_bytes(addr, data)
+            return
+        if self.smp_start is None:
+            return
+        space.write(self.smp_bootreg, 0, 4)
+        cpu.thumb = 0
+        cpu.pc = self.smp_start
 
 
 # --- placement rules ---------------------------------------------------------------------------
@@ -152,26 +197,34 @@ def _dtb_blob(dtb: str, ram_base: int, ram_size: int, append: str, initrd_start:
 # --- the kernel ---------------------------------------------------------------------------------
 
 def _place_kernel(path: str, space, ram_base: int, ram_size: int):
-    """Load the kernel; return (entry, image low address, image size, is_linux, is_elf)."""
+    """Load the kernel; return (entry, image low address, image size, is_linux, elf_be):
+    ``elf_be`` is None for anything but an ELF, else whether the ELF is big-endian."""
     data = loader.read_image(path, "kernel")
     if data[:4] == b"\x7fELF":
-        info = loader.load_elf(path, space, big_endian=False, machine=loader.EM_ARM)
-        return info.entry, info.low, info.high - info.low, False, True
+        if data[5:6] == b"\x02" and len(data) >= 40 and \
+                not struct.unpack(">I", data[36:40])[0] & EF_ARM_BE8:
+            raise LoaderError(f"could not load '{path}': a big-endian BE32 ELF file "
+                              f"(ARMv7 runs big-endian code as BE8: link with --be8)")
+        info = loader.load_elf(path, space, machine=loader.EM_ARM)
+        return info.entry, info.low, info.high - info.low, False, info.big_endian
     if len(data) >= 64 and struct.unpack(">I", data[:4])[0] == loader.IH_MAGIC:
         image, addr, entry = loader.load_uimage(path, space,
                                                 noload_addr=ram_base + KERNEL_NOLOAD_OFFSET)
-        return entry, addr, len(image.data), image.os == loader.IH_OS_LINUX, False
+        return entry, addr, len(image.data), image.os == loader.IH_OS_LINUX, None
     addr = ram_base + KERNEL_OFFSET
     size = loader.load_raw(path, space, addr, ram_size - KERNEL_OFFSET)
-    return addr, addr, size, True, False
+    return addr, addr, size, True, None
 
 
 def load_kernel(space, ram_base: int, ram_size: int, kernel: str,
                 initrd: Optional[str] = None, dtb: Optional[str] = None,
                 append: str = "", board_id: int = 0xFFFFFFFF,
-                patch_dtb: Optional[Callable[[object], None]] = None) -> BootInfo:
+                patch_dtb: Optional[Callable[[object], None]] = None, nb_cpus: int = 1,
+                smp_loader_start: int = 0, smp_bootreg_addr: int = 0,
+                gic_cpu_if_addr: int = 0) -> BootInfo:
     """Load kernel, initrd and DTB into ``space`` as QEMU does; see the module docstring."""
-    entry, kaddr, ksize, is_linux, is_elf = _place_kernel(kernel, space, ram_base, ram_size)
+    entry, kaddr, ksize, is_linux, elf_be = _place_kernel(kernel, space, ram_base, ram_size)
+    is_elf = elf_be is not None
     if ksize > ram_size:
         raise LoaderError(f"kernel '{kernel}' is too large to fit in RAM "
                           f"(kernel size {ksize}, RAM size {ram_size})")
@@ -187,7 +240,7 @@ def load_kernel(space, ram_base: int, ram_size: int, kernel: str,
                 dtb_start = 0
             if dtb_start is not None:   # (a DTB too big for the room is quietly not loaded)
                 loader.add_rom("dtb", dtb_start, blob, space)
-        return BootInfo(entry, kaddr, ksize, False, dtb_start=dtb_start)
+        return BootInfo(entry, kaddr, ksize, False, dtb_start=dtb_start, big_endian=bool(elf_be))
 
     initrd_size = os.path.getsize(initrd) if initrd else 0
     if initrd and initrd_size == 0:
@@ -207,5 +260,11 @@ def load_kernel(space, ram_base: int, ram_size: int, kernel: str,
         dtb_start = None
     stub = struct.pack("<7I", *_STUB, board_id, args, entry)
     loader.add_rom("bootloader", ram_base, stub, space)
+    smp_start = smp_bootreg = None
+    if nb_cpus > 1:
+        smp_start, smp_bootreg = smp_loader_start, smp_bootreg_addr
+        code = struct.pack(f"<{len(_SMP_STUB) + 2}I", *_SMP_STUB, gic_cpu_if_addr,
+                           smp_bootreg_addr)
+        loader.add_rom("smpboot", smp_loader_start, code, space)
     return BootInfo(entry, kaddr, ksize, True, ram_base, initrd_start, initrd_size,
-                    dtb_start, atags)
+                    dtb_start, atags, smp_start, smp_bootreg)

@@ -19,11 +19,20 @@ Memory map (the motherboard's "legacy" map plus the CoreTile A9x4 daughterboard)
 SPI n is GIC interrupt 32 + n.  Parts of the real board that are not modelled are
 named unimplemented regions (reads as zero, logged under ``-d unimp``).
 
+CPUs (``-smp 1..4``): Cortex-A9 cores 0..n-1, MPIDR 0x80000000 | n (cluster 0), sharing
+the private region; its GIC CPU interface, SGI/PPI state, private timer and watchdog are
+those of the CPU making the access (``current_cpu``, which the main loop sets while a CPU
+runs).  The cores run round-robin in one thread (pysystem/main_loop.py).
+
 Boot: QEMU's ARM protocol (machines/arm_boot.py): a Linux image at 0x60010000 entered
 through a stub at 0x60000000, initrd and DTB above (the DTB gets /memory, /chosen and
 four virtio_mmio nodes), or ATAGs at 0x60000100 without -dtb; an ELF at its own
-addresses, entered directly.  Guest power-off (SYS_CFG_SHUTDOWN) ends the process with status
-0; reboot (SYS_CFG_REBOOT) resets the machine, or exits under ``-no-reboot``.
+addresses, entered directly by every CPU.  With several CPUs a Linux boot also gets
+QEMU's secondary stub in SRAM (0x48000000): the other cores enable their GIC CPU
+interface and wait in WFI until SYS_FLAGS (0x10000030) holds an address, then jump there
+(Linux's vexpress SMP code writes its secondary entry there and sends an SGI).
+Guest power-off (SYS_CFG_SHUTDOWN) ends the process with status 0; reboot
+(SYS_CFG_REBOOT) resets the machine, or exits under ``-no-reboot``.
 """
 from __future__ import annotations
 
@@ -42,6 +51,9 @@ from . import arm_boot
 
 RAM_BASE = 0x60000000
 PERIPHBASE = 0x1E000000
+GIC_CPU_IF = PERIPHBASE + 0x100
+SMP_LOADER_START = 0x48000000    # vexpress.sram: QEMU's smp_loader_start
+SMP_BOOTREG = 0x10000030         # SYS_FLAGS(SET) of the system registers
 BOARD_ID = 0x8E0
 NUM_VIRTIO = 4
 VIRTIO_BASE, VIRTIO_SIZE, VIRTIO_SPI = 0x10013000, 0x200, 40
@@ -119,7 +131,7 @@ class VexpressA9(Machine):
     MAX_RAM_SIZE = 1 << 30
     DEFAULT_CPU = "cortex-a9"
     VALID_CPUS = ("cortex-a9",)
-    MAX_CPUS = 1
+    MAX_CPUS = 4
 
     def build(self) -> None:
         if self.ram_size > self.MAX_RAM_SIZE:
@@ -134,8 +146,11 @@ class VexpressA9(Machine):
 
         self.cpus = [self.make_cpu(i, **{"mp-affinity": i, "reset-cbar": PERIPHBASE})
                      for i in range(self.smp)]
+        for cpu in self.cpus:
+            cpu.wfe_yields = self.smp > 1
         self.mpcore = self.add_device("a9mpcore", "a9mpcore_priv", PERIPHBASE,
                                       {"num-cpu": self.smp, "num-irq": 96})
+        self.mpcore.current_cpu = self.current_cpu_index
         for i, cpu in enumerate(self.cpus):
             self.mpcore.irqs[i].connect(cpu.set_irq_line, 0)
             self.mpcore.irqs[self.smp + i].connect(cpu.set_irq_line, 1)
@@ -231,12 +246,16 @@ class VexpressA9(Machine):
 
         self.boot = arm_boot.load_kernel(self.address_space, RAM_BASE, self.ram_size,
                                          self.kernel, self.initrd, self.dtb, self.append,
-                                         BOARD_ID, patch)
+                                         BOARD_ID, patch, nb_cpus=self.smp,
+                                         smp_loader_start=SMP_LOADER_START,
+                                         smp_bootreg_addr=SMP_BOOTREG,
+                                         gic_cpu_if_addr=GIC_CPU_IF)
 
     def reset_cpus(self) -> None:
         for cpu in self.cpus:
             cpu.reset()
         boot = getattr(self, "boot", None)
         if boot is not None:
-            boot.reset_cpu(self.cpus[0], self.address_space)
+            for cpu in self.cpus:
+                boot.reset_cpu(cpu, self.address_space, first=cpu is self.cpus[0])
 

@@ -162,10 +162,11 @@ def _query_cpus_fast(qmp, args):
     out = []
     for i, cpu in enumerate(m.cpus):
         path = getattr(cpu, "path", None) if getattr(cpu, "parent", None) is not None else None
-        entry = {"thread-id": os.getpid(), "props": {"core-id": i, "thread-id": 0},
-                 "cpu-index": i, "target": target}
+        # no "props": QEMU gives them only for boards with CPU topology (not vexpress, malta)
+        entry = {"thread-id": os.getpid()}       # one thread runs every CPU
         if path:
             entry["qom-path"] = path
+        entry.update({"cpu-index": i, "target": target})      # QEMU's key order
         out.append(entry)
     return out
 

@@ -147,6 +147,7 @@ class Machine(Object):
         super().__init__(**props)
         self.clock: Optional[VirtualClock] = None
         self.cpus: List[Any] = []
+        self.running_cpu = 0        # index of the CPU that runs now (or ran last)
         self.system_memory = None
         self.address_space = None
         self.serial_hds: List[Any] = []
@@ -399,23 +400,33 @@ class Machine(Object):
         """Run ``insns`` guest instructions (or until a request: shutdown, reset...),
         firing timers, and warping the clock when every CPU waits; no host I/O.
         Returns the instructions run."""
-        from .main_loop import has_work
+        from .main_loop import has_work, run_cpu
         log.activate(self.log)
         clock = self.clock
         start = clock.icount
         target = start + insns
         while clock.icount < target and not self.has_requests():
-            budget = min(clock.insns_until_deadline(100_000), target - clock.icount)
+            budget = min(clock.insns_until_deadline(self.cpu_slice()), target - clock.icount)
             executed = 0
-            for cpu in self.cpus:
+            for i, cpu in enumerate(self.cpus):
                 if has_work(cpu):
-                    executed += cpu.run(budget)
+                    executed += run_cpu(self, i, cpu, budget)
             clock.run_timers()
             if not executed and not any(has_work(c) for c in self.cpus):
                 if not clock.warp_to_next_deadline():
                     break           # idle with no timer: nothing can happen
                 clock.run_timers()
         return clock.icount - start
+
+    def current_cpu_index(self) -> int:
+        """The CPU making an access now: what per-CPU (banked) devices see."""
+        return self.running_cpu
+
+    def cpu_slice(self) -> int:
+        """Instructions a CPU runs at most before the next gets its turn (round robin):
+        shorter with several CPUs, so that one spinning on another's progress wastes less."""
+        from .main_loop import SLICE, SMP_SLICE
+        return SLICE if len(self.cpus) <= 1 else SMP_SLICE
 
     @property
     def running(self) -> bool:

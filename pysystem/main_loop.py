@@ -6,9 +6,12 @@
     loop.add_poll_hook(fn)                         # called at every host I/O poll
     status = loop.run()                            # until request_exit(status)
 
-One iteration: ``budget = clock.insns_until_deadline(SLICE)``; each CPU that is
-not halted runs up to that many instructions (round robin, each CPU's budget
-recomputed since every CPU advances the clock); ``clock.run_timers()``.  When
+One iteration: ``budget = clock.insns_until_deadline(machine.cpu_slice())``; each
+CPU that is not halted runs up to that many instructions (round robin in index
+order, each CPU's budget recomputed since every CPU advances the one clock; a CPU
+ends its turn early at WFI, at WFE with several CPUs, or on an interrupt);
+``clock.run_timers()``.  ``machine.running_cpu`` is the index of the CPU running,
+which banked per-CPU devices read through ``machine.current_cpu_index()``.  When
 every CPU is halted (WFI) the clock warps straight to the next timer deadline;
 with no timer armed the loop blocks on host I/O, which is then the only thing
 that can wake the guest.  A machine without CPUs (``-M none``) or a paused one
@@ -34,6 +37,7 @@ import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 SLICE = 100_000             # instructions per slice at most
+SMP_SLICE = 10_000          # the same with several CPUs (machine.cpu_slice())
 POLL_INTERVAL = 0.01        # host seconds between I/O polls while the guest runs
 IDLE_POLL_LIMIT = 1.0       # a blocked loop re-checks readers this often
 
@@ -130,13 +134,14 @@ class MainLoop:
                 self._idle_wait(clock)
                 continue
             executed = 0
-            for cpu in machine.cpus:
+            slice_ = machine.cpu_slice()
+            for i, cpu in enumerate(machine.cpus):
                 if not has_work(cpu):
                     continue
-                budget = SLICE if icount_limit is None else min(SLICE, icount_limit - clock.icount)
+                budget = slice_ if icount_limit is None else min(slice_, icount_limit - clock.icount)
                 if budget <= 0:
                     break
-                executed += cpu.run(clock.insns_until_deadline(budget))
+                executed += run_cpu(machine, i, cpu, clock.insns_until_deadline(budget))
                 if machine.has_requests() or self.exit_status is not None or \
                         not machine.running:    # e.g. a CPU stopped for the debugger
                     break
@@ -183,6 +188,12 @@ class MainLoop:
             self.poll(0.0)
             return
         self.poll(None)
+
+
+def run_cpu(machine, index: int, cpu, budget: int) -> int:
+    """Run CPU ``index`` for up to ``budget`` instructions as the machine's running CPU."""
+    machine.running_cpu = index
+    return cpu.run(budget)
 
 
 def has_work(cpu) -> bool:

@@ -294,6 +294,15 @@ class ARMCPU(ARMMemory, ARMDebug, TranslatedCPU):
         self.cpsr_e = e
         return (next_key & (M32 | 1)) | self.key_hi()
 
+    #: WFE ends the CPU's turn (QEMU's yield), so that the other CPUs of an SMP board
+    #: run while this one waits for a lock; the board sets it with several CPUs
+    wfe_yields = False
+
+    def wfe(self, next_key: int) -> int:
+        if self.wfe_yields:
+            self.exit_request = True
+        return next_key
+
     def wfi(self, next_key: int) -> int:
         if not (self.irq_level[0] or self.irq_level[1]):
             self.halted = True

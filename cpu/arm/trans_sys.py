@@ -104,7 +104,8 @@ def trans_hint(ctx: Ctx, a) -> bool:
         h = ctx.helper("wfi", ctx.cpu.wfi)
         _end_with(ctx, f"{h}({ctx.next_key()})")
     elif a.op == 2:  # WFE: a yield (we never sleep on events)
-        ctx.exit(ctx.next_key())
+        h = ctx.helper("wfe", ctx.cpu.wfe)
+        _end_with(ctx, f"{h}({ctx.next_key()})")
     return True
 
 
