@@ -13,8 +13,8 @@ device timers fire.  The only exception allowed out of an access is ``BusError``
 are carried out as the main loop would.
 
 CI size: ``PYSYSTEM_FUZZ_ACCESSES`` (default 12,000) accesses per board and seed.
-Long run (2026-12-07, CPython 3.11): PYSYSTEM_FUZZ_ACCESSES=1000000, seeds 0 and 1:
-see the figures in the branch's commit message.
+Long run (2026-12-07, CPython 3.11, a loaded 2-core machine): PYSYSTEM_FUZZ_ACCESSES=
+1000000, seed 0: 10^6 accesses per board passed, vexpress-a9 in 72 s, Malta in 48 s.
 """
 from __future__ import annotations
 
