@@ -354,9 +354,6 @@ def test_malformed_chain_breaks_or_completes_and_device_recovers(image, transpor
 def test_random_chains(image, transport):
     rng = random.Random(f"virtio-{transport}")
     t = TARGETS[transport](image)
-    with open(image, "rb") as f:
-        f.seek(9 * 512)
-        expected = f.read(512)
     broken = 0
     for _ in range(CHAINS):
         t.setup()
@@ -366,9 +363,7 @@ def test_random_chains(image, transport):
         broken += bool(t.status() & NEEDS_RESET)
     assert 0 < broken < CHAINS          # both outcomes happened
     t.setup()
-    t.mem.write_bytes(t.hdr, struct.pack("<IIQ", 0, 0, 9))
     data = t.good_read(9)
-    with open(image, "rb") as f:        # random writes may have changed sector 9: reread
+    with open(image, "rb") as f:        # as random writes left it
         f.seek(9 * 512)
         assert data == f.read(512)
-    assert expected is not None
