@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 
 import pytest
 
-from pysystem import cli, qom
+from pysystem import cli, log, qom
 from pysystem.block import close_all
+from pysystem.machine import PROGRAM
 from pysystem.memory import BusError
 
 ACCESSES = int(os.environ.get("PYSYSTEM_FUZZ_ACCESSES", "12000"))
@@ -134,11 +136,18 @@ def test_random_mmio_over_every_device_never_raises(tmp_path, board, seed):
         loop.request_exit(0)
 
     qom.reset_root()
+    previous, program = log.active(), PROGRAM[0]
+    log.activate(log.Log())             # -d/-D of this run stay out of later tests
     try:
         status = cli.main(arch, argv, on_start=on_start)
     finally:
         close_all()
         qom.reset_root()
+        used = log.active()
+        log.activate(previous)
+        PROGRAM[0] = program
+        if used.out is not sys.stderr:
+            used.out.close()
     assert status == 0 and result, "the fuzz did not run to its end"
     # every device region was reached (the flat view's I/O ranges of the last pass)
     names = result["seen"]
@@ -147,5 +156,5 @@ def test_random_mmio_over_every_device_never_raises(tmp_path, board, seed):
     assert len(missed) <= len(names) // 10, sorted(missed)
     for device in DEVICES[board]:
         assert device in result["touched"], device
-    log = logfile.read_text(errors="replace")
-    assert "Traceback" not in log and "internal error" not in log
+    text = logfile.read_text(errors="replace")
+    assert "Traceback" not in text and "internal error" not in text
