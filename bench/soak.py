@@ -1,7 +1,7 @@
 """Soak: a busy Debian guest for an hour with monitor traffic (not a test; not in CI).
 
     pypy3 bench/soak.py [--seconds 3600] [--savevm-every 300] [--out DIR]
-    python3 bench/soak.py --seconds 300          # a short check of the script itself
+    python3 bench/soak.py --seconds 300 --savevm-every 60    # a check of the script
 
 Two ``pysystem-arm`` processes of the interpreter running this script boot the same
 Debian armmp guest (vexpress-a9, busybox initramfs, ``-rtc base=`` fixed) whose init
@@ -14,7 +14,7 @@ runs a busy shell loop forever: each round does some arithmetic, pipes through
   (so the restored state must continue exactly as the saved one would have);
 * the reference one gets none.
 
-Every 10 s the script records each process's RSS (``/proc/PID/status`` VmRSS) and
+The soak's clock starts when both guests have printed SOAK-START.  Every 10 s the script records each process's RSS (``/proc/PID/status`` VmRSS) and
 its count of rounds.  At the end it prints, per ten-minute window, the soaked
 process's RSS and rounds per minute (flat RSS, no slowdown), and compares the two
 consoles: the shorter list of ``ROUND`` lines must be a prefix of the longer one
@@ -121,6 +121,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=int, default=3600)
     ap.add_argument("--savevm-every", type=int, default=300)
+    ap.add_argument("--boot-timeout", type=int, default=1800)
     ap.add_argument("--out", type=Path, default=None)
     opts = ap.parse_args()
     out = opts.out or Path(tempfile.mkdtemp(prefix="pysystem-soak-"))
@@ -154,9 +155,17 @@ def main() -> int:
     threading.Thread(target=sampler, daemon=True).start()
     try:
         mon = Monitor(soaked.sock, out / "monitor.txt")
+        boot_end = time.monotonic() + opts.boot_timeout
+        while not all(b"SOAK-START" in gst.console.read_bytes() for gst in guests):
+            if time.monotonic() > boot_end or any(gst.proc.poll() is not None
+                                                  for gst in guests):
+                failures.append("the guests did not boot")
+                break
+            mon.run("info status")
+            time.sleep(5)
         start = last_save = time.monotonic()
         k = 0
-        while time.monotonic() - start < opts.seconds:
+        while not failures and time.monotonic() - start < opts.seconds:
             if soaked.proc.poll() is not None or reference.proc.poll() is not None:
                 failures.append("an emulator exited")
                 break
