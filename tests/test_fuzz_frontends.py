@@ -13,6 +13,9 @@ the campaign:
 * each front end still answers a well-formed request: QMP ``query-status``, HMP
   ``info status``, gdb ``?``, and the guest echoes a marker on both UARTs.
 
+A second test types random bytes (Ctrl-A sequences among them) into ``-nographic``'s
+stdio mux of serial port and monitor; Ctrl-A x still ends the emulator cleanly.
+
 CI size: ``PYSYSTEM_FUZZ_ROUNDS`` (default 8) rounds.  Long run (2026-12-07, CPython
 3.11, load average 20 on 2 cores): PYSYSTEM_FUZZ_ROUNDS=80 passed in 147 s.
 """
@@ -279,3 +282,37 @@ def test_random_input_into_every_front_end(emulator):
     _, err = proc.communicate(timeout=30)
     for word in FORBIDDEN:
         assert word not in err, err.decode(errors="replace")[-2000:]
+
+
+def test_random_bytes_into_the_stdio_mux(tmp_path):
+    """-nographic: the serial port and the monitor share stdio through the mux, with
+    Ctrl-A commands; random bytes (Ctrl-A sequences included, but for x: quit) switch
+    between them and type into both.  Then Ctrl-A x still ends the emulator cleanly."""
+    keystone, fdt = module("keystone"), module("fdt")
+    code, _ = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM).asm(ECHO, 0x60010000)
+    (tmp_path / "echo.bin").write_bytes(bytes(code))
+    (tmp_path / "mini.dtb").write_bytes(fdt.parse_dts(MINI_DTS).to_dtb(version=17))
+    rng = random.Random(77)
+    chunks = []
+    for _ in range(25):
+        junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 150)))
+        junk = junk.replace(b"\x01x", b"\x01?").replace(b"\x01X", b"\x01?")
+        junk = junk.replace(b"q", b"Q")                 # never the monitor's quit
+        if rng.random() < 0.3:
+            junk += b"\x01" + bytes([rng.choice(b"hcbts\x01")])
+        if rng.random() < 0.3:
+            junk += rng.choice(HMP_LINES).encode() + b"\r"
+        chunks.append(junk)
+    stdin = b"".join(chunks)
+    if stdin.endswith(b"\x01"):
+        stdin += b"\x01"                                # not a dangling escape
+    stdin += b"\x01x"
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"))
+    proc = subprocess.run([script("pysystem-arm"), "-M", "vexpress-a9", "-m", "64",
+                           "-kernel", str(tmp_path / "echo.bin"),
+                           "-dtb", str(tmp_path / "mini.dtb"), "-nographic"],
+                          input=stdin, capture_output=True, timeout=120, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
+    assert b": Terminated" in proc.stdout[-200:]        # what Ctrl-A x prints
+    for word in FORBIDDEN:
+        assert word not in proc.stdout + proc.stderr
