@@ -277,7 +277,6 @@ def test_random_input_into_every_front_end(emulator):
     everything = b"".join(bytes(v) for v in replies.values())
     for word in FORBIDDEN:
         assert word not in everything
-    assert b"$" in replies["gdb"] and b"VM status" in replies["hmp"] and replies["uart"]
     proc.terminate()
     _, err = proc.communicate(timeout=30)
     for word in FORBIDDEN:
