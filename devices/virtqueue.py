@@ -17,7 +17,8 @@ the device's declared state when the guest notifies:
 ``mem`` is an ``AddressSpace`` (``read_bytes``/``write_bytes``).  Everything the
 guest controls is checked: a head index or ``next`` outside the table, a chain
 longer than the queue (a loop), a nested or badly sized indirect table, a
-readable descriptor after a writable one, an avail index that runs more than the
+readable descriptor after a writable one, more than 4 GiB in one direction (the
+used ring's length is 32 bits), an avail index that runs more than the
 queue size ahead, and addresses nothing answers (``BusError``) all raise
 ``VirtQueueError``; the device then marks itself broken instead of crashing.
 
@@ -195,6 +196,9 @@ class SplitQueue:
                     raise VirtQueueError("device-readable descriptor after a writable one")
                 elem.out.append((addr, length))
                 elem.out_len += length
+            if elem.in_len > 0xFFFFFFFF or elem.out_len > 0xFFFFFFFF:
+                # the used ring's length is 32 bits (QEMU refuses such chains too)
+                raise VirtQueueError(f"descriptor chain from {head} holds more than 4 GiB")
             if not flags & VRING_DESC_F_NEXT:
                 return
             if nxt >= size:

@@ -29,12 +29,16 @@ a one-byte receive register gets a burst at its own pace, not one byte per
 main-loop poll.  While input waits, the socket is not read (back-pressure).
 
 Output while no peer is connected is dropped (QEMU does the same).  Output a
-slow peer does not take is buffered (up to OUT_LIMIT bytes, then the oldest
-is dropped) and flushed from the main loop's poll hook; while more than
-OUT_PAUSE bytes wait, the peer's input is not read (so a QMP client that
-floods requests gets every reply).  Nothing blocks the emulator except
-``wait=on``.  The frontend gets ``opened`` when a peer
-connects and ``closed`` when it leaves.
+slow peer does not take is buffered and flushed from the main loop's poll hook;
+nothing is ever dropped for a connected peer: when more than OUT_LIMIT bytes
+wait, the writer (the guest's UART store) blocks until the peer has taken the
+excess or gone, as QEMU's UARTs block in qemu_chr_fe_write_all.  While more than
+OUT_PAUSE bytes wait, the peer's input is not read (so a QMP client that floods
+requests gets every reply, and a monitor never blocks on its own output).  A
+peer that hangs up while its input is not being read (a stopped guest, a full
+receive FIFO) is noticed anyway, so the next client is taken; what it sent is
+kept for the guest.  The frontend gets ``opened`` when a peer connects and
+``closed`` when it leaves.
 """
 from __future__ import annotations
 
@@ -59,6 +63,9 @@ OUT_PAUSE = 1 << 18     # stop reading the peer while this much output waits for
 READ_CHUNK = 4096       # read this much when the frontend has room at all: the rest
                         # waits in the chardev and follows as the guest takes bytes
 DEFAULT_HOST = "127.0.0.1"
+# a peer's hang-up seen without reading its data (Linux: POLLRDHUP; elsewhere none)
+_POLL_HUP = (getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
+             if hasattr(select, "poll") else None)
 
 
 class _PathProperty(Property):
@@ -315,6 +322,8 @@ class SocketChardev(Chardev):
     def _poll_hook(self) -> None:
         if self._out:
             self._flush()
+        if self.conn is not None and not self._ready():
+            self._check_hangup()
         if (not self.server and self.reconnect and self.conn is None
                 and time.monotonic() >= self._next_try):
             try:
@@ -402,6 +411,31 @@ class SocketChardev(Chardev):
         self._telnet_state = state
         return bytes(out)
 
+    def _check_hangup(self) -> None:
+        """Notice a peer that hung up while its input is not being read (the guest
+        is stopped or its receive FIFO full): what it sent before is kept as pending
+        input (up to MAX_PENDING), and the listener can take the next client."""
+        if _POLL_HUP is None:
+            return
+        poller = select.poll()
+        poller.register(self.conn.fileno(), _POLL_HUP)
+        if not poller.poll(0):
+            return
+        while self.conn is not None:
+            try:
+                data = self.conn.recv(READ_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                return              # not a hang-up after all: data will follow
+            except OSError:
+                data = b""
+            if not data:
+                self._disconnect()
+                return
+            if self.telnet:
+                data = self._strip_telnet(data)
+            if data:
+                self.deliver(data)          # kept until the frontend takes it
+
     def _disconnect(self) -> None:
         conn, self.conn = self.conn, None
         self.peer = ""
@@ -427,9 +461,19 @@ class SocketChardev(Chardev):
 
     def _send(self, data: bytes) -> None:
         self._out += data
-        if len(self._out) > OUT_LIMIT:
-            del self._out[:len(self._out) - OUT_LIMIT]
         self._flush()
+        if len(self._out) > OUT_LIMIT:
+            self._wait_for_peer()
+
+    def _wait_for_peer(self) -> None:
+        """Block until the peer has taken all but OUT_LIMIT bytes (or has gone): what
+        QEMU does to a UART writing to a socket nobody reads (qemu_chr_fe_write_all)."""
+        while len(self._out) > OUT_LIMIT and self.conn is not None:
+            try:
+                select.select([], [self.conn], [], 1.0)
+            except InterruptedError:
+                pass
+            self._flush()
 
     def _flush(self) -> None:
         while self._out and self.conn is not None:

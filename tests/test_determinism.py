@@ -1,0 +1,210 @@
+"""Determinism across processes: the same command line run twice gives the same run.
+
+Each board runs a small bare-metal guest whose output depends on virtual time: on
+vexpress-a9 it sleeps in WFI between SP804 interrupts (delivered through the GIC) and
+prints the timer's counter each time it wakes; on Malta it programs the i8254 and
+prints its latched counter and the CP0 Count register after loops of varying length,
+then resets the board (with -no-reboot: an exit).  Each run is a fresh process started
+through the command-line front end (``pysystem.cli.main``, the same path as
+``pysystem-arm ...``); at a fixed instruction count it saves a snapshot, then the main
+loop runs the guest to its end.  Both runs must agree on:
+
+* the instruction count at which the guest shut the machine down,
+* the serial output, byte for byte (a file chardev),
+* the snapshot's state digest (every device, CPU and RAM byte) at that fixed count.
+
+``-rtc base=`` is part of the command line: without it the RTCs (PL031, MC146818)
+start from the host's clock, which differs between runs, as in QEMU.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from malta_qemu import elf32
+from test_cli_run import MINI_DTS
+from tools import module
+
+MID_INSNS = 50_000
+RTC_BASE = "2026-12-07T12:00:00"   # the guest's wall clock: host time would differ per run
+
+# vexpress-a9: SP804 timer 1 every 2000 us, through the GIC; WFI between ticks; each
+# wake-up prints a letter from the timer's current value and a digit of the tick count.
+TICKER_ARM = """
+    ldr r4, =0x10009000
+    ldr r5, =0x10011000
+    ldr r6, =0x1e001000
+    ldr r7, =0x1e000100
+    mov r0, #1
+    str r0, [r6]
+    mov r0, #4
+    str r0, [r6, #0x104]
+    mov r0, #1
+    strb r0, [r6, #0x822]
+    str r0, [r7]
+    mov r0, #0xf0
+    str r0, [r7, #4]
+    ldr r0, =2000
+    str r0, [r5]
+    mov r0, #0xe2
+    str r0, [r5, #8]
+    mov r9, #0
+loop:
+    wfi
+    ldr r0, [r7, #0xc]
+    str r0, [r5, #0xc]
+    str r0, [r7, #0x10]
+    add r9, r9, #1
+    and r3, r9, #0xff
+    add r3, r3, #20
+busy:
+    subs r3, r3, #1
+    bne busy
+    ldr r1, [r5, #4]
+    and r2, r1, #0x1f
+    add r2, r2, #0x40
+    str r2, [r4]
+    and r2, r9, #0xf
+    add r2, r2, #0x30
+    str r2, [r4]
+    ldr r0, =400
+    cmp r9, r0
+    bne loop
+    mov r2, #10
+    str r2, [r4]
+    ldr r1, =0x100000a4
+    ldr r0, =0xC0800000
+    str r0, [r1]
+halt:
+    wfi
+    b halt
+"""
+
+# Malta: i8254 channel 0 in mode 2; each round latches and prints its counter and the
+# low 16 bits of CP0 Count (4 hex digits each) after a busy loop of varying length;
+# after 200 rounds, SOFTRES (0x42) resets the board.
+TICKER_MIPS = """
+.set noreorder
+    lui $s0, 0xb800
+    li $s1, 0
+    li $t0, 0x34
+    sb $t0, 0x43($s0)
+    li $t0, 0x9b
+    sb $t0, 0x40($s0)
+    li $t0, 0x2e
+    sb $t0, 0x40($s0)
+round:
+    sb $zero, 0x43($s0)
+    lbu $t1, 0x40($s0)
+    lbu $t2, 0x40($s0)
+    sll $t2, $t2, 8
+    bal hex16
+    or $a1, $t1, $t2
+    mfc0 $a1, $9
+    bal hex16
+    nop
+    bal putc
+    li $a0, 10
+    andi $t3, $s1, 0x3f
+    addiu $t3, $t3, 10
+busy:
+    addiu $t3, $t3, -1
+    bnez $t3, busy
+    nop
+    addiu $s1, $s1, 1
+    li $t0, 200
+    bne $s1, $t0, round
+    nop
+    lui $t0, 0xbf00
+    li $t1, 0x42
+    sw $t1, 0x500($t0)
+halt:
+    b halt
+    nop
+hex16:
+    move $s7, $ra
+    li $s2, 12
+digit:
+    srlv $a0, $a1, $s2
+    andi $a0, $a0, 15
+    sltiu $t4, $a0, 10
+    bnez $t4, decimal
+    addiu $a0, $a0, 0x30
+    addiu $a0, $a0, 7
+decimal:
+    bal putc
+    nop
+    bnez $s2, digit
+    addiu $s2, $s2, -4
+    jr $s7
+    nop
+putc:
+    lbu $t9, 0x3fd($s0)
+    andi $t9, $t9, 0x20
+    beqz $t9, putc
+    nop
+    jr $ra
+    sb $a0, 0x3f8($s0)
+"""
+
+# A fresh process: the command line as given, plus a snapshot at MID_INSNS.
+DRIVER = """
+import json, sys
+from pysystem import cli, snapshot
+seen = {}
+def on_start(machine, loop):
+    seen["m"] = machine
+    machine.run_for(%d)
+    info = snapshot.save(machine, "mid", now_ns=0, snapshot_id=1)
+    seen["mid"] = (machine.clock.icount, snapshot.state_digest(info.path))
+status = cli.main(sys.argv[1], sys.argv[2:], on_start=on_start)
+m = seen["m"]
+print(json.dumps({"status": status, "mid": seen["mid"], "end": m.clock.icount,
+                  "reason": m.shutdown_reason}))
+""" % MID_INSNS
+
+
+def _arm_guest(folder) -> list:
+    keystone, fdt = module("keystone"), module("fdt")
+    code, _ = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM).asm(TICKER_ARM, 0x60010000)
+    (folder / "ticker.bin").write_bytes(bytes(code))
+    (folder / "mini.dtb").write_bytes(fdt.parse_dts(MINI_DTS).to_dtb(version=17))
+    return ["arm", "-M", "vexpress-a9", "-m", "128", "-kernel", str(folder / "ticker.bin"),
+            "-dtb", str(folder / "mini.dtb")]
+
+
+def _mips_guest(folder) -> list:
+    keystone = module("keystone")
+    ks = keystone.Ks(keystone.KS_ARCH_MIPS,
+                     keystone.KS_MODE_MIPS32 | keystone.KS_MODE_LITTLE_ENDIAN)
+    code, _ = ks.asm(TICKER_MIPS, 0x80100000)
+    elf = elf32(folder / "ticker.elf", False, 0x80100000, [(0x80100000, bytes(code))])
+    return ["mipsel", "-M", "malta", "-m", "64", "-kernel", elf]
+
+
+def _run(folder, argv: list, n: int):
+    out = folder / f"serial{n}.txt"
+    env = dict(os.environ, XDG_DATA_HOME=str(folder / f"data{n}"))   # the snapshot store
+    cmd = [sys.executable, "-c", DRIVER, *argv, "-display", "none", "-monitor", "none",
+           "-serial", f"file:{out}", "-no-reboot", "-rtc", f"base={RTC_BASE}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=folder,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result, out.read_bytes()
+
+
+@pytest.mark.parametrize("make", [_arm_guest, _mips_guest], ids=["vexpress-a9", "malta"])
+def test_two_runs_of_one_command_line_are_identical(tmp_path, make):
+    argv = make(tmp_path)
+    first, out1 = _run(tmp_path, argv, 1)
+    second, out2 = _run(tmp_path, argv, 2)
+    assert first["status"] == 0 and first["reason"], first
+    assert MID_INSNS <= first["mid"][0] < first["end"]     # it ran on to its own end
+    assert len(out1) > 600 and len(set(out1)) > 12, out1[:200]
+    assert out1 == out2
+    assert first == second
