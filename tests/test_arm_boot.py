@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import struct
 import subprocess
 
 import pytest
+
+import tools
 
 from pysystem import loader, qom
 from pysystem.machines import arm_boot
@@ -19,12 +20,7 @@ RAM = 0x60000000
 
 def _need(tool: str) -> str:
     """The tool's path; a missing one fails under CI, else skips."""
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} is not installed")
-        pytest.skip(f"{tool} is not installed")
-    return path
+    return tools.program(tool)
 
 
 @pytest.fixture

@@ -12,14 +12,14 @@ and every VFP conversion form plus the arithmetic in ten FPSCR modes: about 1.1 
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+import tools
 
 HERE = Path(__file__).parent
 SRC = HERE / "baremetal" / "arm"
@@ -34,12 +34,7 @@ THUMB_FILES = ("ops_thumb.c",)
 
 
 def _need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} is not installed")
-        pytest.skip(f"{tool} is not installed")
-    return path
+    return tools.program(tool)
 
 
 def _mask_bit15(m: re.Match) -> str:

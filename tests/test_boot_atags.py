@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
+
+import tools
 
 from guest_session import GuestSession
 
@@ -49,11 +50,7 @@ def _lines(text: str):
 
 
 def test_zimage_with_appended_dtb_boots_on_atags(tmp_path):
-    qemu = shutil.which("qemu-system-arm")
-    if qemu is None:
-        if os.environ.get("CI"):
-            pytest.fail("qemu-system-arm is not installed")
-        pytest.skip("qemu-system-arm is not installed")
+    qemu = tools.program("qemu-system-arm")
     g = _guest()
     kernel = tmp_path / "zImage-dtb"
     kernel.write_bytes(open(g.kernel, "rb").read() + open(g.dtb, "rb").read())

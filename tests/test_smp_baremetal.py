@@ -11,14 +11,14 @@ not depend on scheduling; it must equal QEMU's byte for byte but for KNOWN.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+import tools
 
 HERE = Path(__file__).parent
 SRC = HERE / "baremetal" / "arm_smp"
@@ -36,12 +36,7 @@ KNOWN = [
 
 
 def _need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} is not installed")
-        pytest.skip(f"{tool} is not installed")
-    return path
+    return tools.program(tool)
 
 
 @pytest.fixture(scope="module")

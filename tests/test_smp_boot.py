@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import threading
 
 import pytest
 
 from guest_session import GuestSession
+import tools
 from tools import guest_images
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -54,11 +54,7 @@ def _qemu_until(qemu: str, args, marker: bytes, timeout: float) -> str:
 
 
 def test_debian_armmp_brings_up_two_cpus(tmp_path):
-    qemu = shutil.which("qemu-system-arm")
-    if qemu is None:
-        if os.environ.get("CI"):
-            pytest.fail("qemu-system-arm is not installed")
-        pytest.skip("qemu-system-arm is not installed")
+    qemu = tools.program("qemu-system-arm")
     g = guest_images("arm")
     args = ["-M", "vexpress-a9", "-smp", "2", "-m", "256M", "-kernel", str(g.kernel),
             "-dtb", str(g.dtb), "-initrd", str(g.initrd), "-append", "console=ttyAMA0",

@@ -7,16 +7,15 @@ Known differences, compared around: QEMU runs each CPU in a thread of its own
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
+
+import tools
 
 PYSYSTEM = Path(sys.executable).parent / "pysystem-arm"
 
@@ -74,11 +73,7 @@ def _listing(q: QMP):
 
 
 def test_cpu_listing_matches_qemu(tmp_path):
-    qemu = shutil.which("qemu-system-arm")
-    if qemu is None:
-        if os.environ.get("CI"):
-            pytest.fail("qemu-system-arm is not installed")
-        pytest.skip("qemu-system-arm is not installed")
+    qemu = tools.program("qemu-system-arm")
     args = ["-M", "vexpress-a9", "-smp", "4", "-m", "128"]
     listings = []
     for i, cmd in enumerate(([qemu, *args, "-audiodev", "none,id=snd0"], [str(PYSYSTEM), *args])):
@@ -137,11 +132,7 @@ def _hmp_cpu_then_info(cmd, sock_path: str) -> list:
 
 
 def test_hmp_cpu_selects_the_monitor_cpu_as_qemu(tmp_path):
-    qemu = shutil.which("qemu-system-arm")
-    if qemu is None:
-        if os.environ.get("CI"):
-            pytest.fail("qemu-system-arm is not installed")
-        pytest.skip("qemu-system-arm is not installed")
+    qemu = tools.program("qemu-system-arm")
     args = ["-M", "vexpress-a9", "-smp", "2", "-m", "128"]
     theirs = _hmp_cpu_then_info([qemu, *args, "-audiodev", "none,id=snd0"],
                                 str(tmp_path / "q.sock"))
