@@ -8,17 +8,17 @@ Interface:
   sources and copied into ``out_dir`` (``<cache>/mips``).
 * ``check_tools()`` raises ``ImageError`` naming the Debian packages to install when a
   build tool is missing.
-* ``KERNEL_CONFIG``: the kernel's configuration (``build/malta-be-kernel.config``).
+* ``KERNEL_CONFIG``: the kernel's configuration (``configs/malta-be-kernel.config``).
 
 The sources:
 
 * the kernel: ``linux-source-6.1`` (``main/binary-all``), its
   ``/usr/src/linux-source-6.1.tar.xz``, configured by ``make allnoconfig`` with
-  ``KCONFIG_ALLCONFIG=build/malta-be-kernel.config``: Debian's 4kc-malta choices
+  ``KCONFIG_ALLCONFIG=configs/malta-be-kernel.config``: Debian's 4kc-malta choices
   (MIPS32 R2, HZ 250) with the board's drivers built in and no modules.  Every
   ``CONFIG_`` line of that file is checked in the resulting ``.config``.
 * busybox: the ``busybox`` source package (``main/source/Sources.xz``), its upstream
-  tarball, ``make allnoconfig`` and the options of ``build/malta-be-busybox.config``
+  tarball, ``make allnoconfig`` and the options of ``configs/malta-be-busybox.config``
   (static; the shell and the applets the initramfs and the tests use).
 
 How long, once (measured 2026-12-07 on this project's 2-core machine): the kernel takes
@@ -50,8 +50,8 @@ __all__ = ["BuiltGuest", "build_guest", "check_tools", "apply_options", "missing
            "KERNEL_CONFIG", "BUSYBOX_CONFIG", "CROSS", "KERNEL_MINUTES"]
 
 CROSS = "mips-linux-gnu-"
-KERNEL_CONFIG = Path(__file__).parent / "build" / "malta-be-kernel.config"
-BUSYBOX_CONFIG = Path(__file__).parent / "build" / "malta-be-busybox.config"
+KERNEL_CONFIG = Path(__file__).parent / "configs" / "malta-be-kernel.config"
+BUSYBOX_CONFIG = Path(__file__).parent / "configs" / "malta-be-busybox.config"
 KERNEL_SOURCE = "linux-source-6.1"
 BUSYBOX_SOURCE = "busybox"
 # Processor minutes, measured (module docstring); the wall clock is this on 2 idle cores.
