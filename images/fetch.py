@@ -141,6 +141,19 @@ def _locked(cache: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
+def _clear_leftovers_if_idle(cache: Path) -> None:
+    """``_remove_leftovers`` when no other run holds the lock (else they are its files)."""
+    with open(cache / ".lock", "a") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return
+        try:
+            _remove_leftovers(cache)
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
 def _remove_leftovers(cache: Path) -> None:
     """Temporary files of a fetch that was killed (we hold the lock: none is live)."""
     for pattern in ("debs/.part-*", "index/*/.part-*", "pkgs/.unpack-*", "*/.copy-*",
@@ -271,6 +284,11 @@ def guest_files(arch: str, cache_dir: Union[str, "os.PathLike[str]", None] = Non
     out_dir = cache / ga.name
     manifest = out_dir / "guest.json"
     try:
+        if not refresh:     # complete: no lock needed (the manifest is written atomically,
+            gf = _manifest_ok(manifest)     # last), so a build elsewhere does not hold us up
+            if gf is not None:
+                _clear_leftovers_if_idle(cache)
+                return gf
         with _locked(cache):
             _remove_leftovers(cache)
             if not refresh:
