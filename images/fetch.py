@@ -5,7 +5,8 @@ Interface:
 * ``guest_files(arch, cache_dir=None, mirror=None, refresh=False, quiet=False)``
   -> ``GuestFiles`` for ``arch`` "arm" (armhf, ``linux-image-*-armmp``, zImage +
   ``vexpress-v2p-ca9.dtb``) or "mipsel" (``linux-image-*-4kc-malta``, an ELF
-  vmlinux), each with ``busybox-static`` and a default initramfs.  When the
+  vmlinux), each with ``busybox-static`` and a default initramfs; or "mips", built
+  from Debian's sources instead (``build_mips``; ``refresh`` builds it again).  When the
   cache already holds a complete set (``<cache>/<arch>/guest.json`` and its
   files), nothing touches the network; ``refresh=True`` looks for newer
   packages.
@@ -34,6 +35,8 @@ Cache layout (``<cache>``):
   pkgs/<package>_<version>_<arch>/     unpacked packages
   arm/zImage, arm/vexpress-v2p-ca9.dtb, arm/initramfs.cpio.gz, arm/guest.json
   mipsel/vmlinux, mipsel/initramfs.cpio.gz, mipsel/guest.json
+  mips/vmlinux, mips/busybox, mips/initramfs.cpio.gz, mips/guest.json
+  build/mips/*.log                     the big-endian guest's build logs
   <arch>/snapshots/boot-<initramfs>.pysnap, .json   the booted guest (``boot_snapshot``)
 A lock file (``<cache>/.lock``) serialises concurrent fetches.
 """
@@ -395,7 +398,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pysystem-images",
         description="Fetch Debian 12 kernels (armhf armmp, mipsel 4kc-malta) and busybox into "
-                    "a user cache and build busybox initramfs images.",
+                    "a user cache, build the big-endian Malta guest (mips) from Debian's "
+                    "sources, and build busybox initramfs images.",
         epilog=f"The mirror comes from --mirror, ${MIRROR_ENV}, or the host's apt sources.")
     p.add_argument("--arch", action="append", choices=sorted(set(_ALIASES)),
                    help="guest architecture (repeatable; default: arm and mipsel)")
