@@ -86,12 +86,13 @@ def _disks(tmp_path):
 
 
 def _write_on_disks(s):
-    """In the guest: mount each disk, read the host's file, write one, sync, unmount."""
-    for name, dev, _ in DISKS:
-        assert s.command(f"mkdir -p /mnt/{name} && mount -t ext4 {dev} /mnt/{name} && "
-                         f"cat /mnt/{name}/host.txt").strip() == f"from the host on {name}"
-        s.command(f"echo 'written by the guest on {dev}' > /mnt/{name}/guest.txt && sync && "
-                  f"umount /mnt/{name} && echo unmounted")
+    """In the guest: mount each disk, read the host's file, write one, sync, unmount
+    (each command fits on one 80-column line: a longer one wraps in the echo)."""
+    for n, (name, dev, _) in enumerate(DISKS):
+        assert s.command(f"mkdir -p /m{n} && mount -t ext4 {dev} /m{n} && cat /m{n}/host.txt"
+                         ).strip() == f"from the host on {name}"
+        s.command(f"echo 'written by the guest on {dev}' > /m{n}/guest.txt && sync")
+        assert s.command(f"umount /m{n} && echo unmounted").strip() == "unmounted"
 
 
 def _read_back(tmp_path):
