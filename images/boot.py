@@ -79,8 +79,7 @@ PROFILES: Dict[str, BootProfile] = {
     ),
     "mips": BootProfile(
         prompt=rb"\n/ # $",
-        silent_because="the kernel and busybox are built (once) and the kernel sets itself up "
-                       "before its first line",
+        silent_because="the kernel sets itself up before its first line",
         figures={},
     ),
 }
