@@ -85,14 +85,20 @@ def _disks(tmp_path):
     return args
 
 
+def _last_line(text: str) -> str:
+    """A command's own output: its last line (the kernel's messages, "EXT4-fs (sda):
+    mounted...", share the console)."""
+    return text.strip().splitlines()[-1].strip()
+
+
 def _write_on_disks(s):
     """In the guest: mount each disk, read the host's file, write one, sync, unmount
     (each command fits on one 80-column line: a longer one wraps in the echo)."""
     for n, (name, dev, _) in enumerate(DISKS):
-        assert s.command(f"mkdir -p /m{n} && mount -t ext4 {dev} /m{n} && cat /m{n}/host.txt"
-                         ).strip() == f"from the host on {name}"
+        assert _last_line(s.command(f"mkdir -p /m{n} && mount -t ext4 {dev} /m{n} && "
+                                    f"cat /m{n}/host.txt")) == f"from the host on {name}"
         s.command(f"echo 'written by the guest on {dev}' > /m{n}/guest.txt && sync")
-        assert s.command(f"umount /m{n} && echo unmounted").strip() == "unmounted"
+        assert _last_line(s.command(f"umount /m{n} && echo unmounted")) == "unmounted"
 
 
 def _read_back(tmp_path):
