@@ -42,6 +42,7 @@ PROBLEM = re.compile(r"error|fail|warn|unable|can't|cannot|bug|oops|unhandled|ti
 
 def _normalise(line: str) -> str:
     line = re.sub(r"^\[\s*\d+\.\d+\]\s?", "", line.rstrip("\r\n"))
+    line = re.sub(r"0x[0-9a-fA-F]+", "#", line)    # addresses (the initrd's moves with its size)
     return re.sub(r"\d+", "#", line).strip()
 
 
