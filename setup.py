@@ -26,4 +26,7 @@ package_dir = packages_under("pysystem", "pysystem")
 for folder in TOP_LEVEL:
     package_dir.update(packages_under(folder, "pysystem." + folder))
 
-setup(packages=sorted(package_dir), package_dir=package_dir)
+# data files a package reads at run time (images/build_mips.py: the build configurations)
+PACKAGE_DATA = {"pysystem.images": ["configs/*.config"]}
+
+setup(packages=sorted(package_dir), package_dir=package_dir, package_data=PACKAGE_DATA)

@@ -5,7 +5,8 @@ Interface:
 * ``guest_files(arch, cache_dir=None, mirror=None, refresh=False, quiet=False)``
   -> ``GuestFiles`` for ``arch`` "arm" (armhf, ``linux-image-*-armmp``, zImage +
   ``vexpress-v2p-ca9.dtb``) or "mipsel" (``linux-image-*-4kc-malta``, an ELF
-  vmlinux), each with ``busybox-static`` and a default initramfs.  When the
+  vmlinux), each with ``busybox-static`` and a default initramfs; or "mips", built
+  from Debian's sources instead (``build_mips``; ``refresh`` builds it again).  When the
   cache already holds a complete set (``<cache>/<arch>/guest.json`` and its
   files), nothing touches the network; ``refresh=True`` looks for newer
   packages.
@@ -34,6 +35,8 @@ Cache layout (``<cache>``):
   pkgs/<package>_<version>_<arch>/     unpacked packages
   arm/zImage, arm/vexpress-v2p-ca9.dtb, arm/initramfs.cpio.gz, arm/guest.json
   mipsel/vmlinux, mipsel/initramfs.cpio.gz, mipsel/guest.json
+  mips/vmlinux, mips/busybox, mips/initramfs.cpio.gz, mips/guest.json
+  build/mips/*.log                     the big-endian guest's build logs
   <arch>/snapshots/boot-<initramfs>.pysnap, .json   the booted guest (``boot_snapshot``)
 A lock file (``<cache>/.lock``) serialises concurrent fetches.
 """
@@ -47,7 +50,6 @@ import shlex
 import shutil
 import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,19 +58,19 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Uni
 from pysystem import dirs, pypy_gc
 
 from .aptsources import MIRROR_ENV, mirror_from
+from .archive import SUITE, get_file, load_index
+from .archive import release_sha256 as _release_sha256  # noqa: F401 (tests use it here)
 from .boot import UNAVAILABLE, boot, check_available
+from .build_mips import build_guest
 from .deb import extract_deb
-from .download import download, fetch_bytes, sha256_file
 from .errors import ImageError, NotFoundError, OfflineError
 from .initramfs import ExtraFile, make_initramfs
 from .kmod import ModuleTree
-from .packages import Stanza, decompress_index, kernel_package_re, newest, parse_packages
+from .packages import Stanza, kernel_package_re, newest, parse_packages
 
 __all__ = ["GuestArch", "GuestFiles", "ARCHES", "SUITE", "guest_files", "build_initramfs",
            "default_cache_dir", "main"]
 
-SUITE = "bookworm"
-INDEX_MAX_AGE = 24 * 3600
 MANIFEST_VERSION = 1
 
 
@@ -82,6 +84,8 @@ class GuestArch:
     append: str               # a kernel command line that reaches the initramfs shell
     machine: str              # the board to run it on
     elf_machine: int          # e_machine of the kernel / busybox ELF (busybox always ELF)
+    byte_order: str = "little"
+    built: bool = False       # built from Debian's sources (build_mips), not fetched
 
 
 ARCHES: Dict[str, GuestArch] = {
@@ -89,8 +93,10 @@ ARCHES: Dict[str, GuestArch] = {
                      "console=ttyAMA0 rdinit=/init", "vexpress-a9", 40),
     "mipsel": GuestArch("mipsel", "mipsel", "4kc-malta", "vmlinux", None,
                         "console=ttyS0 rdinit=/init", "malta", 8),
+    "mips": GuestArch("mips", "mips", "malta", "vmlinux", None,
+                      "console=ttyS0 rdinit=/init", "malta", 8, "big", built=True),
 }
-_ALIASES = {"armhf": "arm", "arm": "arm", "mipsel": "mipsel"}
+_ALIASES = {"armhf": "arm", "arm": "arm", "mipsel": "mipsel", "mips": "mips"}
 
 
 @dataclass
@@ -138,6 +144,19 @@ def _locked(cache: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
+def _clear_leftovers_if_idle(cache: Path) -> None:
+    """``_remove_leftovers`` when no other run holds the lock (else they are its files)."""
+    with open(cache / ".lock", "a") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return
+        try:
+            _remove_leftovers(cache)
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
 def _remove_leftovers(cache: Path) -> None:
     """Temporary files of a fetch that was killed (we hold the lock: none is live)."""
     for pattern in ("debs/.part-*", "index/*/.part-*", "pkgs/.unpack-*", "*/.copy-*",
@@ -172,38 +191,8 @@ def _copy_atomic(src: Path, dest: Path) -> None:
 
 # --- the package index ----------------------------------------------------------------
 
-def _release_sha256(release: str, member: str) -> Optional[Tuple[str, int]]:
-    """The SHA256 and size that a Release file lists for ``member``."""
-    in_sha = False
-    for line in release.splitlines():
-        if not line.startswith(" "):
-            in_sha = line.startswith("SHA256:")
-            continue
-        if in_sha:
-            parts = line.split()
-            if len(parts) == 3 and parts[2] == member:
-                return parts[0].lower(), int(parts[1])
-    return None
-
-
 def _load_index(mirror: str, ga: GuestArch, cache: Path, refresh: bool, quiet: bool) -> str:
-    folder = cache / "index" / ga.debian
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "Packages.xz"
-    source = folder / "mirror"
-    fresh = (path.exists() and source.exists() and source.read_text().strip() == mirror
-             and time.time() - path.stat().st_mtime < INDEX_MAX_AGE)
-    if refresh or not fresh:
-        dist = f"{mirror}/dists/{SUITE}"
-        member = f"main/binary-{ga.debian}/Packages.xz"
-        release = fetch_bytes(f"{dist}/Release").decode("utf-8", "replace")
-        listed = _release_sha256(release, member)
-        if listed is None:
-            raise ImageError(f"{dist}/Release does not list {member}: "
-                             f"is this a Debian mirror serving {SUITE} for {ga.debian}?")
-        download(f"{dist}/{member}", str(path), listed[0], listed[1], quiet=quiet)
-        source.write_text(mirror + "\n")
-    return decompress_index(path.read_bytes(), path.name)
+    return load_index(mirror, f"main/binary-{ga.debian}/Packages.xz", cache, refresh, quiet)
 
 
 def _choose(text: str, ga: GuestArch) -> Tuple[Stanza, Stanza]:
@@ -219,13 +208,7 @@ def _choose(text: str, ga: GuestArch) -> Tuple[Stanza, Stanza]:
 
 
 def _get_deb(mirror: str, st: Stanza, cache: Path, quiet: bool) -> Path:
-    dest = cache / "debs" / os.path.basename(st.filename)
-    if dest.exists() and dest.stat().st_size == st.size and sha256_file(str(dest)) == st.sha256:
-        return dest
-    if not st.sha256:
-        raise ImageError(f"the index has no SHA256 for {st.name}")
-    download(f"{mirror}/{st.filename}", str(dest), st.sha256, st.size, quiet=quiet)
-    return dest
+    return get_file(mirror, st.filename, st.sha256, st.size, cache, quiet)
 
 
 def _unpacked(deb: Path, st: Stanza, ga: GuestArch, cache: Path) -> Path:
@@ -253,9 +236,10 @@ def _unpacked(deb: Path, st: Stanza, ga: GuestArch, cache: Path) -> Path:
 def _check_elf(path: Path, ga: GuestArch, what: str) -> None:
     with open(path, "rb") as f:
         head = f.read(20)
-    if (len(head) < 20 or head[:4] != b"\x7fELF" or head[4] != 1 or head[5] != 1
-            or int.from_bytes(head[18:20], "little") != ga.elf_machine):
-        raise ImageError(f"{path}: {what} is not a 32-bit little-endian "
+    data = 1 if ga.byte_order == "little" else 2
+    if (len(head) < 20 or head[:4] != b"\x7fELF" or head[4] != 1 or head[5] != data
+            or int.from_bytes(head[18:20], ga.byte_order) != ga.elf_machine):
+        raise ImageError(f"{path}: {what} is not a 32-bit {ga.byte_order}-endian "
                          f"{ga.debian} ELF file")
 
 
@@ -303,6 +287,11 @@ def guest_files(arch: str, cache_dir: Union[str, "os.PathLike[str]", None] = Non
     out_dir = cache / ga.name
     manifest = out_dir / "guest.json"
     try:
+        if not refresh:     # complete: no lock needed (the manifest is written atomically,
+            gf = _manifest_ok(manifest)     # last), so a build elsewhere does not hold us up
+            if gf is not None:
+                _clear_leftovers_if_idle(cache)
+                return gf
         with _locked(cache):
             _remove_leftovers(cache)
             if not refresh:
@@ -310,6 +299,8 @@ def guest_files(arch: str, cache_dir: Union[str, "os.PathLike[str]", None] = Non
                 if gf is not None:
                     return gf
             url = mirror_from(mirror, SUITE)
+            if ga.built:
+                return _build(ga, url, cache, out_dir, manifest, refresh, quiet)
             text = _load_index(url, ga, cache, refresh, quiet)
             kst, bst = _choose(text, ga)
             try:
@@ -365,6 +356,29 @@ def _assemble(ga: GuestArch, out_dir: Path, kst: Stanza, bst: Stanza, ktree: Pat
     return gf
 
 
+def _build(ga: GuestArch, mirror: str, cache: Path, out_dir: Path, manifest: Path,
+           refresh: bool, quiet: bool) -> GuestFiles:
+    """Build the guest from Debian's sources (``build_mips``) and write its manifest."""
+    built = build_guest(mirror, cache, out_dir, refresh, quiet)
+    _check_elf(built.kernel, ga, "the kernel")
+    _check_elf(built.busybox, ga, "busybox")
+    initrd = make_initramfs(built.busybox, out_dir / "initramfs.cpio.gz")
+    gf = GuestFiles(ga.name, built.kernel, None, initrd, built.busybox, built.kernel_release,
+                    out_dir, built.packages, ga.append, ga.machine)
+    data = gf.to_json()
+    data["format"] = MANIFEST_VERSION
+    _write_json_atomic(manifest, data)
+    return gf
+
+
+def _module_tree(ga_name: str, gf: GuestFiles, modules: Sequence[str]) -> Optional[ModuleTree]:
+    if not modules:
+        return None
+    if lookup_arch(ga_name).built:
+        raise ImageError(f"the {ga_name} kernel has no modules: its drivers are built in")
+    return ModuleTree(str(gf.kernel_tree), gf.kernel_version)
+
+
 def build_initramfs(arch: str, init_script: Optional[str] = None, modules: Sequence[str] = (),
                     extra_files: Optional[Mapping[str, ExtraFile]] = None,
                     out: Union[str, "os.PathLike[str]", None] = None,
@@ -374,7 +388,7 @@ def build_initramfs(arch: str, init_script: Optional[str] = None, modules: Seque
     gf = guest_files(arch, cache_dir=cache_dir, mirror=mirror)
     if out is None:
         out = gf.kernel.parent / "initramfs-custom.cpio.gz"
-    tree = ModuleTree(str(gf.kernel_tree), gf.kernel_version) if modules else None
+    tree = _module_tree(arch, gf, modules)
     return make_initramfs(gf.busybox, out, init_script, tree, modules, extra_files)
 
 
@@ -384,7 +398,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pysystem-images",
         description="Fetch Debian 12 kernels (armhf armmp, mipsel 4kc-malta) and busybox into "
-                    "a user cache and build busybox initramfs images.",
+                    "a user cache, build the big-endian Malta guest (mips) from Debian's "
+                    "sources, and build busybox initramfs images.",
         epilog=f"The mirror comes from --mirror, ${MIRROR_ENV}, or the host's apt sources.")
     p.add_argument("--arch", action="append", choices=sorted(set(_ALIASES)),
                    help="guest architecture (repeatable; default: arm and mipsel)")
@@ -462,7 +477,7 @@ def _run(args: argparse.Namespace) -> int:
         entry = gf.to_json()
         if custom:
             out = args.output or gf.kernel.parent / "initramfs-custom.cpio.gz"
-            tree = ModuleTree(str(gf.kernel_tree), gf.kernel_version) if modules else None
+            tree = _module_tree(a, gf, modules)
             entry["initrd"] = str(make_initramfs(gf.busybox, out, init_script, tree, modules,
                                                  extra))
         entry["arch"] = a

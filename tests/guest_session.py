@@ -24,8 +24,10 @@ def command(arch: str) -> List[str]:
 
 
 class GuestSession:
-    def __init__(self, arch: str, args: List[str], log_path: Optional[str] = None):
-        cmd = command(arch) + list(args)
+    def __init__(self, arch: str, args: List[str], log_path: Optional[str] = None,
+                 program: Optional[str] = None):
+        """``program``: run that emulator (e.g. qemu-system-mips, the oracle) instead."""
+        cmd = ([program] if program else command(arch)) + list(args)
         self.output = bytearray()
         self._lock = threading.Condition()
         self._log = open(log_path, "wb") if log_path else None
