@@ -34,10 +34,13 @@ MALTA_APPEND = "console=ttyS0 rdinit=/init"
 
 def malta_args() -> list:
     from pysystem.images import build_initramfs, default_cache_dir, guest_files
-    g = guest_files("mipsel", quiet=True)
-    initrd = os.path.join(default_cache_dir(), "mipsel", "initramfs-bench.cpio.gz")
-    initrd = str(build_initramfs("mipsel", boot_vexpress.INIT, out=initrd))
-    return ["-M", "malta", "-m", "256", "-kernel", str(g.kernel), "-initrd", initrd,
+    folder = os.path.join(default_cache_dir(), "mipsel")
+    kernel = os.path.join(folder, "vmlinux")
+    initrd = os.path.join(folder, "initramfs-bench.cpio.gz")
+    if not (os.path.exists(kernel) and os.path.exists(initrd)):  # else: no wait for the cache's lock
+        kernel = str(guest_files("mipsel", quiet=True).kernel)
+        initrd = str(build_initramfs("mipsel", boot_vexpress.INIT, out=initrd))
+    return ["-M", "malta", "-m", "256", "-kernel", kernel, "-initrd", initrd,
             "-append", MALTA_APPEND, "-rtc", "base=2026-01-01T00:00:00"]
 
 
