@@ -82,6 +82,7 @@ class AddressSpace:
         self._dirty = True
         self._topology_listeners: List[Callable[[], None]] = []
         self._write_listeners: List[Callable[[int, int], None]] = []
+        self.roms: List[Any] = []    # the blobs pysystem.loader wrote here, by address
         _SPACES.add(self)
         _ORDER.append(weakref.ref(self))
 

@@ -33,7 +33,7 @@ from . import chardev as chardevs
 from .cli_opts import CLIError, parse_bool, parse_keyval, split_argv, usage
 from .block import BlockError, check_file, check_format
 from .block_lock import LOCKING_MODES
-from .machine import DeviceSpec, DriveSpec, INTERFACES, Machine, MachineError, PROGRAM, \
+from .machine import DeviceSpec, DriveSpec, INTERFACES, Machine, MachineError, \
     find_machine, machine_classes
 from .qom import QOMError, lookup_type, parse_size, set_global, type_names
 
@@ -69,7 +69,7 @@ def main(arch: str, argv: Optional[List[str]] = None,
     is built (after -loadvm) and its chardevs are open, before the guest runs
     (``pysystem-images --boot`` restores or watches the guest there)."""
     prog = f"pysystem-{arch}"
-    PROGRAM[0] = prog
+    chardevs.registry().program = prog
     if argv is None:
         argv = sys.argv[1:]
     saved = _install_signal_handlers(prog)

@@ -36,9 +36,10 @@ Device trees (a ``fdt.FDT`` object from the ``fdt`` package):
 Where a board puts these and how its CPU enters them is the board's business
 (machines/arm_boot.py for ARM).
 
-The ROM registry: every blob loaded is recorded (``add_rom``); ``roms()`` lists
-them by address, ``roms_text()`` is ``info roms``, ``rom_reset()`` copies them
-into memory again (at system reset, as QEMU does), ``clear_roms()`` forgets them.
+The ROM registry: every blob loaded is recorded (``add_rom``) in the list its address
+space holds (``space.roms``), so two machines in one process never see each other's;
+``roms(space)`` lists them by address, ``roms_text(space)`` is ``info roms``,
+``rom_reset(space)`` copies them into memory again (at system reset, as QEMU does).
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ __all__ = [
     "LoaderError", "ElfInfo", "UImage", "Rom", "load_elf", "load_raw", "parse_uimage",
     "load_uimage", "load_ramdisk", "is_zimage", "load_dtb", "parse_dtb_bytes", "dtb_bytes", "set_memory",
     "set_chosen", "add_node", "sized_cells", "find_compatible", "phandle_of", "get_cells",
-    "add_rom", "roms", "roms_text", "rom_reset", "clear_roms", "read_image",
+    "add_rom", "roms", "roms_text", "rom_reset", "read_image",
 ]
 
 EM_ARM = 40
@@ -113,9 +114,6 @@ class Rom:
         return f"<Rom {self.name!r} at 0x{self.addr:x} size 0x{self.romsize:x}>"
 
 
-_ROMS: List[Rom] = []
-
-
 def _check_fits(space: AddressSpace, addr: int, size: int, name: str) -> bool:
     """Raise LoaderError unless ``[addr, addr+size)`` is all RAM/ROM; return True if any is ROM."""
     end = addr + size
@@ -145,15 +143,15 @@ def add_rom(name: str, addr: int, data: bytes, space: AddressSpace,
     if romsize < len(data):
         raise LoaderError(f"could not load '{name}': file size exceeds memory size")
     isrom = _check_fits(space, addr, romsize, name) if romsize else False
-    for other in _ROMS:
-        if other.space is space and other.romsize and romsize and \
+    for other in space.roms:
+        if other.romsize and romsize and \
                 addr < other.addr + other.romsize and other.addr < addr + romsize:
             raise LoaderError(f"rom: requested regions overlap (rom {name}. "
                               f"free=0x{other.addr + other.romsize:016x}, addr=0x{addr:016x})")
     rom = Rom(name, addr, data, romsize, space, isrom)
     _write_rom(rom)
-    _ROMS.append(rom)
-    _ROMS.sort(key=lambda r: r.addr)
+    space.roms.append(rom)
+    space.roms.sort(key=lambda r: r.addr)
     return rom
 
 
@@ -168,25 +166,21 @@ def _write_rom(rom: Rom) -> None:
                           f"no memory at 0x{e.addr:x}") from None
 
 
-def roms() -> List[Rom]:
-    """The blobs loaded so far, by address."""
-    return list(_ROMS)
+def roms(space: AddressSpace) -> List[Rom]:
+    """The blobs loaded into ``space`` so far, by address."""
+    return list(space.roms)
 
 
-def roms_text() -> str:
-    """``info roms``, in QEMU's format."""
+def roms_text(space: AddressSpace) -> str:
+    """``info roms`` of ``space``, in QEMU's format."""
     return "".join(f"addr={r.addr:016x} size=0x{r.romsize:06x} mem={'rom' if r.isrom else 'ram'} "
-                   f"name=\"{r.name}\"\n" for r in _ROMS)
+                   f"name=\"{r.name}\"\n" for r in space.roms)
 
 
-def rom_reset() -> None:
-    """Copy every blob into memory again (QEMU does this at each system reset)."""
-    for rom in _ROMS:
+def rom_reset(space: AddressSpace) -> None:
+    """Copy every blob of ``space`` into memory again (QEMU does this at each system reset)."""
+    for rom in space.roms:
         _write_rom(rom)
-
-
-def clear_roms() -> None:
-    _ROMS.clear()
 
 
 # --- raw images ---------------------------------------------------------------------------

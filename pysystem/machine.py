@@ -67,9 +67,8 @@ from .qdev import Device
 from .qom import Container, Object, Property, QOMError, register, type_names, lookup_type
 
 __all__ = ["Machine", "MachineError", "DriveSpec", "DeviceSpec", "machine_classes",
-           "find_machine", "PROGRAM"]
+           "find_machine"]
 
-PROGRAM = ["pysystem"]      # the process's name for messages (chardevs); the command line sets it
 
 BIG_ENDIAN_ARCHES = ("mips",)   # front ends whose guests are big-endian
 
@@ -377,12 +376,8 @@ class Machine(Object):
         for obj in self.walk():
             if obj is not self and id(obj) not in cpus and isinstance(obj, Device):
                 type(obj).reset(obj)    # through the class: a state field may be called "reset"
-        for rom in self.roms():
-            space, addr = rom.space, rom.addr
-            if rom.data:
-                space.write_bytes(addr, rom.data)
-            if rom.romsize > len(rom.data):
-                space.write_bytes(addr + len(rom.data), bytes(rom.romsize - len(rom.data)))
+        if self.address_space is not None:
+            loader.rom_reset(self.address_space)
         self.reset_cpus()
 
     def all_chardevs(self) -> List[Any]:
@@ -393,8 +388,7 @@ class Machine(Object):
 
     def roms(self) -> List[Any]:
         """The blobs loaded into this machine's memory (``info roms``), by address."""
-        space = self.address_space
-        return [r for r in loader.roms() if r.space is space] if space is not None else []
+        return loader.roms(self.address_space) if self.address_space is not None else []
 
     def run_for(self, insns: int) -> int:
         """Run ``insns`` guest instructions (or until a request: shutdown, reset...),

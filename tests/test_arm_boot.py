@@ -28,10 +28,8 @@ def board():
     from pysystem.cli import load_types
     from pysystem.machine import find_machine
     load_types()
-    loader.clear_roms()
     qom.reset_root()
     yield find_machine("vexpress-a9", "arm")
-    loader.clear_roms()
     qom.reset_root()
 
 
@@ -60,7 +58,8 @@ def test_raw_image_without_dtb_gets_atags_again_at_each_reset(board, tmp_path):
     assert tags[9:11] == [2 + 5, arm_boot.ATAG_CMDLINE]   # 19 bytes + NUL in 5 words
     assert m.address_space.read_bytes(RAM + 0x100 + 44, 20) == b"console=ttyAMA0 abc\0"
     assert tags[16:18] == [0, arm_boot.ATAG_NONE]
-    assert "bootloader" in loader.roms_text() and "name=\"dtb\"" not in loader.roms_text()
+    roms = loader.roms_text(m.address_space)
+    assert "bootloader" in roms and "name=\"dtb\"" not in roms
     m.address_space.write_bytes(RAM + 0x100, bytes(64))  # the guest reuses the memory
     cpu.pc = 0x1234
     m.reset()
@@ -79,7 +78,7 @@ def test_elf_is_entered_directly_and_thumb_entries_set_t(board, tmp_path):
     assert (cpu.pc, cpu.thumb) == (0x60020000, 1)
     assert m.boot.is_linux is False and m.boot.dtb_start is None
     assert _words(m, RAM, 4) == [0, 0, 0, 0]             # no stub, no ATAGs
-    assert "bootloader" not in loader.roms_text()
+    assert "bootloader" not in loader.roms_text(m.address_space)
 
 
 def test_load_elf_takes_the_machine_as_a_number(tmp_path):
@@ -105,8 +104,8 @@ def test_elf_dtb_placement_matches_qemu(board, tmp_path, link):
                     "-o", str(elf), str(tmp_path / "t.S")], check=True)
     want = qemu_roms(qemu_monitor(["-m", "128", "-kernel", str(elf), "-dtb", dtb],
                                   ["info roms"], tmp_path))
-    _machine(board, kernel=str(elf), dtb=dtb)
-    assert loader.roms_text() == want
+    m = _machine(board, kernel=str(elf), dtb=dtb)
+    assert loader.roms_text(m.address_space) == want
 
 
 @pytest.mark.parametrize("kind", ["kernel", "noload", "not-linux"])
@@ -126,7 +125,7 @@ def test_uimage_placement_and_entry_match_qemu(board, tmp_path, kind):
     out = qemu_monitor(["-m", "128", "-kernel", str(image)],
                        ["info roms", "info registers", "xp /7wx 0x60000000"], tmp_path)
     m = _machine(board, kernel=str(image))
-    assert loader.roms_text() == qemu_roms(out)
+    assert loader.roms_text(m.address_space) == qemu_roms(out)
     assert f"R15={m.cpus[0].pc:08x}" in out
     if os_ == 5:
         words = re.findall(r"0x([0-9a-f]{8})", out.split("xp /7wx 0x60000000")[-1])

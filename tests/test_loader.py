@@ -24,13 +24,6 @@ from tools import program
 RAM_BASE = 0x60000000
 
 
-@pytest.fixture(autouse=True)
-def fresh_roms():
-    loader.clear_roms()
-    yield
-    loader.clear_roms()
-
-
 def vexpress_space(ram_size=2 << 20, fill=0):
     root = ContainerRegion(None, "system", 1 << 32)
     ram = RAMRegion(None, "vexpress.highmem", ram_size)
@@ -91,11 +84,11 @@ def test_raw_load_limits_and_registry(tmp_path):
     with pytest.raises(LoaderError, match="overlap"):
         loader.load_raw(str(blob), space, RAM_BASE + 0x800)
     assert loader.load_raw(str(blob), space, 0x40000000) == 4096      # ROM: loaders write it
-    assert loader.roms_text() == (
+    assert loader.roms_text(space) == (
         f'addr=0000000040000000 size=0x001000 mem=rom name="{blob}"\n'
         f'addr=0000000060000100 size=0x001000 mem=ram name="{blob}"\n')
     ram.data[0x100:0x200] = bytes(256)                                  # the guest scribbles
-    loader.rom_reset()                                                  # system_reset
+    loader.rom_reset(space)                                             # system_reset
     assert bytes(ram.data[0x100:0x200]) == bytes(range(256))
 
 
@@ -154,7 +147,6 @@ def test_elf_loads_segments_at_physical_addresses(arm_elf):
     assert bytes(ram.data[0x20000:0x20008]) == struct.pack("<II", 0x11223344, 0x55667788)
     assert bytes(ram.data[0x20008:0x20108]) == bytes(256)        # .bss zero-filled
     # with translate: entry stays virtual, segments go where translate says
-    loader.clear_roms()
     space, ram = vexpress_space()
     info = loader.load_elf(str(arm_elf), space, translate=lambda a: a + 0x1000)
     assert (info.entry, info.low) == (0xc0010000, 0x60011000)
@@ -167,7 +159,7 @@ def test_elf_matches_qemu(arm_elf, tmp_path):
                         f'pmemsave 0x60020000 0x108 "{tmp_path}/s1"'], tmp_path)
     space, ram = vexpress_space(fill=0xff)
     info = loader.load_elf(str(arm_elf), space)
-    assert loader.roms_text() == qemu_roms(out)
+    assert loader.roms_text(space) == qemu_roms(out)
     assert f"R15={info.entry:08x}" in out
     assert bytes(ram.data[0x10000:0x10026]) == (tmp_path / "s0").read_bytes()
     assert bytes(ram.data[0x20000:0x20108]) == (tmp_path / "s1").read_bytes()
@@ -195,7 +187,7 @@ def test_bad_elf_files(arm_elf, tmp_path):
     space_small, _ = vexpress_space(ram_size=0x10000)
     with pytest.raises(LoaderError, match="no memory"):
         loader.load_elf(str(arm_elf), space_small)
-    assert loader.roms() == []              # nothing half-loaded
+    assert loader.roms(space_small) == []   # nothing half-loaded
 
 
 # --- uImage --------------------------------------------------------------------------

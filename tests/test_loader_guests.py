@@ -35,13 +35,6 @@ def rom_lines(out):
     return [line for line in out.split("\n") if line.startswith("addr=")]
 
 
-@pytest.fixture(autouse=True)
-def fresh_roms():
-    loader.clear_roms()
-    yield
-    loader.clear_roms()
-
-
 def test_debian_armmp_zimage_initrd_and_dtb_placed_and_patched_as_qemu_does(tmp_path):
     g = guest("arm")
     ram_base, ram_size = 0x60000000, 256 << 20
@@ -76,7 +69,7 @@ def test_debian_armmp_zimage_initrd_and_dtb_placed_and_patched_as_qemu_does(tmp_
     blob = loader.dtb_bytes(dtb, total_size=(os.path.getsize(g["dtb"]) + 10000) * 2)
     loader.add_rom("dtb", dtb_addr, blob, space)
 
-    ours = loader.roms_text().splitlines()
+    ours = loader.roms_text(space).splitlines()
     theirs = [line for line in rom_lines(out) if 'name="bootloader"' not in line]
     assert ours == theirs
     qemu_dtb = loader.load_dtb(str(tmp_path / "qemu.dtb"))
@@ -98,7 +91,7 @@ def test_debian_malta_vmlinux_segments_as_qemu_loads_them(tmp_path):
     out = qemu("qemu-system-mipsel", ["-M", "malta", "-m", "256", "-kernel", g["kernel"]],
                ["info roms", f'pmemsave 0x{info.low:x} 0x10000 "{tmp_path}/head"'], tmp_path)
     theirs = [line for line in rom_lines(out) if "ELF program header" in line]
-    assert theirs and loader.roms_text().splitlines() == theirs
+    assert theirs and loader.roms_text(space).splitlines() == theirs
     start = int(re.search(r"addr=([0-9a-f]+)", theirs[0]).group(1), 16)
     assert start == info.low
     assert bytes(ram.data[info.low:info.low + 0x10000]) == (tmp_path / "head").read_bytes()

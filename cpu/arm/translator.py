@@ -145,9 +145,7 @@ class Ctx(codegen.Ctx):
                 or (self.regions and target > self.regions[-1])):
             return False
         if k:
-            self.emit(f"sk += {k}")
-            self.sk_used = True
-            self.pending_region = target
+            self.skip_to(target, k)
         return True
 
     def undef(self) -> None:

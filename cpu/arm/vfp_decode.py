@@ -16,7 +16,7 @@ from typing import List
 
 from . import a32
 from . import trans_vfp as tv
-from .decode import Form
+from ..engine.decode import Form
 from .vfp import expand_imm
 
 C = "cond:4 "

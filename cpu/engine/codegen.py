@@ -177,6 +177,7 @@ class Ctx:
         self.sk_used = False               # the block counts skipped instructions in `sk`
         self.regions: List[int] = []       # open predicated regions (their end addresses)
         self.pending_region: Optional[int] = None
+        self.pending_skip = 0              # instructions the path around it skips (skip_to)
         self.in_slot = False               # this instruction is a delay slot
         self.slot_then: Optional[Callable[["Ctx"], None]] = None
 
@@ -246,6 +247,16 @@ class Ctx:
         """Leave the block here (inside a condition) without ending the translation:
         the instructions after this one are not counted on this path."""
         self.lines.append((self.indent, f"\0SIDE {self.idx}|{key_expr}"))
+
+    def skip_to(self, target: int, k: int) -> None:
+        """Inside the condition of a forward branch taken: this path skips the next ``k``
+        instructions (it counts them in ``sk``); the builder translates them as the other
+        path, a predicated region that ends at ``target`` (after the instruction, or
+        after its delay slot)."""
+        self.emit(f"sk += {k}")
+        self.sk_used = True
+        self.pending_region = target
+        self.pending_skip = k
 
     def sync(self) -> None:
         """Write back all registers and state locals (before a helper that reads or

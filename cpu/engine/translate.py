@@ -5,8 +5,10 @@ instruction (it emits the instruction's code through the ``Ctx`` API and returns
 size, 0 when it could not be fetched) until an instruction ends the block, the page
 ends, or ``max_insns`` instructions are in.  It handles, for every CPU:
 
-* predicated regions (a generator sets ``ctx.pending_region``: the instructions up to
-  that address go under ``else:``), and ``ctx.follow`` (continue at a branch target);
+* predicated regions (a forward branch calls ``ctx.skip_to(target, k)`` inside its
+  condition: the instructions up to ``target`` go under ``else:``; when the block ends
+  inside the region, the skipping path's count is corrected and it exits to ``target``),
+  and ``ctx.follow`` (continue at a branch target);
 * delay slots: an instruction that calls ``ctx.delay_slot(then)`` owns the next; both go
   into the block whatever the limits, the slot's index is noted in ``Block.slots``;
 * the disk cache (pysystem/codecache.py): a block's ident covers its key, its code
@@ -184,6 +186,7 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
         ctx.helper("trace_block", cpu.trace_block)
         ctx.lines.append((1, f"trace_block({hex(start)}, {hex(key)})"))
     marks: List[int] = []  # line count when each open region started
+    skips: List[tuple] = []  # each open region's (instructions skipped around it, first index)
 
     def one(pc: int) -> int:
         ctx.pc = pc
@@ -197,6 +200,7 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
     while True:
         while ctx.regions and pc == ctx.regions[-1]:
             ctx.regions.pop()
+            skips.pop()
             if len(ctx.lines) == marks.pop():
                 ctx.emit("pass")
             ctx.pop()
@@ -248,6 +252,7 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
             ctx.push()
             ctx.regions.append(ctx.pending_region)
             marks.append(len(ctx.lines))
+            skips.append((ctx.pending_skip, n))
         if ctx.follow is not None:
             pc = ctx.follow
             page_end = (pc | 0xFFF) + 1
@@ -256,9 +261,15 @@ def translate(cpu, key: int, phys: int, fetch: Callable[[int, int], Optional[int
             break
     while ctx.regions:  # the block ended inside predicated code: the skipping paths go on
         target = ctx.regions.pop()
+        skipped, first = skips.pop()
         if len(ctx.lines) == marks.pop():
             ctx.emit("pass")
         ctx.pop()
+        # the skipping path counted the region's whole length; of this block it skipped
+        # what was translated from the region's start on (fewer when the block ended
+        # inside the region, more when a delay slot ran past its end)
+        if n - first != skipped:
+            ctx.emit(f"sk += {n - first - skipped}")
         ctx.exit(ctx.key_at(target))
     blk.ninsns = n
     blk.slots = tuple(slots)

@@ -10,7 +10,10 @@ Branches: a generator calls ``ctx.branch(cond, target, likely, link)``.  The con
 and target are computed into locals before the delay slot runs and the link register
 is written (pc + 8, also when a linking branch is not taken); the engine then
 translates the next instruction as the slot and calls back to emit the exit.  A
-conditional branch is a side exit: when not taken, the block goes on after the slot;
+conditional branch forward by at most ``MAX_SKIP`` instructions in the page keeps both
+paths in the block (the skipped instructions are the not-taken path, as ARM's
+predicated forward branches); another is a side exit: when not taken, the block goes
+on after the slot;
 an unconditional jump to a constant address in the block's page continues the block
 there.  A branch-likely form puts the slot under the condition (nullified when not
 taken).  A branch back to the block's start makes the block a loop (``loop_back``).
@@ -26,6 +29,7 @@ from typing import Optional
 from pysystem.cpu.engine import codegen
 
 M32 = 0xFFFFFFFF
+MAX_SKIP = 24  # the longest forward branch (in instructions skipped) kept in the block
 
 
 class Ctx(codegen.Ctx):
@@ -94,6 +98,23 @@ class Ctx(codegen.Ctx):
         if not self.in_slot:
             self.exit(self.key_of(hex((self.pc + 4) & M32)))
 
+    def skip_forward(self, cond: str, target: int) -> bool:
+        """After a conditional branch's delay slot (``self.pc`` is the slot's): a branch
+        forward in this page by at most ``MAX_SKIP`` instructions keeps both paths in
+        the block, the instructions up to ``target`` as the path not taken (``if c:
+        sk += k`` / ``else:`` ...).  False if not possible here."""
+        first = (self.pc + 4) & M32
+        k = (target - first) // 4
+        if (k < 0 or k > MAX_SKIP or target & 3 or (target ^ self.pc) & ~0xFFF
+                or (self.regions and target > self.regions[-1])):
+            return False
+        if k:
+            self.emit(f"if {cond}:")
+            self.push()
+            self.skip_to(target, k)
+            self.pop()
+        return True
+
     def branch(self, cond: Optional[str], target: str, likely: bool = False,
                link: Optional[int] = None) -> None:
         """A branch with a delay slot: ``cond`` (None: always) and ``target`` are
@@ -146,7 +167,7 @@ class Ctx(codegen.Ctx):
                     return
                 dest = int(target, 16) if target.startswith("0x") else None
                 if (dest is not None and ctx.loop_ok and not ctx.dyn and dest not in ctx.visited
-                        and (dest ^ ctx.block_start) & ~0xFFF == 0):
+                        and (dest ^ ctx.block_start) & ~0xFFF == 0 and not ctx.regions):
                     ctx.follow = dest  # a jump within the block's page: translation goes on there
                 else:
                     ctx.exit(tgt)
@@ -156,6 +177,9 @@ class Ctx(codegen.Ctx):
                 ctx.loop_back()
                 ctx.pop()
                 ctx.exit(nxt)
+            elif side and link is None and target.startswith("0x") \
+                    and ctx.skip_forward(c, int(target, 16)):
+                pass
             elif side:
                 ctx.emit(f"if {c}:")
                 ctx.push()

@@ -61,9 +61,11 @@ UNSUPPORTED = ("websocket", "udp", "pipe", "parallel", "parport", "vc", "msmouse
 COMMON_OPTIONS = ("backend", "id", "mux", "logfile", "logappend")
 
 class ChardevRegistry:
-    """The chardevs of one machine, by id (and those without one)."""
+    """The chardevs of one machine, by id (and those without one); ``program`` names
+    the emulator in their messages (``pysystem-arm: -serial ...: info: QEMU waiting...``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, program: str = "pysystem") -> None:
+        self.program = program
         self.by_id: Dict[str, Chardev] = {}
         self.anonymous: List[Chardev] = []
 
@@ -153,6 +155,7 @@ def _create(reg: ChardevRegistry, opts: Dict[str, str], origin: str) -> Chardev:
         raise ChardevError(str(e)) from None
     backend_chardev = chardev.backend if mux_on else chardev
     backend_chardev.origin = origin
+    backend_chardev.program = reg.program
     if logfile:
         backend_chardev.set_logfile(logfile, logappend)
     if label is not None:

@@ -62,6 +62,7 @@ class Chardev(Object):
         self.claimed = False
         self._logfd: Optional[int] = None
         self.origin = ""        # the command-line option that made it, for messages
+        self.program = "pysystem"   # the emulator's name in its messages (its registry's)
         self.on_output: List[Callable[[bytes], None]] = []
         self.on_input: List[Callable[[bytes], None]] = []
 

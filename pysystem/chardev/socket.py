@@ -258,7 +258,7 @@ class SocketChardev(Chardev):
             return
         if self.server and self.wait and self.conn is None:
             where = f"{self.origin}: " if self.origin else ""
-            sys.stderr.write(f"{_program()}: {where}info: QEMU waiting for connection on: "
+            sys.stderr.write(f"{self.program}: {where}info: QEMU waiting for connection on: "
                              f"{self.filename()}\n")
             sys.stderr.flush()
             while self.conn is None and self.listener is not None:
@@ -516,11 +516,6 @@ class SocketChardev(Chardev):
                     os.unlink(self.sock_path)
                 except OSError:
                     pass
-
-
-def _program() -> str:
-    from ..machine import PROGRAM
-    return PROGRAM[0]
 
 
 def parse_socket_legacy(kind: str, rest: str) -> dict:

@@ -952,3 +952,39 @@ def test_exception_loop_returns(m):
     cpu.regs[15] = 0x1000
     assert cpu.run(1000) == 0
     assert cpu.mode == ABT
+
+
+SKIP_OVER_BLOCK_END = """
+    cmp r0, #0
+    beq skip          @ predicated: the region below holds the block's end
+    add r1, r1, #1
+    b far             @ ends the block inside the region
+    add r2, r2, #1
+skip:
+    add r3, r3, #1
+    bx lr
+far:
+    add r4, r4, #1
+    bx lr
+done:
+    b done
+"""
+
+
+@pytest.mark.parametrize("r0", [0, 1])
+def test_forward_branch_over_a_block_end_counts_what_ran(r0):
+    """A conditional forward branch whose skipped instructions hold the block's end:
+    the path that takes it counts only the instructions it ran (it counted the whole
+    skipped run, more than the block holds, before the engine corrected it)."""
+    counts = []
+    for step in (True, False):
+        m = Machine()
+        m.load(0x1000, SKIP_OVER_BLOCK_END)
+        done = 0x1000 + 4 * 9
+        m.cpu.regs[15], m.cpu.regs[0], m.cpu.regs[14] = 0x1000, r0, done
+        n = 0
+        while m.cpu.regs[15] != done:
+            n += m.cpu.single_step() if step else m.cpu.run(1)
+        counts.append((n, m.cpu.clock.icount, m.cpu.regs[1:5]))
+    assert counts[0] == counts[1]
+    assert counts[0][0] == (4 if r0 == 0 else 6)

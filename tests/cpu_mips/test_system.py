@@ -474,3 +474,36 @@ def test_delay_slot_on_an_unmapped_page(m):
     assert m.cpu.regs[2] == 3
     assert (m.cpu.regs[5] >> 2) & 0x1F == exc.EXC_TLBL and m.cpu.regs[5] & (1 << 31)
     assert m.cpu.regs[4] == 0x00400FFC and m.cpu.regs[6] == 0x00401000
+
+
+SKIPS = {
+    # the branch skips a run that holds the block's end (jr with its slot)
+    "block end": ("beq $4, $0, 1f\n addiu $5, $5, 1\n addiu $6, $6, 1\n addiu $10, $10, 1\n"
+                  " jr $31\n addiu $7, $7, 1\n addiu $8, $8, 1\n"
+                  "1: addiu $9, $9, 1\n jr $31\n nop\n", (5, 6)),
+    # a branch inside the skipped run has its delay slot at the run's end
+    "slot at the end": ("beq $4, $0, 1f\n nop\n addiu $6, $6, 1\n bne $4, $0, 2f\n"
+                        "1: addiu $9, $9, 1\n addiu $10, $10, 1\n2: jr $31\n nop\n", (6, 7)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SKIPS))
+def test_forward_branches_kept_in_the_block_count_and_run_as_stepped(m, case):
+    """A conditional branch forward in the page keeps both paths in one block: taken or
+    not, blocks run what single steps run, with the same instruction count."""
+    src, want = SKIPS[case]
+    done = 0x80002000
+    for a0 in (0, 1):
+        seen = []
+        for step in (True, False):
+            mach = Machine(big_endian=m.cpu.big_endian)
+            kernel(mach)
+            mach.load(0x80001000, src)
+            mach.load(done, STOP)
+            mach.cpu.regs[4], mach.cpu.regs[31] = a0, done
+            n = 0
+            while mach.cpu.pc != done:
+                n += mach.cpu.single_step() if step else mach.cpu.run(1)
+            seen.append((n, mach.cpu.clock.icount, mach.cpu.regs[5:11]))
+        assert seen[0] == seen[1], (a0, seen)
+        assert seen[0][0] == want[a0]
