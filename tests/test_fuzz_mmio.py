@@ -24,9 +24,8 @@ import sys
 
 import pytest
 
-from pysystem import cli, log, qom
+from pysystem import chardev as chardevs, cli, log, qom
 from pysystem.block import close_all
-from pysystem.machine import PROGRAM
 from pysystem.memory import BusError
 
 ACCESSES = int(os.environ.get("PYSYSTEM_FUZZ_ACCESSES", "12000"))
@@ -136,7 +135,7 @@ def test_random_mmio_over_every_device_never_raises(tmp_path, board, seed):
         loop.request_exit(0)
 
     qom.reset_root()
-    previous, program = log.active(), PROGRAM[0]
+    previous, program = log.active(), chardevs.registry().program
     log.activate(log.Log())             # -d/-D of this run stay out of later tests
     try:
         status = cli.main(arch, argv, on_start=on_start)
@@ -145,7 +144,7 @@ def test_random_mmio_over_every_device_never_raises(tmp_path, board, seed):
         qom.reset_root()
         used = log.active()
         log.activate(previous)
-        PROGRAM[0] = program
+        chardevs.registry().program = program
         if used.out is not sys.stderr:
             used.out.close()
     assert status == 0 and result, "the fuzz did not run to its end"

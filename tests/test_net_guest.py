@@ -104,7 +104,7 @@ def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
         assert lease.groups() == (b"10.0.2.15", b"10.0.2.2", b"10.0.2.3")
         s.expect(r"PING-OK", 300)
         s.expect(r"WGET-OK", 600)
-        up = s.expect(r"UPTIME (\S+) \S+ (\S+)\r?\n", 60)
+        up = s.expect(r"UPTIME (\S+) \S+ (\S+) \S+\r?\n", 60)   # two /proc/uptime
         got = s.expect(r"SUM ([0-9a-f]{64})", 60).group(1).decode()
         assert got == want
         s.expect(r"HTTPD-READY", 60)
