@@ -24,7 +24,7 @@ from pysystem.clock import VirtualClock
 from pysystem.cpu.engine import codegen, translate
 from pysystem.cpu.engine.cpu import TranslatedCPU
 from pysystem.cpu.engine.exceptions import GuestException
-from pysystem.memory import AddressSpace, ContainerRegion, RAMRegion
+from pysystem.memory import AddressSpace, ContainerRegion, IORegion, RAMRegion, ROMRegion
 
 LIMIT = 0x8000
 HANDLER = 0x6000
@@ -268,6 +268,37 @@ def test_tags_drop_only_their_pages(form):
     assert 0x3000 in cpu.tlb_read[0] and 0x5000 in cpu.tlb_read[0]
     cpu.tlb_flush_tags(["high"])
     assert 0x3000 in cpu.tlb_read[0] and 0x5000 not in cpu.tlb_read[0]
+
+
+def test_moving_an_io_region_keeps_the_translated_code(form):
+    cpu = make()
+    io = IORegion(None, "bar", 0x1000, lambda off, size: 0x42, lambda off, v, size: None)
+    cpu.address_space.root.add_subregion(0x6000, io, priority=1)
+    put(cpu, 0x1000, [enc(1, 1, 0, 0x6000), enc(3, 2, 1, 0), enc(0)])   # r2 = [0x6000]
+    assert run_to_stop(cpu, 0x1000)[2] == 0x42
+    blocks = dict(cpu.tbs)
+    assert blocks
+    io.set_address(0x7000)            # a BAR moves: the load now reaches RAM (zero)
+    assert cpu.tbs == blocks, "the code's pages are still the same RAM"
+    cpu.regs[2] = 0xFF
+    assert run_to_stop(cpu, 0x1000)[2] == 0
+    assert all(cpu.tbs[ck] is blk for ck, blk in blocks.items()), "nothing retranslated"
+
+
+def test_a_rom_mapped_over_code_runs_its_own_bytes(form):
+    cpu = make()
+    put(cpu, 0x1000, [enc(1, 1, 0, 5), enc(0)])    # r1 = 5
+    put(cpu, 0x3000, [enc(1, 3, 0, 9), enc(0)])    # r3 = 9, on another page
+    assert run_to_stop(cpu, 0x1000)[1] == 5
+    assert run_to_stop(cpu, 0x3000)[3] == 9
+    other = [blk for blk in cpu.tbs.values() if blk.key == 0x3000]
+    rom = ROMRegion(None, "rom", 0x1000)
+    rom.data[0:8] = b"".join(w.to_bytes(4, "little") for w in (enc(1, 1, 0, 7), enc(0)))
+    cpu.address_space.root.add_subregion(0x1000, rom, priority=1)
+    assert run_to_stop(cpu, 0x1000)[1] == 7, "the ROM's bytes run, not the RAM's block"
+    assert [blk for blk in cpu.tbs.values() if blk.key == 0x3000] == other
+    cpu.address_space.root.del_subregion(rom)
+    assert run_to_stop(cpu, 0x1000)[1] == 5, "and the RAM's again once it is gone"
 
 
 def test_the_cache_ident_covers_architecture_model_and_byte_order():

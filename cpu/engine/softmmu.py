@@ -21,6 +21,7 @@ little-endian) does.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Any, Dict, List, Optional
 
 from .exceptions import GuestException
@@ -37,6 +38,23 @@ def _is_bus_error(e: Exception) -> bool:
 
 def _swap(value: int, size: int) -> int:
     return int.from_bytes(value.to_bytes(size, "little"), "big")
+
+
+def _page_source(ranges: list, starts: List[int], page: int) -> tuple:
+    """Where the bytes of physical page ``page`` come from in a flat view: for each range
+    over it, the part it covers, its region, its direct buffer (None: I/O, or a ROM device
+    out of ROMD mode) and the offset that maps an address to the region's bytes."""
+    lo = page << 12
+    hi = lo + 0x1000
+    i = max(bisect_right(starts, lo) - 1, 0)
+    out = []
+    while i < len(ranges) and ranges[i].start < hi:
+        r = ranges[i]
+        if r.end > lo:
+            out.append((max(r.start, lo), min(r.end, hi), id(r.region), id(r.data),
+                        r.offset_in_region - r.start))
+        i += 1
+    return tuple(out)
 
 
 class SoftMMU:
@@ -57,6 +75,7 @@ class SoftMMU:
         self._slow_fns: Dict[tuple, object] = {}
         self._space_be = False
         self._code_swap = False
+        self._code_view: list = []   # the flat view the translated blocks were read from
 
     def attach_address_space(self, space) -> None:
         space.add_topology_listener(self._topology_changed)
@@ -64,6 +83,7 @@ class SoftMMU:
         self._space_be = bool(getattr(space, "big_endian", False))
         self._code_swap = bool(self.big_endian) != self._space_be
         self._choose_ram()
+        self._code_view = space.flat_ranges()
 
     def _choose_ram(self) -> bool:
         """Pick the largest RAM region as the primary RAM; True if it changed."""
@@ -88,10 +108,20 @@ class SoftMMU:
         return self._views[size]
 
     def _topology_changed(self) -> None:
+        """The memory map changed: every TLB entry goes (an I/O range may have moved over
+        a mapped page), translated code only where the bytes of a page with code now come
+        from elsewhere (PCI BAR moves leave the kernel's code where it was)."""
         self.exit_request = True
         self._topology_dirty = True
-        self.tlb_flush_all()
-        self.flush_code()
+        old = self._code_view
+        self.tlb_flush_all()   # rebuilds the flat view; all code goes if the primary RAM changed
+        new = self._code_view = self.address_space.flat_ranges()
+        if self.code_pages:
+            old_starts = [r.start for r in old]
+            new_starts = [r.start for r in new]
+            for page in [p for p in self.code_pages
+                         if _page_source(old, old_starts, p) != _page_source(new, new_starts, p)]:
+                self.invalidate_page(page)
 
     # --- TLB maintenance --------------------------------------------------------------
     def tlb_flush_all(self, key=None, value=None) -> None:
