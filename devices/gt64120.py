@@ -47,6 +47,8 @@ from pysystem.qdev import SysBusDevice
 from pysystem.qom import Property, QOMError, register
 from pysystem.regbank import Reg, RegisterBank
 
+from .isa import unassigned_ports
+
 ISD_SIZE = 0x1000
 CPU_ENDIAN = 1 << 12
 CMD_BYTESWAP = 0x00010001
@@ -210,7 +212,7 @@ class GT64120(SysBusDevice):
                             impl_min=4, impl_max=4, endianness="native")
         self.init_mmio(self.isd)
         self.pci_mem = ContainerRegion(self, "pci0-mem", 1 << 32)
-        self.io = ContainerRegion(self, "io", 0x10000)
+        self.io = unassigned_ports(self, "io")      # QEMU's "io": all ones where unused
         self.bus = PCIBus("pci.0", mem=self.pci_mem, io=self.io, dma=self.dma,
                           devfn_min=18 << 3)
         self.host = GT64120PCI()

@@ -9,11 +9,10 @@ Interface (one controller; PIIX4 has two):
     0xd0): command/status, request, single mask, mode, clear flip-flop, master
     clear, clear mask, write all mask (reads: status, which clears its
     terminal-count bits, then the mask).
-  * Region 2: the eight page registers (ISA 0x80 and 0x88).  Those QEMU wires to
-    channels (0x81-0x83, 0x87 and 0x89-0x8b, 0x8f) hold the channels' pages; the
-    others, port 0x80 among them, are plain read/write bytes as on PIIX4
-    (QEMU leaves them unassigned: it reads 0xff there).  Port 0x80 is the POST
-    code port: ``post_code()`` returns the last code written.
+  * Regions 2 and 3: "dma-page", the page registers QEMU wires to channels, three at
+    ISA 0x81-0x83 and one at 0x87 (0x89-0x8b and 0x8f for DMA2).  The other ports
+    of 0x80-0x8f, the POST port 0x80 among them, are unassigned as in QEMU's Malta
+    (they read as all ones).
   * Property ``dshift`` (uint8: 0 or 1).  No IRQ outputs.
 
 Reading a channel's address gives the base address (the current address is
@@ -35,8 +34,8 @@ from pysystem.regbank import Reg, RegisterBank
 from .isa import ISADevice, port_region
 
 ADDR, COUNT = 0, 1
-DMA1_PORTS = (0x00, 0x08, 0x80)     # channels 0-3, control, pages (with dshift=0)
-DMA2_PORTS = (0xC0, 0xD0, 0x88)     # channels 4-7, control, pages (with dshift=1)
+DMA1_PORTS = (0x00, 0x08, 0x81, 0x87)   # channels 0-3, control, pages (with dshift=0)
+DMA2_PORTS = (0xC0, 0xD0, 0x89, 0x8F)   # channels 4-7, control, pages (with dshift=1)
 CMD_BLOCK_CONTROLLER = 0x04
 # the channel behind each page register (QEMU's table; -1: none)
 PAGE_CHANNEL = (-1, 2, 3, 1, -1, -1, -1, 0)
@@ -64,7 +63,7 @@ class I8257(ISADevice):
     )
     PAGE_REGS = RegisterBank(
         "i8257-page",
-        Reg("PAGE", 0, count=8, width=1, doc="page registers (0x80: POST code)"),
+        Reg("PAGE", 0, count=8, width=1, doc="page registers (1-3 and 7 are mapped)"),
     )
     STATE = PAGE_REGS.fields() + (
         Field("base_addr", "u16[4]", 0, "base address of each channel"),
@@ -84,11 +83,9 @@ class I8257(ISADevice):
         size = 8 << self.dshift
         self.init_mmio(port_region(self.CHANNEL_REGS, self, "dma-chan", size))
         self.init_mmio(port_region(self.CONTROL_REGS, self, "dma-cont", size))
-        self.init_mmio(port_region(self.PAGE_REGS, self, "dma-page", 8))
+        self.init_mmio(port_region(self.PAGE_REGS, self, "dma-page", 3, base=1))
+        self.init_mmio(port_region(self.PAGE_REGS, self, "dma-page", 1, base=7))
         super().realize()
-
-    def post_code(self) -> int:
-        return self.page[0]
 
     def _flip(self) -> bool:
         ff = self.flip_flop

@@ -7,8 +7,11 @@ to an ISA IRQ number.  The PCI host (on Malta the GT-64120, through PIIX4) maps
 ``bus.io``, a container the size of the port space, at its I/O window, and the
 interrupt controller takes the 16 lines with ``bus.connect_irqs(handler)``
 (``handler(n, level)``; the i8259 pair's ``set_isa_irq``).  Ports nothing
-decodes read as all ones and ignore writes, as QEMU's I/O space does (a
-background region of the lowest priority, "isa-unassigned").
+decodes read as all ones and ignore writes, as QEMU's I/O space does: the port
+space is itself an I/O region with those accesses (``unassigned_ports``), the
+devices its subregions.  A board whose PCI host already has that space (QEMU's
+"io", the GT-64120's) passes it as ``ISABus(io=...)``: ISA and PCI ports are
+then siblings in one region, as in QEMU's ``info mtree``.
 
 Byte order: the ISA bus is little-endian.  Port regions are ``IORegion``s with
 ``endianness="little"`` (the memory layer's per-region byte order: a
@@ -24,7 +27,7 @@ says otherwise.  Being a sysbus device it can also be mapped as MMIO directly
 Wiring PIIX4's and the super-I/O's devices as QEMU 7.2's Malta has them (each
 device realized and reset first; timers need ``dev.clock``):
 
-    bus = ISABus()
+    bus = ISABus(io=gt.io)                      # the host bridge's port space
     pic = i8259.make_pair(bus)                  # 0x20/0xa0, ELCR 0x4d0/0x4d1, 16 lines
     pic.irqs[0].connect(cpu_irq_input, 2)       # INT to the CPU's IP2; IACK calls pic.ack()
     bus.attach(pit, ports=(0x40, None))         # IRQ 0; QEMU's Malta has no port 0x61
@@ -32,7 +35,6 @@ device realized and reset first; timers need ``dev.clock``):
     bus.attach(dma1); bus.attach(dma2, ports=i8257.DMA2_PORTS)   # dma2: dshift=1
     bus.attach(kbd)                             # 0x60/0x64, IRQ 1 and 12
     bus.attach(com1); bus.attach(com2, ports=(0x2f8,), irqs=(3,))
-    pci_io.add_subregion(0, bus.io)             # under the host bridge's I/O window
 
 Shared PCI interrupts fan in through ``pysystem.irq.OrGate`` into
 ``bus.set_irq`` (PIIX4's PIRQ routing picks the ISA line).
@@ -42,13 +44,12 @@ from __future__ import annotations
 from typing import Callable, List, Optional, Sequence
 
 from pysystem import log
-from pysystem.memory import ContainerRegion, IORegion
+from pysystem.memory import IORegion
 from pysystem.qdev import SysBusDevice
 from pysystem.qom import Object, QOMError, register
 
 ISA_IO_SIZE = 0x10000
 ISA_NUM_IRQS = 16
-UNASSIGNED_PRIORITY = -1000
 
 
 def _unassigned_read(offset: int, size: int) -> int:
@@ -62,17 +63,25 @@ def _unassigned_write(offset: int, value: int, size: int) -> None:
         log.write(f"isa: write of unassigned port 0x{offset:x} value 0x{value:x} (size {size})\n")
 
 
+def unassigned_ports(owner, name: str, size: int = ISA_IO_SIZE) -> IORegion:
+    """A port space answering all ones to reads and ignoring writes where no subregion
+    decodes (QEMU's unassigned_io_ops); map the devices' port regions inside it."""
+    return IORegion(owner, name, size, read=_unassigned_read, write=_unassigned_write,
+                    min_access=1, max_access=4, unaligned=True)
+
+
 def port_region(bank, dev, name: str, size: int, impl_max: int = 1,
-                max_access: int = 4, endianness: str = "little") -> IORegion:
-    """An I/O region dispatching through ``bank`` (a RegisterBank) for ``dev``.
+                max_access: int = 4, endianness: str = "little", base: int = 0) -> IORegion:
+    """An I/O region dispatching through ``bank`` (a RegisterBank) for ``dev``, its
+    first port at the bank's offset ``base``.
 
     ISA registers are bytes: a wider access is split into byte accesses of
     consecutive ports (QEMU's ``.impl.max_access_size = 1``), and unaligned
     accesses are allowed, as on the bus.
     """
     return IORegion(dev, name, size,
-                    read=lambda off, sz: bank.read(dev, off, sz),
-                    write=lambda off, val, sz: bank.write(dev, off, val, sz),
+                    read=lambda off, sz: bank.read(dev, base + off, sz),
+                    write=lambda off, val, sz: bank.write(dev, base + off, val, sz),
                     min_access=1, max_access=max_access, impl_min=1, impl_max=impl_max,
                     endianness=endianness, unaligned=True)
 
@@ -93,13 +102,9 @@ class ISABus(Object):
 
     TYPE = "isa-bus"
 
-    def __init__(self, **props):
+    def __init__(self, io: Optional[IORegion] = None, **props):
         super().__init__(**props)
-        self.io = ContainerRegion(self, "isa-io", ISA_IO_SIZE)
-        self.io.add_subregion(0, IORegion(self, "isa-unassigned", ISA_IO_SIZE,
-                                          read=_unassigned_read, write=_unassigned_write,
-                                          min_access=1, max_access=4, unaligned=True),
-                              priority=UNASSIGNED_PRIORITY)
+        self.io = unassigned_ports(self, "isa-io") if io is None else io
         self.levels: List[int] = [0] * ISA_NUM_IRQS
         self._handler: Optional[Callable[[int, int], None]] = None
         self.devices: List[ISADevice] = []

@@ -152,7 +152,11 @@ class MC146818(ISADevice):
     def realize(self) -> None:
         if self.clock is None:
             raise QOMError(f"{self.TYPE}: no clock (the board sets dev.clock before realize)")
-        self.init_mmio(port_region(self.REGS, self, "rtc", 2))
+        ports = port_region(self.REGS, self, "rtc", 2)
+        # QEMU maps the index port again as "rtc-index" (its coalesced-I/O window): same
+        # register, so `info mtree` shows what QEMU's shows
+        ports.add_subregion(0, port_region(self.REGS, self, "rtc-index", 1))
+        self.init_mmio(ports)
         self.init_irq(1)
         self.periodic_timer = Timer(self.clock, self._periodic_expired, f"{self.TYPE}.periodic")
         self.update_timer = Timer(self.clock, self._update_expired, f"{self.TYPE}.update")

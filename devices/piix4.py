@@ -11,12 +11,12 @@ Interface:
     11 (pcnet) -> PIRQB, 12 -> PIRQC, slots 18-21 rotate (slot - 18 + pin) & 3, any
     other slot its pin.  Unlike QEMU 7.2, a routing write re-evaluates the lines, so
     an interrupt moved to another IRQ does not stay asserted on the old one.
-  * "reset-control": port 0xcf9 in the PCI I/O space (MAPPING_PRIORITY), mapped when the
+  * "reset-control": port 0xcf9 in the PCI I/O space (at priority 1, as QEMU's), mapped when the
     function is plugged into a bus.  Writing bit 2 (RST_CPU) calls ``reset_request``
     (a callable the board sets; QEMU's guest reset); bit 1 (SYS_RST) is kept and read back.
-  * ``isa_io``: the ISA I/O space (the PCI bus's I/O container): the board maps its ISA
-    bus there (a 64 KiB container at 0: the PCI functions' own ports and BARs sit above
-    it at MAPPING_PRIORITY), or single ports with ``attach_isa(port, region, priority=0)``.
+  * ``isa_io``: the ISA I/O space (the PCI bus's I/O space): the board's ISA bus maps
+    its devices' ports there, beside the PCI functions' fixed ports (priority 0) and
+    BARs (MAPPING_PRIORITY), or single ports go there with ``attach_isa(port, region)``.
     ELCR lives with the i8259 model; the i8259 pair, PIT, RTC, i8042, DMA and UARTs are
     the board's to attach.
 
@@ -91,7 +91,7 @@ class PIIX4(PCIDevice):
         super().realize()
 
     def plugged(self) -> None:
-        self.map_fixed(RESET_CONTROL_PORT, self._rcr_region)
+        self.map_fixed(RESET_CONTROL_PORT, self._rcr_region, priority=1)
 
     @property
     def isa_io(self):

@@ -142,7 +142,6 @@ class Malta(Machine):
         self._build_fpga(be)
         self._build_flash()
         self._build_pci(be)
-        self._build_isa()
         self._plug_user_devices()
 
     def _make_cpu(self):
@@ -200,11 +199,16 @@ class Malta(Machine):
             if name == "pcnet":
                 dev.clock = self.clock       # the network's timers run in guest time
             gt.bus.plug(dev, None if place is None else place[0] << 3 | place[1])
+            if name == "piix4":              # its ISA devices come with it, as in QEMU
+                self._build_isa()
         piix, pm = self.dev["piix4"], self.dev["pm"]
         gt.bus.set_irq_router(*piix.pirq_router())
         piix.reset_request = self.request_reset
         pm.power_off = self.request_shutdown
         self._attach_ide_drives()
+        for n, line in zip((14, 15), self.dev["ide"].irqs):
+            line.connect(self.isa_bus.set_irq, n)
+        pm.sci.connect(self.isa_bus.set_irq, ISA_IRQ_SCI)
 
     def _attach_ide_drives(self) -> None:
         ide = self.dev["ide"]
@@ -216,9 +220,8 @@ class Malta(Machine):
                 ide.attach(index, None, "cd")
 
     def _build_isa(self) -> None:
-        isa = self.isa_bus = ISABus()
+        isa = self.isa_bus = ISABus(io=self.gt.io)   # ISA ports beside the PCI ones, as QEMU
         self.dev["piix4"].isa_bus = isa      # QEMU's isa.0 hangs off PIIX4 function 0
-        self.gt.io.add_subregion(0, isa.io, priority=-1)   # PIIX4's own ports come first
         pic = self.pic = i8259.make_pair()
         self.add_child_device("i8259-slave", pic.slave)
         self.add_child_device("i8259", pic)
@@ -239,9 +242,6 @@ class Malta(Machine):
             dev = self._device(name, type_name, props)
             dev.reset()
             isa.attach(dev, ports, irqs)
-        for n, line in zip((14, 15), self.dev["ide"].irqs):
-            line.connect(isa.set_irq, n)
-        self.dev["pm"].sci.connect(isa.set_irq, ISA_IRQ_SCI)
 
     def _plug_user_devices(self) -> None:
         for name, dev in self.user_devices("pci-device"):

@@ -267,9 +267,10 @@ class PCIDevice(Device):
         """Called once the bus placed the device (``self.bus``/``self.devfn`` set): map
         fixed-address regions (ISA ports) here, with ``map_fixed``."""
 
-    def map_fixed(self, port: int, region) -> None:
-        """Place ``region`` at a fixed ``port`` of the bus's I/O space (MAPPING_PRIORITY)."""
-        self.bus.io.add_subregion(port, region, priority=MAPPING_PRIORITY)
+    def map_fixed(self, port: int, region, priority: int = 0) -> None:
+        """Place ``region`` at a fixed ``port`` of the bus's I/O space (QEMU maps those at
+        0, beside the ISA ports; BARs go at MAPPING_PRIORITY)."""
+        self.bus.io.add_subregion(port, region, priority=priority)
 
     def post_load(self) -> None:
         """Re-map the BARs and re-drive the INTx pin from the restored state (which is

@@ -4,7 +4,7 @@
 on a virtual clock of 1 ns per instruction whose wall clock starts at
 ``RTC_BASE``: the i8259 pair (ELCR 0x4d0/0x4d1), the i8254 (0x40; no port 0x61,
 as QEMU 7.2's Malta), the MC146818 (0x70, IRQ 8), the two DMA controllers
-(0x00/0x08/0x80 and 0xc0/0xd0/0x88), the i8042 (0x60/0x64, IRQ 1 and 12) and two
+(0x00/0x08/0x81/0x87 and 0xc0/0xd0/0x89/0x8f), the i8042 (0x60/0x64, IRQ 1 and 12) and two
 16550A UARTs (0x3f8 IRQ 4, 0x2f8 IRQ 3).  ``replay(ops)`` takes the same
 ``inb``/``outb`` ops as ``qtest_malta_oracle.qemu_malta`` so both can be compared.
 """
@@ -16,7 +16,7 @@ from pysystem.clock import VirtualClock
 from pysystem.devices import i8259
 from pysystem.devices.i8042 import I8042
 from pysystem.devices.i8254 import I8254
-from pysystem.devices.i8257 import I8257
+from pysystem.devices.i8257 import DMA2_PORTS, I8257
 from pysystem.devices.isa import ISABus
 from pysystem.devices.mc146818 import MC146818
 from pysystem.devices.serial_16550 import Serial16550
@@ -49,7 +49,7 @@ class IsaRig:
         self.pit = self._add(I8254(), ports=(0x40, 0x61 if port61 else None))
         self.rtc = self._add(MC146818())
         self.dma1 = self._add(I8257())
-        self.dma2 = self._add(I8257(dshift=1), ports=(0xC0, 0xD0, 0x88))
+        self.dma2 = self._add(I8257(dshift=1), ports=DMA2_PORTS)
         self.kbd = self._add(I8042())
         self.serial0 = self._add(Serial16550())
         self.serial1 = self._add(Serial16550(), ports=(0x2F8,), irqs=(3,))

@@ -218,16 +218,20 @@ def test_config_state_round_trip_restores_mappings():
     assert dev.state_bytes() == blob
 
 
-def test_fixed_ports_stay_above_an_isa_bus_container():
-    """The board maps the ISA bus (a 64 KiB container whose background answers every
-    port) over the PCI I/O space; PIIX4's own ports and BARs must stay visible."""
-    from pysystem.memory import ContainerRegion
+def test_isa_ports_share_the_pci_io_space():
+    """The board's ISA bus maps its devices into the PCI I/O space itself (QEMU's "io",
+    whose unused ports read as all ones); PIIX4's own ports and BARs stay visible."""
+    from pysystem.devices.i8257 import I8257
+    from pysystem.devices.isa import ISABus
     rig = Rig(functions=("piix4", "ide", "pm"))
-    isa = ContainerRegion(None, "isa-io", 0x10000)
-    isa.add_subregion(0, IORegion(None, "isa-unassigned", 0x10000, read=lambda o, s: 0xFF,
-                                  write=lambda o, v, s: None), priority=-1000)
-    rig.dev["piix4"].isa_io.add_subregion(0, isa)
-    assert rig.io_read(0x80, 1) == 0xFF                  # an ISA port nobody decodes
+    isa = ISABus(io=rig.dev["piix4"].isa_io)
+    dma = I8257()
+    dma.realize()
+    dma.reset()
+    isa.attach(dma)
+    assert rig.io_read(0x80, 1) == 0xFF                  # a port nobody decodes
+    rig.io_write(0x81, 0x5A, 1)
+    assert rig.io_read(0x81, 1) == 0x5A                  # an ISA device's port
     assert rig.io_read(0xCF9, 1) == 0                    # PIIX4 reset control
     assert rig.io_read(0x1F7, 1) == 0                    # IDE status (no drives)
     rig.cfg_write(DEVFN["pm"], 0x40, 0x1001)

@@ -5,19 +5,23 @@ compared line for line, with the differences that are ours listed (and explained
 """
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from malta_qemu import monitor, run, section
 
 ARCHES = ("mipsel", "mips")
 
-# I/O port regions that differ by design: QEMU's RTC index port and the DMA page
-# registers it maps one by one; our ISA bus is a container under the PCI I/O space with
-# its unassigned-port background, and the PM block's container is listed.
-IO_ONLY_QEMU = {"rtc-index", "dma-page"}
-IO_ONLY_OURS = {"isa-io", "isa-unassigned", "dma-page", "piix4-pm"}
+# `info mtree`: the system memory map and the I/O port space ("io": PIIX4's, the
+# GT-64120's and the ISA devices' ports, names, priorities and ranges) are QEMU's line
+# for line.  Known differences elsewhere in its output, all by design:
+#  - QEMU lists the address spaces "I/O" (root "io"), "pci0-mem" and each PCI function's
+#    bus-master space ("bus master container"); our monitor shows the machine's one CPU
+#    address space (the MIPS CPU has no port space; our PCI DMA goes to system memory
+#    directly), so "io" and "pci0-mem" appear only as "memory-region:" blocks.
+#  - hence QEMU's extra "memory-region: system" and "vga.vram" blocks (the targets of
+#    its disabled bus-master and VGA bank aliases), and its cirrus-lowmem-container in
+#    pci0-mem: our cirrus-vga has no legacy 0xa0000 window (nothing under
+#    -nographic uses it).
 
 # QEMU type names of the devices we model under another name, and the ones we do not model
 QTREE_NAMES = {"isa-serial": "serial-16550a", "serial-mm": "serial-16550a",
@@ -39,21 +43,12 @@ def test_system_memory_map_is_qemus(arch, ram):
     assert got == want
 
 
-def _io_leaves(text: str, skip) -> list:
-    out = []
-    for line in section(text, "memory-region: io")[1:]:
-        m = re.match(r"\s*([0-9a-f]+)-([0-9a-f]+) \(prio (-?\d+), [a-z/]+\): (.*)$", line)
-        assert m, line
-        if m.group(4) not in skip:
-            out.append((int(m.group(1), 16), int(m.group(2), 16), m.group(4)))
-    return sorted(out)
-
-
 @pytest.mark.parametrize("arch", ARCHES)
 def test_io_ports_are_qemus(arch):
     qemu, ours = both(arch, [], ["info mtree"])
-    assert _io_leaves(ours["info mtree"], IO_ONLY_OURS) == \
-        _io_leaves(qemu["info mtree"], IO_ONLY_QEMU)
+    want = section(qemu["info mtree"], "memory-region: io")
+    assert len(want) > 30                   # PIIX4, ISA, IDE, VGA, PM ports
+    assert section(ours["info mtree"], "memory-region: io") == want
 
 
 @pytest.mark.parametrize("arch", ARCHES)

@@ -22,13 +22,12 @@ PCNET = PLACES["pcnet"][2]
 def _wired_rig(image, big_endian=False):
     rig = Rig(big_endian=big_endian, functions=("piix4", "ide", "usb", "pm", "pcnet", "cirrus"))
     rig.sysmem.add_subregion(0, RAMRegion(None, "ram", 1 << 20))
-    bus = ISABus()
-    pic = i8259.make_pair(bus)
     piix4, ide, pm = rig.dev["piix4"], rig.dev["ide"], rig.dev["pm"]
+    bus = ISABus(io=piix4.isa_io)           # ISA ports beside PIIX4's, as the board has them
+    pic = i8259.make_pair(bus)
     rig.gt.iack = pic.ack
     for n in (10, 11):
         piix4.isa_irqs[n].connect(bus.set_irq, n)
-    piix4.isa_io.add_subregion(0, bus.io)
     ide.irqs[0].connect(bus.set_irq, 14)
     ide.irqs[1].connect(bus.set_irq, 15)
     pm.sci.connect(bus.set_irq, 9)
