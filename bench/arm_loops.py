@@ -5,7 +5,8 @@
 
 Loops: alu (data processing with shifts and flags), mem (loads/stores with the MMU
 on: section-mapped, client domain), branch (BL/BX calls, conditional branches),
-thumb (Thumb-2 code, once T32 exists).  Each loop runs for about ``--seconds``
+thumb (Thumb-2 code, once T32 exists), vld1 (unaligned VLD1.8 {d0-d3} with
+writeback, as glibc's NEON memcpy does, and a VST1 of them; MMU on, NEON enabled).  Each loop runs for about ``--seconds``
 after a warm-up; the figure is guest instructions per second of wall time.
 """
 from __future__ import annotations
@@ -103,6 +104,21 @@ loop:
     b loop
 """
 
+VLD1 = """
+    mov r5, #0
+outer:
+    ldr r1, =0x60200001
+    ldr r2, =0x60300003
+    mov r4, #64
+inner:
+    vld1.8 {d0-d3}, [r1]!
+    vst1.8 {d0-d3}, [r2]!
+    subs r4, r4, #1
+    bne inner
+    add r5, r5, #1
+    b outer
+"""
+
 
 def make_cpu():
     root = ContainerRegion(None, "system", 1 << 32)
@@ -130,10 +146,13 @@ def enable_mmu(cpu, space) -> None:
 def bench(name: str, seconds: float) -> float:
     cpu, space = make_cpu()
     thumb = name == "thumb"
-    src = {"alu": ALU, "mem": MEM, "branch": BRANCH, "thumb": THUMB}[name]
+    src = {"alu": ALU, "mem": MEM, "branch": BRANCH, "thumb": THUMB, "vld1": VLD1}[name]
     space.write_bytes(CODE, _asm(src, CODE, thumb))
-    if name == "mem":
+    if name in ("mem", "vld1"):
         enable_mmu(cpu, space)
+    if name == "vld1":
+        cpu.cp15.cpacr = 0x00F00000  # cp10/cp11 full access, FPEXC.EN
+        cpu.fpexc = 0x40000000
     if thumb:
         cpu.regs[5] = RAM_BASE + 0x200000
         cpu.cpsr = cpu.cpsr | 0x20

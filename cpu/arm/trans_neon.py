@@ -15,15 +15,19 @@ element (the soft TLB fast path; SCTLR.A alignment checks and big-endian data co
 with it), after an explicit alignment check when the instruction specifies an
 alignment (a Data Abort with the alignment FSR, WnR for stores).  Loads write the
 registers only after every element was read, so a fault leaves them unchanged.
+Little-endian VLD1/VST1 (multiple elements) move as words instead: one TLB lookup and
+one struct access when the transfer lies in one mapped RAM page, aligned or not (glibc's
+NEON string functions use unaligned ones); element by element otherwise.
 """
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 from . import exceptions
 from . import neon_helpers as nh
 from .trans_vfp import _check, _regs
 from .translator import Ctx
+from ..engine.codegen import words_packer, words_unpacker
 
 M64 = "0xffffffffffffffff"
 
@@ -366,24 +370,27 @@ def trans_ldst_multiple(ctx: Ctx, a) -> bool:
     _align_check(ctx, base, a.align, not a.l)
     if a.nelem == 1 and not ctx.big_endian:
         # VLD1/VST1: the registers are the bytes in memory order; word-aligned ones move
-        # as words (one TLB lookup), others element by element
+        # as words (one TLB lookup), others as one unaligned access when it stays in a
+        # TLB-mapped page, element by element otherwise
+        words = [ctx.tmp("w") for _ in range(2 * a.nregs)]
+        regs = range(a.vd, a.vd + a.nregs)
+        if not a.l:
+            for i, r in enumerate(regs):
+                ctx.emit(f"{words[2 * i]} = VD[{r}] & 0xffffffff; {words[2 * i + 1]} = VD[{r}] >> 32")
         ctx.emit(f"if {base} & 3:")
         ctx.push()
-        _multiple_elements(ctx, a, base, eb)
+        _unaligned_multiple(ctx, a, base, eb, words)
         ctx.pop()
         ctx.emit("else:")
         ctx.push()
-        words = [ctx.tmp("w") for _ in range(2 * a.nregs)]
-        regs = range(a.vd, a.vd + a.nregs)
         if a.l:
             ctx.load_words(base, words)
-            for i, r in enumerate(regs):
-                ctx.emit(f"VD[{r}] = {words[2 * i]} | ({words[2 * i + 1]} << 32)")
         else:
-            for i, r in enumerate(regs):
-                ctx.emit(f"{words[2 * i]} = VD[{r}] & 0xffffffff; {words[2 * i + 1]} = VD[{r}] >> 32")
             ctx.store_words(base, words)
         ctx.pop()
+        if a.l:
+            for i, r in enumerate(regs):
+                ctx.emit(f"VD[{r}] = {words[2 * i]} | ({words[2 * i + 1]} << 32)")
         _writeback(ctx, a, base, 8 * a.nregs)
         return True
     size = _multiple_elements(ctx, a, base, eb)
@@ -391,7 +398,36 @@ def trans_ldst_multiple(ctx: Ctx, a) -> bool:
     return True
 
 
-def _multiple_elements(ctx: Ctx, a, base: str, eb: int) -> int:
+def _unaligned_multiple(ctx: Ctx, a, base: str, eb: int, words: List[str]) -> None:
+    """VLD1/VST1 (little-endian) at an address that is not word-aligned, registers as
+    ``words`` (loads assign them; stores hold them): one multi-word access at the host
+    offset when the read/write TLB maps the page and the transfer does not run past it
+    (a TLB key with bit 0 set never hits), and the elements are aligned or SCTLR.A is
+    clear; otherwise element by element (MMIO, page crossings, faults at the exact
+    element's address, SCTLR.A alignment faults)."""
+    n = len(words)
+    level = ctx.level
+    tlbs = ctx.cpu.tlb_write if not a.l else ctx.cpu.tlb_read
+    tlb = ctx.helper(("tw" if not a.l else "tr") + ctx.cpu.PRIVS[level], tlbs[level])
+    o = ctx.tmp("o")
+    key = f"{base} & 0xfffff000 | (({base} & 0xfff) > {hex(0x1000 - 4 * n)})"
+    cond = "" if eb == 1 else f" if not {base} & {eb - 1} or not cpu.cp15.sctlr & 2 else None"
+    ctx.emit(f"{o} = {tlb}.get({key}){cond}")
+    ctx.emit(f"if {o} is None:")
+    ctx.push()
+    _multiple_elements(ctx, a, base, eb, words if a.l else None)
+    ctx.pop()
+    ctx.helper("ram", ctx.cpu.ram_view(1))
+    names = ", ".join(words)
+    if a.l:
+        fn = ctx.helper(f"u32x{n}", words_unpacker(n, False))
+        ctx.emit(f"else: {names} = {fn}(ram, {base} + {o})")
+    else:
+        fn = ctx.helper(f"p32x{n}", words_packer(n, False))
+        ctx.emit(f"else: {fn}(ram, {base} + {o}, {names})")
+
+
+def _multiple_elements(ctx: Ctx, a, base: str, eb: int, words: Optional[List[str]] = None) -> int:
     """The element-by-element transfer of VLDn/VSTn (multiple structures); returns its size."""
     per = 8 // eb
     off = 0
@@ -407,8 +443,12 @@ def _multiple_elements(ctx: Ctx, a, base: str, eb: int) -> int:
                     _element_store(ctx, _addr(base, off), val, eb)
                 off += eb
     for reg, vals in lanes.items():
-        ctx.emit(f"VD[{reg}] = " + " | ".join(
-            v if k == 0 else f"({v} << {k * a.esize})" for k, v in enumerate(vals)))
+        value = " | ".join(v if k == 0 else f"({v} << {k * a.esize})" for k, v in enumerate(vals))
+        if words is None:
+            ctx.emit(f"VD[{reg}] = {value}")
+        else:  # VLD1's registers as words (reg - vd: their index)
+            lo, hi = words[2 * (reg - a.vd)], words[2 * (reg - a.vd) + 1]
+            ctx.emit(f"{lo} = ({value}) & 0xffffffff; {hi} = ({value}) >> 32")
     return off
 
 
