@@ -8,7 +8,9 @@ and no line reporting a problem is here that is not there.
 The same boot checks the disks: an ext4 image on IDE (``-drive if=ide``, PIIX4's IDE
 function, Debian's ata_piix module) and one on virtio-blk-pci (virtio_pci, virtio_blk),
 with ext4 loaded from the initramfs; the guest mounts both, writes a file on each,
-syncs, and after power-off e2fsprogs' debugfs reads the files back from the images.
+syncs, and after power-off e2fsprogs' debugfs reads the files back from the images. A
+third, the IDE slave with snapshot=on (-snapshot's per-drive form), takes the guest's
+write too, and its image must come out as the host made it.
 """
 from __future__ import annotations
 
@@ -70,7 +72,12 @@ DISKS = [
     ("ide.img", "/dev/sda", lambda path: ["-drive", f"file={path},if=ide,format=raw"]),
     ("vd.img", "/dev/vda", lambda path: ["-drive", f"if=none,id=vd0,file={path},format=raw",
                                          "-device", "virtio-blk-pci,drive=vd0"]),
+    # the IDE slave with snapshot=on (what -snapshot gives every drive): the guest's
+    # write goes to a temporary overlay, the image keeps what the host put there
+    ("snap.img", "/dev/sdb", lambda path: ["-drive",
+                                           f"file={path},if=ide,index=1,format=raw,snapshot=on"]),
 ]
+SNAPSHOT_DISKS = {"snap.img"}
 
 
 def _disks(tmp_path):
@@ -105,9 +112,16 @@ def _write_on_disks(s):
 def _read_back(tmp_path):
     debugfs = program("debugfs")
     for name, dev, _ in DISKS:
-        out = subprocess.run([debugfs, "-R", "cat /guest.txt", str(tmp_path / name / name)],
+        image = str(tmp_path / name / name)
+        out = subprocess.run([debugfs, "-R", "cat /guest.txt", image],
                              check=True, capture_output=True, text=True).stdout
-        assert out == f"written by the guest on {dev}\n", (name, out)
+        if name in SNAPSHOT_DISKS:
+            assert out == "", (name, out)
+            out = subprocess.run([debugfs, "-R", "cat /host.txt", image],
+                                 check=True, capture_output=True, text=True).stdout
+            assert out == f"from the host on {name}\n", (name, out)
+        else:
+            assert out == f"written by the guest on {dev}\n", (name, out)
 
 
 def test_debian_4kc_malta_boots_to_a_shell(tmp_path):
