@@ -107,19 +107,24 @@ def _hmp_cpu_then_info(cmd, sock_path: str) -> list:
                 time.sleep(0.1)
         s.settimeout(60)
 
-        def until_prompt() -> bytes:
+        def until_prompt(after: bytes = b"") -> bytes:
+            """Read to the first prompt that follows the echo of ``after`` (QEMU
+            prints a second prompt for the LF of CRLF, so a plain "up to a prompt" falls
+            one command behind)."""
             buf = b""
-            while not buf.endswith(b"(qemu) "):
+            while True:
+                i = buf.rfind(after) if after else 0
+                if i >= 0 and buf.endswith(b"(qemu) ") and len(buf) - len(b"(qemu) ") > i:
+                    return buf[i:]
                 chunk = s.recv(4096)
                 if not chunk:
                     raise EOFError(buf)
                 buf += chunk
-            return buf
         until_prompt()
         s.sendall(b"cpu 1\r\n")
-        until_prompt()
+        until_prompt(b"cpu 1")
         s.sendall(b"info cpus\r\n")
-        out = until_prompt().decode()
+        out = until_prompt(b"info cpus").decode()
         s.sendall(b"quit\r\n")
         proc.wait(30)
         s.close()

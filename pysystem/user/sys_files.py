@@ -21,6 +21,12 @@ AT_REMOVEDIR = 0x200
 AT_EMPTY_PATH = 0x1000
 DT = {_stat.S_IFDIR: 4, _stat.S_IFREG: 8, _stat.S_IFLNK: 10, _stat.S_IFCHR: 2,
       _stat.S_IFBLK: 6, _stat.S_IFIFO: 1, _stat.S_IFSOCK: 12}
+# fcntl commands passed to the host's fcntl by name; PyPy 3.9's fcntl module has no
+# F_DUPFD_CLOEXEC (busybox sh saves fds with it), so the Linux numbers stand in for a
+# missing constant
+HOST_FCNTL = {name: getattr(fcntl, name, number) for name, number in (
+    ("F_DUPFD", 0), ("F_GETFD", 1), ("F_SETFD", 2), ("F_SETOWN", 8), ("F_GETOWN", 9),
+    ("F_DUPFD_CLOEXEC", 1030))}
 POLL_BITS = 0x3F   # POLLIN..POLLNVAL are the same numbers everywhere
 
 
@@ -437,8 +443,8 @@ class FileCalls:
             return a.guest_open_flags(fcntl.fcntl(fd, fcntl.F_GETFL))
         if name == "F_SETFL":
             return fcntl.fcntl(fd, fcntl.F_SETFL, a.host_open_flags(arg))
-        if name in ("F_DUPFD", "F_DUPFD_CLOEXEC", "F_GETFD", "F_SETFD", "F_GETOWN", "F_SETOWN"):
-            return fcntl.fcntl(fd, getattr(fcntl, name), s32(arg))
+        if name in HOST_FCNTL:
+            return fcntl.fcntl(fd, HOST_FCNTL[name], s32(arg))
         if name in ("F_SETLK", "F_SETLKW", "F_SETLK64", "F_SETLKW64"):
             return 0   # advisory locks between emulated processes are not modelled
         if name in ("F_GETLK", "F_GETLK64"):
