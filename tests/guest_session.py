@@ -23,6 +23,13 @@ def command(arch: str) -> List[str]:
     return [guest_script(f"pysystem-{arch}")]
 
 
+def echo_pattern(line: str) -> str:
+    """A regex for the shell's echo of ``line``: busybox's line editor wraps a line at
+    the terminal's width (80 columns when it cannot ask) by writing spaces, CR, LF or
+    backspaces between two characters, so any of those may come between any two."""
+    return r"[ \r\n\x08]*".join(re.escape(ch) for ch in line)
+
+
 class GuestSession:
     def __init__(self, arch: str, args: List[str], log_path: Optional[str] = None,
                  program: Optional[str] = None):
@@ -81,7 +88,7 @@ class GuestSession:
     def command(self, line: str, prompt: str = r"/ # ", timeout: float = 120) -> str:
         """Run a shell command and return what it printed (up to the next prompt)."""
         mark = self.send(line)
-        echo = self.expect(re.escape(line.strip()) + r"\r?\n", timeout, mark)
+        echo = self.expect(echo_pattern(line.strip()) + r"\r?\n", timeout, mark)
         end = self.expect(prompt, timeout, echo.end())
         return self.output[echo.end():end.start()].decode("utf-8", "replace")
 
