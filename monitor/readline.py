@@ -9,7 +9,8 @@
 ``complete(text_before_cursor) -> (start, candidates)`` serves Tab.
 
 Keys (those of QEMU's own monitor readline and of Emacs mode): printable text,
-Enter (CR, LF or CR LF), Backspace/DEL, Ctrl-D or Delete (delete under the
+Enter (CR or LF: CR LF is two Enters, an empty line after the command, as in
+QEMU, whose monitor prints a second prompt for it), Backspace/DEL, Ctrl-D or Delete (delete under the
 cursor), Left/Right or Ctrl-B/Ctrl-F, Home/End or Ctrl-A/Ctrl-E, Ctrl-K (kill
 to the end), Ctrl-U (kill to the start), Ctrl-W (kill the word before the
 cursor), Up/Down or Ctrl-P/Ctrl-N (history, 64 lines, no repeats), Tab
@@ -64,7 +65,6 @@ class LineEditor:
         self.saved = ""                       # the line being typed when browsing started
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._esc = ""                        # an escape sequence being read
-        self._last_cr = False
 
     # --- output ------------------------------------------------------------------------
     def show_prompt(self) -> None:
@@ -112,7 +112,6 @@ class LineEditor:
                 self._key(text[i])
                 i += 1
                 continue
-            self._last_cr = False
             self._insert(run.group())
             i = run.end()
 
@@ -125,10 +124,6 @@ class LineEditor:
             self._escape(ch)
             return
         o = ord(ch)
-        cr = self._last_cr
-        self._last_cr = ch == "\r"
-        if ch == "\n" and cr:
-            return
         if ch in "\r\n":
             self._enter()
         elif ch == "\x1b":

@@ -114,12 +114,15 @@ def test_monitor_over_telnet(guest):
             buf.clear()
             return text
         assert b"monitor - type 'help' for more information\r\n(qemu) " in until(b"(qemu) ")
-        sock.sendall(b"info status\r\n")        # a telnet client's Enter
-        assert until(b"(qemu) ") == b"info status\r\nVM status: running\r\n(qemu) "
+        # A telnet client's Enter is CR LF: two Enters for QEMU's monitor, the second on
+        # an empty line, so a second prompt follows the command's output.
+        twice = b"(qemu) \r\n(qemu) "
+        sock.sendall(b"info status\r\n")
+        assert until(twice) == b"info status\r\nVM status: running\r\n" + twice
         sock.sendall(b"info sta\t\r\x00")         # completion; CR NUL, the other telnet Enter
         assert until(b"(qemu) ") == b"info status \r\nVM status: running\r\n(qemu) "
         sock.sendall(b"p $r0+1\r\n")            # the guest left 0x41 in r0
-        assert until(b"(qemu) ") == b"p $r0+1\r\n0x42\r\n(qemu) "
+        assert until(twice) == b"p $r0+1\r\n0x42\r\n" + twice
         sock.sendall(b"quit\r\n")
         assert proc.wait(timeout=30) == 0
         sock.close()

@@ -113,12 +113,13 @@ def test_huge_dump_on_a_socket_monitor_is_refused_not_cut(tmp_path):
                 data += chunk
             return data
         until(b"(qemu) ")
+        twice = b"\r\n(qemu) \r\n(qemu) "              # CR LF: two Enters, as in QEMU
         s.sendall(b"xp /65536xg 0x60000000\r\n")
-        out = until(b"\r\n(qemu) ")
+        out = until(twice)
         assert b"too large" in out and b"0000000060000000:" not in out
         s.sendall(b"xp /4000xg 0x60000000\r\n")      # under the bound: whole, start included
-        out = until(b"\r\n(qemu) ")
-        lines = out.split(b"\r\n")
+        out = until(twice)
+        lines = out[:-len(twice) + len(b"\r\n(qemu) ")].split(b"\r\n")
         assert lines[1].startswith(b"0000000060000000: ")
         assert lines[-2].startswith(f"{0x60000000 + 4000 * 8 - 16:016x}: ".encode())
         assert len(lines) == 1 + 2000 + 1          # the echo, the dump, the prompt

@@ -95,8 +95,9 @@ def test_line_editing_on_a_chardev(machine):
     assert bytes(term.written) == (b"pysystem 0.1.0 monitor - type 'help' for more information\r\n"
                                    b"(qemu) ")
     term.written.clear()
-    term.deliver(b"info statux\x7fs\r\n")
-    assert bytes(term.written) == (b"info statux\b \bs\r\nVM status: running\r\n(qemu) ")
+    term.deliver(b"info statux\x7fs\r\n")     # CR LF: two Enters, as in QEMU's monitor
+    assert bytes(term.written) == (b"info statux\b \bs\r\nVM status: running\r\n(qemu) "
+                                   b"\r\n(qemu) ")
     term.written.clear()
     term.deliver(b"bogus\x15info version\r")
     assert b"\r\n0.1.0 (pysystem" in term.written
