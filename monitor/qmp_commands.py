@@ -228,6 +228,13 @@ def _hmp(qmp, args):
     mon = getattr(qmp, "_hmp", None)
     if mon is None:
         mon = qmp._hmp = Monitor(qmp.machine)
+    # QEMU runs each command line in a fresh HMP monitor: its CPU is the first one, or
+    # cpu-index, and a `cpu N` inside the command line lasts only for that call.
+    index = args.get("cpu-index", 0)
+    cpus = qmp.machine.cpus if qmp.machine is not None else []
+    if "cpu-index" in args and not 0 <= index < len(cpus):
+        raise QMPError("GenericError", "Parameter 'cpu-index' expects a CPU number")
+    mon.cpu_index = index
     out = mon.execute(args["command-line"])
     return out.replace("\r\n", "\n").replace("\n", "\r\n")
 

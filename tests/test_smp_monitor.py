@@ -69,7 +69,16 @@ def _listing(q: QMP):
     info = q.hmp("info cpus")
     for t in threads:
         info = info.replace(f"thread_id={t}", "thread_id=<tid>")
-    return shape, info, q.hmp("cpu 4"), q.hmp("cpu 3")
+    selected = q.hmp("cpu 3")
+    # Each human-monitor-command runs in a fresh monitor: `cpu 3` above does not last,
+    # cpu-index picks the CPU for one call, and a CPU that does not exist is refused.
+    def current(**extra):
+        reply = q.cmd("human-monitor-command", **{"command-line": "info cpus"}, **extra)
+        if "error" in reply:
+            return reply["error"]
+        return [line for line in reply["return"].splitlines() if line.startswith("*")][0][:9]
+    return (shape, info, q.hmp("cpu 4"), selected, current(), current(**{"cpu-index": 2}),
+            current(), current(**{"cpu-index": 4}))
 
 
 def test_cpu_listing_matches_qemu(tmp_path):
@@ -86,6 +95,8 @@ def test_cpu_listing_matches_qemu(tmp_path):
     assert ours == theirs
     assert [s[1] for s in ours[0]] == [0, 1, 2, 3]
     assert ours[1].count("CPU #") == 4 and ours[2] == "invalid CPU index\r\n"
+    assert ours[4:7] == ("* CPU #0:", "* CPU #2:", "* CPU #0:")
+    assert ours[7] == {"class": "GenericError", "desc": "Parameter 'cpu-index' expects a CPU number"}
 
 
 def _hmp_cpu_then_info(cmd, sock_path: str) -> list:
