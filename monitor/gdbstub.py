@@ -94,10 +94,13 @@ class GdbStub:
     # --- the chardev ----------------------------------------------------------------
     def attach(self, chardev) -> None:
         self.chardev = chardev
+        if self.history is not None:
+            self.history.recorder.skip = chardev    # not guest input: not recorded
         chardev.set_handlers(lambda: 4096, self.receive, self._event)
 
     def close(self) -> None:
         """Stop serving (``gdbserver none`` or another device)."""
+        self._forget_history()
         for cpu in self.machine.cpus:
             if cpu.on_debug_stop == self._debug_stop:
                 cpu.on_debug_stop = None
@@ -120,6 +123,12 @@ class GdbStub:
         elif ev == "closed":
             self.reader.reset()            # a half-received packet dies with its connection
             self.waiting = False
+            self._forget_history()
+
+    def _forget_history(self) -> None:
+        """No debugger: no history, and nothing recorded (what recording wraps is put back)."""
+        if self.history is not None:
+            self.history.stop()
 
     def _send(self, payload: str) -> None:
         self._send_bytes(payload.encode("latin-1"))
@@ -215,6 +224,16 @@ class GdbStub:
 
     # --- run control --------------------------------------------------------------------------
     def _continue(self) -> None:
+        if self.history is not None and self.history.replaying:
+            self.stepping = True        # replay forward through the history first
+            try:
+                found, watch = self.history.continue_forward()
+            finally:
+                self.stepping = False
+            if found:
+                self.g_cpu = self.c_cpu = 0
+                self._send(self._stop_reply(SIGTRAP, 0, watch))
+                return
         for cpu in self.machine.cpus:
             pc = cpu.key_pc(cpu.key())
             cpu.resume_at(pc if pc in cpu.breakpoints else None)
@@ -229,6 +248,14 @@ class GdbStub:
 
     def _step(self, index: int) -> str:
         cpu = self._cpu(index)
+        if self.history is not None and self.history.replaying:
+            self.stepping = True
+            try:
+                watch = self.history.step_forward()
+            finally:
+                self.stepping = False
+            self.g_cpu = self.c_cpu = index
+            return self._stop_reply(SIGTRAP, index, watch)
         if self.history is not None:
             self.history.before_resume(True)
         self.stepping = True
@@ -314,6 +341,7 @@ class GdbStub:
                 reg.set(cpu, int.from_bytes(data[pos:pos + size],
                                             "big" if cpu.big_endian else "little"))
             pos += size
+        self._changed()
         return "OK"
 
     def _h_read_reg(self, rest: str) -> str:
@@ -342,6 +370,7 @@ class GdbStub:
             raise GdbError(22)
         if reg.set is not None:
             reg.set(cpu, int.from_bytes(data, "big" if cpu.big_endian else "little"))
+        self._changed()
         return "OK"
 
     # memory
@@ -369,7 +398,13 @@ class GdbStub:
             self._cpu().write_virt(addr, data)
         except Exception:  # noqa: BLE001
             return "E14"
+        self._changed()
         return "OK"
+
+    def _changed(self) -> None:
+        """The debugger changed the machine: the recorded future no longer follows."""
+        if self.history is not None:
+            self.history.state_changed()
 
     def _h_write_mem(self, rest: str) -> str:
         head, colon, hexdata = rest.partition(":")
@@ -440,6 +475,7 @@ class GdbStub:
     def _set_pc(self, pc: int) -> None:
         cpu = self._cpu(self.c_cpu)
         cpu.set_key(cpu.key_with_pc(cpu.key(), pc))
+        self._changed()
 
     def _h_vcont(self, rest: str):
         if rest == "?":
@@ -510,6 +546,7 @@ class GdbStub:
         if self.multiprocess and not rest.startswith(";"):
             raise GdbError(22)          # QEMU 7.2: a multiprocess gdb must name the process
         self._remove_all()
+        self._forget_history()
         self.detached = True
         self.waiting = False
         if self.machine.run_state in ("paused", "debug", "prelaunch"):
@@ -590,6 +627,7 @@ class GdbStub:
         except ValueError:
             raise GdbError(22) from None
         out = self.hmp(line).replace("\r\n", "\n").replace("\n", "\r\n").encode()
+        self._changed()             # a monitor command may change anything
         step = MAX_PACKET // 2 - 2
         for i in range(0, len(out), step):
             self._send("O" + out[i:i + step].hex())
