@@ -2,18 +2,27 @@
 lists, ``Hg`` choosing whose registers ``g`` reads, ``Hc``/``vCont`` choosing which CPU
 steps, stop replies naming the thread, thread ids checked.
 
-vexpress-a9 takes one CPU on the command line today (-smp 2 is being added elsewhere);
-the board itself builds ``smp`` CPUs, so the test raises its limit to build two and
-talks to the stub's packet handler directly (so do the malformed-packet checks at the
-end: every handler refuses bad input with its own E code).  With ``-smp 2`` on the
-command line the same replies reach gdb-multiarch (``info threads``, ``thread 2``)."""
+The packet-level tests build a two-CPU board and talk to the stub's packet handler
+directly (so do the malformed-packet checks: every handler refuses bad input with its
+own E code).  The last test drives gdb-multiarch against ``-smp 2`` on pysystem and on
+qemu-system-arm 7.2 with the SMP bare-metal program (tests/baremetal/arm_smp/) and
+tests/baremetal/arm_smp/threads.gdb: ``info threads``, ``thread 2``, ``bt``, ``x/i $pc``,
+stepping one CPU while the other stays (``set scheduler-locking step``), ``$_thread``,
+and an unknown thread.  The transcripts must be equal line for line, with no
+normalisation at all: both runs read the same ELF and a command file of the same
+relative name, so even gdb's error line (which names that file) is the same; the thread
+names ("CPU#0 [running]") are QEMU's qThreadExtraInfo words, which the stub copies."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 
 import test_gdb
+from tools import guest_script, program
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +121,45 @@ def test_malformed_packets_get_an_e_reply(stub):
         raise AssertionError(f"{packet!r} -> {reply!r}, not an error")
     assert [(c.regs[15], c.regs[0]) for c in cpus] == before
     assert not stub.machine.running
+
+
+SMP = Path(__file__).parent / "baremetal" / "arm_smp"
+LIB = Path(__file__).parent / "baremetal" / "arm"
+
+
+def _smp_transcript(elf: str, folder: str, qemu: bool) -> str:
+    exe = program("qemu-system-arm") if qemu else guest_script("pysystem-arm")
+    port = test_gdb.free_port()
+    extra = ["-audiodev", "none,id=snd0"] if qemu else []
+    emu = subprocess.Popen([exe, "-M", "vexpress-a9", "-smp", "2", "-kernel", elf,
+                            "-gdb", f"tcp::{port}", "-S", "-display", "none",
+                            "-serial", "null", "-monitor", "none", *extra],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        test_gdb.wait_listening(port, emu)
+        os.makedirs(folder)
+        with open(os.path.join(folder, "threads.gdb"), "w") as f:
+            f.write(f"target remote :{port}\n" + (SMP / "threads.gdb").read_text())
+        run = subprocess.run([program("gdb-multiarch"), "-q", "-batch", "-nx", "-x",
+                              "threads.gdb", elf], cwd=folder, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        return run.stdout.decode("utf-8", "replace")
+    finally:
+        emu.kill()
+        emu.wait()
+
+
+def test_info_threads_transcript_equals_qemu(tmp_path):
+    elf = str(tmp_path / "smp.elf")
+    subprocess.run([program("arm-none-eabi-gcc"), "-g", "-O2", "-march=armv7-a", "-marm",
+                    "-ffreestanding", "-nostdlib", "-fno-builtin", f"-I{LIB}",
+                    "-T", str(SMP / "link.ld"), "-Wl,--build-id=none", str(SMP / "start.S"),
+                    str(SMP / "smp.c"), str(LIB / "lib.c"), "-lgcc", "-o", elf], check=True)
+    theirs = _smp_transcript(elf, str(tmp_path / "qemu"), qemu=True)
+    ours = _smp_transcript(elf, str(tmp_path / "pysystem"), qemu=False)
+    assert ours.splitlines() == theirs.splitlines()
+    # what the transcript must show, so that equal is not equally empty
+    assert "* 1    Thread 1.1 (CPU#0 [running]) _start ()" in ours
+    assert "* 2    Thread 1.2 (CPU#1 [running]) reset ()" in ours   # CPU 1 stepped alone
+    assert "$1 = 0x1\n" in ours and "$3 = 0x0\n" in ours           # MPIDR per CPU
+    assert "Unknown thread 3." in ours
