@@ -1,12 +1,13 @@
 """Reverse execution of a run that took interrupts and host input (monitor/gdbstub_replay.py),
 through gdb-multiarch.
 
-The guest (tests/baremetal/gdb/irq_*) sleeps in WFI between SP804 ticks (every 10 ms of
-guest time, with ``-icount sleep=on`` so ticks come at host speed), prints each tick and
-echoes each byte its UART's receive interrupt takes.  The test types one byte into the
+The guests (tests/baremetal/gdb/*_irq_*) sleep between timer ticks (WFI and the SP804
+through the GIC on vexpress-a9; ``wait`` and the CP0 timer on Malta; about every 10 ms,
+with ``-icount sleep=on`` so ticks come at host speed), print each tick and echo each byte
+their UART received (PL011's receive interrupt; the 16550 polled).  The test types one byte into the
 serial port while gdb's ``continue`` runs, after a few ticks were printed: so where the
 byte lands depends on the host.  gdb then goes back to the last interrupt entry
-(``reverse-continue`` to ``irq_entry``), steps back across it and forward again, goes back
+(``reverse-continue`` to the handler), steps back across it and forward again, goes back
 to the breakpoint hit before the ticks and the byte (``reverse-continue``), and forward
 again to the echo.  The oracle is the first pass: registers and variables at both
 breakpoints are the same the second time, stepping back from the handler leaves IRQ mode
@@ -24,20 +25,32 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 import test_gdb
 from tools import guest_script, program
 
-FLAGS = ["-g", "-O0", "-mcpu=cortex-a9", "-marm", "-nostdlib", "-ffreestanding",
-         "-Wl,--build-id=none", "-T", "irq.ld"]
+# name -> (compiler, flags, sources, the board and front end, the vector's symbol)
+_MIPS = ["-g", "-O0", "-march=24kf", "-mabi=32", "-mno-abicalls", "-fno-pic", "-G0",
+         "-nostdlib", "-static", "-ffreestanding", "-Wl,--build-id=none", "-T", "mips.ld",
+         "-DPERIOD=500000"]
+TARGETS = {
+    "arm": ("arm-none-eabi-gcc",
+            ["-g", "-O0", "-mcpu=cortex-a9", "-marm", "-nostdlib", "-ffreestanding",
+             "-Wl,--build-id=none", "-T", "arm_irq.ld"],
+            ["arm_irq_start.S", "arm_irq_prog.c", "arm_irq.ld"], "vexpress-a9", "arm"),
+    "mipsel": ("mipsel-linux-gnu-gcc", _MIPS,
+               ["mips_irq_start.S", "mips_irq_prog.c", "mips.ld"], "malta", "mipsel"),
+}
 
 
-def build(folder: str) -> str:
-    cc = program("arm-none-eabi-gcc")
-    for f in ("irq_start.S", "irq_prog.c", "irq.ld"):
+def build(name: str, folder: str) -> str:
+    compiler, flags, sources, _, _ = TARGETS[name]
+    cc = program(compiler)
+    for f in sources:
         shutil.copy(os.path.join(test_gdb.PROGRAMS, f), folder)
     out = os.path.join(folder, "irq.elf")
-    subprocess.run([cc, *FLAGS, "irq_start.S", "irq_prog.c", "-o", out], cwd=folder,
-                   check=True)
+    subprocess.run([cc, *flags, *sources[:2], "-o", out], cwd=folder, check=True)
     return out
 
 
@@ -72,13 +85,15 @@ def section(out: str, name: str) -> str:
     return m.group(1)
 
 
-def test_reverse_across_interrupts_and_serial_input(tmp_path):
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_reverse_across_interrupts_and_serial_input(name, tmp_path):
     folder = str(tmp_path)
-    elf = build(folder)
+    elf = build(name, folder)
+    _, _, _, board, arch = TARGETS[name]
     gdb = program("gdb-multiarch")
     port, serial = test_gdb.free_port(), test_gdb.free_port()
     emu = subprocess.Popen(
-        [guest_script("pysystem-arm"), "-M", "vexpress-a9", "-kernel", elf,
+        [guest_script(f"pysystem-{arch}"), "-M", board, "-kernel", elf,
          "-gdb", f"tcp::{port}", "-S", "-display", "none", "-monitor", "none",
          "-serial", f"tcp:127.0.0.1:{serial},server=on,wait=off",
          "-icount", "shift=3,sleep=on"],
@@ -88,7 +103,7 @@ def test_reverse_across_interrupts_and_serial_input(tmp_path):
         console = Console(serial)
         console.start()
         commands = os.path.join(folder, "run.gdb")
-        with open(os.path.join(test_gdb.PROGRAMS, "irq_reverse.gdb")) as f, \
+        with open(os.path.join(test_gdb.PROGRAMS, f"{name[:4]}_irq_reverse.gdb")) as f, \
                 open(commands, "w") as out:
             out.write(f"target remote :{port}\n" + f.read())
         try:        # about 10 s; a replay that misses the breakpoint runs on forever
@@ -108,22 +123,29 @@ def test_reverse_across_interrupts_and_serial_input(tmp_path):
     # several ticks and the byte between the two breakpoints
     ticks = int(re.search(r"^\$\d+ = (\d+)\n", b1, re.M).group(1))
     assert ticks >= 5, b1
-    assert re.search(r"^\$\d+ = \{0x78, 0x0", b1, re.M), b1       # rx_buf[0] == 'x'
+    assert re.search(r"^\$\d+ = (\{0x78, 0x0 <repeats 15 times>\}|0x78)$", b1, re.M), b1
     # the second pass: the same registers and variables at both breakpoints
     def strip(text: str) -> str:    # gdb's value and breakpoint numbers go on counting
         return re.sub(r"^(\$|Breakpoint )\d+", r"\1", text, flags=re.M)
 
     assert strip(section(out, "A2")) == strip(a1), out
     assert strip(section(out, "B2")) == strip(b1), out
-    # back across the interrupt entry: irq_entry -> the vector (IRQ mode) -> the
-    # interrupted code (not IRQ mode); forward: the vector, irq_entry again
-    e = [(int(pc, 16), int(cpsr, 16)) for pc, cpsr in
+    # back across the interrupt entry and forward again: the mode before and after
+    e = [(int(pc, 16), int(mode, 16)) for pc, mode in
          re.findall(r"^E ([0-9a-f]{8}) ([0-9a-f]{8})$", out, re.M)]
-    assert len(e) == 5, out
-    assert e[0][1] & 0x1f == 0x12 and e[1][1] & 0x1f == 0x12, out
-    assert e[1][0] & 0x1f == 0x18, out                     # VBAR + 0x18
-    assert e[2][1] & 0x1f == 0x13 and not e[2][1] & 0x80, out   # SVC, IRQs enabled
-    assert e[3] == e[1] and e[4] == e[0], out
+    if name == "arm":
+        # irq_entry -> the vector (IRQ mode) -> the interrupted code (SVC, IRQs on)
+        assert len(e) == 5, out
+        assert e[0][1] & 0x1f == 0x12 and e[1][1] & 0x1f == 0x12, out
+        assert e[1][0] & 0x1f == 0x18, out                     # VBAR + 0x18
+        assert e[2][1] & 0x1f == 0x13 and not e[2][1] & 0x80, out
+        assert e[3] == e[1] and e[4] == e[0], out
+    else:
+        # the vector (Status.EXL) -> the interrupted code (EXL clear, IE set) -> the vector
+        assert len(e) == 3, out
+        assert e[0][0] == 0x80000180 and e[0][1] & 2, out
+        assert not e[1][1] & 2 and e[1][1] & 1 and e[1][0] != 0x80000180, out
+        assert e[2] == e[0], out
     # the console: what the guest printed from the first breakpoint to the second,
     # twice (the second time replayed), then the echo once: printed live after the end of
     # the history, the byte not given to the guest a second time
