@@ -146,6 +146,13 @@ def test_reverse_across_interrupts_and_serial_input(name, tmp_path):
         assert e[0][0] == 0x80000180 and e[0][1] & 2, out
         assert not e[1][1] & 2 and e[1][1] & 1 and e[1][0] != 0x80000180, out
         assert e[2] == e[0], out
+    # a watchpoint set afterwards: reverse-continue finds the last write of ticks (in an
+    # earlier tick's handler) and shows the value before it
+    watch = section(out, "WATCH")
+    assert re.search(r"^Hardware watchpoint \d+: ticks\n\nOld value = \d+\nNew value = \d+$",
+                     watch, re.M), watch
+    before = int(re.findall(r"^\$\d+ = (\d+)$", watch, re.M)[-1])
+    assert 0 < before < ticks, watch
     # the console: what the guest printed from the first breakpoint to the second,
     # twice (the second time replayed), then the echo once: printed live after the end of
     # the history, the byte not given to the guest a second time

@@ -26,6 +26,11 @@ printf "E %08x %08x\n", $pc, $sr
 stepi
 printf "E %08x %08x\n", $pc, $sr
 delete
+echo ==WATCH\n
+watch ticks
+reverse-continue
+p ticks
+delete
 break on_tick if n == 1
 reverse-continue
 echo ==A2\n
