@@ -60,17 +60,21 @@ class Recorder:
 
     @property
     def installed(self) -> bool:
-        return self.sink is not None
+        return bool(self._wrapped)
+
+    def _emit(self, kind: str, arg) -> None:
+        sink = self.sink
+        if sink is not None:        # None while paused
+            sink(kind, arg)
 
     def _wrap(self, obj, name: str, wrapper) -> None:
         self._wrapped.append((obj, name, obj.__dict__.get(name, _MISSING)))
         obj.__dict__[name] = wrapper
 
     def install(self, sink: Callable[[str, object], None]) -> None:
-        if self.sink is not None:
-            self.sink = sink
-            return
         self.sink = sink
+        if self._wrapped:
+            return
         cpu, clock = self.cpu, self.machine.clock
         check = type(cpu).check_interrupts
         run_timers = type(clock).run_timers
@@ -79,20 +83,20 @@ class Recorder:
         def check_interrupts(key: int) -> int:
             new = check(cpu, key)
             if new != key:
-                self.sink("irq", None)
+                self._emit("irq", None)
             return new
 
         def timers() -> None:
             deadline = clock.next_deadline()
             if deadline is not None and deadline <= clock.now():
-                self.sink("timers", None)
+                self._emit("timers", None)
             run_timers(clock)
 
         def warp_to_next_deadline() -> bool:
             before = clock.warp_ns
             done = warp(clock)
             if clock.warp_ns != before:
-                self.sink("warp", clock.warp_ns)
+                self._emit("warp", clock.warp_ns)
             return done
 
         self._wrap(cpu, "check_interrupts", check_interrupts)
@@ -104,8 +108,7 @@ class Recorder:
 
     def _input(self, read):
         def receive(data: bytes) -> None:
-            if self.sink is not None:
-                self.sink("input", (read, bytes(data)))
+            self._emit("input", (read, bytes(data)))
             read(data)
         return receive
 
@@ -126,14 +129,12 @@ class Recorder:
         try:
             yield
         finally:
-            if sink is not None:
-                self.sink = sink
+            self.sink = sink
 
     @contextmanager
     def muted(self):
         """Guest output to the host dropped: a replay going back re-runs what was shown."""
-        muted = self._frontends if self.sink is not None or self._wrapped else \
-            _frontends(self.machine, self.skip)
+        muted = self._frontends if self._wrapped else _frontends(self.machine, self.skip)
         for c in muted:
             c.__dict__["write"] = _drop
         try:
