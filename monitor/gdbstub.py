@@ -25,7 +25,8 @@ packets, hex, ``\\r\\n`` line ends), ``g``/``G``/``p``/``P``, ``m``/``M``/``X``,
 ``c``/``C``/``s``/``S``/``vCont``, ``Z0``-``Z4``/``z0``-``z4`` (software and hardware
 breakpoints are the same here; any kind: ARM 2/3/4), ``D`` (breakpoints and watchpoints
 go, the guest continues), ``k``/``vKill`` (the emulator exits), ``bs``/``bc``
-(reverse-stepi, reverse-continue: gdbstub_reverse.py; one-CPU machines).  ``qOffsets`` gets the
+(reverse-stepi, reverse-continue: gdbstub_reverse.py; one-CPU machines; after going back,
+``c``/``s`` replay the recorded history before running live).  ``qOffsets`` gets the
 empty reply, as from QEMU's system emulator.  Unknown packets get the empty reply;
 malformed ones ``E22`` (a bad signal number in ``C``/``S``/``vCont`` too: the guest does not
 run); memory that does not translate ``E14``.  Addresses that gdb sign-extends (MIPS's
