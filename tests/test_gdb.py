@@ -103,7 +103,7 @@ def transcript(name: str, folder: str, qemu: bool = False, script: str = "",
         prog = TARGETS[name][1]
         with open(os.path.join(PROGRAMS, script or f"{prog}.gdb")) as f, \
                 open(commands, "w") as out:
-            out.write(f"target remote :{port}\n" + f.read())
+            out.write(f"set remotetimeout 60\ntarget remote :{port}\n" + f.read())
         run = subprocess.run([gdb, "-q", "-batch", "-nx", "-x", commands, elf], cwd=folder,
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, timeout=300)

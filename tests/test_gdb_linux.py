@@ -212,7 +212,7 @@ def transcript(k: Kernel, qemu: bool) -> str:
         test_gdb.wait_listening(port, emu)
         commands = os.path.join(folder, f"{arch}-linux.gdb")
         with open(commands, "w") as f:
-            f.write(f"target remote :{port}\n"
+            f.write(f"set remotetimeout 60\ntarget remote :{port}\n"
                     + command_file(arch, k.image, k.symbols, k.entry, k.kernel_entry))
         run = subprocess.run([program("gdb-multiarch"), "-q", "-batch", "-nx", "-x", commands,
                               k.elf], cwd=folder, stdin=subprocess.DEVNULL,

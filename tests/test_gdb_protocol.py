@@ -249,7 +249,10 @@ def test_gdb_over_stdio_and_kill(elf):
     its ``kill`` ends it."""
     cmd = test_gdb.emulator_command("arm", elf, 0, qemu=False)
     cmd[cmd.index("-gdb") + 1] = "stdio"
+    # gdb waits 2 s for each reply by default; a loaded host can take longer to start
+    # the emulator, and a late reply to qSupported then answers gdb's next packet.
     run = subprocess.run([program("gdb-multiarch"), "-q", "-batch", "-nx",
+                          "-ex", "set remotetimeout 60",
                           "-ex", "target remote | " + " ".join(cmd), "-ex", "break add",
                           "-ex", "continue", "-ex", "p $r1", "-ex", "monitor info status",
                           "-ex", "kill", elf], stdin=subprocess.DEVNULL,

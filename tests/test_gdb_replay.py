@@ -105,7 +105,7 @@ def test_reverse_across_interrupts_and_serial_input(name, tmp_path):
         commands = os.path.join(folder, "run.gdb")
         with open(os.path.join(test_gdb.PROGRAMS, f"{name[:4]}_irq_reverse.gdb")) as f, \
                 open(commands, "w") as out:
-            out.write(f"target remote :{port}\n" + f.read())
+            out.write(f"set remotetimeout 60\ntarget remote :{port}\n" + f.read())
         try:        # about 10 s; a replay that misses the breakpoint runs on forever
             run = subprocess.run([gdb, "-q", "-batch", "-nx", "-x", commands, elf],
                                  cwd=folder, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

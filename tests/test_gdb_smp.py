@@ -139,7 +139,8 @@ def _smp_transcript(elf: str, folder: str, qemu: bool) -> str:
         test_gdb.wait_listening(port, emu)
         os.makedirs(folder)
         with open(os.path.join(folder, "threads.gdb"), "w") as f:
-            f.write(f"target remote :{port}\n" + (SMP / "threads.gdb").read_text())
+            f.write(f"set remotetimeout 60\ntarget remote :{port}\n"
+                    + (SMP / "threads.gdb").read_text())
         run = subprocess.run([program("gdb-multiarch"), "-q", "-batch", "-nx", "-x",
                               "threads.gdb", elf], cwd=folder, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
