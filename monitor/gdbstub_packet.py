@@ -14,6 +14,7 @@ went away).
 """
 from __future__ import annotations
 
+import re
 from typing import Iterator, Tuple
 
 INTERRUPT = 0x03
@@ -27,27 +28,36 @@ def frame(payload: bytes) -> bytes:
     return b"$" + payload + b"#%02x" % checksum(payload)
 
 
+_SPECIAL = re.compile(rb"[#$}*]")
+
+
 def escape_binary(data: bytes) -> bytes:
-    out = bytearray()
-    for b in data:
-        if b in (0x23, 0x24, 0x7D, 0x2A):   # # $ } *
-            out += bytes((0x7D, b ^ 0x20))
-        else:
-            out.append(b)
-    return bytes(out)
+    """'}' escapes for # $ } * (each byte XOR 0x20 after the '}')."""
+    return _SPECIAL.sub(lambda m: bytes((0x7D, m.group()[0] ^ 0x20)), bytes(data))
 
 
 def unescape_binary(data: bytes) -> bytes:
-    out = bytearray()
-    it = iter(data)
-    for b in it:
-        if b == 0x7D:
-            nxt = next(it, None)
-            if nxt is None:
-                break
-            out.append(nxt ^ 0x20)
-        else:
+    """Undo escape_binary; a '}' at the very end escapes nothing and is dropped."""
+    data = bytes(data)
+    if b"}" not in data:
+        return data
+    if b"}}" in data:                   # never in escaped data: byte by byte, as written
+        out, it = bytearray(), iter(data)
+        for b in it:
+            if b == 0x7D:
+                nxt = next(it, None)
+                if nxt is None:
+                    break
+                b = nxt ^ 0x20
             out.append(b)
+        return bytes(out)
+    parts = data.split(b"}")
+    out = bytearray(parts[0])
+    for part in parts[1:]:
+        if not part:                    # only the last: the trailing '}'
+            break
+        out.append(part[0] ^ 0x20)
+        out += part[1:]
     return bytes(out)
 
 
@@ -65,8 +75,21 @@ class PacketReader:
         self.overflow = False
 
     def feed(self, chunk: bytes) -> Iterator[Tuple[str, bytes]]:
-        for b in chunk:
+        i, n = 0, len(chunk)
+        while i < n:
             st = self.state
+            if st == self.DATA:         # copy up to the next '#' or '$' in one go
+                ends = [j for j in (chunk.find(b"#", i), chunk.find(b"$", i)) if j >= 0]
+                j = min(ends) if ends else n
+                room = self.max_size - len(self.buf)
+                if j - i > room:
+                    self.overflow = True
+                self.buf += chunk[i:i + max(0, min(j - i, room))]
+                i = j
+                if i == n:
+                    break
+            b = chunk[i]
+            i += 1
             if st == self.IDLE:
                 if b == 0x24:       # $
                     self.state = self.DATA
@@ -77,13 +100,9 @@ class PacketReader:
             elif st == self.DATA:
                 if b == 0x23:       # #
                     self.state = self.CS1
-                elif b == 0x24:     # a new packet starts: the broken one is dropped
+                else:               # '$': a new packet starts, the broken one is dropped
                     self.buf = bytearray()
                     self.overflow = False
-                elif len(self.buf) < self.max_size:
-                    self.buf.append(b)
-                else:
-                    self.overflow = True
             elif st == self.CS1:
                 self.cs = bytes((b,))
                 self.state = self.CS2

@@ -282,3 +282,30 @@ def test_hmp_gdbserver_says_what_qemu_says(elf):
     ours = _monitor_lines([test_gdb.guest_script("pysystem-arm"), *args], commands)
     theirs = _monitor_lines([program("qemu-system-arm"), *args], commands)
     assert ours == theirs and len(ours) == 7, (ours, theirs)
+
+
+def test_framing_does_not_depend_on_how_bytes_arrive():
+    """The packet reader copies runs of payload bytes at once: whatever the chunking
+    (whole, byte by byte, random cuts), the same packets, interrupts and bad packets
+    come out, and escaped binary data comes back unchanged."""
+    from monitor.gdbstub_packet import PacketReader, escape_binary, frame, unescape_binary
+    rng = random.Random(7)
+    alphabet = b"$#}*\x03ab0f+-"
+    for _ in range(2000):
+        raw = bytes(rng.randrange(256) for _ in range(rng.randrange(40)))
+        assert unescape_binary(escape_binary(raw)) == raw
+        pieces = []
+        for _ in range(4):
+            payload = bytes(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+            pieces.append(frame(payload) if rng.random() < 0.6 else payload)
+        stream = b"".join(pieces)
+        size = rng.randrange(1, 16)
+        whole = list(PacketReader(size).feed(stream))
+        one = PacketReader(size)
+        assert [r for i in range(len(stream)) for r in one.feed(stream[i:i + 1])] == whole
+        cut = PacketReader(size)
+        marks = sorted(rng.sample(range(len(stream) + 1), min(3, len(stream) + 1)))
+        bounds = list(zip([0] + marks, marks + [len(stream)]))
+        assert [r for a, b in bounds for r in cut.feed(stream[a:b])] == whole
+    packets = list(PacketReader(8).feed(frame(b"m0,4") + b"\x03" + frame(b"too long a packet")))
+    assert packets == [("packet", b"m0,4"), ("interrupt", b""), ("bad", b"too long")]
