@@ -18,6 +18,10 @@ from typing import Iterator, Optional, Tuple
 
 from tools import module
 
+# labgrid's default for a command is 30 s of wall time; a first command after a restore
+# translates the guest's code afresh (a cold code cache) on a loaded 2-core host
+RUN_TIMEOUT = 180
+
 ENV = """\
 targets:
   main:

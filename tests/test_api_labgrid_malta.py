@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from booted_shell import booted_shell
-from labgrid_env import labgrid_qemu
+from labgrid_env import RUN_TIMEOUT, labgrid_qemu
 from tools import guest_images, guest_script
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -30,7 +30,8 @@ def test_labgrid_drives_pysystem_mipsel_on_malta(tmp_path):
     with labgrid_qemu(tmp_path, guest_script("pysystem-mipsel"), machine=saved.machine,
                       cpu="24Kf", memory=_option(saved.args, "-m"), kernel=g.kernel,
                       extra_args=extra, boot_args=_option(saved.args, "-append")) as (qemu, shell):
-        assert shell.run_check("echo $((6 * 7)); uname -m") == ["42", "mips"]
-        out, _, status = shell.run("grep -c MIPS /proc/cpuinfo; false")
+        answer = shell.run_check("echo $((6 * 7)); uname -m", timeout=RUN_TIMEOUT)
+        assert answer == ["42", "mips"]
+        out, _, status = shell.run("grep -c MIPS /proc/cpuinfo; false", timeout=RUN_TIMEOUT)
         assert status == 1 and int(out[0]) >= 1, out
         assert qemu.monitor_command("query-status")["status"] == "running"

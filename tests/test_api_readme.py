@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from labgrid_env import labgrid_qemu
+from labgrid_env import RUN_TIMEOUT, labgrid_qemu
 from tools import guest_images, guest_python, guest_script
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -87,5 +87,6 @@ def labgrid_shell(tmp_path, snap: Path) -> None:
     with labgrid_qemu(tmp_path, guest_script("pysystem-arm"), machine="vexpress-a9",
                       cpu="cortex-a9", memory="256M", kernel=g.kernel, dtb=g.dtb,
                       extra_args=extra, boot_args="console=ttyAMA0") as (qemu, shell):
-        assert shell.run_check("echo $((6 * 7)); uname -m") == ["42", "armv7l"]
+        answer = shell.run_check("echo $((6 * 7)); uname -m", timeout=RUN_TIMEOUT)
+        assert answer == ["42", "armv7l"]
         assert qemu.monitor_command("query-status")["status"] == "running"
