@@ -29,6 +29,8 @@ def main() -> int:
     ap.add_argument("--snapshot", help="start from this snapshot (written after a boot "
                                        "if it does not exist)")
     opts = ap.parse_args()
+    if os.sep in opts.python:           # a path: the run's working directory is another
+        opts.python = os.path.abspath(opts.python)
     with tempfile.TemporaryDirectory() as tmp:
         xml = os.path.join(tmp, "report.xml")
         cmd = [opts.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",

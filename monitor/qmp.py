@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from pysystem import QEMU_VERSION_COMPAT, __version__
 
@@ -300,9 +300,10 @@ class QMPMonitor:
         self.oob = False
         self.connected = False
         self.jobs = qmp_commands.jobs_of(machine)
+        self.on_event: Optional[Callable[[Dict[str, Any]], None]] = None
         if machine is not None:
             machine.add_listener(self._machine_event)
-        qmp_commands.EVENT_SINKS.append(self)
+        self.jobs.sinks.append(self)        # the job events of its machine
 
     # --- the chardev side -----------------------------------------------------------
     def attach(self, chardev) -> None:
@@ -427,16 +428,17 @@ class QMPMonitor:
         self.send_event(event, data)
 
     def send_event(self, event: str, data: Optional[Dict[str, Any]] = None) -> None:
-        if not (self.connected and self.negotiated):
-            return
         msg: Dict[str, Any] = {"timestamp": timestamp(), "event": event}
         if data is not None:
             msg["data"] = data
-        self._send(msg)
+        if self.on_event is not None:       # an in-process subscriber (pysystem.api)
+            self.on_event(msg)
+        if self.connected and self.negotiated:
+            self._send(msg)
 
     def close(self) -> None:
-        if self in qmp_commands.EVENT_SINKS:
-            qmp_commands.EVENT_SINKS.remove(self)
+        if self in self.jobs.sinks:
+            self.jobs.sinks.remove(self)
         if self.machine is not None and self._machine_event in self.machine.listeners:
             self.machine.listeners.remove(self._machine_event)
 

@@ -56,7 +56,6 @@ class QMPCommand(NamedTuple):
 
 
 COMMANDS: Dict[str, QMPCommand] = {}
-EVENT_SINKS: List[Any] = []         # every QMPMonitor, for events not from the machine
 
 _TYPE_NAMES = {"str": "string", "int": "integer", "bool": "boolean", "number": "number",
                "object": "object", "[str]": "array"}
@@ -111,11 +110,6 @@ def _machine(qmp):
     if qmp.machine is None:
         raise QMPError("GenericError", "no machine")
     return qmp.machine
-
-
-def broadcast(event: str, data: Dict[str, Any] = None) -> None:
-    for sink in list(EVENT_SINKS):
-        sink.send_event(event, data)
 
 
 # --- negotiation and queries -----------------------------------------------------------
@@ -489,17 +483,20 @@ class Job:
 
 
 class Jobs:
-    """The machine's jobs (shared by every QMP monitor)."""
+    """The machine's jobs (shared by every QMP monitor of the machine), and the
+    monitors that hear their events (``sinks``: the machine's, no other's)."""
 
     def __init__(self, machine):
         self.machine = machine
+        self.sinks: List[Any] = []      # QMPMonitors: send_event(event, data)
         self.jobs: Dict[str, Job] = {}
         self.queue: List[Job] = []
         self.hooked = False
 
     def _status(self, job: Job, status: str) -> None:
         job.status = status
-        broadcast("JOB_STATUS_CHANGE", {"status": status, "id": job.id})
+        for sink in list(self.sinks):
+            sink.send_event("JOB_STATUS_CHANGE", {"status": status, "id": job.id})
 
     def start(self, job: Job) -> None:
         if job.id in self.jobs:

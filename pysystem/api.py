@@ -31,21 +31,24 @@ Inspecting and controlling: ``registers["pc"]`` (read and write, CPU 0;
 ``registers_of(i)`` for another), ``read_phys(addr, n)``, ``write_phys(addr, data)``,
 ``read_virt(addr, n)``, ``write_virt(addr, data)`` (through CPU 0's MMU),
 ``hmp("info mtree")`` -> text, ``qmp("query-status")`` -> its return value (a
-``QMPCommandError`` for an error reply), ``save(tag)``/``load(tag)`` (the snapshot
+``QMPCommandError`` for an error reply), ``events()`` -> the QMP events the machine
+sent since the last call, ``save(tag)``/``load(tag)`` (the snapshot
 store: ``-machine snapshot-dir=`` or the default one), ``snapshot()`` -> bytes,
 ``restore(data)``, ``save_file(path)``, ``load_file(path)``.  ``board`` is the machine
 object itself (pysystem.machine.Machine).
 
 ``close()`` (or the end of a ``with`` block) releases its chardevs, monitors and disk
-images.  Machines in one process are independent (their own object tree, chardevs,
-log configuration, clock and RAM); what is still process-wide: ``-global`` defaults
-(qom.set_global), the ``-d``/``-D`` log that is *active* while a machine runs (each
-run makes its own active), and the translated-code disk cache (shared on purpose).
+images.  Machines in one process are independent: their own object tree, chardevs,
+clock and RAM, ``-global`` defaults, ``-d``/``-D`` log and QMP event subscribers
+(each call above puts its machine in effect: ``pysystem.machine.Machine.in_effect``).
+What they share, on purpose: the translated-code disk cache.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
@@ -55,6 +58,15 @@ __all__ = ["Machine", "MachineBuildError", "QMPCommandError", "Console", "Consol
 
 CONSOLE_ID = "api-console"
 _SNAP_TAG = "api"           # the tag of snapshots kept outside the store
+
+
+def _in_effect(method):
+    """The method runs with its machine in effect (its log, its -global defaults)."""
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with self.board.in_effect():
+            return method(self, *args, **kwargs)
+    return call
 
 
 class MachineBuildError(Exception):
@@ -99,9 +111,10 @@ class Machine:
 
     # --- building -----------------------------------------------------------------------
     def _build(self, argv: List[str], arch: str, prompt: Optional[str]) -> None:
-        from . import chardev as chardevs, cli, log
+        from . import chardev as chardevs, cli
         from .main_loop import MainLoop
         from .monitor.hmp import Monitor
+        from .monitor.qmp import QMPMonitor
         self.prompt = prompt
         self.board = None
         self._closed = False
@@ -112,7 +125,6 @@ class Machine:
         if own_console:
             registry.create({"backend": "null", "id": CONSOLE_ID})
             argv = argv + ["-serial", f"chardev:{CONSOLE_ID}", "-display", "none"]
-        log.activate(log.Log())             # this machine's -d/-D land in a log of its own
         try:
             built = cli.build(arch, f"pysystem-{arch}", argv, registry)
         except cli._USER_ERRORS as e:
@@ -127,8 +139,12 @@ class Machine:
         serial0 = self.board.serial_hd(0)
         self.console = Console(self, serial0) if serial0 is not None else None
         self._hmp = Monitor(self.board)
-        self._qmp = None
-        self.board.start()
+        self._events: List[Dict[str, Any]] = []
+        self._qmp = QMPMonitor(self.board)     # subscribed to the machine's events from here
+        self._qmp.on_event = self._events.append
+        self._qmp.handle_request({"execute": "qmp_capabilities"})
+        with self.board.in_effect():
+            self.board.start()
 
     # --- running ------------------------------------------------------------------------
     @property
@@ -178,6 +194,7 @@ class Machine:
     def resume(self) -> None:
         self.board.resume()
 
+    @_in_effect
     def reset(self) -> None:
         """System reset (as the monitor's system_reset)."""
         self._check_alive()
@@ -198,16 +215,20 @@ class Machine:
     def registers_of(self, cpu: int) -> "Registers":
         return Registers(self.board.cpus[cpu])
 
+    @_in_effect
     def read_phys(self, addr: int, n: int) -> bytes:
         return self.board.address_space.read_bytes(addr, n)
 
+    @_in_effect
     def write_phys(self, addr: int, data: bytes) -> None:
         self.board.address_space.write_bytes(addr, bytes(data))
         self._code_changed()
 
+    @_in_effect
     def read_virt(self, addr: int, n: int, cpu: int = 0) -> bytes:
         return self.board.cpus[cpu].read_virt(addr, n)
 
+    @_in_effect
     def write_virt(self, addr: int, data: bytes, cpu: int = 0) -> None:
         self.board.cpus[cpu].write_virt(addr, bytes(data))
         self._code_changed()
@@ -216,18 +237,16 @@ class Machine:
         for cpu in self.board.cpus:
             cpu.exit_request = True
 
+    @_in_effect
     def hmp(self, line: str) -> str:
         """Run one human-monitor command; returns its output."""
         out = self._hmp.execute(line)
         self.board.handle_requests()        # quit, system_reset: acted on at once
         return out
 
+    @_in_effect
     def qmp(self, command: str, arguments: Optional[Dict[str, Any]] = None, **kw: Any) -> Any:
         """Run one QMP command; returns its ``return`` value."""
-        from .monitor.qmp import QMPMonitor
-        if self._qmp is None:
-            self._qmp = QMPMonitor(self.board)
-            self._qmp.handle_request({"execute": "qmp_capabilities"})
         args = dict(arguments or {}, **kw)
         reply = self._qmp.handle_request({"execute": command, "arguments": args})
         self.board.handle_requests()
@@ -235,12 +254,20 @@ class Machine:
             raise QMPCommandError(reply["error"]["class"], reply["error"]["desc"])
         return reply["return"]
 
+    def events(self) -> List[Dict[str, Any]]:
+        """The QMP events of this machine since the last call (as a QMP client gets
+        them: ``{"event": "STOP", "timestamp": ..., "data": ...}``), oldest first."""
+        out, self._events[:] = list(self._events), []
+        return out
+
     # --- snapshots ----------------------------------------------------------------------
+    @_in_effect
     def save(self, tag: str) -> None:
         """``savevm tag``: into the machine's snapshot store."""
         from . import snapshot
         snapshot.save(self.board, tag)
 
+    @_in_effect
     def load(self, tag: str) -> None:
         """``loadvm tag``: from the machine's snapshot store."""
         from . import snapshot
@@ -287,8 +314,7 @@ class Machine:
         if self._closed or self.board is None:
             return
         self._closed = True
-        if self._qmp is not None:
-            self._qmp.close()
+        self._qmp.close()
         stub = getattr(self.board, "gdbstub", None)
         if stub is not None:
             try:
@@ -299,6 +325,8 @@ class Machine:
             if hasattr(mon, "close"):
                 mon.close()
         self.board.chardevs.close_all()
+        if self.board.log.out not in (sys.stderr, sys.stdout):
+            self.board.log.out.close()          # its -D file
         for drive in self.board.drives:
             if drive.backend is not None:
                 drive.backend.close()

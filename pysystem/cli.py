@@ -35,7 +35,7 @@ from .block import BlockError, check_file, check_format
 from .block_lock import LOCKING_MODES
 from .machine import DeviceSpec, DriveSpec, INTERFACES, Machine, MachineError, \
     find_machine, machine_classes
-from .qom import QOMError, lookup_type, parse_size, set_global, type_names
+from .qom import QOMError, globals_in_effect, lookup_type, parse_size, set_global, type_names
 
 __all__ = ["main", "main_arm", "main_mipsel", "main_mips", "CLIError"]
 
@@ -179,6 +179,8 @@ class Config:
         self.nodefaults = False
         self.net = None                                 # net.NetOptions: -netdev/-nic/-net
         self.help: Optional[Tuple[str, str]] = None     # (what, detail)
+        self.log = log.Log()                            # -d/-D: the machine's log
+        self.globals: Dict[Tuple[str, str], str] = {}   # -global: the machine's defaults
 
 
 def _parse(arch: str, argv: List[str], registry=None) -> Config:
@@ -422,12 +424,12 @@ def _opt_device(cfg: Config, value: str, arch) -> None:
 
 def _opt_global(cfg: Config, value: str, arch) -> None:
     if "." in value.split("=", 1)[0]:
-        set_global(value)
+        set_global(value, cfg.globals)
         return
     opts = parse_keyval(value)
     if set(opts) != {"driver", "property", "value"}:
         raise CLIError("expects TYPE.PROPERTY=VALUE or driver=TYPE,property=PROPERTY,value=VALUE")
-    set_global(f"{opts['driver']}.{opts['property']}={opts['value']}")
+    set_global(f"{opts['driver']}.{opts['property']}={opts['value']}", cfg.globals)
 
 
 def _opt_start_paused(cfg: Config, value, arch) -> None:
@@ -467,11 +469,11 @@ def _opt_d(cfg: Config, value: str, arch) -> None:
     if value in ("help", "?"):
         cfg.help = ("log", "")
         return
-    log.set_mask(value)
+    cfg.log.set_mask(value)
 
 
 def _opt_log_file(cfg: Config, value: str, arch) -> None:
-    log.set_file(value)
+    cfg.log.set_file(value)
 
 
 def _opt_rtc(cfg: Config, value: str, arch) -> None:
@@ -850,7 +852,7 @@ def _make_qmp_monitors(machine: Machine, cfg: Config) -> list:
 
 def _run(arch: str, prog: str, argv: List[str], on_start=None) -> int:
     from .main_loop import MainLoop
-    built = build(arch, prog, argv)
+    built = build(arch, prog, argv, activate_log=True)
     if isinstance(built, int):
         return built                        # a help output was printed
     machine, sleep = built
@@ -871,13 +873,17 @@ def open_backends(machine: Machine, loop) -> None:
         net.open_all(machine, loop)
 
 
-def build(arch: str, prog: str, argv: List[str], registry=None):
+def build(arch: str, prog: str, argv: List[str], registry=None, activate_log: bool = False):
     """Build the machine ``pysystem-ARCH argv`` runs: realized, reset, ``-loadvm``
     applied, its monitors and gdb stub made, its chardevs not yet open.  Returns
     ``(machine, sleep)`` (``sleep``: an idle guest waits in host time), or the exit
     status after printing a help output.  ``registry`` (a ChardevRegistry) holds the
     chardevs made (default: the command line's); user errors raise the exceptions
-    of ``_USER_ERRORS``.  The embedding API (pysystem.api) builds through this too."""
+    of ``_USER_ERRORS``.  The embedding API (pysystem.api) builds through this too.
+    The machine is built with its own ``-d``/``-D`` log and ``-global`` defaults in
+    effect; ``activate_log`` (the command line, one machine a process) leaves its log
+    active afterwards, so that an internal error's traceback reaches the ``-D`` file
+    even when the build fails."""
     from .monitor.hmp import Monitor
     if arch not in ARCHES:
         raise CLIError(f"unknown architecture '{arch}'")
@@ -885,8 +891,17 @@ def build(arch: str, prog: str, argv: List[str], registry=None):
     cfg = _parse(arch, argv, registry)
     if cfg.help is not None:
         return _print_help(arch, prog, *cfg.help)
+    if activate_log:
+        log.activate(cfg.log)
+    with log.using(cfg.log), globals_in_effect(cfg.globals):
+        return _build(arch, cfg)
+
+
+def _build(arch: str, cfg: Config):
+    from .monitor.hmp import Monitor
     machine = _make_machine(arch, cfg)
-    machine.log = log.active()              # -d and -D, parsed already
+    machine.log = cfg.log
+    machine.globals = cfg.globals
     machine.chardevs = cfg.chardevs         # the -chardev/-serial/-monitor ones
     if cfg.net is not None:
         cfg.net.finish()

@@ -2,12 +2,15 @@
 
 Code checks ``log.enabled.<cat>``-style flags outside hot paths only: the CPU
 translator consults the mask when it generates code, not per instruction.  Each
-machine owns its configuration (``Log``); the functions here act on the active one.
+machine owns its configuration (``Log``); the functions here act on the active one,
+which is the log of the machine whose code runs (``Machine.in_effect``: its run, its
+monitors, the embedding API's calls), so the call sites need no machine at hand.
 """
 from __future__ import annotations
 
 import sys
-from typing import Dict, Optional, Set, TextIO
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional, Set, TextIO
 
 CATEGORIES: Dict[str, str] = {
     "in_asm": "show target assembly code for each compiled TB",
@@ -73,6 +76,17 @@ def activate(lg: Log) -> None:
     """Make ``lg`` the log the module's functions use."""
     global _active, mask, _out
     _active, mask, _out = lg, lg.mask, lg.out
+
+
+@contextmanager
+def using(lg: Log) -> Iterator[Log]:
+    """``lg`` is the active log inside the block; the one before it is again after."""
+    before = _active
+    activate(lg)
+    try:
+        yield lg
+    finally:
+        activate(before)
 
 
 def set_mask(spec: str) -> None:

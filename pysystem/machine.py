@@ -59,9 +59,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from . import loader, log
+from . import loader, log, qom
 from .clock import DEFAULT_SHIFT, VirtualClock
 from .qdev import Device
 from .qom import Container, Object, Property, QOMError, register, type_names, lookup_type
@@ -167,7 +168,8 @@ class Machine(Object):
         self.program = "pysystem"
         self.root: Optional[Container] = None
         self.chardevs = None
-        self.log = log.Log()
+        self.log = log.Log()                        # its -d/-D
+        self.globals: qom.GlobalTable = {}          # its -global defaults
 
     def set_arch(self, arch: str) -> None:
         """The front end this board runs under (``pysystem-mips``: big-endian)."""
@@ -390,12 +392,24 @@ class Machine(Object):
         """The blobs loaded into this machine's memory (``info roms``), by address."""
         return loader.roms(self.address_space) if self.address_space is not None else []
 
+    @contextmanager
+    def in_effect(self) -> Iterator["Machine"]:
+        """Inside the block the process-level hooks serve this machine: ``pysystem.log``
+        writes to its ``-d``/``-D`` log and objects made take its ``-global`` defaults
+        (its run, its monitors and the embedding API's calls hold it); what was in
+        effect before is again after, so machines in one process stay apart."""
+        with log.using(self.log), qom.globals_in_effect(self.globals):
+            yield self
+
     def run_for(self, insns: int) -> int:
         """Run ``insns`` guest instructions (or until a request: shutdown, reset...),
         firing timers, and warping the clock when every CPU waits; no host I/O.
         Returns the instructions run."""
+        with self.in_effect():
+            return self._run_for(insns)
+
+    def _run_for(self, insns: int) -> int:
         from .main_loop import has_work, run_cpu
-        log.activate(self.log)
         clock = self.clock
         start = clock.icount
         target = start + insns

@@ -114,10 +114,15 @@ class MainLoop:
         The embedding API (pysystem.api) bounds a run: it also returns None, with the
         machine still up, as soon as ``until()`` is true (checked between slices) or
         the clock has run ``icount_limit`` instructions in all, or when every CPU
-        waits with no timer armed and no host input to wait for (nothing can happen)."""
-        from . import log
+        waits with no timer armed and no host input to wait for (nothing can happen).
+        The machine is in effect meanwhile (``Machine.in_effect``: its log, its
+        ``-global`` defaults)."""
+        with self.machine.in_effect():
+            return self._run(until, icount_limit)
+
+    def _run(self, until: Optional[Callable[[], bool]],
+             icount_limit: Optional[int]) -> Optional[int]:
         machine = self.machine
-        log.activate(machine.log)
         clock = machine.clock
         bounded = until is not None or icount_limit is not None
         self.poll(0.0)

@@ -24,18 +24,23 @@ A QOM-like model, kept small:
 * Objects live in a tree of child properties and can be looked up by path: a
   machine is the root's ``machine`` child of a tree of its own (``machine.root``,
   ``/machine/...``), so that two machines in a process stay apart; objects built
-  outside a machine (tests) hang under ``root()``.  ``-global TYPE.prop=value`` defaults are kept in
-  ``GLOBALS`` and applied when an object of that type (or a subtype) is made.
+  outside a machine (tests) hang under ``root()``.
+* ``-global TYPE.prop=value`` defaults belong to one machine: ``set_global(spec,
+  table)`` checks one into the machine's table (``machine.globals``), and while
+  ``globals_in_effect(table)`` holds (the machine's build, run and monitors:
+  ``Machine.in_effect``) every object of that type (or a subtype) made takes it.
 """
 from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Type
 
 __all__ = [
     "QOMError", "Property", "Field", "Object", "Container", "register",
-    "lookup_type", "type_names", "new_object", "set_global", "GLOBALS", "root",
+    "lookup_type", "type_names", "new_object", "set_global", "globals_in_effect",
+    "GlobalTable", "root",
     "resolve_path", "parse_size",
 ]
 
@@ -244,7 +249,8 @@ class Field:
 
 _TYPES: Dict[str, Type["Object"]] = {}
 VERSION_KEY = "@version"   # in saved state: the type's STATE_VERSION, when above 1
-GLOBALS: Dict[Tuple[str, str], str] = {}
+GlobalTable = Dict[Tuple[str, str], str]
+_globals: GlobalTable = {}          # the table in effect: globals_in_effect()
 
 
 def register(cls):
@@ -280,8 +286,8 @@ def type_names(base: str = "object", include_abstract: bool = False) -> List[str
                   if issubclass(c, want) and (include_abstract or not c.ABSTRACT))
 
 
-def set_global(spec: str) -> None:
-    """Apply ``TYPE.prop=value`` (the argument of ``-global``)."""
+def set_global(spec: str, table: GlobalTable) -> None:
+    """Check ``TYPE.prop=value`` (the argument of ``-global``) and put it in ``table``."""
     m = re.fullmatch(r"([\w.-]+?)\.([\w-]+)=(.*)", spec)
     if not m:
         raise QOMError(f"-global expects TYPE.PROPERTY=VALUE, got '{spec}'")
@@ -291,7 +297,19 @@ def set_global(spec: str) -> None:
     if prop not in props:
         raise QOMError(f"type '{tname}' has no property '{prop}'")
     props[prop].convert(value)
-    GLOBALS[(tname, prop)] = value
+    table[(tname, prop)] = value
+
+
+@contextmanager
+def globals_in_effect(table: GlobalTable) -> Iterator[GlobalTable]:
+    """Objects made inside the block take the defaults of ``table``; the table in
+    effect before it is again after."""
+    global _globals
+    before, _globals = _globals, table
+    try:
+        yield table
+    finally:
+        _globals = before
 
 
 def new_object(type_name: str, **props: Any) -> "Object":
@@ -319,7 +337,7 @@ class Object:
             raise QOMError(f"type '{type(self).TYPE}' is abstract")
         for p in self.class_properties().values():
             setattr(self, p.attr, p.convert(p.default))
-        for (tname, pname), value in GLOBALS.items():
+        for (tname, pname), value in _globals.items():
             if self.is_a(tname):
                 self.set_prop(pname, value)
         for name, value in props.items():

@@ -246,3 +246,53 @@ def test_chardev_ids_are_per_machine(guest):
         assert a.board.serial_hd(0) is not b.board.serial_hd(0)
         assert a.board.serial_hd(0).contents().startswith(b"ready\r\n> abc")
     assert chardev.all_chardevs() == []
+
+
+def test_globals_logs_and_qmp_events_are_each_machines_own(guest, tmp_path):
+    """Two machines built and driven in turn: each object takes its own machine's
+    ``-global``, each ``-d``/``-D`` log gets its own machine's lines only, each QMP
+    subscriber hears its own machine's job events only; a third machine, and code
+    outside any machine, see none of them."""
+    from pysystem import log
+    from pysystem.api import Machine
+    kernel, dtb = guest
+
+    def build(freq: int, items: str, name: str) -> Machine:
+        return Machine.from_args(["-M", "vexpress-a9", "-m", "128M", "-kernel", kernel,
+                                  "-dtb", dtb, "-global", f"sp804.freq0={freq}",
+                                  "-d", items, "-D", str(tmp_path / name)], prompt="> ")
+
+    def freq0(m: Machine) -> int:
+        return m.qmp("qom-get", path="/machine/unattached/timer01", property="freq0")
+
+    def jobs(events):
+        return [(e["data"]["id"], e["data"]["status"]) for e in events
+                if e["event"] == "JOB_STATUS_CHANGE"]
+
+    outside = log.active()
+    with build(250_000, "guest_errors", "a.log") as a, \
+            build(32_768, "guest_errors,unimp", "b.log") as b, \
+            Machine("vexpress-a9", m="128M", kernel=kernel, dtb=dtb) as c:
+        assert (freq0(a), freq0(b), freq0(c)) == (250_000, 32_768, 1_000_000)
+        assert log.active() is outside
+        a.write_phys(0x10009018, bytes(4))      # UART0 FR: read-only
+        b.write_phys(0x1000afe0, bytes(4))      # UART1 PeriphID0: read-only
+        b.write_phys(0x10000000, bytes(4))      # SYS_ID: read-only
+        c.write_phys(0x10009018, bytes(4))      # no -d: logged nowhere
+        a.console.expect("> ", timeout=1)
+        b.console.expect("> ", timeout=1)
+        for m in (a, b, c):
+            m.events()                          # what the boot sent
+        snap = {"vmstate": "x", "devices": ["x"]}
+        a.qmp("snapshot-save", snap, **{"job-id": "job-a", "tag": "ta"})
+        b.qmp("snapshot-save", snap, **{"job-id": "job-b", "tag": "tb"})
+        for m in (a, b, c):
+            m.run_for(0.01)                     # the jobs run at the main loop's poll
+        done = ["created", "running", "waiting", "pending", "concluded"]
+        assert jobs(a.events()) == [("job-a", s) for s in done]
+        assert jobs(b.events()) == [("job-b", s) for s in done]
+        assert c.events() == []
+    assert (tmp_path / "a.log").read_text() == "pl011: write to read-only register FR\n"
+    assert (tmp_path / "b.log").read_text() == ("pl011: write to read-only register ID\n"
+                                                "realview_sysctl: write to read-only register ID\n")
+    assert log.active() is outside

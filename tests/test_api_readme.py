@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import guest_images, guest_python, guest_script, module
+from labgrid_env import RUN_TIMEOUT, labgrid_qemu
+from tools import guest_images, guest_python, guest_script
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -36,34 +37,6 @@ namespace = {"__name__": "__main__"}
 exec(compile(code, "README.md example", "exec"), namespace)
 with open(sys.argv[2], "wb") as f:
     f.write(namespace["shell"])
-"""
-
-LABGRID_ENV = """\
-targets:
-  main:
-    drivers:
-      QEMUDriver:
-        qemu_bin: pysystem
-        machine: vexpress-a9
-        cpu: cortex-a9
-        memory: 256M
-        kernel: kernel
-        dtb: dtb
-        extra_args: "-initrd {initrd} -rtc base=2026-01-01T00:00:00
-          -machine vexpress-a9,snapshot-dir={store} -loadvm shell"
-        boot_args: "console=ttyAMA0"
-        display: none
-      ShellDriver:
-        prompt: '/ # '
-        login_prompt: 'login: '
-        username: root
-        await_login_timeout: 5
-        login_timeout: 120
-tools:
-  pysystem: {script}
-images:
-  kernel: {kernel}
-  dtb: {dtb}
 """
 
 
@@ -105,21 +78,15 @@ def test_readme_example_then_the_plugin_sample_on_its_snapshot(tmp_path):
 
 def labgrid_shell(tmp_path, snap: Path) -> None:
     """labgrid's QEMUDriver and ShellDriver on pysystem-arm, from the booted snapshot."""
-    module("labgrid")
-    from labgrid import Environment
     g = guest_images("arm")
     store = tmp_path / "store"
     store.mkdir()
     (store / "shell.pysnap").symlink_to(snap)
-    env_file = tmp_path / "labgrid.yaml"
-    env_file.write_text(LABGRID_ENV.format(initrd=g.initrd, store=store, kernel=g.kernel,
-                                           dtb=g.dtb, script=guest_script("pysystem-arm")))
-    target = Environment(str(env_file)).get_target("main")
-    qemu = target.get_driver("QEMUDriver")
-    qemu.on()
-    try:
-        shell = target.get_driver("ShellDriver")
-        assert shell.run_check("echo $((6 * 7)); uname -m") == ["42", "armv7l"]
+    extra = (f"-initrd {g.initrd} -rtc base=2026-01-01T00:00:00 "
+             f"-machine vexpress-a9,snapshot-dir={store} -loadvm shell")
+    with labgrid_qemu(tmp_path, guest_script("pysystem-arm"), machine="vexpress-a9",
+                      cpu="cortex-a9", memory="256M", kernel=g.kernel, dtb=g.dtb,
+                      extra_args=extra, boot_args="console=ttyAMA0") as (qemu, shell):
+        answer = shell.run_check("echo $((6 * 7)); uname -m", timeout=RUN_TIMEOUT)
+        assert answer == ["42", "armv7l"]
         assert qemu.monitor_command("query-status")["status"] == "running"
-    finally:
-        qemu.off()

@@ -279,12 +279,13 @@ def test_keyval_syntax():
 def test_global_sets_defaults_in_both_forms():
     from pysystem import qom
     cli.load_types()
-    try:
-        cli._parse("arm", ["-global", "virtio-blk-device.serial=abc"])
+    cfg = cli._parse("arm", ["-global", "virtio-blk-device.serial=abc"])
+    with qom.globals_in_effect(cfg.globals):
         assert qom.new_object("virtio-blk-device").serial == "abc"
-        cli._parse("arm", ["-global", "driver=virtio-blk-device,property=queue-size,value=128"])
+    cfg = cli._parse("arm", ["-global", "driver=virtio-blk-device,property=queue-size,value=128"])
+    with qom.globals_in_effect(cfg.globals):
         assert qom.new_object("virtio-blk-device").queue_size == 128
-        with pytest.raises(CLIError, match="-global virtio-blk-device.queue-size=x: "):
-            cli._parse("arm", ["-global", "virtio-blk-device.queue-size=x"])
-    finally:
-        qom.GLOBALS.clear()
+    # the machine's own: outside its table's effect an object has the type's defaults
+    assert qom.new_object("virtio-blk-device").queue_size != 128
+    with pytest.raises(CLIError, match="-global virtio-blk-device.queue-size=x: "):
+        cli._parse("arm", ["-global", "virtio-blk-device.queue-size=x"])

@@ -78,13 +78,13 @@ def test_reset_and_state_from_declaration():
 
 
 def test_globals_apply_to_subtypes():
-    qom.set_global("test-widget.num-irq=7")
-    try:
+    table: qom.GlobalTable = {}
+    qom.set_global("test-widget.num-irq=7", table)
+    with qom.globals_in_effect(table):
         assert _BigWidget().num_irq == 7
-        with pytest.raises(QOMError):
-            qom.set_global("test-widget.nosuch=1")
-    finally:
-        qom.GLOBALS.clear()
+    assert _BigWidget().num_irq != 7            # only while the table is in effect
+    with pytest.raises(QOMError):
+        qom.set_global("test-widget.nosuch=1", table)
 
 
 def test_tree_paths():

@@ -48,7 +48,7 @@ import select
 import socket
 import sys
 import time
-from typing import Optional
+from typing import Any, Callable, Optional, Tuple
 
 from ..qom import Property, register
 from .base import EVENT_BREAK, EVENT_CLOSED, EVENT_OPENED, Chardev, ChardevError
@@ -66,6 +66,16 @@ DEFAULT_HOST = "127.0.0.1"
 # a peer's hang-up seen without reading its data (Linux: POLLRDHUP; elsewhere none)
 _POLL_HUP = (getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
              if hasattr(select, "poll") else None)
+
+
+def _bind(sock: socket.socket, addr: Any) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(addr)
+
+
+def _connect(sock: socket.socket, addr: Any) -> None:
+    sock.settimeout(5.0)
+    sock.connect(addr)
 
 
 class _PathProperty(Property):
@@ -205,6 +215,23 @@ class SocketChardev(Chardev):
             return base
         return f"{base} <-> {self.peer}"
 
+    def _first_address(self, use: Callable[[socket.socket, Any], None]
+                       ) -> Tuple[Optional[socket.socket], Optional[OSError]]:
+        """A socket for the first of the address's resolutions that ``use(sock, addr)``
+        (bind or connect) succeeds on, and the error of the last that failed; the
+        sockets that failed are closed."""
+        last: Optional[OSError] = None
+        for family, kind, proto, _, addr in self._addrinfo():
+            sock = socket.socket(family, kind, proto)
+            try:
+                use(sock, addr)
+            except OSError as e:
+                last = e
+                sock.close()
+                continue
+            return sock, last
+        return None, last
+
     # --- server ---------------------------------------------------------------------
     def _listen(self) -> None:
         if self.is_unix:
@@ -230,17 +257,7 @@ class SocketChardev(Chardev):
                 ports = [str(p) for p in range(first, self.to + 1)]
             for port in ports:
                 self.port = port
-                for family, kind, proto, _, addr in self._addrinfo():
-                    s = socket.socket(family, kind, proto)
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    try:
-                        s.bind(addr)
-                    except OSError as e:
-                        last = e
-                        s.close()
-                        continue
-                    sock = s
-                    break
+                sock, last = self._first_address(_bind)
                 if sock is not None:
                     break
             if sock is None:
@@ -300,19 +317,7 @@ class SocketChardev(Chardev):
                 sock.close()
                 raise
         else:
-            sock = None
-            last: Optional[OSError] = None
-            for family, kind, proto, _, addr in self._addrinfo():
-                s = socket.socket(family, kind, proto)
-                s.settimeout(5.0)
-                try:
-                    s.connect(addr)
-                except OSError as e:
-                    last = e
-                    s.close()
-                    continue
-                sock = s
-                break
+            sock, last = self._first_address(_connect)
             if sock is None:
                 raise last or OSError(errno.ECONNREFUSED, "Connection refused")
             peer = sock.getpeername()
@@ -359,22 +364,26 @@ class SocketChardev(Chardev):
     def _readable(self) -> None:
         if self.conn is None:
             return
-        n = self.can_accept()
-        if n <= 0:
-            return
+        if self.can_accept() > 0:
+            self._receive()
+
+    def _receive(self) -> bool:
+        """One read from the connection: what came is delivered (telnet commands taken
+        out), an end of file or a broken connection disconnects.  False when there
+        was nothing to read yet (the socket would block)."""
         try:
             data = self.conn.recv(READ_CHUNK)
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError:
             data = b""
         if not data:
             self._disconnect()
-            return
-        if self.telnet:
+        elif self.telnet:
             data = self._strip_telnet(data)
         if data:
-            self.deliver(data)
+            self.deliver(data)              # kept as pending input if the frontend is full
+        return True
 
     def _strip_telnet(self, data: bytes) -> bytes:
         out = bytearray()
@@ -421,20 +430,8 @@ class SocketChardev(Chardev):
         poller.register(self.conn.fileno(), _POLL_HUP)
         if not poller.poll(0):
             return
-        while self.conn is not None:
-            try:
-                data = self.conn.recv(READ_CHUNK)
-            except (BlockingIOError, InterruptedError):
-                return              # not a hang-up after all: data will follow
-            except OSError:
-                data = b""
-            if not data:
-                self._disconnect()
-                return
-            if self.telnet:
-                data = self._strip_telnet(data)
-            if data:
-                self.deliver(data)          # kept until the frontend takes it
+        while self.conn is not None and self._receive():
+            pass                    # until the hang-up (or, after all, no end yet)
 
     def _disconnect(self) -> None:
         conn, self.conn = self.conn, None

@@ -1,0 +1,70 @@
+"""labgrid (from PyPI) driving a pysystem console script as it drives QEMU.
+
+    with labgrid_qemu(tmp_path, script, machine="malta", cpu="24Kf", memory="256",
+                      kernel=..., extra_args="-initrd ... -loadvm shell",
+                      boot_args="console=ttyS0") as (qemu, shell):
+        shell.run_check("uname -m")
+
+writes a labgrid environment with labgrid's own QEMUDriver (``qemu_bin`` naming the
+script through ``tools:``) and ShellDriver for busybox's ``/ # `` prompt, powers the
+emulator on (labgrid starts it with ``-S -qmp stdio`` and the serial port on a unix
+socket chardev, then sends ``cont``) and off at the end.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional, Tuple
+
+from tools import module
+
+# labgrid's default for a command is 30 s of wall time; a first command after a restore
+# translates the guest's code afresh (a cold code cache) on a loaded 2-core host
+RUN_TIMEOUT = 180
+
+ENV = """\
+targets:
+  main:
+    drivers:
+      QEMUDriver:
+        qemu_bin: pysystem
+        machine: {machine}
+        cpu: {cpu}
+        memory: "{memory}"
+        kernel: kernel
+{dtb_line}        extra_args: "{extra_args}"
+        boot_args: "{boot_args}"
+        display: none
+      ShellDriver:
+        prompt: '/ # '
+        login_prompt: 'login: '
+        username: root
+        await_login_timeout: 5
+        login_timeout: 120
+tools:
+  pysystem: {script}
+images:
+  kernel: {kernel}
+{dtb_image}"""
+
+
+@contextmanager
+def labgrid_qemu(tmp_path: Path, script: str, *, machine: str, cpu: str, memory: str,
+                 kernel: str, extra_args: str, boot_args: str,
+                 dtb: Optional[str] = None) -> Iterator[Tuple[object, object]]:
+    """(QEMUDriver, ShellDriver) of a labgrid target on ``script``, powered on."""
+    module("labgrid")
+    from labgrid import Environment
+    env_file = tmp_path / "labgrid.yaml"
+    env_file.write_text(ENV.format(
+        machine=machine, cpu=cpu, memory=memory, extra_args=extra_args,
+        boot_args=boot_args, script=script, kernel=kernel,
+        dtb_line="        dtb: dtb\n" if dtb else "",
+        dtb_image=f"  dtb: {dtb}\n" if dtb else ""))
+    target = Environment(str(env_file)).get_target("main")
+    qemu = target.get_driver("QEMUDriver")
+    qemu.on()
+    try:
+        yield qemu, target.get_driver("ShellDriver")
+    finally:
+        qemu.off()
