@@ -180,6 +180,9 @@ def test_dynamic_program_with_prefix(tmp_path, arch, sysroot):
     def calls(err):
         text = re.sub(r"^\d+ ", "", err.decode(), flags=re.M)
         text = re.sub(r"0x[0-9a-f]{5,}", "ADDR", text)
+        # calls answering with the process's own id: pids may have any number of digits
+        text = re.sub(r"^((?:set_tid_address|getpid|gettid|getppid)\(.*\) = )\d+$", r"\1PID",
+                      text, flags=re.M)
         return re.sub(r"\d{5,}", "NUM", text).splitlines()
     if arch == "arm":
         assert calls(p.stderr) == calls(q.stderr)
