@@ -33,6 +33,7 @@ end (too short to say anything about growth).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import socket
 import subprocess
@@ -56,6 +57,16 @@ done
 """
 QUERIES = ("info status", "info registers", "info mtree", "info snapshots", "info chardev",
            "info qtree", "info block", "x /16x 0x60000000", "info pic", "info roms")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -155,7 +166,7 @@ def main() -> int:
         while not stop.wait(10):
             row = [round(time.monotonic() - start)]
             for gst in guests:
-                row += [rss_kib(gst.proc.pid), len(gst.rounds())]
+                row += [rss_kib(gst.proc.pid), len(gst.rounds()), cpu_seconds(gst.proc.pid)]
             samples.append(row)
 
     threading.Thread(target=sampler, daemon=True).start()
@@ -192,17 +203,24 @@ def main() -> int:
             gst.stop()
 
     with open(out / "samples.csv", "w") as f:
-        f.write("seconds,soaked_rss_kib,soaked_rounds,reference_rss_kib,reference_rounds\n")
+        f.write("seconds,soaked_rss_kib,soaked_rounds,soaked_cpu_s,"
+                "reference_rss_kib,reference_rounds,reference_cpu_s\n")
         for row in samples:
             f.write(",".join(map(str, row)) + "\n")
     window = 600 if opts.seconds >= 1800 else 60
-    print(f"{sys.implementation.name}: {opts.seconds} s; per {window} s of the soaked run:")
-    prev_t, prev_rounds = 0, 0
-    for t, rss, rounds, _, _ in samples:
-        if t - prev_t >= window:
-            rate = (rounds - prev_rounds) * 60 / (t - prev_t)
-            print(f"  {t:>6} s  RSS {rss / 1024:7.1f} MiB  {rate:7.1f} rounds/min")
-            prev_t, prev_rounds = t, rounds
+    print(f"{sys.implementation.name}: {opts.seconds} s; per {window} s of the soaked run "
+          "(CPU ms per round: host load changes rounds/min, not the CPU a round costs):")
+    prev = None
+    for row in samples:
+        t, rss, rounds, cpu, _, ref_rounds, ref_cpu = row
+        if prev is None or t - prev[0] >= window:
+            if prev is not None:
+                rate = (rounds - prev[2]) * 60 / (t - prev[0])
+                per = (cpu - prev[3]) * 1000 / max(1, rounds - prev[2])
+                ref_per = (ref_cpu - prev[6]) * 1000 / max(1, ref_rounds - prev[5])
+                print(f"  {t:>6} s  RSS {rss / 1024:7.1f} MiB  {rate:7.1f} rounds/min  "
+                      f"{per:7.1f} CPU ms/round (reference {ref_per:7.1f})")
+            prev = row
     a, b = soaked.rounds(), reference.rounds()
     n = min(len(a), len(b))
     print(f"rounds: soaked {len(a)}, reference {len(b)}; first {n} "
