@@ -54,11 +54,16 @@ def main() -> None:
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pypy", default=os.path.join(here, ".venv-pypy/bin/python"))
-    ap.add_argument("--cpython", default=os.path.join(here, ".venv/bin/python"))
+    ap.add_argument("--cpython", default=os.path.join(here, ".venv/bin/python"),
+                    help="'none' leaves that interpreter out (as --pypy none)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--awk", type=int, default=40000, help="awk loop iterations")
     ap.add_argument("--sh", type=int, default=4000, help="shell loop iterations")
+    ap.add_argument("loops", nargs="*", default=list(LOOPS), help="of: " + " ".join(LOOPS))
     args = ap.parse_args()
+    unknown = [loop for loop in args.loops if loop not in LOOPS]
+    if unknown:
+        ap.error(f"unknown loop '{unknown[0]}' (choose from {', '.join(LOOPS)})")
     sys.path.insert(0, here)
     from pysystem.images import guest_files
     busybox = str(guest_files("arm", quiet=True).busybox)
@@ -67,6 +72,8 @@ def main() -> None:
         raise SystemExit("qemu-arm not on PATH (Debian's qemu-user)")
     emulators = [("qemu-arm", [qemu, "-cpu", "cortex-a9"], None)]
     for label, py in (("pysystem PyPy", args.pypy), ("pysystem CPython", args.cpython)):
+        if py == "none":
+            continue
         script = os.path.join(os.path.dirname(py), "pysystem-user-arm")
         if not os.path.exists(script):
             raise SystemExit(f"{script} missing (pip install -e . with {py})")
@@ -76,7 +83,8 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f}; {versions.splitlines()[0]}; awk n={args.awk}, sh n={args.sh}")
     results: Dict[Tuple[str, str, int], Tuple[float, float]] = {}
     for r in range(1, args.rounds + 1):
-        for loop, make in LOOPS.items():
+        for loop in args.loops:
+            make = LOOPS[loop]
             n = {"awk": args.awk, "sh": args.sh}.get(loop, 0)
             expected = None
             for label, cmd, cache in emulators:
