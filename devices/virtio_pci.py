@@ -167,7 +167,7 @@ class VirtIOPCI(PCIDevice):
                 self.vdev.config_write(off - LEGACY_CONFIG, value, size)
             else:
                 self.LEGACY_REGS.write(self, off, value, size)
-        return IORegion(self, "virtio-pci-legacy", 0x80, read=read, write=write)
+        return IORegion(self, "virtio-pci-legacy", self.BARS[0].size, read=read, write=write)
 
     def device_reset(self) -> None:
         self.vdev.reset()
