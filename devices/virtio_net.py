@@ -10,8 +10,9 @@ Properties:
   mac          str  - the MAC address; empty: the board gives QEMU's default,
                       52:54:00:12:34:56 plus the number of NICs created before it
   netdev       any  - the network backend (pysystem/net/client.py); none drops frames
-  mrg_rxbuf, status, ctrl_vq, ctrl_rx, ctrl_rx_extra, ctrl_mac_addr
-               bool (default on, as QEMU 7.2) - offer that feature bit
+  mrg_rxbuf, ctrl_vq, ctrl_rx, ctrl_rx_extra, ctrl_mac_addr
+               bool (default on, as QEMU 7.2) - offer that feature bit (QEMU's
+               "status" property is not there: the name is the device status byte's)
 Queues: receive (0) and transmit (1) of 256 entries, control (2) of 64 with CTRL_VQ.
 Features offered (what QEMU 7.2 offers a peer without a virtio-net header, i.e. no
 checksum or segmentation offload): MAC, STATUS, MRG_RXBUF, CTRL_VQ, CTRL_RX,
@@ -44,6 +45,7 @@ import struct
 from typing import List, Tuple
 
 from pysystem import log
+from pysystem.memory import ROMRegion
 from pysystem.pci import Bar
 from pysystem.qom import Field, Property, QOMError, register
 
@@ -68,7 +70,6 @@ F_ANY_LAYOUT = 27
 # property name -> the feature bit it offers (QEMU's names, all on by default)
 FEATURE_PROPS = (
     ("mrg_rxbuf", F_MRG_RXBUF, "merge receive buffers"),
-    ("status", F_STATUS, "link status in the config space"),
     ("ctrl_vq", F_CTRL_VQ, "control virtqueue"),
     ("ctrl_rx", F_CTRL_RX, "control: RX mode (promiscuous, all-multicast)"),
     ("ctrl_rx_extra", F_CTRL_RX_EXTRA, "control: extra RX modes"),
@@ -79,6 +80,7 @@ S_LINK_UP = 1
 HDR_LEGACY, HDR_MRG = 10, 12
 MAC_TABLE_ENTRIES = 64
 ETH_ALEN = 6
+NET_BUFSIZE = 4096 + 65536      # QEMU's largest frame (longer ones are cut there)
 BROADCAST = b"\xff" * ETH_ALEN
 
 # control queue: classes and commands
@@ -150,7 +152,7 @@ class VirtIONet(VirtIODevice):
 
     # --- features and config --------------------------------------------------------
     def device_features(self) -> int:
-        bits = (1 << F_MAC) | (1 << F_ANY_LAYOUT)
+        bits = (1 << F_MAC) | (1 << F_STATUS) | (1 << F_ANY_LAYOUT)
         for name, bit, _doc in FEATURE_PROPS:
             if getattr(self, name):
                 bits |= 1 << bit
@@ -217,6 +219,10 @@ class VirtIONet(VirtIODevice):
         if elem.out_len < hdr:
             raise VirtQueueError(f"transmit chain of {elem.out_len} bytes has no "
                                  f"{hdr}-byte header")
+        if elem.out_len - hdr > NET_BUFSIZE:   # QEMU's network layer cuts it there
+            log.log("guest_errors", f"{self.TYPE}: {elem.out_len - hdr}-byte frame dropped "
+                                    f"(more than {NET_BUFSIZE})")
+            return
         frame = elem.read(self.bus.memory, hdr, elem.out_len - hdr)
         log.log("net", f"{self.TYPE}: transmit {len(frame)} bytes")
         if self.netdev is not None:
@@ -305,11 +311,11 @@ class VirtIONet(VirtIODevice):
         if elem.out_len < 2 or elem.in_len < 1:
             raise VirtQueueError("control request without its header or ack byte")
         cls, cmd = elem.read(mem, 0, 2)
-        data = elem.read(mem, 2, elem.out_len - 2)
+        size = elem.out_len - 2             # the command's data, read only as far as needed
         if cls == CLASS_RX and self._has(F_CTRL_RX):
-            ack = self._ctrl_rx(cmd, data)
+            ack = self._ctrl_rx(cmd, elem.read(mem, 2, 1) if size == 1 else b"")
         elif cls == CLASS_MAC:
-            ack = self._ctrl_mac(cmd, data)
+            ack = self._ctrl_mac(cmd, elem, size)
         else:
             log.log("guest_errors", f"{self.TYPE}: control class {cls} command {cmd} "
                                     "not supported")
@@ -326,35 +332,36 @@ class VirtIONet(VirtIODevice):
         log.log("net", f"{self.TYPE}: {RX_MODES[cmd]} {'on' if data[0] else 'off'}")
         return ACK_OK
 
-    def _ctrl_mac(self, cmd: int, data: bytes) -> int:
+    def _ctrl_mac(self, cmd: int, elem: Element, size: int) -> int:
+        mem = self.bus.memory
         if cmd == MAC_ADDR_SET:
-            if len(data) != ETH_ALEN or not self._has(F_CTRL_MAC_ADDR):
+            if size != ETH_ALEN or not self._has(F_CTRL_MAC_ADDR):
                 return ACK_ERR
-            self.mac_addr = bytearray(data)
+            self.mac_addr = bytearray(elem.read(mem, 2, ETH_ALEN))
             return ACK_OK
         if cmd != MAC_TABLE_SET:
             return ACK_ERR
-        tables = []
-        pos = 0
-        for _ in range(2):                  # unicast, then multicast
-            if pos + 4 > len(data):
+        tables, overflow = [], []
+        pos = 2
+        end = 2 + size
+        for room in (MAC_TABLE_ENTRIES, None):       # unicast, then multicast
+            if pos + 4 > end:
                 return ACK_ERR
-            count = struct.unpack_from("<I", data, pos)[0]
+            count = struct.unpack("<I", elem.read(mem, pos, 4))[0]
             pos += 4
-            if count > (len(data) - pos) // ETH_ALEN:
+            if count * ETH_ALEN > end - pos:
                 return ACK_ERR
-            tables.append(data[pos:pos + count * ETH_ALEN])
+            if room is None:                  # multicast: what the unicast part left
+                room = MAC_TABLE_ENTRIES - len(tables[0]) // ETH_ALEN
+            fits = count <= room
+            tables.append(elem.read(mem, pos, count * ETH_ALEN) if fits else b"")
+            overflow.append(not fits)
             pos += count * ETH_ALEN
-        if pos != len(data):
+        if pos != end:
             return ACK_ERR
-        uni, multi = tables
-        room = MAC_TABLE_ENTRIES * ETH_ALEN
-        self.uni_overflow = len(uni) > room
-        uni = b"" if self.uni_overflow else uni
-        self.multi_overflow = len(uni) + len(multi) > room
-        multi = b"" if self.multi_overflow else multi
-        self.mac_table = bytearray(uni + multi)
-        self.first_multi = len(uni) // ETH_ALEN
+        self.uni_overflow, self.multi_overflow = overflow
+        self.mac_table = bytearray(tables[0] + tables[1])
+        self.first_multi = len(tables[0]) // ETH_ALEN
         return ACK_OK
 
 
@@ -366,12 +373,15 @@ class VirtIONetPCI(VirtIOPCI):
     DEVICE_ID = 0x1000
     CLASS_CODE = 0x020000
     SUBSYSTEM = (0x1AF4, 0x0001)
-    # BAR0 holds the 20-byte legacy header and the 8-byte config: 32 bytes (QEMU's pow2ceil)
-    BARS = (Bar(0, 0x20, "io"), Bar(4, 0x4000, "mem", prefetch=True, mem64=True))
+    # BAR0 holds the 20-byte legacy header and the 8-byte config: 32 bytes (QEMU's pow2ceil);
+    # the ROM BAR is where QEMU loads efi-virtio.rom (here it reads as zeros)
+    BARS = (Bar(0, 0x20, "io"), Bar(4, 0x4000, "mem", prefetch=True, mem64=True),
+            Bar(6, 0x40000, "mem"))
     VDEV_TYPE = VirtIONet
     PROPERTIES = VirtIONet.PROPERTIES
 
     def realize(self) -> None:
+        self.init_bar(6, ROMRegion(self, "virtio-net-pci.rom", 0x40000))
         super().realize()
         self.vdev.nic_model = self.TYPE
         self.vdev.clock = getattr(self, "clock", None)

@@ -178,6 +178,10 @@ class VirtIOPCI(PCIDevice):
     def memory(self):
         return self.bus.dma if self.bus is not None else None
 
+    @memory.setter
+    def memory(self, _space) -> None:
+        """A board offers its address space; a PCI function masters through its bus."""
+
     def update_irq(self) -> None:
         self.set_irq(self.vdev.isr & 1)
 

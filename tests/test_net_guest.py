@@ -1,4 +1,5 @@
-"""End-to-end: Debian's armmp kernel on -M vexpress-a9 with ``-nic user``.
+"""End-to-end: Debian's armmp kernel on -M vexpress-a9 with ``-nic user`` and a
+``-device virtio-net-device`` on a second user network.
 
 One boot (CI cost): the guest's smsc911x driver drives the LAN9118 model, busybox
 ``udhcpc`` gets 10.0.2.15 from the user network's DHCP server, ``ping`` reaches the
@@ -6,6 +7,11 @@ gateway, ``wget`` fetches a file from an HTTP server this test runs on the host'
 127.0.0.1 (through 10.0.2.2) and the guest prints its SHA-256; then busybox
 ``httpd`` in the guest serves the file back through ``hostfwd`` and the test
 fetches it from 127.0.0.1 with urllib: both checksums must equal the original.
+Then ``set_link`` through the monitor drops and restores the LAN9118's carrier (the
+guest's phylib polls the PHY's basic status), the LAN9118 goes down, and the same
+DHCP lease and download run again through virtio_net over virtio-mmio; ``set_link``
+on that network flips the carrier through the STATUS bit and the configuration
+interrupt, and ``info qtree`` shows the device on its transport.
 """
 from __future__ import annotations
 
@@ -61,6 +67,65 @@ poweroff -f
 """
 
 
+VIRTIO_SCRIPT = """#!/bin/sh
+# $1: the host's HTTP port.  Leave only the virtio-net interface up and use it.
+for d in /sys/class/net/eth*; do
+  case "$(readlink $d/device/driver)" in
+    *virtio_net) vif=${d##*/};;
+    *) ifconfig ${d##*/} down;;
+  esac
+done
+echo "VIF $vif $(cat /sys/class/net/$vif/address)"
+ifconfig $vif up
+udhcpc -i $vif -s /udhcpc.script -q -n -t 5 -T 2
+wget -q -O /tmp/v.bin "http://10.0.2.2:$1/file.bin" && echo "VWGET-OK"
+echo "VSUM $(sha256sum /tmp/v.bin)"
+"""
+
+# print the carrier of $1 once it is $2, or after 10 tries a second apart
+CARRIER_SCRIPT = """#!/bin/sh
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  c=$(cat /sys/class/net/$1/carrier)
+  [ "$c" = "$2" ] && break
+  sleep 1
+done
+echo "CARRIER $1 $c"
+"""
+
+
+class Monitor:
+    """The HMP monitor on a TCP socket (``-monitor tcp:...``)."""
+
+    def __init__(self, port: int, timeout: float = 120):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        self.buf = b""
+        self._until(b"(qemu) ")
+
+    def _until(self, marker: bytes) -> bytes:
+        while marker not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise AssertionError(f"monitor closed; got {self.buf!r}")
+            self.buf += chunk
+        out, _, self.buf = self.buf.partition(marker)
+        return out
+
+    def cmd(self, line: str) -> str:
+        self.sock.sendall(line.encode() + b"\n")
+        return self._until(b"(qemu) ").decode("utf-8", "replace")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def _free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -87,14 +152,18 @@ def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    initrd = build_initramfs("arm", NET_INIT, modules=("smsc911x",),
-                             extra_files={"/udhcpc.script": UDHCPC_SCRIPT},
+    initrd = build_initramfs("arm", NET_INIT, modules=("smsc911x", "virtio_mmio", "virtio_net"),
+                             extra_files={"/udhcpc.script": UDHCPC_SCRIPT,
+                                          "/virtio.sh": VIRTIO_SCRIPT,
+                                          "/carrier.sh": CARRIER_SCRIPT},
                              out=tmp_path / "initrd.cpio.gz")
-    fwd_port = _free_port()
+    fwd_port, mon_port = _free_port(), _free_port()
     args = ["-M", "vexpress-a9", "-m", "256M", "-kernel", str(g.kernel), "-dtb", str(g.dtb),
             "-initrd", str(initrd), "-nographic", "-rtc", "base=2026-01-01T00:00:00",
             "-append", f"console=ttyAMA0 rdinit=/init httpport={server.server_address[1]}",
-            "-nic", f"user,hostfwd=tcp:127.0.0.1:{fwd_port}-:8080",
+            "-nic", f"user,id=n0,hostfwd=tcp:127.0.0.1:{fwd_port}-:8080",
+            "-netdev", "user,id=n1", "-device", "virtio-net-device,netdev=n1",
+            "-monitor", f"tcp:127.0.0.1:{mon_port},server=on,wait=off",
             "-d", "net,guest_errors", "-D", str(tmp_path / "net.log")]
     s = GuestSession("arm", args, log_path=str(tmp_path / "console.log"))
     try:
@@ -116,6 +185,11 @@ def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
         guest_seconds = float(up.group(2)) - float(up.group(1))
         print(f"wget {SIZE} bytes: {guest_seconds:.2f} s guest time; "
               f"hostfwd fetch: {host_seconds:.2f} s host time")
+        mon = Monitor(mon_port)
+        try:
+            _carrier_and_virtio(s, mon, server.server_address[1], want)
+        finally:
+            mon.close()
         s.send("poweroff -f")
         assert s.wait(300) == 0
     finally:
@@ -123,3 +197,33 @@ def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
         server.shutdown()
         server.server_close()
     assert re.search(r"smsc911x", s.text), s.text[-2000:]
+
+
+def _carrier(s: GuestSession, iface: str, want: str) -> None:
+    out = s.command(f"sh /carrier.sh {iface} {want}", timeout=300)
+    assert f"CARRIER {iface} {want}" in out, out
+
+
+def _carrier_and_virtio(s: GuestSession, mon: Monitor, http_port: int, want: str) -> None:
+    s.command("", timeout=60)               # a fresh prompt after httpd's start
+    lan = next(d for d in s.command("ls /sys/class/net").split() if d.startswith("eth")
+               and "smsc911x" in s.command(f"readlink /sys/class/net/{d}/device/driver"))
+    _carrier(s, lan, "1")
+    assert mon.cmd("set_link n0 off").strip() == "set_link n0 off"
+    _carrier(s, lan, "0")                    # phylib saw the PHY lose its link
+    mon.cmd("set_link n0 on")
+    _carrier(s, lan, "1")
+    out = s.command(f"sh /virtio.sh {http_port}", timeout=900)
+    vif = re.search(r"VIF (eth\d) 52:54:00:12:34:57", out)
+    assert vif, out                          # QEMU's second default MAC
+    assert "LEASE 10.0.2.15 router 10.0.2.2 dns 10.0.2.3" in out, out
+    assert "VWGET-OK" in out and f"VSUM {want}" in out, out
+    vif = vif.group(1)
+    _carrier(s, vif, "1")
+    mon.cmd("set_link n1 off")
+    _carrier(s, vif, "0")                    # STATUS bit and configuration interrupt
+    mon.cmd("set_link n1 on")
+    _carrier(s, vif, "1")
+    qtree = mon.cmd("info qtree")
+    assert re.search(r"mmio 0000000010013600/0000000000000200\r?\n +bus: virtio-mmio-bus\.3\r?\n"
+                     r" +type virtio-mmio-bus\r?\n +dev: virtio-net-device, id \"\"", qtree), qtree
