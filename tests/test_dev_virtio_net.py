@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import struct
 
+import pytest
+
 from virtio_driver import RAM_BASE, Driver, make_bus
 
 from pysystem.net import UserNet
@@ -165,3 +167,53 @@ def test_pci_function_identity_and_legacy_bar():
 def transport_base(i: int) -> int:
     from virtio_driver import MMIO_BASE
     return MMIO_BASE + 0x200 * i
+
+
+# --- the boards, against QEMU 7.2 ------------------------------------------------------
+def _strip_net_ids(text: str) -> str:
+    """QEMU names an anonymous -nic backend #netNNN with a counter of its own."""
+    import re
+    return re.sub(r"#net\d+", "#net", text)
+
+
+@pytest.mark.parametrize("args", [
+    ["-nic", "user,model=virtio-net-pci"],
+    ["-nic", "user,model=virtio,mac=52:54:00:ab:cd:ef"],
+    ["-nic", "user,id=n0", "-netdev", "user,id=n1", "-device", "virtio-net-pci,netdev=n1"],
+], ids=["model-virtio-net-pci", "model-virtio", "device"])
+def test_malta_info_pci_as_qemu(args):
+    from malta_qemu import monitor
+    theirs = monitor("qemu", "mipsel", args, ["info pci"])["info pci"]
+    ours = monitor("pysystem", "mipsel", args, ["info pci"])["info pci"]
+    assert ours == theirs
+
+
+def test_malta_info_network_names_the_model_and_mac():
+    from malta_qemu import monitor
+    args = ["-nic", "user,model=virtio"]
+    theirs = monitor("qemu", "mipsel", args, ["info network"])["info network"]
+    ours = monitor("pysystem", "mipsel", args, ["info network"])["info network"]
+    # QEMU calls the NIC virtio-net-pci.0; pysystem's NICs have no instance number yet
+    assert _strip_net_ids(ours).splitlines()[1:] == _strip_net_ids(theirs).splitlines()[1:]
+    assert ours.splitlines()[0].split(":", 1)[1] == theirs.splitlines()[0].split(":", 1)[1]
+
+
+def test_vexpress_qtree_as_qemu():
+    import subprocess
+    from tools import program, script
+    args = ["-M", "vexpress-a9", "-S", "-display", "none", "-serial", "null", "-monitor",
+            "stdio", "-nic", "user", "-netdev", "user,id=n1", "-device",
+            "virtio-net-device,netdev=n1"]
+
+    def qtree(binary):
+        out = subprocess.run([binary, *args], input=b"info qtree\nquit\n", capture_output=True,
+                             timeout=120).stdout.decode(errors="replace").replace("\r", "")
+        lines = out.splitlines()
+        start = next(i for i, l in enumerate(lines) if "bus: virtio-mmio-bus.3" in l)
+        block = lines[start:start + 4]
+        mac = next(l.strip() for l in lines[start:] if l.strip().startswith("mac = "))
+        return block[:3] + [mac]
+    theirs = qtree(program("qemu-system-arm"))
+    ours = qtree(script("pysystem-arm"))
+    # the bus, its type, the device on it, and QEMU's second default MAC (after lan9118's)
+    assert ours == theirs and ours[-1] == 'mac = "52:54:00:12:34:57"'

@@ -16,34 +16,23 @@ interrupt, and ``info qtree`` shows the device on its transport.
 from __future__ import annotations
 
 import hashlib
-import http.server
 import os
 import random
 import re
-import socket
-import threading
 import time
 import urllib.request
 
 import pytest
 
 from guest_session import GuestSession
+from net_guest_tools import (GUEST_FILES, Monitor, free_port, iface, link_drop, serve,
+                             virtio_net_checks)
 from tools import guest_images
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
 BOOT_TIMEOUT = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
 SIZE = 1 << 20
-
-UDHCPC_SCRIPT = """#!/bin/sh
-case "$1" in
-  bound|renew)
-    ifconfig "$interface" "$ip" netmask "$subnet" up
-    route add default gw "$router"
-    echo "nameserver $dns" > /etc/resolv.conf
-    echo "LEASE $ip router $router dns $dns";;
-esac
-"""
 
 NET_INIT = """#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -67,73 +56,6 @@ poweroff -f
 """
 
 
-VIRTIO_SCRIPT = """#!/bin/sh
-# $1: the host's HTTP port.  Leave only the virtio-net interface up and use it.
-for d in /sys/class/net/eth*; do
-  case "$(readlink $d/device/driver)" in
-    *virtio_net) vif=${d##*/};;
-    *) ifconfig ${d##*/} down;;
-  esac
-done
-echo "VIF $vif $(cat /sys/class/net/$vif/address)"
-ifconfig $vif up
-udhcpc -i $vif -s /udhcpc.script -q -n -t 5 -T 2
-wget -q -O /tmp/v.bin "http://10.0.2.2:$1/file.bin" && echo "VWGET-OK"
-echo "VSUM $(sha256sum /tmp/v.bin)"
-"""
-
-# print the carrier of $1 once it is $2, or after 10 tries a second apart
-CARRIER_SCRIPT = """#!/bin/sh
-for i in 1 2 3 4 5 6 7 8 9 10; do
-  c=$(cat /sys/class/net/$1/carrier)
-  [ "$c" = "$2" ] && break
-  sleep 1
-done
-echo "CARRIER $1 $c"
-"""
-
-
-class Monitor:
-    """The HMP monitor on a TCP socket (``-monitor tcp:...``)."""
-
-    def __init__(self, port: int, timeout: float = 120):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        self.buf = b""
-        self._until(b"(qemu) ")
-
-    def _until(self, marker: bytes) -> bytes:
-        while marker not in self.buf:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise AssertionError(f"monitor closed; got {self.buf!r}")
-            self.buf += chunk
-        out, _, self.buf = self.buf.partition(marker)
-        return out
-
-    def cmd(self, line: str) -> str:
-        self.sock.sendall(line.encode() + b"\n")
-        return self._until(b"(qemu) ").decode("utf-8", "replace")
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
     from pysystem.images import build_initramfs
     g = guest_images("arm")
@@ -142,22 +64,11 @@ def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
     www = tmp_path / "www"
     www.mkdir()
     (www / "file.bin").write_bytes(body)
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(www), **kw)
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(str(www))
     initrd = build_initramfs("arm", NET_INIT, modules=("smsc911x", "virtio_mmio", "virtio_net"),
-                             extra_files={"/udhcpc.script": UDHCPC_SCRIPT,
-                                          "/virtio.sh": VIRTIO_SCRIPT,
-                                          "/carrier.sh": CARRIER_SCRIPT},
+                             extra_files=GUEST_FILES,
                              out=tmp_path / "initrd.cpio.gz")
-    fwd_port, mon_port = _free_port(), _free_port()
+    fwd_port, mon_port = free_port(), free_port()
     args = ["-M", "vexpress-a9", "-m", "256M", "-kernel", str(g.kernel), "-dtb", str(g.dtb),
             "-initrd", str(initrd), "-nographic", "-rtc", "base=2026-01-01T00:00:00",
             "-append", f"console=ttyAMA0 rdinit=/init httpport={server.server_address[1]}",
@@ -187,7 +98,14 @@ def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
               f"hostfwd fetch: {host_seconds:.2f} s host time")
         mon = Monitor(mon_port)
         try:
-            _carrier_and_virtio(s, mon, server.server_address[1], want)
+            s.command("", timeout=60)       # a fresh prompt after httpd's start
+            link_drop(s, mon, "n0", iface(s, "smsc911x"))   # phylib polls the PHY
+            virtio_net_checks(s, mon, server.server_address[1], want, "n1",
+                              "52:54:00:12:34:57")          # QEMU's second default MAC
+            qtree = mon.cmd("info qtree")
+            assert re.search(r"mmio 0000000010013600/0000000000000200\r?\n"
+                             r" +bus: virtio-mmio-bus\.3\r?\n +type virtio-mmio-bus\r?\n"
+                             r" +dev: virtio-net-device, id \"\"", qtree), qtree
         finally:
             mon.close()
         s.send("poweroff -f")
@@ -198,32 +116,3 @@ def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
         server.server_close()
     assert re.search(r"smsc911x", s.text), s.text[-2000:]
 
-
-def _carrier(s: GuestSession, iface: str, want: str) -> None:
-    out = s.command(f"sh /carrier.sh {iface} {want}", timeout=300)
-    assert f"CARRIER {iface} {want}" in out, out
-
-
-def _carrier_and_virtio(s: GuestSession, mon: Monitor, http_port: int, want: str) -> None:
-    s.command("", timeout=60)               # a fresh prompt after httpd's start
-    lan = next(d for d in s.command("ls /sys/class/net").split() if d.startswith("eth")
-               and "smsc911x" in s.command(f"readlink /sys/class/net/{d}/device/driver"))
-    _carrier(s, lan, "1")
-    assert mon.cmd("set_link n0 off").strip() == "set_link n0 off"
-    _carrier(s, lan, "0")                    # phylib saw the PHY lose its link
-    mon.cmd("set_link n0 on")
-    _carrier(s, lan, "1")
-    out = s.command(f"sh /virtio.sh {http_port}", timeout=900)
-    vif = re.search(r"VIF (eth\d) 52:54:00:12:34:57", out)
-    assert vif, out                          # QEMU's second default MAC
-    assert "LEASE 10.0.2.15 router 10.0.2.2 dns 10.0.2.3" in out, out
-    assert "VWGET-OK" in out and f"VSUM {want}" in out, out
-    vif = vif.group(1)
-    _carrier(s, vif, "1")
-    mon.cmd("set_link n1 off")
-    _carrier(s, vif, "0")                    # STATUS bit and configuration interrupt
-    mon.cmd("set_link n1 on")
-    _carrier(s, vif, "1")
-    qtree = mon.cmd("info qtree")
-    assert re.search(r"mmio 0000000010013600/0000000000000200\r?\n +bus: virtio-mmio-bus\.3\r?\n"
-                     r" +type virtio-mmio-bus\r?\n +dev: virtio-net-device, id \"\"", qtree), qtree
