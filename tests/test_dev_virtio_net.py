@@ -217,3 +217,34 @@ def test_vexpress_qtree_as_qemu():
     ours = qtree(script("pysystem-arm"))
     # the bus, its type, the device on it, and QEMU's second default MAC (after lan9118's)
     assert ours == theirs and ours[-1] == 'mac = "52:54:00:12:34:57"'
+
+
+def test_set_link_through_hmp_and_bad_options(capsys):
+    """``set_link`` from the monitor reaches the device; bad -device options are one line."""
+    from pysystem.cli import main
+    from pysystem.monitor.hmp import Monitor
+    seen = {}
+
+    def on_start(machine, loop):
+        mon = Monitor(machine)
+        vdev = machine.net_options.backends[0].nic
+        seen["off"] = (mon.execute("set_link n1 off"), vdev.net_status)
+        seen["on"] = (mon.execute("set_link n1 on"), vdev.net_status)
+        seen["network"] = mon.execute("info network")
+        loop.request_exit(0)
+
+    argv = ["-M", "vexpress-a9", "-display", "none", "-S"]
+    status = main("arm", argv + ["-netdev", "user,id=n1", "-device",
+                                 "virtio-net-device,netdev=n1,mac=52:54:00:00:00:01"],
+                  on_start=on_start)
+    assert status == 0, capsys.readouterr().err
+    assert seen["off"] == ("", 0) and seen["on"] == ("", 1)
+    assert "model=virtio-net-device,macaddr=52:54:00:00:00:01" in seen["network"]
+    for bad, msg in ((["-device", "virtio-net-device,mac=zz"], "doesn't take value 'zz'"),
+                     (["-device", "virtio-net-device,netdev=nosuch"], "can't find value"),
+                     (["-device", "virtio-net-pci,bogus=1"], "bogus"),
+                     (["-nic", "user,model=virtio-net-device"], "Unsupported NIC model")):
+        capsys.readouterr()
+        status = main("arm", argv + bad)
+        err = capsys.readouterr().err
+        assert status == 1 and msg in err and err.count("\n") == 1, err
