@@ -89,6 +89,17 @@ VIRTIO_NET_PCI = re.compile(
     r"      BAR0: I/O at 0x([0-9a-f]+) \[0x([0-9a-f]+)\]\.\n"
     r"      BAR4: 64 bit prefetchable memory at 0x([0-9a-f]+) \[0x([0-9a-f]+)\]\.\n"
     r"      BAR6: 32 bit memory at 0xffffffffffffffff \[0x0003fffe\]\.\n      id \"\"\n")
+# name, device in the guest, how it is attached
+DISKS = [
+    ("ide.img", "/dev/sda", lambda path: ["-drive", f"file={path},if=ide,format=raw"]),
+    ("vd.img", "/dev/vda", lambda path: ["-drive", f"if=none,id=vd0,file={path},format=raw",
+                                         "-device", "virtio-blk-pci,drive=vd0"]),
+    # the IDE slave with snapshot=on (what -snapshot gives every drive): the guest's
+    # write goes to a temporary overlay, the image keeps what the host put there
+    ("snap.img", "/dev/sdb", lambda path: ["-drive",
+                                           f"file={path},if=ide,index=1,format=raw,snapshot=on"]),
+]
+SNAPSHOT_DISKS = {"snap.img"}
 
 
 def _disks(tmp_path):
