@@ -10,7 +10,7 @@ Interface:
     the EEPROM so the chip loads it at reset), ``mode_16bit`` (uint32: 16-bit
     bus, two halfword accesses make one register access), ``netdev`` (any: an
     object with ``send(frame: bytes)``; without one transmitted frames are
-    dropped; the link always reads as up).
+    dropped; the link follows the backend's ``link_up``: ``set_link_status``).
   * Attribute ``clock``: the board's ``VirtualClock`` (the general purpose timer
     at 10 kHz and the 25 MHz free-running counter).
   * ``receive(frame) -> bool``: a frame from the network (False: not taken);
@@ -34,7 +34,10 @@ source (read clears) and mask.  EEPROM: read, write enable/disable, write, write
 all, erase, erase all, reload (a write ANDs, as the real part only clears bits).
 
 Not modelled: flow control, VLAN, wake-up frames, power management states,
-FIFO level interrupts other than RSFL, the RX drop counter, GPIO, link changes.
+FIFO level interrupts other than RSFL, the RX drop counter, GPIO.
+``set_link`` (``set_link_status(up)``): the PHY's basic status loses or regains link
+and autonegotiation-complete (bits 2 and 5), and the PHY interrupt source gets
+LINK_DOWN (0x10) or ENERGYON and AUTONEG_COMPLETE, raising PHY_INT if unmasked.
 """
 from __future__ import annotations
 
@@ -60,7 +63,7 @@ MAC_MII_ACC, MAC_MII_DATA, MAC_FLOW, MAC_VLAN1 = 6, 7, 8, 9
 CR_RXALL, CR_MCPAS, CR_PRMS, CR_INVFILT, CR_HO = 1 << 31, 1 << 19, 1 << 18, 1 << 17, 1 << 15
 CR_HPFILT, CR_BCAST, CR_RXEN, CR_RESERVED = 1 << 13, 1 << 11, 1 << 2, 0x7F404213
 # PHY interrupt sources
-PHY_INT_ENERGYON, PHY_INT_AUTONEG_COMPLETE = 0x80, 0x40
+PHY_INT_ENERGYON, PHY_INT_AUTONEG_COMPLETE, PHY_INT_LINK_DOWN = 0x80, 0x40, 0x10
 GPT_TIMER_EN = 1 << 29
 E2P_MAC_LOADED = 0x100
 
@@ -443,9 +446,17 @@ class LAN9118(SysBusDevice):
         self._phy_update_link()
 
     def _phy_update_link(self) -> None:
-        self.phy_status |= 0x0024          # link up, autonegotiation complete
-        self.phy_int |= PHY_INT_ENERGYON | PHY_INT_AUTONEG_COMPLETE
+        if self.netdev is None or getattr(self.netdev, "link_up", True):
+            self.phy_status |= 0x0024      # link up, autonegotiation complete
+            self.phy_int |= PHY_INT_ENERGYON | PHY_INT_AUTONEG_COMPLETE
+        else:                              # autonegotiation status mirrors the link
+            self.phy_status &= ~0x0024
+            self.phy_int |= PHY_INT_LINK_DOWN
         self._phy_update_irq()
+
+    def set_link_status(self, up: bool) -> None:
+        """``set_link``: the backend's ``link_up`` changed; the PHY shows it."""
+        self._phy_update_link()
 
     def _phy_update_irq(self) -> None:
         if self.phy_int & self.phy_int_mask:

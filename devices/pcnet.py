@@ -28,6 +28,8 @@ and the bytes spread over the descriptors the driver owns from the current one
 no descriptor owned the frame is not taken (the backend offers it again at the
 next CSR0 write or host poll).  Frames are accepted for the station address,
 broadcast, any multicast, or all in promiscuous mode (CSR15 bit 15).
+Link status: BCR4-7 read bit 15 set when their enable bits include LNKSTE (0x40) and
+the backend's link is up (``set_link``), as QEMU's lnkst; Linux's pcnet32 polls BCR4.
 Not modelled: the MII/PHY, the EEPROM, timers, loopback, the logical address
 filter (multicast is accepted), descriptor error bits other than OWN.
 """
@@ -49,11 +51,12 @@ CSR0_MISS, CSR0_CERR, CSR0_BABL, CSR0_ERR = 0x1000, 0x2000, 0x4000, 0x8000
 CSR0_W1C = CSR0_IDON | CSR0_TINT | CSR0_RINT | CSR0_MERR | CSR0_MISS | CSR0_CERR | CSR0_BABL
 CSR0_SOURCES = CSR0_BABL | CSR0_MISS | CSR0_MERR | CSR0_RINT | CSR0_TINT | CSR0_IDON
 BCR_DWIO_BIT, BCR_SWSTYLE = 18, 20
+LNKST = 0x40                # the LED status bit that is link status (BCR4's LNKSTE)
 
 # reset values (QEMU 7.2, read back through RAP/RDP/BDP)
 CSR_RESET = {0: 0x0004, 4: 0x0115, 58: 0x0200, 72: 1, 74: 1, 76: 1, 78: 1, 80: 0x1410,
              88: 0x1003, 89: 0x0262, 100: 0x0200, 103: 0x0105}
-BCR_RESET = {0: 0x0005, 1: 0x0005, 2: 0x0002, 4: 0x80C0, 5: 0x0084, 6: 0x0088, 7: 0x0090,
+BCR_RESET = {0: 0x0005, 1: 0x0005, 2: 0x0002, 4: 0x00C0, 5: 0x0084, 6: 0x0088, 7: 0x0090,
              18: 0x9001, 19: 0x0002, 20: 0x0200, 22: 0xFF06}
 
 
@@ -368,7 +371,14 @@ class PCNet(PCIDevice):
         self.csr[0] = (self.csr[0] & ~CSR0_STOP) | CSR0_IDON | CSR0_INIT
 
     def _read_bcr(self, n: int) -> int:
+        if 4 <= n <= 7:                     # LED registers: bit 15 shows their enabled status
+            lnkst = LNKST if self.netdev is None or getattr(self.netdev, "link_up", True) else 0
+            value = self.bcr[n] & ~0x8000
+            return value | (0x8000 if value & 0x017F & lnkst else 0)
         return self.bcr[n] if n < len(self.bcr) else 0
+
+    def set_link_status(self, up: bool) -> None:
+        """``set_link``: BCR4 (LED0, link status) reads the backend's ``link_up``."""
 
     def _write_bcr(self, n: int, value: int) -> None:
         if n >= len(self.bcr) or n in (4, 5, 6, 7):

@@ -167,7 +167,7 @@ class VirtIOPCI(PCIDevice):
                 self.vdev.config_write(off - LEGACY_CONFIG, value, size)
             else:
                 self.LEGACY_REGS.write(self, off, value, size)
-        return IORegion(self, "virtio-pci-legacy", 0x80, read=read, write=write)
+        return IORegion(self, "virtio-pci-legacy", self.BARS[0].size, read=read, write=write)
 
     def device_reset(self) -> None:
         self.vdev.reset()
@@ -177,6 +177,10 @@ class VirtIOPCI(PCIDevice):
     @property
     def memory(self):
         return self.bus.dma if self.bus is not None else None
+
+    @memory.setter
+    def memory(self, _space) -> None:
+        """A board offers its address space; a PCI function masters through its bus."""
 
     def update_irq(self) -> None:
         self.set_irq(self.vdev.isr & 1)

@@ -55,7 +55,7 @@ from pysystem.cpu.mips import models as mips_models
 from pysystem.devices import (  # noqa: F401  (importing registers the device types)
     cirrus_vga, gt64120, i8042, i8254, i8257, i8259, malta_fpga, mc146818, pcnet,
     pflash_cfi01, piix4, piix4_ide, piix4_pm, piix4_usb, serial_16550, unimplemented,
-    virtio_pci)
+    virtio_net, virtio_pci)
 from pysystem.devices.isa import ISABus
 
 from . import mips_boot
@@ -92,6 +92,9 @@ PCI_DEVICES: Tuple[Tuple[str, str, Optional[Tuple[int, int]]], ...] = (
     ("pcnet", "pcnet", (11, 0)),
     ("cirrus", "cirrus-vga", None),
 )
+
+# -nic model= names that make QEMU's Malta put a virtio-net-pci where pcnet would be
+VIRTIO_NET_MODELS = ("virtio-net-pci", "virtio")
 
 # ISA devices: name, QOM type, ports (None: the type's own), ISA IRQs, properties
 # (in QEMU's creation order: ``info qtree`` lists the newest first)
@@ -194,9 +197,14 @@ class Malta(Machine):
             elif name == "usb":
                 props = {"clock": self.clock}
             elif name == "pcnet":            # the first -nic / -net nic
-                props = net.board_nic(self, "pcnet")
+                if net.nic_model(self) in VIRTIO_NET_MODELS:   # QEMU: no pcnet then
+                    name, type_name, place = "virtio-net", "virtio-net-pci", None
+                    props = net.board_nic(self, type_name, aliases=VIRTIO_NET_MODELS)
+                    props.setdefault("mac", virtio_net.default_mac(0))
+                else:
+                    props = net.board_nic(self, "pcnet")
             dev = self._device(name, type_name, props)
-            if name == "pcnet":
+            if name in ("pcnet", "virtio-net"):
                 dev.clock = self.clock       # the network's timers run in guest time
             gt.bus.plug(dev, None if place is None else place[0] << 3 | place[1])
             if name == "piix4":              # its ISA devices come with it, as in QEMU
@@ -244,8 +252,12 @@ class Malta(Machine):
             isa.attach(dev, ports, irqs)
 
     def _plug_user_devices(self) -> None:
+        nics = net.nic_count(self)
         for name, dev in self.user_devices("pci-device"):
             dev.clock = self.clock
+            if isinstance(dev, virtio_net.VirtIONetPCI) and not dev.mac:
+                dev.mac = virtio_net.default_mac(nics)
+                nics += 1
             dev.realize()
             self.pci_bus.plug(dev)
             self.add_child_device(name, dev)

@@ -45,7 +45,7 @@ from pysystem.qom import QOMError, new_object, register
 from pysystem.devices import (  # noqa: F401  (importing registers the device types)
     a9mpcore, arm_sbcon_i2c, i2c_ddc, l2x0, lan9118, pflash_cfi01, pl011, pl031, pl041,
     pl050, pl111, pl181, sii9022, sp804, sp810, unimplemented, vexpress_sysctl, virtio_blk,
-    virtio_mmio)
+    virtio_mmio, virtio_net)
 
 from . import arm_boot
 
@@ -214,7 +214,13 @@ class VexpressA9(Machine):
             devices.append((f"virtio-blk{index}", blk))
             index += 1
         devices += self.user_devices("virtio-device")
+        nics = min(net.nic_count(self), 1)   # QEMU's vexpress makes a LAN9118 for the first
         for name, dev in devices:
+            if isinstance(dev, virtio_net.VirtIONet):
+                dev.clock = self.clock
+                if not dev.mac:
+                    dev.mac = virtio_net.default_mac(nics)
+                nics += 1
             free = [t for t in transports if t.is_free()]
             if not free:
                 raise QOMError(f"-device {dev.TYPE}: no free virtio-mmio transport (the board has {NUM_VIRTIO})")

@@ -262,6 +262,12 @@ def _buses(dev, all_devs):
             out.append(("pci", "PCI", [d for d in reversed(value.functions()) if d in all_devs]))
         elif type(value).__name__ == "ISABus" and isinstance(devices, list):
             out.append(("isa.0", "ISA", [d for d in reversed(devices) if d in all_devs]))
+    if dev.TYPE == "virtio-mmio":
+        # QEMU numbers the transports' buses in creation order; the plugged device sits there
+        n = [d for d in all_devs if d.TYPE == "virtio-mmio"].index(dev)
+        vdev = getattr(dev, "vdev", None)
+        out.append((f"virtio-mmio-bus.{n}", "virtio-mmio-bus",
+                    [vdev] if vdev is not None and vdev in all_devs else []))
     listed = set(id(k) for _, _, ks in out for k in ks)
     kids = [c for c in dev.children.values() if isinstance(c, Device)
             and not isinstance(c, SysBusDevice) and c in all_devs and id(c) not in listed]

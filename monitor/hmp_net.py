@@ -89,5 +89,8 @@ def _set_link(mon, args: List[str]) -> str:
         nic_name = getattr(b.nic, "TYPE", None)
         if args[0] in (b.id, nic_name):
             b.link_up = args[1] == "on"     # frames both ways are lost while down
+            notify = getattr(b.nic, "set_link_status", None)
+            if notify is not None:          # the NIC shows it to the guest (carrier)
+                notify(b.link_up)
             return ""
     raise MonitorError(f"Error: Device '{args[0]}' not found")

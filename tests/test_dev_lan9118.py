@@ -248,3 +248,43 @@ def test_registers_match_qemu():
                              extra_args=("-nic", "user,restrict=on"))
     got = replay(rig(), ops)
     assert [(i, hex(v)) for i, v in enumerate(got)] == [(i, hex(v)) for i, v in enumerate(expected)]
+
+
+def test_set_link_shows_in_phy_status_and_interrupt():
+    """``set_link`` (QEMU's lan9118_set_link -> phy_update_link): basic status loses
+    link and autonegotiation-complete, the PHY interrupt source gets LINK_DOWN (0x10),
+    and with that source unmasked INT_STS.PHY_INT rises; the link back sets them again."""
+    class Backend:
+        link_up = True
+
+        def attach(self, nic):
+            pass
+
+        def send(self, frame):
+            pass
+
+    net = Backend()
+    dev = rig(netdev=net)
+    o = Ops()
+    o.phy_read(29)                      # clear the sources of the reset
+    o.phy_write(30, 0x10)               # unmask LINK_DOWN only
+    o.phy_read(1)
+    replay(dev, o.ops)
+    assert replay(dev, [("r", INT_STS)])[0] & (1 << 18) == 0
+    net.link_up = False
+    dev.set_link_status(False)
+    o = Ops()
+    o.r(INT_STS)
+    o.phy_read(1)
+    o.phy_read(29)
+    o.r(INT_STS)
+    sts, status, source, sts_after = replay(dev, o.ops)
+    assert sts & (1 << 18) and status & 0x24 == 0 and source == 0x10
+    assert sts_after & (1 << 18) == 0   # reading the source cleared it
+    net.link_up = True
+    dev.set_link_status(True)
+    o = Ops()
+    o.phy_read(1)
+    o.phy_read(29)
+    status, source = replay(dev, o.ops)
+    assert status & 0x24 == 0x24 and source == 0xC0

@@ -134,3 +134,25 @@ def test_dword_io_mode():
     rig.io_read(BASE + 0x18, 4)                # RESET (dword)
     rig.io_write(BASE + 0x12, 88, 2)
     assert rig.io_read(BASE + 0x10, 2) == 0x1003
+
+
+def test_set_link_shows_in_bcr4():
+    """pcnet32 reads BCR4 (LED0: LNKSTE enabled at reset) every 2 s: 0x80c0 with the
+    link up (QEMU's value at reset, see test_probe_registers_match_qemu), 0x00c0 down."""
+    from pysystem.net import UserNet
+    net = UserNet("n0")
+    rig = Rig(functions=("piix4", "pm", "pcnet"), props={"pcnet": {"netdev": net}})
+    rig.sysmem.add_subregion(0, RAMRegion(None, "ram", 1 << 20))
+    for op in _setup_ops():
+        rig.mem.write(op[1], op[2], op[3])
+
+    def bcr(n):
+        rig.io_write(BASE + 0x12, n, 2)
+        return rig.io_read(BASE + 0x16, 2)
+    assert [bcr(n) for n in (4, 5, 6, 7)] == [0x80C0, 0x0084, 0x0088, 0x0090]
+    net.link_up = False
+    rig.dev["pcnet"].set_link_status(False)
+    assert bcr(4) == 0x00C0
+    net.link_up = True
+    rig.dev["pcnet"].set_link_status(True)
+    assert bcr(4) == 0x80C0

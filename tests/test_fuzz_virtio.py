@@ -1,5 +1,6 @@
-"""Standing fuzz campaign: malformed virtio descriptor chains for virtio-blk over both
-transports (virtio-mmio as on vexpress-a9, virtio-pci as on Malta), legacy and modern.
+"""Standing fuzz campaign: malformed virtio descriptor chains for virtio-blk and
+virtio-net over both transports (virtio-mmio as on vexpress-a9, virtio-pci as on
+Malta), legacy and modern.
 
 A guest driver (tests/virtio_driver.py, and the PCI one of test_dev_virtio_pci.py)
 sets the device up as Linux does, then submits chains from a catalogue of what a broken
@@ -12,6 +13,11 @@ avail indexes) and then seeded random chains over the same values.  After every 
   length is never allocated or walked);
 * the request completed (the used index moved on) or the device set NEEDS_RESET;
 * after a reset the same device serves a well-formed read correctly (it recovers).
+
+virtio-net gets seeded random transmit requests, control commands and receive
+buffers (each mutated like the chains above), a random frame from its user-mode network
+after each receive kick; the transmit and control kicks must complete or break the
+device, and after a reset it must carry an ARP exchange with the gateway.
 
 CI size: ``PYSYSTEM_FUZZ_CHAINS`` (default 600) random chains per transport.
 Long run (2026-12-07, CPython 3.11): PYSYSTEM_FUZZ_CHAINS=25000, 10^5 chains over the
@@ -29,8 +35,10 @@ import pytest
 from pysystem.block import close_all, open_drive
 from pysystem.devices.virtio_blk import VirtIOBlock
 from pysystem.devices.virtio_mmio import VirtIOMMIO
+from pysystem.devices.virtio_net import VirtIONet, VirtIONetPCI
 from pysystem.devices.virtio_pci import VirtIOBlockPCI
 from pysystem.memory import RAMRegion
+from pysystem.net import UserNet
 from malta_pci_rig import Rig
 from test_dev_virtio_pci import DEVFN, MODERN, ModernDriver
 from virtio_driver import F_INDIRECT, F_NEXT, F_WRITE, RAM_BASE, RAM_SIZE, Driver, make_bus
@@ -367,3 +375,230 @@ def test_random_chains(image, transport):
     with open(image, "rb") as f:        # as random writes left it
         f.seek(9 * 512)
         assert data == f.read(512)
+
+
+# --- virtio-net: the same campaign over its three queues ---------------------------------
+NET_QUEUES = (0, 1, 2)                  # receive, transmit, control
+NET_MAC = bytes.fromhex("525400123456")
+
+
+class NetTarget:
+    """One virtio-net (with a user-mode network behind it) behind one transport; its
+    three queues laid out 4 pages apart from ``ram``, 16 entries each where the
+    transport lets the driver choose."""
+
+    def __init__(self):
+        self.net = UserNet("n0")
+        self.vdev = None
+        self.rings = {}                 # queue -> [desc, avail, used, num, avail_idx]
+
+    def ring(self, q: int) -> int:
+        return self.ram + 0x4000 * q
+
+    @property
+    def buf(self) -> int:
+        return self.ram + 0x20000
+
+    def put_desc(self, q: int, i: int, addr: int, length: int, flags: int, nxt: int = 0) -> None:
+        self.mem.write_bytes(self.rings[q][0] + 16 * i, struct.pack(
+            "<QIHH", addr & (2**64 - 1), length & 0xFFFFFFFF, flags, nxt & 0xFFFF))
+
+    def submit(self, q: int, head: int) -> None:
+        desc, avail, used, num, idx = self.rings[q]
+        self.mem.write_bytes(avail + 4 + 2 * (idx % num), struct.pack("<H", head & 0xFFFF))
+        self.rings[q][4] = idx = (idx + 1) & 0xFFFF
+        self.mem.write_bytes(avail + 2, struct.pack("<H", idx))
+
+    def used_idx(self, q: int) -> int:
+        return struct.unpack("<H", self.mem.read_bytes(self.rings[q][2] + 2, 2))[0]
+
+    def layout(self, q: int, num: int, align: int) -> None:
+        desc = self.ring(q)
+        self.mem.write_bytes(desc, bytes(0x4000))
+        avail = desc + 16 * num
+        used = (avail + 6 + 2 * num + align - 1) // align * align
+        self.rings[q] = [desc, avail, used, num, 0]
+
+    def arp_exchange(self) -> bytes:
+        """A well-formed ARP request out; the gateway's reply from the receive ring."""
+        frame = (b"\xff" * 6 + NET_MAC + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
+                 + NET_MAC + bytes((10, 0, 2, 15)) + bytes(6) + bytes((10, 0, 2, 2)))
+        self.mem.write_bytes(self.buf, bytes(12) + frame)
+        rx_before, tx_before = self.used_idx(0), self.used_idx(1)
+        self.put_desc(0, 0, self.buf + 0x1000, 2048, F_WRITE)
+        self.submit(0, 0)
+        self.kick(0)
+        self.put_desc(1, 0, self.buf, 12 + len(frame), 0)
+        self.submit(1, 0)
+        self.kick(1)
+        assert self.used_idx(1) == (tx_before + 1) & 0xFFFF
+        assert self.used_idx(0) == (rx_before + 1) & 0xFFFF
+        return self.mem.read_bytes(self.buf + 0x1000 + 12, 42)
+
+
+class NetMMIOTarget(NetTarget):
+    def __init__(self, legacy: bool):
+        super().__init__()
+        t = VirtIOMMIO(force_legacy=legacy)
+        t.realize()
+        self.mem, _ = make_bus([t])
+        t.memory = self.mem
+        self.vdev = VirtIONet(netdev=self.net)
+        self.vdev.realize()
+        t.plug(self.vdev)
+        t.reset()
+        self.drv = Driver(self.mem, base=0x10013000)
+        self.legacy = legacy
+        self.ram, self.ram_size, self.own = RAM_BASE, RAM_SIZE, 0x10013000
+
+    def setup(self) -> None:
+        d = self.drv
+        d.w(0x070, 0)
+        d.w(0x070, 3)
+        d.w(0x014, 0)
+        d.w(0x024, 0)
+        d.w(0x020, d.r(0x010))
+        if not self.legacy:
+            d.w(0x024, 1)
+            d.w(0x020, 1)
+            d.w(0x070, 0xB)
+        else:
+            d.w(0x028, 4096)
+        for q in NET_QUEUES:
+            d.w(0x030, q)
+            d.w(0x038, 16)
+            self.layout(q, 16, 4096 if self.legacy else 4)
+            desc, avail, used = self.rings[q][:3]
+            if self.legacy:
+                d.w(0x03C, 4096)
+                d.w(0x040, desc // 4096)
+            else:
+                for off, addr in ((0x080, desc), (0x090, avail), (0x0A0, used)):
+                    d.w(off, addr)
+                    d.w(off + 4, 0)
+                d.w(0x044, 1)
+        d.w(0x070, d.r(0x070) | 4)
+
+    def kick(self, q: int) -> None:
+        self.drv.w(0x050, q)
+
+    def status(self) -> int:
+        return self.drv.r(0x070)
+
+
+class NetPCITarget(NetTarget):
+    def __init__(self, legacy: bool):
+        super().__init__()
+        rig = Rig(functions=("piix4", "pm"))
+        rig.sysmem.add_subregion(0, RAMRegion(None, "ram", 8 << 20))
+        dev = VirtIONetPCI(netdev=self.net)
+        dev.realize()
+        rig.bus.plug(dev)
+        dev.reset()
+        assert dev.devfn == DEVFN
+        self.vdev = dev.vdev
+        self.mem, self.legacy = rig.mem, legacy
+        self.drv = ModernDriver(rig, legacy)
+        self.ram, self.ram_size = 0x100000, (8 << 20) - 0x100000
+        self.own = MODERN + 0x3000
+
+    def setup(self) -> None:
+        d = self.drv
+        if self.legacy:
+            d.io(0x12, 1, 0)
+            d.io(0x12, 1, 3)
+            d.io(0x04, 4, d.io(0x00))
+            for q in NET_QUEUES:
+                d.io(0x0E, 2, q)
+                self.layout(q, d.io(0x0C, 2), 4096)   # legacy queues keep their size
+                d.io(0x08, 4, self.rings[q][0] >> 12)
+            d.io(0x12, 1, 7)
+            return
+        d.common(0x14, 1, 0)
+        d.common(0x14, 1, 3)
+        d.common(0x00, 4, 0)
+        d.common(0x08, 4, 0)
+        d.common(0x0C, 4, d.common(0x04))
+        d.common(0x08, 4, 1)
+        d.common(0x0C, 4, 1)
+        d.common(0x14, 1, 0x0B)
+        for q in NET_QUEUES:
+            d.common(0x16, 2, q)
+            d.common(0x18, 2, 16)
+            self.layout(q, 16, 4)
+            for off, addr in zip((0x20, 0x28, 0x30), self.rings[q][:3]):
+                d.common(off, 4, addr)
+                d.common(off + 4, 4, 0)
+            d.common(0x1C, 2, 1)
+        d.common(0x14, 1, 0x0F)
+
+    def kick(self, q: int) -> None:
+        if self.legacy:
+            self.drv.io(0x10, 2, q)
+        else:
+            self.mem.write(MODERN + 0x3000 + 4 * q, 0, 2)
+
+    def status(self) -> int:
+        return self.drv.io(0x12, 1) if self.legacy else self.drv.common(0x14, 1)
+
+
+NET_TARGETS = {
+    "mmio-legacy": lambda: NetMMIOTarget(True),
+    "mmio-modern": lambda: NetMMIOTarget(False),
+    "pci-legacy": lambda: NetPCITarget(True),
+    "pci-modern": lambda: NetPCITarget(False),
+}
+
+
+def _net_chain(t, q: int, rng: random.Random) -> None:
+    """A well-formed transmit or control request, or receive buffers, with mutations."""
+    b = t.buf
+    addrs = (b, b + 0x1000, t.own, 0, 0xFFFFFFF0, 1 << 40, t.ram + t.ram_size - rng.randrange(1, 600),
+             t.rings[q][0], t.rings[q][2])
+    lengths = (0, 1, 2, 11, 12, 13, 60, 1514, 4096, 0xFFFFFFFF, 0x80000000)
+    if q == 1:
+        n = rng.choice((0, 14, 42, 60, 1514, rng.randrange(0, 3000)))
+        t.mem.write_bytes(b, bytes(12) + rng.randbytes(n))
+        descs = [[b, 12 + n, 0, 0]]
+    elif q == 2:
+        data = rng.randbytes(rng.choice((0, 1, 6, 8, 20, rng.randrange(0, 500))))
+        t.mem.write_bytes(b, bytes((rng.randrange(6), rng.randrange(7))) + data)
+        descs = [[b, 2 + len(data), F_NEXT, 1], [b + 0x1000, 1, F_WRITE, 0]]
+    else:
+        descs = [[b + 0x1000 * k, rng.choice((64, 1526, 2048)), F_WRITE, 0] for k in range(1)]
+    for _ in range(rng.choice((0, 1, 1, 2))):
+        d = rng.choice(descs)
+        field = rng.randrange(4)
+        d[field] = (rng.choice(addrs), rng.choice(lengths), rng.randrange(8),
+                    rng.randrange(0, t.rings[q][3] + 3))[field]
+    for i, (addr, length, flags, nxt) in enumerate(descs):
+        t.put_desc(q, i, addr, length, flags, nxt)
+    t.submit(q, 0)
+
+
+@pytest.mark.parametrize("transport", sorted(NET_TARGETS))
+def test_virtio_net_random_chains(transport):
+    rng = random.Random(f"virtio-net-{transport}")
+    t = NET_TARGETS[transport]()
+    t.setup()
+    broken = 0
+    for _ in range(CHAINS):
+        if t.status() & NEEDS_RESET:
+            t.setup()
+        q = rng.choice((0, 1, 1, 2, 2))
+        before = t.used_idx(q)
+        _net_chain(t, q, rng)
+        start = time.monotonic()
+        t.kick(q)
+        if q == 0:              # a frame from the network into whatever the buffers are
+            t.net.deliver(NET_MAC + rng.randbytes(rng.choice((8, 54, 1508, rng.randrange(0, 4000)))))
+        assert time.monotonic() - start < KICK_SECONDS
+        if q != 0:
+            assert t.status() & NEEDS_RESET or t.used_idx(q) != before, \
+                "the request neither completed nor broke the device"
+        broken += bool(t.status() & NEEDS_RESET)
+    assert 0 < broken < CHAINS
+    t.net._queue.clear()
+    t.setup()                   # a reset device serves a well-formed exchange
+    reply = t.arp_exchange()
+    assert reply[:6] == NET_MAC and reply[12:14] == b"\x08\x06" and reply[20:22] == b"\x00\x02"

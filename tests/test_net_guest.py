@@ -1,4 +1,5 @@
-"""End-to-end: Debian's armmp kernel on -M vexpress-a9 with ``-nic user``.
+"""End-to-end: Debian's armmp kernel on -M vexpress-a9 with ``-nic user`` and a
+``-device virtio-net-device`` on a second user network.
 
 One boot (CI cost): the guest's smsc911x driver drives the LAN9118 model, busybox
 ``udhcpc`` gets 10.0.2.15 from the user network's DHCP server, ``ping`` reaches the
@@ -6,38 +7,32 @@ gateway, ``wget`` fetches a file from an HTTP server this test runs on the host'
 127.0.0.1 (through 10.0.2.2) and the guest prints its SHA-256; then busybox
 ``httpd`` in the guest serves the file back through ``hostfwd`` and the test
 fetches it from 127.0.0.1 with urllib: both checksums must equal the original.
+Then ``set_link`` through the monitor drops and restores the LAN9118's carrier (the
+guest's phylib polls the PHY's basic status), the LAN9118 goes down, and the same
+DHCP lease and download run again through virtio_net over virtio-mmio; ``set_link``
+on that network flips the carrier through the STATUS bit and the configuration
+interrupt, and ``info qtree`` shows the device on its transport.
 """
 from __future__ import annotations
 
 import hashlib
-import http.server
 import os
 import random
 import re
-import socket
-import threading
 import time
 import urllib.request
 
 import pytest
 
 from guest_session import GuestSession
+from net_guest_tools import (GUEST_FILES, Monitor, free_port, iface, link_drop, serve,
+                             virtio_net_checks)
 from tools import guest_images
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
 BOOT_TIMEOUT = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
 SIZE = 1 << 20
-
-UDHCPC_SCRIPT = """#!/bin/sh
-case "$1" in
-  bound|renew)
-    ifconfig "$interface" "$ip" netmask "$subnet" up
-    route add default gw "$router"
-    echo "nameserver $dns" > /etc/resolv.conf
-    echo "LEASE $ip router $router dns $dns";;
-esac
-"""
 
 NET_INIT = """#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -61,14 +56,6 @@ poweroff -f
 """
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
     from pysystem.images import build_initramfs
     g = guest_images("arm")
@@ -77,24 +64,17 @@ def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
     www = tmp_path / "www"
     www.mkdir()
     (www / "file.bin").write_bytes(body)
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(www), **kw)
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    initrd = build_initramfs("arm", NET_INIT, modules=("smsc911x",),
-                             extra_files={"/udhcpc.script": UDHCPC_SCRIPT},
+    server = serve(str(www))
+    initrd = build_initramfs("arm", NET_INIT, modules=("smsc911x", "virtio_mmio", "virtio_net"),
+                             extra_files=GUEST_FILES,
                              out=tmp_path / "initrd.cpio.gz")
-    fwd_port = _free_port()
+    fwd_port, mon_port = free_port(), free_port()
     args = ["-M", "vexpress-a9", "-m", "256M", "-kernel", str(g.kernel), "-dtb", str(g.dtb),
             "-initrd", str(initrd), "-nographic", "-rtc", "base=2026-01-01T00:00:00",
             "-append", f"console=ttyAMA0 rdinit=/init httpport={server.server_address[1]}",
-            "-nic", f"user,hostfwd=tcp:127.0.0.1:{fwd_port}-:8080",
+            "-nic", f"user,id=n0,hostfwd=tcp:127.0.0.1:{fwd_port}-:8080",
+            "-netdev", "user,id=n1", "-device", "virtio-net-device,netdev=n1",
+            "-monitor", f"tcp:127.0.0.1:{mon_port},server=on,wait=off",
             "-d", "net,guest_errors", "-D", str(tmp_path / "net.log")]
     s = GuestSession("arm", args, log_path=str(tmp_path / "console.log"))
     try:
@@ -116,6 +96,18 @@ def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
         guest_seconds = float(up.group(2)) - float(up.group(1))
         print(f"wget {SIZE} bytes: {guest_seconds:.2f} s guest time; "
               f"hostfwd fetch: {host_seconds:.2f} s host time")
+        mon = Monitor(mon_port)
+        try:
+            s.command("", timeout=60)       # a fresh prompt after httpd's start
+            link_drop(s, mon, "n0", iface(s, "smsc911x"))   # phylib polls the PHY
+            virtio_net_checks(s, mon, server.server_address[1], want, "n1",
+                              "52:54:00:12:34:57")          # QEMU's second default MAC
+            qtree = mon.cmd("info qtree")
+            assert re.search(r"mmio 0000000010013600/0000000000000200\r?\n"
+                             r" +bus: virtio-mmio-bus\.3\r?\n +type virtio-mmio-bus\r?\n"
+                             r" +dev: virtio-net-device, id \"\"", qtree), qtree
+        finally:
+            mon.close()
         s.send("poweroff -f")
         assert s.wait(300) == 0
     finally:
@@ -123,3 +115,4 @@ def test_dhcp_wget_and_hostfwd_on_vexpress(tmp_path):
         server.shutdown()
         server.server_close()
     assert re.search(r"smsc911x", s.text), s.text[-2000:]
+

@@ -29,8 +29,8 @@ class Driver:
     """Drives one transport at ``base`` through the address space, legacy or modern."""
 
     def __init__(self, mem: AddressSpace, base: int = MMIO_BASE, num: int = 16,
-                 queue_area: int = RAM_BASE + 0x10000):
-        self.mem, self.base, self.num = mem, base, num
+                 queue_area: int = RAM_BASE + 0x10000, queue: int = 0):
+        self.mem, self.base, self.num, self.queue = mem, base, num, queue
         self.area = queue_area
         self.desc = self.avail = self.used = 0
         self.avail_idx = 0
@@ -61,7 +61,14 @@ class Driver:
             self.w(0x024, 1)
             self.w(0x020, high & 1)          # VIRTIO_F_VERSION_1
             self.w(0x070, 1 | 2 | 8)
-        self.w(0x030, 0)
+        self.setup_queue()
+        self.w(0x070, self.r(0x070) | 4)     # DRIVER_OK
+        return accept
+
+    def setup_queue(self) -> None:
+        """Lay out and enable queue ``self.queue`` (after the features are negotiated)."""
+        legacy = self.r(0x004) == 1
+        self.w(0x030, self.queue)
         assert self.r(0x034) >= self.num
         self.w(0x038, self.num)
         self.mem.write_bytes(self.area, bytes(3 * 4096))   # fresh rings, as Linux allocates
@@ -80,8 +87,6 @@ class Driver:
                 self.w(off, addr & 0xFFFFFFFF)
                 self.w(off + 4, addr >> 32)
             self.w(0x044, 1)
-        self.w(0x070, self.r(0x070) | 4)     # DRIVER_OK
-        return accept
 
     # --- descriptors --------------------------------------------------------------------
     def put_desc(self, i: int, addr: int, length: int, flags: int, nxt: int = 0,
@@ -102,7 +107,7 @@ class Driver:
         self.avail_idx = (self.avail_idx + 1) & 0xFFFF
         self.mem.write_bytes(self.avail + 2, struct.pack("<H", self.avail_idx))
         if kick:
-            self.w(0x050, 0)
+            self.w(0x050, self.queue)
 
     def used_idx(self) -> int:
         return struct.unpack("<H", self.mem.read_bytes(self.used + 2, 2))[0]

@@ -19,7 +19,7 @@ from .options import NetOptions, NICSpec
 from .user import UserConfig, UserNet
 
 __all__ = ["NetBackend", "UserNet", "UserConfig", "NetOptions", "NICSpec", "ForwardError",
-           "parse_hostfwd", "board_nic", "backends", "bind_all", "open_all", "close_all",
+           "parse_hostfwd", "board_nic", "nic_model", "nic_count", "backends", "bind_all", "open_all", "close_all",
            "backends_text", "NetError"]
 
 
@@ -36,14 +36,30 @@ def backends(machine) -> List[NetBackend]:
     return _options(machine).backends
 
 
-def board_nic(machine, model: str, index: int = 0) -> dict:
-    """The properties of the board's NIC number ``index`` (a ``model``): its backend and
-    MAC from the index-th ``-nic``/``-net nic``, or {} when none was given."""
+def nic_model(machine, index: int = 0):
+    """The model the index-th ``-nic``/``-net nic`` asks for (None: the board's own)."""
+    nics = _options(machine).nics
+    return nics[index].model if index < len(nics) else None
+
+
+def nic_count(machine) -> int:
+    """How many NICs QEMU's board would make from the options (it makes one by default
+    when no network option is given): the default MACs of ``-device`` NICs count on."""
+    opts = getattr(machine, "net_options", None)
+    if opts is None:
+        return 1
+    return len(opts.nics)
+
+
+def board_nic(machine, model: str, index: int = 0, aliases=()) -> dict:
+    """The properties of the board's NIC number ``index`` (a ``model``, or one of its
+    ``aliases``): its backend and MAC from the index-th ``-nic``/``-net nic``, or {}
+    when none was given."""
     nics = _options(machine).nics
     if index >= len(nics):
         return {}
     spec = nics[index]
-    if spec.model not in (None, model):
+    if spec.model not in (None, model) + tuple(aliases):
         raise NetError(f"Unsupported NIC model: {spec.model} (this board's is {model})")
     spec.claimed = True
     return spec.props()

@@ -115,7 +115,7 @@ class NetBackend:
 
 
 def nic_info(nic) -> str:
-    model = getattr(nic, "TYPE", type(nic).__name__)
+    model = getattr(nic, "nic_model", None) or getattr(nic, "TYPE", type(nic).__name__)
     mac = getattr(nic, "mac", "")
     return f"{model}: index=0,type=nic,model={model},macaddr={mac}"
 
