@@ -84,7 +84,7 @@ REGS = [
     Reg("SDER", 15, 1, 0, 1, 1, mask=0x3),
     Reg("NSACR", 15, 1, 0, 1, 2, mask=0x00073FFF),
     # c2, c3: translation tables, domains
-    Reg("TTBR0", 15, 2, 0, 0, 0, write="tlb_flush_all"),
+    Reg("TTBR0", 15, 2, 0, 0, 0, write="tlb_flush_nonglobal"),
     Reg("TTBR1", 15, 2, 0, 0, 1, write="tlb_flush_all"),
     Reg("TTBCR", 15, 2, 0, 0, 2, mask=0x37, write="tlb_flush_all"),
     Reg("DACR", 15, 3, 0, 0, 0, write="dacr_written"),
@@ -117,20 +117,21 @@ REGS = [
     _op("DCCMVAU", 7, 0, 11, 1),
     _op("DCCIMVAC", 7, 0, 14, 1),
     _op("DCCISW", 7, 0, 14, 2),
-    # c8: TLB maintenance (by-ASID operations flush the whole soft TLB: it is not tagged)
+    # c8: TLB maintenance (by-ASID operations drop every non-global page: the soft TLB
+    # holds the current ASID's only)
     _op("TLBIALLIS", 8, 0, 3, 0, "tlb_flush_all"),
     _op("TLBIMVAIS", 8, 0, 3, 1, "tlb_flush_page"),
-    _op("TLBIASIDIS", 8, 0, 3, 2, "tlb_flush_all"),
+    _op("TLBIASIDIS", 8, 0, 3, 2, "tlb_flush_nonglobal"),
     _op("TLBIMVAAIS", 8, 0, 3, 3, "tlb_flush_page"),
     _op("ITLBIALL", 8, 0, 5, 0, "tlb_flush_all"),
     _op("ITLBIMVA", 8, 0, 5, 1, "tlb_flush_page"),
-    _op("ITLBIASID", 8, 0, 5, 2, "tlb_flush_all"),
+    _op("ITLBIASID", 8, 0, 5, 2, "tlb_flush_nonglobal"),
     _op("DTLBIALL", 8, 0, 6, 0, "tlb_flush_all"),
     _op("DTLBIMVA", 8, 0, 6, 1, "tlb_flush_page"),
-    _op("DTLBIASID", 8, 0, 6, 2, "tlb_flush_all"),
+    _op("DTLBIASID", 8, 0, 6, 2, "tlb_flush_nonglobal"),
     _op("TLBIALL", 8, 0, 7, 0, "tlb_flush_all"),
     _op("TLBIMVA", 8, 0, 7, 1, "tlb_flush_page"),
-    _op("TLBIASID", 8, 0, 7, 2, "tlb_flush_all"),
+    _op("TLBIASID", 8, 0, 7, 2, "tlb_flush_nonglobal"),
     _op("TLBIMVAA", 8, 0, 7, 3, "tlb_flush_page"),
     # c9: performance monitors (6 event counters + the cycle counter, as an A9)
     Reg("PMCR", 15, 9, 0, 12, 0, kind="op", read="pmu_read", write="pmu_write"),
@@ -157,7 +158,7 @@ REGS = [
     Reg("ISR", 15, 12, 0, 1, 0, kind="op", access="r", read="read_isr"),
     # c13: process and thread ids
     Reg("FCSEIDR", 15, 13, 0, 0, 0, mask=0),
-    Reg("CONTEXTIDR", 15, 13, 0, 0, 1, write="tlb_flush_all"),
+    Reg("CONTEXTIDR", 15, 13, 0, 0, 1, write="tlb_flush_nonglobal"),
     Reg("TPIDRURW", 15, 13, 0, 0, 2, user="rw"),
     Reg("TPIDRURO", 15, 13, 0, 0, 3, user="r"),
     Reg("TPIDRPRW", 15, 13, 0, 0, 4),

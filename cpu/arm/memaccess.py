@@ -31,14 +31,14 @@ class ARMMemory:
     # --- the engine's seams ---------------------------------------------------------------
     def mmu_translate(self, va: int, access: int, level: int, idx: int) -> tuple:
         try:
-            pa, writable, size, domain = mmu.translate(self, va, access, level)
+            pa, writable, size, tag = mmu.translate(self, va, access, level)
         except MMUFault as f:
             raise self._fault(f, va, access, idx) from None
-        if domain < 0:
+        if tag < 0:
             return pa, writable, size, None
         # every fill notes the DACR (a snapshot load changes DACR without a write)
         self._tlb_dacr = self.cp15.dacr
-        return pa, writable, size, domain
+        return pa, writable, size, tag
 
     def debug_translate(self, va: int) -> int:
         try:
@@ -85,7 +85,15 @@ class ARMMemory:
         whose access field changed; the other domains' entries still hold."""
         changed = (self._tlb_dacr ^ value) & M32
         self._tlb_dacr = value & M32
-        self.tlb_flush_tags([d for d in range(16) if (changed >> (2 * d)) & 3])
+        self.tlb_flush_tags([d + ng for d in range(16) if (changed >> (2 * d)) & 3
+                             for ng in (0, 16)])
+
+    def tlb_flush_nonglobal(self, key=None, value: int = 0) -> None:
+        """The address space changed (CONTEXTIDR or TTBR0 written) or a by-ASID
+        invalidation: drop the non-global pages (tags 16-31) and their jump-cache
+        entries.  Global ones stay, as in a TLB tagged by ASID: the kernel's mappings
+        (and its translated code in the jump cache) survive a context switch."""
+        self.tlb_flush_tags(range(16, 32))
 
     # --- exclusives ---------------------------------------------------------------------------
     def ldrex(self, va: int, size: int, idx: int) -> int:

@@ -405,6 +405,50 @@ def test_dacr_write_drops_only_the_domains_it_changes(m):
     assert cpu.regs[5] == 0x1111
 
 
+def test_context_switch_drops_only_non_global_pages(m):
+    """A CONTEXTIDR or TTBR0 write (Linux's switch_mm) drops the non-global (nG) pages
+    and keeps the global ones, as an ASID-tagged TLB does: a changed non-global mapping
+    is walked afresh, a global page stays in the TLB (the kernel's code stays in the
+    jump cache across a context switch)."""
+    cpu = m.cpu
+    mmu_on(m)
+    m.word(0x8000 + 4 * 0x300, 0x00000C02 | (1 << 17))  # VA 0x30000000 -> PA 0, not global
+    m.word(0x8000 + 4 * 0x310, 0x00000C02)              # VA 0x31000000 -> PA 0, global
+    cpu.tlb_flush_all()
+    m.word(0x2000, 0x1111)
+    m.word(0x40002000, 0x2222)
+    m.load(0x1000, """
+        mov r1, #0x30000000
+        add r1, r1, #0x2000
+        ldr r0, [r1]
+        mov r2, #0x31000000
+        add r2, r2, #0x2000
+        ldr r3, [r2]
+    """)
+    cpu.regs[15] = 0x1000
+    m.run_to(0x1018)
+    assert (cpu.regs[0], cpu.regs[3]) == (0x1111, 0x1111)
+    assert 0x30002000 in cpu.tlb_read[0] and 0x31002000 in cpu.tlb_read[0]
+    for write in ("mcr p15, 0, r4, c13, c0, 1",   # CONTEXTIDR
+                  "mcr p15, 0, r4, c2, c0, 0",    # TTBR0
+                  "mcr p15, 0, r4, c8, c7, 2"):   # TLBIASID
+        m.word(0x8000 + 4 * 0x300, 0x40000C02 | (1 << 17))  # now -> PA 0x40000000
+        m.load(0x1100, f"""
+            mov r4, #0x8000
+            {write}
+            ldr r5, [r1]
+        """)
+        cpu.regs[15] = 0x1100
+        m.run_to(0x110C)
+        assert cpu.regs[5] == 0x2222, write
+        assert 0x31002000 in cpu.tlb_read[0], write  # the global page was kept
+        m.word(0x8000 + 4 * 0x300, 0x00000C02 | (1 << 17))
+        cpu.tlb_flush_all()
+        m.load(0x1200, "ldr r5, [r1]\n ldr r6, [r2]")
+        cpu.regs[15] = 0x1200
+        m.run_to(0x1208)
+
+
 def _fault(m, code, vector=0x10):
     m.load(0x1000, code)
     m.cpu.regs[15] = 0x1000
