@@ -2,8 +2,8 @@
 ``hostfwd_add``, ``hostfwd_remove`` and ``set_link`` (QEMU's wording; importing
 registers them).
 
-    hostfwd_add [netdev_id] tcp:[hostaddr]:hostport-[guestaddr]:guestport
-    hostfwd_remove [netdev_id] tcp:[hostaddr]:hostport
+    hostfwd_add [netdev_id] [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport
+    hostfwd_remove [netdev_id] [tcp|udp]:[hostaddr]:hostport
 
 Without a netdev id the first user-mode network is meant.  QMP reaches them through
 ``human-monitor-command`` (labgrid's QEMUDriver forwards ports so).
@@ -49,14 +49,14 @@ def _info_usernet(mon, args: List[str]) -> str:
     return "\n".join(b.usernet_text() for b in _user_nets(mon))
 
 
-@command("hostfwd_add", "[netdev_id] [tcp]:[hostaddr]:hostport-[guestaddr]:guestport",
-         "redirect TCP connections from host to guest (e.g. tcp::5555-:22)")
+@command("hostfwd_add", "[netdev_id] [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport",
+         "redirect TCP or UDP connections from host to guest (e.g. tcp::5555-:22)")
 def _hostfwd_add(mon, args: List[str]) -> str:
     backend, rule = _pick(mon, args, "hostfwd_add")
     try:
         fwd = net.parse_hostfwd(rule)
         if any(f.host_addr == fwd.host_addr and f.host_port == fwd.host_port and fwd.host_port
-               for f in backend.forwards):
+               and f.proto == fwd.proto for f in backend.forwards):
             raise net.ForwardError(f"Could not set up host forwarding rule '{rule}'")
         fwd.bind()
     except net.ForwardError as e:
@@ -65,17 +65,18 @@ def _hostfwd_add(mon, args: List[str]) -> str:
     return ""
 
 
-@command("hostfwd_remove", "[netdev_id] [tcp]:[hostaddr]:hostport",
-         "remove host-to-guest TCP redirection")
+@command("hostfwd_remove", "[netdev_id] [tcp|udp]:[hostaddr]:hostport",
+         "remove host-to-guest TCP or UDP redirection")
 def _hostfwd_remove(mon, args: List[str]) -> str:
     backend, rule = _pick(mon, args, "hostfwd_remove")
     proto, _, rest = rule.partition(":")
     addr, _, port = rest.rpartition(":")
-    if proto not in ("tcp", "") or not port.isdigit():
+    if proto not in ("tcp", "udp", "") or not port.isdigit():
         raise MonitorError("invalid format")
     addr = addr or "127.0.0.1"
     for fwd in list(backend.forwards):
-        if fwd.host_addr == addr and fwd.host_port == int(port):
+        if fwd.host_addr == addr and fwd.host_port == int(port) and \
+                fwd.proto == (proto or "tcp"):
             backend.remove_forward(fwd)
             return f"host forwarding rule for {rule} removed"
     return f"host forwarding rule for {rule} not found"
