@@ -1,6 +1,7 @@
 """The network's monitor commands: ``info network``, ``info usernet``,
-``hostfwd_add``, ``hostfwd_remove`` and ``set_link`` (QEMU's wording; importing
-registers them).
+``hostfwd_add``, ``hostfwd_remove``, ``netdev_add``, ``netdev_del`` and ``set_link``
+(QEMU's wording; importing registers them).  QMP's own ``netdev_add``/``netdev_del``
+are in qmp_net.py.
 
     hostfwd_add [netdev_id] [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport
     hostfwd_remove [netdev_id] [tcp|udp]:[hostaddr]:hostport
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import List
 
 from pysystem import net
+from pysystem.net.options import split_items
 
 from .hmp_table import MonitorError, command, info_command
 
@@ -41,7 +43,7 @@ def _pick(mon, args: List[str], name: str):
 def _info_network(mon, args: List[str]) -> str:
     if mon.machine is None:
         return ""
-    return net.backends_text(net.backends(mon.machine))
+    return net.network_text(mon.machine)
 
 
 @info_command("usernet", "", "show user network stack connection states")
@@ -92,3 +94,25 @@ def _set_link(mon, args: List[str]) -> str:
             b.link_up = args[1] == "on"     # frames both ways are lost while down
             return ""
     raise MonitorError(f"Error: Device '{args[0]}' not found")
+
+
+@command("netdev_add", "[user|socket],id=str[,prop=value][,...]", "add host network device")
+def _netdev_add(mon, args: List[str]) -> str:
+    if len(args) != 1:
+        raise MonitorError("netdev_add: expects type,id=str[,prop=value][,...]")
+    try:
+        net.netdev_add(mon.machine, split_items(args[0]))
+    except (net.NetError, ValueError) as e:
+        raise MonitorError(f"Error: {e}") from None
+    return ""
+
+
+@command("netdev_del", "id", "remove host network device")
+def _netdev_del(mon, args: List[str]) -> str:
+    if len(args) != 1:
+        raise MonitorError("netdev_del: expects id")
+    try:
+        net.netdev_del(mon.machine, args[0])
+    except net.NetError as e:
+        raise MonitorError(f"Error: {e}") from None
+    return ""

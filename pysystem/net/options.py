@@ -124,6 +124,8 @@ class NetOptions:
         self.backends: List[NetBackend] = []
         self.nics: List[NICSpec] = []
         self.disabled = False          # -nic none / -net none
+        self.loop = None               # the main loop, once open (net.open_all)
+        self.orphan_nics: list = []    # NICs whose backend netdev_del removed
         self._auto = 0
 
     def _check_id(self, netdev_id: str) -> None:
@@ -149,8 +151,13 @@ class NetOptions:
         raise ValueError("Parameter 'type' expects a netdev backend type")
 
     def netdev(self, text: str) -> NetBackend:
-        items = split_items(text)
+        return self.netdev_items(split_items(text))
+
+    def netdev_items(self, items: List[Tuple[str, str]]) -> NetBackend:
+        """``netdev`` from (key, value) pairs, the type as ("type", kind)."""
         kind = dict(items).get("type", "")
+        if not kind:
+            raise ValueError("Parameter 'type' is missing")
         rest = [(k, v) for k, v in items if k != "type"]
         netdev_id = dict(rest).get("id", "")
         self._check_id(netdev_id)
