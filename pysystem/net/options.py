@@ -22,6 +22,7 @@ from .client import NetBackend
 from .guestfwd import parse_guestfwd
 from .hostfwd import parse_hostfwd
 from .socket_net import SocketNet
+from .tap import TAP_KEYS, TapNet
 from .user import UserConfig, UserNet, env_resolver
 
 USER_KEYS = ("id", "net", "host", "dns", "dhcpstart", "hostname", "restrict", "hostfwd",
@@ -145,9 +146,17 @@ class NetOptions:
                 if key != "id":
                     conf[key] = value
             return SocketNet(netdev_id, **conf)
+        if kind == "tap":
+            conf = {}
+            for key, value in items:
+                if key not in TAP_KEYS:
+                    raise ValueError(f"Invalid parameter '{key}'")
+                if key != "id":
+                    conf[key] = value
+            return TapNet(netdev_id, **conf)
         if kind in NETDEV_TYPES:
             raise ValueError(f"network backend '{kind}' is not supported yet "
-                             "(only 'user' and 'socket')")
+                             "(only 'user', 'socket' and 'tap')")
         raise ValueError("Parameter 'type' expects a netdev backend type")
 
     def netdev(self, text: str) -> NetBackend:
