@@ -10,6 +10,12 @@ fetches a 10 MiB file from an HTTP server this test runs on the host's 127.0.0.1
 guest serves the file back through ``hostfwd`` and the test fetches it from
 127.0.0.1 with urllib: both checksums must equal the original.  Both transfers'
 throughputs are printed (bench/RESULTS.md records them).
+
+Then the booted guest is saved (``savevm`` on the HMP socket) and restored by new
+processes, which costs seconds where a boot costs minutes: two of them joined by
+``-netdev socket`` (listen/connect, then mcast) take static addresses and new MACs,
+ping each other and move a file with busybox ``wget`` (checksums equal); one on
+``-netdev tap`` (as root with /dev/net/tun) pings the host's address on the tap.
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ import urllib.request
 import pytest
 
 from guest_session import GuestSession
-from tools import guest_images, module
+from tools import NO_TAP, guest_images, module
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -120,6 +126,74 @@ class DNSServer:
         self.sock.close()
 
 
+def _hmp(path: str, command: str, timeout: float = 600) -> str:
+    """One HMP command on the ``-monitor unix:`` socket at ``path``; its output."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        data = b""
+        while not data.endswith(b"(qemu) "):
+            data += sock.recv(4096)
+        sock.sendall(command.encode() + b"\n")
+        data = b""
+        while not data.endswith(b"(qemu) "):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return data.decode(errors="replace")
+
+
+def _restore(boot_args, tmp_path, name: str, nic: str) -> GuestSession:
+    """A new process at the saved shell, its NIC on ``nic`` (a -nic value)."""
+    args = list(boot_args) + ["-nic", nic, "-loadvm", "net"]
+    return GuestSession("arm", args, log_path=str(tmp_path / f"{name}.log"))
+
+
+def _run(s: GuestSession, line: str, pattern: str, timeout: float = 300):
+    """Type ``line``; wait for ``pattern`` in what follows (not in the echo: patterns
+    match output computed by the shell, e.g. ``$((40+2))``)."""
+    return s.expect(pattern, timeout, s.send(line))
+
+
+def _static(s: GuestSession, mac: str, addr: str) -> None:
+    _run(s, f"ifconfig eth0 down; ifconfig eth0 hw ether {mac}; "
+            f"ifconfig eth0 {addr} netmask 255.255.255.0 up && echo UP-$((40+2))", r"UP-42")
+
+
+def _pair(boot_args, tmp_path, kind: str, nic_a: str, nic_b: str, pair_sum: str) -> None:
+    """Two restored guests on one segment: B pings A and fetches /www/pair.bin from
+    A's httpd (still running from the saved boot)."""
+    a = _restore(boot_args, tmp_path, f"{kind}-a", nic_a)
+    b = None
+    try:
+        time.sleep(1)                                   # A's listener first
+        b = _restore(boot_args, tmp_path, f"{kind}-b", nic_b)
+        _static(a, "52:54:00:00:aa:01", "192.168.78.1")
+        _static(b, "52:54:00:00:aa:02", "192.168.78.2")
+        _run(b, "ping -c 2 -W 10 192.168.78.1 >/dev/null && echo PINGED-$((40+2))", r"PINGED-42")
+        got = _run(b, "wget -q -O /tmp/pair.bin http://192.168.78.1:8080/pair.bin && "
+                      "echo \"GOT-$((40+2)) $(sha256sum /tmp/pair.bin)\"",
+                   r"GOT-42 ([0-9a-f]{64})", 600).group(1).decode()
+        assert got == pair_sum, f"{kind}: the file differs after the transfer"
+    finally:
+        for s in (a, b):
+            if s is not None:
+                s.close()
+
+
+def _tap(boot_args, tmp_path) -> None:
+    from test_net_tap import ifup_script
+    name = f"pstg{os.getpid() % 100000}"
+    up = ifup_script(tmp_path, "192.168.79.1")
+    s = _restore(boot_args, tmp_path, "tap", f"tap,ifname={name},script={up},downscript=no")
+    try:
+        _static(s, "52:54:00:00:aa:03", "192.168.79.2")
+        _run(s, "ping -c 2 -W 10 192.168.79.1 >/dev/null && echo TAPPED-$((40+2))", r"TAPPED-42")
+    finally:
+        s.close()
+
+
 def test_dhcp_dns_wget_and_hostfwd_on_vexpress(tmp_path, monkeypatch):
     module("scapy")
     from pysystem.images import build_initramfs
@@ -145,9 +219,13 @@ def test_dhcp_dns_wget_and_hostfwd_on_vexpress(tmp_path, monkeypatch):
                              extra_files={"/udhcpc.script": UDHCPC_SCRIPT},
                              out=tmp_path / "initrd.cpio.gz")
     fwd_port = _free_port()
-    args = ["-M", "vexpress-a9", "-m", "256M", "-kernel", str(g.kernel), "-dtb", str(g.dtb),
-            "-initrd", str(initrd), "-nographic", "-rtc", "base=2026-01-01T00:00:00",
-            "-append", f"console=ttyAMA0 rdinit=/init httpport={server.server_address[1]}",
+    snapdir, monitor = tmp_path / "snap", str(tmp_path / "hmp.sock")
+    boot_args = ["-M", f"vexpress-a9,snapshot-dir={snapdir}", "-m", "256M",
+                 "-kernel", str(g.kernel), "-dtb", str(g.dtb), "-initrd", str(initrd),
+                 "-nographic", "-rtc", "base=2026-01-01T00:00:00",
+                 "-append", f"console=ttyAMA0 rdinit=/init httpport={server.server_address[1]}"]
+    args = boot_args + [
+            "-monitor", f"unix:{monitor},server=on,wait=off",
             "-nic", f"user,hostfwd=tcp:127.0.0.1:{fwd_port}-:8080,"
                     "guestfwd=tcp:10.0.2.100:1234-cmd:head -n 1 | tr a-z A-Z",
             "-d", "net,guest_errors", "-D", str(tmp_path / "net.log")]
@@ -182,6 +260,11 @@ def test_dhcp_dns_wget_and_hostfwd_on_vexpress(tmp_path, monkeypatch):
               f"{wget_host_seconds:.1f} s host time ({mib / wget_host_seconds:.2f} MiB/s); "
               f"host fetch through hostfwd: {host_seconds:.1f} s host time "
               f"({mib / host_seconds:.2f} MiB/s)")
+        pair_sum = _run(s, "dd if=/dev/urandom of=/www/pair.bin bs=1024 count=512 2>/dev/null; "
+                           "echo \"PAIRSUM-$((40+2)) $(sha256sum /www/pair.bin)\"",
+                        r"PAIRSUM-42 ([0-9a-f]{64})", 300).group(1).decode()
+        out = _hmp(monitor, "savevm net")
+        assert "Error" not in out, out
         s.send("poweroff -f")
         assert s.wait(300) == 0
     finally:
@@ -190,3 +273,12 @@ def test_dhcp_dns_wget_and_hostfwd_on_vexpress(tmp_path, monkeypatch):
         server.shutdown()
         server.server_close()
     assert re.search(r"smsc911x", s.text), s.text[-2000:]
+    port = _free_port()
+    _pair(boot_args, tmp_path, "stream", f"socket,listen=127.0.0.1:{port}",
+          f"socket,connect=127.0.0.1:{port}", pair_sum)
+    group = f"mcast=230.0.0.1:{_free_port()},localaddr=127.0.0.1"
+    _pair(boot_args, tmp_path, "mcast", f"socket,{group}", f"socket,{group}", pair_sum)
+    if os.geteuid() == 0 and os.path.exists("/dev/net/tun"):
+        _tap(boot_args, tmp_path)
+    else:
+        pytest.skip(NO_TAP + " (the rest of this test passed)")
