@@ -40,10 +40,11 @@ from .guestfwd import GuestFwd
 from .tcp import CLOSED, CONNECTING, TCPConn
 
 
-
 def virtual_mac(addr: bytes) -> bytes:
     """The MAC of a virtual host (gateway, DNS): 52:55 and its IPv4 address, as slirp's."""
     return b"\x52\x55" + addr
+
+
 MAX_TCP, MAX_UDP = 1024, 256                      # host sockets a guest may hold open
 UDP_EXPIRE = 240.0                                # host seconds an idle UDP flow lives
 DNS_EXPIRE = 10.0
