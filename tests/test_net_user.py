@@ -671,3 +671,20 @@ def test_dns_server_from_the_environment(monkeypatch):
     monkeypatch.setenv("PYSYSTEM_DNS_SERVER", "localhost:53")
     with pytest.raises(ValueError, match="PYSYSTEM_DNS_SERVER='localhost:53' is not ADDR"):
         make_user("n0", [])
+
+
+def test_udp_hostfwd_waits_for_arp_instead_of_losing_the_datagram(guest):
+    """The guest's MAC is not known yet: the gateway asks by ARP, and the datagram
+    follows the answer (slirp keeps it too)."""
+    fwd = parse_hostfwd("udp::0-:7778")
+    guest.net.add_forward(fwd)
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.sendto(b"first", ("127.0.0.1", fwd.host_port))
+    req = guest.take(ARP)
+    assert req[ARP].op == 1 and req[ARP].pdst == GUEST_IP and not guest.wire.frames
+    guest.send(Ether(src=GUEST_MAC, dst=req[Ether].src) /
+               ARP(op=2, hwsrc=GUEST_MAC, psrc=GUEST_IP, hwdst=req[ARP].hwsrc, pdst=GW))
+    r = guest.take(UDP)
+    assert r[Ether].dst == GUEST_MAC and bytes(r[UDP].payload) == b"first" and checksums_ok(r)
+    guest.net.remove_forward(fwd)
+    client.close()

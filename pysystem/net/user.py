@@ -48,6 +48,7 @@ def virtual_mac(addr: bytes) -> bytes:
 MAX_TCP, MAX_UDP = 1024, 256                      # host sockets a guest may hold open
 UDP_EXPIRE = 240.0                                # host seconds an idle UDP flow lives
 DNS_EXPIRE = 10.0
+ARP_WAIT = 16                                     # packets kept for a guest address until ARP
 ICMP_ECHO_REPLY, ICMP_DEST_UNREACH, ICMP_ECHO = 0, 3, 8
 
 
@@ -141,6 +142,7 @@ class UserNet(NetBackend):
         self.forwards: list = []                        # hostfwd.Forward
         self.guestfwds: Dict[tuple, GuestFwd] = {}      # (server addr, port) -> rule
         self.udp_fwd: Dict[tuple, list] = {}            # flow key -> [Forward, peer, last]
+        self.await_arp: Dict[bytes, List[bytes]] = {}   # guest IP -> IP packets for it
         self.stats = {"dropped": 0, "to_guest": 0, "from_guest": 0}
         self._ident = 0
         self._rand = random.Random(0x5EED)             # ISNs: reproducible runs
@@ -205,7 +207,7 @@ class UserNet(NetBackend):
         if ip is None:
             return self._drop(P.why[0])
         if self.config.contains(ip.src) and ip.src != bytes(4):
-            self.arp_table[ip.src] = eth.src
+            self._learn(ip.src, eth.src)
         if ip.proto == P.PROTO_UDP:
             udp = P.parse_udp(ip)
             if udp is None:
@@ -225,12 +227,12 @@ class UserNet(NetBackend):
 
     def _arp(self, arp: P.ARP) -> None:
         if arp.op == 2:                                  # a reply: learn
-            self.arp_table[arp.spa] = arp.sha
+            self._learn(arp.spa, arp.sha)
             return
         if arp.op != 1:
             return
         if arp.spa != bytes(4):
-            self.arp_table[arp.spa] = arp.sha
+            self._learn(arp.spa, arp.sha)
         cfg = self.config
         if arp.tpa in (cfg.host, cfg.dns) or any(a == arp.tpa for a, _ in self.guestfwds):
             mac = virtual_mac(arp.tpa)
@@ -453,14 +455,27 @@ class UserNet(NetBackend):
         self._ident = (self._ident + 1) & 0xFFFF
         return self._ident
 
+    def _learn(self, addr: bytes, mac: bytes) -> None:
+        """A guest address's MAC: remember it, send what waited for it."""
+        self.arp_table[addr] = mac
+        for ip in self.await_arp.pop(addr, ()):
+            self._send_eth(mac, ip)
+
     def send_ip(self, dst: bytes, src: bytes, proto: int, payload: bytes) -> None:
-        mac = self.arp_table.get(dst)
-        if mac is None:                                  # ask; the caller retries later
-            mac = virtual_mac(self.config.host)
-            req = P.arp_packet(1, mac, self.config.host, bytes(6), dst)
-            self.deliver(P.eth_frame(P.BROADCAST_MAC, mac, P.ETH_ARP, req))
-            return
         ip = P.ipv4_packet(src, dst, proto, payload, self._next_ident())
+        mac = self.arp_table.get(dst)
+        if mac is None:                                  # ask; send when answered
+            waiting = self.await_arp.setdefault(dst, [])
+            if len(waiting) < ARP_WAIT:                  # (more: lost, TCP sends again)
+                waiting.append(ip)
+            gw = virtual_mac(self.config.host)
+            req = P.arp_packet(1, gw, self.config.host, bytes(6), dst)
+            self.deliver(P.eth_frame(P.BROADCAST_MAC, gw, P.ETH_ARP, req))
+            return
+        self._send_eth(mac, ip)
+
+    def _send_eth(self, mac: bytes, ip: bytes) -> None:
+        src = ip[12:16]
         self.stats["to_guest"] += 1
         self.deliver(P.eth_frame(mac, virtual_mac(src if self.config.contains(src)
                                                   else self.config.host), P.ETH_IP, ip))
