@@ -246,7 +246,7 @@ def test_dhcp_dns_wget_and_hostfwd_on_vexpress(tmp_path, monkeypatch):
         lease = s.expect(r"LEASE (\S+) router (\S+) dns (\S+)\r?\n", BOOT_TIMEOUT)
         assert lease.groups() == (b"10.0.2.15", b"10.0.2.2", b"10.0.2.3")
         s.expect(r"PING-OK", 300)
-        ns = s.expect(r"NS-BEGIN(.*?)NS-END", 300).group(1).decode()
+        ns = s.expect(r"(?s)NS-BEGIN(.*?)NS-END", 300).group(1).decode()
         assert re.search(NAME.replace(".", r"\.") + r"\s+Address:\s*10\.0\.2\.2\b", ns), ns
         assert (NAME, 1) in dns.asked
         s.expect(r"PING-NAME-OK", 120)
