@@ -170,7 +170,9 @@ def _pair(boot_args, tmp_path, kind: str, nic_a: str, nic_b: str, pair_sum: str,
     a = _restore(boot_args, tmp_path, f"{kind}-a", nic_a)
     b = None
     try:
-        time.sleep(1)                                   # A's listener first
+        # A answers first, so its listener is there before B connects (a probe would
+        # take the listener's one peer place)
+        _static(a, "52:54:00:00:aa:01", "192.168.78.1")
         if qemu:
             machine = boot_args.index("-M") + 1
             args = boot_args[:machine] + ["vexpress-a9"] + boot_args[machine + 1:]
@@ -179,7 +181,6 @@ def _pair(boot_args, tmp_path, kind: str, nic_a: str, nic_b: str, pair_sum: str,
             b.expect(r"/ # ", 300, b.expect(r"HTTPD-READY", 300).end())
         else:
             b = _restore(boot_args, tmp_path, f"{kind}-b", nic_b)
-        _static(a, "52:54:00:00:aa:01", "192.168.78.1")
         _static(b, "52:54:00:00:aa:02", "192.168.78.2")
         _run(b, "ping -c 2 -W 10 192.168.78.1 >/dev/null && echo PINGED-$((40+2))", r"PINGED-42")
         got = _run(b, "wget -q -O /tmp/pair.bin http://192.168.78.1:8080/pair.bin && "
