@@ -1,9 +1,10 @@
 """The network's monitor commands: ``info network``, ``info usernet``,
-``hostfwd_add``, ``hostfwd_remove`` and ``set_link`` (QEMU's wording; importing
-registers them).
+``hostfwd_add``, ``hostfwd_remove``, ``netdev_add``, ``netdev_del`` and ``set_link``
+(QEMU's wording; importing registers them).  QMP's own ``netdev_add``/``netdev_del``
+are in qmp_net.py.
 
-    hostfwd_add [netdev_id] tcp:[hostaddr]:hostport-[guestaddr]:guestport
-    hostfwd_remove [netdev_id] tcp:[hostaddr]:hostport
+    hostfwd_add [netdev_id] [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport
+    hostfwd_remove [netdev_id] [tcp|udp]:[hostaddr]:hostport
 
 Without a netdev id the first user-mode network is meant.  QMP reaches them through
 ``human-monitor-command`` (labgrid's QEMUDriver forwards ports so).
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import List
 
 from pysystem import net
+from pysystem.net.options import split_items
 
 from .hmp_table import MonitorError, command, info_command
 
@@ -41,7 +43,7 @@ def _pick(mon, args: List[str], name: str):
 def _info_network(mon, args: List[str]) -> str:
     if mon.machine is None:
         return ""
-    return net.backends_text(net.backends(mon.machine))
+    return net.network_text(mon.machine)
 
 
 @info_command("usernet", "", "show user network stack connection states")
@@ -49,14 +51,14 @@ def _info_usernet(mon, args: List[str]) -> str:
     return "\n".join(b.usernet_text() for b in _user_nets(mon))
 
 
-@command("hostfwd_add", "[netdev_id] [tcp]:[hostaddr]:hostport-[guestaddr]:guestport",
-         "redirect TCP connections from host to guest (e.g. tcp::5555-:22)")
+@command("hostfwd_add", "[netdev_id] [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport",
+         "redirect TCP or UDP connections from host to guest (e.g. tcp::5555-:22)")
 def _hostfwd_add(mon, args: List[str]) -> str:
     backend, rule = _pick(mon, args, "hostfwd_add")
     try:
         fwd = net.parse_hostfwd(rule)
         if any(f.host_addr == fwd.host_addr and f.host_port == fwd.host_port and fwd.host_port
-               for f in backend.forwards):
+               and f.proto == fwd.proto for f in backend.forwards):
             raise net.ForwardError(f"Could not set up host forwarding rule '{rule}'")
         fwd.bind()
     except net.ForwardError as e:
@@ -65,17 +67,18 @@ def _hostfwd_add(mon, args: List[str]) -> str:
     return ""
 
 
-@command("hostfwd_remove", "[netdev_id] [tcp]:[hostaddr]:hostport",
-         "remove host-to-guest TCP redirection")
+@command("hostfwd_remove", "[netdev_id] [tcp|udp]:[hostaddr]:hostport",
+         "remove host-to-guest TCP or UDP redirection")
 def _hostfwd_remove(mon, args: List[str]) -> str:
     backend, rule = _pick(mon, args, "hostfwd_remove")
     proto, _, rest = rule.partition(":")
     addr, _, port = rest.rpartition(":")
-    if proto not in ("tcp", "") or not port.isdigit():
+    if proto not in ("tcp", "udp", "") or not port.isdigit():
         raise MonitorError("invalid format")
     addr = addr or "127.0.0.1"
     for fwd in list(backend.forwards):
-        if fwd.host_addr == addr and fwd.host_port == int(port):
+        if fwd.host_addr == addr and fwd.host_port == int(port) and \
+                fwd.proto == (proto or "tcp"):
             backend.remove_forward(fwd)
             return f"host forwarding rule for {rule} removed"
     return f"host forwarding rule for {rule} not found"
@@ -94,3 +97,25 @@ def _set_link(mon, args: List[str]) -> str:
                 notify(b.link_up)
             return ""
     raise MonitorError(f"Error: Device '{args[0]}' not found")
+
+
+@command("netdev_add", "[user|socket],id=str[,prop=value][,...]", "add host network device")
+def _netdev_add(mon, args: List[str]) -> str:
+    if len(args) != 1:
+        raise MonitorError("netdev_add: expects type,id=str[,prop=value][,...]")
+    try:
+        net.netdev_add(mon.machine, split_items(args[0]))
+    except (net.NetError, ValueError) as e:
+        raise MonitorError(f"Error: {e}") from None
+    return ""
+
+
+@command("netdev_del", "id", "remove host network device")
+def _netdev_del(mon, args: List[str]) -> str:
+    if len(args) != 1:
+        raise MonitorError("netdev_del: expects id")
+    try:
+        net.netdev_del(mon.machine, args[0])
+    except net.NetError as e:
+        raise MonitorError(f"Error: {e}") from None
+    return ""

@@ -43,7 +43,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from pysystem import QEMU_VERSION_COMPAT, __version__
 
-from . import qmp_commands
+from . import qmp_commands, qmp_net  # noqa: F401  (qmp_net registers its commands)
 from .qmp_commands import QMPError
 
 MAX_TOKEN = 1 << 20             # bytes in one JSON value before we give up on it

@@ -88,9 +88,11 @@ def _type_ok(kind: str, value: Any) -> bool:
 
 def check_args(cmd: QMPCommand, args: Dict[str, Any]) -> None:
     for key in args:
-        if key not in cmd.args:
+        if key not in cmd.args and "*" not in cmd.args:    # "*": the handler checks the rest
             raise QMPError("GenericError", f"Parameter '{key}' is unexpected")
     for key, (kind, required) in cmd.args.items():
+        if key == "*":
+            continue
         if key not in args:
             if required:
                 raise QMPError("GenericError", f"Parameter '{key}' is missing")

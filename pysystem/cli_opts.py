@@ -79,7 +79,7 @@ OPTIONS: Tuple[Option, ...] = (
     Option("enable-kvm", None, "KVM acceleration", False),
     Option("bios", "file", "set the filename for the BIOS"),
     Option("netdev", "user,id=id[,hostfwd=tcp:[haddr]:hport-[gaddr]:gport][,restrict=on][,...]",
-           "create a network backend (user: the user-mode network)"),
+           "create a network backend (user: the user-mode network; socket; tap)"),
     Option("nic", "user[,model=type][,mac=addr][,hostfwd=...]",
            "create a NIC of the board with a user-mode network behind it"),
     Option("net", "nic[,model=type][,macaddr=addr]|user[,...]",

@@ -20,7 +20,11 @@ def _run(capsys, *argv, on_start=None):
     (("-netdev", "user"), "-netdev user: Parameter 'id' is missing"),
     (("-netdev", "user,id=a,bogus=1"), "Invalid parameter 'bogus'"),
     (("-netdev", "user,id=a", "-netdev", "user,id=a"), "Duplicate ID 'a' for netdev"),
-    (("-netdev", "tap,id=t"), "network backend 'tap' is not supported yet"),
+    (("-netdev", "vde,id=t"), "network backend 'vde' is not supported yet"),
+    (("-netdev", "tap,id=t,helper=/usr/lib/qemu/qemu-bridge-helper"),
+     "helper= and br= (qemu-bridge-helper) are not supported"),
+    (("-netdev", "tap,id=t,ifname=pst-nonexistent-name-too-long"),
+     "Parameter 'ifname' expects a name of at most 15 characters"),
     (("-nic", "user,hostfwd=tcp::99999-:22"), "(bad port '99999')"),
     (("-nic", "user,net=10.0.2.0/24,host=10.0.3.2"), "is not in the network"),
     (("-nic", "user,restrict=maybe"), "Parameter 'restrict' expects 'on' or 'off'"),
@@ -89,3 +93,73 @@ def test_one_backend_two_nics_is_refused_on_malta(capsys):
     err = capsys.readouterr().err
     assert status == 1 and "Property 'netdev' can't use value 'n0': already in use" in err
     assert err.count("\n") == 1
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_netdev_add_and_del_through_hmp_and_qmp(capsys):
+    seen = {}
+
+    def on_start(machine, loop):
+        mon = Monitor(machine)
+        qmp = QMPMonitor(machine)
+        qmp.handle_request({"execute": "qmp_capabilities"})
+
+        def qmp_do(name, **arguments):
+            return qmp.handle_request({"execute": name, "arguments": arguments})
+
+        seen["add"] = mon.execute("netdev_add user,id=h1,hostfwd=tcp::0-:22,restrict=on")
+        seen["net1"] = mon.execute("info network")
+        h1 = [b for b in machine.net_options.backends if b.id == "h1"][0]
+        port = h1.forwards[0].host_port
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()   # listening
+        seen["dup"] = mon.execute("netdev_add user,id=h1")
+        seen["notype"] = mon.execute("netdev_add id=h9")
+        seen["badkey"] = mon.execute("netdev_add user,id=h9,bogus=1")
+        seen["tap"] = mon.execute("netdev_add vde,id=h9")
+        seen["qadd"] = qmp_do("netdev_add", type="user", id="q1", restrict=True,
+                              hostfwd=[{"str": "udp::0-:53"}, {"str": "tcp::0-:80"}])
+        seen["net2"] = mon.execute("info network")
+        q1 = [b for b in machine.net_options.backends if b.id == "q1"][0]
+        seen["q1"] = [(f.proto, f.guest_port, f.sock is not None) for f in q1.forwards]
+        seen["qdup"] = qmp_do("netdev_add", type="user", id="q1")
+        seen["qbad"] = qmp_do("netdev_add", type="user", id="q2", bogus="1")
+        seen["qmiss"] = qmp_do("netdev_add", id="q2")
+        seen["del"] = mon.execute("netdev_del h1")
+        seen["refused"] = _refused(port)
+        seen["net3"] = mon.execute("info network")
+        seen["delagain"] = mon.execute("netdev_del h1")
+        seen["qdel"] = qmp_do("netdev_del", id="q1")
+        seen["qdelagain"] = qmp_do("netdev_del", id="q1")
+        seen["delnic"] = qmp_do("netdev_del", id="n0")
+        seen["net4"] = mon.execute("info network")
+        loop.request_exit(0)
+
+    status, err = _run(capsys, "-nic", "user,id=n0", on_start=on_start)
+    assert status == 0, err
+    assert seen["add"] == ""
+    assert "h1: index=0,type=user,net=10.0.2.0,restrict=on" in seen["net1"]
+    assert seen["dup"] == "Error: Duplicate ID 'h1' for netdev\n"
+    assert seen["notype"] == "Error: Parameter 'type' is missing\n"
+    assert seen["badkey"] == "Error: Invalid parameter 'bogus'\n"
+    assert "Error: network backend 'vde' is not supported yet" in seen["tap"]
+    assert seen["qadd"] == {"return": {}}
+    assert "q1: index=0,type=user,net=10.0.2.0,restrict=on" in seen["net2"]
+    assert seen["q1"] == [("udp", 53, True), ("tcp", 80, True)]
+    assert seen["qdup"]["error"] == {"class": "GenericError", "desc": "Duplicate ID 'q1' for netdev"}
+    assert seen["qbad"]["error"]["desc"] == "Parameter 'bogus' is unexpected"
+    assert seen["qmiss"]["error"]["desc"] == "Parameter 'type' is missing"
+    assert seen["del"] == "" and seen["refused"]
+    assert "h1:" not in seen["net3"] and "q1:" in seen["net3"]
+    assert seen["delagain"] == "Error: Device 'h1' not found\n"
+    assert seen["qdel"] == {"return": {}}
+    assert seen["qdelagain"]["error"] == {"class": "DeviceNotFound", "desc": "Device 'q1' not found"}
+    assert seen["delnic"] == {"return": {}}
+    # the NIC stays without its peer, as QEMU shows it
+    assert seen["net4"] == "lan9118: index=0,type=nic,model=lan9118,macaddr=52:54:00:12:34:56\n"

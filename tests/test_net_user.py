@@ -537,3 +537,154 @@ def test_hostfwd_100_connections_in_a_row_guest_closes_first(guest):
         guest.loop.poll(0)
         assert not guest.net.tcp, n                   # nothing left behind
     guest.net.remove_forward(fwd)
+
+
+# --- UDP hostfwd, guestfwd, the DNS server from the environment ---------------------------------
+
+def test_udp_hostfwd_carries_datagrams_both_ways(guest):
+    guest.send(guest.ip(ICMP(type=8), dst=GW))          # the network learns the guest's MAC
+    guest.take(ICMP)
+    fwd = parse_hostfwd("udp::0-:7777")
+    guest.net.add_forward(fwd)
+    assert fwd.sock.type == socket.SOCK_DGRAM and fwd.sock.getsockname()[0] == "127.0.0.1"
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.bind(("127.0.0.1", 0))
+    client.settimeout(5)
+    client.sendto(b"ping over udp", ("127.0.0.1", fwd.host_port))
+    r = guest.take(UDP)
+    assert r[IP].dst == GUEST_IP and r[IP].src == GW and r[UDP].dport == 7777
+    assert r[UDP].sport == client.getsockname()[1] and checksums_ok(r)
+    assert bytes(r[UDP].payload) == b"ping over udp"
+    guest.send(guest.ip(UDP(sport=7777, dport=r[UDP].sport) / Raw(b"pong over udp")))
+    guest.loop.poll(0)
+    data, addr = client.recvfrom(100)
+    assert data == b"pong over udp" and addr == ("127.0.0.1", fwd.host_port)
+    assert "UDP[HOST_FORWARD]" in guest.net.usernet_text()
+    guest.net.remove_forward(fwd)
+    assert not guest.net.udp_fwd
+    client.close()
+
+
+def _guestfwd_exchange(g, dst, dport, request):
+    """A guest connection to a guestfwd address: send ``request``, half-close, read all."""
+    g.send(Ether(src=GUEST_MAC, dst="ff:ff:ff:ff:ff:ff") /
+           ARP(op=1, hwsrc=GUEST_MAC, psrc=GUEST_IP, pdst=dst))
+    assert g.take(ARP)[ARP].hwsrc == "52:55:" + ":".join(f"{int(b):02x}" for b in dst.split("."))
+    c = GuestTCP(g, dport, sport=41000, dst=dst, window=8192)
+    c.connect()
+    c.send(request)
+    c._seg("FA")
+    c.seq += 1
+    return c.receive_all()
+
+
+def test_guestfwd_cmd_runs_a_command_per_connection():
+    from pysystem.net.options import make_user
+    net = make_user("n0", [("guestfwd", "tcp:10.0.2.100:1234-cmd:tr a-z A-Z")])
+    g = Guest()
+    g.net.close()
+    g.net = net
+    net.attach(g.wire)
+    net.open(g.loop)
+    try:
+        for _ in range(2):
+            assert _guestfwd_exchange(g, "10.0.2.100", 1234, b"hello guestfwd\n") == \
+                b"HELLO GUESTFWD\n"
+    finally:
+        net.close()
+
+
+def test_guestfwd_tcp_chardev_reaches_a_host_server():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(2)
+    got = []
+
+    def serve():
+        for _ in range(2):
+            conn, _ = srv.accept()
+            data = b""
+            while True:
+                chunk = conn.recv(100)
+                if not chunk:
+                    break
+                data += chunk
+            got.append(data)
+            conn.sendall(b"served " + data)
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    from pysystem.net.options import make_user
+    net = make_user("n0", [("guestfwd", f":10.0.2.77:99-tcp:127.0.0.1:{srv.getsockname()[1]}")])
+    g = Guest()
+    g.net.close()
+    g.net = net
+    net.attach(g.wire)
+    net.open(g.loop)
+    try:
+        assert _guestfwd_exchange(g, "10.0.2.77", 99, b"one") == b"served one"
+        assert _guestfwd_exchange(g, "10.0.2.77", 99, b"two") == b"served two"
+        assert got == [b"one", b"two"]
+    finally:
+        net.close()
+        srv.close()
+
+
+@pytest.mark.parametrize("rule,msg", [
+    ("udp:10.0.2.100:1234-cmd:cat", "Invalid guest forwarding rule 'udp:10.0.2.100:1234-cmd:cat'"),
+    ("tcp:10.0.2.100:0-cmd:cat", "Invalid guest forwarding rule"),
+    ("tcp:10.0.2.100:1234", "Invalid guest forwarding rule"),
+    ("tcp:10.0.2:1234-cmd:cat", "Invalid guest forwarding rule"),
+    ("tcp:10.0.3.1:1234-cmd:cat", "Conflicting/invalid host:port in guest forwarding rule"),
+    ("tcp:10.0.2.2:1234-cmd:cat", "Conflicting/invalid host:port in guest forwarding rule"),
+    ("tcp:10.0.2.100:1234-stdio", "Could not open guest forwarding device 'guestfwd.tcp.1234'"),
+    ("tcp:10.0.2.100:1234-tcp:127.0.0.1:1", "Could not open guest forwarding device"),
+])
+def test_guestfwd_bad_rules(rule, msg):
+    from pysystem.net.options import make_user
+    with pytest.raises(ValueError, match=msg.replace("(", r"\(").replace(".", r"\.")):
+        make_user("n0", [("guestfwd", rule)])
+
+
+def test_dns_server_from_the_environment(monkeypatch):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    srv.bind(("127.0.0.1", 0))
+
+    def serve():
+        data, addr = srv.recvfrom(512)
+        q = DNS(data)
+        srv.sendto(bytes(DNS(id=q.id, qr=1, qd=q.qd, an=DNSRR(rrname=q.qd[0].qname,
+                                                            rdata="192.0.2.9"))), addr)
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.setenv("PYSYSTEM_DNS_SERVER", f"127.0.0.1:{srv.getsockname()[1]}")
+    g = Guest()
+    try:
+        g.send(g.ip(UDP(sport=5353, dport=53) / DNS(id=78, rd=1, qd=DNSQR(qname="env.test")),
+                    dst=DNS_IP))
+        r = g.take(DNS, timeout=5)
+        assert r[DNS].id == 78 and r[DNS].an[0].rdata == "192.0.2.9"
+    finally:
+        g.close()
+        srv.close()
+    from pysystem.net.options import make_user
+    monkeypatch.setenv("PYSYSTEM_DNS_SERVER", "localhost:53")
+    with pytest.raises(ValueError, match="PYSYSTEM_DNS_SERVER='localhost:53' is not ADDR"):
+        make_user("n0", [])
+
+
+def test_udp_hostfwd_waits_for_arp_instead_of_losing_the_datagram(guest):
+    """The guest's MAC is not known yet: the gateway asks by ARP, and the datagram
+    follows the answer (slirp keeps it too)."""
+    fwd = parse_hostfwd("udp::0-:7778")
+    guest.net.add_forward(fwd)
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.sendto(b"first", ("127.0.0.1", fwd.host_port))
+    req = guest.take(ARP)
+    assert req[ARP].op == 1 and req[ARP].pdst == GUEST_IP and not guest.wire.frames
+    guest.send(Ether(src=GUEST_MAC, dst=req[Ether].src) /
+               ARP(op=2, hwsrc=GUEST_MAC, psrc=GUEST_IP, hwdst=req[ARP].hwsrc, pdst=GW))
+    r = guest.take(UDP)
+    assert r[Ether].dst == GUEST_MAC and bytes(r[UDP].payload) == b"first" and checksums_ok(r)
+    guest.net.remove_forward(fwd)
+    client.close()

@@ -38,7 +38,9 @@ INTERPRETER_SKIPS = (NOT_PYPY, NOT_CPYTHON)
 # fight an entry the host already has.  .ci/run mounts binfmt_misc when it can.
 NO_BINFMT = "host-specific: binfmt_misc needs root and /proc/sys/fs/binfmt_misc mounted"
 BINFMT_TAKEN = "host-specific: an ARM binfmt_misc entry is already registered on this host"
-HOST_SKIPS = (NO_BINFMT, BINFMT_TAKEN)
+# a tap interface (-netdev tap) needs root (CAP_NET_ADMIN) and /dev/net/tun
+NO_TAP = "host-specific: a tap interface needs root and /dev/net/tun"
+HOST_SKIPS = (NO_BINFMT, BINFMT_TAKEN, NO_TAP)
 
 
 def in_ci() -> bool:

@@ -8,19 +8,22 @@ How a board wires its on-board NIC::
 The command line puts the parsed options on the machine (``machine.net_options``);
 ``bind_all(machine)`` creates the hostfwd listeners before the guest starts (errors
 are one line), ``open_all(machine, loop)`` hooks every backend into the main loop.
+``netdev_add(machine, items)`` and ``netdev_del(machine, id)`` do the monitor's
+``netdev_add``/``netdev_del`` while the machine runs.
 """
 from __future__ import annotations
 
 from typing import List
 
-from .client import NetBackend, backends_text
+from .client import NetBackend, backends_text, find, nic_info
 from .hostfwd import ForwardError, parse_hostfwd
 from .options import NetOptions, NICSpec
 from .user import UserConfig, UserNet
 
 __all__ = ["NetBackend", "UserNet", "UserConfig", "NetOptions", "NICSpec", "ForwardError",
-           "parse_hostfwd", "board_nic", "nic_model", "nic_count", "backends", "bind_all", "open_all", "close_all",
-           "backends_text", "NetError"]
+           "parse_hostfwd", "board_nic", "nic_model", "nic_count", "backends", "bind_all",
+           "open_all", "close_all", "backends_text", "NetError", "netdev_add", "netdev_del",
+           "network_text"]
 
 
 class NetError(Exception):
@@ -88,8 +91,54 @@ def bind_all(machine) -> None:
 
 
 def open_all(machine, loop) -> None:
+    _options(machine).loop = loop
     for b in backends(machine):
         b.open(loop)
+
+
+def network_text(machine) -> str:
+    """``info network``: the backends (a NIC before its peer) and the NICs whose
+    backend ``netdev_del`` removed."""
+    opts = _options(machine)
+    text = backends_text(opts.backends)
+    lost = "\n".join(nic_info(nic) for nic in opts.orphan_nics)
+    return "\n".join(t for t in (text, lost) if t)
+
+
+def netdev_add(machine, items) -> NetBackend:
+    """A backend from ``type,id=..,key=value`` items, created and opened now (NetError
+    with QEMU's words when the options are wrong or a host port cannot be had)."""
+    opts = getattr(machine, "net_options", None)
+    if opts is None:
+        opts = machine.net_options = NetOptions()
+    try:
+        backend = opts.netdev_items(items)
+    except ValueError as e:
+        raise NetError(str(e)) from None
+    try:
+        for fwd in getattr(backend, "forwards", ()):
+            fwd.bind()
+    except ForwardError as e:
+        opts.backends.remove(backend)
+        backend.close()
+        raise NetError(str(e)) from None
+    loop = opts.loop if opts.loop is not None else getattr(machine, "loop", None)
+    if loop is not None:
+        backend.open(loop)
+    return backend
+
+
+def netdev_del(machine, netdev_id: str) -> None:
+    """Remove a backend; its NIC stays, with no peer (its frames are lost), as QEMU."""
+    opts = _options(machine)
+    backend = find(opts.backends, netdev_id)
+    if backend is None:
+        raise NetError(f"Device '{netdev_id}' not found")
+    backend.close()
+    backend.link_up = False             # the NIC still holds it: what it sends is lost
+    opts.backends.remove(backend)
+    if backend.nic is not None:
+        opts.orphan_nics.append(backend.nic)
 
 
 def close_all(machine) -> None:

@@ -1,12 +1,15 @@
-"""``hostfwd=tcp:[hostaddr]:hostport-[guestaddr]:guestport``: host listeners whose
+"""``hostfwd=[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport``: host sockets whose
 clients are connected to a guest port through the user network.
 
     fwd = parse_hostfwd("tcp::5555-:22")      # ValueError with QEMU's wording if bad
     net.add_forward(fwd)                      # listens now (or when the net opens)
 
-The listener binds to 127.0.0.1 unless an address is written (``0.0.0.0`` for
+The socket binds to 127.0.0.1 unless an address is written (``0.0.0.0`` for
 every interface).  An empty guest address is the first address DHCP hands out
-(10.0.2.15).  Only TCP is forwarded (``udp:`` is refused).
+(10.0.2.15).  TCP: each accepted client becomes a connection to the guest port.
+UDP: each datagram reaches the guest port from the gateway's address and the
+sender's port; the guest's replies to that address and port go back to the sender
+(``UserNet.udp_forwarded``), as slirp's UDP redirections do.
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ class ForwardError(ValueError):
 
 class Forward:
     def __init__(self, host_addr: str, host_port: int, guest_addr: Optional[str],
-                 guest_port: int, text: str = ""):
+                 guest_port: int, text: str = "", proto: str = "tcp"):
+        self.proto = proto
         self.host_addr, self.host_port = host_addr, host_port
         self.guest_addr, self.guest_port = guest_addr, guest_port
         self.text = text
@@ -43,11 +47,14 @@ class Forward:
         """Create the listening socket (ForwardError when the port cannot be had)."""
         if self.sock is not None:
             return
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        udp = self.proto == "udp"
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if not udp:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host_addr, self.host_port))
-            sock.listen(16)
+            if not udp:
+                sock.listen(16)
             sock.setblocking(False)
         except OSError as e:
             sock.close()
@@ -60,7 +67,27 @@ class Forward:
     def open(self, loop) -> None:
         self.bind()
         self.loop = loop
-        loop.add_reader(self.sock.fileno(), self._accept)
+        loop.add_reader(self.sock.fileno(), self._datagrams if self.proto == "udp"
+                        else self._accept)
+
+    def _datagrams(self) -> None:
+        for _ in range(64):
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            self.net.udp_forwarded(self, data, peer)
+
+    def reply(self, data: bytes, peer) -> None:
+        """A guest datagram back to the host sender ``peer``."""
+        if self.sock is None:
+            return
+        try:
+            self.sock.sendto(data, peer)
+        except OSError:
+            pass                        # a full buffer loses the datagram, as UDP may
 
     def _accept(self) -> None:
         try:
@@ -105,10 +132,7 @@ def parse_hostfwd(rule: str) -> Forward:
     proto, sep, rest = rule.partition(":")
     if not sep:
         raise ForwardError(f"Invalid host forwarding rule '{rule}'")
-    if proto == "udp":
-        raise ForwardError(f"Invalid host forwarding rule '{rule}' (UDP forwarding is not "
-                           "supported yet)")
-    if proto not in ("tcp", ""):
+    if proto not in ("tcp", "udp", ""):
         raise ForwardError(f"Invalid host forwarding rule '{rule}' (bad protocol name)")
     host, dash, guest = rest.partition("-")
     if not dash or ":" not in host or ":" not in guest:
@@ -120,4 +144,5 @@ def parse_hostfwd(rule: str) -> Forward:
     if guest_port == 0:
         raise ForwardError(f"Invalid host forwarding rule '{rule}' (bad guest port)")
     return Forward(_addr(haddr, rule) if haddr else DEFAULT_HOST, host_port,
-                   _addr(gaddr, rule) if gaddr else None, guest_port, rule)
+                   _addr(gaddr, rule) if gaddr else None, guest_port, rule,
+                   proto or "tcp")

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
+from pysystem.cli_opts import CLIError, parse_bool
+
 from .client import NetBackend
+from .guestfwd import parse_guestfwd
 from .hostfwd import parse_hostfwd
 from .socket_net import SocketNet
-from .user import UserConfig, UserNet
+from .tap import TAP_KEYS, TapNet
+from .user import UserConfig, UserNet, env_resolver
 
 USER_KEYS = ("id", "net", "host", "dns", "dhcpstart", "hostname", "restrict", "hostfwd",
-             "ipv4", "ipv6")
+             "guestfwd", "ipv4", "ipv6")
 NETDEV_TYPES = ("user", "socket", "tap", "bridge", "vde", "l2tpv3", "stream", "dgram", "hubport")
 
 
@@ -74,22 +78,24 @@ def split_items(text: str) -> List[Tuple[str, str]]:
 
 
 def _bool(key: str, value: str) -> bool:
-    if value in ("on", "yes", "true"):
-        return True
-    if value in ("off", "no", "false"):
-        return False
-    raise ValueError(f"Parameter '{key}' expects 'on' or 'off'")
+    """QEMU's on/off (cli_opts.parse_bool), its error as the net layer's ValueError."""
+    try:
+        return parse_bool(key, value)
+    except CLIError as e:
+        raise ValueError(str(e)) from None
 
 
 def make_user(netdev_id: str, items: List[Tuple[str, str]]) -> UserNet:
     """A ``user`` backend from its keys (not listening yet: ``bind_forwards``)."""
     conf = {}
-    forwards = []
+    forwards, guestfwds = [], []
     for key, value in items:
         if key not in USER_KEYS:
             raise ValueError(f"Invalid parameter '{key}'")
         if key == "hostfwd":
             forwards.append(parse_hostfwd(value))
+        elif key == "guestfwd":
+            guestfwds.append(parse_guestfwd(value))
         elif key in ("ipv4", "ipv6"):
             if key == "ipv4" and not _bool(key, value):
                 raise ValueError("ipv4=off is not supported")
@@ -101,9 +107,16 @@ def make_user(netdev_id: str, items: List[Tuple[str, str]]) -> UserNet:
         config = UserConfig(**conf)
     except (ValueError, OSError) as e:
         raise ValueError(str(e) or "invalid address") from None
+    env_resolver()                      # a malformed PYSYSTEM_DNS_SERVER: one line, now
     net = UserNet(netdev_id, config)
     for fwd in forwards:
         net.add_forward(fwd)
+    for gfwd in guestfwds:
+        try:
+            net.add_guestfwd(gfwd)
+        except ValueError:
+            net.close()
+            raise
     return net
 
 
@@ -112,6 +125,8 @@ class NetOptions:
         self.backends: List[NetBackend] = []
         self.nics: List[NICSpec] = []
         self.disabled = False          # -nic none / -net none
+        self.loop = None               # the main loop, once open (net.open_all)
+        self.orphan_nics: list = []    # NICs whose backend netdev_del removed
         self._auto = 0
 
     def _check_id(self, netdev_id: str) -> None:
@@ -131,14 +146,27 @@ class NetOptions:
                 if key != "id":
                     conf[key] = value
             return SocketNet(netdev_id, **conf)
+        if kind == "tap":
+            conf = {}
+            for key, value in items:
+                if key not in TAP_KEYS:
+                    raise ValueError(f"Invalid parameter '{key}'")
+                if key != "id":
+                    conf[key] = value
+            return TapNet(netdev_id, **conf)
         if kind in NETDEV_TYPES:
             raise ValueError(f"network backend '{kind}' is not supported yet "
-                             "(only 'user' and 'socket')")
+                             "(only 'user', 'socket' and 'tap')")
         raise ValueError("Parameter 'type' expects a netdev backend type")
 
     def netdev(self, text: str) -> NetBackend:
-        items = split_items(text)
+        return self.netdev_items(split_items(text))
+
+    def netdev_items(self, items: List[Tuple[str, str]]) -> NetBackend:
+        """``netdev`` from (key, value) pairs, the type as ("type", kind)."""
         kind = dict(items).get("type", "")
+        if not kind:
+            raise ValueError("Parameter 'type' is missing")
         rest = [(k, v) for k, v in items if k != "type"]
         netdev_id = dict(rest).get("id", "")
         self._check_id(netdev_id)

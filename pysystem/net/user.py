@@ -5,13 +5,16 @@ The guest sees a virtual Ethernet segment (default 10.0.2.0/24)::
     10.0.2.2   the gateway: answers ARP and ICMP echo, serves DHCP (10.0.2.15 up),
                and stands for the host: connections to it go to the host's 127.0.0.1
     10.0.2.3   the DNS server: UDP port 53 is forwarded to the host's resolver
-               (/etc/resolv.conf's first nameserver, or ``resolver=(addr, port)``)
+               (/etc/resolv.conf's first nameserver, or ``resolver=(addr, port)``,
+               or the environment's PYSYSTEM_DNS_SERVER=ADDR[:PORT]: QEMU has no
+               option for slirp's upstream server, which reads resolv.conf too)
 
 TCP and UDP to any other address leave through ordinary host sockets (tcp.py and
 ``UDPFlow`` here), non-blocking, serviced at the main loop's host I/O polls.
-``hostfwd`` listeners (hostfwd.py) connect host clients to a guest port.  With
-``restrict=on`` the guest reaches nothing beyond the gateway's own services
-(ARP, ICMP echo, DHCP); hostfwd still works.
+``hostfwd`` sockets (hostfwd.py) connect host clients to a guest port (TCP and
+UDP); ``guestfwd`` rules (guestfwd.py) carry guest connections to a virtual address
+to a host command or server.  With ``restrict=on`` the guest reaches nothing beyond
+the gateway's own services (ARP, ICMP echo, DHCP); hostfwd and guestfwd still work.
 
 Frames the guest sends that cannot be understood (runt, bad headers or checksums,
 fragments, unknown protocols) are dropped and counted (``stats``), with a line
@@ -21,6 +24,7 @@ is logged in order, so a run with traffic can be reasoned about.
 from __future__ import annotations
 
 import errno
+import os
 import random
 import select
 import socket
@@ -32,16 +36,19 @@ from pysystem import log
 from . import packet as P
 from .client import NetBackend
 from .dhcp import DHCPServer
+from .guestfwd import GuestFwd
 from .tcp import CLOSED, CONNECTING, TCPConn
-
 
 
 def virtual_mac(addr: bytes) -> bytes:
     """The MAC of a virtual host (gateway, DNS): 52:55 and its IPv4 address, as slirp's."""
     return b"\x52\x55" + addr
+
+
 MAX_TCP, MAX_UDP = 1024, 256                      # host sockets a guest may hold open
 UDP_EXPIRE = 240.0                                # host seconds an idle UDP flow lives
 DNS_EXPIRE = 10.0
+ARP_WAIT = 16                                     # packets kept for a guest address until ARP
 ICMP_ECHO_REPLY, ICMP_DEST_UNREACH, ICMP_ECHO = 0, 3, 8
 
 
@@ -78,6 +85,25 @@ class UserConfig:
         return int.from_bytes(addr, "big") & mask == int.from_bytes(self.network, "big")
 
 
+DNS_ENV = "PYSYSTEM_DNS_SERVER"
+
+
+def env_resolver() -> Optional[Tuple[str, int]]:
+    """``PYSYSTEM_DNS_SERVER=ADDR[:PORT]`` (ValueError when malformed), else None."""
+    text = os.environ.get(DNS_ENV, "")
+    if not text:
+        return None
+    addr, sep, port = text.partition(":")
+    try:
+        P.ip_bytes(addr)
+        number = int(port, 10) if sep else 53
+    except (OSError, ValueError):
+        number = -1
+    if addr.count(".") != 3 or not 0 < number <= 65535:
+        raise ValueError(f"{DNS_ENV}='{text}' is not ADDR[:PORT] (an IPv4 address)")
+    return addr, number
+
+
 def host_resolver() -> Tuple[str, int]:
     """The host's DNS server: the first ``nameserver`` of /etc/resolv.conf (IPv4)."""
     try:
@@ -107,13 +133,16 @@ class UserNet(NetBackend):
                  resolver: Optional[Tuple[str, int]] = None):
         super().__init__(netdev_id)
         self.config = config or UserConfig()
-        self.resolver = resolver
+        self.resolver = resolver or env_resolver()
         self.dhcp = DHCPServer(self.config)
         self.arp_table: Dict[bytes, bytes] = {}          # guest IP -> MAC
         self.tcp: Dict[tuple, TCPConn] = {}
         self.connecting: List[TCPConn] = []
         self.udp: Dict[tuple, UDPFlow] = {}
         self.forwards: list = []                        # hostfwd.Forward
+        self.guestfwds: Dict[tuple, GuestFwd] = {}      # (server addr, port) -> rule
+        self.udp_fwd: Dict[tuple, list] = {}            # flow key -> [Forward, peer, last]
+        self.await_arp: Dict[bytes, List[bytes]] = {}   # guest IP -> IP packets for it
         self.stats = {"dropped": 0, "to_guest": 0, "from_guest": 0}
         self._ident = 0
         self._rand = random.Random(0x5EED)             # ISNs: reproducible runs
@@ -128,6 +157,14 @@ class UserNet(NetBackend):
     def remove_forward(self, fwd) -> None:
         fwd.close()
         self.forwards.remove(fwd)
+        for key in [k for k, v in self.udp_fwd.items() if v[0] is fwd]:
+            del self.udp_fwd[key]
+
+    def add_guestfwd(self, gfwd: GuestFwd) -> None:
+        """Place the rule in the network and open its chardev (GuestFwdError)."""
+        gfwd.place(self.config, self.guestfwds)
+        gfwd.setup()
+        self.guestfwds[(gfwd.addr, gfwd.port)] = gfwd
 
     def open(self, loop) -> None:
         super().open(loop)
@@ -141,6 +178,8 @@ class UserNet(NetBackend):
             self._drop_udp(flow)
         for fwd in self.forwards:
             fwd.close()
+        for gfwd in self.guestfwds.values():
+            gfwd.close()
         super().close()
 
     def info(self) -> str:
@@ -168,7 +207,7 @@ class UserNet(NetBackend):
         if ip is None:
             return self._drop(P.why[0])
         if self.config.contains(ip.src) and ip.src != bytes(4):
-            self.arp_table[ip.src] = eth.src
+            self._learn(ip.src, eth.src)
         if ip.proto == P.PROTO_UDP:
             udp = P.parse_udp(ip)
             if udp is None:
@@ -188,14 +227,14 @@ class UserNet(NetBackend):
 
     def _arp(self, arp: P.ARP) -> None:
         if arp.op == 2:                                  # a reply: learn
-            self.arp_table[arp.spa] = arp.sha
+            self._learn(arp.spa, arp.sha)
             return
         if arp.op != 1:
             return
         if arp.spa != bytes(4):
-            self.arp_table[arp.spa] = arp.sha
+            self._learn(arp.spa, arp.sha)
         cfg = self.config
-        if arp.tpa in (cfg.host, cfg.dns):
+        if arp.tpa in (cfg.host, cfg.dns) or any(a == arp.tpa for a, _ in self.guestfwds):
             mac = virtual_mac(arp.tpa)
             reply = P.arp_packet(2, mac, arp.tpa, arp.sha, arp.spa)
             self.deliver(P.eth_frame(arp.sha, mac, P.ETH_ARP, reply))
@@ -214,6 +253,12 @@ class UserNet(NetBackend):
             if reply is not None:
                 self._dhcp_reply(eth.src, reply)
             return
+        key = (ip.src, udp.sport, ip.dst, udp.dport)
+        back = self.udp_fwd.get(key)
+        if back is not None:                             # a reply to a hostfwd sender
+            back[2] = time.monotonic()
+            back[0].reply(udp.payload, back[1])
+            return
         if cfg.restrict:
             return
         if ip.dst == cfg.dns and udp.dport == 53:
@@ -225,7 +270,6 @@ class UserNet(NetBackend):
             return                                       # nobody else lives here
         else:
             far, expire = (P.ip_str(ip.dst), udp.dport), UDP_EXPIRE
-        key = (ip.src, udp.sport, ip.dst, udp.dport)
         flow = self.udp.get(key)
         if flow is None:
             if len(self.udp) >= MAX_UDP:
@@ -261,6 +305,16 @@ class UserNet(NetBackend):
             self.send_ip(guest_ip, far_ip, P.PROTO_UDP,
                          P.udp_packet(far_ip, guest_ip, far_port, guest_port, data))
 
+    def udp_forwarded(self, fwd, data: bytes, peer) -> None:
+        """A datagram from ``peer`` to a ``hostfwd=udp:`` socket: to the guest port, from
+        the gateway's address and the sender's port (the guest's replies go back)."""
+        guest_ip, far_ip, far_port = fwd.guest_ip(self), self.config.host, peer[1]
+        self.udp_fwd[(guest_ip, fwd.guest_port, far_ip, far_port)] = [fwd, peer, time.monotonic()]
+        self._log_delivery(f"udp hostfwd {peer[0]}:{far_port} > "
+                           f"{P.ip_str(guest_ip)}:{fwd.guest_port} len {len(data)}")
+        self.send_ip(guest_ip, far_ip, P.PROTO_UDP,
+                     P.udp_packet(far_ip, guest_ip, far_port, fwd.guest_port, data))
+
     def _drop_udp(self, flow: UDPFlow) -> None:
         if self.loop is not None:
             self.loop.remove_reader(flow.sock.fileno())
@@ -285,6 +339,9 @@ class UserNet(NetBackend):
             self._reset(ip, tcp)
             return
         cfg = self.config
+        gfwd = self.guestfwds.get((ip.dst, tcp.dport))
+        if gfwd is not None:
+            return self._guestfwd(ip, tcp, gfwd)
         if cfg.restrict:
             self._reset(ip, tcp)
             return
@@ -313,6 +370,19 @@ class UserNet(NetBackend):
             conn.reset_guest()
             return
         self.connecting.append(conn)
+        self._check_connects()
+
+    def _guestfwd(self, ip: P.IPv4, tcp: P.TCP, gfwd: GuestFwd) -> None:
+        try:
+            sock = gfwd.connect()
+        except OSError as e:
+            log.log("net", f"net {self.id}: guestfwd '{gfwd.text}': {e.strerror or e}")
+            self._reset(ip, tcp)
+            return
+        conn = TCPConn(self, sock, ip.src, tcp.sport, ip.dst, tcp.dport, self._rand.getrandbits(32))
+        conn.syn_from_guest(tcp)
+        self.tcp[(ip.src, tcp.sport, ip.dst, tcp.dport)] = conn
+        self.connecting.append(conn)                     # a socketpair is writable at once
         self._check_connects()
 
     def _reset(self, ip: P.IPv4, tcp: P.TCP) -> None:
@@ -385,14 +455,27 @@ class UserNet(NetBackend):
         self._ident = (self._ident + 1) & 0xFFFF
         return self._ident
 
+    def _learn(self, addr: bytes, mac: bytes) -> None:
+        """A guest address's MAC: remember it, send what waited for it."""
+        self.arp_table[addr] = mac
+        for ip in self.await_arp.pop(addr, ()):
+            self._send_eth(mac, ip)
+
     def send_ip(self, dst: bytes, src: bytes, proto: int, payload: bytes) -> None:
-        mac = self.arp_table.get(dst)
-        if mac is None:                                  # ask; the caller retries later
-            mac = virtual_mac(self.config.host)
-            req = P.arp_packet(1, mac, self.config.host, bytes(6), dst)
-            self.deliver(P.eth_frame(P.BROADCAST_MAC, mac, P.ETH_ARP, req))
-            return
         ip = P.ipv4_packet(src, dst, proto, payload, self._next_ident())
+        mac = self.arp_table.get(dst)
+        if mac is None:                                  # ask; send when answered
+            waiting = self.await_arp.setdefault(dst, [])
+            if len(waiting) < ARP_WAIT:                  # (more: lost, TCP sends again)
+                waiting.append(ip)
+            gw = virtual_mac(self.config.host)
+            req = P.arp_packet(1, gw, self.config.host, bytes(6), dst)
+            self.deliver(P.eth_frame(P.BROADCAST_MAC, gw, P.ETH_ARP, req))
+            return
+        self._send_eth(mac, ip)
+
+    def _send_eth(self, mac: bytes, ip: bytes) -> None:
+        src = ip[12:16]
         self.stats["to_guest"] += 1
         self.deliver(P.eth_frame(mac, virtual_mac(src if self.config.contains(src)
                                                   else self.config.host), P.ETH_IP, ip))
@@ -412,6 +495,10 @@ class UserNet(NetBackend):
         for flow in list(self.udp.values()):
             if host_now - flow.last > flow.expire:
                 self._drop_udp(flow)
+        for key in [k for k, v in self.udp_fwd.items() if host_now - v[2] > UDP_EXPIRE]:
+            del self.udp_fwd[key]
+        for gfwd in self.guestfwds.values():
+            gfwd.reap()
         super().poll()
 
     def usernet_text(self) -> str:
@@ -419,7 +506,7 @@ class UserNet(NetBackend):
         lines = [f"Hub -1 ({self.id}):",
                  "  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ"]
         for fwd in self.forwards:
-            lines.append(f"  TCP[HOST_FORWARD] {fwd.fd:3d} {fwd.host_addr:>15} {fwd.host_port:5d} "
+            lines.append(f"  {fwd.proto.upper()}[HOST_FORWARD] {fwd.fd:3d} {fwd.host_addr:>15} {fwd.host_port:5d} "
                          f"{P.ip_str(fwd.guest_ip(self)):>15} {fwd.guest_port:5d}     0     0")
         for conn in self.tcp.values():
             fd = conn.sock.fileno() if conn.sock is not None else -1

@@ -1,0 +1,107 @@
+"""``-netdev tap`` against the host kernel's own network stack (the oracle).
+
+A tap interface made by ``TapNet`` (ifname=, and script= configuring its address
+with iproute2 as QEMU's /etc/qemu-ifup would) is put up with 192.168.77.1/24; the
+test plays the guest's NIC: an ARP request for 192.168.77.1 and an ICMP echo
+request leave through the tap, and the Linux kernel's answers come back through
+it (built and read with scapy).  The errors are QEMU's words.  A Debian guest
+pinging a tap is in test_net_guest.py.  Needs root and /dev/net/tun (else a host
+skip, tools.NO_TAP).
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+import tools
+from tools import module
+
+module("scapy")
+from scapy.layers.inet import ICMP, IP  # noqa: E402
+from scapy.layers.l2 import ARP, Ether  # noqa: E402
+
+from pysystem.main_loop import MainLoop  # noqa: E402
+from pysystem.net.options import NetOptions  # noqa: E402
+
+GUEST_MAC = "52:54:00:12:34:77"
+HOST_IP, GUEST_IP = "192.168.77.1", "192.168.77.2"
+
+
+def tap_available() -> bool:
+    return os.geteuid() == 0 and os.path.exists("/dev/net/tun")
+
+
+def ifup_script(tmp_path, host_ip=HOST_IP) -> str:
+    """An up script as QEMU's /etc/qemu-ifup: address the interface named by $1, up."""
+    ip = tools.program("ip")
+    path = tmp_path / "ifup"
+    path.write_text(f"#!/bin/sh\n{ip} addr add {host_ip}/24 dev \"$1\" && "
+                    f"{ip} link set \"$1\" up\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+class Wire:
+    TYPE = "test-nic"
+    mac = GUEST_MAC
+
+    def __init__(self):
+        self.frames = []
+
+    def receive(self, frame):
+        self.frames.append(Ether(frame))
+        return True
+
+
+def _take(loop, wire, layer, pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in wire.frames:
+            if p.haslayer(layer) and pred(p):
+                return p
+        loop.poll(0.05)
+    raise AssertionError(f"no {layer.__name__} answer; got {wire.frames!r}")
+
+
+def test_tap_frames_reach_the_host_kernel_and_back(tmp_path):
+    if not tap_available():
+        pytest.skip(tools.NO_TAP)
+    opts = NetOptions()
+    name = f"pst{os.getpid() % 100000}"
+    tap = opts.netdev(f"tap,id=t0,ifname={name},script={ifup_script(tmp_path)},downscript=no")
+    wire = Wire()
+    tap.attach(wire)
+    loop = MainLoop()
+    tap.open(loop)
+    try:
+        assert tap.ifname == name
+        assert tap.info() == f"t0: index=0,type=tap,ifname={name},script={tmp_path}/ifup," \
+                             "downscript=no"
+        tap.send(bytes(Ether(src=GUEST_MAC, dst="ff:ff:ff:ff:ff:ff") /
+                       ARP(op=1, hwsrc=GUEST_MAC, psrc=GUEST_IP, pdst=HOST_IP)))
+        reply = _take(loop, wire, ARP, lambda p: p[ARP].op == 2)
+        host_mac = reply[ARP].hwsrc
+        assert reply[ARP].psrc == HOST_IP and reply[ARP].pdst == GUEST_IP
+        tap.send(bytes(Ether(src=GUEST_MAC, dst=host_mac) /
+                       IP(src=GUEST_IP, dst=HOST_IP) / ICMP(type=8, id=7, seq=1) / b"tap!"))
+        echo = _take(loop, wire, ICMP, lambda p: p[ICMP].type == 0)
+        assert echo[IP].src == HOST_IP and echo[ICMP].id == 7 and bytes(echo[ICMP].payload) == b"tap!"
+    finally:
+        tap.close()
+    assert not os.path.exists(f"/sys/class/net/{name}")      # not persistent: gone
+
+
+@pytest.mark.parametrize("text,msg", [
+    ("tap,id=t,script=/nonexistent/qemu-ifup,ifname=pstbad0",
+     "network script /nonexistent/qemu-ifup failed with status 256"),
+    ("tap,id=t,br=br0", "helper= and br= (qemu-bridge-helper) are not supported"),
+    ("tap,id=t,queues=4", "Parameter 'queues' is not supported with tap"),
+])
+def test_tap_errors_are_qemus_words(text, msg):
+    if not tap_available():
+        pytest.skip(tools.NO_TAP)
+    with pytest.raises(ValueError) as e:
+        NetOptions().netdev(text)
+    assert str(e.value).startswith(msg) and "\n" not in str(e.value)
