@@ -1,10 +1,10 @@
 """Determinism across processes: the same command line run twice gives the same run.
 
 Each board runs a small bare-metal guest whose output depends on virtual time: on
-vexpress-a9 it sleeps in WFI between SP804 interrupts (delivered through the GIC) and
-prints the timer's counter each time it wakes; on Malta it programs the i8254 and
-prints its latched counter and the CP0 Count register after loops of varying length,
-then resets the board (with -no-reboot: an exit).  Each run is a fresh process started
+vexpress-a9 the ticker (tests/arm_ticker.py) sleeps in WFI between SP804 interrupts
+(delivered through the GIC) and prints the timer's counter each time it wakes; on
+Malta it programs the i8254 and prints its latched counter and the CP0 Count register
+after loops of varying length, then resets the board (with -no-reboot: an exit).  Each run is a fresh process started
 through the command-line front end (``pysystem.cli.main``, the same path as
 ``pysystem-arm ...``); at a fixed instruction count it saves a snapshot, then the main
 loop runs the guest to its end.  Both runs must agree on:
@@ -25,64 +25,12 @@ import sys
 
 import pytest
 
+import arm_ticker
 from malta_qemu import elf32
-from test_cli_run import MINI_DTS
 from tools import module
 
 MID_INSNS = 50_000
 RTC_BASE = "2026-12-07T12:00:00"   # the guest's wall clock: host time would differ per run
-
-# vexpress-a9: SP804 timer 1 every 2000 us, through the GIC; WFI between ticks; each
-# wake-up prints a letter from the timer's current value and a digit of the tick count.
-TICKER_ARM = """
-    ldr r4, =0x10009000
-    ldr r5, =0x10011000
-    ldr r6, =0x1e001000
-    ldr r7, =0x1e000100
-    mov r0, #1
-    str r0, [r6]
-    mov r0, #4
-    str r0, [r6, #0x104]
-    mov r0, #1
-    strb r0, [r6, #0x822]
-    str r0, [r7]
-    mov r0, #0xf0
-    str r0, [r7, #4]
-    ldr r0, =2000
-    str r0, [r5]
-    mov r0, #0xe2
-    str r0, [r5, #8]
-    mov r9, #0
-loop:
-    wfi
-    ldr r0, [r7, #0xc]
-    str r0, [r5, #0xc]
-    str r0, [r7, #0x10]
-    add r9, r9, #1
-    and r3, r9, #0xff
-    add r3, r3, #20
-busy:
-    subs r3, r3, #1
-    bne busy
-    ldr r1, [r5, #4]
-    and r2, r1, #0x1f
-    add r2, r2, #0x40
-    str r2, [r4]
-    and r2, r9, #0xf
-    add r2, r2, #0x30
-    str r2, [r4]
-    ldr r0, =400
-    cmp r9, r0
-    bne loop
-    mov r2, #10
-    str r2, [r4]
-    ldr r1, =0x100000a4
-    ldr r0, =0xC0800000
-    str r0, [r1]
-halt:
-    wfi
-    b halt
-"""
 
 # Malta: i8254 channel 0 in mode 2; each round latches and prints its counter and the
 # low 16 bits of CP0 Count (4 hex digits each) after a busy loop of varying length;
@@ -169,12 +117,8 @@ print(json.dumps({"status": status, "mid": seen["mid"], "end": m.clock.icount,
 
 
 def _arm_guest(folder) -> list:
-    keystone, fdt = module("keystone"), module("fdt")
-    code, _ = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM).asm(TICKER_ARM, 0x60010000)
-    (folder / "ticker.bin").write_bytes(bytes(code))
-    (folder / "mini.dtb").write_bytes(fdt.parse_dts(MINI_DTS).to_dtb(version=17))
-    return ["arm", "-M", "vexpress-a9", "-m", "128", "-kernel", str(folder / "ticker.bin"),
-            "-dtb", str(folder / "mini.dtb")]
+    kernel, dtb = arm_ticker.write(folder, limit=400)
+    return ["arm", "-M", "vexpress-a9", "-m", "128", "-kernel", kernel, "-dtb", dtb]
 
 
 def _mips_guest(folder) -> list:
