@@ -1,13 +1,16 @@
 """Determinism across processes: the same command line run twice gives the same run.
 
 Each board runs a small bare-metal guest whose output depends on virtual time: on
-vexpress-a9 it sleeps in WFI between SP804 interrupts (delivered through the GIC) and
-prints the timer's counter each time it wakes; on Malta it programs the i8254 and
-prints its latched counter and the CP0 Count register after loops of varying length,
-then resets the board (with -no-reboot: an exit).  Each run is a fresh process started
-through the command-line front end (``pysystem.cli.main``, the same path as
-``pysystem-arm ...``); at a fixed instruction count it saves a snapshot, then the main
-loop runs the guest to its end.  Both runs must agree on:
+vexpress-a9 the ticker (tests/arm_ticker.py) sleeps in WFI between SP804 interrupts
+(delivered through the GIC) and prints the timer's counter each time it wakes, and
+tests/baremetal/arm_smp runs on four CPUs (WFE, WFI, SGIs, private timers); on Malta
+a program reads the i8254's latched counter and the CP0 Count register after loops of
+varying length, then resets the board (with -no-reboot: an exit).  Each run is a fresh
+process started through the command-line front end (``pysystem.cli.main``, the same
+path as ``pysystem-arm ...``); at a fixed instruction count it saves a snapshot, then
+the main loop runs the guest to its end.  The first run starts with an empty
+translated-code cache (pysystem/codecache.py), the second with what the first stored.
+Both runs must agree on:
 
 * the instruction count at which the guest shut the machine down,
 * the serial output, byte for byte (a file chardev),
@@ -25,64 +28,13 @@ import sys
 
 import pytest
 
+import arm_ticker
+import tools
 from malta_qemu import elf32
-from test_cli_run import MINI_DTS
 from tools import module
 
 MID_INSNS = 50_000
 RTC_BASE = "2026-12-07T12:00:00"   # the guest's wall clock: host time would differ per run
-
-# vexpress-a9: SP804 timer 1 every 2000 us, through the GIC; WFI between ticks; each
-# wake-up prints a letter from the timer's current value and a digit of the tick count.
-TICKER_ARM = """
-    ldr r4, =0x10009000
-    ldr r5, =0x10011000
-    ldr r6, =0x1e001000
-    ldr r7, =0x1e000100
-    mov r0, #1
-    str r0, [r6]
-    mov r0, #4
-    str r0, [r6, #0x104]
-    mov r0, #1
-    strb r0, [r6, #0x822]
-    str r0, [r7]
-    mov r0, #0xf0
-    str r0, [r7, #4]
-    ldr r0, =2000
-    str r0, [r5]
-    mov r0, #0xe2
-    str r0, [r5, #8]
-    mov r9, #0
-loop:
-    wfi
-    ldr r0, [r7, #0xc]
-    str r0, [r5, #0xc]
-    str r0, [r7, #0x10]
-    add r9, r9, #1
-    and r3, r9, #0xff
-    add r3, r3, #20
-busy:
-    subs r3, r3, #1
-    bne busy
-    ldr r1, [r5, #4]
-    and r2, r1, #0x1f
-    add r2, r2, #0x40
-    str r2, [r4]
-    and r2, r9, #0xf
-    add r2, r2, #0x30
-    str r2, [r4]
-    ldr r0, =400
-    cmp r9, r0
-    bne loop
-    mov r2, #10
-    str r2, [r4]
-    ldr r1, =0x100000a4
-    ldr r0, =0xC0800000
-    str r0, [r1]
-halt:
-    wfi
-    b halt
-"""
 
 # Malta: i8254 channel 0 in mode 2; each round latches and prints its counter and the
 # low 16 bits of CP0 Count (4 hex digits each) after a busy loop of varying length;
@@ -151,30 +103,43 @@ putc:
     sb $a0, 0x3f8($s0)
 """
 
-# A fresh process: the command line as given, plus a snapshot at MID_INSNS.
+# A fresh process: the command line as given (after the snapshot point), plus a snapshot
+# at that instruction count; it says how many blocks the code cache held when it started.
 DRIVER = """
 import json, sys
-from pysystem import cli, snapshot
+from pysystem import cli, codecache, snapshot
 seen = {}
+cache = codecache.shared()
+cache._open()
+cached = len(cache._known)
 def on_start(machine, loop):
     seen["m"] = machine
-    machine.run_for(%d)
+    machine.run_for(int(sys.argv[1]))
     info = snapshot.save(machine, "mid", now_ns=0, snapshot_id=1)
     seen["mid"] = (machine.clock.icount, snapshot.state_digest(info.path))
-status = cli.main(sys.argv[1], sys.argv[2:], on_start=on_start)
+status = cli.main(sys.argv[2], sys.argv[3:], on_start=on_start)
 m = seen["m"]
 print(json.dumps({"status": status, "mid": seen["mid"], "end": m.clock.icount,
-                  "reason": m.shutdown_reason}))
-""" % MID_INSNS
+                  "reason": m.shutdown_reason, "cached": cached}))
+"""
 
 
 def _arm_guest(folder) -> list:
-    keystone, fdt = module("keystone"), module("fdt")
-    code, _ = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM).asm(TICKER_ARM, 0x60010000)
-    (folder / "ticker.bin").write_bytes(bytes(code))
-    (folder / "mini.dtb").write_bytes(fdt.parse_dts(MINI_DTS).to_dtb(version=17))
-    return ["arm", "-M", "vexpress-a9", "-m", "128", "-kernel", str(folder / "ticker.bin"),
-            "-dtb", str(folder / "mini.dtb")]
+    kernel, dtb = arm_ticker.write(folder, limit=400)
+    return [MID_INSNS, "arm", "-M", "vexpress-a9", "-m", "128", "-kernel", kernel,
+            "-dtb", dtb]
+
+
+def _smp_guest(folder) -> list:
+    """tests/baremetal/arm_smp on four CPUs: each runs its part (WFE, WFI, SGIs, private
+    timers) in the round-robin schedule; the snapshot is taken as they probe each other."""
+    from test_smp_baremetal import CFLAGS, LIB, SRC
+    gcc = tools.program("arm-none-eabi-gcc")
+    elf = folder / "smp.elf"
+    subprocess.run([gcc, *CFLAGS, "-T", str(SRC / "link.ld"), "-Wl,--build-id=none",
+                    str(SRC / "start.S"), str(SRC / "smp.c"), str(LIB / "lib.c"), "-lgcc",
+                    "-o", str(elf)], check=True)
+    return [8_000, "arm", "-M", "vexpress-a9", "-m", "128", "-smp", "4", "-kernel", str(elf)]
 
 
 def _mips_guest(folder) -> list:
@@ -183,13 +148,15 @@ def _mips_guest(folder) -> list:
                      keystone.KS_MODE_MIPS32 | keystone.KS_MODE_LITTLE_ENDIAN)
     code, _ = ks.asm(TICKER_MIPS, 0x80100000)
     elf = elf32(folder / "ticker.elf", False, 0x80100000, [(0x80100000, bytes(code))])
-    return ["mipsel", "-M", "malta", "-m", "64", "-kernel", elf]
+    return [MID_INSNS, "mipsel", "-M", "malta", "-m", "64", "-kernel", elf]
 
 
 def _run(folder, argv: list, n: int):
     out = folder / f"serial{n}.txt"
-    env = dict(os.environ, XDG_DATA_HOME=str(folder / f"data{n}"))   # the snapshot store
-    cmd = [sys.executable, "-c", DRIVER, *argv, "-display", "none", "-monitor", "none",
+    env = dict(os.environ, XDG_DATA_HOME=str(folder / f"data{n}"),   # the snapshot store
+               PYSYSTEM_CODE_CACHE=str(folder / "code"))  # empty for the first run only
+    cmd = [sys.executable, "-c", DRIVER, str(argv[0]), *argv[1:], "-display", "none",
+           "-monitor", "none",
            "-serial", f"file:{out}", "-no-reboot", "-rtc", f"base={RTC_BASE}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=folder,
                           env=env)
@@ -198,13 +165,19 @@ def _run(folder, argv: list, n: int):
     return result, out.read_bytes()
 
 
-@pytest.mark.parametrize("make", [_arm_guest, _mips_guest], ids=["vexpress-a9", "malta"])
+@pytest.mark.parametrize("make", [_arm_guest, _mips_guest, _smp_guest],
+                         ids=["vexpress-a9", "malta", "vexpress-a9-smp4"])
 def test_two_runs_of_one_command_line_are_identical(tmp_path, make):
+    """The first run starts with an empty translated-code cache (it translates every
+    block and stores it), the second with the blocks the first stored (it translates
+    next to none): a block from the cache must behave as the one translated, down to the
+    instruction at which each CPU's turn ends and an interrupt is taken."""
     argv = make(tmp_path)
     first, out1 = _run(tmp_path, argv, 1)
     second, out2 = _run(tmp_path, argv, 2)
     assert first["status"] == 0 and first["reason"], first
-    assert MID_INSNS <= first["mid"][0] < first["end"]     # it ran on to its own end
+    assert argv[0] <= first["mid"][0] < first["end"]     # it ran on to its own end
     assert len(out1) > 600 and len(set(out1)) > 12, out1[:200]
+    assert first.pop("cached") == 0 and second.pop("cached") > 0, (first, second)
     assert out1 == out2
     assert first == second

@@ -1,11 +1,8 @@
 """Snapshots (pysystem.snapshot) on vexpress-a9 with a small bare-metal guest.
 
-The guest (assembled with Keystone) programs the GIC and an SP804 timer, then
-waits for the timer's interrupt with WFI (the clock warps), acknowledges it,
-does some busy work, keeps a counter in RAM and prints characters derived from
-the counter and the timer's current value to UART0.  Everything it prints
-therefore depends on the CPU, RAM, GIC, timer and clock state; a restored run
-that prints the same bytes at the same virtual times had all of it back.
+The guest is the ticker (tests/arm_ticker.py): what it prints depends on the CPU,
+RAM, GIC, timer and clock state, so a restored run that prints the same bytes at the
+same virtual times had all of it back.
 """
 from __future__ import annotations
 
@@ -19,63 +16,10 @@ from pysystem import qom
 from pysystem import snapshot
 from pysystem.block import close_all
 from pysystem.snapshot import SnapshotError
+import arm_ticker
 from tools import module, program, script
 
-keystone = module("keystone")
-
-from test_cli_run import MINI_DTS  # noqa: E402
-
-TICKER = """
-    ldr r4, =0x10009000
-    ldr r5, =0x10011000
-    ldr r6, =0x1e001000
-    ldr r7, =0x1e000100
-    ldr r8, =0x60100000
-    mov r0, #1
-    str r0, [r6]
-    mov r0, #4
-    str r0, [r6, #0x104]
-    mov r0, #1
-    strb r0, [r6, #0x822]
-    str r0, [r7]
-    mov r0, #0xf0
-    str r0, [r7, #4]
-    ldr r0, =2000
-    str r0, [r5]
-    mov r0, #0xe2
-    str r0, [r5, #8]
-    mov r9, #0
-loop:
-    wfi
-    ldr r0, [r7, #0xc]
-    str r0, [r5, #0xc]
-    str r0, [r7, #0x10]
-    add r9, r9, #1
-    str r9, [r8, r9, lsl #2]
-    and r3, r9, #0xff
-    add r3, r3, #20
-busy:
-    subs r3, r3, #1
-    bne busy
-    ldr r1, [r5, #4]
-    and r2, r1, #0x1f
-    add r2, r2, #0x40
-    str r2, [r4]
-    and r2, r9, #0xf
-    add r2, r2, #0x30
-    str r2, [r4]
-    ldr r0, ={limit}
-    cmp r9, r0
-    bne loop
-    mov r2, #10
-    str r2, [r4]
-    ldr r1, =0x100000a4
-    ldr r0, =0xC0800000
-    str r0, [r1]
-halt:
-    wfi
-    b halt
-"""
+module("keystone")
 
 
 @pytest.fixture(scope="module")
@@ -90,15 +34,7 @@ def board():
 
 @pytest.fixture(scope="module")
 def guest(tmp_path_factory):
-    import fdt
-    d = tmp_path_factory.mktemp("guest")
-    dtb = d / "mini.dtb"
-    dtb.write_bytes(fdt.parse_dts(MINI_DTS).to_dtb(version=17))
-    code, _ = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM).asm(
-        TICKER.format(limit=3000), 0x60010000)
-    kernel = d / "ticker.bin"
-    kernel.write_bytes(bytes(code))
-    return str(kernel), str(dtb)
+    return arm_ticker.write(tmp_path_factory.mktemp("guest"), limit=3000)
 
 
 class Vm:

@@ -1,6 +1,6 @@
 """Two machines in one process: everything a machine owns stays its own.
 
-Two vexpress-a9 boards (the ticker guest of test_snapshot.py: GIC, SP804, WFI, UART
+Two vexpress-a9 boards (the ticker guest of arm_ticker.py: GIC, SP804, WFI, UART
 output that depends on all of them) are built side by side and run interleaved; each
 prints what the same guest prints on a machine run alone, and their object trees,
 ROMs, chardevs and logs stay apart."""
@@ -8,23 +8,17 @@ from __future__ import annotations
 
 import pytest
 
-keystone = pytest.importorskip("keystone")
+import arm_ticker
+from tools import module
 
-from test_cli_run import MINI_DTS  # noqa: E402
-from test_snapshot import TICKER  # noqa: E402
+module("keystone")
 
 
 @pytest.fixture(scope="module")
 def guest(tmp_path_factory):
-    import fdt
     from pysystem.cli import load_types
     load_types()
-    d = tmp_path_factory.mktemp("two")
-    (d / "mini.dtb").write_bytes(fdt.parse_dts(MINI_DTS).to_dtb(version=17))
-    code, _ = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM).asm(
-        TICKER.format(limit=3000), 0x60010000)
-    (d / "ticker.bin").write_bytes(bytes(code))
-    return str(d / "ticker.bin"), str(d / "mini.dtb")
+    return arm_ticker.write(tmp_path_factory.mktemp("two"), limit=3000)
 
 
 def _machine(guest, ram="128M"):
