@@ -431,3 +431,62 @@ def test_scm_rights(tmp_path, arch):
     assert p.stdout.splitlines()[:-1] == q.stdout.splitlines()[:-2]
     assert p.stdout.splitlines()[-1] == n.stdout.splitlines()[-1]
     assert p.returncode == 0
+
+
+TERMIOS_C = r"""
+#include <stdio.h>
+#include <termios.h>
+#include <unistd.h>
+
+static void show(const char *what) {
+    struct termios t;
+    if (tcgetattr(0, &t)) { perror("tcgetattr"); return; }
+    printf("%s: eof=%d eol=%d eol2=%d min=%d time=%d intr=%d werase=%d icanon=%d echo=%d "
+           "iexten=%d tostop=%d\n", what, t.c_cc[VEOF], t.c_cc[VEOL], t.c_cc[VEOL2],
+           t.c_cc[VMIN], t.c_cc[VTIME], t.c_cc[VINTR], t.c_cc[VWERASE], !!(t.c_lflag & ICANON),
+           !!(t.c_lflag & ECHO), !!(t.c_lflag & IEXTEN), !!(t.c_lflag & TOSTOP));
+}
+
+int main(void) {
+    struct termios t;
+    show("initial");
+    tcgetattr(0, &t);
+    t.c_lflag &= ~(ICANON | ECHO | IEXTEN);
+    t.c_lflag |= TOSTOP;
+    t.c_cc[VMIN] = 3; t.c_cc[VTIME] = 7; t.c_cc[VEOF] = 5; t.c_cc[VEOL] = 9; t.c_cc[VEOL2] = 11;
+    printf("tcsetattr %d\n", tcsetattr(0, TCSANOW, &t));
+    show("after");
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("arch", ["arm", "mipsel"])
+def test_termios_on_a_pty(tmp_path, arch):
+    """tcgetattr/tcsetattr on a pseudo-terminal: the control characters and local flags
+    the program sets reach the host's terminal where they belong (MIPS numbers c_cc and
+    IEXTEN/TOSTOP differently), and it reads back what QEMU's program reads."""
+    import pty
+    import termios
+    src = tmp_path / "tio.c"
+    src.write_text(TERMIOS_C)
+    exe = tmp_path / "tio"
+    subprocess.run([tools.program(ARCHES[arch]), "-static", "-O2", "-o", str(exe), str(src)],
+                   check=True, capture_output=True)
+    results = []
+    for cmd in ([tools.program(f"qemu-{arch}")], [tools.guest_script(f"pysystem-user-{arch}")]):
+        master, slave = pty.openpty()
+        try:
+            r = subprocess.run(cmd + [str(exe)], stdin=slave, capture_output=True, timeout=300)
+            iflag, oflag, cflag, lflag, ispeed, ospeed, cc = termios.tcgetattr(slave)
+        finally:
+            os.close(master)
+            os.close(slave)
+        host = (cc[termios.VMIN], cc[termios.VTIME], cc[termios.VEOF], cc[termios.VEOL],
+                cc[termios.VEOL2], bool(lflag & termios.ICANON), bool(lflag & termios.IEXTEN),
+                bool(lflag & termios.TOSTOP))
+        results.append((r.stdout, r.returncode, host))
+    q, p = results
+    assert q[2] == (3, 7, b"\x05", b"\x09", b"\x0b", False, False, True), q
+    assert b"after: eof=5 eol=9 eol2=11 min=3 time=7" in q[0], q
+    assert p == q
