@@ -118,3 +118,10 @@ def test_singlestep_and_address_space_options(tmp_path):
     for bad in (["-R", "many"], ["-g", "99999"], ["-B", "x"]):
         p = subprocess.run(ours + bad + [exe], capture_output=True, text=True, timeout=60)
         assert p.returncode == 1 and len(p.stderr.splitlines()) == 1, (bad, p.stderr)
+    with socket.socket() as taken:     # a port in use is a one-line error too
+        taken.bind(("", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        p = subprocess.run(ours + ["-g", str(port), exe], capture_output=True, text=True,
+                           timeout=60)
+    assert p.returncode == 1 and p.stderr.endswith("Address already in use\n"), p.stderr

@@ -21,7 +21,7 @@ from typing import List, Optional
 
 from pysystem.monitor.gdbstub import GdbStub
 
-from .cli import OWN_FDS_FROM
+from .cli import OWN_FDS_FROM, UsageError
 from .outcome import ProcessExit
 
 
@@ -88,8 +88,12 @@ def listen(port: int) -> socket.socket:
     """The listening socket, on all addresses as QEMU's."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("", port))
-    sock.listen(1)
+    try:
+        sock.bind(("", port))
+        sock.listen(1)
+    except OSError as e:
+        sock.close()
+        raise UsageError(f"gdb port {port}: {e.strerror}") from None
     return _high(sock)
 
 
