@@ -20,10 +20,17 @@ class ProcessExit(Exception):
         self.status = status
 
 
+#: callables that flush_all runs first (the guest's MAP_SHARED file mappings: sys_memory)
+BEFORE_EXIT: list = []
+
+
 def flush_all() -> None:
-    """What must reach disk or the terminal before the process image goes (exit, exec):
-    os._exit and os.execve skip atexit, where the disk code cache writes its new blocks."""
+    """What must reach disk or the terminal before the process image goes (exit, exec,
+    death by a signal): os._exit and os.execve skip atexit, where the disk code cache
+    writes its new blocks."""
     from pysystem import codecache
+    for fn in BEFORE_EXIT:
+        fn()
     sys.stdout.flush()
     sys.stderr.flush()
     log.active().out.flush()
