@@ -35,7 +35,7 @@ from pysystem import log
 from pysystem.cpu.models import CPUModelError, cpu_models
 
 from .elf import ElfError
-from .outcome import flush_all
+from .outcome import OWN_FDS_FROM, flush_all
 
 USAGE = __doc__.split("\n\n")[1]
 WITH_ARG = {"L", "E", "U", "0", "cpu", "d", "D", "g", "R", "B"}
@@ -45,9 +45,6 @@ class UsageError(Exception):
     pass
 
 
-#: the emulator's own files (the log, the code cache's database) get descriptors from
-#: here up, so that the guest's first open() returns 3 as under a real kernel
-OWN_FDS_FROM = 200
 
 
 @contextlib.contextmanager

@@ -21,8 +21,7 @@ from typing import List, Optional
 
 from pysystem.monitor.gdbstub import GdbStub
 
-from .cli import OWN_FDS_FROM, UsageError
-from .outcome import ProcessExit
+from .outcome import OWN_FDS_FROM, ProcessExit
 
 
 class UserMachine:
@@ -93,7 +92,7 @@ def listen(port: int) -> socket.socket:
         sock.listen(1)
     except OSError as e:
         sock.close()
-        raise UsageError(f"gdb port {port}: {e.strerror}") from None
+        raise OSError(e.errno, e.strerror, f"gdb port {port}") from None
     return _high(sock)
 
 

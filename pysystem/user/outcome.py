@@ -8,6 +8,11 @@ import sys
 
 from pysystem import log
 
+#: the emulator's own files (the log, the code cache's database, the gdb socket, shared
+#: mappings' descriptors) get descriptors from here up, so that the guest's first open()
+#: returns 3 as under a real kernel
+OWN_FDS_FROM = 200
+
 #: what sigreturn returns: the registers came from the frame, nothing to set
 SIGRETURN = object()
 

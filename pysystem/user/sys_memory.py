@@ -14,10 +14,7 @@ import os
 from typing import List, Tuple
 
 from .memory import PAGE, SPACE_TOP, page_up
-from .outcome import BEFORE_EXIT
-
-#: the emulator's own descriptors stay above the guest's (cli.OWN_FDS_FROM)
-OWN_FDS_FROM = 200
+from .outcome import BEFORE_EXIT, OWN_FDS_FROM
 
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED = 1, 2, 0x10
 F_DUPFD_CLOEXEC = getattr(fcntl, "F_DUPFD_CLOEXEC", 1030)   # PyPy 3.9's fcntl lacks it
