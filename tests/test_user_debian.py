@@ -1,5 +1,5 @@
-"""Dynamically linked programs from Debian's armhf archive (bash, coreutils' ls and their
-libraries, unpacked from their .debs fetched through pysystem.images) run with
+"""Dynamically linked programs from Debian's armhf archive (bash, coreutils' ls, python3
+and their libraries, unpacked from their .debs fetched through pysystem.images) run with
 ``-L root`` under pysystem-user-arm as under qemu-arm."""
 from __future__ import annotations
 
@@ -13,22 +13,26 @@ import tools
 
 PACKAGES = ("libc6", "libgcc-s1", "libtinfo6", "bash", "coreutils", "libacl1", "libattr1",
             "libgmp10", "libselinux1", "libpcre2-8-0")
+# python3 without its standard library's optional C modules: the interpreter, the pure
+# Python modules (os, subprocess...) and the libraries they link
+PYTHON_PACKAGES = ("libc6", "libgcc-s1", "python3-minimal", "python3.11-minimal",
+                   "libpython3.11-minimal", "libexpat1", "zlib1g")
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
+def _debian_root(out, packages):
+    """Unpack ``packages`` (armhf, bookworm) into ``out``; the .debs and their unpacked
+    trees are cached in ~/.cache/pysystem, so only the copy happens after the first run."""
     from pysystem.images import OfflineError
     from pysystem.images import fetch as F
     from pysystem.images.aptsources import mirror_from
     from pysystem.images.errors import ImageError
     from pysystem.images.packages import newest, parse_packages
-    out = tmp_path_factory.mktemp("armhf-root")
     try:
         mirror = mirror_from(None)
         ga = F.lookup_arch("arm")
         cache = F.default_cache_dir()
         index = F._load_index(mirror, ga, cache, False, True)
-        for name in PACKAGES:
+        for name in packages:
             st = newest(parse_packages(index, lambda n: n == name))
             assert st is not None, name
             tree = F._unpacked(F._get_deb(mirror, st, cache, True), st, ga, cache)
@@ -43,13 +47,31 @@ def root(tmp_path_factory):
     return str(out)
 
 
-def _both(root, args, cwd):
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return _debian_root(tmp_path_factory.mktemp("armhf-root"), PACKAGES)
+
+
+@pytest.fixture(scope="module")
+def python_root(tmp_path_factory):
+    return _debian_root(tmp_path_factory.mktemp("armhf-python-root"), PYTHON_PACKAGES)
+
+
+def _both(root, args, cwd, separate=False):
+    """qemu-arm first, then pysystem-user-arm; ``separate``: each in its own copy of
+    ``cwd`` (for a program that writes there)."""
     qemu = [tools.program("qemu-arm"), "-cpu", "cortex-a9", "-L", root]
     ours = [tools.guest_script("pysystem-user-arm"), "-L", root]
     env = dict(os.environ, LC_ALL="C", TZ="UTC")
-    q = subprocess.run(qemu + args, capture_output=True, cwd=cwd, env=env, timeout=300)
-    p = subprocess.run(ours + args, capture_output=True, cwd=cwd, env=env, timeout=300)
-    return q, p
+    results = []
+    for name, cmd in (("qemu", qemu), ("ours", ours)):
+        here = cwd
+        if separate:
+            here = os.path.join(os.path.dirname(cwd), f"{os.path.basename(cwd)}-{name}")
+            shutil.copytree(cwd, here, symlinks=True)
+        results.append(subprocess.run(cmd + args, capture_output=True, cwd=here, env=env,
+                                      timeout=600))
+    return results
 
 
 @pytest.mark.network
@@ -69,3 +91,33 @@ def test_debian_bash_and_ls(root, tmp_path):
     assert q.returncode == 0, q.stderr
     assert (p.stdout, p.stderr, p.returncode) == (q.stdout, q.stderr, q.returncode)
     assert b"file.txt" in p.stdout
+
+
+# arithmetic (big integers, floats), a dict, a file written and read back, the directory
+# listed, the machine, the exit status; -S skips site.py (only guest time here), and
+# subprocess is left out: importing it costs more guest time than all the rest
+PYTHON_SCRIPT = """\
+import os, sys
+d = {"a": 1, "b": [2, 3]}
+d["c"] = sum(range(1000)) * 2 ** 70
+print(d, 7 / 3, sorted(d))
+with open("f.txt", "w") as f:
+    f.write("line\\n" * 3)
+print(open("f.txt").read().count("line"), os.path.getsize("f.txt"), sorted(os.listdir(".")))
+print(os.uname().machine, sys.byteorder)
+sys.exit(3)
+"""
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_debian_python3(python_root, tmp_path):
+    """Debian's python3 -c: the same output and exit status as under qemu-arm."""
+    work = tmp_path / "w"
+    (work / "sub").mkdir(parents=True)
+    python = os.path.join(python_root, "usr/bin/python3")
+    q, p = _both(python_root, [python, "-S", "-c", PYTHON_SCRIPT], str(work),
+                 separate=True)
+    assert q.returncode == 3, q.stderr
+    assert b"armv7l little" in q.stdout
+    assert (p.stdout, p.stderr, p.returncode) == (q.stdout, q.stderr, q.returncode)

@@ -253,9 +253,12 @@ class TranslatedCPU(Debug, SoftMMU, BlockCache, Device):
         self.set_key(key)
         self.take_undefined(pc)
 
-    def run(self, max_insns: int) -> int:
+    def run(self, max_insns: int, one_insn_per_tb: bool = False) -> int:
         """Run blocks until at least ``max_insns`` instructions ran (the last block may
-        overshoot), the CPU halts or ``exit_request`` is set."""
+        overshoot), the CPU halts or ``exit_request`` is set; ``one_insn_per_tb``:
+        blocks of one instruction each (QEMU's -one-insn-per-tb)."""
+        if one_insn_per_tb:
+            return self._execute(max_insns, self.jc_step, 1)
         return self._execute(max_insns, self.jc, MAX_INSNS)
 
     def single_step(self) -> int:

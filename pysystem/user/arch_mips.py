@@ -11,12 +11,13 @@ the o32 system call convention and MIPS's own ABI numbers.
   SIGSEGV, reserved instructions SIGILL, ``break`` SIGTRAP, ``teq ..., 7`` (the
   division-by-zero trap gcc emits) SIGFPE, overflow SIGFPE.
 * MIPS numbers differently: errno values, open flags, fcntl commands, ioctls, termios
-  (c_cc[23]), struct stat64, sigaction (flags first, 128-bit mask), signal numbers,
-  MAP_ANONYMOUS.
+  (c_cc[23] in its own order, the IEXTEN/TOSTOP/FLUSHO bits), struct stat64, sigaction
+  (flags first, 128-bit mask), signal numbers, MAP_ANONYMOUS.
 """
 from __future__ import annotations
 
 import struct
+import termios
 
 from pysystem import codecache
 from pysystem.cpu.engine import translate as tr
@@ -127,6 +128,37 @@ MIPS_FCNTL = {0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_SETF
 MIPS_IOCTLS = {0x540D: "TCGETS", 0x540E: "TCSETS", 0x540F: "TCSETSW", 0x5410: "TCSETSF",
                0x40087468: "TIOCGWINSZ", 0x80087467: "TIOCSWINSZ", 0x40047477: "TIOCGPGRP",
                0x80047476: "TIOCSPGRP", 0x467F: "FIONREAD", 0x667E: "FIONBIO"}
+#: asm/termbits.h (MIPS): c_cc indices and the c_lflag bits that MIPS numbers differently
+#: (the host's come from Python's termios module by the same names)
+MIPS_CC = {"VINTR": 0, "VQUIT": 1, "VERASE": 2, "VKILL": 3, "VMIN": 4, "VTIME": 5,
+           "VEOL2": 6, "VSWTC": 7, "VSTART": 8, "VSTOP": 9, "VSUSP": 10, "VREPRINT": 12,
+           "VDISCARD": 13, "VWERASE": 14, "VLNEXT": 15, "VEOF": 16, "VEOL": 17}
+MIPS_LFLAG = {"IEXTEN": 0x100, "FLUSHO": 0x2000, "TOSTOP": 0x8000}
+
+
+def _cc_map() -> list:
+    """(host index, MIPS index) of each control character the host knows."""
+    return [(getattr(termios, name), index) for name, index in MIPS_CC.items()
+            if hasattr(termios, name)]
+
+
+def _lflag_map() -> list:
+    return [(getattr(termios, name), bit) for name, bit in MIPS_LFLAG.items()
+            if hasattr(termios, name)]
+
+
+def _remap(value: int, pairs: list, to_guest: bool) -> int:
+    """Move the bits named in ``pairs`` (host bit, guest bit) from one numbering to the
+    other; the bits not named are the same in both."""
+    moved = 0
+    for host, guest in pairs:
+        moved |= host | guest
+    out = value & ~moved
+    for host, guest in pairs:
+        src, dst = (host, guest) if to_guest else (guest, host)
+        if value & src:
+            out |= dst
+    return out
 
 
 class ArchMIPS(MipsSignals, ABI):
@@ -272,10 +304,19 @@ class ArchMIPS(MipsSignals, ABI):
 
     def termios_to_guest(self, host: bytes) -> bytes:
         iflag, oflag, cflag, lflag = struct.unpack("IIII", host[:16])
+        lflag = _remap(lflag, _lflag_map(), to_guest=True)
+        cc = bytearray(23)
+        for h, g in _cc_map():
+            cc[g] = host[17 + h]
         return (struct.pack(self.order + "IIII", iflag, oflag, cflag, lflag) + host[16:17]
-                + host[17:36].ljust(23, b"\0"))
+                + bytes(cc))
 
     def termios_to_host(self, guest: bytes, cur: bytes) -> bytes:
-        flags = struct.unpack(self.order + "IIII", guest[:16])
-        return struct.pack("IIII", *flags) + guest[16:17] + guest[17:36] + cur[36:]
+        iflag, oflag, cflag, lflag = struct.unpack(self.order + "IIII", guest[:16])
+        lflag = _remap(lflag, _lflag_map(), to_guest=False)
+        cc = bytearray(cur[17:36])
+        for h, g in _cc_map():
+            cc[h] = guest[17 + g]
+        return struct.pack("IIII", iflag, oflag, cflag, lflag) + guest[16:17] + bytes(cc) \
+            + cur[36:]
 

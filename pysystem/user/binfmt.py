@@ -20,6 +20,10 @@ Flags (``--flags``, default ``PF``):
   front ends are Python scripts, whose ``#!`` interpreter is looked up at run time, so
   in a chroot the host's Python must be reachable under the same path.
 
+With ``O`` or ``C`` the kernel refuses to start a program through a script interpreter
+("Exec format error": checked on Linux 6.x), and the front ends are Python scripts; so
+``PF`` is the choice that works, and ``O``/``C`` are there for a binary wrapper.
+
 ``--register``/``--remove`` need root and binfmt_misc mounted on
 /proc/sys/fs/binfmt_misc; ``--debian DIR`` writes update-binfmts format files
 (``update-binfmts --import``).

@@ -12,6 +12,13 @@ Options (QEMU's; the environment variable in brackets sets the default, as QEMU_
     -cpu model    the CPU model (-cpu help lists them) [PYSYSTEM_CPU]
     -strace       trace system calls in QEMU's format [PYSYSTEM_STRACE]
     -d items      log items (-d help lists them); -D file: the log file
+    -g port       wait for gdb on TCP port before the first instruction (user/gdb.py)
+                  [PYSYSTEM_GDB]
+    -one-insn-per-tb  translate one instruction per block (-singlestep: QEMU 7.2's name)
+    -R size       reserve size bytes of guest address space: mmap stays below it
+                  [PYSYSTEM_RESERVED_VA]
+    -B address    QEMU's host base of the guest space; accepted and ignored here, where
+                  the guest space is its own mapping [PYSYSTEM_GUEST_BASE]
     -h, -version
 
 The guest's environment starts as the emulator's.  Bad options and programs that cannot
@@ -28,19 +35,16 @@ from pysystem import log
 from pysystem.cpu.models import CPUModelError, cpu_models
 
 from .elf import ElfError
-from .outcome import flush_all
+from .outcome import OWN_FDS_FROM, flush_all
 
 USAGE = __doc__.split("\n\n")[1]
-WITH_ARG = {"L", "E", "U", "0", "cpu", "d", "D"}
+WITH_ARG = {"L", "E", "U", "0", "cpu", "d", "D", "g", "R", "B"}
 
 
 class UsageError(Exception):
     pass
 
 
-#: the emulator's own files (the log, the code cache's database) get descriptors from
-#: here up, so that the guest's first open() returns 3 as under a real kernel
-OWN_FDS_FROM = 200
 
 
 @contextlib.contextmanager
@@ -92,12 +96,27 @@ def _initial_env() -> dict:
     return env
 
 
+def _number(option: str, text: str, suffixes: bool = False) -> int:
+    """A number as QEMU reads -R/-B/-g: decimal, 0x hex or 0 octal; -R takes k/M/G."""
+    scale = 1
+    if suffixes and text[-1:].lower() in ("k", "m", "g"):
+        scale = 1 << {"k": 10, "m": 20, "g": 30}[text[-1].lower()]
+        text = text[:-1]
+    try:
+        return int(text, 0) * scale
+    except ValueError:
+        raise UsageError(f"invalid argument for '-{option}': '{text}'") from None
+
+
 def parse(front_end: str, argv: List[str]):
     from .process import Options
     opts = Options(front_end=front_end, env=_initial_env())
     opts.prefix = os.environ.get("PYSYSTEM_LD_PREFIX", "")
     opts.cpu_model = os.environ.get("PYSYSTEM_CPU", "")
     opts.strace = bool(os.environ.get("PYSYSTEM_STRACE"))
+    gdb = os.environ.get("PYSYSTEM_GDB", "")
+    reserved = os.environ.get("PYSYSTEM_RESERVED_VA", "")
+    os.environ.get("PYSYSTEM_GUEST_BASE")   # accepted: see -B
     argv0: Optional[str] = None
     log_items = log_file = None
     i = 0
@@ -124,8 +143,17 @@ def parse(front_end: str, argv: List[str]):
                 log_items = val
             elif name == "D":
                 log_file = val
-            if name in ("L", "cpu", "d", "D"):
+            elif name == "g":
+                gdb = val
+            elif name == "R":
+                reserved = val
+            elif name == "B":
+                _number(name, val)
+            if name in ("L", "cpu", "d", "D", "R"):
                 opts.extra_args += ["-" + name, val]
+        elif name in ("one-insn-per-tb", "singlestep"):
+            opts.one_insn_per_tb = True
+            opts.extra_args.append("-" + name)
         elif name == "strace":
             opts.strace = True
             opts.extra_args.append("-strace")
@@ -152,6 +180,15 @@ def parse(front_end: str, argv: List[str]):
                 log.set_file(log_file)
     except log.LogError as e:
         raise UsageError(str(e)) from None
+    if gdb:
+        opts.gdb_port = _number("g", gdb)
+        if not 0 < opts.gdb_port < 65536:
+            raise UsageError(f"invalid port for '-g': '{gdb}'")
+    if reserved:
+        size = _number("R", reserved, suffixes=True)
+        if not 0 < size <= 1 << 32:
+            raise UsageError(f"invalid argument for '-R': '{reserved}'")
+        opts.reserved_va = (size + 0xfff) & ~0xfff
     if i >= len(argv):
         raise UsageError("no program given (try -h)")
     opts.program = argv[i]

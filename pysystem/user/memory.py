@@ -54,6 +54,7 @@ class GuestMemory:
         self.cpu = None   # set by the process: its TLB and code cache follow changes
         self.mmap_next = MMAP_BASE
         self.stack_top = 0   # for /proc/self/maps
+        self.limit = SPACE_TOP   # -R size: mmap places nothing at or above it
 
     # --- permissions (the CPU's MMU hook asks) ------------------------------------------
     def check(self, va: int, access: int) -> bool:
@@ -92,7 +93,7 @@ class GuestMemory:
         """A free page-aligned range of ``length`` bytes: at ``hint`` if free, else the
         first fit from ``mmap_next`` upwards (wrapping to ``MMAP_BASE``)."""
         n = page_up(length) >> 12
-        if hint and hint + length <= SPACE_TOP and not any(self.prot[hint >> 12:(hint >> 12) + n]):
+        if hint and hint + length <= self.limit and not any(self.prot[hint >> 12:(hint >> 12) + n]):
             return hint
         for start in (self.mmap_next >> 12, MMAP_BASE >> 12, 0x10):
             p = self._first_fit(start, n)
@@ -102,7 +103,10 @@ class GuestMemory:
         return None
 
     def _first_fit(self, start: int, n: int) -> Optional[int]:
-        end = len(self.prot) - 16   # keep the top pages (ARM's vector page) out of reach
+        # keep the top pages (ARM's vector page) out of reach
+        end = min(len(self.prot) - 16, self.limit >> 12)
+        if end - start < n:
+            return None
         m = re.compile(b"\\x00{%d}" % n).search(self.prot, start, end)
         return m.start() if m else None
 

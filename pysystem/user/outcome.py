@@ -8,6 +8,11 @@ import sys
 
 from pysystem import log
 
+#: the emulator's own files (the log, the code cache's database, the gdb socket, shared
+#: mappings' descriptors) get descriptors from here up, so that the guest's first open()
+#: returns 3 as under a real kernel
+OWN_FDS_FROM = 200
+
 #: what sigreturn returns: the registers came from the frame, nothing to set
 SIGRETURN = object()
 
@@ -20,10 +25,17 @@ class ProcessExit(Exception):
         self.status = status
 
 
+#: callables that flush_all runs first (the guest's MAP_SHARED file mappings: sys_memory)
+BEFORE_EXIT: list = []
+
+
 def flush_all() -> None:
-    """What must reach disk or the terminal before the process image goes (exit, exec):
-    os._exit and os.execve skip atexit, where the disk code cache writes its new blocks."""
+    """What must reach disk or the terminal before the process image goes (exit, exec,
+    death by a signal): os._exit and os.execve skip atexit, where the disk code cache
+    writes its new blocks."""
     from pysystem import codecache
+    for fn in BEFORE_EXIT:
+        fn()
     sys.stdout.flush()
     sys.stderr.flush()
     log.active().out.flush()

@@ -25,7 +25,7 @@ from pysystem.cpu.models import cpu_class
 from . import strace
 from .elf import (AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_FLAGS, AT_GID, AT_HWCAP,
                   AT_HWCAP2, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_SECURE, AT_UID,
-                  build_stack, load_elf)
+                  ElfError, build_stack, load_elf)
 from .outcome import SIGRETURN, ProcessExit, flush_all
 from .memory import PAGE, PROT_READ, PROT_WRITE, GuestFault, GuestMemory
 from .paths import PathMap
@@ -51,6 +51,9 @@ class Options:
     strace: bool = False
     front_end: str = "arm"    # the executable's name suffix: arm, mipsel, mips
     extra_args: List[str] = field(default_factory=list)   # options an execve passes on
+    gdb_port: int = 0         # -g
+    one_insn_per_tb: bool = False
+    reserved_va: int = 0      # -R
 
 
 class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
@@ -61,6 +64,8 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
         self.opts = opts
         self.paths = PathMap(opts.prefix)
         self.mem = GuestMemory(arch.big_endian)
+        if opts.reserved_va:
+            self.mem.limit = opts.reserved_va
         self.signals = SignalTable()
         self.pending_signals: set = set()
         self.signal_codes: Dict[int, int] = {}   # si_code of a pending signal sent to self
@@ -82,7 +87,11 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
         self.brk_start = self.brk_cur = 0
         self.tls = 0
         self.dir_cache: Dict[int, list] = {}
+        self.gdb = None
         self._load()
+        if opts.gdb_port:
+            from .gdb import UserGdb, listen
+            self.gdb = UserGdb(listen(opts.gdb_port))
 
     # --- loading ------------------------------------------------------------------------
     def _load(self) -> None:
@@ -95,6 +104,9 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
         mem.stack_top = stack + STACK_SIZE
         host_path = self.paths.host(opts.program)
         img = load_elf(mem, host_path, arch.elf_machine, arch.big_endian)
+        if img.brk > mem.limit:
+            raise ElfError(f"{opts.program}: requires more than reserved virtual address "
+                           f"space (0x{img.brk:x} > 0x{mem.limit:x})")
         entry, base = img.entry, 0
         if img.interp:
             interp = load_elf(mem, self.paths.host(img.interp), arch.elf_machine,
@@ -119,14 +131,20 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
     # --- running ------------------------------------------------------------------------
     def run(self) -> int:
         """Run until the guest exits; returns the exit status."""
-        cpu = self.cpu
         try:
+            if self.gdb is not None:
+                return self.gdb.run(self, self._run_slice)
             while True:
-                cpu.run(SLICE if len(self.threads) > 1 else 1 << 30)
-                self.check_signals()
-                self.rotate_threads()
+                self._run_slice()
         except ProcessExit as e:
             return e.status
+
+    def _run_slice(self) -> None:
+        """Run the CPU for a while (one thread's slice), then signals and threads."""
+        many = len(self.threads) > 1 or self.gdb is not None   # gdb: look at its socket
+        self.cpu.run(SLICE if many else 1 << 30, self.opts.one_insn_per_tb)
+        self.check_signals()
+        self.rotate_threads()
 
     # --- system calls -------------------------------------------------------------------
     def errno(self, name: str) -> int:
@@ -232,6 +250,8 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
         """End the process as killed by ``sig`` (QEMU's message, then the signal itself)."""
         import resource
         import signal
+        if self.gdb is not None:
+            self.gdb.signalled(self.arch.guest_signal(sig))
         sys.stderr.write(f"qemu: uncaught target signal {self.arch.guest_signal(sig)} "
                          f"({describe(sig)}) - core dumped\n")
         flush_all()

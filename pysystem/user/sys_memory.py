@@ -1,13 +1,28 @@
 """System calls on the guest address space (brk, mmap2, munmap, mprotect, mremap),
-mixed into ``Process``.  File mappings are private copies of the file's bytes (MAP_SHARED
-writes do not reach the file)."""
+mixed into ``Process``.  A file mapping is a copy of the file's bytes in the guest's
+space.  A MAP_SHARED one also keeps a descriptor of the file (above the guest's
+numbers), and its bytes go back to the file as the kernel's page cache would make them
+visible to read(): at msync (of any range: all of them), at munmap (or a mapping laid over it), and when the process
+image goes (exit, exec, a fatal signal).  Only bytes that differ from the file's are
+written, never past its end.  Between those points another process does not see the
+writes, and shared anonymous memory is not shared across fork (each process has its own
+copy of the guest space)."""
 from __future__ import annotations
 
+import fcntl
 import os
+from typing import List, Tuple
 
 from .memory import PAGE, SPACE_TOP, page_up
+from .outcome import BEFORE_EXIT, OWN_FDS_FROM
 
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED = 1, 2, 0x10
+F_DUPFD_CLOEXEC = getattr(fcntl, "F_DUPFD_CLOEXEC", 1030)   # PyPy 3.9's fcntl lacks it
+
+
+def _own_dup(fd: int) -> int:
+    """A close-on-exec copy of ``fd`` out of the guest's descriptor numbers."""
+    return fcntl.fcntl(fd, F_DUPFD_CLOEXEC, OWN_FDS_FROM)
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
 
 
@@ -51,14 +66,81 @@ class MemoryCalls:
         if not anon:
             fd = fd - (1 << 32) if fd & 0x80000000 else fd
             data = os.pread(fd, length, offset)
+        self._shared_unmapped(start, size)
         mem.map(start, size, prot & 7)
         if data:
             mem.poke(start, data)
+        if not anon and flags & 3 == MAP_SHARED:
+            self._shared_add(start, size, fd, offset)
         return start
+
+    # --- MAP_SHARED file mappings (see the module docstring) -----------------------------
+    def _shared(self) -> List[Tuple[int, int, int, int]]:
+        """[(guest start, size, host descriptor, file offset)]."""
+        maps = getattr(self, "shared_maps", None)
+        if maps is None:
+            maps = self.shared_maps = []
+            BEFORE_EXIT.append(self.sync_shared)
+        return maps
+
+    def _shared_add(self, start: int, size: int, fd: int, offset: int) -> None:
+        self._shared().append((start, size, _own_dup(fd), offset))
+
+    def sync_shared(self, addr: int = 0, length: int = SPACE_TOP) -> None:
+        """Write the guest's changes in ``[addr, addr+length)`` to the mapped files."""
+        end = addr + length
+        for start, size, fd, offset in getattr(self, "shared_maps", None) or ():
+            lo, hi = max(start, addr), min(start + size, end)
+            if lo >= hi:
+                continue
+            try:
+                file_end = os.fstat(fd).st_size
+                pos = offset + lo - start
+                hi = min(hi, start + file_end - offset)
+                if hi <= lo:
+                    continue
+                new = self.mem.peek(lo, hi - lo)
+                if os.pread(fd, hi - lo, pos) != new:
+                    os.pwrite(fd, new, pos)
+            except OSError:
+                continue
+
+    def _shared_unmapped(self, addr: int, length: int) -> None:
+        """``[addr, addr+length)`` stops being mapped: its changes go to the files, and
+        the mappings there shrink or go."""
+        maps = getattr(self, "shared_maps", None)
+        if not maps:
+            return
+        self.sync_shared(addr, length)
+        end, kept = addr + length, []
+        for start, size, fd, offset in maps:
+            if start >= end or start + size <= addr:
+                kept.append((start, size, fd, offset))
+                continue
+            pieces = 0
+            if start < addr:
+                kept.append((start, addr - start, fd, offset))
+                pieces += 1
+            if start + size > end:
+                kept.append((end, start + size - end, _own_dup(fd) if pieces else fd,
+                             offset + end - start))
+                pieces += 1
+            if not pieces:
+                os.close(fd)
+        maps[:] = kept
+
+    def sys_msync(self, addr, length, flags, *_):
+        if addr & (PAGE - 1):
+            return -self.errno("EINVAL")
+        if not self.mem.is_mapped(addr, length):
+            return -self.errno("ENOMEM")
+        self.sync_shared()    # all of them: under a kernel, read() saw the writes already
+        return 0
 
     def sys_munmap(self, addr, length, *_):
         if addr & (PAGE - 1) or not length:
             return -self.errno("EINVAL")
+        self._shared_unmapped(addr, page_up(length))
         self.mem.unmap(addr, page_up(length))
         return 0
 

@@ -6,8 +6,11 @@ Addresses are converted both ways (``sockaddr`` bytes in the guest, Python tuple
 host): the family is a guest-order u16, ports and IPv4/IPv6 addresses are in network
 order everywhere.  Socket types and SOL_SOCKET option numbers differ on MIPS (the
 architecture's ``sock_types`` / ``sol_socket`` / ``sockopt_names``).  sendmsg/recvmsg
-carry data and addresses; ancillary data (SCM_RIGHTS...) is not passed (msg_controllen
-comes back 0).
+carry data, addresses and ancillary data: the guest's 32-bit ``cmsghdr`` records (12-byte
+headers, 4-byte alignment) become the host's and back, with SOL_SOCKET renumbered and
+SCM_RIGHTS's descriptors (which are the host's: a guest descriptor is a host one) and
+SCM_CREDENTIALS's pid/uid/gid byte-swapped where the guest's order differs; a control
+buffer too small for what arrived truncates it and sets MSG_CTRUNC, as the kernel does.
 """
 from __future__ import annotations
 
@@ -17,6 +20,13 @@ import socket
 import struct
 
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
+SCM_RIGHTS, SCM_CREDENTIALS = 1, 2
+MSG_CTRUNC = 0x8
+CMSG_HEADER = 12    # the guest's cmsghdr: u32 len, s32 level, s32 type
+
+
+def _align4(n: int) -> int:
+    return (n + 3) & ~3
 
 
 def s32(v: int) -> int:
@@ -202,23 +212,78 @@ class SocketCalls:
         return self.sys_recvfrom(fd, buf, n, flags, 0, 0)
 
     def _msghdr(self, msg):
-        name, namelen, iov, iovlen, _ctl, _ctllen, _flags = struct.unpack(
+        name, namelen, iov, iovlen, ctl, ctllen, _flags = struct.unpack(
             self.arch.order + "7I", self.mem.read(msg, 28))
-        return name, namelen, self._iov(iov, iovlen)
+        return name, namelen, self._iov(iov, iovlen), ctl, ctllen
+
+    def _swap_ints(self, data: bytes, to_guest: bool) -> bytes:
+        """SCM_RIGHTS/SCM_CREDENTIALS payloads are 32-bit integers: host order <-> guest."""
+        host, guest = "=", self.arch.order
+        src, dst = (host, guest) if to_guest else (guest, host)
+        n = len(data) // 4
+        return struct.pack(f"{dst}{n}I", *struct.unpack(f"{src}{n}I", data[:n * 4])) + data[n * 4:]
+
+    def _read_cmsgs(self, ctl: int, ctllen: int) -> list:
+        """The guest's control buffer as [(level, type, data)] for the host's sendmsg."""
+        o, out, pos = self.arch.order, [], 0
+        buf = self.mem.read(ctl, ctllen) if ctl and ctllen else b""
+        while pos + CMSG_HEADER <= len(buf):
+            length, level, kind = struct.unpack_from(o + "Iii", buf, pos)
+            if length < CMSG_HEADER or pos + length > len(buf):
+                raise OSError(22, "bad cmsg_len")
+            data = buf[pos + CMSG_HEADER:pos + length]
+            if level == self.arch.sol_socket:
+                level = socket.SOL_SOCKET
+                if kind in (SCM_RIGHTS, SCM_CREDENTIALS):
+                    data = self._swap_ints(data, to_guest=False)
+            out.append((level, kind, data))
+            pos += _align4(length)
+        return out
+
+    def _write_cmsgs(self, msg: int, ctl: int, ctllen: int, anc: list, mflags: int) -> int:
+        """Write the host's ancillary data into the guest's control buffer; the flags
+        (MSG_CTRUNC when it did not fit, and the descriptors that did not fit closed)."""
+        o, out = self.arch.order, b""
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET:
+                if kind in (SCM_RIGHTS, SCM_CREDENTIALS):
+                    data = self._swap_ints(data, to_guest=True)
+                level = self.arch.sol_socket
+            room = ctllen - len(out) - CMSG_HEADER
+            if room < len(data):
+                mflags |= MSG_CTRUNC
+                if kind == SCM_RIGHTS and level == self.arch.sol_socket:
+                    keep = max(room, 0) // 4
+                    for (fd,) in struct.iter_unpack(o + "i", data[keep * 4:]):
+                        os.close(fd)
+                    data = data[:keep * 4]
+                    if keep == 0:
+                        continue
+                else:
+                    continue
+            record = struct.pack(o + "Iii", CMSG_HEADER + len(data), level, kind) + data
+            out += record + bytes(_align4(len(record)) - len(record))
+        out = out[:ctllen]
+        if out:
+            self.mem.write(ctl, out)
+        self.mem.write(msg + 20, struct.pack(o + "I", len(out)))
+        return mflags
 
     def sys_sendmsg(self, fd, msg, flags, *_):
-        name, namelen, iovs = self._msghdr(msg)
+        name, namelen, iovs, ctl, ctllen = self._msghdr(msg)
         data = b"".join(self.mem.read(b, ln) for b, ln in iovs)
+        anc = self._read_cmsgs(ctl, ctllen)
         with self._socket(fd) as s:
-            if name:
-                return s.sendto(data, flags, self._read_addr(name, namelen))
-            return s.send(data, flags)
+            addr = self._read_addr(name, namelen) if name else None
+            return s.sendmsg([data], anc, flags, *([addr] if addr is not None else []))
 
     def sys_recvmsg(self, fd, msg, flags, *_):
-        name, namelen, iovs = self._msghdr(msg)
+        name, namelen, iovs, ctl, ctllen = self._msghdr(msg)
         total = sum(ln for _, ln in iovs)
+        # the host's headers are bigger (16 bytes, 8-aligned): room for as many records
+        ancsize = 2 * ctllen + 64 if ctl and ctllen else 0
         with self._socket(fd) as s:
-            data, _anc, mflags, peer = s.recvmsg(min(total, 1 << 20))
+            data, anc, mflags, peer = s.recvmsg(min(total, 1 << 20), ancsize, flags)
             family = s.family
         pos = 0
         for base, length in iovs:
@@ -232,5 +297,6 @@ class SocketCalls:
             self.mem.write(msg + 4, struct.pack(o + "I", len(packed)))
         else:
             self.mem.write(msg + 4, struct.pack(o + "I", 0))
-        self.mem.write(msg + 20, struct.pack(o + "II", 0, mflags))
+        mflags = self._write_cmsgs(msg, ctl, ctllen, anc, mflags)
+        self.mem.write(msg + 24, struct.pack(o + "I", mflags))
         return len(data)
