@@ -58,13 +58,41 @@ def make_initrd() -> str:
     return str(build_initramfs("arm", INIT, out=out))
 
 
-def count_translations() -> dict:
-    """Count the ARM blocks translated from now on, and the seconds spent on them; the
-    returned dict is updated in place (``blocks``, ``seconds``)."""
-    try:  # the module whose run loop calls translate() (before the shared engine: ARM's)
+def run_loop_module():
+    """The module whose run loop calls translate() (before the shared engine: ARM's)."""
+    try:
         import pysystem.cpu.engine.cpu as cpumod
     except ImportError:
         import pysystem.cpu.arm.cpu as cpumod
+    return cpumod
+
+
+class Stop(BaseException):
+    """Raised out of the run loop at ``--stop`` instructions (not an Exception, so that no
+    handler on the way out takes it for an emulator error)."""
+
+
+def stop_at(insns: int, seen: dict) -> None:
+    """End the boot at the first run-loop slice that reaches ``insns`` guest instructions,
+    noting the PC there in ``seen["pc"]`` (trees that count alike stop at the same PC)."""
+    cpumod = run_loop_module()
+    cls = getattr(cpumod, "TranslatedCPU", None) or getattr(cpumod, "ARMCPU")
+    run = cls.run
+
+    def stopping_run(cpu, max_insns: int) -> int:
+        done = run(cpu, max_insns)
+        if cpu.clock.icount >= insns:
+            seen["pc"] = cpu.pc
+            raise Stop
+        return done
+
+    cls.run = stopping_run
+
+
+def count_translations() -> dict:
+    """Count the ARM blocks translated from now on, and the seconds spent on them; the
+    returned dict is updated in place (``blocks``, ``seconds``)."""
+    cpumod = run_loop_module()
     counts = {"blocks": 0, "seconds": 0.0}
     translate = cpumod.translate
 
@@ -80,13 +108,16 @@ def count_translations() -> dict:
     return counts
 
 
-def child(args: list, console: str) -> dict:
-    """Run the emulator in this process; return its figures."""
+def child(args: list, console: str, stop: int = 0) -> dict:
+    """Run the emulator in this process (to the guest's power-off, or to ``stop``
+    instructions); return its figures."""
     import pysystem.main_loop as main_loop
     from pysystem.cli import main
 
     counts = count_translations()
     seen = {}
+    if stop:
+        stop_at(stop, seen)
     run = main_loop.MainLoop.run
 
     def observed_run(self):
@@ -94,15 +125,21 @@ def child(args: list, console: str) -> dict:
         return run(self)
 
     main_loop.MainLoop.run = observed_run
-    start = time.perf_counter()
-    status = main("arm", args + ["-serial", f"file:{console}", "-display", "none"])
+    start, cpu_start = time.perf_counter(), time.process_time()
+    try:
+        status = main("arm", args + ["-serial", f"file:{console}", "-display", "none"])
+    except Stop:
+        status = 0
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     machine = seen["machine"]
     insns = machine.clock.icount
     with open(console, "rb") as f:
         ok = MARKER in f.read()
-    return {"status": status, "booted": ok, "seconds": round(seconds, 1), "instructions": insns,
+    return {"status": status, "booted": ok, "seconds": round(seconds, 1),
+            "cpu_seconds": round(cpu_seconds, 1), "instructions": insns,
             "mips": round(insns / seconds / 1e6, 2), "blocks": counts["blocks"],
+            "pc": f"{seen['pc']:08x}" if "pc" in seen else "",
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
 
 
@@ -124,12 +161,15 @@ def main() -> int:
     p.add_argument("--side-by-side", action="store_true",
                    help="run the interpreters' boots at the same time (one core each): "
                    "to compare two trees, give each tree's own venv")
+    p.add_argument("--stop", type=int, default=0, help="end each boot at this many guest "
+                   "instructions (the first run-loop slice past it) instead of at power-off")
+    p.add_argument("--rounds", type=int, default=1, help="repeat the whole measurement")
     p.add_argument("--child", nargs=2, metavar=("ARGS_JSON", "CONSOLE"), help=argparse.SUPPRESS)
     opts = p.parse_args()
     if opts.child:
         from pysystem import pypy_gc
         pypy_gc.restart_if_needed()  # what the console scripts do first
-        print(json.dumps(child(json.loads(opts.child[0]), opts.child[1])))
+        print(json.dumps(child(json.loads(opts.child[0]), opts.child[1], opts.stop)))
         return 0
     args = guest_args(make_initrd())
     pythons = opts.python or [sys.executable]
@@ -141,19 +181,25 @@ def main() -> int:
     if len(set(names)) < len(names):  # the same interpreter in two trees: say which is which
         names = [f"{n} ({os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(p))))})"
                  for n, p in zip(names, pythons)]
-    runs = {"both": ("cold", "warm"), "cold": ("cold",), "user": ("user",)}[opts.cache]
+    kinds = {"both": ("cold", "warm"), "cold": ("cold",), "user": ("user",)}[opts.cache]
+    runs = [f"{kind} {r + 1}" if opts.rounds > 1 else kind
+            for r in range(opts.rounds) for kind in kinds]
     results = {}
     with tempfile.TemporaryDirectory(prefix="pysystem-bench-code-") as top:
         for run in runs:
+            if run.startswith("cold") and os.path.isdir(top):  # each round starts empty
+                shutil.rmtree(top)
+                os.mkdir(top)
             jobs = []
             for i, python in enumerate(pythons):
                 env = dict(os.environ)
-                if run == "user":
+                if run.startswith("user"):
                     env.pop("PYSYSTEM_CODE_CACHE", None)
                 else:
                     env["PYSYSTEM_CODE_CACHE"] = os.path.join(top, str(i))
                 console = f"/tmp/pysystem-bench-console-{os.getpid()}-{i}.txt"
-                cmd = [python, __file__, "--child", json.dumps(args), console]
+                cmd = [python, __file__, "--child", json.dumps(args), console,
+                       "--stop", str(opts.stop)]
                 jobs.append((i, cmd, env))
             # side by side: all at once, so that a slow spell of the machine hits them all
             for group in ([jobs] if opts.side_by_side else [[j] for j in jobs]):
@@ -164,22 +210,22 @@ def main() -> int:
                     if proc.returncode != 0:
                         print(err, file=sys.stderr)
                         return 1
-                    label = names[i] if run == "user" else f"{names[i]}, {run}"
+                    label = names[i] if run.startswith("user") else f"{names[i]}, {run}"
                     results[i, run] = (label, json.loads(out.strip().splitlines()[-1]))
-    rows = [results[i, run] for i in range(len(pythons)) for run in runs]
+    rows = [results[i, run] for run in runs for i in range(len(pythons))]
     if not opts.no_qemu and shutil.which("qemu-system-arm"):
         rows.append(("qemu-system-arm", qemu(args)))
     qemu_s = rows[-1][1]["seconds"] if rows[-1][0] == "qemu-system-arm" else None
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}, command: {' '.join(sys.argv)}")
     width = max(24, *(len(name) for name, _ in rows))
-    print(f"{'interpreter':<{width}} {'booted':>6} {'seconds':>8} {'x QEMU':>7} {'instructions':>13} "
-          f"{'MIPS':>6} {'blocks':>7} {'RSS MB':>7}")
+    print(f"{'interpreter':<{width}} {'booted':>6} {'seconds':>8} {'CPU s':>7} {'x QEMU':>7} "
+          f"{'instructions':>13} {'MIPS':>6} {'blocks':>7} {'RSS MB':>7} {'pc':>8}")
     for name, r in rows:
         ratio = f"{r['seconds'] / qemu_s:.0f}" if qemu_s else ""
-        print(f"{name:<{width}} {str(r['booted']):>6} {r['seconds']:>8} {ratio:>7} "
-              f"{r.get('instructions', ''):>13} {r.get('mips', ''):>6} {r.get('blocks', ''):>7} "
-              f"{r.get('peak_rss_mb', ''):>7}")
+        print(f"{name:<{width}} {str(r['booted']):>6} {r['seconds']:>8} {r.get('cpu_seconds', ''):>7} "
+              f"{ratio:>7} {r.get('instructions', ''):>13} {r.get('mips', ''):>6} "
+              f"{r.get('blocks', ''):>7} {r.get('peak_rss_mb', ''):>7} {r.get('pc', ''):>8}")
     return 0
 
 

@@ -212,37 +212,16 @@ class BlockBackend:
         pass
 
 
-class RawImage(BlockBackend):
-    """A raw image file (or device) on one descriptor."""
+class HostFileBackend(BlockBackend):
+    """A backend on one host file descriptor (``fd``, None once closed) and the image lock
+    it holds (``lock``): raw and qcow2 images flush and close alike."""
 
-    format = "raw"
-
-    def __init__(self, path: str, fd: int, readonly: bool, probed: bool = False):
-        st = os.fstat(fd)
-        size = st.st_size if stat.S_ISREG(st.st_mode) else os.lseek(fd, 0, os.SEEK_END)
-        super().__init__(path, -(-size // SECTOR_SIZE) * SECTOR_SIZE, readonly)
-        self.fd: Optional[int] = fd
-        self.probed = probed        # format guessed: block 0 may not become another format
-        self.lock = None
+    fd: Optional[int]
+    lock = None
 
     @property
     def closed(self) -> bool:
         return self.fd is None
-
-    def read(self, offset: int, n: int) -> bytes:
-        self.check(offset, n)
-        return pread_exact(self.fd, offset, n, self.path)
-
-    def write(self, offset: int, data: bytes) -> None:
-        self.check_write(offset, len(data))
-        if self.probed and offset < SECTOR_SIZE and data:
-            head = bytearray(pread_exact(self.fd, 0, PROBE_SIZE, self.path))
-            head[offset:offset + len(data)] = data[:PROBE_SIZE - offset]
-            guessed = probe_format(bytes(head))
-            if guessed != "raw":
-                raise BlockError(f"write to block 0 of '{self.path}' refused: it would make "
-                                 f"the image probe as {guessed} (give format=raw)")
-        pwrite_all(self.fd, offset, data, self.path)
 
     def flush(self) -> None:
         if self.fd is not None and not self.readonly:
@@ -259,6 +238,35 @@ class RawImage(BlockBackend):
             os.close(self.fd)
             self.fd = None
             _forget(self)
+
+
+class RawImage(HostFileBackend):
+    """A raw image file (or device) on one descriptor."""
+
+    format = "raw"
+
+    def __init__(self, path: str, fd: int, readonly: bool, probed: bool = False):
+        st = os.fstat(fd)
+        size = st.st_size if stat.S_ISREG(st.st_mode) else os.lseek(fd, 0, os.SEEK_END)
+        super().__init__(path, -(-size // SECTOR_SIZE) * SECTOR_SIZE, readonly)
+        self.fd = fd
+        self.probed = probed        # format guessed: block 0 may not become another format
+
+    def read(self, offset: int, n: int) -> bytes:
+        self.check(offset, n)
+        return pread_exact(self.fd, offset, n, self.path)
+
+    def write(self, offset: int, data: bytes) -> None:
+        self.check_write(offset, len(data))
+        if self.probed and offset < SECTOR_SIZE and data:
+            head = bytearray(pread_exact(self.fd, 0, PROBE_SIZE, self.path))
+            head[offset:offset + len(data)] = data[:PROBE_SIZE - offset]
+            guessed = probe_format(bytes(head))
+            if guessed != "raw":
+                raise BlockError(f"write to block 0 of '{self.path}' refused: it would make "
+                                 f"the image probe as {guessed} (give format=raw)")
+        pwrite_all(self.fd, offset, data, self.path)
+
 
 
 class SnapshotOverlay(BlockBackend):

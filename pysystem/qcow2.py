@@ -56,8 +56,8 @@ import sys
 from array import array
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
-from .block_backend import (BlockBackend, BlockError, SECTOR_SIZE, fsync, pread_exact,
-                            pwrite_all, _forget)
+from .block_backend import (BlockBackend, BlockError, HostFileBackend, SECTOR_SIZE, fsync,
+                            pread_exact, pwrite_all, _forget)
 from .block_lock import PERM_READ, PERM_RESIZE, PERM_WRITE
 
 __all__ = ["Qcow2Image", "MAGIC"]
@@ -116,15 +116,14 @@ def _combine(image: str, backing: str) -> str:
     return os.path.join(os.path.dirname(image), backing)
 
 
-class Qcow2Image(BlockBackend):
+class Qcow2Image(HostFileBackend):
     """One open qcow2 image; see the module docstring."""
 
     format = "qcow2"
 
     def __init__(self, path: str, fd: int, readonly: bool, locking: str,
                  open_image: Callable[..., BlockBackend]):
-        self.fd: Optional[int] = fd
-        self.lock = None
+        self.fd = fd
         self.backing: Optional[BlockBackend] = None
         self._l2: Dict[int, array] = {}
         self._refblocks: Dict[int, Table] = {}
@@ -422,10 +421,6 @@ class Qcow2Image(BlockBackend):
             self._set_refcount(c, self._refcount(c) - 1)
 
     # --- I/O ------------------------------------------------------------------------------------
-    @property
-    def closed(self) -> bool:
-        return self.fd is None
-
     def _read_cluster_part(self, cluster: int, start: int, n: int) -> bytes:
         entry = self._lookup(cluster)
         if entry & COMPRESSED:
@@ -511,20 +506,11 @@ class Qcow2Image(BlockBackend):
             c = shared >> self.cluster_bits
             self._set_refcount(c, max(0, self._refcount(c) - 1))
 
-    def flush(self) -> None:
-        if self.fd is not None and not self.readonly:
-            fsync(self.fd, self.path)
-
     def close(self) -> None:
         if self.fd is None:
             return
         try:
-            self.flush()
+            super().close()
         finally:
-            if self.lock is not None:
-                self.lock.release()
-            os.close(self.fd)
-            self.fd = None
             if self.backing is not None:
                 self.backing.close()
-            _forget(self)

@@ -10,7 +10,9 @@ booting again, and runs its guest tests, each on the restored shell.  Last, labg
 own QEMUDriver (from PyPI) starts ``pysystem-arm`` as it starts qemu-system-arm (``-S
 -qmp stdio``, the serial port on a unix socket chardev), here with ``-loadvm`` of that
 snapshot, and its ShellDriver runs a command at the shell: labgrid needed nothing
-changed (its ``qemu_bin`` names the console script).
+changed (its ``qemu_bin`` names the console script).  labgrid is in the test extra on
+CPython only (it needs grpcio, which PyPI has no PyPy wheel of): under PyPy the labgrid
+part skips, after the example and the sample suite have passed.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from labgrid_env import RUN_TIMEOUT, labgrid_qemu
-from tools import guest_images, guest_python, guest_script
+from tools import NOT_CPYTHON, guest_images, guest_python, guest_script, interpreter_skip
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -78,6 +80,8 @@ def test_readme_example_then_the_plugin_sample_on_its_snapshot(tmp_path):
 
 def labgrid_shell(tmp_path, snap: Path) -> None:
     """labgrid's QEMUDriver and ShellDriver on pysystem-arm, from the booted snapshot."""
+    if sys.implementation.name == "pypy":    # no labgrid for PyPy (see the docstring above)
+        interpreter_skip(NOT_CPYTHON)
     g = guest_images("arm")
     store = tmp_path / "store"
     store.mkdir()

@@ -163,7 +163,10 @@ class VFPPair(Pair):
         super().__init__()
         self.cpu.cp15.cpacr = 0x00F00000
         self.cpu.fpexc = 0x40000000
-        self.uc.reg_write(A.UC_ARM_REG_C1_C0_2, 0x00F00000)
+        # CPACR (p15, 0, c1, c0, 2) through the generic coprocessor register: unicorn 2.1.1
+        # (the release PyPy installs, see pyproject.toml) refuses UC_ARM_REG_C1_C0_2
+        # with UC_ERR_ARG, and every release takes this form
+        self.uc.reg_write(A.UC_ARM_REG_CP_REG, (15, 0, 0, 1, 0, 0, 2, 0x00F00000))
         self.uc.reg_write(A.UC_ARM_REG_FPEXC, 0x40000000)
         self._fix_mask, self._fix_match = _fixed_to_float()
         self._rmode_back = None
