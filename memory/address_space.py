@@ -83,6 +83,7 @@ class AddressSpace:
         self._topology_listeners: List[Callable[[], None]] = []
         self._write_listeners: List[Callable[[int, int], None]] = []
         self.roms: List[Any] = []    # the blobs pysystem.loader wrote here, by address
+        self.cpus: List[Any] = []    # the CPUs translating code read from here (-smp: all)
         _SPACES.add(self)
         _ORDER.append(weakref.ref(self))
 

@@ -317,3 +317,22 @@ def test_the_cpu_factory_lists_models_per_front_end():
     assert create_cpu("cortex-a9", "arm", **{"mp-affinity": 1}).mp_affinity == 1
     with pytest.raises(CPUModelError):
         create_cpu("cortex-a9", "mips")
+
+
+def test_a_store_by_one_cpu_drops_code_another_translated(form):
+    """Two CPUs on one address space (-smp): B's store into a page where A has
+    translated code reaches A's blocks, even when B's soft TLB could write that page
+    before A translated it."""
+    a = make()
+    b = ToyCPU()
+    b.address_space, b.clock = a.address_space, a.clock
+    b.realize()
+    put(a, 0x3000, [enc(1, 1, 0, 7)])                 # the patch: r1 = 7
+    put(a, 0x1000, [enc(1, 1, 0, 5), enc(0)])         # A's code: r1 = 5
+    put(a, 0x2000, [enc(4, 0, 0, 0x1100), enc(0)])    # B: a store next to A's code
+    put(a, 0x2100, [enc(3, 2, 0, 0x3000),             # B: r2 = the patch
+                    enc(4, 2, 0, 0x1000), enc(0)])    # B: patch A's first instruction
+    run_to_stop(b, 0x2000)                            # B may now write page 1 directly
+    assert run_to_stop(a, 0x1000)[1] == 5             # A translates page 1
+    run_to_stop(b, 0x2100)
+    assert run_to_stop(a, 0x1000)[1] == 7             # A runs the patched code

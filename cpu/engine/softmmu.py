@@ -76,8 +76,12 @@ class SoftMMU:
         self._space_be = False
         self._code_swap = False
         self._code_view: list = []   # the flat view the translated blocks were read from
+        self._peers: list = [self]   # the CPUs sharing the address space, self among them
 
     def attach_address_space(self, space) -> None:
+        if self not in space.cpus:
+            space.cpus.append(self)
+        self._peers = space.cpus   # code one CPU translated is protected from all of them
         space.add_topology_listener(self._topology_changed)
         space.add_write_listener(self._ram_written)
         self._space_be = bool(getattr(space, "big_endian", False))
@@ -236,11 +240,19 @@ class SoftMMU:
                 add = rb[1] - (va & PAGE_MASK)
                 self.tlb_read[level][va & PAGE_MASK] = add
                 self._tlb_filled(va, size, tag)
-                if writable and (page_pa >> 12) not in self.code_pages:
+                if writable and not self.code_page_anywhere(page_pa >> 12):
                     wb = self.address_space.ram_block(page_pa, True)
                     if wb is not None and wb[0] is ram:
                         self.tlb_write[level][va & PAGE_MASK] = add
         return pa
+
+    def code_page_anywhere(self, page: int) -> bool:
+        """Whether any CPU on this address space has translated code in physical
+        ``page`` (then no CPU may write it through its soft TLB)."""
+        for cpu in self._peers:
+            if page in cpu.code_pages:
+                return True
+        return False
 
     def _split(self, va: int, size: int, aligned: bool, write: bool, idx: int) -> bool:
         """True when an access must go byte by byte: unaligned (and allowed: the CPU's

@@ -115,15 +115,18 @@ class BlockCache:
                     self._page_misses.pop(page, None)
 
     def _protect_page(self, page: int) -> None:
-        """Drop write-TLB entries that reach physical page ``page``."""
+        """Drop the write-TLB entries that reach physical page ``page``, in every CPU on
+        the address space: a store by another CPU must come through the write listener
+        and drop this CPU's blocks there."""
         rb = self.address_space.ram_block(page << 12)
         if rb is None or rb[0] is not self._ram:
             return
         host = rb[1]
-        for d in self.tlb_write:
-            stale = [va for va, add in d.items() if va + add == host]
-            for va in stale:
-                del d[va]
+        for cpu in self._peers:
+            for d in cpu.tlb_write:
+                stale = [va for va, add in d.items() if va + add == host]
+                for va in stale:
+                    del d[va]
 
     #: stores to a page with code that miss its blocks before the page is dropped whole
     #: (then its stores take the fast path again, until code there is translated anew)
