@@ -614,4 +614,4 @@ class ARMCPU(ARMMemory, ARMDebug, TranslatedCPU):
 # CPU methods that generators bind under their own name
 _CPU_METHODS = frozenset((
     "exception_return", "set_user_reg", "get_user_reg", "ldrex", "strex", "read_spsr",
-    "read_cpsr_mrs", "write_spsr", "msr_cpsr", "cps", "wfi", "setend", "srs", "rfe"))
+    "read_cpsr_mrs", "write_spsr", "msr_cpsr", "cps", "wfi", "wfe", "setend", "srs", "rfe"))
