@@ -20,7 +20,6 @@ ping each other and move a file with busybox ``wget`` (checksums equal); one on
 from __future__ import annotations
 
 import hashlib
-import http.server
 import os
 import random
 import re
@@ -32,6 +31,7 @@ import urllib.request
 import pytest
 
 from guest_session import GuestSession
+from net_guest_tools import UDHCPC_SCRIPT, free_port, serve
 from tools import NO_TAP, guest_images, module, program
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -39,16 +39,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.network]
 BOOT_TIMEOUT = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
 SIZE = 10 << 20
 NAME = "files.pysystem.test"
-
-UDHCPC_SCRIPT = """#!/bin/sh
-case "$1" in
-  bound|renew)
-    ifconfig "$interface" "$ip" netmask "$subnet" up
-    route add default gw "$router"
-    echo "nameserver $dns" > /etc/resolv.conf
-    echo "LEASE $ip router $router dns $dns";;
-esac
-"""
 
 NET_INIT = """#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -76,14 +66,6 @@ echo "HTTPD-READY"
 setsid cttyhack sh
 poweroff -f
 """
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class DNSServer:
@@ -215,21 +197,13 @@ def test_dhcp_dns_wget_and_hostfwd_on_vexpress(tmp_path, monkeypatch):
     www.mkdir()
     (www / "file.bin").write_bytes(body)
 
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(www), **kw)
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(str(www))
     dns = DNSServer()
     monkeypatch.setenv("PYSYSTEM_DNS_SERVER", f"127.0.0.1:{dns.sock.getsockname()[1]}")
     initrd = build_initramfs("arm", NET_INIT, modules=("smsc911x",),
                              extra_files={"/udhcpc.script": UDHCPC_SCRIPT},
                              out=tmp_path / "initrd.cpio.gz")
-    fwd_port = _free_port()
+    fwd_port = free_port()
     snapdir, monitor = tmp_path / "snap", str(tmp_path / "hmp.sock")
     boot_args = ["-M", f"vexpress-a9,snapshot-dir={snapdir}", "-m", "256M",
                  "-kernel", str(g.kernel), "-dtb", str(g.dtb), "-initrd", str(initrd),
@@ -284,12 +258,12 @@ def test_dhcp_dns_wget_and_hostfwd_on_vexpress(tmp_path, monkeypatch):
         server.shutdown()
         server.server_close()
     assert re.search(r"smsc911x", s.text), s.text[-2000:]
-    port = _free_port()
+    port = free_port()
     _pair(boot_args, tmp_path, "stream", f"socket,listen=127.0.0.1:{port}",
           f"socket,connect=127.0.0.1:{port}", pair_sum)
-    group = f"mcast=230.0.0.1:{_free_port()},localaddr=127.0.0.1"
+    group = f"mcast=230.0.0.1:{free_port()},localaddr=127.0.0.1"
     _pair(boot_args, tmp_path, "mcast", f"socket,{group}", f"socket,{group}", pair_sum)
-    port = _free_port()                                 # a peer that is not us
+    port = free_port()                                 # a peer that is not us
     _pair(boot_args, tmp_path, "qemu", f"socket,listen=127.0.0.1:{port}",
           f"socket,connect=127.0.0.1:{port}", pair_sum, qemu=program("qemu-system-arm"))
     if os.geteuid() == 0 and os.path.exists("/dev/net/tun"):
