@@ -14,6 +14,21 @@ import time
 
 from guest_session import GuestSession
 
+# the start of the network guests' init: mounts, modules, a DHCP lease on eth0, a ping of
+# the gateway (each test's init goes on from there)
+NET_INIT_HEAD = """#!/bin/sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /etc /tmp /www
+/bin/load-modules
+ifconfig lo 127.0.0.1 up
+ifconfig eth0 up
+udhcpc -i eth0 -s /udhcpc.script -q -n -t 5 -T 2
+ping -c 1 -W 5 10.0.2.2 >/dev/null && echo "PING-OK"
+"""
+
 UDHCPC_SCRIPT = """#!/bin/sh
 case "$1" in
   bound|renew)

@@ -31,7 +31,7 @@ import urllib.request
 import pytest
 
 from guest_session import GuestSession
-from net_guest_tools import UDHCPC_SCRIPT, free_port, serve
+from net_guest_tools import NET_INIT_HEAD, UDHCPC_SCRIPT, free_port, serve
 from tools import NO_TAP, guest_images, module, program
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -40,18 +40,7 @@ BOOT_TIMEOUT = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
 SIZE = 10 << 20
 NAME = "files.pysystem.test"
 
-NET_INIT = """#!/bin/sh
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mkdir -p /etc /tmp /www
-/bin/load-modules
-ifconfig lo 127.0.0.1 up
-ifconfig eth0 up
-udhcpc -i eth0 -s /udhcpc.script -q -n -t 5 -T 2
-ping -c 1 -W 5 10.0.2.2 >/dev/null && echo "PING-OK"
-echo "NS-BEGIN"
+NET_INIT = NET_INIT_HEAD + """echo "NS-BEGIN"
 nslookup files.pysystem.test
 echo "NS-END"
 if ping -c 1 -W 5 files.pysystem.test >/dev/null; then echo "PING-NAME-OK"; else echo "PING-NAME-FAILED"; fi

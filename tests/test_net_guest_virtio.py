@@ -26,8 +26,8 @@ import urllib.request
 import pytest
 
 from guest_session import GuestSession
-from net_guest_tools import (GUEST_FILES, Monitor, free_port, iface, link_drop, serve,
-                             virtio_net_checks)
+from net_guest_tools import (GUEST_FILES, NET_INIT_HEAD, Monitor, free_port, iface, link_drop,
+                             serve, virtio_net_checks)
 from tools import guest_images
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -35,18 +35,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.network]
 BOOT_TIMEOUT = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
 SIZE = 1 << 20
 
-NET_INIT = """#!/bin/sh
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mkdir -p /etc /tmp /www
-/bin/load-modules
-ifconfig lo 127.0.0.1 up
-ifconfig eth0 up
-udhcpc -i eth0 -s /udhcpc.script -q -n -t 5 -T 2
-ping -c 1 -W 5 10.0.2.2 >/dev/null && echo "PING-OK"
-start=$(cat /proc/uptime)
+NET_INIT = NET_INIT_HEAD + """start=$(cat /proc/uptime)
 wget -q -O /www/file.bin "http://10.0.2.2:$httpport/file.bin" && echo "WGET-OK"
 echo "UPTIME $start $(cat /proc/uptime)"
 echo "SUM $(sha256sum /www/file.bin)"
