@@ -139,7 +139,8 @@ def test_chroot_through_binfmt(tmp_path):
             binds.append(f"mkdir -p '{os.path.dirname(target)}' && touch '{target}' && "
                          f"mount --bind '{path}' '{target}'")
     command = "uname -m; ls /; cat /etc/motd; echo done"
-    shell = " && ".join(binds + [f"chroot '{root}' /bin/sh -c '{command}'"])
+    chroot = tools.program("chroot")
+    shell = " && ".join(binds + [f"{chroot} '{root}' /bin/sh -c '{command}'"])
     with _registered("PF"):
         r = subprocess.run([unshare, "-m", "--propagation", "private", "sh", "-c", shell],
                            capture_output=True, timeout=300)

@@ -61,11 +61,16 @@ def interpreter_skip(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+SYSTEM_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
 def program(name: str, *alternatives: str) -> str:
-    """The absolute path of an external program on PATH (the first of ``name`` and
-    ``alternatives`` found)."""
+    """The absolute path of an external program on PATH, or in the system directories a
+    user's PATH may leave out (``chroot`` and ``mkfs.*`` live in /usr/sbin): the first of
+    ``name`` and ``alternatives`` found."""
+    search = os.pathsep.join([os.environ.get("PATH", os.defpath), *SYSTEM_DIRS])
     for candidate in (name, *alternatives):
-        path = shutil.which(candidate)
+        path = shutil.which(candidate, path=search)
         if path:
             return path
     missing(" or ".join((name, *alternatives)) + " (not on PATH)")
