@@ -35,6 +35,7 @@ from pysystem.qom import Field, Property, register
 
 from ..engine.cpu import TranslatedCPU, VirtualAccessError
 from . import cp15, exceptions, helpers, isa, mmu, neon_helpers, translator, vfp
+from .pmu import PMU, pmu_field
 from .exceptions import (EXCP_DATA_ABORT, EXCP_FIQ, EXCP_IRQ, EXCP_NAMES, EXCP_PREFETCH_ABORT,
                          EXCP_SMC, EXCP_SWI, EXCP_UDEF, EXCP_BKPT, FSR_DEBUG, GuestException,
                          MMUFault, Undefined)
@@ -108,10 +109,19 @@ class ARMCPU(ARMMemory, ARMDebug, TranslatedCPU):
         Field("pmevcntr", "u32[6]", 0, "PMU event counters"),
         Field("pmccntr_base", "u64", 0, "cycle counter value minus the instruction count"),
     )
+    # the PMU's registers are fields of the CPU but live in self.pmu (pmu.py says why)
+    pmcr = pmu_field("pmcr")
+    pmcnten = pmu_field("pmcnten")
+    pmovsr = pmu_field("pmovsr")
+    pminten = pmu_field("pminten")
+    pmevtyper = pmu_field("pmevtyper")
+    pmevcntr = pmu_field("pmevcntr")
+    pmccntr_base = pmu_field("pmccntr_base")
 
     def __init__(self, **props):
         super().__init__(**props)
         self.cp15 = self.add_child("cp15", cp15.CP15())
+        self.pmu = PMU(lambda: self.clock.icount)
         self.NF = self.CF = self.VF = 0
         self.ZF = 1
         self.QF = self.GE = 0
@@ -405,64 +415,12 @@ class ARMCPU(ARMMemory, ARMDebug, TranslatedCPU):
     def ats_cuw(self, key, va) -> None:
         self._ats(va, mmu.WRITE, True)
 
-    # performance monitors: the cycle counter counts instructions; event counters hold
-    # what was written
-    def _ccnt(self) -> int:
-        if self.pmcr & 1 and self.pmcnten & 0x80000000:
-            return (self.clock.icount + self.pmccntr_base) & M32
-        return self.pmccntr_base & M32
-
-    def _set_ccnt(self, v: int, running: Optional[bool] = None) -> None:
-        run = (self.pmcr & 1 and self.pmcnten & 0x80000000) if running is None else running
-        self.pmccntr_base = (v - self.clock.icount) & 0xFFFFFFFFFFFFFFFF if run else v
-
+    # performance monitors (pmu.py)
     def pmu_read(self, key) -> int:
-        name = cp15.BY_KEY[key].name
-        if name == "PMCR":
-            return self.pmcr
-        if name in ("PMCNTENSET", "PMCNTENCLR"):
-            return self.pmcnten
-        if name == "PMOVSR":
-            return self.pmovsr
-        if name in ("PMINTENSET", "PMINTENCLR"):
-            return self.pminten
-        if name == "PMCCNTR":
-            return self._ccnt()
-        sel = self.cp15.pmselr
-        if sel < 6:
-            return (self.pmevtyper if name == "PMXEVTYPER" else self.pmevcntr)[sel]
-        if sel == 31 and name == "PMXEVTYPER":
-            return 0
-        return 0
+        return self.pmu.read(cp15.BY_KEY[key].name, self.cp15.pmselr)
 
     def pmu_write(self, key, v: int) -> None:
-        name = cp15.BY_KEY[key].name
-        ccnt = self._ccnt()
-        if name == "PMCR":
-            if v & 4:
-                ccnt = 0
-            if v & 2:
-                self.pmevcntr = [0] * 6
-            self.pmcr = (self.pmcr & ~0x3F) | (v & 0x39)
-            self._set_ccnt(ccnt)
-        elif name == "PMCNTENSET":
-            self.pmcnten |= v & 0x8000003F
-            self._set_ccnt(ccnt)
-        elif name == "PMCNTENCLR":
-            self.pmcnten &= ~v
-            self._set_ccnt(ccnt)
-        elif name == "PMOVSR":
-            self.pmovsr &= ~v
-        elif name == "PMINTENSET":
-            self.pminten |= v & 0x8000003F
-        elif name == "PMINTENCLR":
-            self.pminten &= ~v
-        elif name == "PMCCNTR":
-            self._set_ccnt(v)
-        else:
-            sel = self.cp15.pmselr
-            if sel < 6:
-                (self.pmevtyper if name == "PMXEVTYPER" else self.pmevcntr)[sel] = v
+        self.pmu.write(cp15.BY_KEY[key].name, self.cp15.pmselr, v)
 
     # --- interrupts -------------------------------------------------------------------------
     def set_irq_line(self, n: int, level: int) -> None:

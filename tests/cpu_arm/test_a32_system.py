@@ -1032,3 +1032,52 @@ def test_forward_branch_over_a_block_end_counts_what_ran(r0):
         counts.append((n, m.cpu.clock.icount, m.cpu.regs[1:5]))
     assert counts[0] == counts[1]
     assert counts[0][0] == (4 if r0 == 0 else 6)
+
+
+def test_performance_monitors(m):
+    """PMCR/PMCNTEN/PMXEV* as the guest reads them back, the cycle counter following the
+    instruction count while enabled and frozen while not, and all of it in the snapshot
+    (the registers live in cpu.pmu, pmu.py, but are the CPU's snapshot fields)."""
+    cpu = m.cpu
+    m.load(0x1000, """
+        mrc p15, 0, r0, c9, c12, 0      @ PMCR at reset
+        mov r1, #1
+        mcr p15, 0, r1, c9, c12, 0      @ PMCR.E
+        mov r1, #0x80000000
+        orr r1, r1, #0x3
+        mcr p15, 0, r1, c9, c12, 1      @ PMCNTENSET: cycle counter, counters 0-1
+        mov r1, #1
+        mcr p15, 0, r1, c9, c12, 5      @ PMSELR = 1
+        mov r2, #0x11
+        mcr p15, 0, r2, c9, c13, 1      @ PMXEVTYPER[1]
+        mov r2, #0x1234
+        mcr p15, 0, r2, c9, c13, 2      @ PMXEVCNTR[1]
+        mrc p15, 0, r3, c9, c13, 1
+        mrc p15, 0, r4, c9, c13, 2
+        mrc p15, 0, r5, c9, c12, 1      @ PMCNTENSET
+        mrc p15, 0, r6, c9, c13, 0      @ PMCCNTR
+        nop
+        nop
+        mrc p15, 0, r7, c9, c13, 0
+        mov r1, #0x80000000
+        mcr p15, 0, r1, c9, c12, 2      @ PMCNTENCLR: the cycle counter stops
+        mrc p15, 0, r8, c9, c13, 0
+        nop
+        mrc p15, 0, r9, c9, c13, 0
+        b .
+    """)
+    cpu.regs[15] = 0x1000
+    end = 0x1000 + 4 * 24
+    m.run_to(end)
+    r = cpu.regs
+    assert r[0] == 0x41093000
+    assert (r[3], r[4], r[5]) == (0x11, 0x1234, 0x80000003)
+    assert r[7] - r[6] == 3            # mrc, nop, nop later
+    assert r[9] == r[8]                # stopped
+    state = cpu.save_state()
+    assert state["pmevcntr"][1] == 0x1234 and state["pmcnten"] == 3
+    cpu.pmu.pmevcntr[1] = 0
+    cpu.load_state(state)
+    assert cpu.pmevcntr[1] == 0x1234 and cpu.pmu.pmevtyper[1] == 0x11
+    cpu.reset()
+    assert cpu.pmcr == 0x41093000 and cpu.pmu.pmevcntr == [0] * 6
