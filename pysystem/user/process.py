@@ -114,15 +114,16 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
             entry, base = interp.entry, interp.load_bias
         self.brk_start = self.brk_cur = img.brk
         mem.mmap_next = max(mem.mmap_next, stack + STACK_SIZE)
-        auxv = [(AT_PHDR, img.phdr), (AT_PHENT, img.phent), (AT_PHNUM, img.phnum),
-                (AT_PAGESZ, 4096), (AT_BASE, base), (AT_FLAGS, 0), (AT_ENTRY, img.entry),
-                (AT_UID, os.getuid()), (AT_EUID, os.geteuid()), (AT_GID, os.getgid()),
-                (AT_EGID, os.getegid()), (AT_HWCAP, arch.hwcap), (AT_CLKTCK, 100),
-                (AT_SECURE, 0), (AT_HWCAP2, arch.hwcap2)]
+        aux = {AT_PHDR: img.phdr, AT_PHENT: img.phent, AT_PHNUM: img.phnum, AT_PAGESZ: PAGE,
+               AT_BASE: base, AT_FLAGS: 0, AT_ENTRY: img.entry, AT_UID: os.getuid(),
+               AT_EUID: os.geteuid(), AT_GID: os.getgid(), AT_EGID: os.getegid(),
+               AT_HWCAP: arch.hwcap, AT_CLKTCK: 100, AT_SECURE: 0, AT_HWCAP2: arch.hwcap2}
         enc = os.fsencode
+        # QEMU's environment list puts each variable it adds or sets at its head: the
+        # guest sees the variables in the reverse of the order they were added
         sp = build_stack(mem, stack + STACK_SIZE, arch.order, [enc(a) for a in opts.argv],
-                         [enc(f"{k}={v}") for k, v in opts.env.items()], auxv,
-                         enc(opts.program), arch.platform)
+                         [enc(f"{k}={v}") for k, v in reversed(list(opts.env.items()))],
+                         aux, enc(opts.program), arch.platform, arch.base_platform(self.cpu))
         arch.setup_cpu(self.cpu, mem, entry, sp)
         if log.enabled("page"):
             log.write(f"start_brk   0x{img.brk:08x}\nentry       0x{img.entry:08x}\n"
