@@ -30,11 +30,11 @@ from .outcome import SIGRETURN, ProcessExit, flush_all
 from .memory import PAGE, PROT_READ, PROT_WRITE, GuestFault, GuestMemory
 from .paths import PathMap
 from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN, SIGSEGV, SignalTable, describe
-from .sys_files import FileCalls
+from .sys_files import FileCalls, s32
 from .sys_memory import MemoryCalls
 from .sys_process import ProcessCalls
 from .sys_sockets import SocketCalls
-from .threads import SLICE, SWITCHED, ThreadCalls
+from .threads import FD_WAITS, SLICE, SWITCHED, ThreadCalls
 
 STACK_SIZE = 8 << 20
 
@@ -188,20 +188,13 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
         if fn is None:
             log.log("unimp", f"Unsupported syscall: {nr} ({name})")
             result = -self.errno("ENOSYS")
+        elif name in FD_WAITS and self.others_can_run() \
+                and self.would_block(s32(args[0]), FD_WAITS[name]):
+            # another thread may make it ready: wait without holding the others up
+            result = self.wait_in_host([(s32(args[0]), FD_WAITS[name])], None,
+                                       lambda: self._call(name, fn, args))
         else:
-            try:
-                result = fn(*args)
-            except ProcessExit:
-                raise
-            except GuestFault:
-                result = -self.errno("EFAULT")
-            except OSError as e:
-                result = -self.guest_errno(e.errno or _errno.EIO)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as e:   # an emulator bug must not end the guest's process
-                log.log("unimp", f"{name}: internal error {e!r}")
-                result = -self.errno("EINVAL")
+            result = self._call(name, fn, args)
         if result is SWITCHED:   # this thread blocked or ended; another one runs now
             if self.opts.strace:
                 strace.leave(self, name, args, 0)
@@ -214,6 +207,22 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
             arch.set_result(cpu, result)
         if self.pending_signals:
             self.check_signals()
+
+    def _call(self, name: str, fn, args) -> object:
+        """Run the system call's method; an error becomes -errno for the guest."""
+        try:
+            return fn(*args)
+        except ProcessExit:
+            raise
+        except GuestFault:
+            return -self.errno("EFAULT")
+        except OSError as e:
+            return -self.guest_errno(e.errno or _errno.EIO)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:   # an emulator bug must not end the guest's process
+            log.log("unimp", f"{name}: internal error {e!r}")
+            return -self.errno("EINVAL")
 
     # --- signals --------------------------------------------------------------------------
     def fault(self, sig: int, addr: int) -> None:

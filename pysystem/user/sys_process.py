@@ -208,13 +208,19 @@ class ProcessCalls:
         t = sec + ns / 1e9
         if flags & 1:   # TIMER_ABSTIME
             t -= self._clock(clk) / 1e9
-        if t > 0:
-            time.sleep(t)
-        return 0
+        return self._sleep(t)
 
     def sys_nanosleep(self, req, rem, *_):
         sec, ns = struct.unpack(self.arch.order + "ii", self.mem.read(req, 8))
-        time.sleep(sec + ns / 1e9)
+        return self._sleep(sec + ns / 1e9)
+
+    def _sleep(self, seconds: float) -> object:
+        """Sleep; with other threads, they run meanwhile (threads.py)."""
+        if seconds <= 0:
+            return 0
+        if self.others_can_run():
+            return self.wait_in_host((), time.monotonic() + seconds, lambda: 0)
+        time.sleep(seconds)
         return 0
 
     def sys_times(self, buf, *_):
