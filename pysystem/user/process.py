@@ -228,6 +228,10 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
     def fault(self, sig: int, addr: int) -> None:
         """A synchronous signal from the CPU (SIGSEGV for a bad access...): the guest's
         handler if it has one, else the process dies of it (ignoring it is not possible)."""
+        if self.gdb is not None:     # gdb hears of it first (0: the instruction runs again)
+            sig = self.gdb.report_signal(self, sig)
+            if not sig:
+                return
         action = self.signals.get(sig)
         if action[0] in (SIG_DFL, SIG_IGN) or not self.arch.can_deliver \
                 or self.signals.blocked >> (self.arch.guest_signal(sig) - 1) & 1:
@@ -246,6 +250,10 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
             if self.signals.blocked >> (self.arch.guest_signal(sig) - 1) & 1:
                 continue
             self.pending_signals.discard(sig)
+            if self.gdb is not None:     # QEMU's gdb_handlesig: gdb may change or drop it
+                sig = self.gdb.report_signal(self, sig)
+                if not sig:
+                    continue
             action = self.signals.get(sig)
             if action[0] == SIG_IGN or (action[0] == SIG_DFL and sig in DEFAULT_IGNORED):
                 continue
