@@ -22,7 +22,6 @@ a private anonymous mapping back.
 """
 from __future__ import annotations
 
-import ctypes
 import mmap as _mmap
 import re
 from typing import Optional
@@ -142,8 +141,11 @@ class GuestMemory:
 
     def _host_map(self, first: int, last: int, kind: int) -> bool:
         """Lay a fresh (zeroed) anonymous host mapping of ``kind`` over guest pages
-        ``[first, last)``, at the addresses the space already has there."""
+        ``[first, last)``, at the addresses the space already has there.  (ctypes is
+        imported here, when a program first asks: a chroot through binfmt_misc may hold
+        the Python but not libffi.)"""
         try:
+            import ctypes
             if not self._host_base:
                 self._host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.data))
             libc = ctypes.CDLL(None, use_errno=True)
@@ -153,7 +155,7 @@ class GuestMemory:
             want = self._host_base + (first << 12)
             got = libc.mmap(want, (last - first) << 12, _mmap.PROT_READ | _mmap.PROT_WRITE,
                             kind | _mmap.MAP_ANONYMOUS | MAP_FIXED_HOST, -1, 0)
-        except (TypeError, ValueError, AttributeError, OSError):
+        except (ImportError, TypeError, ValueError, AttributeError, OSError):
             return False
         return got == want
 
