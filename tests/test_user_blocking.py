@@ -1,7 +1,7 @@
 """A guest thread blocked in a host system call does not hold up the process's other
 threads (pysystem/user/threads.py): one thread waits in read() on a pipe, one in poll()
-on another, one in nanosleep(), one in accept(), while the main thread computes and
-then writes the pipes and connects; the output must be qemu-arm's and qemu-mipsel's
+on another, one in nanosleep(), one in accept(), one in waitpid() for a child that
+waits for a pipe, while the main thread computes and then writes the pipes and connects; the output must be qemu-arm's and qemu-mipsel's
 (with the host blocking every thread the program would hang)."""
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ PROGRAM = r"""
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
-static int p1[2], p2[2], lsock;
+static int p1[2], p2[2], p3[2], lsock;
 static volatile int slept;
 static struct sockaddr_in addr;
 
@@ -52,12 +53,25 @@ static void *acceptor(void *arg) {
     close(c);
     return arg;
 }
+static void *waiter(void *arg) {
+    int st;
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        read(p3[0], &c, 1);
+        _exit(c - '0');
+    }
+    pid_t got = waitpid(child, &st, 0);
+    printf("waiter: child %s, status %d\n", got == child ? "reaped" : "lost", WEXITSTATUS(st));
+    return arg;
+}
 int main(void) {
-    pthread_t t[4];
+    pthread_t t[5];
     unsigned sum = 0, i;
     socklen_t l = sizeof addr;
     pipe(p1);
     pipe(p2);
+    pipe(p3);
     lsock = socket(AF_INET, SOCK_STREAM, 0);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -68,6 +82,7 @@ int main(void) {
     pthread_create(&t[1], 0, poller, 0);
     pthread_create(&t[2], 0, sleeper, 0);
     pthread_create(&t[3], 0, acceptor, 0);
+    pthread_create(&t[4], 0, waiter, 0);
     for (i = 0; i < 300000; i++)
         sum += i * i ^ (sum >> 3);
     write(p1[1], &sum, sizeof sum);
@@ -81,6 +96,8 @@ int main(void) {
     while (!slept)
         sched_yield();
     pthread_join(t[2], 0);
+    write(p3[1], "7", 1);
+    pthread_join(t[4], 0);
     printf("main: sum %u, slept %d\n", sum, slept);
     return 0;
 }

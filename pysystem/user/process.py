@@ -34,7 +34,7 @@ from .sys_files import FileCalls, s32
 from .sys_memory import MemoryCalls
 from .sys_process import ProcessCalls
 from .sys_sockets import SocketCalls
-from .threads import FD_WAITS, SLICE, SWITCHED, ThreadCalls
+from .threads import FD_WAITS, SLICE, SWITCHED, ThreadCalls, WaitAgain
 
 STACK_SIZE = 8 << 20
 
@@ -191,8 +191,13 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
         elif name in FD_WAITS and self.others_can_run() \
                 and self.would_block(s32(args[0]), FD_WAITS[name]):
             # another thread may make it ready: wait without holding the others up
-            result = self.wait_in_host([(s32(args[0]), FD_WAITS[name])], None,
-                                       lambda: self._call(name, fn, args))
+            wait = [(s32(args[0]), FD_WAITS[name])]
+
+            def complete():
+                if self.would_block(*wait[0]):   # another thread took what was there
+                    return WaitAgain(wait)
+                return self._call(name, fn, args)
+            result = self.wait_in_host(wait, None, complete)
         else:
             result = self._call(name, fn, args)
         if result is SWITCHED:   # this thread blocked or ended; another one runs now

@@ -15,7 +15,9 @@ nanosleep...) while other threads could run does not make the host wait: the thr
 records what it waits for (descriptors and poll events, a deadline) and what completes
 the call, and the others run; the scheduler looks at the waiting thread's descriptors
 when its turn comes and, ready, runs the call then (it no longer blocks) and resumes
-it.  Only when no thread can run does the host wait, in one poll over all the waiting
+it (wait4, with no descriptor to wait for, looks again every few milliseconds).  A
+completion that finds the call not ready after all (another thread took the data)
+waits again.  Only when no thread can run does the host wait, in one poll over all the waiting
 threads' descriptors.  A call that would not block runs at once, so a run in which
 nothing blocks is scheduled as before: deterministically.
 """
@@ -43,6 +45,14 @@ FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP = 0, 1, 
 FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 9, 10
 #: a system call that switched threads: nothing to store for the (now other) thread
 SWITCHED = object()
+
+
+class WaitAgain:
+    """What a waiting call's completion returns when it is not ready after all: the
+    thread waits again, for ``fds`` (fd, poll events) or until ``deadline``."""
+
+    def __init__(self, fds: Sequence[Tuple[int, int]] = (), deadline: Optional[float] = None):
+        self.fds, self.deadline = tuple(fds), deadline
 
 
 class Thread:
@@ -128,14 +138,22 @@ class ThreadCalls:
         return bool(ready) or any(d <= time.monotonic() for d in deadlines)
 
     def _resume(self, t: Thread) -> None:
-        """Give ``t`` the CPU; a host call it waited in is completed first."""
-        self._switch_to(t)
-        done = t.complete
-        if done is not None:
-            t.complete, t.host_fds, t.deadline = None, (), None
+        """Give ``t`` the CPU; a host call it waited in is completed first (if it must
+        wait again after all, the next thread is tried)."""
+        while True:
+            self._switch_to(t)
+            done = t.complete
+            if done is None:
+                return
             result = done()
+            if isinstance(result, WaitAgain):
+                t.host_fds, t.deadline = result.fds, result.deadline
+                t = self._runnable_after(t)
+                continue
+            t.complete, t.host_fds, t.deadline = None, (), None
             if result is not SWITCHED:
                 self.arch.set_result(self.cpu, result)
+            return
 
     def others_can_run(self) -> bool:
         """Whether another thread exists that a blocking host call would hold up."""
