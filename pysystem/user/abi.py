@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 from .signals import GENERIC_OF_MIPS, MIPS_OF_GENERIC
 
@@ -66,6 +66,12 @@ class ABI:
     sockopt_names = {2: "SO_REUSEADDR", 3: "SO_TYPE", 4: "SO_ERROR", 6: "SO_BROADCAST",
                      7: "SO_SNDBUF", 8: "SO_RCVBUF", 9: "SO_KEEPALIVE", 13: "SO_LINGER",
                      15: "SO_REUSEPORT"}
+
+    hwcap2: Optional[int] = 0     # AT_HWCAP2 (None: no such entry, as on MIPS)
+
+    def base_platform(self, cpu) -> Optional[bytes]:
+        """AT_BASE_PLATFORM's string for ``cpu`` (None: no such entry)."""
+        return None
 
     def __init__(self) -> None:
         pairs = [(g, _host_open(n)) for n, g in self.open_flags.items()]

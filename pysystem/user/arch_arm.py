@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 
 from pysystem.cpu.arm import exceptions as aexc
+from pysystem.cpu.arm import vfp
 from pysystem import codecache
 from pysystem.cpu.engine import translate as tr
 
@@ -45,6 +46,20 @@ RT_SIGRETURN_TRAMPOLINE = HELPER_PAGE + 0x520
 # HWCAP bits of a Cortex-A9 with VFPv3-D32 and NEON (asm/hwcap.h)
 HWCAP = (1 << 0 | 1 << 1 | 1 << 2 | 1 << 4 | 1 << 6 | 1 << 7 | 1 << 12 | 1 << 13
          | 1 << 15 | 1 << 19)  # SWP HALF THUMB FAST_MULT VFP EDSP NEON VFPv3 TLS VFPD32
+
+
+def _user_vfp_ok(cpu):
+    """The VFP/NEON access check that translated code calls before each such
+    instruction, for user mode: CPACR and FPEXC.EN stay as setup_cpu sets them (PL0
+    cannot write either), so what remains of vfp.py's check is FPSCR's LEN/STRIDE, with
+    which a double-precision operation is UNDEF.  (About 80 calls per iteration of the
+    busybox awk loop; the full check reads five fields.)"""
+    def ok(user: bool, need_en: bool, dp: bool) -> bool:
+        if dp and cpu.fpscr & vfp.FPSCR_VEC:
+            cpu.fpexc |= vfp.FPEXC_DEX
+            return False
+        return True
+    return ok
 
 
 class UserARM:
@@ -121,6 +136,7 @@ class ArchARM(ABI):
         cpu.cpsr = USR
         cpu.cp15.cpacr = 0xF << 20   # cp10 and cp11: full access
         cpu.fpexc = FPEXC_EN
+        vfp.unit(cpu).ok = _user_vfp_ok(cpu)
         cpu.regs[13] = sp
         cpu.thumb = entry & 1
         cpu.regs[15] = entry & ~1

@@ -170,7 +170,7 @@ class ArchMIPS(MipsSignals, ABI):
     uname_machine = "mips"
     platform = None
     hwcap = 0
-    hwcap2 = 0
+    hwcap2 = None
     errno_map = sysnums.MIPS_ERRNO
     open_flags = MIPS_OPEN_FLAGS
     fcntl_cmds = MIPS_FCNTL
@@ -192,6 +192,10 @@ class ArchMIPS(MipsSignals, ABI):
                      8: "SO_KEEPALIVE", 0x80: "SO_LINGER", 0x200: "SO_REUSEPORT"}
     cpu_mixin = UserMIPS
     can_deliver = True
+
+    def base_platform(self, cpu) -> bytes:
+        """The ISA the model implements, as QEMU's get_elf_base_platform names it."""
+        return b"mips32r2" if cpu.model.release >= 2 else b"mips32"
 
     def __init__(self, big_endian: bool) -> None:
         self.big_endian = big_endian

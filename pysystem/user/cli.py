@@ -21,7 +21,8 @@ Options (QEMU's; the environment variable in brackets sets the default, as QEMU_
                   the guest space is its own mapping [PYSYSTEM_GUEST_BASE]
     -h, -version
 
-The guest's environment starts as the emulator's.  Bad options and programs that cannot
+The guest's environment starts as the emulator's; as in QEMU, the guest sees the variables
+in the reverse order, the ones -E sets first.  Bad options and programs that cannot
 be loaded give one line on stderr and exit status 1.
 """
 from __future__ import annotations
@@ -88,7 +89,19 @@ def started_with_preserved_argv0() -> bool:
 
 
 def _initial_env() -> dict:
-    env = dict(os.environ)
+    """The environment the emulator was started with, in its order.  Read from
+    /proc/self/environ where there is one: CPython's C-locale coercion (PEP 538) adds
+    LC_CTYPE to os.environ when the locale is C, which the guest must not see."""
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            raw = f.read()
+        env = {}
+        for item in raw.split(b"\0"):
+            if b"=" in item:
+                k, _, v = item.partition(b"=")
+                env[os.fsdecode(k)] = os.fsdecode(v)
+    except OSError:
+        env = dict(os.environ)
     added = env.pop("PYSYSTEM_USER_ADDED", None)
     if added:
         for k in added.split(","):
@@ -132,6 +145,7 @@ def parse(front_end: str, argv: List[str]):
                 opts.prefix = val
             elif name == "E":
                 k, _, v = val.partition("=")
+                opts.env.pop(k, None)    # QEMU's list: a variable set moves to the head
                 opts.env[k] = v
             elif name == "U":
                 opts.env.pop(val, None)

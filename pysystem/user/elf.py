@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .memory import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, GuestMemory, page_up
 
@@ -24,7 +24,7 @@ PF_X, PF_W, PF_R = 1, 2, 4
 # auxv tags (linux/auxvec.h)
 AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
-AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN = 23, 25, 26, 31
+AT_SECURE, AT_BASE_PLATFORM, AT_RANDOM, AT_HWCAP2, AT_EXECFN = 23, 24, 25, 26, 31
 
 #: where an ET_DYN main program goes (an interpreter goes where mmap puts it)
 ET_DYN_BASE = 0x00400000
@@ -115,34 +115,63 @@ def load_elf(mem: GuestMemory, path: str, machine: int, big_endian: bool,
                  interp, e_flags)
 
 
-def build_stack(mem: GuestMemory, top: int, order: str, argv: Sequence[bytes],
-                envp: Sequence[bytes], auxv: List[Tuple[int, int]], execfn: bytes,
-                platform: Optional[bytes]) -> int:
-    """Lay out the initial stack below ``top`` as Linux does; returns the stack pointer.
-    ``auxv`` gets AT_PLATFORM, AT_RANDOM, AT_EXECFN appended with the addresses of the
-    data written here."""
-    sp = top
+#: QEMU's setup_arg_pages leaves the host's pointer size free at the stack's top
+#: (a 64-bit host: 8 bytes); the strings start below it
+TOP_RESERVE = 8
+#: the order of the auxv entries that QEMU 7.2's create_elf_tables writes (the ones
+#: marked optional appear only when their value is not None)
+AUXV_ORDER = (AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY, AT_UID,
+              AT_EUID, AT_GID, AT_EGID, AT_HWCAP, AT_CLKTCK, AT_RANDOM, AT_SECURE,
+              AT_EXECFN, AT_HWCAP2, AT_BASE_PLATFORM, AT_PLATFORM)
 
-    def push_bytes(b: bytes) -> int:
+
+def build_stack(mem: GuestMemory, stack_end: int, order: str, argv: Sequence[bytes],
+                envp: Sequence[bytes], aux: Dict[int, Optional[int]], execfn: bytes,
+                platform: Optional[bytes], base_platform: Optional[bytes] = None) -> int:
+    """Lay out the initial stack below ``stack_end`` as QEMU's linux-user does; returns
+    the stack pointer (where argc is).  From the top down: the reserve, the program's
+    path (AT_EXECFN), the environment strings, the argument strings (each group packed,
+    unaligned), the base platform and platform strings (each in a multiple of 4 bytes),
+    16-byte alignment, 16 random bytes (AT_RANDOM), then argc, argv[], envp[] and auxv
+    with the start aligned down to 16.  ``aux`` holds the entries' values by tag (None:
+    left out); AT_RANDOM, AT_EXECFN and the platforms are filled in here."""
+    p = stack_end - TOP_RESERVE
+
+    def strings(items: Sequence[bytes]) -> List[int]:
+        nonlocal p
+        addrs = []
+        for s in reversed(items):
+            p -= len(s) + 1
+            mem.poke(p, s + b"\0")
+            addrs.append(p)
+        return addrs[::-1]
+
+    execfn_addr = strings([execfn])[0]
+    env_ptrs = strings(envp)
+    arg_ptrs = strings(argv)
+    sp = p
+
+    def word_padded(s: Optional[bytes]) -> Optional[int]:
         nonlocal sp
-        sp -= len(b)
-        mem.poke(sp, b)
+        if s is None:
+            return None
+        sp -= (len(s) + 1 + 3) & ~3
+        mem.poke(sp, s + b"\0")
         return sp
 
-    strings_execfn = push_bytes(execfn + b"\0")
-    env_ptrs = [push_bytes(e + b"\0") for e in reversed(envp)][::-1]
-    arg_ptrs = [push_bytes(a + b"\0") for a in reversed(argv)][::-1]
-    sp &= ~3
-    plat = push_bytes(platform + b"\0") if platform else 0
+    values = dict(aux)
+    values[AT_BASE_PLATFORM] = word_padded(base_platform)
+    values[AT_PLATFORM] = word_padded(platform)
     sp &= ~15
-    rnd = push_bytes(os.urandom(16))
-    aux = list(auxv)
-    if plat:
-        aux.append((AT_PLATFORM, plat))
-    aux += [(AT_RANDOM, rnd), (AT_EXECFN, strings_execfn), (AT_NULL, 0)]
+    sp -= 16
+    mem.poke(sp, os.urandom(16))
+    values[AT_RANDOM] = sp
+    values[AT_EXECFN] = execfn_addr
     words: List[int] = [len(argv)] + arg_ptrs + [0] + env_ptrs + [0]
-    for k, v in aux:
-        words += [k, v]
+    for tag in AUXV_ORDER:
+        if values.get(tag) is not None:
+            words += [tag, values[tag]]
+    words += [AT_NULL, 0]
     sp = (sp - 4 * len(words)) & ~15
     mem.poke(sp, struct.pack(order + "%dI" % len(words), *words))
     return sp

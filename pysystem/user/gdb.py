@@ -10,18 +10,87 @@ the program exits, gdb gets ``W`` with the exit status (QEMU's ``[Inferior 1 (pr
 N) exited with code NN]``), and ``X`` with the signal when a signal kills it; ``k``
 ends the emulator.  A debugger that goes away lets the program run on to its end.
 Reverse execution (system mode's ``bs``/``bc``) is not offered, as QEMU's user mode.
+
+Signals: as QEMU's gdb_handlesig, a signal about to be delivered to the guest (one sent
+to the process, not the CPU's own faults) is first reported to gdb as a stop (``T``
+with gdb's number for it: SIGUSR1 is 0x1e), and the program waits; the packet that
+resumes it says what is delivered: ``C`` with a signal delivers that one (gdb's
+``continue`` passes the signal so), ``c`` none (gdb's ``signal 0``: discarded).  gdb's
+``handle SIG nostop`` makes it resume with ``C`` at once.
 """
 from __future__ import annotations
 
 import fcntl
 import select
+import signal as _signal
 import socket
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from pysystem.monitor.gdbstub import GdbStub
 
 from .outcome import OWN_FDS_FROM, ProcessExit
+
+
+#: gdb's own numbers for the signals (gdb/signals.def), by name
+GDB_SIGNALS: Dict[str, int] = {
+    "SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGILL": 4, "SIGTRAP": 5, "SIGABRT": 6,
+    "SIGFPE": 8, "SIGKILL": 9, "SIGBUS": 10, "SIGSEGV": 11, "SIGSYS": 12, "SIGPIPE": 13,
+    "SIGALRM": 14, "SIGTERM": 15, "SIGURG": 16, "SIGSTOP": 17, "SIGTSTP": 18,
+    "SIGCONT": 19, "SIGCHLD": 20, "SIGTTIN": 21, "SIGTTOU": 22, "SIGIO": 23, "SIGXCPU": 24,
+    "SIGXFSZ": 25, "SIGVTALRM": 26, "SIGPROF": 27, "SIGWINCH": 28, "SIGUSR1": 30,
+    "SIGUSR2": 31, "SIGPWR": 32}
+
+
+def gdb_signal(host_sig: int) -> int:
+    """gdb's number for host signal ``host_sig`` (0 for one it has no name for)."""
+    try:
+        return GDB_SIGNALS.get(_signal.Signals(host_sig).name, 0)
+    except ValueError:
+        return 0
+
+
+def host_signal(gdb_sig: int) -> int:
+    """The host signal that gdb's number ``gdb_sig`` names (0: none)."""
+    for name, n in GDB_SIGNALS.items():
+        if n == gdb_sig and hasattr(_signal, name):
+            return int(getattr(_signal, name))
+    return 0
+
+
+def resume_signal(payload: bytes) -> Optional[int]:
+    """The gdb signal number a resuming packet passes (0 for none), or None when the
+    packet does not resume the program."""
+    text = payload.decode("latin-1")
+    if text[:1] in ("c", "s"):
+        return 0
+    if text[:1] in ("C", "S"):
+        try:
+            return int(text[1:].split(";", 1)[0], 16)
+        except ValueError:
+            return None
+    if text.startswith("vCont;"):
+        for action in text[6:].split(";"):
+            verb = action.split(":", 1)[0]
+            if verb[:1] in ("C", "S"):
+                try:
+                    return int(verb[1:], 16)
+                except ValueError:
+                    return None
+        return 0
+    return None
+
+
+class UserStub(GdbStub):
+    """The gdb stub, noting the signal that each resuming packet passes."""
+
+    passed_signal = 0
+
+    def handle(self, payload: bytes):
+        sig = resume_signal(payload)
+        if sig is not None:
+            self.passed_signal = sig
+        return super().handle(payload)
 
 
 class UserMachine:
@@ -111,7 +180,7 @@ class UserGdb:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.conn = conn
         machine = UserMachine(proc.cpu)
-        stub = self.stub = GdbStub(machine)
+        stub = self.stub = UserStub(machine)
         stub.history = None          # no reverse execution in user mode (QEMU neither)
         stub.attach(_Connection(conn))
         stub._event("opened")        # a new debugger: the program stays stopped
@@ -151,6 +220,27 @@ class UserGdb:
         except ProcessExit as e:
             self._finish(e)
             raise
+
+    def report_signal(self, proc, host_sig: int) -> int:
+        """``host_sig`` is about to be delivered: gdb hears of it and the program waits
+        until gdb resumes it; the signal to deliver instead (0: none)."""
+        stub = self.stub
+        number = gdb_signal(host_sig)
+        if self.conn is None or stub is None or not number:
+            return host_sig
+        machine = stub.machine
+        stub.waiting = False
+        machine.run_state = "debug"
+        stub.passed_signal = 0
+        stub._send(stub._stop_reply(number, 0))
+        while not machine.running and self.conn is not None and not machine.killed:
+            self._feed(True)
+        if machine.killed:
+            sys.stderr.write("pysystem: Terminated via GDBstub\n")
+            raise ProcessExit(0)
+        if self.conn is None:      # the debugger went away: the signal goes on
+            return host_sig
+        return host_signal(stub.passed_signal)
 
     def signalled(self, guest_sig: int) -> None:
         """A signal kills the process: gdb hears ``X`` with its (guest) number."""

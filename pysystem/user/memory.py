@@ -13,6 +13,12 @@ The kernel side (loader, system calls) reads and writes through ``read``/``write
 permissions, ``poke``.  ``map``/``unmap``/``protect`` keep the permissions and drop the
 CPU's TLB entries and stale translated code; ``find_free`` picks a place for mmap
 bottom-up from ``MMAP_BASE`` (QEMU's choice for 32-bit guests, so addresses match).
+
+``map_shared`` backs pages with a shared anonymous host mapping laid (MAP_FIXED) over
+that part of the space, at the same host addresses: the guest's MAP_SHARED|MAP_ANONYMOUS
+memory, which a fork of the emulator then shares with the child as the kernel would.
+Such pages carry ``SHARED`` beside their permissions; mapping or unmapping over them lays
+a private anonymous mapping back.
 """
 from __future__ import annotations
 
@@ -20,12 +26,16 @@ import mmap as _mmap
 import re
 from typing import Optional
 
+from pysystem import log
+
 from pysystem.memory import AddressSpace, ContainerRegion, RAMRegion
 
 PAGE = 0x1000
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 MAPPED = 8
+SHARED = 16    # backed by a shared anonymous host mapping (map_shared)
 SPACE_TOP = 1 << 32
+MAP_FIXED_HOST = 0x10    # the host's MAP_FIXED (x86-64, arm64 Linux)
 MMAP_BASE = 0x40000000
 
 
@@ -35,6 +45,10 @@ class GuestFault(Exception):
     def __init__(self, addr: int):
         super().__init__(f"bad guest address 0x{addr:08x}")
         self.addr = addr
+
+
+def _any_shared(prot: bytearray) -> bool:
+    return any(v & SHARED for v in set(prot))
 
 
 def page_up(n: int) -> int:
@@ -55,6 +69,7 @@ class GuestMemory:
         self.mmap_next = MMAP_BASE
         self.stack_top = 0   # for /proc/self/maps
         self.limit = SPACE_TOP   # -R size: mmap places nothing at or above it
+        self._host_base = 0      # the host address of guest address 0 (map_shared)
 
     # --- permissions (the CPU's MMU hook asks) ------------------------------------------
     def check(self, va: int, access: int) -> bool:
@@ -69,13 +84,26 @@ class GuestMemory:
     def map(self, addr: int, length: int, prot: int, zero: bool = True) -> None:
         """Make ``[addr, addr+length)`` (page-aligned) exist with ``prot``; zeroed."""
         first, last = addr >> 12, page_up(addr + length) >> 12
+        self._unshare(first, last)
         if zero:
             self._zero(first, last)
         self.prot[first:last] = bytes([prot | MAPPED]) * (last - first)
         self._changed(first, last)
 
+    def map_shared(self, addr: int, length: int, prot: int) -> None:
+        """Like ``map``, with pages that a fork of the emulator shares (see the module
+        docstring); private ones where the host refuses (logged under -d unimp)."""
+        first, last = addr >> 12, page_up(addr + length) >> 12
+        if not self._host_map(first, last, _mmap.MAP_SHARED):
+            log.log("unimp", "MAP_SHARED|MAP_ANONYMOUS: private here (the host refused)")
+            self.map(addr, length, prot)
+            return
+        self.prot[first:last] = bytes([prot | MAPPED | SHARED]) * (last - first)
+        self._changed(first, last)
+
     def unmap(self, addr: int, length: int) -> None:
         first, last = addr >> 12, page_up(addr + length) >> 12
+        self._unshare(first, last)
         self.prot[first:last] = bytes(last - first)
         self._zero(first, last)
         self._changed(first, last)
@@ -83,11 +111,53 @@ class GuestMemory:
     def protect(self, addr: int, length: int, prot: int) -> bool:
         """Change the permissions of mapped pages; False if any page is unmapped."""
         first, last = addr >> 12, page_up(addr + length) >> 12
-        if not all(self.prot[first:last]):
+        old = self.prot[first:last]
+        if not all(old):
             return False
-        self.prot[first:last] = bytes([prot | MAPPED]) * (last - first)
+        if _any_shared(old):
+            self.prot[first:last] = bytes(v & SHARED | prot | MAPPED for v in old)
+        else:
+            self.prot[first:last] = bytes([prot | MAPPED]) * (last - first)
         self._changed(first, last)
         return True
+
+    def _unshare(self, first: int, last: int) -> None:
+        """Pages of ``[first, last)`` backed by shared memory get private memory back."""
+        prot = self.prot
+        if not _any_shared(prot[first:last]):
+            return
+        p = first
+        while p < last:
+            if not prot[p] & SHARED:
+                p += 1
+                continue
+            q = p
+            while q < last and prot[q] & SHARED:
+                q += 1
+            self._host_map(p, q, _mmap.MAP_PRIVATE)
+            for i in range(p, q):
+                prot[i] &= ~SHARED
+            p = q
+
+    def _host_map(self, first: int, last: int, kind: int) -> bool:
+        """Lay a fresh (zeroed) anonymous host mapping of ``kind`` over guest pages
+        ``[first, last)``, at the addresses the space already has there.  (ctypes is
+        imported here, when a program first asks: a chroot through binfmt_misc may hold
+        the Python but not libffi.)"""
+        try:
+            import ctypes
+            if not self._host_base:
+                self._host_base = ctypes.addressof(ctypes.c_char.from_buffer(self.data))
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.mmap.restype = ctypes.c_void_p
+            libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                                  ctypes.c_int, ctypes.c_int, ctypes.c_long]
+            want = self._host_base + (first << 12)
+            got = libc.mmap(want, (last - first) << 12, _mmap.PROT_READ | _mmap.PROT_WRITE,
+                            kind | _mmap.MAP_ANONYMOUS | MAP_FIXED_HOST, -1, 0)
+        except (ImportError, TypeError, ValueError, AttributeError, OSError):
+            return False
+        return got == want
 
     def find_free(self, length: int, hint: int = 0) -> Optional[int]:
         """A free page-aligned range of ``length`` bytes: at ``hint`` if free, else the
@@ -144,7 +214,7 @@ class GuestMemory:
                 q += 1
             v = prot[p]
             perms = (("r" if v & PROT_READ else "-") + ("w" if v & PROT_WRITE else "-")
-                     + ("x" if v & PROT_EXEC else "-") + "p")
+                     + ("x" if v & PROT_EXEC else "-") + ("s" if v & SHARED else "p"))
             name = ""
             if p << 12 <= brk_start < q << 12 or brk_start <= p << 12 < page_up(brk_end):
                 name = "[heap]"

@@ -30,11 +30,11 @@ from .outcome import SIGRETURN, ProcessExit, flush_all
 from .memory import PAGE, PROT_READ, PROT_WRITE, GuestFault, GuestMemory
 from .paths import PathMap
 from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN, SIGSEGV, SignalTable, describe
-from .sys_files import FileCalls
+from .sys_files import FileCalls, s32
 from .sys_memory import MemoryCalls
 from .sys_process import ProcessCalls
 from .sys_sockets import SocketCalls
-from .threads import SLICE, SWITCHED, ThreadCalls
+from .threads import FD_WAITS, SLICE, SWITCHED, ThreadCalls, WaitAgain
 
 STACK_SIZE = 8 << 20
 
@@ -114,15 +114,16 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
             entry, base = interp.entry, interp.load_bias
         self.brk_start = self.brk_cur = img.brk
         mem.mmap_next = max(mem.mmap_next, stack + STACK_SIZE)
-        auxv = [(AT_PHDR, img.phdr), (AT_PHENT, img.phent), (AT_PHNUM, img.phnum),
-                (AT_PAGESZ, 4096), (AT_BASE, base), (AT_FLAGS, 0), (AT_ENTRY, img.entry),
-                (AT_UID, os.getuid()), (AT_EUID, os.geteuid()), (AT_GID, os.getgid()),
-                (AT_EGID, os.getegid()), (AT_HWCAP, arch.hwcap), (AT_CLKTCK, 100),
-                (AT_SECURE, 0), (AT_HWCAP2, arch.hwcap2)]
+        aux = {AT_PHDR: img.phdr, AT_PHENT: img.phent, AT_PHNUM: img.phnum, AT_PAGESZ: PAGE,
+               AT_BASE: base, AT_FLAGS: 0, AT_ENTRY: img.entry, AT_UID: os.getuid(),
+               AT_EUID: os.geteuid(), AT_GID: os.getgid(), AT_EGID: os.getegid(),
+               AT_HWCAP: arch.hwcap, AT_CLKTCK: 100, AT_SECURE: 0, AT_HWCAP2: arch.hwcap2}
         enc = os.fsencode
+        # QEMU's environment list puts each variable it adds or sets at its head: the
+        # guest sees the variables in the reverse of the order they were added
         sp = build_stack(mem, stack + STACK_SIZE, arch.order, [enc(a) for a in opts.argv],
-                         [enc(f"{k}={v}") for k, v in opts.env.items()], auxv,
-                         enc(opts.program), arch.platform)
+                         [enc(f"{k}={v}") for k, v in reversed(list(opts.env.items()))],
+                         aux, enc(opts.program), arch.platform, arch.base_platform(self.cpu))
         arch.setup_cpu(self.cpu, mem, entry, sp)
         if log.enabled("page"):
             log.write(f"start_brk   0x{img.brk:08x}\nentry       0x{img.entry:08x}\n"
@@ -187,20 +188,18 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
         if fn is None:
             log.log("unimp", f"Unsupported syscall: {nr} ({name})")
             result = -self.errno("ENOSYS")
+        elif name in FD_WAITS and self.others_can_run() \
+                and self.would_block(s32(args[0]), FD_WAITS[name]):
+            # another thread may make it ready: wait without holding the others up
+            wait = [(s32(args[0]), FD_WAITS[name])]
+
+            def complete():
+                if self.would_block(*wait[0]):   # another thread took what was there
+                    return WaitAgain(wait)
+                return self._call(name, fn, args)
+            result = self.wait_in_host(wait, None, complete)
         else:
-            try:
-                result = fn(*args)
-            except ProcessExit:
-                raise
-            except GuestFault:
-                result = -self.errno("EFAULT")
-            except OSError as e:
-                result = -self.guest_errno(e.errno or _errno.EIO)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as e:   # an emulator bug must not end the guest's process
-                log.log("unimp", f"{name}: internal error {e!r}")
-                result = -self.errno("EINVAL")
+            result = self._call(name, fn, args)
         if result is SWITCHED:   # this thread blocked or ended; another one runs now
             if self.opts.strace:
                 strace.leave(self, name, args, 0)
@@ -214,10 +213,30 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
         if self.pending_signals:
             self.check_signals()
 
+    def _call(self, name: str, fn, args) -> object:
+        """Run the system call's method; an error becomes -errno for the guest."""
+        try:
+            return fn(*args)
+        except ProcessExit:
+            raise
+        except GuestFault:
+            return -self.errno("EFAULT")
+        except OSError as e:
+            return -self.guest_errno(e.errno or _errno.EIO)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:   # an emulator bug must not end the guest's process
+            log.log("unimp", f"{name}: internal error {e!r}")
+            return -self.errno("EINVAL")
+
     # --- signals --------------------------------------------------------------------------
     def fault(self, sig: int, addr: int) -> None:
         """A synchronous signal from the CPU (SIGSEGV for a bad access...): the guest's
         handler if it has one, else the process dies of it (ignoring it is not possible)."""
+        if self.gdb is not None:     # gdb hears of it first (0: the instruction runs again)
+            sig = self.gdb.report_signal(self, sig)
+            if not sig:
+                return
         action = self.signals.get(sig)
         if action[0] in (SIG_DFL, SIG_IGN) or not self.arch.can_deliver \
                 or self.signals.blocked >> (self.arch.guest_signal(sig) - 1) & 1:
@@ -236,6 +255,10 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
             if self.signals.blocked >> (self.arch.guest_signal(sig) - 1) & 1:
                 continue
             self.pending_signals.discard(sig)
+            if self.gdb is not None:     # QEMU's gdb_handlesig: gdb may change or drop it
+                sig = self.gdb.report_signal(self, sig)
+                if not sig:
+                    continue
             action = self.signals.get(sig)
             if action[0] == SIG_IGN or (action[0] == SIG_DFL and sig in DEFAULT_IGNORED):
                 continue

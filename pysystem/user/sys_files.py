@@ -13,6 +13,7 @@ import select
 import stat as _stat
 import struct
 import termios
+import time
 from typing import Optional
 
 AT_FDCWD = -100
@@ -500,6 +501,12 @@ class FileCalls:
             if fd >= 0:
                 p.register(fd, events & POLL_BITS)
         t = s32(timeout)
+        if t != 0 and self.others_can_run() and not p.poll(0):
+            # nothing ready yet: the other threads run while this one waits
+            deadline = None if t < 0 else time.monotonic() + t / 1000
+            return self.wait_in_host([(fd, events & POLL_BITS) for fd, events, _r in items
+                                      if fd >= 0], deadline,
+                                     lambda: self.sys_poll(fds, nfds, 0))
         ready = dict(p.poll(None if t < 0 else t))
         n = 0
         for i, (fd, events, _r) in enumerate(items):

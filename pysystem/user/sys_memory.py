@@ -5,8 +5,8 @@ numbers), and its bytes go back to the file as the kernel's page cache would mak
 visible to read(): at msync (of any range: all of them), at munmap (or a mapping laid over it), and when the process
 image goes (exit, exec, a fatal signal).  Only bytes that differ from the file's are
 written, never past its end.  Between those points another process does not see the
-writes, and shared anonymous memory is not shared across fork (each process has its own
-copy of the guest space)."""
+writes.  Shared anonymous memory is shared with the processes a fork makes
+(memory.py's ``map_shared``)."""
 from __future__ import annotations
 
 import fcntl
@@ -67,7 +67,10 @@ class MemoryCalls:
             fd = fd - (1 << 32) if fd & 0x80000000 else fd
             data = os.pread(fd, length, offset)
         self._shared_unmapped(start, size)
-        mem.map(start, size, prot & 7)
+        if anon and flags & 3 == MAP_SHARED:
+            mem.map_shared(start, size, prot & 7)
+        else:
+            mem.map(start, size, prot & 7)
         if data:
             mem.poke(start, data)
         if not anon and flags & 3 == MAP_SHARED:

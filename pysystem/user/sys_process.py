@@ -18,10 +18,13 @@ import time
 from pysystem import log
 
 from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN
+from .threads import WaitAgain
 
 CLONE_VM, CLONE_VFORK, CLONE_SETTLS = 0x100, 0x4000, 0x80000
 CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID = 0x100000, 0x200000, 0x1000000
 SI_TKILL = -6   # si_code of a signal sent by tkill/tgkill
+#: how often a thread waiting in wait4 looks for its child while other threads run
+WAIT_POLL = 0.005
 CLOCKS = {0: time.CLOCK_REALTIME, 1: time.CLOCK_MONOTONIC, 2: time.CLOCK_PROCESS_CPUTIME_ID,
           3: time.CLOCK_THREAD_CPUTIME_ID, 4: getattr(time, "CLOCK_MONOTONIC_RAW", 4),
           5: 5, 6: 6, 7: getattr(time, "CLOCK_BOOTTIME", 7)}
@@ -208,13 +211,19 @@ class ProcessCalls:
         t = sec + ns / 1e9
         if flags & 1:   # TIMER_ABSTIME
             t -= self._clock(clk) / 1e9
-        if t > 0:
-            time.sleep(t)
-        return 0
+        return self._sleep(t)
 
     def sys_nanosleep(self, req, rem, *_):
         sec, ns = struct.unpack(self.arch.order + "ii", self.mem.read(req, 8))
-        time.sleep(sec + ns / 1e9)
+        return self._sleep(sec + ns / 1e9)
+
+    def _sleep(self, seconds: float) -> object:
+        """Sleep; with other threads, they run meanwhile (threads.py)."""
+        if seconds <= 0:
+            return 0
+        if self.others_can_run():
+            return self.wait_in_host((), time.monotonic() + seconds, lambda: 0)
+        time.sleep(seconds)
         return 0
 
     def sys_times(self, buf, *_):
@@ -265,6 +274,19 @@ class ProcessCalls:
         return pid   # CLONE_VFORK: the parent goes on at once (the child has its own copy)
 
     def sys_wait4(self, pid, status, options, rusage, *_):
+        if options & os.WNOHANG or not self.others_can_run():
+            return self._wait4(pid, status, options, rusage)
+        # other threads run while this one waits: it looks again every WAIT_POLL s
+        got = self._wait4(pid, status, options | os.WNOHANG, rusage)
+        if got:
+            return got
+
+        def again():
+            r = self._call("wait4", self._wait4, (pid, status, options | os.WNOHANG, rusage))
+            return r or WaitAgain((), time.monotonic() + WAIT_POLL)
+        return self.wait_in_host((), time.monotonic() + WAIT_POLL, again)
+
+    def _wait4(self, pid, status, options, rusage):
         got, st, _ru = os.wait4(s32(pid), options & 0xF)
         if status and got:
             self.mem.write(status, struct.pack(self.arch.order + "i", self.arch.wait_status(st)))

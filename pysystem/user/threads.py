@@ -8,21 +8,51 @@ the next runnable one in creation order takes the CPU; so a run is repeatable.  
 call that switched threads returns ``SWITCHED``: the result was already stored in the
 blocked thread's state (a futex wait that is woken returns 0).  With every thread
 waiting, the longest-waiting one wakes up (futex allows spurious wake-ups), so a guest
-can spin but never hang the emulator.  A blocking host system call (a read on an empty
-pipe) blocks every thread.
+can spin but never hang the emulator.
+
+A system call that would block in the host (a read on an empty pipe, accept, poll,
+nanosleep...) while other threads could run does not make the host wait: the thread
+records what it waits for (descriptors and poll events, a deadline) and what completes
+the call, and the others run; the scheduler looks at the waiting thread's descriptors
+when its turn comes and, ready, runs the call then (it no longer blocks) and resumes
+it (wait4, with no descriptor to wait for, looks again every few milliseconds).  A
+completion that finds the call not ready after all (another thread took the data)
+waits again.  Only when no thread can run does the host wait, in one poll over all the waiting
+threads' descriptors.  A call that would not block runs at once, so a run in which
+nothing blocks is scheduled as before: deterministically.
 """
 from __future__ import annotations
 
+import fcntl
+import os
+import select
 import struct
-from typing import List, Optional
+import time
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from pysystem import log
 
 SLICE = 20000
+#: how long the host waits at most when threads wait for descriptors while others wait
+#: on futexes (one of those then wakes up spuriously, as futex allows)
+FUTEX_NUDGE = 0.05
+POLLIN, POLLOUT = select.POLLIN, select.POLLOUT
+#: system calls that wait for one descriptor (their first argument): the poll event
+FD_WAITS = {"read": POLLIN, "readv": POLLIN, "recv": POLLIN, "recvfrom": POLLIN,
+            "recvmsg": POLLIN, "accept": POLLIN, "accept4": POLLIN, "write": POLLOUT,
+            "writev": POLLOUT, "send": POLLOUT, "sendto": POLLOUT, "sendmsg": POLLOUT}
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP = 0, 1, 3, 4, 5
 FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 9, 10
 #: a system call that switched threads: nothing to store for the (now other) thread
 SWITCHED = object()
+
+
+class WaitAgain:
+    """What a waiting call's completion returns when it is not ready after all: the
+    thread waits again, for ``fds`` (fd, poll events) or until ``deadline``."""
+
+    def __init__(self, fds: Sequence[Tuple[int, int]] = (), deadline: Optional[float] = None):
+        self.fds, self.deadline = tuple(fds), deadline
 
 
 class Thread:
@@ -32,6 +62,11 @@ class Thread:
         self.clear_tid = 0            # CLONE_CHILD_CLEARTID / set_tid_address
         self.waiting: Optional[int] = None   # the futex address it waits on
         self.wait_seq = 0
+        # waiting in a host call: its descriptors (fd, poll events), its deadline
+        # (time.monotonic()) and what completes the call (returns its result)
+        self.host_fds: Sequence[Tuple[int, int]] = ()
+        self.deadline: Optional[float] = None
+        self.complete: Optional[Callable[[], int]] = None
 
 
 class ThreadCalls:
@@ -56,26 +91,105 @@ class ThreadCalls:
 
     def _runnable_after(self, cur: Thread) -> Thread:
         ts = self.threads
-        i = ts.index(cur) if cur in ts else -1
-        for k in range(1, len(ts) + 1):
-            t = ts[(i + k) % len(ts)]
-            if t.waiting is None:
+        while True:
+            i = ts.index(cur) if cur in ts else -1
+            for k in range(1, len(ts) + 1):
+                t = ts[(i + k) % len(ts)]
+                if t.waiting is None and (t.complete is None or self._host_ready(t)):
+                    return t
+            if not any(t.complete is not None for t in ts):
+                t = min(ts, key=lambda x: x.wait_seq)   # all wait: a spurious wake-up
+                t.waiting = None
                 return t
-        t = min(ts, key=lambda x: x.wait_seq)   # all wait: a spurious wake-up
-        t.waiting = None
-        return t
+            if not self._host_wait(ts):
+                futex = [t for t in ts if t.complete is None]
+                if futex:
+                    t = min(futex, key=lambda x: x.wait_seq)
+                    t.waiting = None
+                    return t
+
+    def _host_ready(self, t: Thread) -> bool:
+        if t.deadline is not None and time.monotonic() >= t.deadline:
+            return True
+        if not t.host_fds:
+            return False
+        p = select.poll()
+        for fd, events in t.host_fds:
+            p.register(fd, events)
+        return bool(p.poll(0))
+
+    def _host_wait(self, ts: List[Thread]) -> bool:
+        """No thread can run: the host waits for one of the waiting calls' descriptors
+        or deadlines (a short while only when futex waiters could be woken instead).
+        Whether something became ready."""
+        p = select.poll()
+        deadlines = []
+        for t in ts:
+            if t.complete is not None:
+                for fd, events in t.host_fds:
+                    p.register(fd, events)
+                if t.deadline is not None:
+                    deadlines.append(t.deadline)
+        now = time.monotonic()
+        timeout = max(0.0, min(deadlines) - now) if deadlines else None
+        if any(t.complete is None for t in ts):
+            timeout = FUTEX_NUDGE if timeout is None else min(timeout, FUTEX_NUDGE)
+        ready = p.poll(None if timeout is None else int(timeout * 1000) + 1)
+        return bool(ready) or any(d <= time.monotonic() for d in deadlines)
+
+    def _resume(self, t: Thread) -> None:
+        """Give ``t`` the CPU; a host call it waited in is completed first (if it must
+        wait again after all, the next thread is tried)."""
+        while True:
+            self._switch_to(t)
+            done = t.complete
+            if done is None:
+                return
+            result = done()
+            if isinstance(result, WaitAgain):
+                t.host_fds, t.deadline = result.fds, result.deadline
+                t = self._runnable_after(t)
+                continue
+            t.complete, t.host_fds, t.deadline = None, (), None
+            if result is not SWITCHED:
+                self.arch.set_result(self.cpu, result)
+            return
+
+    def others_can_run(self) -> bool:
+        """Whether another thread exists that a blocking host call would hold up."""
+        return len(self.threads) > 1
+
+    def would_block(self, fd: int, events: int) -> bool:
+        """Whether a blocking call on host descriptor ``fd`` would wait now."""
+        try:
+            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
+                return False
+        except OSError:
+            return False   # the call itself reports the bad descriptor
+        p = select.poll()
+        p.register(fd, events)
+        return not p.poll(0)
+
+    def wait_in_host(self, fds: Sequence[Tuple[int, int]], deadline: Optional[float],
+                     complete: Callable[[], int]) -> object:
+        """The current thread waits for ``fds``/``deadline`` without holding up the
+        others; ``complete()`` gives the call's result once it is ready."""
+        cur = self.current
+        cur.host_fds, cur.deadline, cur.complete = tuple(fds), deadline, complete
+        self._resume(self._runnable_after(cur))
+        return SWITCHED
 
     def rotate_threads(self) -> None:
         """The time slice ended: the next runnable thread."""
         if len(self.threads) > 1:
-            self._switch_to(self._runnable_after(self.current))
+            self._resume(self._runnable_after(self.current))
 
     def _block_current(self, addr: int) -> object:
         cur = self.current
         self.arch.set_result(self.cpu, 0)
         self._wait_seq += 1
         cur.waiting, cur.wait_seq = addr, self._wait_seq
-        self._switch_to(self._runnable_after(cur))
+        self._resume(self._runnable_after(cur))
         return SWITCHED
 
     # --- clone / exit -------------------------------------------------------------------
@@ -116,7 +230,7 @@ class ThreadCalls:
             self._wake(cur.clear_tid, 1)
         nxt = self._runnable_after(cur)
         self.threads.remove(cur)
-        self._switch_to(nxt)
+        self._resume(nxt)
         return SWITCHED
 
     # --- futex --------------------------------------------------------------------------

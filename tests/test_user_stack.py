@@ -1,0 +1,98 @@
+"""The initial stack (argc, argv, envp, auxv and the strings above them) of
+pysystem-user-arm and pysystem-user-mipsel against qemu-arm's and qemu-mipsel's: a static
+program prints its stack pointer at entry (the address of argc), every argv/envp
+pointer, the auxv address and each auxv entry; for several argument and environment
+sizes (which move the alignment paddings) the two outputs must be the same, addresses
+included.  The environments are made equal with ``env -i`` and ``-E``/``-U``."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+import tools
+
+PROGRAM = r"""
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv, char **envp)
+{
+    char **e = envp;
+    unsigned *aux;
+    int i;
+    printf("sp=%p argv=%p envp=%p\n", (void *)(argv - 1), (void *)argv, (void *)envp);
+    for (i = 0; i < argc; i++)
+        printf("argv[%d]=%p %s\n", i, (void *)argv[i], argv[i]);
+    for (i = 0; envp[i]; i++)
+        printf("envp[%d]=%p %s\n", i, (void *)envp[i], envp[i]);
+    while (*e)
+        e++;
+    aux = (unsigned *)(e + 1);
+    printf("auxv=%p\n", (void *)aux);
+    for (; aux[0]; aux += 2)
+        printf("aux %u %#x\n", aux[0], aux[1]);
+    return 0;
+}
+"""
+
+# (front end, cross compiler, QEMU and its options)
+ARCHES = {
+    "arm": ("arm-linux-gnueabihf-gcc", ["qemu-arm", "-cpu", "cortex-a9"]),
+    "mipsel": ("mipsel-linux-gnu-gcc", ["qemu-mipsel"]),
+}
+
+# argument lists and -E/-U options: string lengths 0..33 move every padding through
+# its residues (strings packed, platform strings padded to 4, vectors aligned to 16)
+CASES = [
+    ([], []),
+    (["x"], ["-E", "A=1"]),
+    (["yy", "zzz"], ["-E", "LONGER=" + "v" * 13]),
+    (["a" * 5, "", "b" * 7], ["-E", "A=1", "-E", "B=22", "-U", "A"]),
+    (["c" * 16], ["-E", "K=" + "w" * 30, "-E", "K=2"]),
+    (["d" * 33, "e"], ["-E", "X=", "-E", "Y=" + "u" * 9, "-E", "Z=3"]),
+    (["f" * 2] * 5, ["-E", "PATH=/usr/bin:/bin"]),
+    (["g" * 11, "h" * 6], []),
+]
+
+HWCAP_THUMBEE = 1 << 11   # ThumbEE is not implemented here, so not advertised
+
+
+def _build(tmp_path, arch: str) -> str:
+    gcc = tools.program(ARCHES[arch][0])
+    src = tmp_path / "stack.c"
+    src.write_text(PROGRAM)
+    exe = tmp_path / f"stack-{arch}"
+    subprocess.run([gcc, "-static", "-O1", "-o", str(exe), str(src)], check=True)
+    return str(exe)
+
+
+def _run(cmd, tmp_path) -> list:
+    env = tools.program("env")
+    p = subprocess.run([env, "-i"] + cmd, capture_output=True, text=True, timeout=300,
+                       cwd=str(tmp_path))
+    assert p.returncode == 0, (cmd, p.stderr)
+    return p.stdout.splitlines()
+
+
+def _without_thumbee(lines: list) -> list:
+    out = []
+    for line in lines:
+        if line.startswith("aux 16 "):
+            line = "aux 16 %#x" % (int(line.split()[2], 16) & ~HWCAP_THUMBEE)
+        out.append(line)
+    return out
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHES))
+def test_initial_stack_as_qemu(tmp_path, arch):
+    exe = _build(tmp_path, arch)
+    qemu = [tools.program(ARCHES[arch][1][0])] + ARCHES[arch][1][1:]
+    ours = [tools.guest_script(f"pysystem-user-{arch}")]
+    for args, env_opts in CASES:
+        prog = ["./" + exe.rsplit("/", 1)[1]] + args
+        q = _run(qemu + env_opts + prog, tmp_path)
+        p = _run(ours + env_opts + prog, tmp_path)
+        assert q[0].startswith("sp=0x4080") and any(x.startswith("aux 25 ") for x in q), q
+        if arch == "arm":
+            q = _without_thumbee(q)
+        assert p == q, (args, env_opts)
