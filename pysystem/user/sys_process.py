@@ -18,10 +18,9 @@ import time
 from pysystem import log
 
 from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN
-from .threads import WaitAgain
+from .threads import (CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS, CLONE_VFORK,
+                      CLONE_VM, WaitAgain)
 
-CLONE_VM, CLONE_VFORK, CLONE_SETTLS = 0x100, 0x4000, 0x80000
-CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID = 0x100000, 0x200000, 0x1000000
 SI_TKILL = -6   # si_code of a signal sent by tkill/tgkill
 #: how often a thread waiting in wait4 looks for its child while other threads run
 WAIT_POLL = 0.005

@@ -32,6 +32,10 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 from pysystem import log
 
+# clone() flags (the kernel's numbers; the same on ARM and MIPS)
+CLONE_VM, CLONE_VFORK, CLONE_SETTLS = 0x100, 0x4000, 0x80000
+CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID = 0x100000, 0x200000, 0x1000000
+
 SLICE = 20000
 #: how long the host waits at most when threads wait for descriptors while others wait
 #: on futexes (one of those then wakes up spuriously, as futex allows)
@@ -194,7 +198,6 @@ class ThreadCalls:
 
     # --- clone / exit -------------------------------------------------------------------
     def clone_thread(self, flags: int, newsp: int, ptid: int, tls: int, ctid: int) -> int:
-        from .sys_process import CLONE_CHILD_CLEARTID, CLONE_PARENT_SETTID, CLONE_SETTLS
         arch, cpu = self.arch, self.cpu
         tid = self._next_tid
         self._next_tid += 1
@@ -210,7 +213,6 @@ class ThreadCalls:
             child.clear_tid = ctid
         if flags & CLONE_PARENT_SETTID and ptid:
             self.mem.write(ptid, struct.pack(arch.order + "i", tid))
-        from .sys_process import CLONE_CHILD_SETTID
         if flags & CLONE_CHILD_SETTID and ctid:
             self.mem.write(ctid, struct.pack(arch.order + "i", tid))
         self.threads.append(child)
