@@ -71,8 +71,67 @@ for d in /sys/class/net/eth*; do
 done
 """
 
+# $1: an interface, $2: the host's HTTP port.  A DHCP lease on that interface alone, then
+# DNS_NAME resolved through the forwarder (nslookup, ping) and big.bin fetched by that
+# name, timed in guest seconds (two /proc/uptime), and its SHA-256
+DNS_WGET_SCRIPT = """#!/bin/sh
+udhcpc -i $1 -s /udhcpc.script -q -n -t 5 -T 2
+echo "NS-BEGIN"
+nslookup files.pysystem.test
+echo "NS-END"
+if ping -c 1 -W 5 files.pysystem.test >/dev/null; then echo "PING-NAME-OK"; else echo "PING-NAME-FAILED"; fi
+start=$(cat /proc/uptime)
+wget -q -O /tmp/big.bin "http://files.pysystem.test:$2/big.bin" && echo "BIGWGET-OK"
+echo "UPTIME $start $(cat /proc/uptime)"
+echo "BIGSUM $(sha256sum /tmp/big.bin)"
+rm -f /tmp/big.bin
+"""
+
 GUEST_FILES = {"/udhcpc.script": UDHCPC_SCRIPT, "/virtio.sh": VIRTIO_SCRIPT,
-               "/carrier.sh": CARRIER_SCRIPT, "/iface.sh": IFACE_SCRIPT}
+               "/carrier.sh": CARRIER_SCRIPT, "/iface.sh": IFACE_SCRIPT,
+               "/dnswget.sh": DNS_WGET_SCRIPT}
+
+DNS_NAME = "files.pysystem.test"
+
+
+class DNSServer:
+    """A DNS server on 127.0.0.1 (scapy builds the answers): ``DNS_NAME`` is 10.0.2.2 (so the
+    name reaches the test's HTTP server), every other name does not exist."""
+
+    def __init__(self):
+        from scapy.layers.dns import DNS, DNSRR
+        self.DNS, self.DNSRR = DNS, DNSRR
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.5)
+        self.asked = []
+        self.running = True
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                data, addr = self.sock.recvfrom(512)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            q = self.DNS(data)
+            name, qtype = q.qd[0].qname.decode().rstrip("."), q.qd[0].qtype
+            self.asked.append((name, qtype))
+            if name != DNS_NAME:
+                reply = self.DNS(id=q.id, qr=1, aa=1, rd=q.rd, ra=1, rcode=3, qd=q.qd)
+            elif qtype == 1:
+                reply = self.DNS(id=q.id, qr=1, aa=1, rd=q.rd, ra=1, qd=q.qd,
+                                 an=self.DNSRR(rrname=q.qd[0].qname, type="A", ttl=60,
+                                               rdata="10.0.2.2"))
+            else:
+                reply = self.DNS(id=q.id, qr=1, aa=1, rd=q.rd, ra=1, qd=q.qd)
+            self.sock.sendto(bytes(reply), addr)
+
+    def close(self):
+        self.running = False
+        self.sock.close()
 
 
 def free_port() -> int:
@@ -153,6 +212,34 @@ def link_drop(s: GuestSession, mon: Monitor, netdev: str, name: str) -> None:
     carrier(s, name, "0")
     mon.cmd(f"set_link {netdev} on")
     carrier(s, name, "1")
+
+
+def dns_and_wget(s: GuestSession, dns: DNSServer, name: str, http_port: int, want: str,
+                 size: int) -> str:
+    """Through interface ``name``: a DHCP lease, DNS_NAME resolved by the user network's
+    forwarder against ``dns`` (nslookup and ping), and big.bin (``size`` bytes) fetched
+    by that name with busybox wget, its SHA-256 ``want``; returns the throughput line."""
+    started = time.monotonic()
+    at = s.send(f"sh /dnswget.sh {name} {http_port}")
+    lease = s.expect(r"LEASE (\S+) router (\S+) dns (\S+)\r?\n", 300, at)
+    assert lease.groups() == (b"10.0.2.15", b"10.0.2.2", b"10.0.2.3")
+    ns = s.expect(r"(?s)NS-BEGIN(.*?)NS-END", 300, lease.end())
+    text = ns.group(1).decode()
+    assert re.search(DNS_NAME.replace(".", r"\.") + r"\s+Address:\s*10\.0\.2\.2\b", text), text
+    assert (DNS_NAME, 1) in dns.asked
+    at = s.expect(r"PING-NAME-OK", 120, ns.end()).end()
+    wget_started = time.monotonic()
+    at = s.expect(r"BIGWGET-OK", 1800, at).end()
+    host_seconds = time.monotonic() - wget_started
+    up = s.expect(r"UPTIME (\S+) \S+ (\S+) \S+\r?\n", 60, at)
+    got = s.expect(r"BIGSUM ([0-9a-f]{64})", 120, up.end())
+    assert got.group(1).decode() == want
+    s.expect(r"/ # ", 120, got.end())
+    guest_seconds = float(up.group(2)) - float(up.group(1))
+    mib = size / (1 << 20)
+    return (f"{name}: wget {mib:.0f} MiB by name: {guest_seconds:.2f} s guest time, "
+            f"{host_seconds:.1f} s host time ({mib / host_seconds:.2f} MiB/s); "
+            f"lease to checksum {time.monotonic() - started:.1f} s")
 
 
 def virtio_net_checks(s: GuestSession, mon: Monitor, http_port: int, want: str,

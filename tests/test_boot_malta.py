@@ -14,7 +14,12 @@ write too, and its image must come out as the host made it.
 
 And the network: pcnet (``-nic user``, Debian's pcnet32) and a virtio-net-pci on a
 second user network.  ``set_link`` through the monitor drops and restores pcnet's
-carrier (pcnet32's watchdog reads BCR4); then, with pcnet down, busybox ``udhcpc``
+carrier (pcnet32's watchdog reads BCR4); through pcnet, busybox ``udhcpc`` gets
+10.0.2.15, ``nslookup`` and ``ping`` resolve a name through the DNS forwarder
+(10.0.2.3) against a DNS server this test runs on 127.0.0.1 (PYSYSTEM_DNS_SERVER),
+and ``wget`` fetches a 10 MiB file by that name from this test's HTTP server on
+127.0.0.1 (checksum equal; the throughput is printed, bench/RESULTS.md records it);
+then, with pcnet down, busybox ``udhcpc``
 gets 10.0.2.15 through virtio-net and ``wget`` fetches a file from this test's HTTP
 server (checksum equal), and ``set_link`` flips virtio-net's carrier (its STATUS bit
 and configuration interrupt).  ``info pci`` shows the function as QEMU 7.2 does.
@@ -31,9 +36,10 @@ from pathlib import Path
 import pytest
 
 from guest_session import GuestSession
-from net_guest_tools import GUEST_FILES, Monitor, free_port, iface, link_drop, serve, virtio_net_checks
+from net_guest_tools import (GUEST_FILES, DNSServer, Monitor, dns_and_wget, free_port, iface,
+                             link_drop, serve, virtio_net_checks)
 from pysystem.images import build_initramfs
-from tools import guest_images, program
+from tools import guest_images, module, program
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -78,6 +84,7 @@ def _compare_dmesg(dmesg: str) -> None:
 
 MODULES = ["ata_piix", "virtio_pci", "virtio_blk", "ext4", "pcnet32", "virtio_net"]
 NET_FILE_SIZE = 256 << 10
+BIG_FILE_SIZE = 10 << 20
 # QEMU 7.2's ``info pci`` for the virtio-net-pci function once the guest has placed it
 # (slot 19: QEMU takes the first free slot too, after cirrus-vga at 18); the brackets
 # hold each BAR's last address, so the sizes are QEMU's 32 bytes, 16 KiB and the
@@ -146,7 +153,7 @@ def _read_back(tmp_path):
             assert out == f"written by the guest on {dev}\n", (name, out)
 
 
-def _network(s, mon, http_port: int, want: str) -> None:
+def _network(s, mon, dns, http_port: int, want: str, big: str) -> None:
     pci = mon.cmd("info pci").replace("\r\n", "\n")
     m = VIRTIO_NET_PCI.search(pci)
     assert m, pci
@@ -155,17 +162,23 @@ def _network(s, mon, http_port: int, want: str) -> None:
     pcnet = iface(s, "pcnet32")
     s.command(f"ifconfig {pcnet} up")
     link_drop(s, mon, "n0", pcnet)          # pcnet32's watchdog polls BCR4 every 2 s
+    print(dns_and_wget(s, dns, pcnet, http_port, big, BIG_FILE_SIZE))
     virtio_net_checks(s, mon, http_port, want, "n1", "52:54:00:12:34:57")
 
 
-def test_debian_4kc_malta_boots_to_a_shell(tmp_path):
+def test_debian_4kc_malta_boots_to_a_shell(tmp_path, monkeypatch):
+    module("scapy")
     g = guest_images("mipsel")
     initrd = build_initramfs("mipsel", modules=MODULES, extra_files=GUEST_FILES,
                              out=tmp_path / "initramfs.cpio.gz")
     body = random.Random(25).getrandbits(NET_FILE_SIZE * 8).to_bytes(NET_FILE_SIZE, "little")
     (tmp_path / "www").mkdir()
     (tmp_path / "www" / "file.bin").write_bytes(body)
+    big = random.Random(26).getrandbits(BIG_FILE_SIZE * 8).to_bytes(BIG_FILE_SIZE, "little")
+    (tmp_path / "www" / "big.bin").write_bytes(big)
     server = serve(str(tmp_path / "www"))
+    dns = DNSServer()
+    monkeypatch.setenv("PYSYSTEM_DNS_SERVER", f"127.0.0.1:{dns.sock.getsockname()[1]}")
     mon_port = free_port()
     args = ["-M", "malta", "-m", "256M", "-kernel", str(g.kernel), "-initrd", str(initrd),
             "-append", "console=ttyS0 rdinit=/init", "-nographic",
@@ -187,13 +200,15 @@ def test_debian_4kc_malta_boots_to_a_shell(tmp_path):
         assert re.search(r"^\s*4:\s+[1-9]\d*\s+XT-PIC\s.*ttyS0", interrupts, re.M), interrupts
         dmesg = s.command("dmesg")
         _write_on_disks(s)
-        _network(s, mon, server.server_address[1], hashlib.sha256(body).hexdigest())
+        _network(s, mon, dns, server.server_address[1], hashlib.sha256(body).hexdigest(),
+                 hashlib.sha256(big).hexdigest())
         s.send("poweroff -f")
         assert s.wait(300) == 0
     finally:
         if mon is not None:
             mon.close()
         s.close()
+        dns.close()
         server.shutdown()
         server.server_close()
     _compare_dmesg(dmesg)
