@@ -1,5 +1,12 @@
 """``-netdev tap`` against the host kernel's own network stack (the oracle).
 
+``helper=`` too: a bridge helper written here (the protocol QEMU's
+qemu-bridge-helper speaks: ``--use-vnet --fd=N --br=BR``, the tap's descriptor sent
+back with SCM_RIGHTS) makes a tap with IFF_VNET_HDR; the same ARP and ping go
+through it, and qemu-system-arm takes the same helper and shows the netdev in
+``info network`` as we do.  A missing or failing helper is QEMU's "bridge helper
+failed", with the reason.
+
 A tap interface made by ``TapNet`` (ifname=, and script= configuring its address
 with iproute2 as QEMU's /etc/qemu-ifup would) is put up with 192.168.77.1/24; the
 test plays the guest's NIC: an ARP request for 192.168.77.1 and an ICMP echo
@@ -11,6 +18,7 @@ skip, tools.NO_TAP).
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import pytest
@@ -96,7 +104,12 @@ def test_tap_frames_reach_the_host_kernel_and_back(tmp_path):
 @pytest.mark.parametrize("text,msg", [
     ("tap,id=t,script=/nonexistent/qemu-ifup,ifname=pstbad0",
      "network script /nonexistent/qemu-ifup failed with status 256"),
-    ("tap,id=t,br=br0", "helper= and br= (qemu-bridge-helper) are not supported"),
+    ("tap,id=t,helper=/nonexistent/helper", "bridge helper failed: /nonexistent/helper: "
+                                             "No such file or directory"),
+    ("tap,id=t,helper=/bin/false", "bridge helper failed: /bin/false exited with status 1"),
+    ("tap,id=t,helper=/bin/true", "bridge helper failed: /bin/true sent no descriptor"),
+    ("bridge,id=t,helper=/bin/false --quiet",
+     "bridge helper failed: /bin/false --quiet exited with status 1"),
     ("tap,id=t,queues=4", "Parameter 'queues' is not supported with tap"),
 ])
 def test_tap_errors_are_qemus_words(text, msg):
@@ -105,3 +118,62 @@ def test_tap_errors_are_qemus_words(text, msg):
     with pytest.raises(ValueError) as e:
         NetOptions().netdev(text)
     assert str(e.value).startswith(msg) and "\n" not in str(e.value)
+
+
+HELPER = """#!/usr/bin/env python3
+# a bridge helper for the test: the tap named by $PST_TAP_NAME, addressed $PST_TAP_ADDR/24
+import array, fcntl, os, socket, struct, subprocess, sys
+args = dict(a[2:].split("=", 1) if "=" in a else (a[2:], "") for a in sys.argv[1:])
+fd = os.open("/dev/net/tun", os.O_RDWR)
+flags = 0x0002 | 0x1000 | (0x4000 if "use-vnet" in args else 0)
+fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH", os.environ["PST_TAP_NAME"].encode(), flags))
+name = os.environ["PST_TAP_NAME"]
+subprocess.run(["ip", "addr", "add", os.environ["PST_TAP_ADDR"] + "/24", "dev", name], check=True)
+subprocess.run(["ip", "link", "set", name, "up"], check=True)
+with open(os.environ["PST_TAP_LOG"], "w") as log:
+    log.write(" ".join(sys.argv[1:]))
+sock = socket.socket(fileno=int(args["fd"]))
+sock.sendmsg([b"\\0"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+"""
+
+
+def test_tap_from_a_bridge_helper(tmp_path, monkeypatch):
+    if not tap_available():
+        pytest.skip(tools.NO_TAP)
+    helper = tmp_path / "helper"
+    helper.write_text(HELPER)
+    helper.chmod(0o755)
+    name = f"psh{os.getpid() % 100000}"
+    monkeypatch.setenv("PST_TAP_NAME", name)
+    monkeypatch.setenv("PST_TAP_ADDR", HOST_IP)
+    monkeypatch.setenv("PST_TAP_LOG", str(tmp_path / "args"))
+    monkeypatch.setenv("PATH", os.path.dirname(tools.program("ip")) + os.pathsep + os.environ["PATH"])
+    tap = NetOptions().netdev(f"bridge,id=b0,br=brtest,helper={helper}")
+    wire = Wire()
+    tap.attach(wire)
+    loop = MainLoop()
+    tap.open(loop)
+    try:
+        assert (tap.ifname, tap.vnet_hdr) == (name, 10)     # IFF_VNET_HDR: its header
+        assert (tmp_path / "args").read_text().startswith("--use-vnet --fd=")
+        assert (tmp_path / "args").read_text().endswith(" --br=brtest")
+        ours = tap.info()
+        assert ours == f"b0: index=0,type=tap,helper={helper},br=brtest"
+        tap.send(bytes(Ether(src=GUEST_MAC, dst="ff:ff:ff:ff:ff:ff") /
+                       ARP(op=1, hwsrc=GUEST_MAC, psrc=GUEST_IP, pdst=HOST_IP)))
+        reply = _take(loop, wire, ARP, lambda p: p[ARP].op == 2)
+        assert reply[ARP].psrc == HOST_IP and reply[ARP].pdst == GUEST_IP
+        tap.send(bytes(Ether(src=GUEST_MAC, dst=reply[ARP].hwsrc) /
+                       IP(src=GUEST_IP, dst=HOST_IP) / ICMP(type=8, id=9, seq=1) / b"helper!"))
+        echo = _take(loop, wire, ICMP, lambda p: p[ICMP].type == 0)
+        assert echo[ICMP].id == 9 and bytes(echo[ICMP].payload) == b"helper!"
+    finally:
+        tap.close()
+    assert not os.path.exists(f"/sys/class/net/{name}")
+    # QEMU takes the same helper and shows the same netdev
+    out = subprocess.run([tools.program("qemu-system-arm"), "-M", "vexpress-a9", "-S",
+                          "-display", "none", "-serial", "none", "-monitor", "stdio",
+                          "-netdev", f"bridge,id=b0,br=brtest,helper={helper}"],
+                         input="info network\nquit\n", capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, QEMU_AUDIO_DRV="none")).stdout
+    assert ours in out.replace("\r", ""), out
