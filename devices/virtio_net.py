@@ -17,15 +17,19 @@ Queues: receive (0) and transmit (1) of 256 entries, control (2) of 64 with CTRL
 Features offered (what QEMU 7.2 offers a peer without a virtio-net header, i.e. no
 checksum or segmentation offload): MAC, STATUS, MRG_RXBUF, CTRL_VQ, CTRL_RX,
 CTRL_RX_EXTRA, CTRL_MAC_ADDR, and of the ring ANY_LAYOUT and INDIRECT_DESC.
-Not offered (QEMU does): CTRL_VLAN (no VLAN filter), GUEST_ANNOUNCE,
+With a backend that takes a virtio-net header itself (a tap from a bridge helper, with
+IFF_VNET_HDR: ``netdev.vnet_hdr``) CSUM is offered too, as QEMU offers it to such a
+peer: a transmitted frame with NEEDS_CSUM goes to the backend with its header, and the
+host kernel completes the checksum (a backend without one gets it completed here).
+Not offered (QEMU does): the GUEST_* and GSO offloads, CTRL_VLAN (no VLAN filter), GUEST_ANNOUNCE,
 CTRL_GUEST_OFFLOADS, NOTIFY_ON_EMPTY, EVENT_IDX.  Config space (little-endian,
 8 bytes as QEMU's for these features): the MAC, then the status word whose bit 0
 (LINK_UP) follows ``set_link``; a change raises the configuration interrupt (ISR
 bits 0 and 1, as QEMU's virtio_notify_config) once the driver is ready.
 
 Transmit: each chain is a virtio-net header (10 bytes, 12 with MRG_RXBUF or
-VERSION_1; its contents are ignored, as no offload is offered) and the frame, which
-goes to the backend.  Receive (``receive(frame)`` from the backend): frames pass the
+VERSION_1; only its NEEDS_CSUM flag and checksum place count, with CSUM) and the
+frame, which goes to the backend.  Receive (``receive(frame)`` from the backend): frames pass the
 filter QEMU applies (promiscuous after reset; with CTRL_RX the driver's unicast and
 multicast tables, ALLMULTI, ALLUNI, NOMULTI, NOUNI, NOBCAST); an accepted frame is
 written after a zero header into one receive chain, or with MRG_RXBUF into as many as
@@ -58,6 +62,7 @@ RX, TX, CTRL = 0, 1, 2
 QUEUE_SIZES = (256, 256, 64)
 DEFAULT_MAC = "52:54:00:12:34:56"
 
+F_CSUM = 0
 F_MAC = 5
 F_MRG_RXBUF = 15
 F_STATUS = 16
@@ -88,6 +93,26 @@ CLASS_RX, CLASS_MAC = 0, 1
 RX_MODES = ("promisc", "allmulti", "alluni", "nomulti", "nouni", "nobcast")   # commands 0..5
 MAC_TABLE_SET, MAC_ADDR_SET = 0, 1
 ACK_OK, ACK_ERR = 0, 1
+
+
+NEEDS_CSUM = 1                  # virtio-net header flag: checksum from csum_start
+
+
+def complete_checksum(frame: bytes, start: int, offset: int) -> bytes:
+    """The frame with the Internet checksum of frame[start:] folded into the 16 bits at
+    start+offset (which hold the pseudo-header's sum, as the guest leaves them); a place
+    outside the frame leaves it as it is (logged under guest_errors)."""
+    if start + offset + 2 > len(frame):
+        log.log("guest_errors", f"virtio-net: checksum at {start}+{offset} is outside a "
+                                f"{len(frame)}-byte frame")
+        return frame
+    data = frame[start:] + b"\0" * (len(frame[start:]) & 1)
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    out = bytearray(frame)
+    struct.pack_into("!H", out, start + offset, ~total & 0xFFFF)
+    return bytes(out)
 
 
 def parse_mac(text: str) -> bytes:
@@ -153,6 +178,8 @@ class VirtIONet(VirtIODevice):
     # --- features and config --------------------------------------------------------
     def device_features(self) -> int:
         bits = (1 << F_MAC) | (1 << F_STATUS) | (1 << F_ANY_LAYOUT)
+        if getattr(self.netdev, "vnet_hdr", 0):
+            bits |= 1 << F_CSUM         # the peer completes partial checksums
         for name, bit, _doc in FEATURE_PROPS:
             if getattr(self, name):
                 bits |= 1 << bit
@@ -225,8 +252,17 @@ class VirtIONet(VirtIODevice):
             return
         frame = elem.read(self.bus.memory, hdr, elem.out_len - hdr)
         log.log("net", f"{self.TYPE}: transmit {len(frame)} bytes")
-        if self.netdev is not None:
-            self.netdev.send(frame)
+        if self.netdev is None:
+            return
+        flags, _gso, _hdr_len, _gso_size, start, offset = struct.unpack(
+            "<BBHHHH", elem.read(self.bus.memory, 0, HDR_LEGACY))
+        if flags & NEEDS_CSUM and self._has(F_CSUM):
+            if getattr(self.netdev, "vnet_hdr", 0):
+                self.netdev.send_vnet(struct.pack("<BBHHHH", NEEDS_CSUM, 0, 0, 0, start,
+                                                  offset), frame)
+                return
+            frame = complete_checksum(frame, start, offset)
+        self.netdev.send(frame)
 
     # --- receive ------------------------------------------------------------------------
     def can_receive(self) -> bool:
