@@ -18,10 +18,13 @@ Features offered (what QEMU 7.2 offers a peer without a virtio-net header, i.e. 
 checksum or segmentation offload): MAC, STATUS, MRG_RXBUF, CTRL_VQ, CTRL_RX,
 CTRL_RX_EXTRA, CTRL_MAC_ADDR, and of the ring ANY_LAYOUT and INDIRECT_DESC.
 With a backend that takes a virtio-net header itself (a tap from a bridge helper, with
-IFF_VNET_HDR: ``netdev.vnet_hdr``) CSUM is offered too, as QEMU offers it to such a
-peer: a transmitted frame with NEEDS_CSUM goes to the backend with its header, and the
-host kernel completes the checksum (a backend without one gets it completed here).
-Not offered (QEMU does): the GUEST_* and GSO offloads, CTRL_VLAN (no VLAN filter), GUEST_ANNOUNCE,
+IFF_VNET_HDR: ``netdev.vnet_hdr``) CSUM and GUEST_CSUM are offered too, as QEMU offers
+them to such a peer: a transmitted frame with NEEDS_CSUM goes to the backend with its
+header and the host kernel completes the checksum (a backend without one gets it
+completed here); a received frame whose checksum the host left partial
+(net.packet.PartialFrame) reaches a driver with GUEST_CSUM as it is, NEEDS_CSUM and
+the checksum's place in its header (``accepts_partial_csum``), else completed.
+Not offered (QEMU does): the GSO offloads, CTRL_VLAN (no VLAN filter), GUEST_ANNOUNCE,
 CTRL_GUEST_OFFLOADS, NOTIFY_ON_EMPTY, EVENT_IDX.  Config space (little-endian,
 8 bytes as QEMU's for these features): the MAC, then the status word whose bit 0
 (LINK_UP) follows ``set_link``; a change raises the configuration interrupt (ISR
@@ -50,6 +53,7 @@ from typing import List, Tuple
 
 from pysystem import log
 from pysystem.memory import ROMRegion
+from pysystem.net.packet import NEEDS_CSUM, PartialFrame, complete_checksum
 from pysystem.pci import Bar
 from pysystem.qom import Field, Property, QOMError, register
 
@@ -62,7 +66,7 @@ RX, TX, CTRL = 0, 1, 2
 QUEUE_SIZES = (256, 256, 64)
 DEFAULT_MAC = "52:54:00:12:34:56"
 
-F_CSUM = 0
+F_CSUM, F_GUEST_CSUM = 0, 1
 F_MAC = 5
 F_MRG_RXBUF = 15
 F_STATUS = 16
@@ -93,26 +97,6 @@ CLASS_RX, CLASS_MAC = 0, 1
 RX_MODES = ("promisc", "allmulti", "alluni", "nomulti", "nouni", "nobcast")   # commands 0..5
 MAC_TABLE_SET, MAC_ADDR_SET = 0, 1
 ACK_OK, ACK_ERR = 0, 1
-
-
-NEEDS_CSUM = 1                  # virtio-net header flag: checksum from csum_start
-
-
-def complete_checksum(frame: bytes, start: int, offset: int) -> bytes:
-    """The frame with the Internet checksum of frame[start:] folded into the 16 bits at
-    start+offset (which hold the pseudo-header's sum, as the guest leaves them); a place
-    outside the frame leaves it as it is (logged under guest_errors)."""
-    if start + offset + 2 > len(frame):
-        log.log("guest_errors", f"virtio-net: checksum at {start}+{offset} is outside a "
-                                f"{len(frame)}-byte frame")
-        return frame
-    data = frame[start:] + b"\0" * (len(frame[start:]) & 1)
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    out = bytearray(frame)
-    struct.pack_into("!H", out, start + offset, ~total & 0xFFFF)
-    return bytes(out)
 
 
 def parse_mac(text: str) -> bytes:
@@ -179,7 +163,7 @@ class VirtIONet(VirtIODevice):
     def device_features(self) -> int:
         bits = (1 << F_MAC) | (1 << F_STATUS) | (1 << F_ANY_LAYOUT)
         if getattr(self.netdev, "vnet_hdr", 0):
-            bits |= 1 << F_CSUM         # the peer completes partial checksums
+            bits |= 1 << F_CSUM | 1 << F_GUEST_CSUM    # partial checksums both ways
         for name, bit, _doc in FEATURE_PROPS:
             if getattr(self, name):
                 bits |= 1 << bit
@@ -265,6 +249,10 @@ class VirtIONet(VirtIODevice):
         self.netdev.send(frame)
 
     # --- receive ------------------------------------------------------------------------
+    def accepts_partial_csum(self) -> bool:
+        """The driver takes frames whose checksum is left to it (GUEST_CSUM)."""
+        return self._has(F_GUEST_CSUM)
+
     def can_receive(self) -> bool:
         return bool(self.status & STATUS_DRIVER_OK and not self.broken and self.vq_ready[RX]
                     and self.vq_num[RX] and not self._receiving)
@@ -293,7 +281,14 @@ class VirtIONet(VirtIODevice):
         if q is None:
             return False
         hdr = self._hdr_len()
-        data = bytes(hdr) + frame
+        header = bytes(hdr)
+        if isinstance(frame, PartialFrame):
+            if self._has(F_GUEST_CSUM):
+                header = struct.pack("<BBHHHH", NEEDS_CSUM, 0, 0, 0, frame.csum_start,
+                                     frame.csum_offset) + bytes(hdr - HDR_LEGACY)
+            else:
+                frame = complete_checksum(frame, frame.csum_start, frame.csum_offset)
+        data = header + frame
         merge = self._has(F_MRG_RXBUF)
         taken: List[Tuple[Element, int]] = []
         pos = 0

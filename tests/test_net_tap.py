@@ -5,7 +5,9 @@ qemu-bridge-helper speaks: ``--use-vnet --fd=N --br=BR``, the tap's descriptor s
 back with SCM_RIGHTS) makes a tap with IFF_VNET_HDR; the same ARP and ping go
 through it, and qemu-system-arm takes the same helper and shows the netdev in
 ``info network`` as we do.  A missing or failing helper is QEMU's "bridge helper
-failed", with the reason.
+failed", with the reason.  Through such a tap virtio-net offers CSUM and GUEST_CSUM:
+the host kernel completes a guest's partial UDP checksum (and drops the frame when
+nobody did), and leaves its own partial for a driver with GUEST_CSUM.
 
 A tap interface made by ``TapNet`` (ifname=, and script= configuring its address
 with iproute2 as QEMU's /etc/qemu-ifup would) is put up with 192.168.77.1/24; the
@@ -192,19 +194,15 @@ def _pseudo_sum(src: str, dst: str, length: int) -> int:
     return total
 
 
-def test_virtio_net_checksum_offload_through_a_vnet_hdr_tap(tmp_path, monkeypatch):
-    """A driver that negotiates CSUM sends UDP with NEEDS_CSUM and only the pseudo-header
-    sum in place: the host kernel completes it (a socket on the host gets the datagram);
-    the same frame without the flag is dropped there for its bad checksum."""
-    if not tap_available():
-        pytest.skip(tools.NO_TAP)
+def _virtio_on_helper_tap(tmp_path, monkeypatch, name, features):
+    """A virtio-net-device on virtio-mmio, its backend a vnet-hdr tap from HELPER;
+    (tap, mem, rx driver, tx driver, accepted features)."""
     from virtio_driver import RAM_BASE, Driver, make_bus
     from pysystem.devices import virtio_mmio, virtio_net  # noqa: F401
     from pysystem.qom import new_object
     helper = tmp_path / "helper"
     helper.write_text(HELPER)
     helper.chmod(0o755)
-    name = f"psc{os.getpid() % 100000}"
     for key, value in (("PST_TAP_NAME", name), ("PST_TAP_ADDR", HOST_IP),
                        ("PST_TAP_LOG", str(tmp_path / "args"))):
         monkeypatch.setenv(key, value)
@@ -218,15 +216,28 @@ def test_virtio_net_checksum_offload_through_a_vnet_hdr_tap(tmp_path, monkeypatc
     transport.memory = mem
     transport.plug(dev)
     transport.reset()
+    rx = Driver(mem, queue_area=RAM_BASE + 0x10000, queue=0)
+    tx = Driver(mem, queue_area=RAM_BASE + 0x20000, queue=1)
+    accepted = rx.probe(features)
+    tx.setup_queue()
+    return tap, mem, rx, tx, accepted
+
+
+def test_virtio_net_checksum_offload_through_a_vnet_hdr_tap(tmp_path, monkeypatch):
+    """A driver that negotiates CSUM sends UDP with NEEDS_CSUM and only the pseudo-header
+    sum in place: the host kernel completes it (a socket on the host gets the datagram);
+    the same frame without the flag is dropped there for its bad checksum."""
+    if not tap_available():
+        pytest.skip(tools.NO_TAP)
+    from virtio_driver import RAM_BASE
+    name = f"psc{os.getpid() % 100000}"
+    tap, mem, rx, tx, accepted = _virtio_on_helper_tap(tmp_path, monkeypatch, name, 0xFFFFFFFF)
     host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         host.bind((HOST_IP, 0))
         host.settimeout(2)
         port = host.getsockname()[1]
-        rx = Driver(mem, queue_area=RAM_BASE + 0x10000, queue=0)
-        tx = Driver(mem, queue_area=RAM_BASE + 0x20000, queue=1)
-        assert rx.probe() & 1                   # CSUM offered and taken
-        tx.setup_queue()
+        assert accepted & 3 == 3                # CSUM and GUEST_CSUM offered and taken
         host_mac = open(f"/sys/class/net/{name}/address").read().strip()
         for n, flags in enumerate((1, 0, 1)):
             payload = b"offloaded %d" % n
@@ -252,9 +263,60 @@ def test_virtio_net_checksum_offload_through_a_vnet_hdr_tap(tmp_path, monkeypatc
 
 
 def test_checksum_completed_as_scapy_computes_it():
-    from pysystem.devices.virtio_net import complete_checksum
+    from pysystem.net.packet import complete_checksum
     for payload in (b"", b"x", b"odd length!", bytes(range(200))):
         want = bytes(Ether() / IP(src=GUEST_IP, dst=HOST_IP) / UDP(sport=1, dport=2) / payload)
         partial = bytearray(want)
         struct.pack_into("!H", partial, 40, _pseudo_sum(GUEST_IP, HOST_IP, 8 + len(payload)))
         assert complete_checksum(bytes(partial), 34, 6) == want
+
+
+@pytest.mark.parametrize("guest_csum", [True, False])
+def test_partial_checksums_from_the_host_reach_the_driver(tmp_path, monkeypatch, guest_csum):
+    """The host kernel sends UDP through a tap with TUN_F_CSUM and leaves the checksum
+    partial (NEEDS_CSUM): a driver with GUEST_CSUM gets the frame so, the checksum's
+    place in its header; one without gets it completed (scapy checks it)."""
+    if not tap_available():
+        pytest.skip(tools.NO_TAP)
+    from virtio_driver import RAM_BASE
+    name = f"psg{os.getpid() % 10000}{int(guest_csum)}"
+    features = 0xFFFFFFFF if guest_csum else 0xFFFFFFFF & ~2
+    tap, mem, rx, tx, accepted = _virtio_on_helper_tap(tmp_path, monkeypatch, name, features)
+    assert bool(accepted & 2) == guest_csum
+    loop = MainLoop()
+    tap.open(loop)
+    host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        subprocess.run([tools.program("ip"), "neigh", "replace", GUEST_IP, "lladdr", GUEST_MAC,
+                        "dev", name, "nud", "permanent"], check=True)
+        for k in range(8):
+            rx.chain([(RAM_BASE + 0x100000 + 0x1000 * k, 2048, True)], first=k)
+            rx.submit(k, kick=k == 7)
+        host.bind((HOST_IP, 0))
+        host.sendto(b"from the host kernel", (GUEST_IP, 5555))
+        found = None
+        deadline = time.monotonic() + 10
+        while found is None and time.monotonic() < deadline:
+            loop.poll(0.05)
+            for k in range(rx.used_idx()):
+                head, written = rx.used_elem(k)
+                data = mem.read_bytes(RAM_BASE + 0x100000 + 0x1000 * head, written)
+                p = Ether(data[12:])
+                if p.haslayer(UDP) and p[UDP].dport == 5555:
+                    found = data
+        assert found is not None, "the datagram did not reach the driver"
+        flags, _, _, _, start, offset = struct.unpack_from("<BBHHHH", found)
+        frame = found[12:]
+        p = Ether(frame)
+        del p[UDP].chksum
+        correct = bytes(p)                                   # scapy computes it again
+        if guest_csum:
+            assert (flags, start, offset) == (1, 34, 6)      # NEEDS_CSUM, UDP checksum
+            assert frame != correct                          # left partial by the host
+            from pysystem.net.packet import complete_checksum
+            assert complete_checksum(frame, start, offset) == correct
+        else:
+            assert flags == 0 and frame == correct
+    finally:
+        host.close()
+        tap.close()

@@ -22,8 +22,10 @@ N one end of a socketpair on which it sends the tap's descriptor (SCM_RIGHTS, wi
 one byte), and must exit 0; no scripts run.  Anything else is QEMU's "bridge helper
 failed", with the reason (the helper missing or not executable, its exit status, no
 descriptor).  A descriptor with IFF_VNET_HDR (``--use-vnet``) carries a virtio-net
-header before each frame: a zero one is written, the one read is dropped (no
-offloads are negotiated through it).  ``br=`` without ``helper=`` is ignored, as QEMU
+header before each frame and is given TUN_F_CSUM: a frame read with NEEDS_CSUM reaches
+a NIC that takes partial checksums (virtio-net with GUEST_CSUM) as a
+packet.PartialFrame, any other NIC completed; frames written carry a zero header, or
+virtio-net's own with NEEDS_CSUM (``send_vnet``).  ``br=`` without ``helper=`` is ignored, as QEMU
 does.
 """
 from __future__ import annotations
@@ -39,11 +41,13 @@ from typing import Optional, Tuple
 from pysystem import log
 
 from .client import NetBackend
+from .packet import NEEDS_CSUM, PartialFrame, complete_checksum
 
 TUN_PATH = "/dev/net/tun"
 TUNSETIFF = 0x400454CA
 TUNGETIFF = 0x800454D2
 TUNGETVNETHDRSZ = 0x800454D7
+TUNSETOFFLOAD, TUN_F_CSUM = 0x400454D0, 0x01
 IFF_TAP, IFF_NO_PI, IFF_VNET_HDR = 0x0002, 0x1000, 0x4000
 DEFAULT_HELPER, DEFAULT_BRIDGE = "/usr/lib/qemu/qemu-bridge-helper", "br0"
 IFNAMSIZ = 16
@@ -126,6 +130,8 @@ class TapNet(NetBackend):
         if helper is not None:
             self.fd = run_helper(helper, self.bridge)
             self.ifname, self.vnet_hdr = tap_identity(self.fd)
+            if self.vnet_hdr:           # the host may leave checksums to us (NEEDS_CSUM)
+                fcntl.ioctl(self.fd, TUNSETOFFLOAD, TUN_F_CSUM)
             os.set_blocking(self.fd, False)
             self.script = self.downscript = "no"
             return
@@ -192,8 +198,20 @@ class TapNet(NetBackend):
             if not frame:
                 return
             if self.vnet_hdr:
-                frame = frame[self.vnet_hdr:]
+                frame = self._from_vnet(frame)
             self.deliver(frame)
+
+    def _from_vnet(self, data: bytes) -> bytes:
+        """A frame read with its virtio-net header: a partial checksum stays partial
+        for a NIC that takes it (``accepts_partial_csum``), else it is completed."""
+        flags, _gso, _hlen, _gso_size, start, offset = struct.unpack_from("<BBHHHH", data)
+        frame = data[self.vnet_hdr:]
+        if not flags & NEEDS_CSUM:
+            return frame
+        takes = getattr(self.nic, "accepts_partial_csum", None)
+        if takes is not None and takes():
+            return PartialFrame(frame, start, offset)
+        return complete_checksum(frame, start, offset)
 
     def send_vnet(self, header: bytes, frame: bytes) -> None:
         """A frame from the guest with its 10-byte virtio-net header (NEEDS_CSUM: the
