@@ -16,7 +16,9 @@ Properties:
 Queues: receive (0) and transmit (1) of 256 entries, control (2) of 64 with CTRL_VQ.
 Features offered (what QEMU 7.2 offers a peer without a virtio-net header, i.e. no
 checksum or segmentation offload): MAC, STATUS, MRG_RXBUF, CTRL_VQ, CTRL_RX,
-CTRL_RX_EXTRA, CTRL_MAC_ADDR, and of the ring ANY_LAYOUT and INDIRECT_DESC.
+CTRL_RX_EXTRA, CTRL_MAC_ADDR, and of the ring ANY_LAYOUT, INDIRECT_DESC and EVENT_IDX
+(devices/virtqueue.py: interrupts when the used index passes used_event, kicks
+asked for through avail_event only once a queue is drained).
 With a backend that takes a virtio-net header itself (a tap from a bridge helper, with
 IFF_VNET_HDR: ``netdev.vnet_hdr``) CSUM and GUEST_CSUM are offered too, as QEMU offers
 them to such a peer: a transmitted frame with NEEDS_CSUM goes to the backend with its
@@ -25,7 +27,7 @@ completed here); a received frame whose checksum the host left partial
 (net.packet.PartialFrame) reaches a driver with GUEST_CSUM as it is, NEEDS_CSUM and
 the checksum's place in its header (``accepts_partial_csum``), else completed.
 Not offered (QEMU does): the GSO offloads, CTRL_VLAN (no VLAN filter), GUEST_ANNOUNCE,
-CTRL_GUEST_OFFLOADS, NOTIFY_ON_EMPTY, EVENT_IDX.  Config space (little-endian,
+CTRL_GUEST_OFFLOADS, NOTIFY_ON_EMPTY.  Config space (little-endian,
 8 bytes as QEMU's for these features): the MAC, then the status word whose bit 0
 (LINK_UP) follows ``set_link``; a change raises the configuration interrupt (ISR
 bits 0 and 1, as QEMU's virtio_notify_config) once the driver is ready.
@@ -59,7 +61,7 @@ from pysystem.qom import Field, Property, QOMError, register
 
 from .virtio import STATUS_DRIVER_OK, VIRTIO_F_VERSION_1, VirtIODevice, queue_fields
 from .virtio_pci import VirtIOPCI
-from .virtqueue import Element, SplitQueue, VirtQueueError
+from .virtqueue import VIRTIO_RING_F_EVENT_IDX, Element, SplitQueue, VirtQueueError
 
 VIRTIO_ID_NET = 1
 RX, TX, CTRL = 0, 1, 2
@@ -161,7 +163,7 @@ class VirtIONet(VirtIODevice):
 
     # --- features and config --------------------------------------------------------
     def device_features(self) -> int:
-        bits = (1 << F_MAC) | (1 << F_STATUS) | (1 << F_ANY_LAYOUT)
+        bits = (1 << F_MAC) | (1 << F_STATUS) | (1 << F_ANY_LAYOUT) | (1 << VIRTIO_RING_F_EVENT_IDX)
         if getattr(self.netdev, "vnet_hdr", 0):
             bits |= 1 << F_CSUM | 1 << F_GUEST_CSUM    # partial checksums both ways
         for name, bit, _doc in FEATURE_PROPS:
