@@ -53,6 +53,7 @@ for d in /sys/class/net/eth*; do
   esac
 done
 echo "VIF $vif $(cat /sys/class/net/$vif/address)"
+echo "VFEATURES $(cat /sys/class/net/$vif/device/features)"
 ifconfig $vif up
 udhcpc -i $vif -s /udhcpc.script -q -n -t 5 -T 2
 wget -q -O /tmp/v.bin "http://10.0.2.2:$1/file.bin" && echo "VWGET-OK"
@@ -429,6 +430,8 @@ def virtio_net_checks(s: GuestSession, mon: Monitor, http_port: int, want: str,
     out = s.command(f"sh /virtio.sh {http_port}", timeout=900)
     m = re.search(r"VIF (eth\d+) (\S+)", out)
     assert m and m.group(2) == mac, out
+    features = re.search(r"VFEATURES ([01]+)", out)       # bit 0 first, as sysfs has them
+    assert features and features.group(1)[29] == "1", out  # VIRTIO_RING_F_EVENT_IDX in use
     assert "LEASE 10.0.2.15 router 10.0.2.2 dns 10.0.2.3" in out, out
     assert "VWGET-OK" in out and f"VSUM {want}" in out, out
     link_drop(s, mon, netdev, m.group(1))   # the STATUS bit and the config interrupt
