@@ -31,8 +31,8 @@ from pysystem import log
 from pysystem.qdev import Device
 from pysystem.qom import Field, register
 
-from .virtqueue import (QUEUE_MAX_SIZE, VIRTIO_RING_F_INDIRECT_DESC, Element, SplitQueue,
-                        VirtQueueError)
+from .virtqueue import (QUEUE_MAX_SIZE, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
+                        Element, SplitQueue, VirtQueueError)
 
 __all__ = ["VirtIODevice", "queue_fields", "VIRTIO_F_VERSION_1", "STATUS_NEEDS_RESET",
            "STATUS_FEATURES_OK", "STATUS_DRIVER_OK"]
@@ -149,7 +149,8 @@ class VirtIODevice(Device):
         return SplitQueue(mem, self.vq_num[index], self.vq_desc[index], self.vq_avail[index],
                           self.vq_used[index], self.vq_last_avail[index],
                           self.vq_used_idx[index],
-                          indirect=bool(self.guest_features >> VIRTIO_RING_F_INDIRECT_DESC & 1))
+                          indirect=bool(self.guest_features >> VIRTIO_RING_F_INDIRECT_DESC & 1),
+                          event_idx=bool(self.guest_features >> VIRTIO_RING_F_EVENT_IDX & 1))
 
     def notify(self, index: int) -> None:
         """The driver kicked queue ``index``: serve everything available."""

@@ -16,16 +16,25 @@ Properties:
 Queues: receive (0) and transmit (1) of 256 entries, control (2) of 64 with CTRL_VQ.
 Features offered (what QEMU 7.2 offers a peer without a virtio-net header, i.e. no
 checksum or segmentation offload): MAC, STATUS, MRG_RXBUF, CTRL_VQ, CTRL_RX,
-CTRL_RX_EXTRA, CTRL_MAC_ADDR, and of the ring ANY_LAYOUT and INDIRECT_DESC.
-Not offered (QEMU does): CTRL_VLAN (no VLAN filter), GUEST_ANNOUNCE,
-CTRL_GUEST_OFFLOADS, NOTIFY_ON_EMPTY, EVENT_IDX.  Config space (little-endian,
+CTRL_RX_EXTRA, CTRL_MAC_ADDR, and of the ring ANY_LAYOUT, INDIRECT_DESC and EVENT_IDX
+(devices/virtqueue.py: interrupts when the used index passes used_event, kicks
+asked for through avail_event only once a queue is drained).
+With a backend that takes a virtio-net header itself (a tap from a bridge helper, with
+IFF_VNET_HDR: ``netdev.vnet_hdr``) CSUM and GUEST_CSUM are offered too, as QEMU offers
+them to such a peer: a transmitted frame with NEEDS_CSUM goes to the backend with its
+header and the host kernel completes the checksum (a backend without one gets it
+completed here); a received frame whose checksum the host left partial
+(net.packet.PartialFrame) reaches a driver with GUEST_CSUM as it is, NEEDS_CSUM and
+the checksum's place in its header (``accepts_partial_csum``), else completed.
+Not offered (QEMU does): the GSO offloads, CTRL_VLAN (no VLAN filter), GUEST_ANNOUNCE,
+CTRL_GUEST_OFFLOADS, NOTIFY_ON_EMPTY.  Config space (little-endian,
 8 bytes as QEMU's for these features): the MAC, then the status word whose bit 0
 (LINK_UP) follows ``set_link``; a change raises the configuration interrupt (ISR
 bits 0 and 1, as QEMU's virtio_notify_config) once the driver is ready.
 
 Transmit: each chain is a virtio-net header (10 bytes, 12 with MRG_RXBUF or
-VERSION_1; its contents are ignored, as no offload is offered) and the frame, which
-goes to the backend.  Receive (``receive(frame)`` from the backend): frames pass the
+VERSION_1; only its NEEDS_CSUM flag and checksum place count, with CSUM) and the
+frame, which goes to the backend.  Receive (``receive(frame)`` from the backend): frames pass the
 filter QEMU applies (promiscuous after reset; with CTRL_RX the driver's unicast and
 multicast tables, ALLMULTI, ALLUNI, NOMULTI, NOUNI, NOBCAST); an accepted frame is
 written after a zero header into one receive chain, or with MRG_RXBUF into as many as
@@ -46,18 +55,20 @@ from typing import List, Tuple
 
 from pysystem import log
 from pysystem.memory import ROMRegion
+from pysystem.net.packet import NEEDS_CSUM, PartialFrame, complete_checksum
 from pysystem.pci import Bar
 from pysystem.qom import Field, Property, QOMError, register
 
 from .virtio import STATUS_DRIVER_OK, VIRTIO_F_VERSION_1, VirtIODevice, queue_fields
 from .virtio_pci import VirtIOPCI
-from .virtqueue import Element, SplitQueue, VirtQueueError
+from .virtqueue import VIRTIO_RING_F_EVENT_IDX, Element, SplitQueue, VirtQueueError
 
 VIRTIO_ID_NET = 1
 RX, TX, CTRL = 0, 1, 2
 QUEUE_SIZES = (256, 256, 64)
 DEFAULT_MAC = "52:54:00:12:34:56"
 
+F_CSUM, F_GUEST_CSUM = 0, 1
 F_MAC = 5
 F_MRG_RXBUF = 15
 F_STATUS = 16
@@ -152,7 +163,9 @@ class VirtIONet(VirtIODevice):
 
     # --- features and config --------------------------------------------------------
     def device_features(self) -> int:
-        bits = (1 << F_MAC) | (1 << F_STATUS) | (1 << F_ANY_LAYOUT)
+        bits = (1 << F_MAC) | (1 << F_STATUS) | (1 << F_ANY_LAYOUT) | (1 << VIRTIO_RING_F_EVENT_IDX)
+        if getattr(self.netdev, "vnet_hdr", 0):
+            bits |= 1 << F_CSUM | 1 << F_GUEST_CSUM    # partial checksums both ways
         for name, bit, _doc in FEATURE_PROPS:
             if getattr(self, name):
                 bits |= 1 << bit
@@ -225,10 +238,23 @@ class VirtIONet(VirtIODevice):
             return
         frame = elem.read(self.bus.memory, hdr, elem.out_len - hdr)
         log.log("net", f"{self.TYPE}: transmit {len(frame)} bytes")
-        if self.netdev is not None:
-            self.netdev.send(frame)
+        if self.netdev is None:
+            return
+        flags, _gso, _hdr_len, _gso_size, start, offset = struct.unpack(
+            "<BBHHHH", elem.read(self.bus.memory, 0, HDR_LEGACY))
+        if flags & NEEDS_CSUM and self._has(F_CSUM):
+            if getattr(self.netdev, "vnet_hdr", 0):
+                self.netdev.send_vnet(struct.pack("<BBHHHH", NEEDS_CSUM, 0, 0, 0, start,
+                                                  offset), frame)
+                return
+            frame = complete_checksum(frame, start, offset)
+        self.netdev.send(frame)
 
     # --- receive ------------------------------------------------------------------------
+    def accepts_partial_csum(self) -> bool:
+        """The driver takes frames whose checksum is left to it (GUEST_CSUM)."""
+        return self._has(F_GUEST_CSUM)
+
     def can_receive(self) -> bool:
         return bool(self.status & STATUS_DRIVER_OK and not self.broken and self.vq_ready[RX]
                     and self.vq_num[RX] and not self._receiving)
@@ -257,7 +283,14 @@ class VirtIONet(VirtIODevice):
         if q is None:
             return False
         hdr = self._hdr_len()
-        data = bytes(hdr) + frame
+        header = bytes(hdr)
+        if isinstance(frame, PartialFrame):
+            if self._has(F_GUEST_CSUM):
+                header = struct.pack("<BBHHHH", NEEDS_CSUM, 0, 0, 0, frame.csum_start,
+                                     frame.csum_offset) + bytes(hdr - HDR_LEGACY)
+            else:
+                frame = complete_checksum(frame, frame.csum_start, frame.csum_offset)
+        data = header + frame
         merge = self._has(F_MRG_RXBUF)
         taken: List[Tuple[Element, int]] = []
         pos = 0

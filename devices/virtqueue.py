@@ -12,7 +12,8 @@ the device's declared state when the guest notifies:
         elem.write(mem, 0, data)                 # device-writable bytes, scattered
         q.push(elem, written)
     q.last_avail, q.used_idx         # store back into the device state
-    q.wants_interrupt()              # VRING_AVAIL_F_NO_INTERRUPT clear
+    q.wants_interrupt()              # VRING_AVAIL_F_NO_INTERRUPT clear, or with
+                                     # event_idx=True: used_event passed by this batch
 
 ``mem`` is an ``AddressSpace`` (``read_bytes``/``write_bytes``).  Everything the
 guest controls is checked: a head index or ``next`` outside the table, a chain
@@ -23,8 +24,13 @@ queue size ahead, and addresses nothing answers (``BusError``) all raise
 ``VirtQueueError``; the device then marks itself broken instead of crashing.
 
 ``legacy_layout(pfn, page_size, num, align)`` gives the (desc, avail, used)
-addresses of a legacy queue.  Only VIRTIO_RING_F_INDIRECT_DESC is implemented;
-EVENT_IDX is not (devices must not offer it).  Ring fields are little-endian.
+addresses of a legacy queue.  VIRTIO_RING_F_INDIRECT_DESC is implemented, and
+VIRTIO_RING_F_EVENT_IDX for a device that offers it (``event_idx=True`` once
+negotiated): an interrupt is wanted when the used index passed the driver's
+used_event (the word after the avail ring) in this view's batch, and each pop
+publishes avail_event (the word after the used ring) as the next entry the device
+will read, so the driver kicks again only once the device has drained the ring.
+Ring fields are little-endian.
 """
 from __future__ import annotations
 
@@ -116,7 +122,8 @@ class SplitQueue:
     """A view of one split virtqueue; see the module docstring."""
 
     def __init__(self, mem, num: int, desc: int, avail: int, used: int,
-                 last_avail: int, used_idx: int, indirect: bool = True):
+                 last_avail: int, used_idx: int, indirect: bool = True,
+                 event_idx: bool = False):
         self.mem = mem
         self.num = num
         self.desc = desc
@@ -125,6 +132,8 @@ class SplitQueue:
         self.last_avail = last_avail & 0xFFFF
         self.used_idx = used_idx & 0xFFFF
         self.indirect = indirect
+        self.event_idx = event_idx
+        self.batch_start = self.used_idx     # the used index before this view's pushes
 
     # --- guest memory, with bus errors turned into queue errors -------------------
     def _read(self, addr: int, n: int) -> bytes:
@@ -143,8 +152,17 @@ class SplitQueue:
         return _U16.unpack(self._read(self.avail + 2, 2))[0]
 
     def wants_interrupt(self) -> bool:
-        """False when the driver set VRING_AVAIL_F_NO_INTERRUPT."""
+        """False when the driver set VRING_AVAIL_F_NO_INTERRUPT; with EVENT_IDX, True
+        when the used index went past used_event since this view was made (the
+        virtio spec's vring_need_event)."""
+        if self.event_idx:
+            event = _U16.unpack(self._read(self.avail + 4 + 2 * self.num, 2))[0]
+            new, old = self.used_idx, self.batch_start
+            return (new - event - 1) & 0xFFFF < (new - old) & 0xFFFF
         return not (_U16.unpack(self._read(self.avail, 2))[0] & VRING_AVAIL_F_NO_INTERRUPT)
+
+    def _publish_avail_event(self) -> None:
+        self._write(self.used + 4 + 8 * self.num, _U16.pack(self.last_avail))
 
     # --- the device side ------------------------------------------------------------
     def pop(self) -> Optional[Element]:
@@ -154,6 +172,8 @@ class SplitQueue:
         idx = self.avail_idx()
         pending = (idx - self.last_avail) & 0xFFFF
         if pending == 0:
+            if self.event_idx:              # drained: the next entry made must kick
+                self._publish_avail_event()
             return None
         if pending > self.num:
             raise VirtQueueError(f"avail index {idx} is {pending} entries ahead of "
@@ -165,6 +185,8 @@ class SplitQueue:
         elem = Element(head)
         self._collect(elem, head)
         self.last_avail = (self.last_avail + 1) & 0xFFFF
+        if self.event_idx:
+            self._publish_avail_event()
         return elem
 
     def _collect(self, elem: Element, head: int) -> None:

@@ -46,6 +46,7 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 from pysystem import net
+from pysystem.net.options import split_items
 from pysystem.irq import OrGate
 from pysystem.loader import LoaderError
 from pysystem.machine import Machine, MachineError
@@ -196,16 +197,12 @@ class Malta(Machine):
                 props = {"clock": self.clock, "ram-size": self.ram_size}
             elif name == "usb":
                 props = {"clock": self.clock}
-            elif name == "pcnet":            # the first -nic / -net nic
-                if net.nic_model(self) in VIRTIO_NET_MODELS:   # QEMU: no pcnet then
-                    name, type_name, place = "virtio-net", "virtio-net-pci", None
-                    props = net.board_nic(self, type_name, aliases=VIRTIO_NET_MODELS)
-                    props.setdefault("mac", virtio_net.default_mac(0))
-                else:
-                    props = net.board_nic(self, "pcnet")
+            elif name == "pcnet":            # every -nic / -net nic, in order
+                self._build_nics(gt.bus)
+                continue
+            elif name == "cirrus" and getattr(self, "nodefaults", False):
+                continue                     # QEMU: -nodefaults makes no default VGA
             dev = self._device(name, type_name, props)
-            if name in ("pcnet", "virtio-net"):
-                dev.clock = self.clock       # the network's timers run in guest time
             gt.bus.plug(dev, None if place is None else place[0] << 3 | place[1])
             if name == "piix4":              # its ISA devices come with it, as in QEMU
                 self._build_isa()
@@ -217,6 +214,33 @@ class Malta(Machine):
         for n, line in zip((14, 15), self.dev["ide"].irqs):
             line.connect(self.isa_bus.set_irq, n)
         pm.sci.connect(self.isa_bus.set_irq, ISA_IRQ_SCI)
+
+    def _build_nics(self, bus) -> None:
+        """QEMU's network_init: each NIC the command line asks for goes on the PCI bus
+        in order, the first in slot 11 when it is a pcnet (the board's own), the others
+        in the first free slot (before the VGA card takes one); MACs without a
+        ``mac=`` are QEMU's defaults in that order."""
+        defaults = 0
+        for i, spec in enumerate(net.board_nics(self)):
+            model = spec.model or "pcnet"
+            if model in VIRTIO_NET_MODELS:
+                type_name = "virtio-net-pci"
+            elif model == "pcnet":
+                type_name = "pcnet"
+            else:
+                raise net.NetError(f"Unsupported NIC model: {model} (this board's are "
+                                   "pcnet and virtio-net-pci)")
+            spec.claimed = True
+            props = spec.props()
+            if "mac" not in props:
+                props["mac"] = virtio_net.default_mac(defaults)
+                defaults += 1
+            name = type_name.replace("-pci", "") if i == 0 else f"nic{i}"
+            dev = self._device(name, type_name, props)
+            dev.clock = self.clock           # the network's timers run in guest time
+            bus.plug(dev, 11 << 3 if i == 0 and type_name == "pcnet" else None)
+            net.add_nic(self, getattr(dev, "vdev", dev))
+        self.nic_defaults = defaults         # -device NICs' default MACs count on
 
     def _attach_ide_drives(self) -> None:
         ide = self.dev["ide"]
@@ -252,15 +276,20 @@ class Malta(Machine):
             isa.attach(dev, ports, irqs)
 
     def _plug_user_devices(self) -> None:
-        nics = net.nic_count(self)
+        nics = getattr(self, "nic_defaults", 0)
+        specs = {id(spec.device): spec for spec in self.device_specs}
         for name, dev in self.user_devices("pci-device"):
             dev.clock = self.clock
-            if isinstance(dev, virtio_net.VirtIONetPCI) and not dev.mac:
+            spec = specs[id(dev)]
+            is_nic = isinstance(dev, (virtio_net.VirtIONetPCI, pcnet.PCNet))
+            if is_nic and "mac" not in dict(split_items(spec.text)):
                 dev.mac = virtio_net.default_mac(nics)
                 nics += 1
             dev.realize()
             self.pci_bus.plug(dev)
             self.add_child_device(name, dev)
+            if is_nic:
+                net.add_nic(self, getattr(dev, "vdev", dev), spec.id or "")
 
     def _device(self, name: str, type_name: str, props: dict, base: Optional[int] = None):
         try:

@@ -157,6 +157,8 @@ class VexpressA9(Machine):
 
         self.dev = {}
         for name, type_name, base, spis, props in DEVICES:
+            if name == "lan9118" and not net.board_nics(self):
+                continue                     # QEMU: a LAN9118 only for a first NIC
             self.dev[name] = self.add_device(name, type_name, base,
                                              dict(props, **self._props_for(name)),
                                              [(self.mpcore.set_irq, spi) for spi in spis])
@@ -165,6 +167,8 @@ class VexpressA9(Machine):
             dev.realize()
             self.add_child_device(name, dev)
             sysmem.add_subregion(base, dev.mmio[0], priority=-1000)
+        if "lan9118" in self.dev:
+            net.add_nic(self, self.dev["lan9118"])
         flash0 = self.dev["flash0"].mmio[0]
         sysmem.add_subregion(0, AliasRegion(self, "vexpress.flashalias", flash0, 0, flash0.size))
 
@@ -215,8 +219,10 @@ class VexpressA9(Machine):
             index += 1
         devices += self.user_devices("virtio-device")
         nics = min(net.nic_count(self), 1)   # QEMU's vexpress makes a LAN9118 for the first
+        ids = {id(spec.device): spec.id for spec in self.device_specs}
         for name, dev in devices:
             if isinstance(dev, virtio_net.VirtIONet):
+                net.add_nic(self, dev, ids.get(id(dev)) or "")
                 dev.clock = self.clock
                 if not dev.mac:
                     dev.mac = virtio_net.default_mac(nics)

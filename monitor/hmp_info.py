@@ -248,7 +248,7 @@ def _region_addr(machine, region) -> int:
 
 def _buses(dev, all_devs):
     """(bus name, bus type, devices) hanging off ``dev``: an ``I2CBus`` attribute
-    (``bus: i2c``/``type i2c-bus``), or devices that are QOM children of a sysbus device
+    (``bus: i2c``/``type i2c-bus``), a virtio PCI proxy's ``virtio-bus``, or devices that are QOM children of a sysbus device
     without being sysbus devices themselves (``sd-card`` under ``pl181``)."""
     from pysystem.pci import PCIBus, PCIDevice
     from pysystem.qdev import Device, SysBusDevice
@@ -268,6 +268,10 @@ def _buses(dev, all_devs):
         vdev = getattr(dev, "vdev", None)
         out.append((f"virtio-mmio-bus.{n}", "virtio-mmio-bus",
                     [vdev] if vdev is not None and vdev in all_devs else []))
+    if isinstance(dev, PCIDevice) and getattr(dev, "VDEV_TYPE", None) is not None:
+        # a virtio PCI proxy: its virtio device on the proxy's own bus, as QEMU shows it
+        vdev = getattr(dev, "vdev", None)
+        out.append(("virtio-bus", "virtio-pci-bus", [vdev] if vdev is not None else []))
     listed = set(id(k) for _, _, ks in out for k in ks)
     kids = [c for c in dev.children.values() if isinstance(c, Device)
             and not isinstance(c, SysBusDevice) and c in all_devs and id(c) not in listed]

@@ -88,14 +88,20 @@ def _hostfwd_remove(mon, args: List[str]) -> str:
 def _set_link(mon, args: List[str]) -> str:
     if len(args) != 2 or args[1] not in ("on", "off"):
         raise MonitorError("set_link: expects name on|off")
-    for b in net.backends(mon.machine):
-        nic_name = getattr(b.nic, "TYPE", None)
-        if args[0] in (b.id, nic_name):
-            b.link_up = args[1] == "on"     # frames both ways are lost while down
-            notify = getattr(b.nic, "set_link_status", None)
-            if notify is not None:          # the NIC shows it to the guest (carrier)
-                notify(b.link_up)
-            return ""
+    up = args[1] == "on"
+    nic = net.find_nic(mon.machine, args[0])   # a NIC's name (info network), else a netdev id
+    backend = next((b for b in net.backends(mon.machine) if b.id == args[0]), None)
+    if nic is not None:
+        backend = next((b for b in net.backends(mon.machine) if b.nic is nic), None)
+    elif backend is not None:
+        nic = backend.nic
+    if nic is not None or backend is not None:
+        if backend is not None:
+            backend.link_up = up            # frames both ways are lost while down
+        notify = getattr(nic, "set_link_status", None)
+        if notify is not None:              # the NIC shows it to the guest (carrier)
+            notify(up)
+        return ""
     raise MonitorError(f"Error: Device '{args[0]}' not found")
 
 

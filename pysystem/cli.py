@@ -903,6 +903,7 @@ def _build(arch: str, cfg: Config):
     machine.log = cfg.log
     machine.globals = cfg.globals
     machine.chardevs = cfg.chardevs         # the -chardev/-serial/-monitor ones
+    machine.nodefaults = cfg.nodefaults     # no default NIC (pysystem/net board_nics)
     if cfg.net is not None:
         cfg.net.finish()
         machine.net_options = cfg.net

@@ -127,6 +127,7 @@ def test_random_mmio_over_every_device_never_raises(tmp_path, board, seed):
     logfile = tmp_path / "guest_errors.log"
     argv = [a.format(d=tmp_path) for a in args] + [
         "-display", "none", "-monitor", "none", "-serial", "null", "-nodefaults",
+        "-net", "nic",                  # the board's NIC, without a backend (-nodefaults has none)
         "-d", "guest_errors,unimp", "-D", str(logfile)]
     result = {}
 

@@ -21,8 +21,11 @@ def _run(capsys, *argv, on_start=None):
     (("-netdev", "user,id=a,bogus=1"), "Invalid parameter 'bogus'"),
     (("-netdev", "user,id=a", "-netdev", "user,id=a"), "Duplicate ID 'a' for netdev"),
     (("-netdev", "vde,id=t"), "network backend 'vde' is not supported yet"),
-    (("-netdev", "tap,id=t,helper=/usr/lib/qemu/qemu-bridge-helper"),
-     "helper= and br= (qemu-bridge-helper) are not supported"),
+    (("-netdev", "tap,id=t,helper=/nonexistent/qemu-bridge-helper"),
+     "bridge helper failed: /nonexistent/qemu-bridge-helper: No such file or directory"),
+    (("-netdev", "bridge,id=t,helper=/nonexistent/qemu-bridge-helper"),
+     "bridge helper failed: /nonexistent/qemu-bridge-helper: No such file or directory"),
+    (("-netdev", "bridge,id=t,bogus=1"), "Invalid parameter 'bogus'"),
     (("-netdev", "tap,id=t,ifname=pst-nonexistent-name-too-long"),
      "Parameter 'ifname' expects a name of at most 15 characters"),
     (("-nic", "user,hostfwd=tcp::99999-:22"), "(bad port '99999')"),
@@ -68,7 +71,7 @@ def test_info_network_and_hostfwd_through_hmp_and_qmp(capsys):
         seen["again"] = mon.execute(f"hostfwd_remove tcp::{fwd.host_port}")
         seen["bad"] = mon.execute("hostfwd_add nosuch tcp::0-:23")
         seen["link"] = (mon.execute("set_link n1 off"), machine.net_options.backends[1].link_up,
-                        mon.execute("set_link lan9118 on"), machine.net_options.backends[1].link_up,
+                        mon.execute("set_link lan9118.0 on"), machine.net_options.backends[1].link_up,
                         mon.execute("set_link nosuch on"))
         loop.request_exit(0)
 
@@ -77,7 +80,7 @@ def test_info_network_and_hostfwd_through_hmp_and_qmp(capsys):
     assert status == 0, err
     assert "warning: requested NIC (anonymous, model unspecified) was not created" in err
     assert "warning: netdev n0 has no peer" in err
-    assert "lan9118: index=0,type=nic,model=lan9118,macaddr=52:54:00:12:34:56" in seen["network"]
+    assert "lan9118.0: index=0,type=nic,model=lan9118,macaddr=52:54:00:12:34:56" in seen["network"]
     assert " \\ n1: index=0,type=user,net=10.0.2.0,restrict=off" in seen["network"]
     assert "n0: index=0,type=user,net=10.0.2.0,restrict=on" in seen["network"]
     assert seen["add"] == {"return": ""}
@@ -162,4 +165,4 @@ def test_netdev_add_and_del_through_hmp_and_qmp(capsys):
     assert seen["qdelagain"]["error"] == {"class": "DeviceNotFound", "desc": "Device 'q1' not found"}
     assert seen["delnic"] == {"return": {}}
     # the NIC stays without its peer, as QEMU shows it
-    assert seen["net4"] == "lan9118: index=0,type=nic,model=lan9118,macaddr=52:54:00:12:34:56\n"
+    assert seen["net4"] == "lan9118.0: index=0,type=nic,model=lan9118,macaddr=52:54:00:12:34:56\n"

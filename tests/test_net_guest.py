@@ -24,21 +24,19 @@ import os
 import random
 import re
 import socket
-import threading
 import time
 import urllib.request
 
 import pytest
 
 from guest_session import GuestSession
-from net_guest_tools import NET_INIT_HEAD, UDHCPC_SCRIPT, free_port, serve
+from net_guest_tools import DNS_NAME as NAME, NET_INIT_HEAD, UDHCPC_SCRIPT, DNSServer, free_port, serve
 from tools import NO_TAP, guest_images, module, program
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
 BOOT_TIMEOUT = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
 SIZE = 10 << 20
-NAME = "files.pysystem.test"
 
 NET_INIT = NET_INIT_HEAD + """echo "NS-BEGIN"
 nslookup files.pysystem.test
@@ -55,46 +53,6 @@ echo "HTTPD-READY"
 setsid cttyhack sh
 poweroff -f
 """
-
-
-class DNSServer:
-    """A DNS server on 127.0.0.1 (scapy builds the answers): ``NAME`` is 10.0.2.2 (so the
-    name reaches the test's HTTP server), every other name does not exist."""
-
-    def __init__(self):
-        from scapy.layers.dns import DNS, DNSRR
-        self.DNS, self.DNSRR = DNS, DNSRR
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.5)
-        self.asked = []
-        self.running = True
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while self.running:
-            try:
-                data, addr = self.sock.recvfrom(512)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            q = self.DNS(data)
-            name, qtype = q.qd[0].qname.decode().rstrip("."), q.qd[0].qtype
-            self.asked.append((name, qtype))
-            if name != NAME:
-                reply = self.DNS(id=q.id, qr=1, aa=1, rd=q.rd, ra=1, rcode=3, qd=q.qd)
-            elif qtype == 1:
-                reply = self.DNS(id=q.id, qr=1, aa=1, rd=q.rd, ra=1, qd=q.qd,
-                                 an=self.DNSRR(rrname=q.qd[0].qname, type="A", ttl=60,
-                                               rdata="10.0.2.2"))
-            else:
-                reply = self.DNS(id=q.id, qr=1, aa=1, rd=q.rd, ra=1, qd=q.qd)
-            self.sock.sendto(bytes(reply), addr)
-
-    def close(self):
-        self.running = False
-        self.sock.close()
 
 
 def _hmp(path: str, command: str, timeout: float = 600) -> str:

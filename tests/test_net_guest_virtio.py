@@ -13,6 +13,13 @@ guest's phylib polls the PHY's basic status), the LAN9118 goes down, and the sam
 DHCP lease and download run again through virtio_net over virtio-mmio; ``set_link``
 on that network flips the carrier through the STATUS bit and the configuration
 interrupt, and ``info qtree`` shows the device on its transport.
+
+Each NIC also takes a flood: a static guest program built here by the cross compiler
+(net_guest_tools.FLOOD_C) sends malformed frames (random lengths and bytes, broken
+ARP, IPv4, ICMP, UDP and TCP headers, fragments) out of it through an AF_PACKET
+socket; afterwards the gateway answers a ping and a download through that NIC has
+the right checksum, the emulator printed no traceback, and the user network logged
+the frames it dropped under ``-d guest_errors``.
 """
 from __future__ import annotations
 
@@ -26,14 +33,15 @@ import urllib.request
 import pytest
 
 from guest_session import GuestSession
-from net_guest_tools import (GUEST_FILES, NET_INIT_HEAD, Monitor, free_port, iface, link_drop,
-                             serve, virtio_net_checks)
+from net_guest_tools import (GUEST_FILES, NET_INIT_HEAD, Monitor, build_flood, flood, free_port,
+                             iface, link_drop, serve, virtio_net_checks)
 from tools import guest_images
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
 BOOT_TIMEOUT = float(os.environ.get("PYSYSTEM_BOOT_TIMEOUT", "3000"))
 SIZE = 1 << 20
+FLOOD_FRAMES = int(os.environ.get("PYSYSTEM_FLOOD_FRAMES", "3000"))   # per NIC
 
 NET_INIT = NET_INIT_HEAD + """start=$(cat /proc/uptime)
 wget -q -O /www/file.bin "http://10.0.2.2:$httpport/file.bin" && echo "WGET-OK"
@@ -56,7 +64,8 @@ def test_virtio_net_and_set_link_on_vexpress(tmp_path):
     (www / "file.bin").write_bytes(body)
     server = serve(str(www))
     initrd = build_initramfs("arm", NET_INIT, modules=("smsc911x", "virtio_mmio", "virtio_net"),
-                             extra_files=GUEST_FILES,
+                             extra_files=dict(GUEST_FILES,
+                                              **{"/flood": (build_flood("arm", tmp_path), 0o755)}),
                              out=tmp_path / "initrd.cpio.gz")
     fwd_port, mon_port = free_port(), free_port()
     args = ["-M", "vexpress-a9", "-m", "256M", "-kernel", str(g.kernel), "-dtb", str(g.dtb),
@@ -89,9 +98,12 @@ def test_virtio_net_and_set_link_on_vexpress(tmp_path):
         mon = Monitor(mon_port)
         try:
             s.command("", timeout=60)       # a fresh prompt after httpd's start
-            link_drop(s, mon, "n0", iface(s, "smsc911x"))   # phylib polls the PHY
-            virtio_net_checks(s, mon, server.server_address[1], want, "n1",
-                              "52:54:00:12:34:57")          # QEMU's second default MAC
+            smsc = iface(s, "smsc911x")
+            link_drop(s, mon, "n0", smsc)                   # phylib polls the PHY
+            print(flood(s, smsc, FLOOD_FRAMES, 1, server.server_address[1], want))
+            vif = virtio_net_checks(s, mon, server.server_address[1], want, "n1",
+                                    "52:54:00:12:34:57")    # QEMU's second default MAC
+            print(flood(s, vif, FLOOD_FRAMES, 2, server.server_address[1], want))
             qtree = mon.cmd("info qtree")
             assert re.search(r"mmio 0000000010013600/0000000000000200\r?\n"
                              r" +bus: virtio-mmio-bus\.3\r?\n +type virtio-mmio-bus\r?\n"
@@ -105,4 +117,8 @@ def test_virtio_net_and_set_link_on_vexpress(tmp_path):
         server.shutdown()
         server.server_close()
     assert re.search(r"smsc911x", s.text), s.text[-2000:]
+    assert "Traceback" not in s.text, s.text[-3000:]
+    dropped = re.findall(r"net (n[01]): dropped a frame from the guest",
+                         (tmp_path / "net.log").read_text(errors="replace"))
+    assert set(dropped) == {"n0", "n1"}, "the user networks logged no dropped frame"
 

@@ -35,6 +35,7 @@ class NetBackend:
         self.nic = None
         self.loop = None
         self.link_up = True
+        self.hotplugged = False         # made by netdev_add while the machine runs
         self._queue: Deque[bytes] = deque()
         self.dropped_to_guest = 0
 
@@ -114,10 +115,11 @@ class NetBackend:
         log.log("guest_errors", f"net {self.id}: dropped a frame from the guest: {reason}")
 
 
-def nic_info(nic) -> str:
+def nic_info(nic, name: str = "") -> str:
+    """A NIC's ``info network`` line; ``name``: its net client name (default: the model)."""
     model = getattr(nic, "nic_model", None) or getattr(nic, "TYPE", type(nic).__name__)
     mac = getattr(nic, "mac", "")
-    return f"{model}: index=0,type=nic,model={model},macaddr={mac}"
+    return f"{name or model}: index=0,type=nic,model={model},macaddr={mac}"
 
 
 def backends_text(backends: List[NetBackend]) -> str:

@@ -22,7 +22,7 @@ from .client import NetBackend
 from .guestfwd import parse_guestfwd
 from .hostfwd import parse_hostfwd
 from .socket_net import SocketNet
-from .tap import TAP_KEYS, TapNet
+from .tap import DEFAULT_HELPER, TAP_KEYS, TapNet
 from .user import UserConfig, UserNet, env_resolver
 
 USER_KEYS = ("id", "net", "host", "dns", "dhcpstart", "hostname", "restrict", "hostfwd",
@@ -154,9 +154,17 @@ class NetOptions:
                 if key != "id":
                     conf[key] = value
             return TapNet(netdev_id, **conf)
+        if kind == "bridge":            # a tap from the bridge helper (tap.py)
+            conf = {"helper": DEFAULT_HELPER}
+            for key, value in items:
+                if key not in ("id", "br", "helper"):
+                    raise ValueError(f"Invalid parameter '{key}'")
+                if key != "id":
+                    conf[key] = value
+            return TapNet(netdev_id, **conf)
         if kind in NETDEV_TYPES:
             raise ValueError(f"network backend '{kind}' is not supported yet "
-                             "(only 'user', 'socket' and 'tap')")
+                             "(only 'user', 'socket', 'tap' and 'bridge')")
         raise ValueError("Parameter 'type' expects a netdev backend type")
 
     def netdev(self, text: str) -> NetBackend:

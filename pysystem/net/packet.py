@@ -15,6 +15,8 @@ import socket
 import struct
 from typing import List, NamedTuple, Optional
 
+from pysystem import log
+
 ETH_IP, ETH_ARP = 0x0800, 0x0806
 PROTO_ICMP, PROTO_TCP, PROTO_UDP = 1, 6, 17
 BROADCAST_MAC = b"\xff" * 6
@@ -215,3 +217,30 @@ def parse_icmp(ip: IPv4) -> Optional[bytes]:
 def icmp_message(icmp_type: int, code: int, rest: bytes) -> bytes:
     msg = struct.pack("!BBH", icmp_type, code, 0) + rest
     return msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:]
+
+
+NEEDS_CSUM = 1                  # virtio-net header flag: the checksum is left partial
+
+
+class PartialFrame(bytes):
+    """A frame whose checksum the host left partial (a tap's virtio-net header with
+    NEEDS_CSUM): the 16 bits at csum_start+csum_offset hold the pseudo-header's sum,
+    to be completed over frame[csum_start:]."""
+
+    def __new__(cls, data: bytes, csum_start: int, csum_offset: int):
+        frame = super().__new__(cls, data)
+        frame.csum_start, frame.csum_offset = csum_start, csum_offset
+        return frame
+
+
+def complete_checksum(frame: bytes, start: int, offset: int) -> bytes:
+    """``frame`` with the Internet checksum of frame[start:] folded into the 16 bits at
+    start+offset (which hold the pseudo-header's sum); a place outside the frame leaves
+    it as it is (logged under guest_errors)."""
+    if start + offset + 2 > len(frame):
+        log.log("guest_errors", f"net: checksum at {start}+{offset} is outside a "
+                                f"{len(frame)}-byte frame")
+        return bytes(frame)
+    out = bytearray(frame)
+    struct.pack_into("!H", out, start + offset, checksum(bytes(frame[start:])))
+    return bytes(out)
