@@ -904,6 +904,13 @@ def _build(arch: str, cfg: Config):
     machine.globals = cfg.globals
     machine.chardevs = cfg.chardevs         # the -chardev/-serial/-monitor ones
     machine.nodefaults = cfg.nodefaults     # no default NIC (pysystem/net board_nics)
+    if cfg.net is None and not cfg.nodefaults:
+        # QEMU's default network when no -net/-netdev/-nic is given: -net nic -net user
+        from . import net
+        cfg.net = net.NetOptions()
+        cfg.net.net("nic")
+        cfg.net.net("user")
+        cfg.net.default = True
     if cfg.net is not None:
         cfg.net.finish()
         machine.net_options = cfg.net

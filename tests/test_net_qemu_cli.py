@@ -85,10 +85,13 @@ def test_malta_nics_as_qemu(argv, capsys):
     want = _qemu("mipsel", argv, commands)
     got = _ours("mipsel", argv, commands, capsys)
     if argv in ((), ("-net", "nic", "-net", "user")):
-        # QEMU's default network is -net nic -net user on its hub 0; ours is one pair
-        # without a hub (no default backend at all: a NIC alone)
+        # QEMU's default network is -net nic -net user on its hub 0; ours is the same
+        # pair without a hub
         assert "pcnet.0: index=0,type=nic,model=pcnet,macaddr=52:54:00:12:34:56" in want[0]
-        assert got[0].startswith("pcnet.0: index=0,type=nic,model=pcnet,macaddr=52:54:00:12:34:56")
+        assert "type=user,net=10.0.2.0,restrict=off" in want[0]
+        assert got[0].splitlines() == [
+            "pcnet.0: index=0,type=nic,model=pcnet,macaddr=52:54:00:12:34:56",
+            " \\ #net0: index=0,type=user,net=10.0.2.0,restrict=off"]
     else:
         assert _anon(got[0]) == _anon(want[0])
     assert _pci(got[1]) == _pci(want[1])
@@ -111,7 +114,10 @@ def test_vexpress_nics_as_qemu(argv, capsys):
     got = _ours("arm", argv, commands, capsys)
     if argv == ():
         assert "lan9118.0: index=0,type=nic,model=lan9118,macaddr=52:54:00:12:34:56" in want[0]
-        assert got[0].startswith("lan9118.0: index=0,type=nic,model=lan9118,macaddr=52:54:00:12:34:56")
+        assert "type=user,net=10.0.2.0,restrict=off" in want[0]    # on QEMU's hub 0
+        assert got[0].splitlines() == [
+            "lan9118.0: index=0,type=nic,model=lan9118,macaddr=52:54:00:12:34:56",
+            " \\ #net0: index=0,type=user,net=10.0.2.0,restrict=off"]
     else:
         assert _anon(got[0]) == _anon(want[0])
     for text in want[1], got[1]:

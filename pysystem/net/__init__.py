@@ -114,6 +114,8 @@ def board_nic(machine, model: str, index: int = 0, aliases=()) -> dict:
 def check_claims(machine) -> None:
     """QEMU's warnings: a NIC the board has no place for, a backend without a NIC."""
     opts = _options(machine)
+    if opts.default:
+        return          # QEMU's default network warns of nothing (-M none has no NIC)
     for spec in opts.nics:
         if not spec.claimed:
             machine.warn(f"requested NIC ({spec.backend.id if spec.backend else 'anonymous'}, "

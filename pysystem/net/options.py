@@ -127,6 +127,7 @@ class NetOptions:
         self.disabled = False          # -nic none / -net none
         self.loop = None               # the main loop, once open (net.open_all)
         self.orphan_nics: list = []    # NICs whose backend netdev_del removed
+        self.default = False           # QEMU's default -net nic -net user (no option given)
         self._auto = 0
 
     def _check_id(self, netdev_id: str) -> None:
