@@ -405,6 +405,88 @@ def test_dacr_write_drops_only_the_domains_it_changes(m):
     assert cpu.regs[5] == 0x1111
 
 
+def test_dacr_fields_set_pages_aside_and_bring_them_back(m):
+    """A DACR write sets the changed domain's pages aside under the field they were
+    filled with and brings them back when the field returns (Linux's software PAN toggles
+    the user domain on every kernel entry); TLB maintenance in between drops them, and
+    a page that got code in between loses its fast-path writes."""
+    cpu = m.cpu
+    mmu_on(m)
+    m.word(0x8000 + 4 * 0x300, 0x00000C02 | (1 << 5) | (1 << 17))  # 0x30000000 -> PA 0, domain 1, nG
+    m.word(0x8000 + 4 * 0x310, (1 << 5) | 2)       # 0x31000000 -> PA 0, domain 1, AP=0
+    cpu.cp15.dacr = 1 | (1 << 2)                    # domains 0 and 1 client
+    cpu.tlb_flush_all()
+    m.word(0x2000, 0x1111)
+    m.word(0x40002000, 0x2222)
+
+    def run(code, *, at=0x1000):
+        m.load(at, code)
+        cpu.regs[15] = at
+        m.run_to(at + 4 * len(code.strip().splitlines()))
+
+    m.load(0x4000, "mov r0, #1\n bx lr")          # VA 0x30004000, domain 1
+    run("mov r1, #0x30000000\n add r1, r1, #0x2000\n ldr r0, [r1]\n ldr r7, =0x3000\n"
+        " add r3, r1, #0x1000\n str r7, [r3]\n add r8, r1, #0x2000\n blx r8")
+    assert cpu.regs[0] == 1 and 0x30002000 in cpu.tlb_read[0] and 0x30003000 in cpu.tlb_write[0]
+    cpu.regs[4] = 1                                 # domain 1: no access
+    run("mcr p15, 0, r4, c3, c0, 0")
+    assert 0x30002000 not in cpu.tlb_read[0] and 0x30004 not in cpu.tlb_exec[0]
+    cpu.regs[4] = 1 | (1 << 2)                      # client again: the pages come back when missed
+    run("mcr p15, 0, r4, c3, c0, 0")
+    walks = []
+    walk = cpu.mmu_translate
+    cpu.mmu_translate = lambda va, access, *a: walks.append((va, access)) or walk(va, access, *a)
+    try:
+        run("mov r0, #0\n ldr r5, [r1]\n blx r8")
+    finally:
+        del cpu.mmu_translate
+    assert cpu.regs[5] == 0x1111 and cpu.regs[0] == 1
+    assert not [va for va, access in walks if va >> 12 == 0x30004], walks  # its block came back
+
+    # a mapping invalidated while aside is walked afresh
+    m.word(0x8000 + 4 * 0x300, 0x40000C02 | (1 << 5) | (1 << 17))  # now -> PA 0x40000000
+    cpu.regs[4] = 1
+    run("mcr p15, 0, r4, c3, c0, 0\n mcr p15, 0, r1, c8, c7, 1")   # no access; TLBIMVA
+    cpu.regs[4] = 1 | (1 << 2)
+    run("mcr p15, 0, r4, c3, c0, 0\n ldr r5, [r1]")
+    assert cpu.regs[5] == 0x2222
+    # ... and so is one dropped by a context switch while aside (nG)
+    m.word(0x8000 + 4 * 0x300, 0x00000C02 | (1 << 5) | (1 << 17))
+    cpu.regs[4] = 1
+    run("mcr p15, 0, r4, c3, c0, 0\n mcr p15, 0, r4, c13, c0, 1")  # no access; CONTEXTIDR
+    cpu.regs[4] = 1 | (1 << 2)
+    run("mcr p15, 0, r4, c3, c0, 0\n ldr r5, [r1]")
+    assert cpu.regs[5] == 0x1111
+
+    # entries filled under manager are not brought back under client (AP=0: no access)
+    cpu.regs[4] = 1 | (3 << 2)
+    cpu.regs[2] = 0x31002000
+    run("mcr p15, 0, r4, c3, c0, 0\n mov r6, #7\n str r6, [r2]")
+    assert m.read_word(0x2000) == 7 and 0x31002000 in cpu.tlb_write[0]
+    m.load(0x1000, "mov r4, #5\n mcr p15, 0, r4, c3, c0, 0\n str r4, [r2]")
+    cpu.regs[15] = 0x1000
+    m.run_to(0x10)                                  # domain 1 client: permission fault
+    assert cpu.cp15.dfsr == 0x81D and cpu.cp15.dfar == 0x31002000 and m.read_word(0x2000) == 7
+    cpu.regs[4] = 1 | (3 << 2)
+    run("mcr p15, 0, r4, c3, c0, 0\n str r4, [r2]")   # manager again: its entries are back
+    assert m.read_word(0x2000) == 1 | (3 << 2)
+
+    # a page that got code while its write entry was aside: stores reach the code
+    cpu.regs[4] = 1 | (1 << 2)
+    run("mcr p15, 0, r4, c3, c0, 0\n add r3, r1, #0x1000\n str r7, [r3]")      # 0x30003000 writable again
+    assert 0x30003000 in cpu.tlb_write[0]
+    cpu.regs[4] = 1
+    run("mcr p15, 0, r4, c3, c0, 0")
+    m.load(0x3000, "mov r0, #1\n bx lr")
+    run("mov r0, #0\n ldr r8, =0x3000\n blx r8\n mov r9, r0")    # code translated at PA 0x3000
+    assert cpu.regs[9] == 1
+    cpu.regs[4] = 1 | (1 << 2)
+    m.load(0x1100, "mov r0, #2\n bx lr")
+    cpu.regs[10] = m.read_word(0x1100)
+    run("mcr p15, 0, r4, c3, c0, 0\n str r10, [r3]\n mov r0, #0\n blx r8\n mov r9, r0")
+    assert cpu.regs[9] == 2
+
+
 def test_context_switch_drops_only_non_global_pages(m):
     """A CONTEXTIDR or TTBR0 write (Linux's switch_mm) drops the non-global (nG) pages
     and keeps the global ones, as an ASID-tagged TLB does: a changed non-global mapping
