@@ -5,8 +5,7 @@ exclusive monitor.
 * ``mmu_translate`` walks the short-descriptor tables (mmu.py) and tags each mapping with
   its descriptor's domain, so that a DACR write drops only the pages of the domains whose
   access it changed (Linux switches the user domain on and off around every access to
-  user memory): ``dacr_written`` asks the engine to set those tags' pages aside until
-  the field comes back.
+  user memory): ``dacr_written`` asks the engine to flush those tags.
 * Faults become ``DataAbort`` (DFSR with WnR) or ``PrefetchAbort``, bus errors external
   aborts.
 * TLBIMVA/TLBIMVAA (``tlb_flush_page``) forget one address for every ASID: the soft TLB
@@ -82,18 +81,12 @@ class ARMMemory:
         self.tlb_flush_va(value)
 
     def dacr_written(self, key=None, value: int = 0) -> None:
-        """DACR changed: set aside the TLB pages (and their jump-cache entries) of the
-        domains whose access field changed, under the field they were filled with, and
-        bring back those filled under the new field (a TLB entry holds across DACR
-        changes in hardware: the domain is checked at each access); the other domains'
-        entries still hold.  Linux's software PAN toggles the user domain on every kernel
-        entry and around every access to user memory."""
-        was = self._tlb_dacr
-        changed = (was ^ value) & M32
+        """DACR changed: drop the TLB pages (and their jump-cache entries) of the domains
+        whose access field changed; the other domains' entries still hold."""
+        changed = (self._tlb_dacr ^ value) & M32
         self._tlb_dacr = value & M32
-        for d in range(16):
-            if (changed >> (2 * d)) & 3:
-                self.tlb_swap_tags((d, d + 16), (was >> (2 * d)) & 3, (value >> (2 * d)) & 3)
+        self.tlb_flush_tags([d + ng for d in range(16) if (changed >> (2 * d)) & 3
+                             for ng in (0, 16)])
 
     def tlb_flush_nonglobal(self, key=None, value: int = 0) -> None:
         """The address space changed (CONTEXTIDR or TTBR0 written) or a by-ASID

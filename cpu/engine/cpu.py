@@ -129,10 +129,6 @@ class TranslatedCPU(Debug, SoftMMU, BlockCache, Device):
         stop_here = pc in self.breakpoints and self.debug_lookup(pc)  # debug.py
         if stop_here:
             max_insns = 1
-        if self.tlb_books.pending and not stop_here and self._bring_back(pc >> 12):
-            ent = jc.get(key)   # the page's blocks came back with its TLB entries
-            if ent is not None:
-                return ent
         level = self.key_level(key)
         pa = self.translate_code(pc, level)
         ck = (key, pa, max_insns)
@@ -156,7 +152,8 @@ class TranslatedCPU(Debug, SoftMMU, BlockCache, Device):
                 log.write(f"OP (python) for 0x{pc:08x}:\n{blk.source}\n")
         ent = (blk.func, blk.ninsns, blk)
         if not stop_here and not log.enabled("nochain"):
-            self.jc_add(jc, key, ent, self.jc_vpages(key, blk))
+            last = blk.pcs[-1] if blk.pcs else pc
+            self.jc_add(jc, key, ent, {pc >> 12, ((last + 3) & M32) >> 12})
         return ent
 
     def _execute(self, max_insns: int, jc: Dict[int, tuple], block_insns: int,

@@ -10,9 +10,8 @@ time by ``tlb_flush_va``, or one *tag* at a time by ``tlb_flush_tags``: the hook
 tag with each mapping (ARM: the descriptor's domain; MIPS: the ASID of a non-global
 entry; None: untagged), ``tlb_tags`` lists the pages filled under each tag, so that a
 DACR write or an ASID change drops only what it must.  Entries are 4 KiB even when the
-mapping is larger; ``tlb_books.big`` remembers which pages a larger mapping filled so that
-invalidating any address it covers drops them all.  (That book-keeping lives in one
-``TLBBooks`` object: PyPy keeps an instance's attributes in a map only up to 80 of them.)
+mapping is larger; ``tlb_big`` remembers which pages a larger mapping filled so that
+invalidating any address it covers drops them all.
 
 Byte order: the address space reads and writes values in its own order
 (``address_space.big_endian``, little-endian when it has none); the slow paths swap a
@@ -58,23 +57,6 @@ def _page_source(ranges: list, starts: List[int], page: int) -> tuple:
     return tuple(out)
 
 
-class TLBBooks:
-    """The soft TLB's book-keeping besides its dicts (see the module docstring)."""
-    __slots__ = ("big", "big_sizes", "vtag", "aside", "pending", "jc_gen")
-
-    def __init__(self) -> None:
-        # (base, size) of a mapping larger than 4 KiB -> the virtual page numbers filled
-        self.big: Dict[tuple, set] = {}
-        self.big_sizes: set = set()
-        self.vtag: Dict[int, Any] = {}   # virtual page number -> the tag it was filled under
-        # (tag, state) -> (jc_gen when set aside, {vpage: [reads, writes, execs, blocks]})
-        self.aside: Dict[tuple, tuple] = {}
-        # tag -> (jc_gen, {vpage: record}): set aside under the tag's current state, each
-        # page brought back when missed
-        self.pending: Dict[Any, tuple] = {}
-        self.jc_gen = 0   # counts jump-cache clears: blocks set aside come back within one
-
-
 class SoftMMU:
     """Mixed into ``TranslatedCPU``; see the module docstring."""
 
@@ -83,8 +65,10 @@ class SoftMMU:
         self.tlb_read: List[Dict[int, int]] = [{} for _ in range(levels)]
         self.tlb_write: List[Dict[int, int]] = [{} for _ in range(levels)]
         self.tlb_exec: List[Dict[int, int]] = [{} for _ in range(levels)]  # vpage -> ppage
+        # (base, size) of a mapping larger than 4 KiB -> the virtual page numbers filled
+        self.tlb_big: Dict[tuple, set] = {}
+        self._big_sizes: set = set()
         self.tlb_tags: Dict[Any, set] = {}  # tag -> virtual page numbers filled under it
-        self.tlb_books = TLBBooks()
         self._ram = None   # the primary RAM's buffer
         self._views = {1: bytearray(4), 2: memoryview(bytearray(4)).cast("H"),
                        4: memoryview(bytearray(4)).cast("I")}
@@ -148,11 +132,7 @@ class SoftMMU:
         """Forget every mapping (the arguments let a CPU's register table call it)."""
         for d in self.tlb_read + self.tlb_write + self.tlb_exec:
             d.clear()
-        books = self.tlb_books
-        books.big.clear()
-        books.vtag.clear()
-        books.aside.clear()
-        books.pending.clear()
+        self.tlb_big.clear()
         self.tlb_tags.clear()
         self.jc_clear()
         if getattr(self, "_topology_dirty", False):
@@ -165,121 +145,24 @@ class SoftMMU:
         that filled it (for every tag)."""
         va &= PAGE_MASK
         vpages = [va >> 12]
-        books = self.tlb_books
-        for size in books.big_sizes:
-            pages = books.big.pop((va & ~(size - 1) & M32, size), None)
+        for size in self._big_sizes:
+            pages = self.tlb_big.pop((va & ~(size - 1) & M32, size), None)
             if pages:
                 vpages.extend(pages)
         self._drop_vpages(vpages)
 
     def tlb_flush_tags(self, tags) -> None:
         """Forget the pages filled under any of ``tags`` (and their jump-cache entries)."""
-        books = self.tlb_books
-        aside = books.aside
         for tag in tags:
-            books.pending.pop(tag, None)
-            if aside:
-                for k in [k for k in aside if k[0] == tag]:
-                    del aside[k]
             pages = self.tlb_tags.pop(tag, None)
             if pages:
                 self._drop_vpages(pages)
-
-    def tlb_swap_tags(self, tags, old, new) -> None:
-        """What the pages filled under ``tags`` depend on changes from state ``old`` to
-        ``new``: set them aside (TLB entries and jump-cache entries) under ``old``, and
-        make those set aside under ``new`` *pending*: each comes back when it is next
-        missed (``_bring_back``), so a change costs only the pages used since the last
-        one.  Entries set aside are exactly as valid as TLB entries (every maintenance
-        operation drops them too); blocks come back only if no block went away since."""
-        books = self.tlb_books
-        aside, pending, tt, gen = books.aside, books.pending, self.tlb_tags, books.jc_gen
-        rd, wr, ex = self.tlb_read, self.tlb_write, self.tlb_exec
-        jc, js, jp = self.jc, self.jc_step, self.jc_pages
-        for tag in tags:
-            cur = pending.pop(tag, None)   # (jc_gen, {vpage: record}) not missed yet
-            pages = tt.pop(tag, None)
-            if pages:
-                if cur is None:
-                    cur = (gen, {})
-                elif cur[0] != gen:
-                    for rec in cur[1].values():
-                        rec[3] = None
-                    cur = (gen, cur[1])
-                kept = cur[1]
-                for vp in pages:
-                    base = vp << 12
-                    blocks = None
-                    keys = jp.pop(vp, None)
-                    if keys:
-                        blocks = []
-                        for k in keys:
-                            ent = jc.pop(k, None)
-                            if ent is not None:
-                                blocks.append((k, ent, False))
-                            ent = js.pop(k, None)
-                            if ent is not None:
-                                blocks.append((k, ent, True))
-                    kept[vp] = [[d.pop(base, None) for d in rd], [d.pop(base, None) for d in wr],
-                                [d.pop(vp, None) for d in ex], blocks]
-            if cur is not None and cur[1]:
-                aside[(tag, old)] = cur
-            back = aside.pop((tag, new), None)
-            if back is not None:
-                pending[tag] = back
-
-    def _bring_back(self, vp: int) -> bool:
-        """A miss on virtual page ``vp``: restore its entries (and blocks) if they are
-        pending under its tag's current state (``tlb_swap_tags``); True if they were."""
-        books = self.tlb_books
-        tag = books.vtag.get(vp)
-        got = books.pending.get(tag)
-        if got is None:
-            return False
-        kept = got[1]
-        rec = kept.pop(vp, None)
-        if rec is None:
-            return False
-        if not kept:
-            del books.pending[tag]
-        pages = self.tlb_tags.get(tag)
-        if pages is None:
-            pages = self.tlb_tags[tag] = set()
-        pages.add(vp)
-        base = vp << 12
-        r, w, x, blocks = rec
-        for d, v in zip(self.tlb_read, r):
-            if v is not None:
-                d[base] = v
-        for d, v in zip(self.tlb_write, w):
-            if v is not None:
-                d[base] = v
-        for d, v in zip(self.tlb_exec, x):
-            if v is not None:
-                d[vp] = v
-        if blocks and got[0] == books.jc_gen:
-            for k, ent, step in blocks:
-                vps = self.jc_vpages(k, ent[2])
-                # a block over two pages only while the other one is still set aside
-                if all(p == vp or p in kept for p in vps):
-                    self.jc_add(self.jc_step if step else self.jc, k, ent, vps)
-        return True
-
-    def _aside_dicts(self):
-        """The ``{vpage: record}`` dicts of the pages set aside, pending or not."""
-        books = self.tlb_books
-        return [kept for _, kept in books.aside.values()] + \
-            [kept for _, kept in books.pending.values()]
 
     def _drop_vpages(self, vpages) -> None:
         """Forget the TLB entries of these virtual page numbers and the blocks entered
         in the jump caches under them."""
         rd, wr, ex, jp = self.tlb_read, self.tlb_write, self.tlb_exec, self.jc_pages
-        books = self.tlb_books
-        sides = self._aside_dicts() if books.aside or books.pending else ()
         for vp in vpages:
-            for kept in sides:
-                kept.pop(vp, None)
             base = vp << 12
             for d in rd:
                 d.pop(base, None)
@@ -296,27 +179,17 @@ class SoftMMU:
     def _tlb_filled(self, va: int, size: int, tag) -> None:
         """Note that the 4 KiB page at ``va`` came from a mapping of ``size`` bytes under
         ``tag`` (None: untagged)."""
-        books = self.tlb_books
         if tag is not None:
-            vp = va >> 12
-            was = books.vtag.get(vp)
-            if was != tag:
-                if was is not None:   # the page's other entries came from another mapping
-                    s = self.tlb_tags.get(was)
-                    if s is not None:
-                        s.discard(vp)
-                    self._drop_vpages([vp])
-                books.vtag[vp] = tag
             pages = self.tlb_tags.get(tag)
             if pages is None:
                 pages = self.tlb_tags[tag] = set()
             pages.add(va >> 12)
         if size > 0x1000:
-            books.big_sizes.add(size)
+            self._big_sizes.add(size)
             base = (va & ~(size - 1) & M32, size)
-            pages = books.big.get(base)
+            pages = self.tlb_big.get(base)
             if pages is None:
-                pages = books.big[base] = set()
+                pages = self.tlb_big[base] = set()
             pages.add(va >> 12)
 
     # --- code fetch ---------------------------------------------------------------------
@@ -325,12 +198,10 @@ class SoftMMU:
         fetched, with ``idx`` -1)."""
         itlb = self.tlb_exec[level]
         page = itlb.get(va >> 12)
-        if page is None and self.tlb_books.pending and self._bring_back(va >> 12):
-            page = itlb.get(va >> 12)
         if page is None:
             pa, _, size, tag = self.mmu_translate(va, EXEC, level, -1)
-            self._tlb_filled(va, size, tag)
             itlb[va >> 12] = pa >> 12
+            self._tlb_filled(va, size, tag)
             return pa
         return (page << 12) | (va & 0xFFF)
 
@@ -358,8 +229,6 @@ class SoftMMU:
     # --- data access slow paths ---------------------------------------------------------------
     def _translate_data(self, va: int, write: bool, level: int, idx: int) -> int:
         """Ask the MMU hook, fill the TLB for ``va``'s page; return the physical address."""
-        if self.tlb_books.pending:
-            self._bring_back(va >> 12)   # its other entries and blocks; this one is walked
         pa, writable, size, tag = self.mmu_translate(va, WRITE if write else READ, level, idx)
         if self.watch_pages and va >> 12 in self.watch_pages:  # no fast path: debug.py
             return pa
@@ -369,8 +238,8 @@ class SoftMMU:
             rb = self.address_space.ram_block(page_pa)
             if rb is not None and rb[0] is ram and rb[2] >= 0x1000:
                 add = rb[1] - (va & PAGE_MASK)
-                self._tlb_filled(va, size, tag)
                 self.tlb_read[level][va & PAGE_MASK] = add
+                self._tlb_filled(va, size, tag)
                 if writable and not self.code_page_anywhere(page_pa >> 12):
                     wb = self.address_space.ram_block(page_pa, True)
                     if wb is not None and wb[0] is ram:

@@ -40,15 +40,7 @@ class BlockCache:
             else:
                 lst.append(key)
 
-    def jc_vpages(self, key: int, blk) -> set:
-        """The virtual pages a block in a jump cache is entered under (its first and
-        last instruction's)."""
-        pc = self.key_pc(key)
-        last = blk.pcs[-1] if blk.pcs else pc
-        return {pc >> 12, ((last + 3) & M32) >> 12}
-
     def jc_clear(self) -> None:
-        self.tlb_books.jc_gen += 1   # blocks set aside (softmmu.tlb_swap_tags) stay out
         self.jc.clear()
         self.jc_step.clear()
         self.jc_pages.clear()
@@ -89,7 +81,6 @@ class BlockCache:
         jump cache misses look blocks up, and the jump caches are cleared often).  PyPy
         has compiled the hot blocks; one dropped would be compiled again."""
         live = {id(ent[2]) for jc in (self.jc, self.jc_step) for ent in jc.values()}
-        self.tlb_books.jc_gen += 1   # blocks set aside with TLB pages may go now
         gen = self.tb_generation
         self.tb_generation = gen + 1
         quarter = self.TB_LIMIT // 4
@@ -136,12 +127,6 @@ class BlockCache:
                 stale = [va for va, add in d.items() if va + add == host]
                 for va in stale:
                     del d[va]
-            for kept in cpu._aside_dicts():   # pages set aside (softmmu.tlb_swap_tags)
-                for vp, rec in kept.items():
-                    w = rec[1]
-                    for i, add in enumerate(w):
-                        if add is not None and (vp << 12) + add == host:
-                            w[i] = None
 
     #: stores to a page with code that miss its blocks before the page is dropped whole
     #: (then its stores take the fast path again, until code there is translated anew)
