@@ -38,7 +38,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_once(python: str, cache: str, timed: bool = False) -> list:
+def run_once(python: str, cache: str, timed: bool = False, jit: str = "") -> list:
     home = os.path.expanduser("~/.cache/pysystem/arm")
     meta = json.load(open(os.path.join(home, "snapshots", "boot-initramfs.json")))
     argv = json.loads(meta["key"]["machine"])
@@ -50,6 +50,8 @@ def run_once(python: str, cache: str, timed: bool = False) -> list:
     i = argv.index("-M")
     argv[i + 1] += ",snapshot-dir=" + slot
     env = dict(os.environ, PYSYSTEM_CODE_CACHE=cache)
+    if jit:
+        env["BENCH_JIT_PARAMS"] = jit
     t0 = time.perf_counter()
     child = "--child-timed" if timed else "--child"
     proc = subprocess.Popen([python, os.path.abspath(__file__), child] + argv
@@ -131,6 +133,9 @@ def child(argv: list, timed: bool = False) -> int:
         sys.stderr.flush()
 
     cpumod.TranslatedCPU.run = noting_run
+    if os.environ.get("BENCH_JIT_PARAMS"):   # after the engine's own pypyjit.set_param
+        import pypyjit
+        pypyjit.set_param(os.environ["BENCH_JIT_PARAMS"])
     clock = time.process_time
     from pysystem.cpu.arm.cpu import ARMCPU
     for name in TIMED if timed else ():
@@ -167,6 +172,8 @@ def main() -> int:
     ap.add_argument("--python", action="append", help="interpreter(s) (default: this one)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--warm", help="a code cache directory to reuse (default: a fresh one)")
+    ap.add_argument("--jit", default="", help="PyPy JIT parameters for the emulator, set "
+                    "after the engine's (e.g. function_threshold=1619)")
     ap.add_argument("--timed", action="store_true",
                     help="also count calls and CPU seconds of the engine's methods in TIMED")
     opts = ap.parse_args()
@@ -174,7 +181,7 @@ def main() -> int:
     for _ in range(opts.repeat):
         for python in opts.python or [sys.executable]:
             cache = opts.warm or tempfile.mkdtemp(prefix="pysystem-latency-cache-")
-            for what, wall, cpu, k in run_once(python, cache, opts.timed):
+            for what, wall, cpu, k in run_once(python, cache, opts.timed, opts.jit):
                 print(f"{python}: {what!r}: {wall:.2f} s wall, {cpu:.2f} s CPU, "
                       f"{k['icount']} insns, {k['blocks']} blocks translated "
                       f"({k['translate']:.2f} s, compile {k['compile']:.2f} s, "

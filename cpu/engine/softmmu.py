@@ -331,20 +331,46 @@ class SoftMMU:
         return self._slow_fns.setdefault(("st", size, level, aligned), fn)
 
     def slow_load_words_fn(self, level: int):
-        """LDM's slow path: ``fn(va, n, idx)`` loads ``n`` words from ``va`` upwards."""
+        """LDM's slow path: ``fn(va, n, idx)`` loads ``n`` words from ``va`` upwards.
+        The words run past a page end (or a page missed the TLB): each word whose page
+        the TLB maps is read from RAM directly, the others through ``load_checked``
+        (a stack frame across a page end made every push and pop of a function walk
+        the page tables once a word)."""
         lc = self.load_checked
+        tr = self.tlb_read[int(level)]
         level = int(level)
 
         def fn(va, n, idx):
-            return tuple([lc((va + 4 * i) & M32, 4, idx, level, True) for i in range(n)])
+            order = "big" if self.data_big_endian() else "little"
+            ram = self._ram
+            out = []
+            for i in range(n):
+                a = (va + 4 * i) & M32
+                add = tr.get(a & 0xFFFFF003)
+                if add is None:
+                    out.append(lc(a, 4, idx, level, True))
+                else:
+                    a += add
+                    out.append(int.from_bytes(ram[a:a + 4], order))
+            return tuple(out)
         return self._slow_fns.setdefault(("ldm", level), fn)
 
     def slow_store_words_fn(self, level: int):
-        """STM's slow path: ``fn(va, values, idx)`` stores the words from ``va`` upwards."""
+        """STM's slow path: ``fn(va, values, idx)`` stores the words from ``va`` upwards
+        (those whose page the write TLB maps straight to RAM, as the fast path does)."""
         sc = self.store_checked
+        tw = self.tlb_write[int(level)]
         level = int(level)
 
         def fn(va, values, idx):
+            order = "big" if self.data_big_endian() else "little"
+            ram = self._ram
             for i, v in enumerate(values):
-                sc((va + 4 * i) & M32, v, 4, idx, level, True)
+                a = (va + 4 * i) & M32
+                add = tw.get(a & 0xFFFFF003)
+                if add is None:
+                    sc(a, v, 4, idx, level, True)
+                else:
+                    a += add
+                    ram[a:a + 4] = (v & M32).to_bytes(4, order)
         return self._slow_fns.setdefault(("stm", level), fn)
