@@ -1,8 +1,8 @@
 """The machine's objects keep the attribute layout PyPy's JIT is fast with.
 
 PyPy stores an instance's attributes in a "map" (like a C struct: the JIT reads one at
-a fixed offset) while the instance has fewer than 80 of them (at 80 it was seen as a
-dict); then it turns them into a dict, and every ``obj.attr`` in JIT code becomes a hash lookup by name.  Translated
+a fixed offset) while the instance has fewer than 80 of them (the CPU was seen as a dict
+at 80); past that, every ``obj.attr`` in JIT code becomes a hash lookup by name.  Translated
 blocks read and write ``cpu.NF`` and friends on every call, so the CPU past the
 limit made the whole boot 13-15% slower.  This runs in the interpreter the
 guests boot under (PyPy in CI) and is skipped when that is not PyPy.
