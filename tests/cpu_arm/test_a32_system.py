@@ -561,7 +561,8 @@ def test_ldm_stm_across_pages_in_the_tlb_keep_byte_order_and_code(m):
     m.run_to(0x104C)
     assert (cpu.regs[9], cpu.regs[10]) == (1, 2)
     assert cpu.regs[4:8] == [0x0200A0E3, 0x1EFF2FE1, 0x0200A0E3, 0x1EFF2FE1]
-    assert [m.read_word(a) for a in (0x4FF8, 0x4FFC, 0x6000, 0x6004)] == [0xE3A00002, 0xE12FFF1E] * 2
+    words = [m.read_word(a) for a in (0x4FF8, 0x4FFC, 0x6000, 0x6004)]
+    assert words == [0xE3A00002, 0xE12FFF1E] * 2
     assert (cpu.regs[11], cpu.regs[12]) == (0xE3A00002, 0xE12FFF1E)
 
 
