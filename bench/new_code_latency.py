@@ -26,6 +26,10 @@ COMMANDS = ["echo hi", "ls -l /bin | wc -l", "awk 'BEGIN{s=0; for(i=1;i<=100;i++
 PROMPT = b"/ # "
 COUNTED = ("jc_clear", "invalidate_page", "tlb_flush_all", "tlb_flush_va", "tlb_flush_tags",
            "_drop_block", "flush_code")
+#: with --timed: engine methods whose calls and CPU seconds are counted (calls nest: a
+#: lookup includes its translation and code-fetch walks, a slow load its MMU walk)
+TIMED = ("_lookup", "load_checked", "store_checked", "mmu_translate", "tlb_swap_tags",
+         "_bring_back", "tlb_flush_tags", "deliver", "check_interrupts")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -34,7 +38,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_once(python: str, cache: str) -> list:
+def run_once(python: str, cache: str, timed: bool = False, jit: str = "") -> list:
     home = os.path.expanduser("~/.cache/pysystem/arm")
     meta = json.load(open(os.path.join(home, "snapshots", "boot-initramfs.json")))
     argv = json.loads(meta["key"]["machine"])
@@ -46,8 +50,11 @@ def run_once(python: str, cache: str) -> list:
     i = argv.index("-M")
     argv[i + 1] += ",snapshot-dir=" + slot
     env = dict(os.environ, PYSYSTEM_CODE_CACHE=cache)
+    if jit:
+        env["BENCH_JIT_PARAMS"] = jit
     t0 = time.perf_counter()
-    proc = subprocess.Popen([python, os.path.abspath(__file__), "--child"] + argv
+    child = "--child-timed" if timed else "--child"
+    proc = subprocess.Popen([python, os.path.abspath(__file__), child] + argv
                             + ["-loadvm", "boot-initramfs"], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = bytearray()
@@ -93,7 +100,7 @@ def run_once(python: str, cache: str) -> list:
     return results
 
 
-def child(argv: list) -> int:
+def child(argv: list, timed: bool = False) -> int:
     """The emulator, counting translation (bench/boot_phases.py's counters); SIGUSR1
     writes the counts and the instruction count as one JSON line to stderr."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -113,10 +120,39 @@ def child(argv: list) -> int:
 
     def report(*_):
         out = dict(c, icount=seen[0].clock.icount if seen else 0)
+        if timed:
+            try:  # PyPy: seconds in its JIT (tracing, machine code) and its GC
+                import gc
+                import pypyjit
+                times = pypyjit.get_stats_snapshot().counter_times
+                out["s_jit"] = times["TRACING"] + times["BACKEND"]
+                out["s_gc"] = gc.get_stats().total_gc_time / 1000.0
+            except (ImportError, AttributeError):
+                pass
         sys.stderr.write(json.dumps(out) + "\n")
         sys.stderr.flush()
 
     cpumod.TranslatedCPU.run = noting_run
+    if os.environ.get("BENCH_JIT_PARAMS"):   # after the engine's own pypyjit.set_param
+        import pypyjit
+        pypyjit.set_param(os.environ["BENCH_JIT_PARAMS"])
+    clock = time.process_time
+    from pysystem.cpu.arm.cpu import ARMCPU
+    for name in TIMED if timed else ():
+        f = getattr(ARMCPU, name, None)
+        if f is None:
+            continue
+
+        def timing(*a, _f=f, _n=name, **k):
+            t = clock()
+            try:
+                return _f(*a, **k)
+            finally:
+                c["n_" + _n] += 1
+                c["s_" + _n] += clock() - t
+        c["n_" + name] = 0
+        c["s_" + name] = 0.0
+        setattr(ARMCPU, name, timing)
     for name in COUNTED:  # calls of the engine's flushes, counted by name
         def counting(*a, _f=getattr(cpumod.TranslatedCPU, name), _n=name, **k):
             c[_n] += 1
@@ -130,21 +166,31 @@ def child(argv: list) -> int:
 def main() -> int:
     if sys.argv[1:2] == ["--child"]:
         return child(sys.argv[2:])
+    if sys.argv[1:2] == ["--child-timed"]:
+        return child(sys.argv[2:], True)
     ap = argparse.ArgumentParser()
     ap.add_argument("--python", action="append", help="interpreter(s) (default: this one)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--warm", help="a code cache directory to reuse (default: a fresh one)")
+    ap.add_argument("--jit", default="", help="PyPy JIT parameters for the emulator, set "
+                    "after the engine's (e.g. function_threshold=1619)")
+    ap.add_argument("--timed", action="store_true",
+                    help="also count calls and CPU seconds of the engine's methods in TIMED")
     opts = ap.parse_args()
     print(f"# load average {os.getloadavg()[0]:.1f}")
     for _ in range(opts.repeat):
         for python in opts.python or [sys.executable]:
             cache = opts.warm or tempfile.mkdtemp(prefix="pysystem-latency-cache-")
-            for what, wall, cpu, k in run_once(python, cache):
+            for what, wall, cpu, k in run_once(python, cache, opts.timed, opts.jit):
                 print(f"{python}: {what!r}: {wall:.2f} s wall, {cpu:.2f} s CPU, "
                       f"{k['icount']} insns, {k['blocks']} blocks translated "
                       f"({k['translate']:.2f} s, compile {k['compile']:.2f} s, "
                       f"{k['disk']} from disk), {k['lookups']} lookups, "
-                      + ", ".join(f"{n} {k[n]}" for n in COUNTED), flush=True)
+                      + ", ".join(f"{n} {k[n]}" for n in COUNTED)
+                      + "".join(f", {n[2:]} {k[n]} calls {k['s_' + n[2:]]:.2f} s"
+                                for n in k if n.startswith("n_"))
+                      + "".join(f", {n[2:]} {k[n]:.2f} s" for n in ("s_jit", "s_gc") if n in k),
+                      flush=True)
             if not opts.warm:
                 shutil.rmtree(cache, ignore_errors=True)
     return 0

@@ -10,7 +10,7 @@ time by ``tlb_flush_va``, or one *tag* at a time by ``tlb_flush_tags``: the hook
 tag with each mapping (ARM: the descriptor's domain; MIPS: the ASID of a non-global
 entry; None: untagged), ``tlb_tags`` lists the pages filled under each tag, so that a
 DACR write or an ASID change drops only what it must.  Entries are 4 KiB even when the
-mapping is larger; ``tlb_big`` remembers which pages a larger mapping filled so that
+mapping is larger; ``books.big`` remembers which pages a larger mapping filled so that
 invalidating any address it covers drops them all.
 
 Byte order: the address space reads and writes values in its own order
@@ -57,6 +57,20 @@ def _page_source(ranges: list, starts: List[int], page: int) -> tuple:
     return tuple(out)
 
 
+class MMUBooks:
+    """The soft MMU's book-keeping that no block reads, in one attribute of the CPU:
+    PyPy keeps an instance's attributes in a map (fast ``cpu.X`` in blocks) only while it
+    has fewer than 80 of them."""
+    __slots__ = ("big", "big_sizes", "slow_fns", "code_view")
+
+    def __init__(self) -> None:
+        # (base, size) of a mapping larger than 4 KiB -> the virtual page numbers filled
+        self.big: Dict[tuple, set] = {}
+        self.big_sizes: set = set()
+        self.slow_fns: Dict[tuple, object] = {}   # the slow paths blocks bind, by kind
+        self.code_view: list = []   # the flat view the translated blocks were read from
+
+
 class SoftMMU:
     """Mixed into ``TranslatedCPU``; see the module docstring."""
 
@@ -65,17 +79,13 @@ class SoftMMU:
         self.tlb_read: List[Dict[int, int]] = [{} for _ in range(levels)]
         self.tlb_write: List[Dict[int, int]] = [{} for _ in range(levels)]
         self.tlb_exec: List[Dict[int, int]] = [{} for _ in range(levels)]  # vpage -> ppage
-        # (base, size) of a mapping larger than 4 KiB -> the virtual page numbers filled
-        self.tlb_big: Dict[tuple, set] = {}
-        self._big_sizes: set = set()
+        self.books = MMUBooks()
         self.tlb_tags: Dict[Any, set] = {}  # tag -> virtual page numbers filled under it
         self._ram = None   # the primary RAM's buffer
         self._views = {1: bytearray(4), 2: memoryview(bytearray(4)).cast("H"),
                        4: memoryview(bytearray(4)).cast("I")}
-        self._slow_fns: Dict[tuple, object] = {}
         self._space_be = False
         self._code_swap = False
-        self._code_view: list = []   # the flat view the translated blocks were read from
         self._peers: list = [self]   # the CPUs sharing the address space, self among them
 
     def attach_address_space(self, space) -> None:
@@ -87,7 +97,7 @@ class SoftMMU:
         self._space_be = bool(getattr(space, "big_endian", False))
         self._code_swap = bool(self.big_endian) != self._space_be
         self._choose_ram()
-        self._code_view = space.flat_ranges()
+        self.books.code_view = space.flat_ranges()
 
     def _choose_ram(self) -> bool:
         """Pick the largest RAM region as the primary RAM; True if it changed."""
@@ -117,9 +127,9 @@ class SoftMMU:
         from elsewhere (PCI BAR moves leave the kernel's code where it was)."""
         self.exit_request = True
         self._topology_dirty = True
-        old = self._code_view
+        old = self.books.code_view
         self.tlb_flush_all()   # rebuilds the flat view; all code goes if the primary RAM changed
-        new = self._code_view = self.address_space.flat_ranges()
+        new = self.books.code_view = self.address_space.flat_ranges()
         if self.code_pages:
             old_starts = [r.start for r in old]
             new_starts = [r.start for r in new]
@@ -132,7 +142,7 @@ class SoftMMU:
         """Forget every mapping (the arguments let a CPU's register table call it)."""
         for d in self.tlb_read + self.tlb_write + self.tlb_exec:
             d.clear()
-        self.tlb_big.clear()
+        self.books.big.clear()
         self.tlb_tags.clear()
         self.jc_clear()
         if getattr(self, "_topology_dirty", False):
@@ -145,8 +155,8 @@ class SoftMMU:
         that filled it (for every tag)."""
         va &= PAGE_MASK
         vpages = [va >> 12]
-        for size in self._big_sizes:
-            pages = self.tlb_big.pop((va & ~(size - 1) & M32, size), None)
+        for size in self.books.big_sizes:
+            pages = self.books.big.pop((va & ~(size - 1) & M32, size), None)
             if pages:
                 vpages.extend(pages)
         self._drop_vpages(vpages)
@@ -185,11 +195,11 @@ class SoftMMU:
                 pages = self.tlb_tags[tag] = set()
             pages.add(va >> 12)
         if size > 0x1000:
-            self._big_sizes.add(size)
+            self.books.big_sizes.add(size)
             base = (va & ~(size - 1) & M32, size)
-            pages = self.tlb_big.get(base)
+            pages = self.books.big.get(base)
             if pages is None:
-                pages = self.tlb_big[base] = set()
+                pages = self.books.big[base] = set()
             pages.add(va >> 12)
 
     # --- code fetch ---------------------------------------------------------------------
@@ -320,7 +330,7 @@ class SoftMMU:
 
         def fn(va, idx):
             return lc(va, size, idx, level, aligned)
-        return self._slow_fns.setdefault(("ld", size, level, aligned), fn)
+        return self.books.slow_fns.setdefault(("ld", size, level, aligned), fn)
 
     def slow_store_fn(self, size: int, level: int, aligned: bool):
         sc = self.store_checked
@@ -328,23 +338,49 @@ class SoftMMU:
 
         def fn(va, value, idx):
             sc(va, value, size, idx, level, aligned)
-        return self._slow_fns.setdefault(("st", size, level, aligned), fn)
+        return self.books.slow_fns.setdefault(("st", size, level, aligned), fn)
 
     def slow_load_words_fn(self, level: int):
-        """LDM's slow path: ``fn(va, n, idx)`` loads ``n`` words from ``va`` upwards."""
+        """LDM's slow path: ``fn(va, n, idx)`` loads ``n`` words from ``va`` upwards.
+        The words run past a page end (or a page missed the TLB): each word whose page
+        the TLB maps is read from RAM directly, the others through ``load_checked``
+        (a stack frame across a page end made every push and pop of a function walk
+        the page tables once a word)."""
         lc = self.load_checked
+        tr = self.tlb_read[int(level)]
         level = int(level)
 
         def fn(va, n, idx):
-            return tuple([lc((va + 4 * i) & M32, 4, idx, level, True) for i in range(n)])
-        return self._slow_fns.setdefault(("ldm", level), fn)
+            order = "big" if self.data_big_endian() else "little"
+            ram = self._ram
+            out = []
+            for i in range(n):
+                a = (va + 4 * i) & M32
+                add = tr.get(a & 0xFFFFF003)
+                if add is None:
+                    out.append(lc(a, 4, idx, level, True))
+                else:
+                    a += add
+                    out.append(int.from_bytes(ram[a:a + 4], order))
+            return tuple(out)
+        return self.books.slow_fns.setdefault(("ldm", level), fn)
 
     def slow_store_words_fn(self, level: int):
-        """STM's slow path: ``fn(va, values, idx)`` stores the words from ``va`` upwards."""
+        """STM's slow path: ``fn(va, values, idx)`` stores the words from ``va`` upwards
+        (those whose page the write TLB maps straight to RAM, as the fast path does)."""
         sc = self.store_checked
+        tw = self.tlb_write[int(level)]
         level = int(level)
 
         def fn(va, values, idx):
+            order = "big" if self.data_big_endian() else "little"
+            ram = self._ram
             for i, v in enumerate(values):
-                sc((va + 4 * i) & M32, v, 4, idx, level, True)
-        return self._slow_fns.setdefault(("stm", level), fn)
+                a = (va + 4 * i) & M32
+                add = tw.get(a & 0xFFFFF003)
+                if add is None:
+                    sc(a, v, 4, idx, level, True)
+                else:
+                    a += add
+                    ram[a:a + 4] = (v & M32).to_bytes(4, order)
+        return self.books.slow_fns.setdefault(("stm", level), fn)

@@ -528,6 +528,44 @@ def test_ldm_stm_of_words_in_two_pages(m):
     assert m.read_word(0x5000) == 0xA0005000 and m.read_word(0x5004) == 0xA0005004
 
 
+def test_ldm_stm_across_pages_in_the_tlb_keep_byte_order_and_code(m):
+    """LDM/STM over a page end whose pages are both in the TLB: the words go straight to
+    RAM in the data byte order (SETEND BE), and a word over translated code still drops
+    that code."""
+    cpu = m.cpu
+    _split_pages(m)
+    m.load(0x6000, "mov r0, #1\n bx lr")      # VA 0x30001000: code, run once below
+    m.load(0x1000, """
+        mov r1, #0x30000000
+        ldr r0, [r1]
+        str r0, [r1]
+        add r8, r1, #0x1000
+        blx r8                   @ translates the code at PA 0x6000
+        mov r9, r0
+        add r1, r1, #0xf00
+        add r1, r1, #0xf8
+        ldr r2, =0xe3a00002      @ mov r0, #2
+        ldr r3, =0xe12fff1e      @ bx lr
+        stmia r1, {r2, r3}       @ over the end of page 0: both in the TLB
+        stmia r1, {r2, r3, r4, r5}  @ two words in each page, over the code
+        blx r8
+        mov r10, r0
+        setend be
+        ldmia r1, {r4-r7}
+        stmia r1, {r4-r7}
+        setend le
+        ldmia r1, {r11, r12}
+    """)
+    cpu.regs[4], cpu.regs[5] = 0xE3A00002, 0xE12FFF1E
+    cpu.regs[15] = 0x1000
+    m.run_to(0x104C)
+    assert (cpu.regs[9], cpu.regs[10]) == (1, 2)
+    assert cpu.regs[4:8] == [0x0200A0E3, 0x1EFF2FE1, 0x0200A0E3, 0x1EFF2FE1]
+    words = [m.read_word(a) for a in (0x4FF8, 0x4FFC, 0x6000, 0x6004)]
+    assert words == [0xE3A00002, 0xE12FFF1E] * 2
+    assert (cpu.regs[11], cpu.regs[12]) == (0xE3A00002, 0xE12FFF1E)
+
+
 def test_stm_faulting_in_its_second_page_has_written_the_first(m):
     cpu = m.cpu
     _split_pages(m)
