@@ -876,7 +876,7 @@ def open_backends(machine: Machine, loop) -> None:
 def build(arch: str, prog: str, argv: List[str], registry=None, activate_log: bool = False):
     """Build the machine ``pysystem-ARCH argv`` runs: realized, reset, ``-loadvm``
     applied, its monitors and gdb stub made, its chardevs not yet open.  Returns
-    ``(machine, sleep)`` (``sleep``: an idle guest waits in host time), or the exit
+    ``(machine, sleep)`` (``sleep``: MainLoop's sleep mode for an idle guest), or the exit
     status after printing a help output.  ``registry`` (a ChardevRegistry) holds the
     chardevs made (default: the command line's); user errors raise the exceptions
     of ``_USER_ERRORS``.  The embedding API (pysystem.api) builds through this too.
@@ -932,7 +932,13 @@ def _build(arch: str, cfg: Config):
     if getattr(cfg, "loadvm", None) is not None:
         from . import snapshot
         snapshot.load(machine, cfg.loadvm)
-    sleep = machine.icount_sleep if "icount-sleep" in cfg.props else os.isatty(0)
+    # no sleep= given: an interactive run sleeps while idle; a scripted one (stdin not a
+    # terminal) warps over idle time while the guest lags the host, then sleeps (PACE)
+    if "icount-sleep" in cfg.props:
+        sleep = bool(machine.icount_sleep)
+    else:
+        from .main_loop import PACE
+        sleep = True if os.isatty(0) else PACE
     if cfg.gdb is not None:
         from .monitor.gdbstub import GdbServerError, start_gdbserver
         try:

@@ -64,7 +64,8 @@ OPTIONS: Tuple[Option, ...] = (
     Option("gdb", "dev", "accept a gdb connection on 'dev' (tcp::PORT binds to 127.0.0.1)"),
     Option("icount", "[shift=]N|auto[,sleep=on|off]",
            "guest time: 2^N ns per instruction (default 3); sleep=on: an idle guest "
-           "waits in host time (default: on when stdin is a terminal)"),
+           "waits in host time, off: it warps at once (default: on when stdin is a "
+           "terminal, else it warps only while guest time lags the host's)"),
     Option("d", "item1,...", "enable logging of the given items (-d help lists them)"),
     Option("D", "logfile", "write the log to 'logfile' (default: stderr)"),
     Option("snapshot", None, "write to temporary copies instead of the disk images"),

@@ -23,8 +23,15 @@ there lands at whatever guest time the slice ended.  With ``sleep=True``
 (``-icount sleep=on``; the command line's default when stdin is a terminal) an
 idle guest waits in host time until its next deadline, so an idle interactive
 shell does not spin the host CPU; the warp itself stays exact, so only the
-guest time at which host input lands differs.  With ``sleep=False`` (the
-default for scripted runs) idle time costs nothing.
+guest time at which host input lands differs.  With ``sleep=False`` idle time
+costs nothing: guest time races ahead of the host's as fast as the loop can warp,
+which keeps a host CPU busy for as long as the guest idles.  ``sleep=PACE`` (the
+command line's default when stdin is not a terminal: a scripted run) is between
+the two: an idle guest warps for free while its time is behind the host time
+elapsed since the run began (the emulator is slower than the guest clock, so a
+boot's idle periods still cost nothing), and once it has caught up it waits in
+host time like ``sleep=True``, so a scripted guest idling at a prompt or in WFI
+sleeps instead of spinning a host CPU.  The warp stays exact in every mode.
 
 The machine's requests (shutdown, reset, pause) are acted on between slices: a
 device asks through ``machine.request_*`` and sets the CPUs' ``exit_request``.
@@ -34,18 +41,21 @@ from __future__ import annotations
 import errno
 import select
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 SLICE = 100_000             # instructions per slice at most
 SMP_SLICE = 10_000          # the same with several CPUs (machine.cpu_slice())
 POLL_INTERVAL = 0.01        # host seconds between I/O polls while the guest runs
 IDLE_POLL_LIMIT = 1.0       # a blocked loop re-checks readers this often
+PACE = "pace"               # sleep mode: idle is free only while guest time lags the host's
 
 
 class MainLoop:
-    def __init__(self, machine=None, sleep: bool = False):
+    def __init__(self, machine=None, sleep: Union[bool, str] = False):
+        assert sleep in (True, False, PACE), sleep
         self.machine = machine
         self.sleep = sleep
+        self._origin: Tuple[float, int] = (0.0, 0)  # (host, guest ns) when run() began
         self._readers: Dict[int, Tuple[Callable[[], None], Optional[Callable[[], bool]]]] = {}
         self._hooks: List[Callable[[], None]] = []
         self.exit_status: Optional[int] = None
@@ -125,6 +135,7 @@ class MainLoop:
         machine = self.machine
         clock = machine.clock
         bounded = until is not None or icount_limit is not None
+        self._origin = (time.monotonic(), clock.now())
         self.poll(0.0)
         while self.exit_status is None:
             machine.handle_requests()
@@ -168,8 +179,8 @@ class MainLoop:
         if deadline is None:
             self.poll(None)
             return
-        if self.sleep:
-            target = time.monotonic() + (deadline - clock.now()) / 1e9
+        target = self._wake_time(clock, deadline)
+        if target is not None:
             while True:
                 left = target - time.monotonic()
                 if left <= 0:
@@ -179,6 +190,17 @@ class MainLoop:
                     return          # input woke the guest, or a new timer: look again
         clock.warp_to_next_deadline()
         clock.run_timers()
+
+    def _wake_time(self, clock, deadline: int) -> Optional[float]:
+        """The host time (monotonic) an idle guest waits for before warping to
+        ``deadline``, or None to warp at once."""
+        if self.sleep == PACE:
+            host, guest = self._origin
+            target = host + (deadline - guest) / 1e9
+            return target if target > time.monotonic() else None
+        if self.sleep:
+            return time.monotonic() + (deadline - clock.now()) / 1e9
+        return None
 
     def _woken(self) -> bool:
         m = self.machine

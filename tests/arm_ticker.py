@@ -1,6 +1,6 @@
 """The ticker: a small bare-metal vexpress-a9 guest whose output depends on virtual time.
 
-It programs the GIC and SP804 timer 1 (every 2000 us), waits for the timer's interrupt
+It programs the GIC and SP804 timer 1 (every 2000 us unless told), waits for the timer's interrupt
 with WFI (the clock warps), acknowledges it, keeps a tick counter in RAM (at 0x60100000
 on), does busy work of a length that varies with the tick, and prints to UART0 a letter
 from the timer's current value and a digit of the tick count; after ``limit`` ticks it
@@ -30,7 +30,7 @@ SOURCE = """
     str r0, [r7]
     mov r0, #0xf0
     str r0, [r7, #4]
-    ldr r0, =2000
+    ldr r0, ={period_us}
     str r0, [r5]
     mov r0, #0xe2
     str r0, [r5, #8]
@@ -70,19 +70,19 @@ halt:
 LOAD_ADDRESS = 0x60010000
 
 
-def code(limit: int) -> bytes:
+def code(limit: int, period_us: int = 2000) -> bytes:
     """The ticker assembled (with Keystone) to run from LOAD_ADDRESS."""
     keystone = module("keystone")
     out, _ = keystone.Ks(keystone.KS_ARCH_ARM, keystone.KS_MODE_ARM).asm(
-        SOURCE.format(limit=limit), LOAD_ADDRESS)
+        SOURCE.format(limit=limit, period_us=period_us), LOAD_ADDRESS)
     return bytes(out)
 
 
-def write(folder: Path, limit: int) -> Tuple[str, str]:
+def write(folder: Path, limit: int, period_us: int = 2000) -> Tuple[str, str]:
     """The ticker (a raw image) and a minimal device tree in ``folder``: their paths."""
     from test_cli_run import MINI_DTS
     fdt = module("fdt")
     kernel, dtb = folder / "ticker.bin", folder / "mini.dtb"
-    kernel.write_bytes(code(limit))
+    kernel.write_bytes(code(limit, period_us))
     dtb.write_bytes(fdt.parse_dts(MINI_DTS).to_dtb(version=17))
     return str(kernel), str(dtb)

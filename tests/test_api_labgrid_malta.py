@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from booted_shell import booted_shell
-from labgrid_env import RUN_TIMEOUT, labgrid_qemu
+from labgrid_env import RUN_TIMEOUT, labgrid, labgrid_qemu
 from tools import guest_images, guest_script
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -23,6 +23,7 @@ def _option(args, name: str) -> str:
 
 
 def test_labgrid_drives_pysystem_mipsel_on_malta(tmp_path):
+    labgrid()                               # before the boot: none for PyPy
     saved = booted_shell("mipsel")
     g = guest_images("mipsel")
     extra = (f"-initrd {g.initrd} -machine {saved.machine},snapshot-dir={saved.directory} "

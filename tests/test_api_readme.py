@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from labgrid_env import RUN_TIMEOUT, labgrid_qemu
-from tools import NOT_CPYTHON, guest_images, guest_python, guest_script, interpreter_skip
+from labgrid_env import RUN_TIMEOUT, labgrid, labgrid_qemu
+from tools import guest_images, guest_python, guest_script
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -80,8 +80,7 @@ def test_readme_example_then_the_plugin_sample_on_its_snapshot(tmp_path):
 
 def labgrid_shell(tmp_path, snap: Path) -> None:
     """labgrid's QEMUDriver and ShellDriver on pysystem-arm, from the booted snapshot."""
-    if sys.implementation.name == "pypy":    # no labgrid for PyPy (see the docstring above)
-        interpreter_skip(NOT_CPYTHON)
+    labgrid()                               # none for PyPy (see the docstring above)
     g = guest_images("arm")
     store = tmp_path / "store"
     store.mkdir()

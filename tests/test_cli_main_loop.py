@@ -7,6 +7,9 @@ VirtualClock and Timers, and the real machine requests are what is tested.
 """
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -14,7 +17,7 @@ import pytest
 from pysystem import qom
 from pysystem.clock import Timer
 from pysystem.machines.none import NoneMachine
-from pysystem.main_loop import SLICE, MainLoop
+from pysystem.main_loop import PACE, SLICE, MainLoop
 
 
 class CountingCPU:
@@ -121,6 +124,87 @@ def test_sleep_waits_in_host_time_but_warps_exactly(machine):
     assert MainLoop(machine, sleep=True).run() == 0
     assert time.monotonic() - start >= 0.28
     assert fired == [(300_000_000, 1000)]
+
+
+class SlowStartCPU(CountingCPU):
+    """A CPU whose first slice takes ``host_s`` of host time (a slow start-up)."""
+    host_s = 0.0
+
+    def run(self, max_insns: int) -> int:
+        if self.host_s:
+            time.sleep(self.host_s)
+            self.host_s = 0.0
+        return super().run(max_insns)
+
+
+def test_pace_waits_only_when_guest_time_is_ahead(machine):
+    # ahead from the start: each idle period is waited for in host time
+    cpu, fired = periodic_guest(machine, work=1000, period_ns=150_000_000, ticks=2)
+    start = time.monotonic()
+    assert MainLoop(machine, sleep=PACE).run() == 0
+    assert time.monotonic() - start >= 0.28
+    assert fired == [(150_000_000, 1000), (300_000_000, 2000)]
+
+
+def test_pace_warps_while_guest_time_lags(machine):
+    # the first slice takes 1 s of host time for 8 us of guest time: the next 0.6 s of
+    # guest idle time is behind the host clock, so it costs nothing (sleep=on: 1.6 s)
+    cpu, fired = periodic_guest(machine, work=1000, period_ns=200_000_000, ticks=3)
+    slow = SlowStartCPU(machine.clock, 1000)
+    slow.host_s = 1.0
+    machine.cpus[0] = slow
+    start = time.monotonic()
+    assert MainLoop(machine, sleep=PACE).run() == 0
+    assert time.monotonic() - start < 1.45
+    assert [t for t, _ in fired] == [200_000_000, 400_000_000, 600_000_000]
+
+
+# A scripted run of the ticker (stdin not a terminal, no sleep= given): once the guest
+# has run, the process's CPU time (getrusage) and guest time are measured over a few
+# host seconds while it idles in WFI between timer ticks.
+IDLE_PROBE = """
+import json, resource, sys, time
+from pysystem import cli
+SECONDS = float(sys.argv[1])
+marks = []
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+def on_start(machine, loop):
+    def probe():
+        now = (time.monotonic(), cpu_seconds(), machine.clock.now())
+        if not marks:
+            if machine.clock.now() >= 500_000_000:      # ten ticks: translated, warm
+                marks.append(now)
+        elif now[0] - marks[0][0] >= SECONDS:
+            marks.append(now)
+            loop.request_exit(0)
+    loop.add_poll_hook(probe)
+
+status = cli.main("arm", sys.argv[2:], on_start=on_start)
+(h0, c0, g0), (h1, c1, g1) = marks
+print(json.dumps({"status": status, "host": h1 - h0, "cpu": c1 - c0, "guest": (g1 - g0) / 1e9}))
+"""
+
+
+def test_scripted_idle_guest_sleeps_instead_of_spinning(tmp_path):
+    import arm_ticker
+    kernel, dtb = arm_ticker.write(tmp_path, limit=10**6, period_us=50_000)
+    cmd = [sys.executable, "-c", IDLE_PROBE, "3", "-M", "vexpress-a9", "-m", "128",
+           "-kernel", kernel, "-dtb", dtb, "-display", "none", "-monitor", "none",
+           "-serial", "null"]
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["status"] == 0
+    host, cpu, guest = result["host"], result["cpu"], result["guest"]
+    # guest time keeps pace with the host's (warping at once it ran hundreds of seconds
+    # ahead) and the process mostly sleeps (it spun one host CPU: cpu close to host)
+    assert 0.5 * host <= guest <= host + 1.0, result
+    assert cpu < 0.25 * host, result
 
 
 def test_paused_machine_runs_nothing(machine):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import socket
 
-from tools import guest_images, guest_script, module
+from labgrid_env import labgrid
+from tools import guest_images, guest_script
 
 LABGRID_ENV = """\
 targets:
@@ -58,7 +59,7 @@ def _listening(port: int) -> bool:
 
 
 def test_labgrid_add_and_remove_port_forward(tmp_path):
-    module("labgrid")
+    labgrid()
     from labgrid import Environment
     g = guest_images("arm")
     env_file = tmp_path / "labgrid.yaml"

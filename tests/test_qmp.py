@@ -87,6 +87,18 @@ class Emulator:
         self.proc.stderr.close()
 
 
+@pytest.fixture(autouse=True)
+def event_loop():
+    """A current event loop for the test: the legacy client's QMPClient makes an
+    asyncio.Queue, which on Python 3.9 (PyPy) binds the current loop when it is made,
+    and after an asyncio.run() earlier in the process (test_events_...) there is none."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
 @pytest.fixture
 def emulator(tmp_path):
     made = []

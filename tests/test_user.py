@@ -488,7 +488,10 @@ def test_termios_on_a_pty(tmp_path, arch):
         finally:
             os.close(master)
             os.close(slave)
-        host = (cc[termios.VMIN], cc[termios.VTIME], cc[termios.VEOF], cc[termios.VEOL],
+        # with ICANON off CPython gives VMIN and VTIME as ints, PyPy as 1-byte bytes
+        vmin, vtime = (v[0] if isinstance(v, bytes) else v
+                       for v in (cc[termios.VMIN], cc[termios.VTIME]))
+        host = (vmin, vtime, cc[termios.VEOF], cc[termios.VEOL],
                 cc[termios.VEOL2], bool(lflag & termios.ICANON), bool(lflag & termios.IEXTEN),
                 bool(lflag & termios.TOSTOP))
         results.append((r.stdout, r.returncode, host))

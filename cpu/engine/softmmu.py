@@ -86,12 +86,12 @@ class SoftMMU:
                        4: memoryview(bytearray(4)).cast("I")}
         self._space_be = False
         self._code_swap = False
-        self._peers: list = [self]   # the CPUs sharing the address space, self among them
 
     def attach_address_space(self, space) -> None:
         if self not in space.cpus:
             space.cpus.append(self)
-        self._peers = space.cpus   # code one CPU translated is protected from all of them
+        # code one CPU translated is protected from every CPU in space.cpus (no attribute
+        # of its own for them: past 79 attributes PyPy turns the CPU's map into a dict)
         space.add_topology_listener(self._topology_changed)
         space.add_write_listener(self._ram_written)
         self._space_be = bool(getattr(space, "big_endian", False))
@@ -259,7 +259,7 @@ class SoftMMU:
     def code_page_anywhere(self, page: int) -> bool:
         """Whether any CPU on this address space has translated code in physical
         ``page`` (then no CPU may write it through its soft TLB)."""
-        for cpu in self._peers:
+        for cpu in self.address_space.cpus:
             if page in cpu.code_pages:
                 return True
         return False

@@ -122,7 +122,7 @@ class BlockCache:
         if rb is None or rb[0] is not self._ram:
             return
         host = rb[1]
-        for cpu in self._peers:
+        for cpu in self.address_space.cpus:
             for d in cpu.tlb_write:
                 stale = [va for va, add in d.items() if va + add == host]
                 for va in stale:

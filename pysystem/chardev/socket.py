@@ -63,8 +63,12 @@ OUT_PAUSE = 1 << 18     # stop reading the peer while this much output waits for
 READ_CHUNK = 4096       # read this much when the frontend has room at all: the rest
                         # waits in the chardev and follows as the guest takes bytes
 DEFAULT_HOST = "127.0.0.1"
-# a peer's hang-up seen without reading its data (Linux: POLLRDHUP; elsewhere none)
-_POLL_HUP = (getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
+# a peer's hang-up seen without reading its data (Linux: POLLRDHUP; elsewhere none).
+# PyPy 3.9's select module lacks the constant though Linux's poll() honours it: its
+# value is 0x2000 there (asm-generic/poll.h), 0x800 on SPARC.
+_POLLRDHUP = getattr(select, "POLLRDHUP", 0 if not sys.platform.startswith("linux") else
+                     0x800 if os.uname().machine.startswith("sparc") else 0x2000)
+_POLL_HUP = (_POLLRDHUP | select.POLLHUP | select.POLLERR
              if hasattr(select, "poll") else None)
 
 
