@@ -28,7 +28,7 @@ import sys
 import traceback
 from typing import Callable, Dict, List, Optional, Tuple
 
-from . import QEMU_VERSION_COMPAT, __version__, log, pypy_gc
+from . import QEMU_VERSION_COMPAT, __version__, log, main_loop, pypy_gc
 from . import chardev as chardevs
 from .cli_opts import CLIError, parse_bool, parse_keyval, split_argv, usage
 from .block import BlockError, check_file, check_format
@@ -131,6 +131,7 @@ def _install_signal_handlers(prog: str) -> dict:
     """SIGTERM/SIGHUP/SIGINT: QEMU's message, then an orderly exit (status 0) through
     every ``finally``; returns the previous handlers."""
     def handler(signum, frame):
+        main_loop.termination_requested = True
         try:
             sys.stderr.write(f"\r\n{prog}: terminating on signal {signum}\r\n")
             sys.stderr.flush()
@@ -138,6 +139,7 @@ def _install_signal_handlers(prog: str) -> dict:
             pass
         raise SystemExit(0)
 
+    main_loop.termination_requested = False
     saved = {}
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         try:

@@ -49,6 +49,12 @@ POLL_INTERVAL = 0.01        # host seconds between I/O polls while the guest run
 IDLE_POLL_LIMIT = 1.0       # a blocked loop re-checks readers this often
 PACE = "pace"               # sleep mode: idle is free only while guest time lags the host's
 
+#: Set by the command line's SIGTERM/SIGHUP/SIGINT handler, which also raises SystemExit.
+#: That exception can get lost (a PyPy process under load once printed the handler's message
+#: and idled on; a handler run inside a finalizer would do that): poll() raises it again while
+#: this is set, so the process ends within IDLE_POLL_LIMIT whatever became of the first.
+termination_requested = False
+
 
 class MainLoop:
     def __init__(self, machine=None, sleep: Union[bool, str] = False):
@@ -87,6 +93,8 @@ class MainLoop:
 
     def poll(self, timeout: Optional[float] = 0.0) -> None:
         """Service host I/O: wait up to ``timeout`` seconds (None: until something happens)."""
+        if termination_requested:
+            raise SystemExit(0)
         self._last_poll = time.monotonic()
         for hook in list(self._hooks):
             hook()
