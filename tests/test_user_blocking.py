@@ -5,11 +5,9 @@ waits for a pipe, while the main thread computes and then writes the pipes and c
 (with the host blocking every thread the program would hang)."""
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-import tools
+from user_oracle import ARCHES, build_static, run_both
 
 PROGRAM = r"""
 #include <arpa/inet.h>
@@ -103,21 +101,9 @@ int main(void) {
 }
 """
 
-ARCHES = {"arm": ("arm-linux-gnueabihf-gcc", ["qemu-arm", "-cpu", "cortex-a9"]),
-          "mipsel": ("mipsel-linux-gnu-gcc", ["qemu-mipsel"])}
-
 
 @pytest.mark.parametrize("arch", sorted(ARCHES))
 def test_blocked_thread_lets_others_run(tmp_path, arch):
-    gcc, qemu = ARCHES[arch]
-    src = tmp_path / "block.c"
-    src.write_text(PROGRAM)
-    exe = tmp_path / "block"
-    subprocess.run([tools.program(gcc), "-static", "-O1", "-pthread", "-o", str(exe), str(src)],
-                   check=True)
-    qemu = [tools.program(qemu[0])] + qemu[1:]
-    q = subprocess.run(qemu + [str(exe)], capture_output=True, text=True, timeout=60)
-    assert q.returncode == 0 and "main: sum" in q.stdout, q
-    ours = [tools.guest_script(f"pysystem-user-{arch}")]
-    p = subprocess.run(ours + [str(exe)], capture_output=True, text=True, timeout=300)
+    exe = build_static(tmp_path, arch, PROGRAM, "block", ["-pthread"])
+    q, p = run_both(arch, exe, "main: sum")
     assert (p.stdout, p.returncode) == (q.stdout, q.returncode), p.stderr

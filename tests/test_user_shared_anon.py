@@ -4,11 +4,9 @@ it; the parent's own later writes reach a second child; a MAP_PRIVATE page is no
 shared.  The output must be qemu-arm's and qemu-mipsel's."""
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-import tools
+from user_oracle import ARCHES, build_static, run_both
 
 PROGRAM = r"""
 #include <stdio.h>
@@ -47,20 +45,9 @@ int main(void) {
 }
 """
 
-ARCHES = {"arm": ("arm-linux-gnueabihf-gcc", ["qemu-arm", "-cpu", "cortex-a9"]),
-          "mipsel": ("mipsel-linux-gnu-gcc", ["qemu-mipsel"])}
-
 
 @pytest.mark.parametrize("arch", sorted(ARCHES))
 def test_shared_anonymous_memory_across_fork(tmp_path, arch):
-    gcc, qemu = ARCHES[arch]
-    src = tmp_path / "shm.c"
-    src.write_text(PROGRAM)
-    exe = tmp_path / "shm"
-    subprocess.run([tools.program(gcc), "-static", "-O1", "-o", str(exe), str(src)], check=True)
-    q = subprocess.run([tools.program(qemu[0])] + qemu[1:] + [str(exe)], capture_output=True,
-                       text=True, timeout=60)
-    assert q.returncode == 0 and "counter 1005, page2 12, private 7" in q.stdout, q
-    p = subprocess.run([tools.guest_script(f"pysystem-user-{arch}"), str(exe)],
-                       capture_output=True, text=True, timeout=300)
+    exe = build_static(tmp_path, arch, PROGRAM, "shm")
+    q, p = run_both(arch, exe, "counter 1005, page2 12, private 7")
     assert (p.stdout, p.returncode) == (q.stdout, q.returncode), p.stderr

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 import tools
+from user_oracle import ARCHES, build_static, qemu_command
 
 PROGRAM = r"""
 #include <stdio.h>
@@ -35,12 +36,6 @@ int main(int argc, char **argv, char **envp)
 }
 """
 
-# (front end, cross compiler, QEMU and its options)
-ARCHES = {
-    "arm": ("arm-linux-gnueabihf-gcc", ["qemu-arm", "-cpu", "cortex-a9"]),
-    "mipsel": ("mipsel-linux-gnu-gcc", ["qemu-mipsel"]),
-}
-
 # argument lists and -E/-U options: string lengths 0..33 move every padding through
 # its residues (strings packed, platform strings padded to 4, vectors aligned to 16)
 CASES = [
@@ -55,15 +50,6 @@ CASES = [
 ]
 
 HWCAP_THUMBEE = 1 << 11   # ThumbEE is not implemented here, so not advertised
-
-
-def _build(tmp_path, arch: str) -> str:
-    gcc = tools.program(ARCHES[arch][0])
-    src = tmp_path / "stack.c"
-    src.write_text(PROGRAM)
-    exe = tmp_path / f"stack-{arch}"
-    subprocess.run([gcc, "-static", "-O1", "-o", str(exe), str(src)], check=True)
-    return str(exe)
 
 
 def _run(cmd, tmp_path) -> list:
@@ -85,8 +71,8 @@ def _without_thumbee(lines: list) -> list:
 
 @pytest.mark.parametrize("arch", sorted(ARCHES))
 def test_initial_stack_as_qemu(tmp_path, arch):
-    exe = _build(tmp_path, arch)
-    qemu = [tools.program(ARCHES[arch][1][0])] + ARCHES[arch][1][1:]
+    exe = build_static(tmp_path, arch, PROGRAM, "stack")
+    qemu = qemu_command(arch)
     ours = [tools.guest_script(f"pysystem-user-{arch}")]
     for args, env_opts in CASES:
         prog = ["./" + exe.rsplit("/", 1)[1]] + args
