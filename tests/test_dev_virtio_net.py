@@ -10,10 +10,9 @@ import struct
 
 import pytest
 
-from virtio_driver import RAM_BASE, Driver, make_bus
+from virtio_driver import RAM_BASE, Driver, device_on_mmio
 
 from pysystem.net import UserNet
-from pysystem.qom import new_object
 from pysystem.devices import virtio_mmio, virtio_net  # noqa: F401  (registers the types)
 
 MAC = bytes.fromhex("525400123456")
@@ -29,14 +28,7 @@ def _arp_request(target=bytes((10, 0, 2, 2))) -> bytes:
 
 def _machine(legacy=True, **props):
     net = UserNet("n0")
-    dev = new_object("virtio-net-device", netdev=net, **props)
-    dev.realize()
-    transport = new_object("virtio-mmio", **{"force-legacy": legacy})
-    transport.realize()
-    mem, _ram = make_bus([transport])
-    transport.memory = mem
-    transport.plug(dev)
-    transport.reset()
+    dev, transport, mem = device_on_mmio("virtio-net-device", legacy, netdev=net, **props)
     return net, dev, transport, mem
 
 

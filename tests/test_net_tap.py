@@ -197,9 +197,8 @@ def _pseudo_sum(src: str, dst: str, length: int) -> int:
 def _virtio_on_helper_tap(tmp_path, monkeypatch, name, features):
     """A virtio-net-device on virtio-mmio, its backend a vnet-hdr tap from HELPER;
     (tap, mem, rx driver, tx driver, accepted features)."""
-    from virtio_driver import RAM_BASE, Driver, make_bus
-    from pysystem.devices import virtio_mmio, virtio_net  # noqa: F401
-    from pysystem.qom import new_object
+    from virtio_driver import RAM_BASE, Driver, device_on_mmio
+    from pysystem.devices import virtio_net  # noqa: F401
     helper = tmp_path / "helper"
     helper.write_text(HELPER)
     helper.chmod(0o755)
@@ -208,14 +207,7 @@ def _virtio_on_helper_tap(tmp_path, monkeypatch, name, features):
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("PATH", os.path.dirname(tools.program("ip")) + os.pathsep + os.environ["PATH"])
     tap = NetOptions().netdev(f"tap,id=t0,helper={helper}")
-    dev = new_object("virtio-net-device", netdev=tap, mac=GUEST_MAC)
-    dev.realize()
-    transport = new_object("virtio-mmio", **{"force-legacy": True})
-    transport.realize()
-    mem, _ = make_bus([transport])
-    transport.memory = mem
-    transport.plug(dev)
-    transport.reset()
+    _dev, _transport, mem = device_on_mmio("virtio-net-device", netdev=tap, mac=GUEST_MAC)
     rx = Driver(mem, queue_area=RAM_BASE + 0x10000, queue=0)
     tx = Driver(mem, queue_area=RAM_BASE + 0x20000, queue=1)
     accepted = rx.probe(features)

@@ -25,6 +25,22 @@ def make_bus(transports):
     return AddressSpace("memory", root), ram
 
 
+def device_on_mmio(type_name: str, legacy: bool = True, **props):
+    """A realized ``type_name`` device plugged into a virtio-mmio transport on its own bus,
+    reset; returns (device, transport, address space)."""
+    from pysystem.devices import virtio_mmio  # noqa: F401 - registers the transport
+    from pysystem.qom import new_object
+    dev = new_object(type_name, **props)
+    dev.realize()
+    transport = new_object("virtio-mmio", **{"force-legacy": legacy})
+    transport.realize()
+    mem, _ram = make_bus([transport])
+    transport.memory = mem
+    transport.plug(dev)
+    transport.reset()
+    return dev, transport, mem
+
+
 class Driver:
     """Drives one transport at ``base`` through the address space, legacy or modern."""
 
