@@ -97,6 +97,7 @@ def main(arch: str, argv: Optional[List[str]] = None,
         chardevs.close_all()
         for sig, old in saved.items():
             signal.signal(sig, old)
+        main_loop.termination_requested = False     # main() called again in one process
 
 
 def _user_errors():
