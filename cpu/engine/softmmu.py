@@ -347,8 +347,8 @@ class SoftMMU:
         (a stack frame across a page end made every push and pop of a function walk
         the page tables once a word)."""
         lc = self.load_checked
-        tr = self.tlb_read[int(level)]
         level = int(level)
+        tr = self.tlb_read[level]
 
         def fn(va, n, idx):
             order = "big" if self.data_big_endian() else "little"
@@ -369,8 +369,8 @@ class SoftMMU:
         """STM's slow path: ``fn(va, values, idx)`` stores the words from ``va`` upwards
         (those whose page the write TLB maps straight to RAM, as the fast path does)."""
         sc = self.store_checked
-        tw = self.tlb_write[int(level)]
         level = int(level)
+        tw = self.tlb_write[level]
 
         def fn(va, values, idx):
             order = "big" if self.data_big_endian() else "little"

@@ -54,7 +54,8 @@ def nic_model(machine, index: int = 0):
 def board_nics(machine) -> List[NICSpec]:
     """The NICs the command line asks the board for, in order (QEMU's nd_table): the
     ``-nic``/``-net nic`` ones; with no network option at all QEMU's default NIC
-    (``default_net``; here without a backend), none under ``-nodefaults``."""
+    (``default_net``: the command line puts it on a user network, cli._build; a board
+    built without the command line gets the NIC alone), none under ``-nodefaults``."""
     opts = getattr(machine, "net_options", None)
     if opts is not None:
         return opts.nics
