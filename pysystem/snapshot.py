@@ -307,8 +307,38 @@ def _next_id(machine) -> int:
     return max(ids, default=0) + 1
 
 
+def _remove_stale_temporaries(directory: str) -> None:
+    """Delete the temporary files of saves whose process died before renaming them
+    (``.TAG.pysnap.PID.tmp`` with no process PID left): a save killed part-way leaves
+    one behind, and nothing else would ever remove it."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        parts = name.rsplit(".", 2)
+        if not (name.startswith(".") and len(parts) == 3 and parts[2] == "tmp"
+                and parts[0].endswith(SUFFIX) and parts[1].isdigit()):
+            continue
+        pid = int(parts[1])
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+            continue                    # its process still runs (it may be saving now)
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue                    # another user's process: leave its file alone
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+
+
 def _write_atomically(path: str, parts: List[bytes]) -> None:
     directory = os.path.dirname(path)
+    _remove_stale_temporaries(directory)
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0),
