@@ -8,13 +8,17 @@ pysystem-<arch> from the venv of ``--python``, with the same command line (QEMU'
 vexpress also gets ``-audiodev none``, which it needs and pysystem has no use for).
 
 Measured per boot: wall seconds and CPU seconds (user + system, all threads) to the
-prompt and to the exit.  The ratio to QEMU is of CPU seconds: on a shared machine wall
+prompt and to the exit, and the peak RSS (``wait4``'s ru_maxrss).  With ``--workload``
+the shell runs a short busybox workload (WORKLOAD below: a listing, awk arithmetic,
+a find over the root, checksums) between the prompt and ``poweroff -f``, and its CPU
+seconds are reported apart.  The ratio to QEMU is of CPU seconds: on a shared machine wall
 time depends on the load, CPU time much less.  The two boards run at the same time,
 one core each.  The first pass uses a fresh code cache per board (cold); ``--warm``
 adds a second pass with the cache the first one left.
 
     python bench/boot_ratio.py                      # PyPy venv of this tree, cold
     python bench/boot_ratio.py --python .venv/bin/python --warm
+    python bench/boot_ratio.py --warm --workload  # boot, workload, exit (issue 27's figure)
 
 Figures and the commands that produced them are kept in bench/RESULTS.md.
 """
@@ -32,6 +36,11 @@ TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROMPT = b"/ # "
 COMMON = ["-m", "256M", "-nographic", "-no-reboot", "-rtc", "base=2026-01-01T00:00:00"]
 BOARDS = ("vexpress", "malta")
+# Run at the prompt by --workload; it ends with a line no command echo contains whole.
+WORKLOAD = (b"ls -l /bin | wc -l; awk 'BEGIN { s = 0; for (i = 0; i < 20000; i++) s += i % 7; "
+            b"print s }'; find / -xdev | wc -l; md5sum /bin/busybox /init | wc -l; "
+            b"echo WORK''LOAD-DONE\n")
+WORKLOAD_DONE = b"WORKLOAD-DONE"
 
 
 def board_args(board: str) -> list:
@@ -61,8 +70,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def boot(cmd: list, env: dict) -> dict:
-    """Run ``cmd`` to the prompt, send ``poweroff -f``, wait for its exit; its figures."""
+def boot(cmd: list, env: dict, workload: bool) -> dict:
+    """Run ``cmd`` to the prompt, maybe the workload, send ``poweroff -f``, wait for its
+    exit; its figures."""
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=env)
@@ -75,6 +85,12 @@ def boot(cmd: list, env: dict) -> dict:
         output += chunk
         if "prompt_wall" not in r and PROMPT in output:
             r["prompt_wall"], r["prompt_cpu"] = time.monotonic() - start, cpu_seconds(proc.pid)
+            proc.stdin.write(WORKLOAD if workload else b"poweroff -f\n")
+            proc.stdin.flush()
+            mark = len(output)
+        elif workload and "work_cpu" not in r and "prompt_wall" in r \
+                and WORKLOAD_DONE in output[mark:]:
+            r["work_cpu"] = cpu_seconds(proc.pid) - r["prompt_cpu"]
             proc.stdin.write(b"poweroff -f\n")
             proc.stdin.flush()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -82,22 +98,24 @@ def boot(cmd: list, env: dict) -> dict:
     r["exit_wall"] = time.monotonic() - start
     r["exit_cpu"] = usage.ru_utime + usage.ru_stime
     r["status"] = proc.returncode
+    r["rss_mb"] = usage.ru_maxrss / 1024
     if "prompt_wall" not in r:
         tail = output[-400:].decode("utf-8", "replace")
         r["error"] = f"no prompt; exit status {proc.returncode}; last output:\n{tail}"
     return r
 
 
-def run_board(board: str, python: str, cache: str, results: dict) -> None:
+def run_board(board: str, python: str, cache: str, results: dict, workload: bool) -> None:
     env = dict(os.environ, PYSYSTEM_CODE_CACHE=cache)
     for emulator, cmd in commands(board, python).items():
-        results[board, emulator] = boot(cmd, env)
+        results[board, emulator] = boot(cmd, env, workload)
 
 
 def table(results: dict) -> str:
-    lines = ["| board | emulator | wall s to prompt | CPU s to prompt | wall s to exit | "
-             "CPU s to exit | CPU x QEMU (prompt) | CPU x QEMU (exit) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| board | emulator | wall s to prompt | CPU s to prompt | CPU s of the workload "
+             "| wall s to exit | CPU s to exit | CPU x QEMU (prompt) | CPU x QEMU (exit) "
+             "| peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for board in BOARDS:
         rows = [(e, r) for (b, e), r in results.items() if b == board]
         qemu = next(r for e, r in rows if e.startswith("qemu"))
@@ -105,10 +123,11 @@ def table(results: dict) -> str:
             if "error" in r:
                 lines.append(f"| {board} | {emulator} | failed: {r['error'].splitlines()[0]} |")
                 continue
+            work = f"{r['work_cpu']:.1f}" if "work_cpu" in r else ""
             lines.append(f"| {board} | {emulator} | {r['prompt_wall']:.1f} | {r['prompt_cpu']:.1f} "
-                         f"| {r['exit_wall']:.1f} | {r['exit_cpu']:.1f} "
+                         f"| {work} | {r['exit_wall']:.1f} | {r['exit_cpu']:.1f} "
                          f"| {r['prompt_cpu'] / qemu['prompt_cpu']:.1f} "
-                         f"| {r['exit_cpu'] / qemu['exit_cpu']:.1f} |")
+                         f"| {r['exit_cpu'] / qemu['exit_cpu']:.1f} | {r['rss_mb']:.0f} |")
     return "\n".join(lines)
 
 
@@ -119,6 +138,8 @@ def main() -> int:
                    "tree's .venv-pypy)")
     p.add_argument("--warm", action="store_true", help="a second pass with the code cache "
                    "the first pass left")
+    p.add_argument("--workload", action="store_true", help="run WORKLOAD at the prompt "
+                   "before powering off")
     opts = p.parse_args()
     if not os.path.exists(opts.python):
         print(f"boot_ratio: no interpreter at {opts.python}", file=sys.stderr)
@@ -130,7 +151,8 @@ def main() -> int:
                   flush=True)
             results = {}
             threads = [threading.Thread(target=run_board,
-                                        args=(b, opts.python, os.path.join(top, b), results))
+                                        args=(b, opts.python, os.path.join(top, b), results,
+                                              opts.workload))
                        for b in BOARDS]
             for t in threads:
                 t.start()
