@@ -22,6 +22,7 @@ import atexit
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -159,6 +160,7 @@ def main() -> int:
                   f"({k['translate']:.2f} s, compile {k['compile']:.2f} s)")
         with open(out) as f:
             st = json.load(f)
+        shutil.rmtree(cache, ignore_errors=True)
         n, b = st["frags"], st["blocks"]
         print(f"{python}: {b} blocks, {n} instruction fragments; distinct fragments: "
               f"{st['frag_text']} as text ({st['frag_text'] / n:.0%}), {st['frag_noidx']} "
