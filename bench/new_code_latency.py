@@ -38,7 +38,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_once(python: str, cache: str, timed: bool = False, jit: str = "") -> list:
+def run_once(python: str, cache: str, timed: bool = False, jit: str = "",
+             script: str = "") -> list:
+    """Restore the shell and time COMMANDS; ``script``: the emulator's child script
+    (default: this one; bench/fragment_reuse.py adds its own hooks)."""
     home = os.path.expanduser("~/.cache/pysystem/arm")
     meta = json.load(open(os.path.join(home, "snapshots", "boot-initramfs.json")))
     argv = json.loads(meta["key"]["machine"])
@@ -54,7 +57,7 @@ def run_once(python: str, cache: str, timed: bool = False, jit: str = "") -> lis
         env["BENCH_JIT_PARAMS"] = jit
     t0 = time.perf_counter()
     child = "--child-timed" if timed else "--child"
-    proc = subprocess.Popen([python, os.path.abspath(__file__), child] + argv
+    proc = subprocess.Popen([python, script or os.path.abspath(__file__), child] + argv
                             + ["-loadvm", "boot-initramfs"], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = bytearray()
