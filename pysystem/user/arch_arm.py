@@ -154,6 +154,10 @@ class ArchARM(ABI):
     def set_result(self, cpu, value: int) -> None:
         cpu.regs[0] = value & 0xFFFFFFFF
 
+    def restart_syscall(self, cpu) -> None:
+        """The system call runs again (its registers are as they were): back to the SVC."""
+        cpu.regs[15] = (cpu.regs[15] - (2 if cpu.thumb else 4)) & 0xFFFFFFFF
+
     def private_syscall(self, proc, nr: int):
         """ARM's 0x0f0000 calls: the result, or None if ``nr`` is not one."""
         name = sysnums.ARM_PRIVATE.get(nr)

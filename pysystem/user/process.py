@@ -30,8 +30,10 @@ from .outcome import SIGRETURN, ProcessExit, flush_all
 from .memory import PAGE, PROT_READ, PROT_WRITE, GuestFault, GuestMemory
 from .paths import PathMap
 from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN, SIGSEGV, SignalTable, describe
+from .futex import FutexCalls
 from .sys_files import FileCalls, s32
 from .sys_memory import MemoryCalls
+from .sys_poll import PollCalls
 from .sys_process import ProcessCalls
 from .sys_sockets import SocketCalls
 from .threads import FD_WAITS, SLICE, SWITCHED, ThreadCalls, WaitAgain
@@ -56,7 +58,8 @@ class Options:
     reserved_va: int = 0      # -R
 
 
-class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
+class Process(FileCalls, PollCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls,
+              FutexCalls):
     """See the module docstring."""
 
     def __init__(self, arch, opts: Options):
@@ -188,9 +191,8 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
         if fn is None:
             log.log("unimp", f"Unsupported syscall: {nr} ({name})")
             result = -self.errno("ENOSYS")
-        elif name in FD_WAITS and self.others_can_run() \
-                and self.would_block(s32(args[0]), FD_WAITS[name]):
-            # another thread may make it ready: wait without holding the others up
+        elif name in FD_WAITS and self.would_block(s32(args[0]), FD_WAITS[name]):
+            # wait in the scheduler: other threads run, signals interrupt it
             wait = [(s32(args[0]), FD_WAITS[name])]
 
             def complete():
