@@ -7,6 +7,7 @@ stop names the thread that stopped and ``info threads`` shows each thread), and
 unchanged."""
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -260,6 +261,18 @@ def test_singlestep_and_address_space_options(tmp_path):
     # QEMU 8.1's spelling of -singlestep, which 7.2 does not know yet
     p = subprocess.run(ours + ["-one-insn-per-tb", exe], capture_output=True, timeout=300)
     assert (p.stdout, p.returncode) == (b"x=41\n", 41)
+    p = subprocess.run(ours + [exe], capture_output=True, timeout=300,
+                       env=dict(os.environ, PYSYSTEM_SINGLESTEP="1"))
+    assert (p.stdout, p.returncode) == (b"x=41\n", 41)
+    # what QEMU 7.2 refuses, with its messages: a reservation below the program's end
+    # plus 16M of heap, one of 4G or more, an unaligned guest base; -R 0 reserves nothing
+    for args, status in ((["-R", "1M"], 1), (["-R", "4G"], 1), (["-B", "0x1001"], 1),
+                         (["-R", "0"], 41)):
+        q = subprocess.run(qemu + args + [exe], capture_output=True, text=True, timeout=60)
+        assert q.returncode == status and (status == 41) != bool(q.stderr), (args, q)
+        p = subprocess.run(ours + args + [exe], capture_output=True, text=True, timeout=300)
+        assert (p.stdout, p.stderr.replace("pysystem-user-arm: ", ""), p.returncode) == \
+            (q.stdout, q.stderr.replace("qemu-arm: ", ""), q.returncode), args
     for bad in (["-R", "many"], ["-g", "99999"], ["-B", "x"]):
         p = subprocess.run(ours + bad + [exe], capture_output=True, text=True, timeout=60)
         assert p.returncode == 1 and len(p.stderr.splitlines()) == 1, (bad, p.stderr)

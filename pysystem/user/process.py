@@ -25,7 +25,7 @@ from pysystem.cpu.models import cpu_class
 from . import strace
 from .elf import (AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_FLAGS, AT_GID, AT_HWCAP,
                   AT_HWCAP2, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_SECURE, AT_UID,
-                  ElfError, build_stack, load_elf)
+                  ElfError, build_stack, check_reserved, load_elf)
 from .outcome import SIGRETURN, ProcessExit, flush_all
 from .memory import PAGE, PROT_READ, PROT_WRITE, GuestFault, GuestMemory
 from .paths import PathMap
@@ -100,16 +100,18 @@ class Process(FileCalls, PollCalls, MemoryCalls, ProcessCalls, SocketCalls, Thre
     def _load(self) -> None:
         arch, mem, opts = self.arch, self.mem, self.opts
         # the stack, with a guard page below it (QEMU's layout: its top is 0x40801000)
+        host_path = self.paths.host(opts.program)
+        if opts.reserved_va:
+            check_reserved(host_path, opts.program, arch.elf_machine, arch.big_endian,
+                           mem.limit)
         guard = mem.find_free(STACK_SIZE + PAGE)
+        if guard is None:
+            raise ElfError(f"{opts.program}: no room for the stack below -R's limit")
         mem.map(guard, PAGE, 0)
         stack = guard + PAGE
         mem.map(stack, STACK_SIZE, PROT_READ | PROT_WRITE)
         mem.stack_top = stack + STACK_SIZE
-        host_path = self.paths.host(opts.program)
         img = load_elf(mem, host_path, arch.elf_machine, arch.big_endian)
-        if img.brk > mem.limit:
-            raise ElfError(f"{opts.program}: requires more than reserved virtual address "
-                           f"space (0x{img.brk:x} > 0x{mem.limit:x})")
         entry, base = img.entry, 0
         if img.interp:
             interp = load_elf(mem, self.paths.host(img.interp), arch.elf_machine,
