@@ -190,6 +190,7 @@ class Process(FileCalls, PollCalls, MemoryCalls, ProcessCalls, SocketCalls, Thre
         fn = getattr(self, "sys_" + name, None)
         if self.opts.strace:
             strace.enter(self, name, args)
+            self.strace_call = (name, args)   # a wait prints the result when it ends
         if fn is None:
             log.log("unimp", f"Unsupported syscall: {nr} ({name})")
             result = -self.errno("ENOSYS")
@@ -205,7 +206,7 @@ class Process(FileCalls, PollCalls, MemoryCalls, ProcessCalls, SocketCalls, Thre
         else:
             result = self._call(name, fn, args)
         if result is SWITCHED:   # this thread blocked or ended; another one runs now
-            if self.opts.strace:
+            if self.opts.strace and self.strace_call is not None:
                 strace.leave(self, name, args, 0)
         elif result is SIGRETURN:
             if self.opts.strace:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import socket
 import stat
 import struct
 import time
@@ -93,10 +94,20 @@ class Thread:
         self.restart = True
         self.interrupted: Optional[Callable[[], Optional[int]]] = None
         self.signalled = False
+        self.strace_call: Optional[tuple] = None   # (name, args) for -strace's result
 
     def stop_waiting(self) -> None:
         self.host_fds, self.deadline, self.ready, self.complete = (), None, None, None
         self.restart, self.interrupted, self.signalled = True, None, False
+        self.strace_call = None
+
+
+def _is_stream(fd: int) -> bool:
+    s = socket.socket(fileno=fd)
+    try:
+        return s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_STREAM
+    finally:
+        s.detach()
 
 
 class ThreadCalls:
@@ -110,6 +121,7 @@ class ThreadCalls:
         self.host_waiting = False     # the host waits in _host_wait (signals interrupt it)
         self._completing = False      # a waiting call's completion runs
         self._keep_current = False    # the slice ended early (clone): no switch
+        self.strace_call: Optional[tuple] = None   # -strace: the call being made
 
     # --- switching ---------------------------------------------------------------------
     def _switch_to(self, t: Thread) -> None:
@@ -203,9 +215,10 @@ class ThreadCalls:
             result = RESTART
         else:
             result = -self.errno("EINTR")
+        call = t.strace_call
         t.stop_waiting()
         t.waiting = None
-        t.complete, t.signalled = (lambda: result), True
+        t.complete, t.signalled, t.strace_call = (lambda: result), True, call
         return t
 
     def _resume(self, t: Thread) -> None:
@@ -227,8 +240,11 @@ class ThreadCalls:
                     t.complete = result.complete
                 t = self._runnable_after(t)
                 continue
-            signalled = t.signalled
+            signalled, call = t.signalled, t.strace_call
             t.stop_waiting()
+            if call is not None and result is not SWITCHED:
+                from . import strace
+                strace.leave(self, call[0], call[1], -512 if result is RESTART else result)
             if result is RESTART:
                 self.arch.restart_syscall(self.cpu)
             elif result is not SWITCHED:
@@ -259,6 +275,7 @@ class ThreadCalls:
         if self._completing:
             return WaitAgain(fds, deadline, complete)
         cur = self.current
+        cur.strace_call, self.strace_call = self.strace_call, None
         cur.host_fds, cur.deadline, cur.complete = tuple(fds), deadline, complete
         cur.restart, cur.interrupted, cur.ready = restart, interrupted, ready
         self._resume(self._runnable_after(cur))
@@ -273,9 +290,9 @@ class ThreadCalls:
             mode = os.fstat(fd).st_mode
         except OSError:
             return write(data)
-        if len(data) <= PIPE_BUF or not blocking \
-                or not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
-            return write(data)
+        if len(data) <= PIPE_BUF or not blocking or not (
+                stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) and _is_stream(fd)):
+            return write(data)   # (a datagram goes whole or not at all)
         done = [0]
 
         def more():
