@@ -2,13 +2,13 @@
 a timeout end with ETIMEDOUT (pthread_mutex_timedlock, sem_timedwait,
 pthread_cond_timedwait, raw FUTEX_WAIT and FUTEX_WAIT_BITSET on both clocks, with a
 second thread and alone), and a signal for a guest handler ends a wait in the host
-(read, poll, nanosleep, pause, waitpid, sigsuspend with its own mask: EINTR, or a
-restart under SA_RESTART) whether it comes from a timer or another process; a blocking
-connect (a unix listener's full backlog), select (with and without a timeout) and a
-pipe write bigger than the pipe wait in the scheduler while the other threads run.  The
-old code hung on all three programs (a timeout never ran out; the host blocked in
-read() with the handler pending; the host blocked in connect or write while the thread
-that would unblock it could not run), and had no select."""
+(read, poll, nanosleep, pause, waitpid; sigsuspend, pselect and ppoll with their own
+masks: EINTR, or a restart under SA_RESTART) whether it comes from a timer or another
+process; a blocking connect (a unix listener's full backlog), select (with and without
+a timeout) and a pipe write bigger than the pipe wait in the scheduler while the other
+threads run.  The old code hung on all three programs (a timeout never ran out; the
+host blocked in read() with the handler pending; the host blocked in connect or write
+while the thread that would unblock it could not run), and had no select."""
 from __future__ import annotations
 
 import pytest
@@ -117,8 +117,10 @@ int main(void) {
 """
 
 SIGNAL_PROGRAM = r"""
+#define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <sys/select.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -196,6 +198,17 @@ int main(void) {
     sigprocmask(SIG_BLOCK, &block, 0);
     child = kill_me_later(100, 6);   /* blocked until sigsuspend lets it in */
     result("sigsuspend", sigsuspend(&none));
+    sigprocmask(SIG_BLOCK, 0, &now);
+    printf("SIGUSR1 blocked again: %d\n", sigismember(&now, SIGUSR1));
+    waitpid(child, &st, 0);
+    fd_set r;
+    FD_ZERO(&r);
+    FD_SET(p[0], &r);
+    child = kill_me_later(100, 7);
+    result("pselect with SIGUSR1 let in", pselect(p[0] + 1, &r, 0, 0, 0, &none));
+    waitpid(child, &st, 0);
+    child = kill_me_later(100, 8);
+    result("ppoll with SIGUSR1 let in", ppoll(&pf, 1, 0, &none));
     sigprocmask(SIG_BLOCK, 0, &now);
     printf("SIGUSR1 blocked again: %d\n", sigismember(&now, SIGUSR1));
     waitpid(child, &st, 0);

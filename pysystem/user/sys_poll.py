@@ -9,8 +9,8 @@ restarts these).  select's fd_sets are arrays of the guest's 32-bit words, bit n
 word n/32 for descriptor n; a descriptor is readable when poll says POLLIN, POLLHUP or
 POLLERR, writable for POLLOUT or POLLERR, exceptional for POLLPRI (the kernel's
 POLLIN_SET, POLLOUT_SET, POLLEX_SET), and a closed one is EBADF.  select and pselect6
-write the time left back into the timeout, as Linux does.  pselect6's signal mask is
-not applied while it waits.
+write the time left back into the timeout, as Linux does.  ppoll's and pselect6's signal
+masks hold while they wait (threads.py: with_mask), as rt_sigsuspend's.
 """
 from __future__ import annotations
 
@@ -55,19 +55,19 @@ class PollCalls:
             self.mem.write(fds + 8 * i, struct.pack(o + "ihh", fd, events, rev))
         return n
 
-    def _ppoll(self, fds, nfds, tsp, fmt: str):
+    def _ppoll(self, fds, nfds, tsp, sigmask, fmt: str):
         timeout = -1
         if tsp:
             sec, ns = struct.unpack(self.arch.order + fmt,
                                     self.mem.read(tsp, struct.calcsize(fmt)))
             timeout = sec * 1000 + ns // 1000000
-        return self.sys_poll(fds, nfds, timeout & 0xFFFFFFFF)
+        return self.with_mask(sigmask, lambda: self.sys_poll(fds, nfds, timeout & 0xFFFFFFFF))
 
-    def sys_ppoll_time64(self, fds, nfds, tsp, *_):
-        return self._ppoll(fds, nfds, tsp, "qq")
+    def sys_ppoll_time64(self, fds, nfds, tsp, sigmask, *_):
+        return self._ppoll(fds, nfds, tsp, sigmask, "qq")
 
-    def sys_ppoll(self, fds, nfds, tsp, *_):
-        return self._ppoll(fds, nfds, tsp, "ii")
+    def sys_ppoll(self, fds, nfds, tsp, sigmask, *_):
+        return self._ppoll(fds, nfds, tsp, sigmask, "ii")
 
     # --- select ---------------------------------------------------------------------------
     def _read_fdset(self, addr: int, nfds: int) -> List[int]:
@@ -139,8 +139,13 @@ class PollCalls:
     def sys__newselect(self, nfds, r, w, e, tvp, *_):
         return self._select(nfds, (r, w, e), tvp, "ii", 1e-6)
 
-    def sys_pselect6(self, nfds, r, w, e, tsp, _sigmask, *_):
-        return self._select(nfds, (r, w, e), tsp, "ii", 1e-9)
+    def _pselect6(self, nfds, sets, tsp, sig, fmt: str):
+        """``sig`` points at {the signal mask's address, its size}."""
+        mask = struct.unpack(self.arch.order + "I", self.mem.read(sig, 4))[0] if sig else 0
+        return self.with_mask(mask, lambda: self._select(nfds, sets, tsp, fmt, 1e-9))
 
-    def sys_pselect6_time64(self, nfds, r, w, e, tsp, _sigmask, *_):
-        return self._select(nfds, (r, w, e), tsp, "qq", 1e-9)
+    def sys_pselect6(self, nfds, r, w, e, tsp, sig, *_):
+        return self._pselect6(nfds, (r, w, e), tsp, sig, "ii")
+
+    def sys_pselect6_time64(self, nfds, r, w, e, tsp, sig, *_):
+        return self._pselect6(nfds, (r, w, e), tsp, sig, "qq")

@@ -433,19 +433,8 @@ class ProcessCalls:
         return any(a[0] not in (SIG_DFL, SIG_IGN) for a in self.signals.actions.values())
 
     def sys_rt_sigsuspend(self, mask, *_):
-        """pause() with the signal mask at ``mask`` until a handler runs: the handler's
-        frame saves the mask from before, which sigreturn then restores (a signal that
-        does not reach a handler restores it when the call ends)."""
-        sigs = self.signals
-        old = sigs.blocked
-        sigs.blocked = self.arch.unpack_sigset(self.mem.read(mask, 8))
-        sigs.saved = old
-
-        def done():
-            if not self.current.signalled:
-                sigs.blocked, sigs.saved = old, None
-            return -self.errno("EINTR")
-        return self.wait_in_host((), None, done, restart=False, ready=lambda: False)
+        """pause() with the signal mask at ``mask`` (threads.py: with_mask)."""
+        return self.with_mask(mask, self.sys_pause)
 
     def sys_pause(self, *_):
         """Until a signal for a guest handler (in the scheduler: other threads run)."""

@@ -95,11 +95,12 @@ class Thread:
         self.interrupted: Optional[Callable[[], Optional[int]]] = None
         self.signalled = False
         self.strace_call: Optional[tuple] = None   # (name, args) for -strace's result
+        self.mask_after: Optional[int] = None      # the signal mask the call restores
 
     def stop_waiting(self) -> None:
         self.host_fds, self.deadline, self.ready, self.complete = (), None, None, None
         self.restart, self.interrupted, self.signalled = True, None, False
-        self.strace_call = None
+        self.strace_call = self.mask_after = None
 
 
 def _is_stream(fd: int) -> bool:
@@ -215,10 +216,11 @@ class ThreadCalls:
             result = RESTART
         else:
             result = -self.errno("EINTR")
-        call = t.strace_call
+        call, mask = t.strace_call, t.mask_after
         t.stop_waiting()
         t.waiting = None
         t.complete, t.signalled, t.strace_call = (lambda: result), True, call
+        t.mask_after = mask
         return t
 
     def _resume(self, t: Thread) -> None:
@@ -240,8 +242,10 @@ class ThreadCalls:
                     t.complete = result.complete
                 t = self._runnable_after(t)
                 continue
-            signalled, call = t.signalled, t.strace_call
+            signalled, call, mask = t.signalled, t.strace_call, t.mask_after
             t.stop_waiting()
+            if mask is not None and not signalled:
+                self.signals.blocked, self.signals.saved = mask, None
             if call is not None and result is not SWITCHED:
                 from . import strace
                 strace.leave(self, call[0], call[1], -512 if result is RESTART else result)
@@ -280,6 +284,22 @@ class ThreadCalls:
         cur.restart, cur.interrupted, cur.ready = restart, interrupted, ready
         self._resume(self._runnable_after(cur))
         return SWITCHED
+
+    def with_mask(self, mask_addr: int, call: Callable[[], object]) -> object:
+        """``call()`` with the guest's signal mask at ``mask_addr`` while it waits
+        (rt_sigsuspend, pselect6, ppoll): a handler that interrupts it saves the mask
+        from before in its frame (the kernel's saved_sigmask), else the call's end
+        restores it."""
+        if not mask_addr:
+            return call()
+        sigs, cur = self.signals, self.current
+        old = sigs.blocked
+        sigs.blocked, sigs.saved = self.arch.unpack_sigset(self.mem.read(mask_addr, 8)), old
+        cur.mask_after = old
+        result = call()
+        if result is not SWITCHED and cur.mask_after is not None:   # it did not wait
+            sigs.blocked, sigs.saved, cur.mask_after = old, None, None
+        return result
 
     def write_all(self, fd: int, data: bytes, write: Callable[[bytes], int]) -> object:
         """A blocking write of ``data`` to a pipe or socket as the kernel does it: all
