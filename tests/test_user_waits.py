@@ -141,12 +141,14 @@ static void handle(int sig, void (*h)(int), int flags) {
     sa.sa_flags = flags;
     sigaction(sig, &sa, 0);
 }
-static void timer(int ms) {
-    struct itimerval it = {{0, 0}, {0, ms * 1000}};
+static void timer(int ms) {   /* periodic: a tick before the call is not the last */
+    struct itimerval it = {{0, ms * 1000}, {0, ms * 1000}};
     got = 0;
     setitimer(ITIMER_REAL, &it, 0);
 }
 static void result(const char *what, long n) {
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, 0);
     printf("%s: %ld (%s), handler %s\n", what, n, n < 0 ? strerror(errno) : "-",
            got == SIGALRM ? "SIGALRM" : got == SIGUSR1 ? "SIGUSR1" : got ? "other" : "none");
 }

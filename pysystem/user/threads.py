@@ -178,13 +178,16 @@ class ThreadCalls:
         """No thread can run: the host waits for one of the waiting calls' descriptors
         or deadlines (a short while only when untimed futex waiters could be woken
         instead), or a signal for a guest handler.  Whether something happened."""
-        p = select.poll()
+        wanted: dict = {}
         deadlines = []
         for t in ts:
-            for fd, events in t.host_fds:
-                p.register(fd, events)
+            for fd, events in t.host_fds:   # two threads may wait on one descriptor
+                wanted[fd] = wanted.get(fd, 0) | events
             if t.deadline is not None:
                 deadlines.append(t.deadline)
+        p = select.poll()
+        for fd, events in wanted.items():
+            p.register(fd, events)
         timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
         if any(t.waiting is not None and t.deadline is None for t in ts):
             timeout = FUTEX_NUDGE if timeout is None else min(timeout, FUTEX_NUDGE)
