@@ -84,7 +84,7 @@ def resume_signal(payload: bytes) -> Optional[int]:
 class UserStub(GdbStub):
     """The gdb stub over the process's threads: noting the signal that each resuming
     packet passes, and naming threads as QEMU's user mode does (``p01.<tid>``: process
-    1, the thread's id; ``CPU#n`` for the n-th thread).  A stop names the thread that
+    1, the thread's id; ``CPU#n``: n one above the highest in use when it was made).  A stop names the thread that
     was on the CPU; ``Hg`` puts the named thread's registers on the CPU for gdb to read
     and write, and resuming puts the stopped one back first."""
 
@@ -141,7 +141,8 @@ class UserStub(GdbStub):
             index = self._parse_tid(rest)
         except GdbError:
             return "E22"
-        return f"CPU#{0 if index is None or index < 0 else index} [running]".encode().hex()
+        t = self.proc.threads[0 if index is None or index < 0 else index]
+        return f"CPU#{t.cpu_index} [running]".encode().hex()
 
 
 class UserMachine:

@@ -83,6 +83,7 @@ class Thread:
         self.clear_tid = 0            # CLONE_CHILD_CLEARTID / set_tid_address
         self.waiting: Optional[int] = None   # the futex address it waits on
         self.wait_seq = 0
+        self.cpu_index = 0            # QEMU's CPU number for it (gdb's "CPU#n")
         # waiting in a call: its descriptors (fd, poll events), its deadline
         # (time.monotonic()), what else makes it ready (a futex wake-up), what
         # completes the call (returns its result), whether a signal handler restarts
@@ -351,6 +352,8 @@ class ThreadCalls:
         if flags & CLONE_SETTLS:
             arch.set_tls(self, tls)
         child = Thread(tid, arch.save_state(self))
+        # QEMU numbers a new thread's CPU one above the highest in use
+        child.cpu_index = max(t.cpu_index for t in self.threads) + 1
         arch.load_state(self, mine)
         if flags & CLONE_CHILD_CLEARTID:
             child.clear_tid = ctid
