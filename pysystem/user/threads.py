@@ -124,6 +124,7 @@ class ThreadCalls:
         self._completing = False      # a waiting call's completion runs
         self._keep_current = False    # the slice ended early (clone): no switch
         self.strace_call: Optional[tuple] = None   # -strace: the call being made
+        self._polls: dict = {}        # would_block's poll objects by (fd, events)
 
     # --- switching ---------------------------------------------------------------------
     def _switch_to(self, t: Thread) -> None:
@@ -262,15 +263,18 @@ class ThreadCalls:
             return
 
     def would_block(self, fd: int, events: int) -> bool:
-        """Whether a blocking call on host descriptor ``fd`` would wait now."""
+        """Whether a blocking call on host descriptor ``fd`` would wait now (ready
+        first: one host call in the usual case)."""
+        p = self._polls.get((fd, events))
+        if p is None:   # (poll looks the number up at each call: reusing it is safe)
+            p = self._polls[(fd, events)] = select.poll()
+            p.register(fd, events)
+        if p.poll(0):
+            return False   # ready, or a bad descriptor (POLLNVAL) that the call reports
         try:
-            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK:
-                return False
+            return not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
         except OSError:
-            return False   # the call itself reports the bad descriptor
-        p = select.poll()
-        p.register(fd, events)
-        return not p.poll(0)
+            return False
 
     def wait_in_host(self, fds: Sequence[Tuple[int, int]], deadline: Optional[float],
                      complete: Callable[[], object], restart: bool = True,
@@ -309,13 +313,14 @@ class ThreadCalls:
         """A blocking write of ``data`` to a pipe or socket as the kernel does it: all
         of it, waiting for room as often as needed (other threads run meanwhile, a
         signal ends it with what was written); ``write`` writes one piece."""
+        if len(data) <= PIPE_BUF:
+            return write(data)
         try:
             blocking = not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
             mode = os.fstat(fd).st_mode
         except OSError:
             return write(data)
-        if len(data) <= PIPE_BUF or not blocking or not (
-                stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) and _is_stream(fd)):
+        if not blocking or not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) and _is_stream(fd)):
             return write(data)   # (a datagram goes whole or not at all)
         done = [0]
 
