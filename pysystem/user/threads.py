@@ -260,6 +260,9 @@ class ThreadCalls:
                 self.arch.set_result(self.cpu, result)
             if signalled:
                 self.check_signals()
+                if mask is not None and self.signals.saved is not None:
+                    # no handler frame took the mask (gdb discarded the signal)
+                    self.signals.blocked, self.signals.saved = mask, None
             return
 
     def would_block(self, fd: int, events: int) -> bool:
