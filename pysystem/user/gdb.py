@@ -99,13 +99,32 @@ class UserStub(GdbStub):
         sig = resume_signal(payload)
         if sig is not None:
             self.passed_signal = sig
-            self.proc._switch_to(self.stopped)
+            self.proc._switch_to(self._resumed_thread(payload.decode("latin-1")))
         if payload.startswith(b"qThreadExtraInfo,"):
             return self._thread_extra(payload[17:].decode("latin-1"))
         reply = super().handle(payload)
         if payload.startswith(b"Hg") and reply == "OK":
             self.proc._switch_to(self.proc.threads[self.g_cpu])
         return reply
+
+    def _resumed_thread(self, text: str):
+        """The thread that gets the CPU when gdb resumes: the one a vCont step names
+        (unless it waits in a system call: then the one that stopped), else the one
+        that stopped."""
+        if text.startswith("vCont;"):
+            for action in text[6:].split(";"):
+                verb, _, tid = action.partition(":")
+                if verb[:1] in ("s", "S") and tid:
+                    try:
+                        index = self._parse_tid(tid)
+                    except GdbError:
+                        break
+                    if index is not None and index >= 0:
+                        t = self.proc.threads[index]
+                        if t.complete is None:
+                            self.stopped = t
+                    break
+        return self.stopped
 
     def _tid(self, index: int) -> str:
         ts = self.proc.threads
