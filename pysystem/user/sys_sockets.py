@@ -133,7 +133,9 @@ class SocketCalls:
             err = self._connect(fd, where)
         finally:
             os.set_blocking(fd, True)
-        if err == -self.errno("EINPROGRESS"):     # TCP: writable once connected
+        if err in (-self.errno("EINPROGRESS"), -self.errno("EALREADY")):
+            # TCP: writable once connected (EALREADY: a connect restarted after a
+            # signal handler finds the first one still under way, and waits for it)
             return self.wait_in_host([(fd, POLLOUT)], None, lambda: self._connected(fd))
         if err == -self.errno("EAGAIN"):          # unix: no room in the backlog yet
             def again():
