@@ -36,7 +36,7 @@ from .sys_memory import MemoryCalls
 from .sys_poll import PollCalls
 from .sys_process import ProcessCalls
 from .sys_sockets import SocketCalls
-from .threads import FD_WAITS, SLICE, SWITCHED, ThreadCalls, WaitAgain
+from .threads import FD_WAITS, RESTART, SLICE, SWITCHED, ThreadCalls, WaitAgain
 
 STACK_SIZE = 8 << 20
 
@@ -208,9 +208,11 @@ class Process(FileCalls, PollCalls, MemoryCalls, ProcessCalls, SocketCalls, Thre
         if result is SWITCHED:   # this thread blocked or ended; another one runs now
             if self.opts.strace and self.strace_call is not None:
                 strace.leave(self, name, args, 0)
-        elif result is SIGRETURN:
+        elif result is SIGRETURN or result is RESTART:   # RESTART: after the handler
             if self.opts.strace:
-                strace.leave(self, name, args, -513)
+                strace.leave(self, name, args, -513 if result is SIGRETURN else -512)
+            if result is RESTART:
+                arch.restart_syscall(cpu)
         else:
             if self.opts.strace:
                 strace.leave(self, name, args, result)

@@ -19,7 +19,7 @@ from pysystem import log
 
 from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN
 from .threads import (CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS, CLONE_VFORK,
-                      CLONE_VM, SA_RESTART, SWITCHED, Interrupted, WaitAgain)
+                      CLONE_VM, RESTART, SA_RESTART, Interrupted, WaitAgain)
 
 SI_TKILL = -6   # si_code of a signal sent by tkill/tgkill
 #: how often a thread waiting in wait4 looks for its child while other threads run
@@ -312,8 +312,7 @@ class ProcessCalls:
                 os.waitid(which, ident, flags)
             except Interrupted:   # the handler runs when the call returns
                 if self.signals.get(self.deliverable_signal())[1] & SA_RESTART:
-                    self.arch.restart_syscall(self.cpu)
-                    return SWITCHED
+                    return RESTART
                 return -self.errno("EINTR")
             except ChildProcessError:
                 pass   # the next wait4 reports it
