@@ -99,11 +99,11 @@ class Process(FileCalls, PollCalls, MemoryCalls, ProcessCalls, SocketCalls, Thre
     # --- loading ------------------------------------------------------------------------
     def _load(self) -> None:
         arch, mem, opts = self.arch, self.mem, self.opts
-        # the stack, with a guard page below it (QEMU's layout: its top is 0x40801000)
         host_path = self.paths.host(opts.program)
         if opts.reserved_va:
             check_reserved(host_path, opts.program, arch.elf_machine, arch.big_endian,
                            mem.limit)
+        # the stack, with a guard page below it (QEMU's layout: its top is 0x40801000)
         guard = mem.find_free(STACK_SIZE + PAGE)
         if guard is None:
             raise ElfError(f"{opts.program}: no room for the stack below -R's limit")
