@@ -1,11 +1,14 @@
 """pysystem-user-arm's debugging options against qemu-arm's: ``-g port`` (gdb-multiarch
 connects, breaks at main, reads registers, steps, breaks in a callee, reads its
 arguments and continues to the exit: its output must be the same under both; signals
-stop in gdb before delivery, ``continue`` delivers and ``signal 0`` discards them), and
+stop in gdb before delivery, ``continue`` delivers and ``signal 0`` discards them; a
+stop names the thread that stopped and ``info threads`` shows each thread), and
 ``-singlestep``/``-one-insn-per-tb``, ``-R``/``-B`` accepted and the program's result
 unchanged."""
 from __future__ import annotations
 
+import os
+import re
 import socket
 import subprocess
 import time
@@ -88,12 +91,13 @@ continue
 
 
 def _build(tmp_path, program: str = PROGRAM, name: str = "h",
-           gcc_name: str = "arm-linux-gnueabihf-gcc") -> str:
+           gcc_name: str = "arm-linux-gnueabihf-gcc", flags=()) -> str:
     gcc = tools.program(gcc_name)
     src = tmp_path / f"{name}.c"
     src.write_text(program)
     exe = tmp_path / name
-    subprocess.run([gcc, "-static", "-g", "-O0", "-o", str(exe), str(src)], check=True)
+    subprocess.run([gcc, "-static", "-g", "-O0", *flags, "-o", str(exe), str(src)],
+                   check=True)
     return str(exe)
 
 
@@ -161,6 +165,57 @@ def test_signals_stop_in_gdb_as_qemu(tmp_path, arch):
     assert (p[0].splitlines(), p[1:]) == (q[0].splitlines(), q[1:])
 
 
+THREADS_PROGRAM = r"""
+#include <pthread.h>
+#include <stdio.h>
+static volatile int v;
+int work(int n) { v += n; return v; }
+static void *worker(void *arg) { work(5); return arg; }
+int main(void) {
+    pthread_t t;
+    pthread_create(&t, 0, worker, 0);
+    pthread_join(t, 0);
+    printf("v=%d\n", work(1));
+    return 0;
+}
+"""
+
+# the first stop is in the second thread: gdb switches to it, and main waits in
+# pthread_join's system call
+THREADS_SCRIPT = """\
+set pagination off
+set confirm off
+target remote 127.0.0.1:{port}
+break work
+continue
+info threads
+print n
+continue
+info threads
+print n
+continue
+"""
+
+
+def _without_tids(text: str) -> list:
+    """gdb's lines with the thread ids (host tids under QEMU) and the spacing that
+    depends on their width left out."""
+    return [re.sub(r" +", " ", re.sub(r"Thread 1\.\d+", "Thread 1.N", line))
+            for line in text.splitlines()]
+
+
+def test_gdb_names_the_thread_that_stopped(tmp_path):
+    """Stop replies name the thread that stopped (p01.<tid>), the thread list holds
+    every guest thread, and gdb reads each one's registers, as with qemu-arm -g."""
+    exe = _build(tmp_path, THREADS_PROGRAM, "thr", "arm-linux-gnueabihf-gcc", ["-pthread"])
+    q = _debug([tools.program("qemu-arm"), "-cpu", "cortex-a9"], exe, tmp_path, "qemu",
+               THREADS_SCRIPT)
+    assert "Thread 2 hit Breakpoint 1, work (n=5)" in q[0] and "(CPU#1 [running])" in q[0], q
+    p = _debug([tools.guest_script("pysystem-user-arm")], exe, tmp_path, "ours",
+               THREADS_SCRIPT)
+    assert (_without_tids(p[0]), p[1:]) == (_without_tids(q[0]), q[1:])
+
+
 SEGV_PROGRAM = r"""
 #include <stdio.h>
 int main(void) {
@@ -206,6 +261,18 @@ def test_singlestep_and_address_space_options(tmp_path):
     # QEMU 8.1's spelling of -singlestep, which 7.2 does not know yet
     p = subprocess.run(ours + ["-one-insn-per-tb", exe], capture_output=True, timeout=300)
     assert (p.stdout, p.returncode) == (b"x=41\n", 41)
+    p = subprocess.run(ours + [exe], capture_output=True, timeout=300,
+                       env=dict(os.environ, PYSYSTEM_SINGLESTEP="1"))
+    assert (p.stdout, p.returncode) == (b"x=41\n", 41)
+    # what QEMU 7.2 refuses, with its messages: a reservation below the program's end
+    # plus 16M of heap, one of 4G or more, an unaligned guest base; -R 0 reserves nothing
+    for args, status in ((["-R", "1M"], 1), (["-R", "4G"], 1), (["-B", "0x1001"], 1),
+                         (["-R", "0"], 41)):
+        q = subprocess.run(qemu + args + [exe], capture_output=True, text=True, timeout=60)
+        assert q.returncode == status and (status == 41) != bool(q.stderr), (args, q)
+        p = subprocess.run(ours + args + [exe], capture_output=True, text=True, timeout=300)
+        assert (p.stdout, p.stderr.replace("pysystem-user-arm: ", ""), p.returncode) == \
+            (q.stdout, q.stderr.replace("qemu-arm: ", ""), q.returncode), args
     for bad in (["-R", "many"], ["-g", "99999"], ["-B", "x"]):
         p = subprocess.run(ours + bad + [exe], capture_output=True, text=True, timeout=60)
         assert p.returncode == 1 and len(p.stderr.splitlines()) == 1, (bad, p.stderr)

@@ -3,7 +3,9 @@ pysystem-user-arm and pysystem-user-mipsel against qemu-arm's and qemu-mipsel's:
 program prints its stack pointer at entry (the address of argc), every argv/envp
 pointer, the auxv address and each auxv entry; for several argument and environment
 sizes (which move the alignment paddings) the two outputs must be the same, addresses
-included.  The environments are made equal with ``env -i`` and ``-E``/``-U``."""
+included (HWCAP with the ThumbEE bit of QEMU's cortex-a9).  The environments are made
+equal with ``env -i`` and ``-E``/``-U``.  A program reads HWCAP's ThumbEE bit and uses
+TEEHBR as under qemu-arm -cpu cortex-a9."""
 from __future__ import annotations
 
 import subprocess
@@ -11,7 +13,7 @@ import subprocess
 import pytest
 
 import tools
-from user_oracle import ARCHES, build_static, qemu_command
+from user_oracle import ARCHES, build_static, qemu_command, run_both
 
 PROGRAM = r"""
 #include <stdio.h>
@@ -49,8 +51,6 @@ CASES = [
     (["g" * 11, "h" * 6], []),
 ]
 
-HWCAP_THUMBEE = 1 << 11   # ThumbEE is not implemented here, so not advertised
-
 
 def _run(cmd, tmp_path) -> list:
     env = tools.program("env")
@@ -58,15 +58,6 @@ def _run(cmd, tmp_path) -> list:
                        cwd=str(tmp_path))
     assert p.returncode == 0, (cmd, p.stderr)
     return p.stdout.splitlines()
-
-
-def _without_thumbee(lines: list) -> list:
-    out = []
-    for line in lines:
-        if line.startswith("aux 16 "):
-            line = "aux 16 %#x" % (int(line.split()[2], 16) & ~HWCAP_THUMBEE)
-        out.append(line)
-    return out
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHES))
@@ -79,6 +70,39 @@ def test_initial_stack_as_qemu(tmp_path, arch):
         q = _run(qemu + env_opts + prog, tmp_path)
         p = _run(ours + env_opts + prog, tmp_path)
         assert q[0].startswith("sp=0x4080") and any(x.startswith("aux 25 ") for x in q), q
-        if arch == "arm":
-            q = _without_thumbee(q)
         assert p == q, (args, env_opts)
+
+
+# HWCAP's ThumbEE bit and the ThumbEE register a user program reaches: TEEHBR is
+# readable and writable at PL0, TEECR is not (SIGILL)
+THUMBEE_PROGRAM = r"""
+#include <signal.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <sys/auxv.h>
+static sigjmp_buf jb;
+static void on_ill(int s) { siglongjmp(jb, 1); }
+int main(void) {
+    unsigned v = 0;
+    signal(SIGILL, on_ill);
+    printf("hwcap thumbee %d\n", !!(getauxval(AT_HWCAP) & (1 << 11)));
+    if (!sigsetjmp(jb, 1)) {
+        asm volatile("mcr p14, 6, %0, c1, c0, 0" : : "r"(0x12340000u));
+        asm volatile("mrc p14, 6, %0, c1, c0, 0" : "=r"(v));
+        printf("TEEHBR %#x\n", v);
+    } else
+        printf("TEEHBR: SIGILL\n");
+    if (!sigsetjmp(jb, 1)) {
+        asm volatile("mrc p14, 6, %0, c0, c0, 0" : "=r"(v));
+        printf("TEECR %#x\n", v);
+    } else
+        printf("TEECR: SIGILL\n");
+    return 0;
+}
+"""
+
+
+def test_thumbee_as_qemu_cortex_a9(tmp_path):
+    exe = build_static(tmp_path, "arm", THUMBEE_PROGRAM, "thumbee", ["-marm"])
+    q, p = run_both("arm", exe, "hwcap thumbee 1\nTEEHBR 0x12340000\nTEECR: SIGILL\n")
+    assert (p.stdout, p.returncode) == (q.stdout, q.returncode), p.stderr

@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 
 from pysystem.cpu.arm import exceptions as aexc
-from pysystem.cpu.arm import vfp
+from pysystem.cpu.arm import cp15, vfp
 from pysystem import codecache
 from pysystem.cpu.engine import translate as tr
 
@@ -44,8 +44,13 @@ SIGRETURN_TRAMPOLINE = HELPER_PAGE + 0x500
 RT_SIGRETURN_TRAMPOLINE = HELPER_PAGE + 0x520
 
 # HWCAP bits of a Cortex-A9 with VFPv3-D32 and NEON (asm/hwcap.h)
+HWCAP_THUMBEE = 1 << 11
 HWCAP = (1 << 0 | 1 << 1 | 1 << 2 | 1 << 4 | 1 << 6 | 1 << 7 | 1 << 12 | 1 << 13
          | 1 << 15 | 1 << 19)  # SWP HALF THUMB FAST_MULT VFP EDSP NEON VFPv3 TLS VFPD32
+# ThumbEE as the CPU's ID_PFR0 (State3) says: QEMU 7.2's cortex-a9 has it, and its
+# TEEHBR (cp15.py) is the user-accessible part of it
+if cp15.lookup(15, 0, 0, 1, 0).reset >> 12 & 0xF:
+    HWCAP |= HWCAP_THUMBEE
 
 
 def _user_vfp_ok(cpu):
@@ -153,6 +158,10 @@ class ArchARM(ABI):
 
     def set_result(self, cpu, value: int) -> None:
         cpu.regs[0] = value & 0xFFFFFFFF
+
+    def restart_syscall(self, cpu) -> None:
+        """The system call runs again (its registers are as they were): back to the SVC."""
+        cpu.regs[15] = (cpu.regs[15] - (2 if cpu.thumb else 4)) & 0xFFFFFFFF
 
     def private_syscall(self, proc, nr: int):
         """ARM's 0x0f0000 calls: the result, or None if ``nr`` is not one."""

@@ -261,6 +261,10 @@ class ArchMIPS(MipsSignals, ABI):
             cpu.regs[2] = value & 0xFFFFFFFF
             cpu.regs[7] = 0
 
+    def restart_syscall(self, cpu) -> None:
+        """The system call runs again (v0 and a3 are as they were): back to SYSCALL."""
+        cpu.pc_ = (cpu.pc_ - 4) & 0xFFFFFFFF
+
     def private_syscall(self, proc, nr: int):
         return None
 

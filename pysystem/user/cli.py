@@ -15,10 +15,14 @@ Options (QEMU's; the environment variable in brackets sets the default, as QEMU_
     -g port       wait for gdb on TCP port before the first instruction (user/gdb.py)
                   [PYSYSTEM_GDB]
     -one-insn-per-tb  translate one instruction per block (-singlestep: QEMU 7.2's name)
-    -R size       reserve size bytes of guest address space: mmap stays below it
-                  [PYSYSTEM_RESERVED_VA]
-    -B address    QEMU's host base of the guest space; accepted and ignored here, where
-                  the guest space is its own mapping [PYSYSTEM_GUEST_BASE]
+                  [PYSYSTEM_SINGLESTEP]
+    -R size       reserve size bytes of guest address space (k/M/G suffixes; 0: all
+                  of it): the program and every mapping stay below it; 4G or more is
+                  an error, and so is less than the program's end plus 16M of heap
+                  (QEMU 7.2's tests and messages) [PYSYSTEM_RESERVED_VA]
+    -B address    QEMU's host address of guest address 0; it must be page-aligned, as
+                  QEMU's, and is otherwise without effect here: the guest space is a
+                  mapping of its own wherever the host puts it [PYSYSTEM_GUEST_BASE]
     -h, -version
 
 The guest's environment starts as the emulator's; as in QEMU, the guest sees the variables
@@ -38,7 +42,7 @@ from pysystem.cpu.models import CPUModelError, cpu_models
 from .elf import ElfError
 from .outcome import OWN_FDS_FROM, flush_all
 
-USAGE = __doc__.split("\n\n")[1]
+USAGE = "\n\n".join(__doc__.split("\n\n")[2:]).rstrip()
 WITH_ARG = {"L", "E", "U", "0", "cpu", "d", "D", "g", "R", "B"}
 
 
@@ -129,7 +133,8 @@ def parse(front_end: str, argv: List[str]):
     opts.strace = bool(os.environ.get("PYSYSTEM_STRACE"))
     gdb = os.environ.get("PYSYSTEM_GDB", "")
     reserved = os.environ.get("PYSYSTEM_RESERVED_VA", "")
-    os.environ.get("PYSYSTEM_GUEST_BASE")   # accepted: see -B
+    base = os.environ.get("PYSYSTEM_GUEST_BASE", "")
+    opts.one_insn_per_tb = bool(os.environ.get("PYSYSTEM_SINGLESTEP"))
     argv0: Optional[str] = None
     log_items = log_file = None
     i = 0
@@ -162,7 +167,7 @@ def parse(front_end: str, argv: List[str]):
             elif name == "R":
                 reserved = val
             elif name == "B":
-                _number(name, val)
+                base = val
             if name in ("L", "cpu", "d", "D", "R"):
                 opts.extra_args += ["-" + name, val]
         elif name in ("one-insn-per-tb", "singlestep"):
@@ -200,9 +205,16 @@ def parse(front_end: str, argv: List[str]):
             raise UsageError(f"invalid port for '-g': '{gdb}'")
     if reserved:
         size = _number("R", reserved, suffixes=True)
-        if not 0 < size <= 1 << 32:
+        if size < 0:
             raise UsageError(f"invalid argument for '-R': '{reserved}'")
+        if size >= 1 << 32:
+            raise UsageError("Reserved virtual address too big")
         opts.reserved_va = (size + 0xfff) & ~0xfff
+    if base:
+        address = _number("B", base)
+        if address & 0xfff:
+            raise UsageError(f"Requested guest base {address:#x} does not satisfy host "
+                             f"minimum alignment (0x1000)")
     if i >= len(argv):
         raise UsageError("no program given (try -h)")
     opts.program = argv[i]

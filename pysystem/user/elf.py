@@ -115,6 +115,31 @@ def load_elf(mem: GuestMemory, path: str, machine: int, big_endian: bool,
                  interp, e_flags)
 
 
+#: the heap QEMU 7.2 wants room for above a fixed-address program under -R
+BRK_ROOM = 0x1000000
+
+
+def check_reserved(path: str, name: str, machine: int, big_endian: bool, limit: int) -> None:
+    """-R's test, before anything is mapped: a program at fixed addresses (ET_EXEC) must
+    end, with BRK_ROOM of heap, within the reserved ``limit`` (QEMU 7.2's message)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ElfError(f"Error while loading {path}: {e.strerror}") from None
+    order, hdr = _header(data, path, machine, big_endian)
+    if hdr[0] != ET_EXEC:
+        return
+    e_phoff, e_phentsize, e_phnum = hdr[4], hdr[8], hdr[9]
+    ends = [p[2] + p[5] for p in (struct.unpack_from(order + "IIIIIIII", data,
+                                                     e_phoff + i * e_phentsize)
+                                  for i in range(e_phnum)) if p[0] == PT_LOAD]
+    need = max(ends, default=0) + BRK_ROOM
+    if need > limit:
+        raise ElfError(f"{name}: requires more than reserved virtual address space "
+                       f"(0x{need:x} > 0x{limit:x})")
+
+
 #: QEMU's setup_arg_pages leaves the host's pointer size free at the stack's top
 #: (a 64-bit host: 8 bytes); the strings start below it
 TOP_RESERVE = 8

@@ -27,7 +27,7 @@ import socket
 import sys
 from typing import Dict, List, Optional
 
-from pysystem.monitor.gdbstub import GdbStub
+from pysystem.monitor.gdbstub import GdbError, GdbStub
 
 from .outcome import OWN_FDS_FROM, ProcessExit
 
@@ -82,25 +82,101 @@ def resume_signal(payload: bytes) -> Optional[int]:
 
 
 class UserStub(GdbStub):
-    """The gdb stub, noting the signal that each resuming packet passes."""
+    """The gdb stub over the process's threads: noting the signal that each resuming
+    packet passes, and naming threads as QEMU's user mode does (``p01.<tid>``: process
+    1, the thread's id; ``CPU#n``: n one above the highest in use when it was made).  A stop names the thread that
+    was on the CPU; ``Hg`` puts the named thread's registers on the CPU for gdb to read
+    and write, and resuming puts the stopped one back first."""
 
     passed_signal = 0
+
+    def __init__(self, machine: "UserMachine"):
+        super().__init__(machine)
+        self.proc = machine.proc
+        self.stopped = machine.proc.current
 
     def handle(self, payload: bytes):
         sig = resume_signal(payload)
         if sig is not None:
             self.passed_signal = sig
-        return super().handle(payload)
+            self.proc._switch_to(self._resumed_thread(payload.decode("latin-1")))
+        if payload.startswith(b"qThreadExtraInfo,"):
+            return self._thread_extra(payload[17:].decode("latin-1"))
+        reply = super().handle(payload)
+        if payload.startswith(b"Hg") and reply == "OK":
+            self.proc._switch_to(self.proc.threads[self.g_cpu])
+        return reply
+
+    def _resumed_thread(self, text: str):
+        """The thread that gets the CPU when gdb resumes: the one a vCont step names
+        (unless it waits in a system call: then the one that stopped), else the one
+        that stopped."""
+        if text.startswith("vCont;"):
+            for action in text[6:].split(";"):
+                verb, _, tid = action.partition(":")
+                if verb[:1] in ("s", "S") and tid:
+                    try:
+                        index = self._parse_tid(tid)
+                    except GdbError:
+                        break
+                    if index is not None and index >= 0:
+                        t = self.proc.threads[index]
+                        if t.complete is None:
+                            self.stopped = t
+                    break
+        return self.stopped
+
+    def _tid(self, index: int) -> str:
+        ts = self.proc.threads
+        tid = ts[index].tid if 0 <= index < len(ts) else self.proc.current.tid
+        return f"p01.{tid:02x}" if self.multiprocess else f"{tid:02x}"
+
+    def _parse_tid(self, text: str) -> Optional[int]:
+        if text.startswith("p"):
+            _, _, text = text[1:].partition(".")
+            if not text:
+                return -1
+        if text == "-1":
+            return -1
+        try:
+            n = int(text, 16)
+        except ValueError:
+            raise GdbError(22) from None
+        if n == 0:
+            return None
+        for i, t in enumerate(self.proc.threads):
+            if t.tid == n:
+                return i
+        raise GdbError(22)
+
+    def _stop_reply(self, signal: int, index: int, watch=None) -> str:
+        proc = self.proc
+        self.stopped = proc.current
+        self.g_cpu = self.c_cpu = proc.threads.index(proc.current)
+        return super()._stop_reply(signal, self.c_cpu, watch)
+
+    def _thread_extra(self, rest: str) -> str:
+        try:
+            index = self._parse_tid(rest)
+        except GdbError:
+            return "E22"
+        t = self.proc.threads[0 if index is None or index < 0 else index]
+        return f"CPU#{t.cpu_index} [running]".encode().hex()
 
 
 class UserMachine:
-    """What the gdb stub sees of the process: its CPU, a run state, listeners."""
+    """What the gdb stub sees of the process: its CPU (once per thread: the stub puts
+    the thread it looks at on it), a run state, listeners."""
 
-    def __init__(self, cpu):
-        self.cpus = [cpu]
+    def __init__(self, proc):
+        self.proc = proc
         self.listeners: List = []
         self.run_state = "prelaunch"
         self.killed = False
+
+    @property
+    def cpus(self) -> list:
+        return [self.proc.cpu] * len(self.proc.threads)
 
     def add_listener(self, fn) -> None:
         self.listeners.append(fn)
@@ -112,7 +188,7 @@ class UserMachine:
     def pause(self, state: str = "paused") -> None:
         if self.run_state == "running":
             self.run_state = state
-            self.cpus[0].exit_request = True
+            self.proc.cpu.exit_request = True
             for fn in list(self.listeners):
                 fn("STOP", "")
 
@@ -123,7 +199,7 @@ class UserMachine:
     def quit(self) -> None:
         """``k``: the stub said so; the run loop ends the process."""
         self.killed = True
-        self.cpus[0].exit_request = True
+        self.proc.cpu.exit_request = True
 
 
 class _Connection:
@@ -179,7 +255,7 @@ class UserGdb:
         self.listener.close()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.conn = conn
-        machine = UserMachine(proc.cpu)
+        machine = UserMachine(proc)
         stub = self.stub = UserStub(machine)
         stub.history = None          # no reverse execution in user mode (QEMU neither)
         stub.attach(_Connection(conn))
@@ -220,6 +296,10 @@ class UserGdb:
         except ProcessExit as e:
             self._finish(e)
             raise
+
+    def lets_run(self) -> bool:
+        """Whether the program runs (not stopped in the debugger)."""
+        return self.stub is None or self.conn is None or self.stub.machine.running
 
     def report_signal(self, proc, host_sig: int) -> int:
         """``host_sig`` is about to be delivered: gdb hears of it and the program waits

@@ -25,16 +25,18 @@ from pysystem.cpu.models import cpu_class
 from . import strace
 from .elf import (AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_FLAGS, AT_GID, AT_HWCAP,
                   AT_HWCAP2, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_SECURE, AT_UID,
-                  ElfError, build_stack, load_elf)
+                  ElfError, build_stack, check_reserved, load_elf)
 from .outcome import SIGRETURN, ProcessExit, flush_all
 from .memory import PAGE, PROT_READ, PROT_WRITE, GuestFault, GuestMemory
 from .paths import PathMap
 from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN, SIGSEGV, SignalTable, describe
+from .futex import FutexCalls
 from .sys_files import FileCalls, s32
 from .sys_memory import MemoryCalls
+from .sys_poll import PollCalls
 from .sys_process import ProcessCalls
 from .sys_sockets import SocketCalls
-from .threads import FD_WAITS, SLICE, SWITCHED, ThreadCalls, WaitAgain
+from .threads import FD_WAITS, RESTART, SLICE, SWITCHED, ThreadCalls, WaitAgain
 
 STACK_SIZE = 8 << 20
 
@@ -56,7 +58,8 @@ class Options:
     reserved_va: int = 0      # -R
 
 
-class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
+class Process(FileCalls, PollCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls,
+              FutexCalls):
     """See the module docstring."""
 
     def __init__(self, arch, opts: Options):
@@ -96,17 +99,19 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
     # --- loading ------------------------------------------------------------------------
     def _load(self) -> None:
         arch, mem, opts = self.arch, self.mem, self.opts
+        host_path = self.paths.host(opts.program)
+        if opts.reserved_va:
+            check_reserved(host_path, opts.program, arch.elf_machine, arch.big_endian,
+                           mem.limit)
         # the stack, with a guard page below it (QEMU's layout: its top is 0x40801000)
         guard = mem.find_free(STACK_SIZE + PAGE)
+        if guard is None:
+            raise ElfError(f"{opts.program}: no room for the stack below -R's limit")
         mem.map(guard, PAGE, 0)
         stack = guard + PAGE
         mem.map(stack, STACK_SIZE, PROT_READ | PROT_WRITE)
         mem.stack_top = stack + STACK_SIZE
-        host_path = self.paths.host(opts.program)
         img = load_elf(mem, host_path, arch.elf_machine, arch.big_endian)
-        if img.brk > mem.limit:
-            raise ElfError(f"{opts.program}: requires more than reserved virtual address "
-                           f"space (0x{img.brk:x} > 0x{mem.limit:x})")
         entry, base = img.entry, 0
         if img.interp:
             interp = load_elf(mem, self.paths.host(img.interp), arch.elf_machine,
@@ -185,12 +190,12 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
         fn = getattr(self, "sys_" + name, None)
         if self.opts.strace:
             strace.enter(self, name, args)
+            self.strace_call = (name, args)   # a wait prints the result when it ends
         if fn is None:
             log.log("unimp", f"Unsupported syscall: {nr} ({name})")
             result = -self.errno("ENOSYS")
-        elif name in FD_WAITS and self.others_can_run() \
-                and self.would_block(s32(args[0]), FD_WAITS[name]):
-            # another thread may make it ready: wait without holding the others up
+        elif name in FD_WAITS and self.would_block(s32(args[0]), FD_WAITS[name]):
+            # wait in the scheduler: other threads run, signals interrupt it
             wait = [(s32(args[0]), FD_WAITS[name])]
 
             def complete():
@@ -201,11 +206,13 @@ class Process(FileCalls, MemoryCalls, ProcessCalls, SocketCalls, ThreadCalls):
         else:
             result = self._call(name, fn, args)
         if result is SWITCHED:   # this thread blocked or ended; another one runs now
-            if self.opts.strace:
+            if self.opts.strace and self.strace_call is not None:
                 strace.leave(self, name, args, 0)
-        elif result is SIGRETURN:
+        elif result is SIGRETURN or result is RESTART:   # RESTART: after the handler
             if self.opts.strace:
-                strace.leave(self, name, args, -513)
+                strace.leave(self, name, args, -513 if result is SIGRETURN else -512)
+            if result is RESTART:
+                arch.restart_syscall(cpu)
         else:
             if self.opts.strace:
                 strace.leave(self, name, args, result)

@@ -47,7 +47,7 @@ def setup_frame(proc, sig: int, action, fault: int) -> None:
     handler, flags, restorer, mask = action
     cpu, mem, arch = proc.cpu, proc.mem, proc.arch
     gsig = arch.guest_signal(sig)
-    oldmask = proc.signals.blocked
+    current, oldmask = proc.signals.blocked, proc.signals.frame_mask()
     rt = bool(flags & SA_SIGINFO)
     size = SIGFRAME_SIZE + (SIGINFO_SIZE if rt else 0)
     sp = (cpu.regs[13] - size) & ~7
@@ -69,7 +69,7 @@ def setup_frame(proc, sig: int, action, fault: int) -> None:
     r[14] = retcode
     r[15] = handler & ~1
     cpu.cpsr = (cpu.cpsr & ~(CPSR_T | CPSR_IT)) | (CPSR_T if handler & 1 else 0)
-    blocked = oldmask | mask
+    blocked = current | mask
     if not flags & SA_NODEFER:
         blocked |= 1 << (gsig - 1)
     proc.signals.blocked = blocked

@@ -49,7 +49,7 @@ def setup_frame(proc, sig: int, action, fault: int) -> None:
     cpu, mem, arch = proc.cpu, proc.mem, proc.arch
     o = arch.order
     gsig = arch.guest_signal(sig)
-    oldmask = proc.signals.blocked
+    current, oldmask = proc.signals.blocked, proc.signals.frame_mask()
     rt = bool(flags & SA_SIGINFO)
     size = RT_SIZE if rt else SIGFRAME_SIZE
     sp = (cpu.regs[29] - 32 - size) & ~7
@@ -71,7 +71,7 @@ def setup_frame(proc, sig: int, action, fault: int) -> None:
     r[31] = RT_SIGRETURN if rt else SIGRETURN
     r[25] = handler
     cpu.pc_ = handler
-    blocked = oldmask | mask
+    blocked = current | mask
     if not flags & SA_NODEFER:
         blocked |= 1 << (gsig - 1)
     proc.signals.blocked = blocked

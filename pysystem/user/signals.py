@@ -10,7 +10,7 @@ signal on the emulator itself, so the parent sees the same wait status).
 from __future__ import annotations
 
 import signal as _signal
-from typing import Dict
+from typing import Dict, Optional
 
 # generic numbering (asm-generic/signal.h: ARM and the host)
 SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE = 1, 2, 3, 4, 5, 6, 7, 8
@@ -51,6 +51,14 @@ class SignalTable:
     def __init__(self) -> None:
         self.actions: Dict[int, tuple] = {}
         self.blocked = 0   # the guest's signal mask (bit n-1 for signal n, generic numbers)
+        # the mask before rt_sigsuspend set its own: the next signal frame saves it, so
+        # sigreturn restores it (the kernel's saved_sigmask)
+        self.saved: Optional[int] = None
+
+    def frame_mask(self) -> int:
+        """The mask a signal frame saves (for sigreturn to restore)."""
+        saved, self.saved = self.saved, None
+        return self.blocked if saved is None else saved
 
     def get(self, sig: int) -> tuple:
         return self.actions.get(sig, (SIG_DFL, 0, 0, 0))

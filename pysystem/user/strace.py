@@ -142,7 +142,8 @@ def leave(proc, name: str, args: list, result: int) -> None:
         return
     if -4096 < result < 0:
         err = -result
-        text = "Successful exit from sigreturn" if err == 513 else os.strerror(proc.host_errno(err))
+        text = {513: "Successful exit from sigreturn", 512: "To be restarted"}.get(err) \
+            or os.strerror(proc.host_errno(err))
         _out(f" = -1 errno={err} ({text})\n")
     elif name in ADDRESS_RESULTS:
         _out(f" = 0x{result & 0xFFFFFFFF:08x}\n")

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import os
-import select
 import stat as _stat
 import struct
 import termios
-import time
 from typing import Optional
 
 AT_FDCWD = -100
@@ -28,7 +26,6 @@ DT = {_stat.S_IFDIR: 4, _stat.S_IFREG: 8, _stat.S_IFLNK: 10, _stat.S_IFCHR: 2,
 HOST_FCNTL = {name: getattr(fcntl, name, number) for name, number in (
     ("F_DUPFD", 0), ("F_GETFD", 1), ("F_SETFD", 2), ("F_SETOWN", 8), ("F_GETOWN", 9),
     ("F_DUPFD_CLOEXEC", 1030))}
-POLL_BITS = 0x3F   # POLLIN..POLLNVAL are the same numbers everywhere
 
 
 def s32(v: int) -> int:
@@ -63,7 +60,8 @@ class FileCalls:
         return len(data)
 
     def sys_write(self, fd, buf, count, *_):
-        return os.write(s32(fd), self.mem.read(buf, count))
+        fd = s32(fd)
+        return self.write_all(fd, self.mem.read(buf, count), lambda data: os.write(fd, data))
 
     def sys_pread64(self, fd, buf, count, _pad, lo, hi, *_):
         data = os.pread(s32(fd), count, self.arch.join64(lo, hi))
@@ -90,8 +88,9 @@ class FileCalls:
         return total
 
     def sys_writev(self, fd, iov, n, *_):
+        fd = s32(fd)
         data = b"".join(self.mem.read(b, ln) for b, ln in self._iov(iov, n))
-        return os.write(s32(fd), data)
+        return self.write_all(fd, data, lambda piece: os.write(fd, piece))
 
     def sys_sendfile64(self, out_fd, in_fd, offp, count, *_):
         if offp:
@@ -491,40 +490,3 @@ class FileCalls:
             return 0
         os.fstat(fd)
         return -self.errno("ENOTTY")
-
-    # --- waiting for descriptors ------------------------------------------------------------
-    def sys_poll(self, fds, nfds, timeout, *_):
-        o = self.arch.order
-        p = select.poll()
-        items = [struct.unpack(o + "ihh", self.mem.read(fds + 8 * i, 8)) for i in range(nfds)]
-        for fd, events, _r in items:
-            if fd >= 0:
-                p.register(fd, events & POLL_BITS)
-        t = s32(timeout)
-        if t != 0 and self.others_can_run() and not p.poll(0):
-            # nothing ready yet: the other threads run while this one waits
-            deadline = None if t < 0 else time.monotonic() + t / 1000
-            return self.wait_in_host([(fd, events & POLL_BITS) for fd, events, _r in items
-                                      if fd >= 0], deadline,
-                                     lambda: self.sys_poll(fds, nfds, 0))
-        ready = dict(p.poll(None if t < 0 else t))
-        n = 0
-        for i, (fd, events, _r) in enumerate(items):
-            rev = ready.get(fd, 0) if fd >= 0 else 0
-            n += bool(rev)
-            self.mem.write(fds + 8 * i, struct.pack(o + "ihh", fd, events, rev))
-        return n
-
-    def sys_ppoll_time64(self, fds, nfds, tsp, *_):
-        timeout = -1
-        if tsp:
-            sec, ns = struct.unpack(self.arch.order + "qq", self.mem.read(tsp, 16))
-            timeout = sec * 1000 + ns // 1000000
-        return self.sys_poll(fds, nfds, timeout & 0xFFFFFFFF)
-
-    def sys_ppoll(self, fds, nfds, tsp, *_):
-        timeout = -1
-        if tsp:
-            sec, ns = struct.unpack(self.arch.order + "ii", self.mem.read(tsp, 8))
-            timeout = sec * 1000 + ns // 1000000
-        return self.sys_poll(fds, nfds, timeout & 0xFFFFFFFF)

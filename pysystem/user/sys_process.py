@@ -19,7 +19,7 @@ from pysystem import log
 
 from .signals import DEFAULT_IGNORED, SIG_DFL, SIG_IGN
 from .threads import (CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS, CLONE_VFORK,
-                      CLONE_VM, WaitAgain)
+                      CLONE_VM, RESTART, SA_RESTART, Interrupted, WaitAgain)
 
 SI_TKILL = -6   # si_code of a signal sent by tkill/tgkill
 #: how often a thread waiting in wait4 looks for its child while other threads run
@@ -206,7 +206,13 @@ class ProcessCalls:
         return t
 
     def sys_clock_nanosleep_time64(self, clk, flags, req, rem, *_):
-        sec, ns = struct.unpack(self.arch.order + "qq", self.mem.read(req, 16))
+        return self._clock_nanosleep(clk, flags, req, "qq")
+
+    def sys_clock_nanosleep(self, clk, flags, req, rem, *_):
+        return self._clock_nanosleep(clk, flags, req, "ii")
+
+    def _clock_nanosleep(self, clk, flags, req, fmt):
+        sec, ns = struct.unpack(self.arch.order + fmt, self.mem.read(req, struct.calcsize(fmt)))
         t = sec + ns / 1e9
         if flags & 1:   # TIMER_ABSTIME
             t -= self._clock(clk) / 1e9
@@ -217,13 +223,11 @@ class ProcessCalls:
         return self._sleep(sec + ns / 1e9)
 
     def _sleep(self, seconds: float) -> object:
-        """Sleep; with other threads, they run meanwhile (threads.py)."""
+        """Sleep in the scheduler: other threads run meanwhile, a signal for a guest
+        handler ends it with EINTR (threads.py)."""
         if seconds <= 0:
             return 0
-        if self.others_can_run():
-            return self.wait_in_host((), time.monotonic() + seconds, lambda: 0)
-        time.sleep(seconds)
-        return 0
+        return self.wait_in_host((), time.monotonic() + seconds, lambda: 0, restart=False)
 
     def sys_times(self, buf, *_):
         t = os.times()
@@ -273,8 +277,10 @@ class ProcessCalls:
         return pid   # CLONE_VFORK: the parent goes on at once (the child has its own copy)
 
     def sys_wait4(self, pid, status, options, rusage, *_):
-        if options & os.WNOHANG or not self.others_can_run():
+        if options & os.WNOHANG:
             return self._wait4(pid, status, options, rusage)
+        if len(self.threads) == 1 and (hasattr(os, "waitid") or not self._has_handlers()):
+            return self._wait4_alone(pid, status, options, rusage)
         # other threads run while this one waits: it looks again every WAIT_POLL s
         got = self._wait4(pid, status, options | os.WNOHANG, rusage)
         if got:
@@ -284,6 +290,42 @@ class ProcessCalls:
             r = self._call("wait4", self._wait4, (pid, status, options | os.WNOHANG, rusage))
             return r or WaitAgain((), time.monotonic() + WAIT_POLL)
         return self.wait_in_host((), time.monotonic() + WAIT_POLL, again)
+
+    def _wait4_alone(self, pid, status, options, rusage):
+        """wait4 with no other thread to run: the host waits for the child without
+        reaping it (waitid's WNOWAIT, which a signal for a guest handler may interrupt
+        at no loss), then wait4 takes it.  (PyPy 3.9 has no waitid: with no guest
+        handler to interrupt it, wait4 blocks; with one, sys_wait4 polls instead.)"""
+        if not hasattr(os, "waitid"):
+            return self._wait4(pid, status, options, rusage)
+        while True:
+            got = self._wait4(pid, status, options | os.WNOHANG, rusage)
+            if got:
+                return got
+            which, ident = self._waitid_target(s32(pid))
+            flags = os.WEXITED | os.WNOWAIT | (os.WSTOPPED if options & 2 else 0) \
+                | (getattr(os, "WCONTINUED", 8) if options & 8 else 0)
+            self.host_waiting = True
+            try:
+                if self.deliverable_signal() is not None:
+                    raise Interrupted
+                os.waitid(which, ident, flags)
+            except Interrupted:   # the handler runs when the call returns
+                if self.signals.get(self.deliverable_signal())[1] & SA_RESTART:
+                    return RESTART
+                return -self.errno("EINTR")
+            except ChildProcessError:
+                pass   # the next wait4 reports it
+            finally:
+                self.host_waiting = False
+
+    @staticmethod
+    def _waitid_target(pid: int):
+        if pid == -1:
+            return os.P_ALL, 0
+        if pid > 0:
+            return os.P_PID, pid
+        return os.P_PGID, (os.getpgrp() if pid == 0 else -pid)
 
     def _wait4(self, pid, status, options, rusage):
         got, st, _ru = os.wait4(s32(pid), options & 0xF)
@@ -341,6 +383,16 @@ class ProcessCalls:
     def _host_signal_arrived(self, sig, frame) -> None:
         self.pending_signals.add(sig)
         self.cpu.exit_request = True
+        if self.host_waiting and self.deliverable_signal() is not None:
+            raise Interrupted   # the host waits for the guest: the handler runs now
+
+    def deliverable_signal(self):
+        """A pending signal that a guest handler takes now (not blocked), or None."""
+        for sig in sorted(self.pending_signals):
+            if not self.signals.blocked >> (self.arch.guest_signal(sig) - 1) & 1 \
+                    and self.signals.get(sig)[0] not in (SIG_DFL, SIG_IGN):
+                return sig
+        return None
 
     def sys_rt_sigprocmask(self, how, new, old, size, *_):
         a = self.arch
@@ -376,14 +428,35 @@ class ProcessCalls:
             self.mem.write(old, struct.pack(self.arch.order + "iii", 0, 2, 0))   # SS_DISABLE
         return 0
 
-    def sys_rt_sigsuspend(self, *_):
-        _signal.pause()
-        return -self.errno("EINTR")
+    def _has_handlers(self) -> bool:
+        return any(a[0] not in (SIG_DFL, SIG_IGN) for a in self.signals.actions.values())
+
+    def sys_rt_sigsuspend(self, mask, *_):
+        """pause() with the signal mask at ``mask`` (threads.py: with_mask)."""
+        return self.with_mask(mask, self.sys_pause)
 
     def sys_pause(self, *_):
-        _signal.pause()
-        return -self.errno("EINTR")
+        """Until a signal for a guest handler (in the scheduler: other threads run)."""
+        return self.wait_in_host((), None, lambda: -self.errno("EINTR"), restart=False,
+                                 ready=lambda: False)
 
     def sys_alarm(self, secs, *_):
         return _signal.alarm(secs)
+
+    def _itimer(self, buf: int, value) -> None:
+        if buf:
+            (v, i) = value
+            self.mem.write(buf, struct.pack(self.arch.order + "iiii", int(i), round(i % 1 * 1e6),
+                                            int(v), round(v % 1 * 1e6)))
+
+    def sys_setitimer(self, which, new, old, *_):
+        """The host's interval timers (SIGALRM, SIGVTALRM, SIGPROF on the emulator)."""
+        isec, iusec, vsec, vusec = struct.unpack(self.arch.order + "iiii", self.mem.read(new, 16))
+        prev = _signal.setitimer(which, vsec + vusec / 1e6, isec + iusec / 1e6)
+        self._itimer(old, prev)
+        return 0
+
+    def sys_getitimer(self, which, buf, *_):
+        self._itimer(buf, _signal.getitimer(which))
+        return 0
 

@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import socket
 import struct
+import time
 
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
 SCM_RIGHTS, SCM_CREDENTIALS = 1, 2
 MSG_CTRUNC = 0x8
 CMSG_HEADER = 12    # the guest's cmsghdr: u32 len, s32 level, s32 type
+POLLOUT = select.POLLOUT
+#: how often a connect to a unix listener with a full backlog tries again
+CONNECT_POLL = 0.005
 
 
 def _align4(n: int) -> int:
@@ -117,8 +122,42 @@ class SocketCalls:
         return 0
 
     def sys_connect(self, fd, addr, length, *_):
+        """connect; a blocking one that cannot finish at once (TCP's handshake, a unix
+        listener's full backlog) waits in the scheduler, as threads.py's calls do."""
+        fd = s32(fd)
+        where = self._read_addr(addr, length)
+        if not os.get_blocking(fd):
+            return self._connect(fd, where)
+        os.set_blocking(fd, False)
+        try:
+            err = self._connect(fd, where)
+        finally:
+            os.set_blocking(fd, True)
+        if err in (-self.errno("EINPROGRESS"), -self.errno("EALREADY")):
+            # TCP: writable once connected (EALREADY: a connect restarted after a
+            # signal handler finds the first one still under way, and waits for it)
+            return self.wait_in_host([(fd, POLLOUT)], None, lambda: self._connected(fd))
+        if err == -self.errno("EAGAIN"):          # unix: no room in the backlog yet
+            def again():
+                os.set_blocking(fd, False)
+                try:
+                    r = self._connect(fd, where)
+                finally:
+                    os.set_blocking(fd, True)
+                if r == -self.errno("EAGAIN"):
+                    return self.wait_in_host((), time.monotonic() + CONNECT_POLL, again)
+                return r
+            return self.wait_in_host((), time.monotonic() + CONNECT_POLL, again)
+        return err
+
+    def _connect(self, fd: int, where) -> int:
         with self._socket(fd) as s:
-            err = s.connect_ex(self._read_addr(addr, length))
+            err = s.connect_ex(where)
+        return -self.guest_errno(err) if err else 0
+
+    def _connected(self, fd: int) -> int:
+        with self._socket(fd) as s:
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         return -self.guest_errno(err) if err else 0
 
     def sys_listen(self, fd, backlog, *_):
@@ -189,10 +228,14 @@ class SocketCalls:
     # --- data ---------------------------------------------------------------------------
     def sys_sendto(self, fd, buf, n, flags, addr, length, *_):
         data = self.mem.read(buf, n)
-        with self._socket(fd) as s:
-            if addr:
+        if addr:
+            with self._socket(fd) as s:
                 return s.sendto(data, flags, self._read_addr(addr, length))
-            return s.send(data, flags)
+
+        def send(piece: bytes) -> int:
+            with self._socket(fd) as s:
+                return s.send(piece, flags)
+        return self.write_all(s32(fd), data, send)
 
     def sys_send(self, fd, buf, n, flags, *_):
         return self.sys_sendto(fd, buf, n, flags, 0, 0)
