@@ -268,7 +268,6 @@ class RawImage(HostFileBackend):
         pwrite_all(self.fd, offset, data, self.path)
 
 
-
 class ErasedTail(BlockBackend):
     """An image seen as ``size`` bytes: its first ``length`` bytes, then erased flash
     (``fill``, 0xff) to the end.  A board's flash takes a smaller ``-drive if=mtd``

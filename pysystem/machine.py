@@ -35,8 +35,9 @@ What a board gets:
   ``serial_hd(i)`` (QEMU's serial_hd: the chardev for serialN or None),
   ``claim_drive(interface, index)`` -> DriveSpec or None, ``open_drive(spec)`` ->
   block backend, ``claim_flash(index, size)`` -> the backend of NOR flash ``index``
-  (``-drive if=pflash``; for flash 0 also ``if=mtd``) or None, ``attach_drive(id, share_rw)`` (a -device's drive=), ``user_devices(base_type)`` -> [(name, device)] made by
-  ``-device`` (not realized), ``add_child_device(name, dev)`` (puts it in the
+  (``-drive if=pflash``; for flash 0 also ``if=mtd``) or None, ``attach_drive(id,
+  share_rw)`` (a -device's drive=), ``user_devices(base_type)`` -> [(name, device)] made
+  by ``-device`` (not realized), ``add_child_device(name, dev)`` (puts it in the
   QOM tree: /machine/unattached/NAME, or /machine/peripheral[-anon]/ for
   -device ones), ``warn(msg)``.
 What a machine owns (nothing of it is process-wide, so machines can live side by side):
