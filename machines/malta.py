@@ -11,7 +11,7 @@ Physical memory map::
     0x10000000  PCI0 I/O window (the GT's reset place; the boot code moves it to 0x18000000)
     0x12000000  PCI0 memory window 0 (reset; then 0x10000000, 126 MiB)
     0x14000000  GT-64120 registers (reset; the boot code moves them to 0x1be00000)
-    0x1e000000  CFI flash "mips_malta.bios", 4 MiB (-drive if=pflash)
+    0x1e000000  CFI flash "mips_malta.bios", 4 MiB (-drive if=pflash, or if=mtd: below)
     0x1f000000  Malta FPGA (LEDs, ASCII display, SOFTRES, I2C); its CBUS 16550 at +0x900
     0x1fc00000  boot ROM "bios.1fc": a copy of the flash, board ID 0x420 at +0x10
     0x20000000  RAM above 512 MiB (alias "mips_malta_low_postio.ram", -m over 512 MiB)
@@ -37,7 +37,8 @@ through PIIX4 PM (SLP_EN) ends the process with status 0; SOFTRES (0x42 to
 Boot (machines/mips_boot.py): ``-kernel`` takes an ELF only; the boot loader QEMU
 writes is generated into the flash, the argument table at 0x2000, the initrd below
 the top of low RAM.  Without ``-kernel``, ``-bios FILE`` (``-machine firmware=``)
-is loaded into the flash, or the flash holds its ``-drive if=pflash`` image; on
+is loaded into the flash, or the flash holds its ``-drive if=pflash`` image (or a
+``-drive if=mtd`` image, padded with erased bytes: ``Machine.claim_flash``); on
 little-endian the words of either are byte-swapped in memory, as QEMU does (so one
 image serves both byte orders), and the CPU starts from reset at 0xbfc00000.
 """
@@ -166,10 +167,10 @@ class Malta(Machine):
 
     def _build_flash(self) -> None:
         sysmem = self.system_memory
-        drive = self.claim_drive("pflash", 0)
+        backend = self.claim_flash(0, FLASH_SIZE)
         props = dict(FLASH_PROPS, **{"big-endian": self.big_endian})
-        if drive is not None:
-            props["drive"] = self.open_drive(drive)
+        if backend is not None:
+            props["drive"] = backend
         self.flash = self._device("flash", "cfi.pflash01", props, FLASH_BASE)
         self.boot_rom = ROMRegion(self, "bios.1fc", BOOT_ROM_SIZE)
         sysmem.add_subregion(BOOT_ROM_BASE, self.boot_rom)

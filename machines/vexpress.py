@@ -31,6 +31,9 @@ addresses, entered directly by every CPU.  With several CPUs a Linux boot also g
 QEMU's secondary stub in SRAM (0x48000000): the other cores enable their GIC CPU
 interface and wait in WFI until SYS_FLAGS (0x10000030) holds an address, then jump there
 (Linux's vexpress SMP code writes its secondary entry there and sends an SGI).
+Without -kernel the CPU starts at 0, in flash 0 (its alias there covers the low RAM
+alias): ``-drive if=pflash`` (64 MiB images) or ``-drive if=mtd`` (any size up to
+64 MiB, padded with erased bytes: ``Machine.claim_flash``) holds the firmware.
 Guest power-off (SYS_CFG_SHUTDOWN) ends the process with status 0; reboot
 (SYS_CFG_REBOOT) resets the machine, or exits under ``-no-reboot``.
 """
@@ -198,8 +201,8 @@ class VexpressA9(Machine):
             drive = self.claim_drive("sd", 0)
             return {"drive": self.open_drive(drive)} if drive else {}
         if name.startswith("flash"):
-            drive = self.claim_drive("pflash", int(name[5:]))
-            return {"drive": self.open_drive(drive)} if drive else {}
+            backend = self.claim_flash(int(name[5:]), FLASH["num-blocks"] * FLASH["sector-length"])
+            return {"drive": backend} if backend else {}
         if name == "lan9118":                # the first -nic / -net nic
             return net.board_nic(self, "lan9118")
         return {}

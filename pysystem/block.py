@@ -52,15 +52,15 @@ import os
 from typing import Callable, Optional
 
 from .block_backend import (FORMATS, OTHER_FORMATS, PROBE_SIZE, SECTOR_SIZE, BlockBackend,
-                            BlockError, LockError, RawImage, SnapshotOverlay, _OPEN, _forget,
-                            _open_fd, check_file, check_format, close_all, probe_file,
+                            BlockError, ErasedTail, LockError, RawImage, SnapshotOverlay, _OPEN,
+                            _forget, _open_fd, check_file, check_format, close_all, probe_file,
                             probe_format, size_to_str)
 from .block_lock import PERM_READ, PERM_RESIZE, PERM_WRITE, ImageLock
 from .qcow2 import Qcow2Image
 
 __all__ = ["BlockError", "LockError", "BlockBackend", "open_drive", "open_image", "close_all",
            "size_to_str", "check_file", "check_format", "probe_format", "probe_file", "SECTOR_SIZE",
-           "FORMATS", "OTHER_FORMATS", "RawImage", "SnapshotOverlay"]
+           "FORMATS", "OTHER_FORMATS", "RawImage", "SnapshotOverlay", "ErasedTail"]
 
 
 def open_image(path: str, writable: bool, format: Optional[str], perm: int, unshared: int,

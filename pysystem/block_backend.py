@@ -268,6 +268,44 @@ class RawImage(HostFileBackend):
         pwrite_all(self.fd, offset, data, self.path)
 
 
+class ErasedTail(BlockBackend):
+    """An image seen as ``size`` bytes: its first ``length`` bytes, then erased flash
+    (``fill``, 0xff) to the end.  A board's flash takes a smaller ``-drive if=mtd``
+    image through it (``Machine.claim_flash``); ``length`` is the image file's own
+    length (a raw image's ``size`` is rounded up to whole sectors).  Writes reach the
+    image within its length; past it they are dropped (the image never grows: the
+    flash keeps them in memory for the run, and snapshots keep the flash's memory)."""
+
+    def __init__(self, base: BlockBackend, size: int, length: int, fill: int = 0xFF):
+        super().__init__(base.path, size, base.readonly, base.snapshot)
+        self.base, self.length, self.fill = base, min(length, base.size), fill
+        self.format = base.format
+
+    @property
+    def closed(self) -> bool:
+        return self.base.closed
+
+    def _inside(self, offset: int, n: int) -> int:
+        return max(0, min(offset + n, self.length) - offset)
+
+    def read(self, offset: int, n: int) -> bytes:
+        self.check(offset, n)
+        inside = self._inside(offset, n)
+        head = self.base.read(offset, inside) if inside else b""
+        return head + bytes([self.fill]) * (n - inside)
+
+    def write(self, offset: int, data: bytes) -> None:
+        self.check_write(offset, len(data))
+        inside = self._inside(offset, len(data))
+        if inside:
+            self.base.write(offset, data[:inside])
+
+    def flush(self) -> None:
+        self.base.flush()
+
+    def close(self) -> None:
+        self.base.close()
+
 
 class SnapshotOverlay(BlockBackend):
     """snapshot=on: writes go to a temporary file, reads of unwritten sectors to the image."""

@@ -34,8 +34,10 @@ What a board gets:
   region mapped at ``base``, its IRQ outputs connected to ``irqs``' ``(handler, n)``),
   ``serial_hd(i)`` (QEMU's serial_hd: the chardev for serialN or None),
   ``claim_drive(interface, index)`` -> DriveSpec or None, ``open_drive(spec)`` ->
-  block backend, ``attach_drive(id, share_rw)`` (a -device's drive=), ``user_devices(base_type)`` -> [(name, device)] made by
-  ``-device`` (not realized), ``add_child_device(name, dev)`` (puts it in the
+  block backend, ``claim_flash(index, size)`` -> the backend of NOR flash ``index``
+  (``-drive if=pflash``; for flash 0 also ``if=mtd``) or None, ``attach_drive(id,
+  share_rw)`` (a -device's drive=), ``user_devices(base_type)`` -> [(name, device)] made
+  by ``-device`` (not realized), ``add_child_device(name, dev)`` (puts it in the
   QOM tree: /machine/unattached/NAME, or /machine/peripheral[-anon]/ for
   -device ones), ``warn(msg)``.
 What a machine owns (nothing of it is process-wide, so machines can live side by side):
@@ -263,6 +265,32 @@ class Machine(Object):
                 d.claimed = True
                 return d
         return None
+
+    def claim_flash(self, index: int, size: int):
+        """The block backend for the board's NOR flash ``index`` of ``size`` bytes, or None.
+
+        ``-drive if=pflash,index=N`` is that flash, and its image must be ``size`` bytes
+        (the flash device refuses another size, as QEMU's does).  Neither board has an
+        MTD slot, so the boot flash (index 0) also takes ``-drive if=mtd`` (index 0),
+        the way pytest-embedded's QEMU plugin passes its firmware (QEMU refuses if=mtd
+        on these boards): its image may be smaller than the flash, the rest (from the
+        file's end) reads as erased bytes (0xff, ``block.ErasedTail``); a larger one is
+        refused."""
+        from .block import ErasedTail
+        spec = self.claim_drive("pflash", index)
+        if spec is not None:
+            return self.open_drive(spec)
+        spec = self.claim_drive("mtd", 0) if index == 0 else None
+        if spec is None:
+            return None
+        backend = self.open_drive(spec)
+        length = backend.size
+        if backend.format == "raw" and os.path.isfile(spec.file):
+            length = os.path.getsize(spec.file)     # not rounded up to whole sectors
+        if length > size:
+            raise MachineError(f"-drive {spec.text}: an image of {length} bytes does not "
+                               f"fit the boot flash of {size} bytes")
+        return backend if length == size else ErasedTail(backend, size, length)
 
     def find_drive(self, drive_id: str) -> DriveSpec:
         for d in self.drives:

@@ -4,7 +4,10 @@ The report header says where the console scripts under test come from and what a
 missing prerequisite does (tools.py)."""
 from __future__ import annotations
 
+import asyncio
 import os
+
+import pytest
 
 import tools
 
@@ -17,3 +20,17 @@ def pytest_report_header(config):
     if guest:
         lines.append(f"guests run under PYSYSTEM_GUEST_PYTHON={guest}")
     return lines
+
+
+@pytest.fixture
+def qmp_event_loop():
+    """A current event loop for the test, for qemu.qmp's legacy (synchronous) client:
+    qemu.qmp 0.0.3 (which pytest-embedded-qemu pins) takes the thread's current loop
+    when the client is made, and its QMPClient makes an asyncio.Queue, which on Python
+    3.9 (PyPy) binds the current loop; after an asyncio.run() earlier in the process
+    there is none."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()

@@ -8,10 +8,13 @@
 writes a labgrid environment with labgrid's own QEMUDriver (``qemu_bin`` naming the
 script through ``tools:``) and ShellDriver for busybox's ``/ # `` prompt, powers the
 emulator on (labgrid starts it with ``-S -qmp stdio`` and the serial port on a unix
-socket chardev, then sends ``cont``) and off at the end.
+socket chardev, then sends ``cont``) and off at the end.  ``emulator_python(qemu)``
+says which interpreter runs it (the guest interpreter's script: PyPy when
+``PYSYSTEM_GUEST_PYTHON`` names it, while labgrid itself runs under CPython).
 """
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,6 +61,15 @@ tools:
 images:
   kernel: {kernel}
 {dtb_image}"""
+
+
+def emulator_python(qemu) -> str:
+    """The interpreter running the emulator labgrid started, resolved: the first word
+    of the process's command line (the console script's ``#!`` line).  Reads labgrid's
+    ``QEMUDriver._child`` (its subprocess.Popen), which labgrid does not publish."""
+    with open(f"/proc/{qemu._child.pid}/cmdline", "rb") as f:
+        first = f.read().split(b"\0")[0].decode()
+    return os.path.realpath(first)
 
 
 @contextmanager

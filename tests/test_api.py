@@ -296,3 +296,31 @@ def test_globals_logs_and_qmp_events_are_each_machines_own(guest, tmp_path):
     assert (tmp_path / "b.log").read_text() == ("pl011: write to read-only register ID\n"
                                                 "realview_sysctl: write to read-only register ID\n")
     assert log.active() is outside
+
+
+def test_translation_time_logs_are_each_machines_own(guest, tmp_path):
+    """``-d in_asm`` and ``-d exec`` act where code is translated and in the code made:
+    two machines running the same guest code side by side, with and without them, in
+    turn; each log gets its own machine's blocks only (the translated-code cache is
+    shared, the blocks a machine logs are its own), and a third machine started
+    afterwards without -d logs nothing and still answers."""
+    from pysystem.api import Machine
+    kernel, dtb = guest
+
+    def build(items: str, name: str) -> Machine:
+        return Machine.from_args(["-M", "vexpress-a9", "-m", "128M", "-kernel", kernel,
+                                  "-dtb", dtb, "-d", items, "-D", str(tmp_path / name)],
+                                 prompt="> ")
+
+    with build("in_asm,exec", "a.log") as a, build("guest_errors", "b.log") as b:
+        for _ in range(3):
+            for m in (a, b):
+                m.run(instructions=20_000)
+        assert a.console.command("x") == b.console.command("x") == "ok\n"
+    with Machine("vexpress-a9", m="128M", kernel=kernel, dtb=dtb, prompt="> ") as c:
+        c.console.expect("> ", timeout=1)
+        assert c.console.command("y") == "ok\n"
+    a_log = (tmp_path / "a.log").read_text()
+    assert a_log.count("IN: \n0x60010000:") == 1          # a's first block, not b's too
+    assert "Trace 0: 0x000060010000" in a_log
+    assert (tmp_path / "b.log").read_text() == ""

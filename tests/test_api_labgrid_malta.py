@@ -5,15 +5,18 @@ serial port on a unix socket chardev, ``-nographic``), here with ``-loadvm`` of 
 Debian guest booted once to its shell (tests/booted_shell.py: the snapshot
 ``pysystem-images --boot mipsel`` keeps), so the test costs a restore, not a boot.
 The ShellDriver runs commands at busybox's shell and checks their exit status;
-QMP's query-status goes through labgrid's monitor.
+QMP's query-status goes through labgrid's monitor.  The emulator runs under the guest
+interpreter (PyPy when ``PYSYSTEM_GUEST_PYTHON`` names it), labgrid under CPython.
 """
 from __future__ import annotations
+
+import os
 
 import pytest
 
 from booted_shell import booted_shell
-from labgrid_env import RUN_TIMEOUT, labgrid, labgrid_qemu
-from tools import guest_images, guest_script
+from labgrid_env import RUN_TIMEOUT, emulator_python, labgrid, labgrid_qemu
+from tools import guest_images, guest_python, guest_script
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -36,3 +39,4 @@ def test_labgrid_drives_pysystem_mipsel_on_malta(tmp_path):
         out, _, status = shell.run("grep -c MIPS /proc/cpuinfo; false", timeout=RUN_TIMEOUT)
         assert status == 1 and int(out[0]) >= 1, out
         assert qemu.monitor_command("query-status")["status"] == "running"
+        assert emulator_python(qemu) == os.path.realpath(guest_python())

@@ -10,8 +10,9 @@ booting again, and runs its guest tests, each on the restored shell.  Last, labg
 own QEMUDriver (from PyPI) starts ``pysystem-arm`` as it starts qemu-system-arm (``-S
 -qmp stdio``, the serial port on a unix socket chardev), here with ``-loadvm`` of that
 snapshot, and its ShellDriver runs a command at the shell: labgrid needed nothing
-changed (its ``qemu_bin`` names the console script).  labgrid is in the test extra on
-CPython only (it needs grpcio, which PyPI has no PyPy wheel of): under PyPy the labgrid
+changed (its ``qemu_bin`` names the console script: the guest interpreter's, so PyPy
+runs the emulator when ``PYSYSTEM_GUEST_PYTHON`` names it).  labgrid is in the test extra on
+CPython only (it needs grpcio, which PyPI has no PyPy wheel of): when pytest runs under PyPy the labgrid
 part skips, after the example and the sample suite have passed.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from labgrid_env import RUN_TIMEOUT, labgrid, labgrid_qemu
+from labgrid_env import RUN_TIMEOUT, emulator_python, labgrid, labgrid_qemu
 from tools import guest_images, guest_python, guest_script
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -93,3 +94,4 @@ def labgrid_shell(tmp_path, snap: Path) -> None:
         answer = shell.run_check("echo $((6 * 7)); uname -m", timeout=RUN_TIMEOUT)
         assert answer == ["42", "armv7l"]
         assert qemu.monitor_command("query-status")["status"] == "running"
+        assert emulator_python(qemu) == os.path.realpath(guest_python())

@@ -181,7 +181,7 @@ def test_miniterm_attaches_to_the_pty(board, dtb, tmp_path):
         os.close(term_master)
 
 
-def test_qmp_watches_the_guest_power_off(board, dtb, tmp_path):
+def test_qmp_watches_the_guest_power_off(board, dtb, tmp_path, qmp_event_loop):
     kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
     sock = str(tmp_path / "qmp.sock")
     proc = start(kernel, dtb, "-serial", "stdio", "-S",
@@ -294,7 +294,7 @@ def test_pl011_on_a_host_serial_port(board, dtb, tmp_path):
         os.close(slave)
 
 
-def test_qmp_memory_dumps_and_block_info(board, dtb, tmp_path):
+def test_qmp_memory_dumps_and_block_info(board, dtb, tmp_path, qmp_event_loop):
     kernel = assemble(tmp_path, HELLO_THEN.format(action=POWEROFF), "hello.bin")
     disk = tmp_path / "disk.img"
     disk.write_bytes(b"\0" * (1 << 20))

@@ -175,6 +175,28 @@ def test_snapshot_drive_keeps_file(tmp_path):
         assert f.read(16) == b"\0" * 16
 
 
+def test_a_smaller_image_through_erased_tail(tmp_path):
+    """A ``-drive if=mtd`` image smaller than the flash (block.ErasedTail, as the boards
+    hand it over): its bytes, then erased ones; a program inside the image reaches the
+    file, one past its end stays in the flash's memory and the file does not grow."""
+    from pysystem.block import ErasedTail
+    path = tmp_path / "firmware.bin"
+    path.write_bytes(b"BOOTCODE" + bytes(range(92)))        # 100 bytes
+    base = open_drive(str(path), format="raw")
+    r = Rig(drive=ErasedTail(base, 4 * SECTOR, 100), **SMALL)
+    assert r.read(0) == int.from_bytes(b"BOOT", "little")
+    assert r.read(BASE + 96) == int.from_bytes(bytes(range(88, 92)), "little")
+    assert r.read(BASE + 100) == 0xFFFFFFFF and r.read(BASE + 4 * SECTOR - 4) == 0xFFFFFFFF
+    r.write(BASE, w2(0x40))
+    r.write(BASE + 8, 0x11223344)                           # inside the image
+    r.write(BASE, w2(0x40))
+    r.write(BASE + 0x1000, 0x55667788)                      # past its end
+    r.write(BASE, w2(0xFF))
+    assert r.read(BASE + 8) == 0x11223344 and r.read(BASE + 0x1000) == 0x55667788
+    base.close()
+    assert path.read_bytes() == b"BOOTCODE" + bytes.fromhex("44332211") + bytes(range(4, 92))
+
+
 def test_drive_of_wrong_size_is_refused(tmp_path):
     path = tmp_path / "small.img"
     path.write_bytes(b"\0" * 4096)

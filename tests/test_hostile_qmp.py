@@ -54,7 +54,7 @@ def test_non_finite_numbers_are_refused_never_echoed(emulator, literal):
 
 
 @pytest.fixture
-def client(emulator):
+def client(emulator, qmp_event_loop):
     emu = emulator("-M", "vexpress-a9", "-display", "none", "-S")
     qmp = qmp_legacy.QEMUMonitorProtocol(emu.address)
     qmp.connect(negotiate=True)

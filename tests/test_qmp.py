@@ -24,6 +24,8 @@ from tools import module, script
 qmp_legacy = module("qemu.qmp.legacy")
 from qemu.qmp import QMPClient  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("qmp_event_loop")     # conftest.py
+
 
 def free_port() -> int:
     s = socket.socket()
@@ -85,18 +87,6 @@ class Emulator:
                 self.proc.wait(10)
         self.proc.stdout.close()
         self.proc.stderr.close()
-
-
-@pytest.fixture(autouse=True)
-def event_loop():
-    """A current event loop for the test: the legacy client's QMPClient makes an
-    asyncio.Queue, which on Python 3.9 (PyPy) binds the current loop when it is made,
-    and after an asyncio.run() earlier in the process (test_events_...) there is none."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield loop
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
 @pytest.fixture
