@@ -30,6 +30,7 @@ raise_exc, delay_slot, source``) is what every CPU's templates share.
 """
 from __future__ import annotations
 
+import heapq
 import platform
 import re
 import struct as _struct
@@ -165,7 +166,7 @@ class Ctx:
         self.state_written: set = set()
         self.bind: Dict[str, Any] = {}
         self.ntmp = 0
-        self.temps: List[str] = []         # the names tmp() made (share_temps renames them)
+        self.temps: List[str] = []         # the names tmp() made, in order
         self.pc = 0
         self.size = 4
         self.idx = 0
@@ -197,7 +198,7 @@ class Ctx:
         ``pack32``...), so a prefix must not be one of theirs."""
         assert prefix not in _HELPER_PREFIXES, prefix
         self.ntmp += 1
-        name = f"{prefix}{self.ntmp}"
+        name = f"{prefix}{self.ntmp}_"   # letters, a number unique in the block, _
         self.temps.append(name)
         return name
 
@@ -558,59 +559,60 @@ class Ctx:
             out.append("        raise")
             out.extend(line[4:] for line in wb)  # the same, one level out
         out.append("    return nk")
-        share_temps(out, self.temps)
-        return "\n".join(out) + "\n"
+        return out[0] + "\n" + share_temps("\n".join(out[1:]), self.temps) + "\n"
 
 
-# a name, not an attribute (``cpu.cp15``) nor the inside of a number (``0xd1``)
-_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+# a temporary's name (see Ctx.tmp)
+_TEMP = re.compile(r"\b[a-z]+\d+_\b")
 
 
-def share_temps(out: List[str], temps: List[str]) -> None:
-    """Rename the block's temporaries in place (``out``: its source lines) so that
-    temporaries whose lines do not overlap share one local, ``_0``, ``_1``...
+def share_temps(body: str, temps: List[str]) -> str:
+    """The block's body (its source after the ``def`` line) with its temporaries
+    (``temps``, as ``Ctx.tmp`` made them) renamed so that those whose lines do not
+    overlap share one local: ``_0``, ``_1``...
 
     A call from the run loop costs PyPy in proportion to the function's locals (its
-    frame is allocated and filled on entry and written back on exit): a block of 40
-    locals took 1.7 times the call of one with none (bench/RESULTS.md, branch uspeed8).
+    frame is allocated, filled and written back whole: bench/block_call_cost.py).
     Each temporary is assigned before it is read, and control in a block only moves
     forward (a loop-back restarts the body, where no temporary is live yet), so two
     temporaries whose [first line, last line] ranges are disjoint are never live at
     once.  A range that ends on the line another starts on is not shared (``a = x; b =
-    x + 1`` on one line)."""
+    x + 1`` on one line).  A temporary's name (letters, a number no other temporary of
+    the block has, ``_``) occurs in no other name, so plain string search finds it."""
     if len(temps) < 2:
-        return
-    wanted = set(temps)
-    first: Dict[str, int] = {}
-    last: Dict[str, int] = {}
-    for i in range(1, len(out)):   # the def line names parameters only
-        for name in _NAME.findall(out[i]):
-            if name in wanted:
-                if name not in first:
-                    first[name] = i
-                last[name] = i
-    order = sorted(first, key=first.__getitem__)
-    free: List[Tuple[int, str]] = []   # (last line, shared name) of names in use
-    rename: Dict[str, str] = {}
-    nshared = 0
-    for name in order:
-        start = first[name]
-        pick = None
-        for j, (end, shared) in enumerate(free):
-            if end < start:
-                pick = shared
-                del free[j]
-                break
-        if pick is None:
-            pick = f"_{nshared}"
-            nshared += 1
-        rename[name] = pick
-        free.append((last[name], pick))
-    sub = _NAME.sub
-    for i in range(1, len(out)):
-        line = out[i]
-        if any(n in line for n in rename):
-            out[i] = sub(lambda m: rename.get(m.group(0), m.group(0)), line)
+        return body
+    if len(temps) <= 48:   # a few: a search each (C speed)
+        spans = []
+        for name in temps:
+            at = body.find(name)
+            if at >= 0:
+                spans.append((at, body.rfind(name), name))
+        spans.sort()
+    else:   # many (a 64-instruction NEON block has hundreds): one pass
+        lo: Dict[str, int] = {}
+        hi: Dict[str, int] = {}
+        for m in _TEMP.finditer(body):
+            name = m.group(0)
+            lo.setdefault(name, m.start())
+            hi[name] = m.start()
+        spans = [(lo[n], hi[n], n) for n in lo]   # in order of first use
+    busy: List[Tuple[int, str]] = []   # a heap of (last line, shared name) in use
+    idle: List[str] = []
+    rename = []
+    count = body.count
+    for lo, hi, name in spans:
+        first = count("\n", 0, lo)   # line numbers
+        while busy and busy[0][0] < first:
+            idle.append(heapq.heappop(busy)[1])
+        shared = idle.pop() if idle else f"_{len(busy)}"   # every name made is busy or idle
+        heapq.heappush(busy, (first + count("\n", lo, hi), shared))
+        rename.append((name, shared))
+    if len(temps) <= 48:
+        for name, shared in rename:
+            body = body.replace(name, shared)
+        return body
+    table = dict(rename)
+    return _TEMP.sub(lambda m: table.get(m.group(0), m.group(0)), body)
 
 
 def namespace(cpu) -> Dict[str, Any]:
