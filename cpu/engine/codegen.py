@@ -194,8 +194,9 @@ class Ctx:
         self.indent -= 1
 
     def tmp(self, prefix: str = "t") -> str:
-        """A new local: ``prefix`` and a number.  Helpers are locals too (``u8``, ``s16``,
-        ``pack32``...), so a prefix must not be one of theirs."""
+        """A new local: ``prefix`` (letters), a number and ``_`` (``t12_``; the block's
+        source names it ``_0``, ``_1``... in the end: see ``share_temps``).  Helpers are
+        locals too (``u8``, ``s16``, ``pack32``...), so a prefix must not be one of theirs."""
         assert prefix not in _HELPER_PREFIXES, prefix
         self.ntmp += 1
         name = f"{prefix}{self.ntmp}_"   # letters, a number unique in the block, _
