@@ -5,6 +5,9 @@ qemu-arm, in one run (not a test).
     python3 bench/user_mode.py [--pypy .venv-pypy/bin/python] [--cpython .venv/bin/python]
                                [--rounds 2] [--awk 40000] [--sh 4000]
 
+``--pypy`` and ``--cpython`` may be given several times (other trees' venvs, e.g. main's
+beside a branch's): every interpreter then runs in each round, interleaved.
+
 The guest is Debian's static busybox for armhf (pysystem.images, as the busybox tests use).
 Each round runs every loop once under every emulator, one after the other, so a change in
 the machine's load falls on all of them alike.  The figure is the CPU seconds (user +
@@ -53,9 +56,11 @@ def run(cmd: List[str], env: Dict[str, str]) -> Tuple[float, float, bytes]:
 def main() -> None:
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pypy", default=os.path.join(here, ".venv-pypy/bin/python"))
-    ap.add_argument("--cpython", default=os.path.join(here, ".venv/bin/python"),
-                    help="'none' leaves that interpreter out (as --pypy none)")
+    ap.add_argument("--pypy", action="append",
+                    help="a PyPy with pysystem installed (repeatable; default .venv-pypy)")
+    ap.add_argument("--cpython", action="append",
+                    help="a CPython with pysystem (repeatable; default .venv); "
+                         "'none' leaves that interpreter out (as --pypy none)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--awk", type=int, default=40000, help="awk loop iterations")
     ap.add_argument("--sh", type=int, default=4000, help="shell loop iterations")
@@ -71,9 +76,15 @@ def main() -> None:
     if not qemu:
         raise SystemExit("qemu-arm not on PATH (Debian's qemu-user)")
     emulators = [("qemu-arm", [qemu, "-cpu", "cortex-a9"], None)]
-    for label, py in (("pysystem PyPy", args.pypy), ("pysystem CPython", args.cpython)):
+    pythons = [("pysystem PyPy", py) for py in args.pypy or [os.path.join(here, ".venv-pypy/bin/python")]]
+    pythons += [("pysystem CPython", py) for py in args.cpython or [os.path.join(here, ".venv/bin/python")]]
+    several = len(pythons) > 2
+    for label, py in pythons:
         if py == "none":
             continue
+        if several:   # name the tree: the folder holding the venv
+            label += " " + os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(
+                os.path.abspath(py)))))
         script = os.path.join(os.path.dirname(py), "pysystem-user-arm")
         if not os.path.exists(script):
             raise SystemExit(f"{script} missing (pip install -e . with {py})")
@@ -97,7 +108,7 @@ def main() -> None:
                 elif out != expected:
                     raise SystemExit(f"{label} printed {out!r}, qemu-arm {expected!r}")
                 results[(loop, label, r)] = (wall, cpu)
-                print(f"round {r} {loop:3} {label:17} wall {wall:8.2f} s  CPU {cpu:8.2f} s  "
+                print(f"round {r} {loop:3} {label:30} wall {wall:8.2f} s  CPU {cpu:8.2f} s  "
                       f"load {os.getloadavg()[0]:5.1f}  -> {out.decode().strip()}", flush=True)
     print(f"# end {time.strftime('%H:%M:%S', time.gmtime())} UTC, load average "
           f"{os.getloadavg()[0]:.1f}")
