@@ -30,7 +30,6 @@ raise_exc, delay_slot, source``) is what every CPU's templates share.
 """
 from __future__ import annotations
 
-import heapq
 import platform
 import re
 import struct as _struct
@@ -166,7 +165,6 @@ class Ctx:
         self.state_written: set = set()
         self.bind: Dict[str, Any] = {}
         self.ntmp = 0
-        self.temps: List[str] = []         # the names tmp() made, in order
         self.pc = 0
         self.size = 4
         self.idx = 0
@@ -194,14 +192,11 @@ class Ctx:
         self.indent -= 1
 
     def tmp(self, prefix: str = "t") -> str:
-        """A new local: ``prefix`` (letters), a number and ``_`` (``t12_``; the block's
-        source names it ``_0``, ``_1``... in the end: see ``share_temps``).  Helpers are
-        locals too (``u8``, ``s16``, ``pack32``...), so a prefix must not be one of theirs."""
+        """A new local: ``prefix`` and a number.  Helpers are locals too (``u8``, ``s16``,
+        ``pack32``...), so a prefix must not be one of theirs."""
         assert prefix not in _HELPER_PREFIXES, prefix
         self.ntmp += 1
-        name = f"{prefix}{self.ntmp}_"   # letters, a number unique in the block, _
-        self.temps.append(name)
-        return name
+        return f"{prefix}{self.ntmp}"
 
     def helper(self, name: str, obj: Any) -> str:
         """Make ``obj`` available to the block as the local ``name`` (a default arg)."""
@@ -560,60 +555,7 @@ class Ctx:
             out.append("        raise")
             out.extend(line[4:] for line in wb)  # the same, one level out
         out.append("    return nk")
-        return out[0] + "\n" + share_temps("\n".join(out[1:]), self.temps) + "\n"
-
-
-# a temporary's name (see Ctx.tmp)
-_TEMP = re.compile(r"\b[a-z]+\d+_\b")
-
-
-def share_temps(body: str, temps: List[str]) -> str:
-    """The block's body (its source after the ``def`` line) with its temporaries
-    (``temps``, as ``Ctx.tmp`` made them) renamed so that those whose lines do not
-    overlap share one local: ``_0``, ``_1``...
-
-    A call from the run loop costs PyPy in proportion to the function's locals (its
-    frame is allocated, filled and written back whole: bench/block_call_cost.py).
-    Each temporary is assigned before it is read, and control in a block only moves
-    forward (a loop-back restarts the body, where no temporary is live yet), so two
-    temporaries whose [first line, last line] ranges are disjoint are never live at
-    once.  A range that ends on the line another starts on is not shared (``a = x; b =
-    x + 1`` on one line).  A temporary's name (letters, a number no other temporary of
-    the block has, ``_``) occurs in no other name, so plain string search finds it."""
-    if len(temps) < 2:
-        return body
-    if len(temps) <= 48:   # a few: a search each (C speed)
-        spans = []
-        for name in temps:
-            at = body.find(name)
-            if at >= 0:
-                spans.append((at, body.rfind(name), name))
-        spans.sort()
-    else:   # many (a 64-instruction NEON block has hundreds): one pass
-        lo: Dict[str, int] = {}
-        hi: Dict[str, int] = {}
-        for m in _TEMP.finditer(body):
-            name = m.group(0)
-            lo.setdefault(name, m.start())
-            hi[name] = m.start()
-        spans = [(lo[n], hi[n], n) for n in lo]   # in order of first use
-    busy: List[Tuple[int, str]] = []   # a heap of (last line, shared name) in use
-    idle: List[str] = []
-    rename = []
-    count = body.count
-    for lo, hi, name in spans:
-        first = count("\n", 0, lo)   # line numbers
-        while busy and busy[0][0] < first:
-            idle.append(heapq.heappop(busy)[1])
-        shared = idle.pop() if idle else f"_{len(busy)}"   # every name made is busy or idle
-        heapq.heappush(busy, (first + count("\n", lo, hi), shared))
-        rename.append((name, shared))
-    if len(temps) <= 48:
-        for name, shared in rename:
-            body = body.replace(name, shared)
-        return body
-    table = dict(rename)
-    return _TEMP.sub(lambda m: table.get(m.group(0), m.group(0)), body)
+        return "\n".join(out) + "\n"
 
 
 def namespace(cpu) -> Dict[str, Any]:
