@@ -34,6 +34,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         xml = os.path.join(tmp, "report.xml")
         cmd = [opts.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+               "-p", "no:pytest_embedded",
                SAMPLE, f"--junitxml={xml}"]
         if opts.snapshot:
             cmd.append(f"--pysystem-snapshot={opts.snapshot}")

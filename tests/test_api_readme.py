@@ -67,6 +67,7 @@ def test_readme_example_then_the_plugin_sample_on_its_snapshot(tmp_path):
 
     sample = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "-p", "no:pytest_embedded",
          str(ROOT / "tests" / "plugin_sample" / "sample_debian_shell.py"),
          f"--pysystem-snapshot={snap}",
          f"--junitxml={tmp_path / 'sample.xml'}"],

@@ -13,6 +13,11 @@ from test_api import COUNTER, guest  # noqa: E402,F401  (the guest fixture)
 
 pytest_plugins = ["pytester"]
 
+# the inner runs: one process, no cache, and no pytest-embedded (its autouse fixtures and
+# its "target" fixture, which labgrid's shadows, would skip every test)
+INNER = ("-p", "no:xdist", "-p", "no:cacheprovider", "-p", "no:pytest_embedded")
+
+
 SUITE = '''
 import pytest
 pytestmark = pytest.mark.pysystem(
@@ -41,7 +46,7 @@ def test_plugin_boots_once_restores_per_test_and_reports_the_console(guest, pyte
     kernel, dtb = guest
     pytester.makepyfile(test_suite=SUITE.format(kernel=kernel, dtb=dtb, counter=COUNTER))
     snap = pytester.path / "booted.pysnap"
-    result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:cacheprovider",
+    result = pytester.runpytest_subprocess(*INNER,
                                 f"--pysystem-snapshot={snap}")
     result.assert_outcomes(passed=2, failed=2)
     assert snap.is_file()                     # the boot was saved there
@@ -52,12 +57,12 @@ def test_plugin_boots_once_restores_per_test_and_reports_the_console(guest, pyte
     assert "seen-in-the-log" in section and "ok" in section and "xy" not in section
     assert "failure pattern 'panic!'" in text
     # a second run starts from the file, without booting: the same outcomes
-    again = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:cacheprovider",
+    again = pytester.runpytest_subprocess(*INNER,
                                f"--pysystem-snapshot={snap}", "-k", "count")
     again.assert_outcomes(passed=2)
 
 
 def test_a_module_without_the_marker_is_told_what_is_missing(pytester):
     pytester.makepyfile(test_nomarker="def test_x(pysystem_machine):\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*INNER)
     assert "needs a pytest.mark.pysystem" in result.stdout.str()
