@@ -176,6 +176,10 @@ class GdbStub:
         n = _hex_int(text)
         if n == 0:
             return None
+        return self._thread_index(n)
+
+    def _thread_index(self, n: int) -> int:
+        """The index of thread id ``n`` (>0): here one thread per CPU, numbered from 1."""
         if not 1 <= n <= len(self.machine.cpus):
             raise GdbError(22)
         return n - 1

@@ -68,13 +68,17 @@ def _prot(flags: int) -> int:
             | (PROT_EXEC if flags & PF_X else 0))
 
 
-def load_elf(mem: GuestMemory, path: str, machine: int, big_endian: bool,
-             is_interp: bool = False) -> Image:
+def _read(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            return f.read()
     except OSError as e:
         raise ElfError(f"Error while loading {path}: {e.strerror}") from None
+
+
+def load_elf(mem: GuestMemory, path: str, machine: int, big_endian: bool,
+             is_interp: bool = False) -> Image:
+    data = _read(path)
     order, hdr = _header(data, path, machine, big_endian)
     e_type, _, _, e_entry, e_phoff, _, e_flags, _, e_phentsize, e_phnum = hdr[:10]
     phdrs = [struct.unpack_from(order + "IIIIIIII", data, e_phoff + i * e_phentsize)
@@ -122,11 +126,7 @@ BRK_ROOM = 0x1000000
 def check_reserved(path: str, name: str, machine: int, big_endian: bool, limit: int) -> None:
     """-R's test, before anything is mapped: a program at fixed addresses (ET_EXEC) must
     end, with BRK_ROOM of heap, within the reserved ``limit`` (QEMU 7.2's message)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ElfError(f"Error while loading {path}: {e.strerror}") from None
+    data = _read(path)
     order, hdr = _header(data, path, machine, big_endian)
     if hdr[0] != ET_EXEC:
         return

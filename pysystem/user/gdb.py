@@ -131,19 +131,8 @@ class UserStub(GdbStub):
         tid = ts[index].tid if 0 <= index < len(ts) else self.proc.current.tid
         return f"p01.{tid:02x}" if self.multiprocess else f"{tid:02x}"
 
-    def _parse_tid(self, text: str) -> Optional[int]:
-        if text.startswith("p"):
-            _, _, text = text[1:].partition(".")
-            if not text:
-                return -1
-        if text == "-1":
-            return -1
-        try:
-            n = int(text, 16)
-        except ValueError:
-            raise GdbError(22) from None
-        if n == 0:
-            return None
+    def _thread_index(self, n: int) -> int:
+        """The index of thread id ``n`` (the guest thread's tid)."""
         for i, t in enumerate(self.proc.threads):
             if t.tid == n:
                 return i
