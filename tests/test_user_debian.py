@@ -1,6 +1,7 @@
-"""Dynamically linked programs from Debian's armhf archive (bash, coreutils' ls, python3
-and their libraries, unpacked from their .debs fetched through pysystem.images) run with
-``-L root`` under pysystem-user-arm as under qemu-arm."""
+"""Dynamically linked programs from Debian's armhf and mipsel archives (bash, coreutils'
+ls, python3 and their libraries, unpacked from their .debs fetched through
+pysystem.images) run with ``-L root`` under pysystem-user-arm/-mipsel as under
+qemu-arm/qemu-mipsel."""
 from __future__ import annotations
 
 import os
@@ -19,8 +20,8 @@ PYTHON_PACKAGES = ("libc6", "libgcc-s1", "python3-minimal", "python3.11-minimal"
                    "libpython3.11-minimal", "libexpat1", "zlib1g")
 
 
-def _debian_root(out, packages):
-    """Unpack ``packages`` (armhf, bookworm) into ``out``; the .debs and their unpacked
+def _debian_root(out, packages, arch="arm"):
+    """Unpack ``packages`` (``arch``'s Debian architecture, bookworm) into ``out``; the .debs and their unpacked
     trees are cached in ~/.cache/pysystem, so only the copy happens after the first run."""
     from pysystem.images import OfflineError
     from pysystem.images import fetch as F
@@ -29,7 +30,7 @@ def _debian_root(out, packages):
     from pysystem.images.packages import newest, parse_packages
     try:
         mirror = mirror_from(None)
-        ga = F.lookup_arch("arm")
+        ga = F.lookup_arch(arch)
         cache = F.default_cache_dir()
         index = F._load_index(mirror, ga, cache, False, True)
         for name in packages:
@@ -47,9 +48,10 @@ def _debian_root(out, packages):
     return str(out)
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return _debian_root(tmp_path_factory.mktemp("armhf-root"), PACKAGES)
+@pytest.fixture(scope="module", params=["arm", "mipsel"])
+def root(request, tmp_path_factory):
+    arch = request.param
+    return arch, _debian_root(tmp_path_factory.mktemp(f"{arch}-root"), PACKAGES, arch)
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +59,12 @@ def python_root(tmp_path_factory):
     return _debian_root(tmp_path_factory.mktemp("armhf-python-root"), PYTHON_PACKAGES)
 
 
-def _both(root, args, cwd, separate=False):
-    """qemu-arm first, then pysystem-user-arm; ``separate``: each in its own copy of
+def _both(root, args, cwd, separate=False, arch="arm"):
+    """qemu-ARCH first, then pysystem-user-ARCH; ``separate``: each in its own copy of
     ``cwd`` (for a program that writes there)."""
-    qemu = [tools.program("qemu-arm"), "-cpu", "cortex-a9", "-L", root]
-    ours = [tools.guest_script("pysystem-user-arm"), "-L", root]
+    cpu = ["-cpu", "cortex-a9"] if arch == "arm" else []
+    qemu = [tools.program(f"qemu-{arch}")] + cpu + ["-L", root]
+    ours = [tools.guest_script(f"pysystem-user-{arch}"), "-L", root]
     env = dict(os.environ, LC_ALL="C", TZ="UTC")
     results = []
     for name, cmd in (("qemu", qemu), ("ours", ours)):
@@ -76,6 +79,7 @@ def _both(root, args, cwd, separate=False):
 
 @pytest.mark.network
 def test_debian_bash_and_ls(root, tmp_path):
+    arch, root = root
     work = tmp_path / "w"
     (work / "sub").mkdir(parents=True)
     (work / "file.txt").write_text("twelve bytes")
@@ -83,11 +87,11 @@ def test_debian_bash_and_ls(root, tmp_path):
         os.utime(p, (1700000000, 1700000000))
     script = ('echo $((6*7)); for i in a b; do echo "item $i"; done; '
               'x=$(echo sub); echo "${x^^} ${BASH_VERSINFO[0]}"; exit 4')
-    q, p = _both(root, [os.path.join(root, "bin/bash"), "-c", script], str(work))
+    q, p = _both(root, [os.path.join(root, "bin/bash"), "-c", script], str(work), arch=arch)
     assert q.returncode == 4, q.stderr
     assert (p.stdout, p.stderr, p.returncode) == (q.stdout, q.stderr, q.returncode)
     q, p = _both(root, [os.path.join(root, "bin/ls"), "-l", "--time-style=+%F", "-n", "."],
-                 str(work))
+                 str(work), arch=arch)
     assert q.returncode == 0, q.stderr
     assert (p.stdout, p.stderr, p.returncode) == (q.stdout, q.stderr, q.returncode)
     assert b"file.txt" in p.stdout
