@@ -38,6 +38,9 @@ import tempfile
 import time
 
 TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from boot_ratio import cpu_seconds  # noqa: E402  (the same measure as the boot bench)
 
 PACKAGE = "debian-installer-12-netboot-armhf"
 # Where the package keeps the netboot tree: the same files as the archive's
@@ -91,13 +94,6 @@ def commands(files: dict, python: str) -> dict:
             "-append", "console=ttyAMA0", "-nographic", "-no-reboot"]
     return {"qemu-system-arm": ["qemu-system-arm"] + args + ["-audiodev", "none,id=snd0"],
             "pysystem-arm": [os.path.join(os.path.dirname(python), "pysystem-arm")] + args}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a running process (all its threads)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def boot(cmd: list, env: dict, log: str) -> dict:
